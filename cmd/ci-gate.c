@@ -1,0 +1,1693 @@
+/*
+ * ci-gate: run quality-gate jobs (lint, tests, scans) as a DAG, in
+ * parallel, with timeouts, captured logs, JUnit and coverage thresholds,
+ * and add the verdict to the pipeline document.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <getopt.h>
+#include <glob.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "fsutil.h"
+#include "json.h"
+#include "log.h"
+#include "pipeline.h"
+#include "proc.h"
+#include "report.h"
+#include "timeutil.h"
+#include "xml.h"
+
+#define VERSION "0.1.0"
+#define SPEC_MAX_BYTES (4u << 20)
+#define REPORT_MAX_BYTES (64u << 20)
+#define DEFAULT_TIMEOUT_MS (60LL * 60 * 1000)
+#define TAIL_LINES 20
+#define GH_MAX_ERRORS 10
+#define GH_MAX_LOG (1u << 20)
+
+enum job_state { WAITING, RUNNING, DONE };
+enum job_status { J_NONE, J_PASSED, J_FAILED, J_TIMED_OUT, J_CANCELLED, J_SKIPPED, J_ERROR };
+
+static const char *const status_names[] = {
+	"waiting", "passed", "failed", "timed_out", "cancelled", "skipped", "error"
+};
+
+struct job {
+	char *name;
+	char *run;		/* shell text, or ... */
+	char **argv;		/* ... an argv (NULL-terminated) */
+	char **needs;		/* names, NULL-terminated */
+	size_t *deps;		/* indices of needs */
+	size_t ndeps;
+	long long timeout_ms;	/* -1: the default */
+	char **env;		/* "KEY=VALUE", NULL-terminated */
+	char *cwd;
+	int allow_failure;
+	char **junit;		/* globs, NULL-terminated */
+	int cov_format;		/* -1: no coverage */
+	char *cov_path;
+	double min_lines, min_branches;	/* -1: no threshold */
+
+	int state, status;
+	struct proc proc;
+	char *log_path;
+	char *reason;
+	char *tail;
+	long long started_wall, duration_ms;
+	struct junit_result jr;
+	int have_junit;
+	struct coverage cov;
+	int have_cov;
+	int cov_ok;
+};
+
+struct gate {
+	struct job *jobs;
+	size_t njobs;
+	size_t max_parallel;	/* 0: unset */
+	long long timeout_ms;	/* -1: unset */
+	int fail_fast;		/* -1: unset */
+};
+
+struct needs_arg {
+	char *job;
+	char *deps;
+};
+
+struct options {
+	const char *spec;
+	char **inline_jobs;	/* "NAME=COMMAND" */
+	size_t ninline;
+	struct needs_arg *needs;
+	size_t nneeds;
+	long jobs;		/* 0: unset */
+	int keep_going;		/* -1 unset, 0 fail fast, 1 keep going */
+	long long timeout_ms;	/* -1 unset */
+	long long grace_ms;
+	const char *out_dir;
+	const char *junit_out;
+	const char *version;
+	int dry_run;
+	int new_doc;
+};
+
+static volatile sig_atomic_t interrupted;
+
+static void
+on_signal(int sig)
+{
+	interrupted = sig;
+}
+
+static void
+usage(FILE *fp)
+{
+	fprintf(fp,
+	    "usage: ci-gate [-hnqv] [-f FILE] [-g NAME=COMMAND]... [--needs JOB:DEP[,DEP]]...\n"
+	    "               [-j N] [--keep-going | --fail-fast] [--timeout DURATION]\n"
+	    "               [--grace DURATION] [-o DIR] [--junit FILE] [--dry-run]\n"
+	    "               [--version-tag VERSION]\n"
+	    "\n"
+	    "  -f, --file FILE        job spec (JSON, comments allowed); default ./gates.json\n"
+	    "  -g, --gate NAME=CMD    add a job running CMD with sh -c\n"
+	    "      --needs JOB:DEPS   JOB runs after DEPS (comma-separated)\n"
+	    "  -j, --jobs N           run at most N jobs at once (default: CPUs)\n"
+	    "  -k, --keep-going       after a failure, run what does not depend on it\n"
+	    "      --fail-fast        cancel everything at the first failure (default)\n"
+	    "      --timeout DUR      default job timeout (default 1h; 0: none)\n"
+	    "      --grace DUR        SIGTERM to SIGKILL delay on timeout (default 5s)\n"
+	    "  -o, --out DIR          job logs go to DIR (default ci-out/gate)\n"
+	    "      --junit FILE       write a JUnit XML report of the jobs\n"
+	    "  -n, --dry-run          print the plan, run nothing\n"
+	    "      --new              start a new document; do not read stdin\n"
+	    "      --version-tag V    record V as run.source.version in a new document\n"
+	    "  -q, --quiet            only errors on stderr\n"
+	    "  -v, --verbose          more detail on stderr\n"
+	    "  -h, --help             this text\n"
+	    "      --version          print the version\n");
+}
+
+/* ---- the spec ------------------------------------------------------- */
+
+static int
+valid_job_name(const char *s)
+{
+	if (!*s || strlen(s) > 100 || *s == '.' || *s == '-')
+		return 0;
+	for (; *s; s++)
+		if (!isalnum((unsigned char)*s) && !strchr("_.-", *s))
+			return 0;
+	return 1;
+}
+
+static char **
+strv_add(char **v, const char *s)
+{
+	size_t n = 0;
+
+	while (v && v[n])
+		n++;
+	v = xrealloc(v, (n + 2) * sizeof(*v));
+	v[n] = xstrdup(s);
+	v[n + 1] = NULL;
+	return v;
+}
+
+static void
+strv_free(char **v)
+{
+	size_t i;
+
+	for (i = 0; v && v[i]; i++)
+		free(v[i]);
+	free(v);
+}
+
+static struct job *
+job_add(struct gate *g, const char *name)
+{
+	struct job *j;
+
+	g->jobs = xrealloc(g->jobs, (g->njobs + 1) * sizeof(*g->jobs));
+	j = &g->jobs[g->njobs++];
+	memset(j, 0, sizeof(*j));
+	j->name = xstrdup(name);
+	j->timeout_ms = -1;
+	j->cov_format = -1;
+	j->min_lines = -1;
+	j->min_branches = -1;
+	j->proc.pid = -1;
+	return j;
+}
+
+static struct job *
+job_find(struct gate *g, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < g->njobs; i++)
+		if (!strcmp(g->jobs[i].name, name))
+			return &g->jobs[i];
+	return NULL;
+}
+
+/* Spec errors: "FILE:LINE:COL: PATH: what". */
+static int
+spec_error(struct err *e, const struct json_src *src, const cJSON *at,
+    const char *path, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+static int
+spec_error(struct err *e, const struct json_src *src, const cJSON *at,
+    const char *path, const char *fmt, ...)
+{
+	char where[512], what[512];
+	va_list ap;
+
+	json_where(src, at, where, sizeof(where));
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	return err_set(e, EX_USAGE_, "%s: %s: %s", where, path, what);
+}
+
+static int
+spec_string_list(const struct json_src *src, const cJSON *v, const char *path,
+    char ***out, struct err *e)
+{
+	const cJSON *it;
+	int i = 0;
+
+	if (cJSON_IsString(v)) {
+		*out = strv_add(*out, v->valuestring);
+		return 0;
+	}
+	if (!cJSON_IsArray(v))
+		return spec_error(e, src, v, path, "expected a string or an array of strings");
+	cJSON_ArrayForEach(it, v) {
+		if (!cJSON_IsString(it))
+			return spec_error(e, src, it, path, "item %d: expected a string", i);
+		*out = strv_add(*out, it->valuestring);
+		i++;
+	}
+	return 0;
+}
+
+static int
+spec_duration(const struct json_src *src, const cJSON *v, const char *path,
+    long long *ms, struct err *e)
+{
+	const char *why = NULL;
+
+	if (!cJSON_IsString(v))
+		return spec_error(e, src, v, path, "expected a duration string such as \"10m\"");
+	if (parse_duration(v->valuestring, ms, &why) < 0)
+		return spec_error(e, src, v, path, "bad duration '%s': %s", v->valuestring,
+		    why ? why : "invalid");
+	return 0;
+}
+
+static int
+spec_percent(const struct json_src *src, const cJSON *v, const char *path,
+    double *out, struct err *e)
+{
+	if (!cJSON_IsNumber(v) || v->valuedouble < 0 || v->valuedouble > 100)
+		return spec_error(e, src, v, path, "expected a percentage from 0 to 100");
+	*out = v->valuedouble;
+	return 0;
+}
+
+static int
+spec_coverage(const struct json_src *src, struct job *j, const cJSON *cov,
+    const char *path, struct err *e)
+{
+	const cJSON *it;
+	char p[512];
+
+	if (!cJSON_IsObject(cov))
+		return spec_error(e, src, cov, path, "expected an object");
+	cJSON_ArrayForEach(it, cov) {
+		int fmt = coverage_format(it->string);
+
+		snprintf(p, sizeof(p), "%s.%s", path, it->string);
+		if (fmt >= 0) {
+			if (j->cov_format >= 0)
+				return spec_error(e, src, it, p, "only one of lcov, cobertura, istanbul may be given");
+			if (!cJSON_IsString(it) || !*it->valuestring)
+				return spec_error(e, src, it, p, "expected the report's path");
+			j->cov_format = fmt;
+			j->cov_path = xstrdup(it->valuestring);
+		} else if (!strcmp(it->string, "min_lines")) {
+			if (spec_percent(src, it, p, &j->min_lines, e) < 0)
+				return -1;
+		} else if (!strcmp(it->string, "min_branches")) {
+			if (spec_percent(src, it, p, &j->min_branches, e) < 0)
+				return -1;
+		} else {
+			return spec_error(e, src, it, p, "unknown key (expected lcov, cobertura, istanbul, min_lines, min_branches)");
+		}
+	}
+	if (j->cov_format < 0)
+		return spec_error(e, src, cov, path, "needs the report: one of lcov, cobertura, istanbul");
+	return 0;
+}
+
+static int
+spec_job(const struct json_src *src, struct gate *g, const cJSON *def, struct err *e)
+{
+	const cJSON *it;
+	struct job *j;
+	char path[256], p[300];
+
+	snprintf(path, sizeof(path), "jobs.%s", def->string);
+	if (!valid_job_name(def->string))
+		return spec_error(e, src, def, path, "bad job name (letters, digits, '_', '.', '-')");
+	if (!cJSON_IsObject(def))
+		return spec_error(e, src, def, path, "expected an object");
+	j = job_add(g, def->string);
+	cJSON_ArrayForEach(it, def) {
+		const char *k = it->string;
+
+		snprintf(p, sizeof(p), "%s.%s", path, k);
+		if (!strcmp(k, "run")) {
+			if (!cJSON_IsString(it) || !*it->valuestring)
+				return spec_error(e, src, it, p, "expected a shell command");
+			j->run = xstrdup(it->valuestring);
+		} else if (!strcmp(k, "argv")) {
+			if (!cJSON_IsArray(it) || cJSON_GetArraySize(it) == 0)
+				return spec_error(e, src, it, p, "expected a non-empty array of strings");
+			if (spec_string_list(src, it, p, &j->argv, e) < 0)
+				return -1;
+		} else if (!strcmp(k, "needs")) {
+			if (spec_string_list(src, it, p, &j->needs, e) < 0)
+				return -1;
+		} else if (!strcmp(k, "timeout")) {
+			if (spec_duration(src, it, p, &j->timeout_ms, e) < 0)
+				return -1;
+		} else if (!strcmp(k, "env")) {
+			const cJSON *kv;
+
+			if (!cJSON_IsObject(it))
+				return spec_error(e, src, it, p, "expected an object of strings");
+			cJSON_ArrayForEach(kv, it) {
+				char *pair;
+
+				if (!*kv->string || strchr(kv->string, '='))
+					return spec_error(e, src, kv, p, "bad variable name '%s'", kv->string);
+				if (!cJSON_IsString(kv))
+					return spec_error(e, src, kv, p, "%s: expected a string", kv->string);
+				pair = xasprintf("%s=%s", kv->string, kv->valuestring);
+				j->env = strv_add(j->env, pair);
+				free(pair);
+			}
+		} else if (!strcmp(k, "cwd")) {
+			if (!cJSON_IsString(it) || !*it->valuestring)
+				return spec_error(e, src, it, p, "expected a directory");
+			j->cwd = xstrdup(it->valuestring);
+		} else if (!strcmp(k, "allow_failure")) {
+			if (!cJSON_IsBool(it))
+				return spec_error(e, src, it, p, "expected true or false");
+			j->allow_failure = cJSON_IsTrue(it);
+		} else if (!strcmp(k, "junit")) {
+			if (spec_string_list(src, it, p, &j->junit, e) < 0)
+				return -1;
+		} else if (!strcmp(k, "coverage")) {
+			if (spec_coverage(src, j, it, p, e) < 0)
+				return -1;
+		} else if (!strcmp(k, "builtin")) {
+			return spec_error(e, src, it, p, "built-in gates are not built yet in this version");
+		} else {
+			return spec_error(e, src, it, p, "unknown key");
+		}
+	}
+	if (j->run && j->argv)
+		return spec_error(e, src, def, path, "give either run or argv, not both");
+	if (!j->run && !j->argv)
+		return spec_error(e, src, def, path, "needs run (a shell command) or argv");
+	return 0;
+}
+
+static int
+spec_load(const char *file, struct gate *g, struct err *e)
+{
+	struct json_src src = { NULL, NULL, 0, 0 };
+	cJSON *root, *it;
+	int rc = -1;
+
+	root = json_load(file, SPEC_MAX_BYTES, 1, &src, e);
+	if (!root) {
+		json_src_free(&src);
+		e->code = EX_USAGE_;
+		return -1;
+	}
+	if (!cJSON_IsObject(root)) {
+		spec_error(e, &src, root, "(top)", "expected an object with \"jobs\"");
+		goto out;
+	}
+	cJSON_ArrayForEach(it, root) {
+		const char *k = it->string;
+
+		if (!strcmp(k, "jobs")) {
+			const cJSON *def;
+
+			if (!cJSON_IsObject(it)) {
+				spec_error(e, &src, it, k, "expected an object of jobs");
+				goto out;
+			}
+			cJSON_ArrayForEach(def, it)
+				if (spec_job(&src, g, def, e) < 0)
+					goto out;
+		} else if (!strcmp(k, "timeout")) {
+			if (spec_duration(&src, it, k, &g->timeout_ms, e) < 0)
+				goto out;
+		} else if (!strcmp(k, "max_parallel")) {
+			if (!cJSON_IsNumber(it) || it->valuedouble < 1 || it->valuedouble > 1024 ||
+			    it->valuedouble != (double)(int)it->valuedouble) {
+				spec_error(e, &src, it, k, "expected an integer from 1 to 1024");
+				goto out;
+			}
+			g->max_parallel = (size_t)it->valuedouble;
+		} else if (!strcmp(k, "fail_fast")) {
+			if (!cJSON_IsBool(it)) {
+				spec_error(e, &src, it, k, "expected true or false");
+				goto out;
+			}
+			g->fail_fast = cJSON_IsTrue(it);
+		} else if (!strcmp(k, "$schema") || !strcmp(k, "description")) {
+			/* documentation for humans and editors */
+		} else {
+			spec_error(e, &src, it, k, "unknown key");
+			goto out;
+		}
+	}
+	if (!cJSON_GetObjectItemCaseSensitive(root, "jobs")) {
+		spec_error(e, &src, root, "jobs", "missing");
+		goto out;
+	}
+	rc = 0;
+out:
+	cJSON_Delete(root);
+	json_src_free(&src);
+	return rc;
+}
+
+static int
+add_inline(struct gate *g, const char *arg, struct err *e)
+{
+	const char *eq = strchr(arg, '=');
+	char *name;
+	struct job *j;
+
+	if (!eq || eq == arg || !eq[1])
+		return err_set(e, EX_USAGE_, "-g '%s': expected NAME=COMMAND", arg);
+	name = xstrndup(arg, (size_t)(eq - arg));
+	if (!valid_job_name(name)) {
+		err_set(e, EX_USAGE_, "-g '%s': bad job name '%s' (letters, digits, '_', '.', '-')", arg, name);
+		free(name);
+		return -1;
+	}
+	if (job_find(g, name)) {
+		err_set(e, EX_USAGE_, "-g: job '%s' is defined twice", name);
+		free(name);
+		return -1;
+	}
+	j = job_add(g, name);
+	j->run = xstrdup(eq + 1);
+	free(name);
+	return 0;
+}
+
+static int
+add_needs(struct gate *g, const struct needs_arg *na, struct err *e)
+{
+	struct job *j = job_find(g, na->job);
+	char *copy, *tok, *save = NULL;
+
+	if (!j)
+		return err_set(e, EX_USAGE_, "--needs %s:%s: no job named '%s'", na->job, na->deps, na->job);
+	copy = xstrdup(na->deps);
+	for (tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
+		j->needs = strv_add(j->needs, tok);
+	free(copy);
+	return 0;
+}
+
+/* Resolve needs to indices; refuse unknown names, self-needs and cycles. */
+static int
+resolve(struct gate *g, struct err *e)
+{
+	size_t i, k, n;
+	int *color;
+
+	for (i = 0; i < g->njobs; i++) {
+		struct job *j = &g->jobs[i];
+
+		for (n = 0; j->needs && j->needs[n]; n++)
+			;
+		j->deps = xcalloc(n ? n : 1, sizeof(*j->deps));
+		for (k = 0; k < n; k++) {
+			struct job *d = job_find(g, j->needs[k]);
+			size_t m;
+
+			if (!d)
+				return err_set(e, EX_USAGE_, "job '%s' needs '%s', which is not defined",
+				    j->name, j->needs[k]);
+			if (d == j)
+				return err_set(e, EX_USAGE_, "job '%s' needs itself", j->name);
+			for (m = 0; m < j->ndeps; m++)
+				if (j->deps[m] == (size_t)(d - g->jobs))
+					break;
+			if (m == j->ndeps)
+				j->deps[j->ndeps++] = (size_t)(d - g->jobs);
+		}
+	}
+	/* Iterative DFS: 0 white, 1 on the stack, 2 done. */
+	color = xcalloc(g->njobs, sizeof(*color));
+	for (i = 0; i < g->njobs; i++) {
+		size_t *stack, *next, top = 0;
+
+		if (color[i])
+			continue;
+		stack = xcalloc(g->njobs + 1, sizeof(*stack));
+		next = xcalloc(g->njobs + 1, sizeof(*next));
+		stack[top] = i;
+		next[top] = 0;
+		color[i] = 1;
+		while (1) {
+			struct job *j = &g->jobs[stack[top]];
+
+			if (next[top] < j->ndeps) {
+				size_t d = j->deps[next[top]++];
+
+				if (color[d] == 1) {
+					struct buf cyc = BUF_INIT;
+					size_t s;
+
+					for (s = 0; s <= top && stack[s] != d; s++)
+						;
+					for (; s <= top; s++)
+						buf_addf(&cyc, "%s -> ", g->jobs[stack[s]].name);
+					buf_adds(&cyc, g->jobs[d].name);
+					err_set(e, EX_USAGE_, "the needs form a cycle: %s", buf_str(&cyc));
+					buf_free(&cyc);
+					free(stack);
+					free(next);
+					free(color);
+					return -1;
+				}
+				if (color[d] == 0) {
+					color[d] = 1;
+					stack[++top] = d;
+					next[top] = 0;
+				}
+				continue;
+			}
+			color[stack[top]] = 2;
+			if (top == 0)
+				break;
+			top--;
+		}
+		free(stack);
+		free(next);
+	}
+	free(color);
+	return 0;
+}
+
+/* ---- output while running ------------------------------------------ */
+
+struct view {
+	int tty;		/* live status block on stderr */
+	int github;		/* GitHub Actions workflow commands */
+	int quiet;
+	int drawn;		/* lines of the live block on screen */
+	int gh_errors;
+};
+
+static void
+live_clear(struct view *v)
+{
+	if (!v->tty || !v->drawn)
+		return;
+	fprintf(stderr, "\033[%dA\033[J", v->drawn);
+	v->drawn = 0;
+}
+
+static void
+live_draw(struct view *v, const struct gate *g)
+{
+	size_t i;
+	char dur[32];
+
+	if (!v->tty || v->quiet)
+		return;
+	live_clear(v);
+	for (i = 0; i < g->njobs; i++) {
+		const struct job *j = &g->jobs[i];
+		const char *mark = "     ";
+
+		if (j->state == RUNNING) {
+			format_duration(proc_elapsed_ms(&j->proc) / 1000 * 1000, dur, sizeof(dur));
+			fprintf(stderr, "  \033[33m[ .. ]\033[m %-20s running %s\033[K\n", j->name, dur);
+		} else if (j->state == DONE) {
+			format_duration(j->duration_ms, dur, sizeof(dur));
+			if (j->status == J_PASSED)
+				mark = "\033[32m[ ok ]\033[m";
+			else if (j->status == J_SKIPPED || j->status == J_CANCELLED)
+				mark = "\033[2m[skip]\033[m";
+			else if (j->allow_failure)
+				mark = "\033[33m[warn]\033[m";
+			else
+				mark = "\033[31m[FAIL]\033[m";
+			fprintf(stderr, "  %s %-20s %s%s%s\033[K\n", mark, j->name,
+			    status_names[j->status],
+			    j->status == J_SKIPPED ? "" : " in ",
+			    j->status == J_SKIPPED ? "" : dur);
+		} else {
+			fprintf(stderr, "  \033[2m[wait]\033[m %-20s\033[K\n", j->name);
+		}
+		v->drawn++;
+	}
+	fflush(stderr);
+}
+
+/* GitHub workflow command escaping: data, and property values. */
+static void
+gh_escape(struct buf *b, const char *s, int property)
+{
+	for (; *s; s++) {
+		if (*s == '%')
+			buf_adds(b, "%25");
+		else if (*s == '\r')
+			buf_adds(b, "%0D");
+		else if (*s == '\n')
+			buf_adds(b, "%0A");
+		else if (property && *s == ':')
+			buf_adds(b, "%3A");
+		else if (property && *s == ',')
+			buf_adds(b, "%2C");
+		else
+			buf_addc(b, *s);
+	}
+}
+
+static void
+gh_job_finished(struct view *v, const struct job *j)
+{
+	char dur[32];
+	char *log;
+	size_t len = 0;
+
+	format_duration(j->duration_ms, dur, sizeof(dur));
+	fprintf(stderr, "::group::%s: %s in %s\n", j->name, status_names[j->status], dur);
+	if (j->log_path && (log = read_file(j->log_path, GH_MAX_LOG, &len, NULL))) {
+		fwrite(log, 1, len, stderr);
+		if (len && log[len - 1] != '\n')
+			fputc('\n', stderr);
+		free(log);
+	} else if (j->log_path) {
+		fprintf(stderr, "(log too large to show here: see %s)\n", j->log_path);
+	}
+	fprintf(stderr, "::endgroup::\n");
+	if (j->status != J_PASSED && j->status != J_SKIPPED && j->status != J_CANCELLED) {
+		struct buf b = BUF_INIT;
+
+		if (v->gh_errors == GH_MAX_ERRORS) {
+			fprintf(stderr, "::warning title=ci-gate::more failures than GitHub shows annotations for; see the step summary\n");
+			v->gh_errors++;
+			return;
+		}
+		if (v->gh_errors > GH_MAX_ERRORS)
+			return;
+		v->gh_errors++;
+		buf_adds(&b, j->allow_failure ? "::warning title=" : "::error title=");
+		{
+			char *title = xasprintf("ci-gate: %s %s", j->name, status_names[j->status]);
+
+			gh_escape(&b, title, 1);
+			free(title);
+		}
+		buf_adds(&b, "::");
+		gh_escape(&b, j->reason ? j->reason : status_names[j->status], 0);
+		if (j->tail && *j->tail) {
+			size_t n = strlen(j->tail);
+			char *t = xstrndup(j->tail, n && j->tail[n - 1] == '\n' ? n - 1 : n);
+
+			buf_adds(&b, "%0A");
+			gh_escape(&b, t, 0);
+			free(t);
+		}
+		fprintf(stderr, "%s\n", buf_str(&b));
+		buf_free(&b);
+	}
+	fflush(stderr);
+}
+
+static void
+print_tail(const char *tail)
+{
+	const char *p = tail, *nl;
+
+	while (*p) {
+		nl = strchr(p, '\n');
+		if (!nl) {
+			fprintf(stderr, "    | %s\n", p);
+			break;
+		}
+		fprintf(stderr, "    | %.*s\n", (int)(nl - p), p);
+		p = nl + 1;
+	}
+}
+
+static void
+report_start(struct view *v, const struct job *j)
+{
+	if (v->quiet || v->tty)
+		return;
+	log_info("%s: started", j->name);
+}
+
+static void
+report_finish(struct view *v, const struct gate *g, const struct job *j)
+{
+	char dur[32];
+	int bad = j->status != J_PASSED && j->status != J_SKIPPED &&
+	    j->status != J_CANCELLED;
+
+	if (v->github) {
+		gh_job_finished(v, j);
+		return;
+	}
+	if (v->quiet)
+		return;
+	live_clear(v);
+	format_duration(j->duration_ms, dur, sizeof(dur));
+	if (!v->tty || bad)
+		log_info("%s: %s%s%s (%s)%s", j->name, status_names[j->status],
+		    j->reason ? ": " : "", j->reason ? j->reason : "", dur,
+		    bad && j->allow_failure ? " [allowed to fail]" : "");
+	if (bad && j->tail && *j->tail) {
+		fprintf(stderr, "  last lines of %s:\n", j->log_path ? j->log_path : "the output");
+		print_tail(j->tail);
+	}
+	live_draw(v, g);
+}
+
+/* ---- running -------------------------------------------------------- */
+
+static int
+job_ok(const struct job *j)
+{
+	return j->status == J_PASSED || (j->allow_failure &&
+	    (j->status == J_FAILED || j->status == J_TIMED_OUT || j->status == J_ERROR));
+}
+
+static char *
+join_path(const char *dir, const char *path)
+{
+	if (!dir || path[0] == '/')
+		return xstrdup(path);
+	return xasprintf("%s/%s", dir, path);
+}
+
+static void
+set_reason(struct job *j, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void
+set_reason(struct job *j, const char *fmt, ...)
+{
+	va_list ap;
+
+	free(j->reason);
+	va_start(ap, fmt);
+	j->reason = xvasprintf(fmt, ap);
+	va_end(ap);
+}
+
+/* Read the JUnit reports a job left; may turn a pass into failed or error. */
+static void
+collect_junit(struct job *j)
+{
+	size_t i, k;
+	int matched = 0;
+
+	if (!j->junit)
+		return;
+	for (i = 0; j->junit[i]; i++) {
+		char *pat = join_path(j->cwd, j->junit[i]);
+		glob_t gl;
+		int rc = glob(pat, 0, NULL, &gl);
+
+		if (rc == 0) {
+			for (k = 0; k < gl.gl_pathc; k++) {
+				struct err e = { 0, "" };
+
+				matched++;
+				if (junit_parse_file(gl.gl_pathv[k], &j->jr, &e) < 0) {
+					if (j->status == J_PASSED || j->status == J_FAILED) {
+						j->status = J_ERROR;
+						set_reason(j, "bad JUnit report: %s", e.msg);
+					}
+				}
+			}
+			globfree(&gl);
+		} else if (rc != GLOB_NOMATCH) {
+			globfree(&gl);
+		}
+		free(pat);
+	}
+	j->have_junit = matched > 0;
+	if (!matched && j->status == J_PASSED) {
+		j->status = J_ERROR;
+		set_reason(j, "no JUnit report matches '%s'", j->junit[0]);
+		return;
+	}
+	if (j->status == J_PASSED && (j->jr.failures || j->jr.errors)) {
+		j->status = J_FAILED;
+		set_reason(j, "the command passed but the JUnit report has %d failures and %d errors",
+		    j->jr.failures, j->jr.errors);
+	}
+}
+
+static void
+collect_coverage(struct job *j)
+{
+	struct err e = { 0, "" };
+	char *path;
+
+	if (j->cov_format < 0 || j->status != J_PASSED)
+		return;
+	path = join_path(j->cwd, j->cov_path);
+	if (coverage_parse_file(path, j->cov_format, &j->cov, &e) < 0) {
+		j->status = J_ERROR;
+		set_reason(j, "coverage: %s", e.msg);
+		free(path);
+		return;
+	}
+	free(path);
+	j->have_cov = 1;
+	j->cov_ok = 1;
+	if (j->min_lines >= 0 && j->cov.lines_pct + 1e-9 < j->min_lines) {
+		j->cov_ok = 0;
+		set_reason(j, "line coverage %.2f%% is below the required %g%%",
+		    j->cov.lines_pct, j->min_lines);
+	}
+	if (j->cov_ok && j->min_branches >= 0) {
+		if (j->cov.branches_pct < 0) {
+			j->status = J_ERROR;
+			set_reason(j, "coverage: min_branches is set but '%s' has no branch data",
+			    j->cov_path);
+			return;
+		}
+		if (j->cov.branches_pct + 1e-9 < j->min_branches) {
+			j->cov_ok = 0;
+			set_reason(j, "branch coverage %.2f%% is below the required %g%%",
+			    j->cov.branches_pct, j->min_branches);
+		}
+	}
+	if (!j->cov_ok)
+		j->status = J_FAILED;
+}
+
+static void
+job_finished(struct job *j)
+{
+	char how[256];
+	int code = proc_exit_code(&j->proc);
+
+	j->state = DONE;
+	j->duration_ms = proc_elapsed_ms(&j->proc);
+	j->tail = ring_lines(&j->proc.tail, TAIL_LINES);
+	proc_describe(&j->proc, how, sizeof(how));
+	if (j->proc.cancelled) {
+		j->status = J_CANCELLED;
+	} else if (j->proc.timed_out) {
+		j->status = J_TIMED_OUT;
+		set_reason(j, "%s", how);
+	} else if (j->proc.exec_errno || (j->run && (code == 127 || code == 126))) {
+		j->status = J_ERROR;
+		set_reason(j, "%s", how);
+	} else if (code == 0) {
+		j->status = J_PASSED;
+	} else {
+		j->status = J_FAILED;
+		set_reason(j, "%s", how);
+	}
+	if (j->proc.log_errno && j->status == J_PASSED) {
+		j->status = J_ERROR;
+		set_reason(j, "cannot write '%s': %s", j->log_path, strerror(j->proc.log_errno));
+	}
+	collect_junit(j);
+	collect_coverage(j);
+}
+
+static int
+job_start(struct job *j, const struct options *o, long long timeout_ms, struct err *e)
+{
+	struct proc_spec ps;
+
+	memset(&ps, 0, sizeof(ps));
+	j->log_path = xasprintf("%s/%s.log", o->out_dir, j->name);
+	ps.argv = j->argv;
+	ps.shell = j->run;
+	ps.cwd = j->cwd;
+	ps.env = j->env;
+	ps.log_path = j->log_path;
+	ps.timeout_ms = j->timeout_ms >= 0 ? j->timeout_ms : timeout_ms;
+	ps.grace_ms = o->grace_ms;
+	j->started_wall = now_ms();
+	if (proc_start(&j->proc, &ps, e) < 0)
+		return -1;
+	j->state = RUNNING;
+	return 0;
+}
+
+/* Mark waiting jobs whose needs can no longer be met as skipped. */
+static int
+propagate_skips(struct gate *g, struct view *v)
+{
+	size_t i, k;
+	int changed, any = 0;
+
+	do {
+		changed = 0;
+		for (i = 0; i < g->njobs; i++) {
+			struct job *j = &g->jobs[i];
+
+			if (j->state != WAITING)
+				continue;
+			for (k = 0; k < j->ndeps; k++) {
+				struct job *d = &g->jobs[j->deps[k]];
+
+				if (d->state != DONE || job_ok(d))
+					continue;
+				j->state = DONE;
+				j->status = J_SKIPPED;
+				if (d->status == J_SKIPPED)
+					set_reason(j, "needs '%s', which was skipped (%s)", d->name, d->reason);
+				else
+					set_reason(j, "needs '%s', which %s", d->name,
+					    d->status == J_CANCELLED ? "was cancelled" :
+					    d->status == J_TIMED_OUT ? "timed out" :
+					    d->status == J_ERROR ? "could not run" : "failed");
+				report_finish(v, g, j);
+				changed = any = 1;
+				break;
+			}
+		}
+	} while (changed);
+	return any;
+}
+
+static int
+deps_done(const struct gate *g, const struct job *j)
+{
+	size_t k;
+
+	for (k = 0; k < j->ndeps; k++)
+		if (g->jobs[j->deps[k]].state != DONE)
+			return 0;
+	return 1;
+}
+
+/* Run the DAG; returns 0, or -1 with e set when we could not run a job. */
+static int
+run_gate(struct gate *g, const struct options *o, struct view *v, struct err *e)
+{
+	size_t i, running = 0, limit;
+	struct proc **procs = xcalloc(g->njobs, sizeof(*procs));
+	struct job **owners = xcalloc(g->njobs, sizeof(*owners));
+	long long timeout = o->timeout_ms >= 0 ? o->timeout_ms :
+	    g->timeout_ms >= 0 ? g->timeout_ms : DEFAULT_TIMEOUT_MS;
+	int fail_fast = o->keep_going >= 0 ? !o->keep_going :
+	    g->fail_fast >= 0 ? g->fail_fast : 1;
+	int stop = 0, rc = 0;
+	char *first_failure = NULL;
+
+	limit = o->jobs > 0 ? (size_t)o->jobs : g->max_parallel ? g->max_parallel : 0;
+	if (!limit) {
+		long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+		limit = n > 0 ? (size_t)n : 1;
+	}
+	live_draw(v, g);
+	for (;;) {
+		size_t n = 0;
+
+		if (!stop) {
+			for (i = 0; i < g->njobs && running < limit; i++) {
+				struct job *j = &g->jobs[i];
+
+				if (j->state != WAITING || !deps_done(g, j))
+					continue;
+				if (job_start(j, o, timeout, e) < 0) {
+					rc = -1;
+					stop = 1;
+					break;
+				}
+				running++;
+				report_start(v, j);
+			}
+			live_draw(v, g);
+		}
+		for (i = 0; i < g->njobs; i++)
+			if (g->jobs[i].state == RUNNING) {
+				owners[n] = &g->jobs[i];
+				procs[n++] = &g->jobs[i].proc;
+			}
+		if (n == 0)
+			break;
+		proc_poll(procs, n, v->tty ? 200 : 1000);
+		if (interrupted && !stop) {
+			stop = 1;
+			if (!v->quiet)
+				log_warn("interrupted by %s: cancelling running jobs",
+				    interrupted == SIGINT ? "SIGINT" : "SIGTERM");
+			for (i = 0; i < n; i++)
+				proc_cancel(procs[i]);
+		}
+		for (i = 0; i < n; i++) {
+			struct job *j = owners[i];
+
+			if (j->proc.state != PROC_DONE)
+				continue;
+			running--;
+			job_finished(j);
+			if (j->status == J_CANCELLED)
+				set_reason(j, interrupted ? "cancelled: ci-gate was interrupted" :
+				    "cancelled after '%s' failed (fail-fast)",
+				    first_failure ? first_failure : "?");
+			report_finish(v, g, j);
+			if (!job_ok(j) && j->status != J_CANCELLED && !first_failure) {
+				first_failure = j->name;
+				if (fail_fast) {
+					size_t m;
+
+					stop = 1;
+					for (m = 0; m < n; m++)
+						if (procs[m]->state != PROC_DONE)
+							proc_cancel(procs[m]);
+				}
+			}
+		}
+		propagate_skips(g, v);
+		live_draw(v, g);
+	}
+	/* Whatever never started was skipped. */
+	propagate_skips(g, v);
+	for (i = 0; i < g->njobs; i++) {
+		struct job *j = &g->jobs[i];
+
+		if (j->state != WAITING)
+			continue;
+		j->state = DONE;
+		j->status = J_SKIPPED;
+		if (interrupted)
+			set_reason(j, "not started: ci-gate was interrupted");
+		else if (rc < 0)
+			set_reason(j, "not started: %s", e->msg);
+		else
+			set_reason(j, "not started: '%s' failed (fail-fast)",
+			    first_failure ? first_failure : "?");
+		report_finish(v, g, j);
+	}
+	live_draw(v, g);
+	v->drawn = 0;	/* leave the final block on screen */
+	free(procs);
+	free(owners);
+	return rc;
+}
+
+/* ---- results -------------------------------------------------------- */
+
+static cJSON *
+job_json(const struct job *j)
+{
+	cJSON *o = cJSON_CreateObject(), *a;
+	size_t i;
+	int code = j->proc.pid > 0 && j->proc.state == PROC_DONE ? proc_exit_code(&j->proc) : -1;
+	int sig = j->proc.pid > 0 && j->proc.state == PROC_DONE ? proc_signal(&j->proc) : 0;
+
+	cJSON_AddStringToObject(o, "status", status_names[j->status]);
+	if (j->reason)
+		cJSON_AddStringToObject(o, "reason", j->reason);
+	if (j->run)
+		cJSON_AddStringToObject(o, "run", j->run);
+	else {
+		a = cJSON_AddArrayToObject(o, "argv");
+		for (i = 0; j->argv[i]; i++)
+			cJSON_AddItemToArray(a, cJSON_CreateString(j->argv[i]));
+	}
+	a = cJSON_AddArrayToObject(o, "needs");
+	for (i = 0; j->needs && j->needs[i]; i++)
+		cJSON_AddItemToArray(a, cJSON_CreateString(j->needs[i]));
+	if (j->allow_failure)
+		cJSON_AddTrueToObject(o, "allow_failure");
+	if (j->status != J_SKIPPED) {
+		char when[32];
+
+		format_rfc3339((time_t)(j->started_wall / 1000), when, sizeof(when));
+		cJSON_AddStringToObject(o, "started_at", when);
+		json_add_i64(o, "duration_ms", j->duration_ms);
+		if (code >= 0)
+			cJSON_AddNumberToObject(o, "exit_code", code);
+		if (sig) {
+			char sb[32];
+
+			cJSON_AddStringToObject(o, "signal", sig_name(sig, sb, sizeof(sb)));
+		}
+		if (j->log_path)
+			cJSON_AddStringToObject(o, "log", j->log_path);
+		cJSON_AddStringToObject(o, "tail", j->tail ? j->tail : "");
+	}
+	if (j->have_junit) {
+		cJSON *ju = cJSON_AddObjectToObject(o, "junit");
+		cJSON *failed;
+
+		cJSON_AddNumberToObject(ju, "tests", j->jr.tests);
+		cJSON_AddNumberToObject(ju, "failures", j->jr.failures);
+		cJSON_AddNumberToObject(ju, "errors", j->jr.errors);
+		cJSON_AddNumberToObject(ju, "skipped", j->jr.skipped);
+		failed = cJSON_AddArrayToObject(ju, "failed");
+		for (i = 0; i < j->jr.ncases; i++) {
+			const struct junit_case *c = &j->jr.cases[i];
+			char *name;
+
+			if (c->status != JUNIT_FAILED && c->status != JUNIT_ERROR)
+				continue;
+			name = *c->classname ? xasprintf("%s.%s", c->classname, c->name) :
+			    xstrdup(c->name);
+			cJSON_AddItemToArray(failed, cJSON_CreateString(name));
+			free(name);
+		}
+	}
+	if (j->have_cov) {
+		cJSON *cv = cJSON_AddObjectToObject(o, "coverage");
+
+		cJSON_AddStringToObject(cv, "format", coverage_format_name(j->cov_format));
+		cJSON_AddStringToObject(cv, "report", j->cov_path);
+		cJSON_AddNumberToObject(cv, "lines", (double)(long long)(j->cov.lines_pct * 100 + 0.5) / 100);
+		json_add_i64(cv, "lines_total", j->cov.lines_total);
+		json_add_i64(cv, "lines_hit", j->cov.lines_hit);
+		if (j->cov.branches_pct >= 0) {
+			cJSON_AddNumberToObject(cv, "branches",
+			    (double)(long long)(j->cov.branches_pct * 100 + 0.5) / 100);
+			json_add_i64(cv, "branches_total", j->cov.branches_total);
+			json_add_i64(cv, "branches_hit", j->cov.branches_hit);
+		}
+		if (j->min_lines >= 0)
+			cJSON_AddNumberToObject(cv, "min_lines", j->min_lines);
+		if (j->min_branches >= 0)
+			cJSON_AddNumberToObject(cv, "min_branches", j->min_branches);
+		cJSON_AddBoolToObject(cv, "passed", j->cov_ok);
+	}
+	return o;
+}
+
+static cJSON *
+gate_json(const struct gate *g, const char *spec, long long started, long long dur,
+    int *failed_out)
+{
+	cJSON *sec = cJSON_CreateObject(), *jobs, *sum, *failed;
+	int counts[7] = { 0 }, allowed = 0, bad = 0;
+	size_t i;
+	char when[32];
+	struct buf why = BUF_INIT;
+
+	cJSON_AddStringToObject(sec, "status", "passed");
+	format_rfc3339((time_t)(started / 1000), when, sizeof(when));
+	cJSON_AddStringToObject(sec, "started_at", when);
+	json_add_i64(sec, "duration_ms", dur);
+	if (spec)
+		cJSON_AddStringToObject(sec, "spec", spec);
+	jobs = cJSON_AddObjectToObject(sec, "jobs");
+	failed = cJSON_CreateArray();
+	for (i = 0; i < g->njobs; i++) {
+		const struct job *j = &g->jobs[i];
+
+		cJSON_AddItemToObject(jobs, j->name, job_json(j));
+		counts[j->status]++;
+		if (j->status == J_PASSED)
+			continue;
+		if (job_ok(j)) {
+			allowed++;
+			continue;
+		}
+		if (j->status == J_SKIPPED || j->status == J_CANCELLED)
+			continue;
+		cJSON_AddItemToArray(failed, cJSON_CreateString(j->name));
+		buf_addf(&why, "%s%s", bad ? ", " : "", j->name);
+		bad++;
+	}
+	/* Skips and cancels with no failure behind them mean an interrupt. */
+	if (!bad && (counts[J_SKIPPED] || counts[J_CANCELLED]))
+		bad = -1;
+	sum = cJSON_AddObjectToObject(sec, "summary");
+	cJSON_AddNumberToObject(sum, "total", (double)g->njobs);
+	for (i = 1; i < 7; i++)
+		cJSON_AddNumberToObject(sum, status_names[i], counts[i]);
+	cJSON_AddNumberToObject(sum, "allowed_failures", allowed);
+	cJSON_AddItemToObject(sec, "failed", failed);
+	if (bad) {
+		char *r = bad > 0 ? xasprintf("%d of %zu jobs did not pass: %s", bad, g->njobs, buf_str(&why)) :
+		    xstrdup("interrupted before every job ran");
+
+		json_set(sec, "status", cJSON_CreateString("failed"));
+		cJSON_AddStringToObject(sec, "reason", r);
+		free(r);
+	}
+	buf_free(&why);
+	*failed_out = bad != 0;
+	return sec;
+}
+
+static void
+junit_write_case(struct buf *b, const char *classname, const char *name, double t,
+    int status, const char *message, const char *detail)
+{
+	buf_adds(b, "    <testcase classname=\"");
+	xml_escape(b, classname);
+	buf_adds(b, "\" name=\"");
+	xml_escape(b, name);
+	buf_addf(b, "\" time=\"%.3f\"", t);
+	if (status == JUNIT_PASSED) {
+		buf_adds(b, "/>\n");
+		return;
+	}
+	buf_adds(b, ">\n      <");
+	buf_adds(b, status == JUNIT_SKIPPED ? "skipped" : status == JUNIT_ERROR ? "error" : "failure");
+	buf_adds(b, " message=\"");
+	xml_escape(b, message ? message : "");
+	buf_adds(b, "\">");
+	if (detail)
+		xml_escape(b, detail);
+	buf_adds(b, "</");
+	buf_adds(b, status == JUNIT_SKIPPED ? "skipped" : status == JUNIT_ERROR ? "error" : "failure");
+	buf_adds(b, ">\n    </testcase>\n");
+}
+
+static int
+junit_write(const struct gate *g, const char *path, long long dur, struct err *e)
+{
+	struct buf b;
+	size_t i, k;
+	int rc;
+
+	buf_init(&b, 0);
+	buf_addf(&b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+	    "<testsuites name=\"ci-gate\" time=\"%.3f\">\n", (double)dur / 1000);
+	for (i = 0; i < g->njobs; i++) {
+		const struct job *j = &g->jobs[i];
+		int tests, failures = 0, errors = 0, skipped = 0;
+		int st = j->status == J_PASSED ? JUNIT_PASSED :
+		    j->status == J_SKIPPED || j->status == J_CANCELLED ? JUNIT_SKIPPED :
+		    j->status == J_ERROR || j->status == J_TIMED_OUT ? JUNIT_ERROR : JUNIT_FAILED;
+
+		if (j->have_junit && j->jr.ncases) {
+			tests = (int)j->jr.ncases;
+			failures = j->jr.failures;
+			errors = j->jr.errors;
+			skipped = j->jr.skipped;
+			/* A job that failed with all its cases passing still fails. */
+			if (st != JUNIT_PASSED && st != JUNIT_SKIPPED && !failures && !errors) {
+				tests++;
+				if (st == JUNIT_ERROR)
+					errors++;
+				else
+					failures++;
+			}
+		} else {
+			tests = 1;
+			failures = st == JUNIT_FAILED;
+			errors = st == JUNIT_ERROR;
+			skipped = st == JUNIT_SKIPPED;
+		}
+		buf_adds(&b, "  <testsuite name=\"");
+		xml_escape(&b, j->name);
+		buf_addf(&b, "\" tests=\"%d\" failures=\"%d\" errors=\"%d\" skipped=\"%d\" time=\"%.3f\">\n",
+		    tests, failures, errors, skipped, (double)j->duration_ms / 1000);
+		if (j->have_junit && j->jr.ncases) {
+			for (k = 0; k < j->jr.ncases; k++) {
+				const struct junit_case *c = &j->jr.cases[k];
+
+				junit_write_case(&b, *c->classname ? c->classname : j->name, c->name,
+				    c->time_s, c->status, c->message, NULL);
+			}
+			if (tests > (int)j->jr.ncases)
+				junit_write_case(&b, "ci-gate", j->name, (double)j->duration_ms / 1000,
+				    st, j->reason, j->tail);
+		} else {
+			junit_write_case(&b, "ci-gate", j->name, (double)j->duration_ms / 1000,
+			    st, j->reason, j->tail);
+		}
+		buf_adds(&b, "  </testsuite>\n");
+	}
+	buf_adds(&b, "</testsuites>\n");
+	rc = mkdir_parent(path, e) < 0 ? -1 : atomic_write(path, b.data, b.len, 0644, e);
+	buf_free(&b);
+	return rc;
+}
+
+static void
+md_cell(FILE *fp, const char *s)
+{
+	for (; s && *s; s++) {
+		if (*s == '|')
+			fputs("\\|", fp);
+		else if (*s == '\n' || *s == '\r')
+			fputc(' ', fp);
+		else
+			fputc(*s, fp);
+	}
+}
+
+static void
+github_summary(const struct gate *g, const cJSON *sec)
+{
+	const char *path = getenv("GITHUB_STEP_SUMMARY");
+	FILE *fp;
+	size_t i;
+
+	if (!path || !*path)
+		return;
+	fp = fopen(path, "a");
+	if (!fp) {
+		log_warn("cannot append to GITHUB_STEP_SUMMARY '%s': %s", path, strerror(errno));
+		return;
+	}
+	fprintf(fp, "### ci-gate: %s\n\n| Job | Status | Duration | Details |\n|---|---|---|---|\n",
+	    json_str(sec, "status"));
+	for (i = 0; i < g->njobs; i++) {
+		const struct job *j = &g->jobs[i];
+		char dur[32] = "";
+
+		if (j->status != J_SKIPPED)
+			format_duration(j->duration_ms, dur, sizeof(dur));
+		fputs("| ", fp);
+		md_cell(fp, j->name);
+		fprintf(fp, " | %s %s | %s | ", j->status == J_PASSED ? ":white_check_mark:" :
+		    j->status == J_SKIPPED || j->status == J_CANCELLED ? ":fast_forward:" :
+		    j->allow_failure ? ":warning:" : ":x:", status_names[j->status], dur);
+		if (j->have_junit)
+			fprintf(fp, "%d tests, %d failed; ", j->jr.tests, j->jr.failures + j->jr.errors);
+		if (j->have_cov)
+			fprintf(fp, "lines %.1f%%; ", j->cov.lines_pct);
+		md_cell(fp, j->reason);
+		fputs(" |\n", fp);
+	}
+	fputc('\n', fp);
+	if (fclose(fp) == EOF)
+		log_warn("cannot write GITHUB_STEP_SUMMARY '%s': %s", path, strerror(errno));
+}
+
+static void
+print_plan(const struct gate *g, size_t limit)
+{
+	int *level = xcalloc(g->njobs, sizeof(*level));
+	int max = 0, changed = 1, l;
+	size_t i, k;
+
+	/* Longest path from a root; the graph is acyclic by now. */
+	while (changed) {
+		changed = 0;
+		for (i = 0; i < g->njobs; i++)
+			for (k = 0; k < g->jobs[i].ndeps; k++)
+				if (level[i] < level[g->jobs[i].deps[k]] + 1) {
+					level[i] = level[g->jobs[i].deps[k]] + 1;
+					changed = 1;
+				}
+	}
+	for (i = 0; i < g->njobs; i++)
+		if (level[i] > max)
+			max = level[i];
+	printf("plan: %zu job%s in %d step%s, at most %zu at once\n", g->njobs,
+	    g->njobs == 1 ? "" : "s", max + 1, max ? "s" : "", limit);
+	for (l = 0; l <= max; l++) {
+		int n = 0;
+
+		printf("  %d:", l + 1);
+		for (i = 0; i < g->njobs; i++)
+			if (level[i] == l) {
+				const struct job *j = &g->jobs[i];
+
+				printf("%s %s", n++ ? "," : "", j->name);
+				if (j->ndeps) {
+					printf(" (after");
+					for (k = 0; k < j->ndeps; k++)
+						printf("%s %s", k ? "," : "", g->jobs[j->deps[k]].name);
+					printf(")");
+				}
+			}
+		printf("%s\n", n > 1 ? "   [parallel]" : "");
+	}
+	free(level);
+}
+
+static void
+gate_free(struct gate *g)
+{
+	size_t i;
+
+	for (i = 0; i < g->njobs; i++) {
+		struct job *j = &g->jobs[i];
+
+		free(j->name);
+		free(j->run);
+		strv_free(j->argv);
+		strv_free(j->needs);
+		free(j->deps);
+		strv_free(j->env);
+		free(j->cwd);
+		strv_free(j->junit);
+		free(j->cov_path);
+		if (j->proc.pid > 0)
+			proc_free(&j->proc);
+		free(j->log_path);
+		free(j->reason);
+		free(j->tail);
+		junit_result_free(&j->jr);
+	}
+	free(g->jobs);
+}
+
+/* ---- main ----------------------------------------------------------- */
+
+enum {
+	OPT_NEEDS = 256, OPT_FAIL_FAST, OPT_TIMEOUT, OPT_GRACE, OPT_JUNIT, OPT_NEW,
+	OPT_VERSION, OPT_VERSION_TAG
+};
+
+static int
+parse_args(int argc, char **argv, struct options *o)
+{
+	static const struct option longopts[] = {
+		{ "dry-run", no_argument, NULL, 'n' },
+		{ "fail-fast", no_argument, NULL, OPT_FAIL_FAST },
+		{ "file", required_argument, NULL, 'f' },
+		{ "gate", required_argument, NULL, 'g' },
+		{ "grace", required_argument, NULL, OPT_GRACE },
+		{ "help", no_argument, NULL, 'h' },
+		{ "jobs", required_argument, NULL, 'j' },
+		{ "junit", required_argument, NULL, OPT_JUNIT },
+		{ "keep-going", no_argument, NULL, 'k' },
+		{ "needs", required_argument, NULL, OPT_NEEDS },
+		{ "new", no_argument, NULL, OPT_NEW },
+		{ "out", required_argument, NULL, 'o' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "timeout", required_argument, NULL, OPT_TIMEOUT },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "version", no_argument, NULL, OPT_VERSION },
+		{ "version-tag", required_argument, NULL, OPT_VERSION_TAG },
+		{ NULL, 0, NULL, 0 }
+	};
+	const char *why;
+	char *end, *colon;
+	int c;
+
+	while ((c = getopt_long(argc, argv, "f:g:hj:kno:qv", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'f':
+			o->spec = optarg;
+			break;
+		case 'g':
+			o->inline_jobs = xrealloc(o->inline_jobs, (o->ninline + 1) * sizeof(char *));
+			o->inline_jobs[o->ninline++] = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			exit(0);
+		case 'j':
+			errno = 0;
+			o->jobs = strtol(optarg, &end, 10);
+			if (errno || end == optarg || *end || o->jobs < 1 || o->jobs > 1024) {
+				log_error("-j '%s': expected a number of jobs from 1 to 1024", optarg);
+				return -1;
+			}
+			break;
+		case 'k':
+			o->keep_going = 1;
+			break;
+		case 'n':
+			o->dry_run = 1;
+			break;
+		case 'o':
+			o->out_dir = optarg;
+			break;
+		case 'q':
+			log_set_level(LOG_QUIET);
+			break;
+		case 'v':
+			log_set_level(log_level() + 1);
+			break;
+		case OPT_FAIL_FAST:
+			o->keep_going = 0;
+			break;
+		case OPT_GRACE:
+		case OPT_TIMEOUT:
+			if (parse_duration(optarg, c == OPT_GRACE ? &o->grace_ms : &o->timeout_ms, &why) < 0) {
+				log_error("--%s '%s': %s", c == OPT_GRACE ? "grace" : "timeout", optarg, why);
+				return -1;
+			}
+			break;
+		case OPT_JUNIT:
+			o->junit_out = optarg;
+			break;
+		case OPT_NEEDS:
+			colon = strchr(optarg, ':');
+			if (!colon || colon == optarg || !colon[1]) {
+				log_error("--needs '%s': expected JOB:DEP[,DEP...]", optarg);
+				return -1;
+			}
+			o->needs = xrealloc(o->needs, (o->nneeds + 1) * sizeof(*o->needs));
+			o->needs[o->nneeds].job = xstrndup(optarg, (size_t)(colon - optarg));
+			o->needs[o->nneeds++].deps = xstrdup(colon + 1);
+			break;
+		case OPT_NEW:
+			o->new_doc = 1;
+			break;
+		case OPT_VERSION:
+			printf("ci-gate %s\n", VERSION);
+			exit(0);
+		case OPT_VERSION_TAG:
+			o->version = optarg;
+			break;
+		default:
+			usage(stderr);
+			return -1;
+		}
+	}
+	if (optind < argc) {
+		log_error("unexpected argument '%s'", argv[optind]);
+		usage(stderr);
+		return -1;
+	}
+	return 0;
+}
+
+static void
+options_free(struct options *o)
+{
+	size_t i;
+
+	for (i = 0; i < o->nneeds; i++) {
+		free(o->needs[i].job);
+		free(o->needs[i].deps);
+	}
+	free(o->needs);
+	free(o->inline_jobs);
+}
+
+/* Build the gate from the spec file and the command line. */
+static int
+load_gate(const struct options *o, struct gate *g, const char **spec_used, struct err *e)
+{
+	size_t i;
+
+	*spec_used = NULL;
+	if (o->spec) {
+		*spec_used = o->spec;
+	} else if (!o->ninline) {
+		if (!path_exists("gates.json"))
+			return err_set(e, EX_USAGE_, "no jobs: there is no gates.json here; "
+			    "give a spec with -f FILE or jobs with -g NAME=COMMAND");
+		*spec_used = "gates.json";
+	}
+	if (*spec_used && spec_load(*spec_used, g, e) < 0)
+		return -1;
+	for (i = 0; i < o->ninline; i++)
+		if (add_inline(g, o->inline_jobs[i], e) < 0)
+			return -1;
+	for (i = 0; i < o->nneeds; i++)
+		if (add_needs(g, &o->needs[i], e) < 0)
+			return -1;
+	if (!g->njobs)
+		return err_set(e, EX_USAGE_, "%s: no jobs defined", *spec_used ? *spec_used : "command line");
+	return resolve(g, e);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct options o;
+	struct gate g;
+	struct pipeline p = { NULL, 0 };
+	struct err e = { 0, "" };
+	struct view v;
+	struct sigaction sa;
+	const char *spec = NULL, *failed_stage;
+	const char *gha = getenv("GITHUB_ACTIONS");
+	long long started, t0;
+	int rc, gate_failed = 0;
+	cJSON *sec;
+
+	log_init("ci-gate");
+	memset(&o, 0, sizeof(o));
+	memset(&g, 0, sizeof(g));
+	memset(&v, 0, sizeof(v));
+	o.keep_going = -1;
+	o.timeout_ms = -1;
+	o.grace_ms = 5000;
+	o.out_dir = "ci-out/gate";
+	g.timeout_ms = -1;
+	g.fail_fast = -1;
+	if (parse_args(argc, argv, &o) < 0) {
+		options_free(&o);
+		return EX_USAGE_;
+	}
+	signal(SIGPIPE, SIG_IGN);
+
+	if (o.dry_run) {
+		if (load_gate(&o, &g, &spec, &e) < 0) {
+			rc = err_report(&e);
+		} else {
+			long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+			print_plan(&g, o.jobs > 0 ? (size_t)o.jobs : g.max_parallel ? g.max_parallel :
+			    n > 0 ? (size_t)n : 1);
+			rc = fflush(stdout) == EOF || ferror(stdout) ? EX_IOERR_ : 0;
+		}
+		gate_free(&g);
+		options_free(&o);
+		return rc;
+	}
+
+	/* The document: from stdin when there is one, else a new one. */
+	rc = 0;
+	if (!o.new_doc && !isatty(0))
+		rc = pipeline_read(&p, 0, "<stdin>", &e);
+	if (rc < 0) {
+		options_free(&o);
+		return err_report(&e);
+	}
+	if (rc == 0)
+		pipeline_start(&p, o.version, &e);
+
+	failed_stage = pipeline_failed_stage(&p);
+	if (failed_stage) {
+		char *fs = xstrdup(failed_stage);
+
+		log_error("not running the gate: upstream stage '%s' failed", fs);
+		pipeline_skip(&p, "gate", fs);
+		free(fs);
+		rc = pipeline_write(&p, stdout, &e) < 0 ? err_report(&e) : EX_FAIL;
+		pipeline_free(&p);
+		options_free(&o);
+		return rc;
+	}
+
+	started = now_ms();
+	t0 = mono_ms();
+	if (load_gate(&o, &g, &spec, &e) < 0) {
+		/* A spec error is the gate's verdict too: write it down so the
+		 * stages downstream do not act. */
+		sec = cJSON_CreateObject();
+		cJSON_AddStringToObject(sec, "status", "error");
+		cJSON_AddStringToObject(sec, "reason", e.msg);
+		pipeline_set_section(&p, "gate", sec, started, 0);
+		rc = err_report(&e);
+		if (pipeline_write(&p, stdout, &e) < 0)
+			rc = err_report(&e);
+		goto out;
+	}
+	if (mkdir_p(o.out_dir, 0755, &e) < 0) {
+		rc = err_report(&e);
+		goto out;
+	}
+
+	v.github = gha && !strcmp(gha, "true");
+	v.tty = !v.github && isatty(2) && log_level() >= LOG_NORMAL &&
+	    getenv("TERM") && strcmp(getenv("TERM"), "dumb") != 0;
+	v.quiet = log_level() < LOG_NORMAL;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+
+	if (run_gate(&g, &o, &v, &e) < 0)
+		err_report(&e);
+	sec = gate_json(&g, spec, started, mono_ms() - t0, &gate_failed);
+	if (v.github)
+		github_summary(&g, sec);
+	if (!v.quiet)
+		log_info("gate %s: %s", json_str(sec, "status"),
+		    json_str(sec, "reason") ? json_str(sec, "reason") : "every job passed");
+	pipeline_set_section(&p, "gate", sec, started, mono_ms() - t0);
+	rc = interrupted ? EX_TEMP : gate_failed ? EX_FAIL : EX_PASS;
+	if (e.code == EX_IOERR_)
+		rc = EX_IOERR_;
+	if (o.junit_out && junit_write(&g, o.junit_out, mono_ms() - t0, &e) < 0)
+		rc = err_report(&e);
+	if (pipeline_write(&p, stdout, &e) < 0)
+		rc = err_report(&e);
+out:
+	gate_free(&g);
+	pipeline_free(&p);
+	options_free(&o);
+	return rc;
+}

@@ -1,0 +1,147 @@
+#!/bin/sh
+test_description='ci-gate reads JUnit and coverage reports and enforces thresholds'
+. ./test-lib.sh
+
+DATA=$TEST_DIRECTORY/data
+
+# gate_cov FORMAT FILE MIN [EXTRA]: a one-job spec copying FILE as the report.
+gate_cov() {
+	cat >spec.json <<-EOF
+	{"jobs": {"test": {"run": "cp '$2' report", "coverage": {"$1": "report", "min_lines": $3 $4}}}}
+	EOF
+	ci-gate --new -f spec.json >doc.json 2>err
+}
+
+test_expect_success 'lcov 92% passes an 80% threshold' '
+	gate_cov lcov "$DATA/lcov-92.info" 80 &&
+	test_json doc.json "d[\"gate\"][\"jobs\"][\"test\"][\"coverage\"] == {\"format\": \"lcov\", \"report\": \"report\", \"lines\": 92, \"lines_total\": 25, \"lines_hit\": 23, \"branches\": 50, \"branches_total\": 2, \"branches_hit\": 1, \"min_lines\": 80, \"passed\": True}"
+'
+
+test_expect_code 1 'lcov 50% fails an 80% threshold' '
+	gate_cov lcov "$DATA/lcov-50.info" 80
+'
+
+test_expect_success '... and says by how much' '
+	test_json doc.json "d[\"gate\"][\"jobs\"][\"test\"][\"status\"] == \"failed\"" &&
+	test_json doc.json "d[\"gate\"][\"jobs\"][\"test\"][\"reason\"] == \"line coverage 50.00% is below the required 80%\"" &&
+	test_json doc.json "d[\"gate\"][\"jobs\"][\"test\"][\"coverage\"][\"passed\"] is False"
+'
+
+test_expect_success 'cobertura 85% passes 80%' '
+	gate_cov cobertura "$DATA/cobertura-85.xml" 80 &&
+	test_json doc.json "d[\"gate\"][\"jobs\"][\"test\"][\"coverage\"][\"lines\"] == 85" &&
+	test_json doc.json "d[\"gate\"][\"jobs\"][\"test\"][\"coverage\"][\"branches\"] == 75"
+'
+
+test_expect_code 1 'cobertura branches 75% fail min_branches 90' '
+	gate_cov cobertura "$DATA/cobertura-85.xml" 80 ", \"min_branches\": 90"
+'
+
+test_expect_success '... naming branch coverage' '
+	test_json doc.json "\"branch coverage 75.00%\" in d[\"gate\"][\"jobs\"][\"test\"][\"reason\"]"
+'
+
+test_expect_code 1 'istanbul 70% fails 80%' '
+	gate_cov istanbul "$DATA/istanbul-70.json" 80
+'
+
+test_expect_success 'istanbul 70% passes 70%, branches 95% pass 90%' '
+	gate_cov istanbul "$DATA/istanbul-70.json" 70 ", \"min_branches\": 90" &&
+	test_json doc.json "d[\"gate\"][\"jobs\"][\"test\"][\"coverage\"][\"branches\"] == 95"
+'
+
+for fmt in lcov cobertura istanbul; do
+	test_expect_code 1 "a malformed $fmt report is an error" "
+		printf 'this is not a report <<<\n' >bad.$fmt &&
+		gate_cov $fmt \"\$PWD/bad.$fmt\" 80
+	"
+	test_expect_success "... with a clear message ($fmt)" '
+		test_json doc.json "d[\"gate\"][\"jobs\"][\"test\"][\"status\"] == \"error\"" &&
+		test_json doc.json "d[\"gate\"][\"jobs\"][\"test\"][\"reason\"].startswith(\"coverage: \")" &&
+		test_json doc.json "\"report\" in d[\"gate\"][\"jobs\"][\"test\"][\"reason\"]"
+	'
+done
+
+test_expect_code 1 'a missing coverage report is an error' '
+	cat >spec.json <<-\EOF &&
+	{"jobs": {"test": {"run": "true", "coverage": {"lcov": "nowhere.info", "min_lines": 1}}}}
+	EOF
+	ci-gate --new -f spec.json >doc.json 2>err &&
+	test_json doc.json "\"nowhere.info\" in d[\"gate\"][\"jobs\"][\"test\"][\"reason\"]"
+'
+
+test_expect_success 'JUnit counts and nothing failed' '
+	cat >spec.json <<-EOF &&
+	{"jobs": {"unit": {"run": "mkdir -p reports && cp \"$DATA/junit-pass.xml\" reports/a.xml", "junit": "reports/*.xml"}}}
+	EOF
+	ci-gate --new -f spec.json >doc.json 2>err &&
+	test_json doc.json "d[\"gate\"][\"jobs\"][\"unit\"][\"junit\"] == {\"tests\": 4, \"failures\": 0, \"errors\": 0, \"skipped\": 0, \"failed\": []}"
+'
+
+test_expect_code 1 'JUnit failures fail the job and are named' '
+	cat >spec.json <<-EOF &&
+	{"jobs": {"unit": {"run": "mkdir -p reports && cp \"$DATA/junit-pass.xml\" reports/a.xml && cp \"$DATA/junit-fail.xml\" reports/b.xml; exit 1", "junit": ["reports/*.xml"]}}}
+	EOF
+	ci-gate --new -f spec.json >doc.json 2>err
+'
+
+test_expect_success '... with the counts of all matching files' '
+	test_json doc.json "d[\"gate\"][\"jobs\"][\"unit\"][\"junit\"][\"tests\"] == 7" &&
+	test_json doc.json "d[\"gate\"][\"jobs\"][\"unit\"][\"junit\"][\"failures\"] == 1" &&
+	test_json doc.json "d[\"gate\"][\"jobs\"][\"unit\"][\"junit\"][\"skipped\"] == 1" &&
+	test_json doc.json "d[\"gate\"][\"jobs\"][\"unit\"][\"junit\"][\"failed\"] == [\"tests.test_auth.test_profile\"]"
+'
+
+test_expect_code 1 'a job that exits 0 with failing JUnit cases fails' '
+	cat >spec.json <<-EOF &&
+	{"jobs": {"unit": {"run": "cp \"$DATA/junit-fail.xml\" j.xml", "junit": "j.xml"}}}
+	EOF
+	ci-gate --new -f spec.json >doc.json 2>err &&
+	test_json doc.json "\"JUnit report has 1 failures\" in d[\"gate\"][\"jobs\"][\"unit\"][\"reason\"]"
+'
+
+test_expect_code 1 'a malformed JUnit report is an error with its place' '
+	cat >spec.json <<-\EOF &&
+	{"jobs": {"unit": {"run": "printf \"<testsuite><testcase name=\\\"a\\\">\" >j.xml", "junit": "j.xml"}}}
+	EOF
+	ci-gate --new -f spec.json >doc.json 2>err &&
+	test_json doc.json "d[\"gate\"][\"jobs\"][\"unit\"][\"status\"] == \"error\"" &&
+	test_json doc.json "\"j.xml:1:\" in d[\"gate\"][\"jobs\"][\"unit\"][\"reason\"]"
+'
+
+test_expect_code 1 'no file matching the junit glob is an error' '
+	ci-gate --new -f /dev/stdin >doc.json 2>err <<-\EOF
+	{"jobs": {"unit": {"run": "true", "junit": "none/*.xml"}}}
+	EOF
+'
+
+test_expect_success '--junit writes valid XML with a suite per job' '
+	cat >spec.json <<-EOF &&
+	{"jobs": {
+	  "unit": {"run": "cp \"$DATA/junit-fail.xml\" j.xml; printf \"bad \\\\033[1m<&> bytes\\\\001\\\\n\"; exit 1", "junit": "j.xml"},
+	  "lint": {"run": "true"},
+	  "after": {"run": "true", "needs": ["unit"]}
+	}}
+	EOF
+	{ ci-gate --new --keep-going --junit out/gate.xml -f spec.json >doc.json 2>err; test $? = 1; } &&
+	xmllint --noout out/gate.xml &&
+	python3 - out/gate.xml <<-\PY
+	import sys, xml.etree.ElementTree as ET
+	root = ET.parse(sys.argv[1]).getroot()
+	suites = {s.get("name"): s for s in root.findall("testsuite")}
+	assert list(suites) == ["unit", "lint", "after"], list(suites)
+	assert suites["unit"].get("tests") == "3" and suites["unit"].get("failures") == "1"
+	assert suites["lint"].get("tests") == "1" and suites["lint"].get("failures") == "0"
+	assert suites["after"].get("skipped") == "1"
+	names = [c.get("name") for c in suites["unit"].findall("testcase")]
+	assert "test_profile" in names, names
+	PY
+'
+
+test_expect_success XMLLINT '--junit output with control characters in a tail stays valid' '
+	{ ci-gate --new --junit ctl.xml -g "x=printf \"a\\001b\\033c<d>&\\n\"; exit 1" >doc.json 2>err; test $? = 1; } &&
+	xmllint --noout ctl.xml &&
+	test_grep "&lt;d&gt;&amp;" ctl.xml
+'
+
+test_done

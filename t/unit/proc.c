@@ -1,0 +1,676 @@
+/*
+ * Unit tests for lib/proc: exit statuses, captured output, env and cwd,
+ * exec failures, timeouts and cancellation of whole process groups,
+ * parallel jobs, bounded tails and pipes held open by grandchildren.
+ * No assertion depends on wall-clock timing.
+ */
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "log.h"
+#include "proc.h"
+#include "tap.h"
+
+static char dir[PATH_MAX];
+
+static char *
+path_in(const char *name)
+{
+	return xasprintf("%s/%s", dir, name);
+}
+
+/* Whole file as a string (NULL when missing); *len gets its size. */
+static char *
+slurp(const char *path, size_t *len)
+{
+	struct buf b;
+	char chunk[4096];
+	ssize_t r;
+	int fd;
+
+	if ((fd = open(path, O_RDONLY)) < 0)
+		return NULL;
+	buf_init(&b, 0);
+	while ((r = read(fd, chunk, sizeof(chunk))) > 0)
+		buf_add(&b, chunk, (size_t)r);
+	close(fd);
+	return buf_detach(&b, len);
+}
+
+static void
+spit(const char *path, const char *text, mode_t mode)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, mode);
+
+	if (fd >= 0) {
+		if (write(fd, text, strlen(text)) < 0)
+			perror("write");
+		close(fd);
+	}
+}
+
+/* Run shell text to completion; the caller frees p. */
+static int
+run_sh(struct proc *p, const char *text, struct proc_spec *spec)
+{
+	struct proc_spec def;
+	struct err e;
+
+	if (!spec) {
+		memset(&def, 0, sizeof(def));
+		spec = &def;
+	}
+	spec->shell = text;
+	if (proc_run(p, spec, &e) == -1) {
+		printf("# proc_run: %s\n", e.msg);
+		return -1;
+	}
+	return 0;
+}
+
+static char *
+tail_of(const struct proc *p, int n)
+{
+	return ring_lines(&p->tail, n);
+}
+
+/* Gone, or a zombie waiting for init: either way it runs no more. */
+static int
+is_dead(pid_t pid)
+{
+	char path[64], *stat, *rp;
+	int dead = 0;
+
+	if (kill(pid, 0) == -1 && errno == ESRCH)
+		return 1;
+	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+	if ((stat = slurp(path, NULL)) != NULL) {
+		rp = strrchr(stat, ')');
+		dead = rp && rp[1] == ' ' && rp[2] == 'Z';
+		free(stat);
+	}
+	return dead;
+}
+
+/* Poll for death for up to ~5 s: only a bound against hanging. */
+static int
+wait_dead(pid_t pid)
+{
+	int i;
+
+	for (i = 0; i < 500; i++) {
+		if (is_dead(pid))
+			return 1;
+		usleep(10000);
+	}
+	return 0;
+}
+
+/* Read a pid some job wrote to a file, waiting up to ~5 s for it. */
+static pid_t
+read_pid(const char *name)
+{
+	char *path = path_in(name), *s = NULL;
+	long v = 0;
+	int i;
+
+	for (i = 0; i < 500; i++) {
+		if ((s = slurp(path, NULL)) != NULL && *s)
+			break;
+		free(s);
+		s = NULL;
+		usleep(10000);
+	}
+	if (s)
+		v = strtol(s, NULL, 10);
+	free(s);
+	free(path);
+	return (pid_t)v;
+}
+
+static void
+test_exit_codes(void)
+{
+	struct proc p;
+	char d[256];
+	char *argv_true[] = { "true", NULL };
+	char *argv_3[] = { "sh", "-c", "exit 3", NULL };
+	struct proc_spec spec;
+	struct err e;
+
+	memset(&spec, 0, sizeof(spec));
+	spec.argv = argv_true;
+	ok(proc_run(&p, &spec, &e) == 0, "argv: true runs");
+	is_int(p.state, PROC_DONE, "true: done");
+	is_int(proc_exit_code(&p), 0, "true: exit 0");
+	is_int(proc_signal(&p), 0, "true: no signal");
+	proc_describe(&p, d, sizeof(d));
+	is_str(d, "exited with status 0", "true: described");
+	ok(proc_elapsed_ms(&p) >= 0, "true: elapsed is not negative");
+	proc_free(&p);
+
+	spec.argv = argv_3;
+	ok(proc_run(&p, &spec, &e) == 0, "argv: sh -c 'exit 3' runs");
+	is_int(proc_exit_code(&p), 3, "exit 3");
+	proc_describe(&p, d, sizeof(d));
+	is_str(d, "exited with status 3", "exit 3: described");
+	is_int(p.exec_errno, 0, "exit 3: no exec error");
+	proc_free(&p);
+
+	run_sh(&p, "kill -KILL $$", NULL);
+	is_int(proc_signal(&p), SIGKILL, "killed by SIGKILL: signal");
+	is_int(proc_exit_code(&p), -1, "killed: no exit code");
+	proc_describe(&p, d, sizeof(d));
+	is_str(d, "killed by SIGKILL", "killed: described");
+	proc_free(&p);
+}
+
+static void
+test_output(void)
+{
+	struct proc p;
+	struct proc_spec spec;
+	char *log = path_in("out.log"), *s, *t;
+
+	memset(&spec, 0, sizeof(spec));
+	spec.log_path = log;
+	run_sh(&p, "echo to-stdout; echo to-stderr >&2; printf partial", &spec);
+	is_int(proc_exit_code(&p), 0, "output job: exit 0");
+	s = slurp(log, NULL);
+	is_str(s, "to-stdout\nto-stderr\npartial", "stdout and stderr both in the log");
+	t = tail_of(&p, 10);
+	is_str(t, "to-stdout\nto-stderr\npartial", "and in the tail");
+	is_int(p.tail.total, 27, "ring counted every byte");
+	is_int(p.log_errno, 0, "no log error");
+	is_int(p.out_fd, -1, "pipe closed when done");
+	is_int(p.log_fd, -1, "log closed when done");
+	free(s);
+	free(t);
+	proc_free(&p);
+
+	/* The log is truncated, not appended to. */
+	run_sh(&p, "echo again", &spec);
+	s = slurp(log, NULL);
+	is_str(s, "again\n", "log truncated on start");
+	free(s);
+	proc_free(&p);
+
+	/* stdin is /dev/null: cat ends at once. */
+	run_sh(&p, "cat; echo after-cat", NULL);
+	t = tail_of(&p, 10);
+	is_str(t, "after-cat\n", "stdin is /dev/null");
+	free(t);
+	proc_free(&p);
+
+	/* A log that cannot be written: reading goes on, the error is kept. */
+	spec.log_path = "/dev/full";
+	run_sh(&p, "echo into-full-disk", &spec);
+	is_int(p.log_errno, ENOSPC, "log write error remembered");
+	is_int(proc_exit_code(&p), 0, "job unaffected by the log error");
+	t = tail_of(&p, 10);
+	is_str(t, "into-full-disk\n", "tail still captured");
+	free(t);
+	proc_free(&p);
+	free(log);
+}
+
+static void
+test_log_open_fails(void)
+{
+	struct proc p;
+	struct proc_spec spec;
+	struct err e;
+	char d[64];
+	char *argv[] = { "true", NULL };
+
+	memset(&spec, 0, sizeof(spec));
+	spec.argv = argv;
+	spec.log_path = "/nonexistent-ci-proc-dir/x.log";
+	err_clear(&e);
+	is_int(proc_start(&p, &spec, &e), -1, "unopenable log: proc_start fails");
+	is_int(e.code, EX_IOERR_, "unopenable log: EX_IOERR_");
+	like(e.msg, "cannot open log '/nonexistent-ci-proc-dir/x.log'",
+	    "unopenable log: message names the file");
+	ok(p.state != PROC_RUNNING, "unopenable log: not running");
+	proc_describe(&p, d, sizeof(d));
+	is_str(d, "not started", "unopenable log: described as not started");
+	proc_cancel(&p);	/* must not signal anything */
+	proc_free(&p);
+
+	memset(&spec, 0, sizeof(spec));
+	is_int(proc_start(&p, &spec, &e), -1, "no command: proc_start fails");
+	proc_free(&p);
+}
+
+static void
+test_env_cwd(void)
+{
+	struct proc p;
+	struct proc_spec spec;
+	char *env[] = { "CI_PROC_A=hello world", "CI_PROC_OVR=new",
+	    "CI_PROC_B=first", "CI_PROC_B=second", NULL };
+	char *bad_env[] = { "NO_EQUALS_SIGN", NULL };
+	char real[PATH_MAX], d[PATH_MAX + 64], want[PATH_MAX + 64], *t, *sub;
+	struct err e;
+
+	setenv("CI_PROC_OVR", "old", 1);
+	memset(&spec, 0, sizeof(spec));
+	spec.env = env;
+	run_sh(&p, "printf '%s|%s|%s|' \"$CI_PROC_A\" \"$CI_PROC_OVR\" \"$CI_PROC_B\";"
+	    " env | grep -c '^CI_PROC_OVR='; env | grep -c '^CI_PROC_B='", &spec);
+	t = tail_of(&p, 10);
+	is_str(t, "hello world|new|second|1\n1\n",
+	    "env pairs passed, replacing ours, the last one winning");
+	free(t);
+	proc_free(&p);
+	is_str(getenv("CI_PROC_OVR"), "old", "our own environment untouched");
+
+	spec.env = bad_env;
+	spec.shell = "true";
+	is_int(proc_start(&p, &spec, &e), -1, "env entry without '=' refused");
+	like(e.msg, "NO_EQUALS_SIGN", "and named");
+	proc_free(&p);
+
+	memset(&spec, 0, sizeof(spec));
+	spec.cwd = dir;
+	run_sh(&p, "pwd -P", &spec);
+	t = tail_of(&p, 1);
+	if (!realpath(dir, real))
+		real[0] = '\0';
+	snprintf(want, sizeof(want), "%s\n", real);
+	is_str(t, want, "cwd honoured");
+	free(t);
+	proc_free(&p);
+
+	sub = path_in("no-such-subdir");
+	spec.cwd = sub;
+	run_sh(&p, "true", &spec);
+	is_int(p.state, PROC_DONE, "bad cwd: done");
+	is_int(p.exec_errno, ENOENT, "bad cwd: ENOENT");
+	is_int(proc_exit_code(&p), 127, "bad cwd: status 127");
+	proc_describe(&p, d, sizeof(d));
+	snprintf(want, sizeof(want), "cannot chdir to '%s': %s", sub,
+	    strerror(ENOENT));
+	is_str(d, want, "bad cwd: described");
+	proc_free(&p);
+	free(sub);
+}
+
+static void
+test_exec_failures(void)
+{
+	struct proc p;
+	struct proc_spec spec;
+	struct err e;
+	char d[PATH_MAX + 64], want[PATH_MAX + 64], *t, *path_env;
+	char *nf[] = { "ci-proc-no-such-command", NULL };
+	char *noexec[] = { NULL, NULL };
+	char *script[] = { "ci-proc-script", "arg1", NULL };
+	char *nobang[] = { "ci-proc-nobang", "x", "y", NULL };
+	char *env[] = { NULL, NULL };
+	char *bindir = path_in("bin"), *file;
+
+	memset(&spec, 0, sizeof(spec));
+	spec.argv = nf;
+	ok(proc_start(&p, &spec, &e) == 0, "not found: proc_start succeeds");
+	is_int(p.state, PROC_DONE, "not found: already done");
+	is_int(p.exec_errno, ENOENT, "not found: ENOENT");
+	is_int(proc_exit_code(&p), 127, "not found: status 127");
+	is_int(proc_poll((struct proc *[]){ &p }, 1, 0), 0,
+	    "poll skips a finished process");
+	proc_describe(&p, d, sizeof(d));
+	is_str(d, "command not found: 'ci-proc-no-such-command'",
+	    "not found: described");
+	proc_free(&p);
+
+	mkdir(bindir, 0755);
+	file = path_in("bin/ci-proc-noexec");
+	spit(file, "#!/bin/sh\necho hi\n", 0644);
+	noexec[0] = file;
+	spec.argv = noexec;
+	proc_run(&p, &spec, &e);
+	is_int(p.exec_errno, EACCES, "not executable: EACCES");
+	proc_describe(&p, d, sizeof(d));
+	snprintf(want, sizeof(want), "cannot execute '%s': %s", file,
+	    strerror(EACCES));
+	is_str(d, want, "not executable: described");
+	proc_free(&p);
+
+	/* Via sh -c, sh itself reports 127 and 126. */
+	run_sh(&p, "ci-proc-no-such-command 2>/dev/null", NULL);
+	is_int(p.exec_errno, 0, "sh: no exec error of our own");
+	is_int(proc_exit_code(&p), 127, "sh: missing command exits 127");
+	proc_describe(&p, d, sizeof(d));
+	is_str(d, "exited with status 127 (command not found)", "sh: 127 described");
+	proc_free(&p);
+
+	snprintf(want, sizeof(want), "'%s' 2>/dev/null", file);
+	run_sh(&p, want, NULL);
+	is_int(proc_exit_code(&p), 126, "sh: not executable exits 126");
+	proc_describe(&p, d, sizeof(d));
+	is_str(d, "exited with status 126 (command not executable)",
+	    "sh: 126 described");
+	proc_free(&p);
+	free(file);
+
+	/* PATH comes from the child's environment. */
+	file = path_in("bin/ci-proc-script");
+	spit(file, "#!/bin/sh\necho \"script $1\"\n", 0755);
+	free(file);
+	file = path_in("bin/ci-proc-nobang");
+	spit(file, "echo \"nobang $# $2\"\n", 0755);
+	free(file);
+	path_env = xasprintf("PATH=/nonexistent-ci:%s:/usr/bin:/bin", bindir);
+	env[0] = path_env;
+	memset(&spec, 0, sizeof(spec));
+	spec.argv = script;
+	spec.env = env;
+	proc_run(&p, &spec, &e);
+	t = tail_of(&p, 5);
+	is_str(t, "script arg1\n", "argv[0] found in the job's PATH");
+	free(t);
+	proc_free(&p);
+
+	spec.argv = nobang;
+	proc_run(&p, &spec, &e);
+	is_int(proc_exit_code(&p), 0, "script without #! runs");
+	t = tail_of(&p, 5);
+	is_str(t, "nobang 2 y\n", "script without #! runs through sh with its args");
+	free(t);
+	proc_free(&p);
+	free(path_env);
+	free(bindir);
+}
+
+static void
+test_timeout_group(void)
+{
+	struct proc p;
+	struct proc_spec spec;
+	char d[256], *pidfile, *text;
+	pid_t gc;
+
+	pidfile = path_in("gc.pid");
+	memset(&spec, 0, sizeof(spec));
+	spec.timeout_ms = 200;
+	spec.grace_ms = 200;
+	/* Both the leader and its background child ignore SIGTERM. */
+	text = xasprintf("trap '' TERM; sleep 100 & echo $! > '%s'; sleep 100",
+	    pidfile);
+	run_sh(&p, text, &spec);
+	is_int(p.state, PROC_DONE, "timeout: done");
+	is_int(p.timed_out, 1, "timeout: timed_out set");
+	ok(p.term_sent_ms > 0, "timeout: SIGTERM was sent");
+	is_int(proc_signal(&p), SIGKILL, "timeout: SIGTERM ignored, so SIGKILL");
+	proc_describe(&p, d, sizeof(d));
+	is_str(d, "killed by SIGKILL after timeout 200ms", "timeout: described");
+	gc = read_pid("gc.pid");
+	ok(gc > 1, "timeout: grandchild pid recorded");
+	ok(gc > 1 && wait_dead(gc), "timeout: grandchild killed with the group");
+	proc_free(&p);
+	free(text);
+
+	/* A job that dies of SIGTERM at its timeout. */
+	spec.timeout_ms = 1100;
+	spec.grace_ms = 0;
+	run_sh(&p, "sleep 100", &spec);
+	proc_describe(&p, d, sizeof(d));
+	is_str(d, "killed by SIGTERM after timeout 1.1s", "timeout: SIGTERM described");
+	proc_free(&p);
+
+	/* The leader exits at once: what it left running is killed. */
+	memset(&spec, 0, sizeof(spec));
+	text = xasprintf("sleep 100 >/dev/null 2>&1 & echo $! > '%s'; exit 0",
+	    pidfile);
+	unlink(pidfile);
+	run_sh(&p, text, &spec);
+	is_int(proc_exit_code(&p), 0, "leader exits 0");
+	is_int(p.timed_out, 0, "leader exits: no timeout");
+	gc = read_pid("gc.pid");
+	ok(gc > 1 && wait_dead(gc), "leader exits: background child killed");
+	proc_free(&p);
+	free(text);
+	free(pidfile);
+}
+
+static void
+test_cancel(void)
+{
+	struct proc p, *ps[1];
+	struct proc_spec spec;
+	struct err e;
+	char d[256];
+	int i, n;
+
+	memset(&spec, 0, sizeof(spec));
+	spec.shell = "echo ready; sleep 100";
+	ps[0] = &p;
+	ok(proc_start(&p, &spec, &e) == 0, "cancel: started");
+	for (i = 0; i < 1000 && p.tail.total == 0; i++)
+		proc_poll(ps, 1, 10);
+	ok(p.tail.total > 0, "cancel: job got going");
+	is_int(p.state, PROC_RUNNING, "cancel: still running");
+	ok(proc_elapsed_ms(&p) >= 0, "cancel: elapsed while running");
+	proc_describe(&p, d, sizeof(d));
+	is_str(d, "running", "cancel: described as running");
+	proc_cancel(&p);
+	for (n = 0, i = 0; i < 100000 && p.state != PROC_DONE; i++)
+		n += proc_poll(ps, 1, -1);
+	is_int(n, 1, "cancel: poll reported one finished process");
+	is_int(p.cancelled, 1, "cancel: cancelled set");
+	is_int(proc_signal(&p), SIGTERM, "cancel: SIGTERM");
+	proc_describe(&p, d, sizeof(d));
+	is_str(d, "cancelled (killed by SIGTERM)", "cancel: described");
+	proc_cancel(&p);	/* no-op once done */
+	is_int(p.state, PROC_DONE, "cancel: still done after a second cancel");
+	proc_free(&p);
+
+	/* A job ignoring SIGTERM is killed after the grace. */
+	spec.shell = "trap '' TERM; echo ready; sleep 100";
+	spec.grace_ms = 100;
+	ok(proc_start(&p, &spec, &e) == 0, "cancel+grace: started");
+	for (i = 0; i < 1000 && p.tail.total == 0; i++)
+		proc_poll(ps, 1, 10);
+	proc_cancel(&p);
+	while (p.state != PROC_DONE)
+		proc_poll(ps, 1, -1);
+	proc_describe(&p, d, sizeof(d));
+	is_str(d, "cancelled (killed by SIGKILL)", "cancel+grace: SIGKILL after grace");
+	proc_free(&p);
+}
+
+static void
+test_parallel(void)
+{
+	struct proc a, b, *ps[2] = { &a, &b };
+	struct proc_spec sa, sb;
+	struct err e;
+	char *ta, *tb, *t;
+	int done = 0, i;
+
+	/* Each waits for the other's marker: they finish only if they overlap. */
+	ta = xasprintf("cd '%s' && touch a && "
+	    "while [ ! -e b ]; do sleep 0.01; done; echo A-done", dir);
+	tb = xasprintf("cd '%s' && touch b && "
+	    "while [ ! -e a ]; do sleep 0.01; done; echo B-done", dir);
+	memset(&sa, 0, sizeof(sa));
+	sa.shell = ta;
+	sa.timeout_ms = 30000;	/* only a bound against hanging */
+	sb = sa;
+	sb.shell = tb;
+	ok(proc_start(&a, &sa, &e) == 0 && proc_start(&b, &sb, &e) == 0,
+	    "parallel: both started");
+	for (i = 0; i < 100000 && done < 2; i++)
+		done += proc_poll(ps, 2, -1);
+	is_int(done, 2, "parallel: poll reported both finished");
+	is_int(proc_exit_code(&a), 0, "parallel: a exits 0");
+	is_int(proc_exit_code(&b), 0, "parallel: b exits 0");
+	ok(!a.timed_out && !b.timed_out, "parallel: neither timed out");
+	t = tail_of(&a, 1);
+	is_str(t, "A-done\n", "parallel: a saw b's marker");
+	free(t);
+	t = tail_of(&b, 1);
+	is_str(t, "B-done\n", "parallel: b saw a's marker");
+	free(t);
+	is_int(proc_poll(ps, 2, -1), 0, "parallel: poll with nothing running returns");
+	proc_free(&a);
+	proc_free(&b);
+	free(ta);
+	free(tb);
+}
+
+static void
+test_big_output(void)
+{
+	struct proc p;
+	struct proc_spec spec;
+	char *log = path_in("big.log"), *t, *s;
+	size_t len, want = 0;
+	char line[32];
+	int i;
+
+	for (i = 1; i <= 20000; i++)
+		want += (size_t)snprintf(line, sizeof(line), "line %d\n", i);
+	memset(&spec, 0, sizeof(spec));
+	spec.log_path = log;
+	spec.tail_bytes = 4096;
+	run_sh(&p, "i=1; while [ $i -le 20000 ]; do echo \"line $i\"; i=$((i+1)); done",
+	    &spec);
+	is_int(proc_exit_code(&p), 0, "big output: exit 0 (never blocked)");
+	s = slurp(log, &len);
+	is_int(len, want, "big output: log holds everything");
+	ok(s && strncmp(s, "line 1\nline 2\n", 14) == 0, "big output: log starts at line 1");
+	is_int(p.tail.total, want, "big output: ring saw every byte");
+	ok(p.tail.len <= 4096, "big output: ring bounded");
+	t = tail_of(&p, 2);
+	is_str(t, "line 19999\nline 20000\n", "big output: tail has the last lines");
+	free(t);
+	t = tail_of(&p, 100000);
+	ok(strncmp(t, "line 1\n", 7) != 0 && strlen(t) <= 4096,
+	    "big output: tail dropped the start");
+	free(t);
+	free(s);
+	proc_free(&p);
+	free(log);
+}
+
+static void
+test_pipe_held_open(void)
+{
+	struct proc p;
+	struct proc_spec spec;
+	char *text, *t, *pidfile;
+	pid_t gc;
+
+	/* Same group: killed when the leader exits, so the pipe closes. */
+	memset(&spec, 0, sizeof(spec));
+	run_sh(&p, "sleep 100 & echo leader-done", &spec);
+	is_int(proc_exit_code(&p), 0, "held pipe (group): exit 0");
+	t = tail_of(&p, 5);
+	is_str(t, "leader-done\n", "held pipe (group): output kept");
+	free(t);
+	proc_free(&p);
+
+	/* Escaped with setsid: we stop waiting for the pipe soon after. */
+	if (access("/usr/bin/setsid", X_OK) != 0) {
+		ok(1, "# SKIP no setsid");
+		return;
+	}
+	pidfile = path_in("escaped.pid");
+	text = xasprintf("setsid sh -c 'echo $$ > \"$0.tmp\"; mv \"$0.tmp\" \"$0\"; "
+	    "exec sleep 100' '%s' & while [ ! -s '%s' ]; do sleep 0.01; done; "
+	    "echo leader-done", pidfile, pidfile);
+	run_sh(&p, text, &spec);
+	is_int(p.state, PROC_DONE, "held pipe (setsid): proc_run returned");
+	is_int(proc_exit_code(&p), 0, "held pipe (setsid): exit 0");
+	t = tail_of(&p, 5);
+	is_str(t, "leader-done\n", "held pipe (setsid): output kept");
+	free(t);
+	gc = read_pid("escaped.pid");
+	ok(gc > 1 && !is_dead(gc), "held pipe (setsid): escaped process still ran");
+	if (gc > 1)
+		kill(gc, SIGKILL);
+	proc_free(&p);
+	free(text);
+	free(pidfile);
+}
+
+static void
+test_inherit(void)
+{
+	struct proc p;
+	struct proc_spec spec;
+
+	memset(&spec, 0, sizeof(spec));
+	spec.inherit_output = 1;
+	spec.log_path = NULL;
+	run_sh(&p, "exit 5", &spec);
+	is_int(proc_exit_code(&p), 5, "inherit_output: exit 5");
+	is_int(p.out_fd, -1, "inherit_output: no pipe");
+	is_int(p.tail.total, 0, "inherit_output: nothing captured");
+	proc_free(&p);
+}
+
+static void
+test_sig_name(void)
+{
+	char b[32];
+
+	is_str(sig_name(SIGKILL, b, sizeof(b)), "SIGKILL", "sig_name SIGKILL");
+	is_str(sig_name(SIGTERM, b, sizeof(b)), "SIGTERM", "sig_name SIGTERM");
+	is_str(sig_name(SIGSYS, b, sizeof(b)), "SIGSYS", "sig_name SIGSYS");
+	is_str(sig_name(200, b, sizeof(b)), "signal 200", "sig_name unknown");
+}
+
+static void
+cleanup(void)
+{
+	struct proc p;
+	struct proc_spec spec;
+	struct err e;
+	char *argv[] = { "rm", "-rf", dir, NULL };
+
+	memset(&spec, 0, sizeof(spec));
+	spec.argv = argv;
+	if (proc_run(&p, &spec, &e) == 0)
+		proc_free(&p);
+}
+
+int
+main(void)
+{
+	const char *tmp = getenv("TMPDIR");
+
+	/* A hang is a failure, not a stuck prove. */
+	alarm(120);
+	log_init("proc.t");
+	snprintf(dir, sizeof(dir), "%s/ci-proc-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+	if (!mkdtemp(dir)) {
+		printf("Bail out! mkdtemp: %s\n", strerror(errno));
+		return 1;
+	}
+	test_exit_codes();
+	test_output();
+	test_log_open_fails();
+	test_env_cwd();
+	test_exec_failures();
+	test_timeout_group();
+	test_cancel();
+	test_parallel();
+	test_big_output();
+	test_pipe_held_open();
+	test_inherit();
+	test_sig_name();
+	cleanup();
+	return done_testing();
+}

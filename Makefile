@@ -1,11 +1,12 @@
 # ci-tools: from git push to production as small Unix filters.
-.POSIX:
+# GNU make: each tool is cmd/NAME.c, each lib module lib/NAME.c, each unit
+# test t/unit/NAME.c, each page man/NAME.[157]; adding one needs no edit here.
 
 PREFIX   = /usr/local
 BINDIR   = $(PREFIX)/bin
 MANDIR   = $(PREFIX)/share/man
 PKG_CONFIG = pkg-config
-PKGS     = libcurl libcjson libarchive libcrypto
+PKGS     = libcurl libcjson libarchive libssl libcrypto
 
 CC       = cc
 CFLAGS   = -O2 -g
@@ -13,7 +14,7 @@ WARN     = -Wall -Wextra -Wshadow -Wmissing-prototypes -Wstrict-prototypes \
            -Wformat=2 -Wno-format-nonliteral -Wvla
 STD      = -std=c99 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE
 PKG_CFLAGS != $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null || echo -I/usr/include/cjson
-PKG_LIBS   != $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null || echo -lcurl -lcjson -larchive -lcrypto
+PKG_LIBS   != $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null || echo -lcurl -lcjson -larchive -lssl -lcrypto
 
 # CI=true makes every warning an error; SANITIZE=1 builds with ASan+UBSan.
 WERROR_  =
@@ -25,16 +26,13 @@ SAN_1    = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-re
 ALLCFLAGS = $(STD) $(WARN) $(WERROR_$(CI)) $(SAN_$(SANITIZE)) $(PKG_CFLAGS) -Ilib $(CFLAGS)
 ALLLDFLAGS = $(SAN_$(SANITIZE)) $(LDFLAGS)
 
-TOOLS    = ci-gate
-LIBOBJ   = lib/log.o lib/buf.o lib/json.o lib/pipeline.o lib/proc.o \
-           lib/fsutil.o lib/timeutil.o lib/xml.o lib/report.o lib/git.o
-LIBHDR   = lib/log.h lib/buf.h lib/json.h lib/pipeline.h lib/proc.h \
-           lib/fsutil.h lib/timeutil.h lib/xml.h lib/report.h lib/git.h
-UNITS    = t/unit/buf.t t/unit/json.t t/unit/pipeline.t t/unit/proc.t \
-           t/unit/fsutil.t t/unit/timeutil.t t/unit/report.t
-MAN1     = man/ci-gate.1
-MAN5     = man/ci-pipeline.5
-MAN7     = man/ci-tools.7
+TOOLS    = $(patsubst cmd/%.c,%,$(wildcard cmd/ci-*.c))
+LIBOBJ   = $(patsubst %.c,%.o,$(wildcard lib/*.c))
+LIBHDR   = $(wildcard lib/*.h)
+UNITS    = $(patsubst %.c,%.t,$(wildcard t/unit/*.c))
+MAN1     = $(wildcard man/*.1)
+MAN5     = $(wildcard man/*.5)
+MAN7     = $(wildcard man/*.7)
 
 all: $(TOOLS)
 
@@ -52,19 +50,11 @@ lib/libci.a: $(LIBOBJ)
 	rm -f $@
 	ar rcs $@ $(LIBOBJ)
 
-ci-gate: cmd/ci-gate.c lib/libci.a $(LIBHDR) .flags
-	$(CC) $(ALLCFLAGS) -o $@ cmd/ci-gate.c lib/libci.a $(ALLLDFLAGS) $(PKG_LIBS)
+$(TOOLS): %: cmd/%.c lib/libci.a $(LIBHDR) .flags
+	$(CC) $(ALLCFLAGS) -o $@ cmd/$@.c lib/libci.a $(ALLLDFLAGS) $(PKG_LIBS) -lm
 
-$(UNITS): lib/libci.a t/unit/tap.h $(LIBHDR) .flags
-t/unit/buf.t: t/unit/buf.c
-t/unit/json.t: t/unit/json.c
-t/unit/pipeline.t: t/unit/pipeline.c
-t/unit/proc.t: t/unit/proc.c
-t/unit/fsutil.t: t/unit/fsutil.c
-t/unit/timeutil.t: t/unit/timeutil.c
-t/unit/report.t: t/unit/report.c
-$(UNITS):
-	$(CC) $(ALLCFLAGS) -o $@ $(@:.t=.c) lib/libci.a $(ALLLDFLAGS) $(PKG_LIBS)
+$(UNITS): %.t: %.c lib/libci.a t/unit/tap.h $(LIBHDR) .flags
+	$(CC) $(ALLCFLAGS) -o $@ $< lib/libci.a $(ALLLDFLAGS) $(PKG_LIBS) -lm
 
 # make check installs what the tests need when something is missing, then
 # (in a fresh make, so pkg-config sees the new libraries) builds and runs
@@ -83,16 +73,18 @@ demo: deps
 	scripts/demo
 
 lint:
-	@for m in man/*.[1-8]; do mandoc -Tlint -W warning $$m || exit 1; done
+	@for m in $(MAN1) $(MAN5) $(MAN7); do \
+	    out=$$(mandoc -Tlint -W warning $$m 2>&1); \
+	    if [ -n "$$out" ]; then echo "$$out"; exit 1; fi; done
 	@scripts/checksrc cmd/*.c lib/*.c lib/*.h
 
 install: all
 	mkdir -p $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 \
 	    $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man7
 	cp $(TOOLS) $(DESTDIR)$(BINDIR)/
-	cp $(MAN1) $(DESTDIR)$(MANDIR)/man1/
-	cp $(MAN5) $(DESTDIR)$(MANDIR)/man5/
-	cp $(MAN7) $(DESTDIR)$(MANDIR)/man7/
+	for m in $(MAN1); do cp $$m $(DESTDIR)$(MANDIR)/man1/; done
+	for m in $(MAN5); do cp $$m $(DESTDIR)$(MANDIR)/man5/; done
+	for m in $(MAN7); do cp $$m $(DESTDIR)$(MANDIR)/man7/; done
 
 uninstall:
 	for t in $(TOOLS); do rm -f $(DESTDIR)$(BINDIR)/$$t; done
@@ -101,7 +93,7 @@ uninstall:
 	for m in $(MAN7); do rm -f $(DESTDIR)$(MANDIR)/man7/$${m#man/}; done
 
 clean:
-	rm -f $(TOOLS) lib/*.o lib/libci.a $(UNITS) .flags .flags.new
+	rm -f $(TOOLS) lib/*.o lib/libci.a t/unit/*.t .flags .flags.new
 	rm -rf t/trash.* ci-out
 
 .PHONY: all check test deps demo lint install uninstall clean FORCE

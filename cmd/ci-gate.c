@@ -604,10 +604,11 @@ live_draw(struct view *v, const struct gate *g)
 				mark = "\033[33m[warn]\033[m";
 			else
 				mark = "\033[31m[FAIL]\033[m";
-			fprintf(stderr, "  %s %-20s %s%s%s\033[K\n", mark, j->name,
+			fprintf(stderr, "  %s %-20s %s%s%s%s%.60s\033[K\n", mark, j->name,
 			    status_names[j->status],
 			    j->status == J_SKIPPED ? "" : " in ",
-			    j->status == J_SKIPPED ? "" : dur);
+			    j->status == J_SKIPPED ? "" : dur,
+			    j->reason ? ": " : "", j->reason ? j->reason : "");
 		} else {
 			fprintf(stderr, "  \033[2m[wait]\033[m %-20s\033[K\n", j->name);
 		}

@@ -352,7 +352,13 @@ parse_string(struct parser *p)
 			size_t at = p->pos;
 
 			if (hex4(p->s + at + 2, p->len - at - 2, &hi) < 0) {
-				if (p->len - at - 2 < 4)
+				size_t k;
+
+				/* Hex digits up to the end of input: truncated. */
+				for (k = at + 2; k < p->len && k < at + 6 &&
+				    strchr("0123456789abcdefABCDEF", p->s[k]); k++)
+					;
+				if (k == p->len)
 					return eof_error(p);
 				return fail(p, at, "invalid \\u escape: expected 4 hex digits");
 			}
@@ -573,7 +579,8 @@ parse_object(struct parser *p, int depth, int line, int col)
 	char b[16];
 
 	record(p, obj, line, col);
-	open_push(p, '{', line, col, &save);
+	/* Members are recorded at their key; an unclosed bracket is shown as is. */
+	open_push(p, '{', p->line, col_of(p, p->pos), &save);
 	p->pos++;
 	if (skip_ws(p) < 0)
 		goto bad;
@@ -684,7 +691,7 @@ parse_array(struct parser *p, int depth, int line, int col)
 	int n = 0;
 
 	record(p, arr, line, col);
-	open_push(p, '[', line, col, &save);
+	open_push(p, '[', p->line, col_of(p, p->pos), &save);
 	p->pos++;
 	if (skip_ws(p) < 0)
 		goto bad;
@@ -860,6 +867,8 @@ json_slurp_fd(int fd, const char *name, size_t cap, size_t *len, struct err *e)
 	size_t n = 0, alloc;
 	char *data;
 
+	if (!name)
+		name = "<input>";
 	if (cap == 0 || cap > SIZE_MAX / 2)
 		cap = SIZE_MAX / 2;
 	if (len)
@@ -1099,8 +1108,9 @@ json_get_i64(const cJSON *item, long long *out)
 	if (cJSON_IsNumber(item)) {
 		double d = item->valuedouble;
 
-		if (!isfinite(d) || floor(d) != d || d > (double)JSON_EXACT_MAX ||
-		    d < -(double)JSON_EXACT_MAX)
+		/* Range first: the cast is only defined for values that fit. */
+		if (!(d >= -(double)JSON_EXACT_MAX && d <= (double)JSON_EXACT_MAX) ||
+		    (double)(long long)d != d)
 			return -1;
 		*out = (long long)d;
 		return 0;
@@ -1168,8 +1178,8 @@ inexact_number(const cJSON *item, char *buf, size_t bufsz)
 
 	if (!cJSON_IsNumber(item) || !isfinite(d))
 		return 0;
-	if (floor(d) == d && fabs(d) < 1e15)
-		return 0;	/* the common case: at most 15 digits */
+	if (d > -1e15 && d < 1e15 && (double)(long long)d == d)
+		return 0;	/* the common case: an integer of at most 15 digits */
 	for (prec = 15; prec <= 17; prec++) {
 		snprintf(buf, bufsz, "%.*g", prec, d);
 		if (strtod(buf, NULL) == d)

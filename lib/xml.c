@@ -398,6 +398,10 @@ attribute(struct parser *p, struct xml_node *n, size_t *alloc)
 	char *name;
 	int q;
 
+	/* Duplicates are found by a linear search: keep it short. */
+	if (n->nattrs >= XML_MAX_ATTRS)
+		return perr(p, line, col, "bad attribute: more than %d in tag '%s'",
+		    XML_MAX_ATTRS, n->name);
 	name = read_name(p);
 	if (!name)
 		return perr(p, line, col, "bad attribute in tag '%s': expected a name, '>' or '/>'",
@@ -456,15 +460,7 @@ attribute(struct parser *p, struct xml_node *n, size_t *alloc)
 		}
 		while (p->i < p->len && p->s[p->i] != q && p->s[p->i] != '<' &&
 		    p->s[p->i] != '&' && !is_space((unsigned char)p->s[p->i]))
-			p->i++;
-		/* plain bytes: only the column moves */
-		{
-			size_t k;
-
-			for (k = from; k < p->i; k++)
-				if (((unsigned char)p->s[k] & 0xC0) != 0x80)
-					p->col++;
-		}
+			adv(p, 1);
 		buf_add(&p->val, p->s + from, p->i - from);
 	}
 	if (n->nattrs == *alloc) {

@@ -3,23 +3,25 @@
  * writers), enough for the reports test tools leave behind (JUnit,
  * Cobertura).
  *
- * xml_parse() builds a tree of elements from UTF-8 text.  It understands
- * the XML declaration, comments, processing instructions, CDATA sections,
- * attributes in single or double quotes, self-closing tags and the five
- * predefined entities plus numeric character references (&#N; &#xN;,
- * written out as UTF-8).  A DOCTYPE is skipped, but one whose internal
- * subset declares entities is refused: no other entity is ever expanded,
- * so billion-laughs style input is inert.  Namespace prefixes stay part of
- * the names ("ns:tag").  Line endings in text and attribute values are
- * normalised to "\n" as XML requires; control characters other than NUL
- * and bytes that are not valid UTF-8 are passed through (we read, we do
- * not validate).
+ * xml_parse() builds a tree of elements from len bytes of UTF-8 text (no
+ * NUL terminator needed).  It understands the XML declaration, comments,
+ * processing instructions, CDATA sections, attributes in single or double
+ * quotes, self-closing tags and the five predefined entities plus numeric
+ * character references (&#N; &#xN;, written out as UTF-8).  A DOCTYPE is
+ * skipped, but one whose internal subset declares entities is refused: no
+ * other entity is ever expanded, so billion-laughs style input is inert.
+ * Namespace prefixes stay part of the names ("ns:tag").  As XML requires,
+ * line endings in text become "\n" and whitespace characters in attribute
+ * values become spaces (character references such as &#10; stay).  Control
+ * characters other than NUL and bytes that are not valid UTF-8 are passed
+ * through: we read, we do not validate.
  *
  * Errors set e (code EX_USAGE_) to "name:line:col: what"; columns count
  * characters from 1.  Refused: NUL bytes, nesting deeper than
- * XML_MAX_DEPTH, more than one root element, unknown entities, mismatched
- * or missing end tags, unterminated comments/CDATA/PIs, bad attributes.
- * The caller caps the input size.
+ * XML_MAX_DEPTH, more than XML_MAX_ATTRS attributes on an element, more
+ * than one root element, unknown entities, mismatched or missing end tags,
+ * unterminated comments/CDATA/PIs, bad attributes.  The caller caps the
+ * input size.
  *
  * The tree is owned by the caller (xml_free() the root); every string in
  * it is owned by its node; the lookups below return borrowed pointers.
@@ -33,6 +35,7 @@
 #include "log.h"
 
 #define XML_MAX_DEPTH 256
+#define XML_MAX_ATTRS 1024	/* per element */
 
 struct xml_attr {
 	char *name;

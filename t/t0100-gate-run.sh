@@ -1,6 +1,6 @@
 #!/bin/sh
 test_description='ci-gate runs the seed quality gates from a spec and the command line'
-. ./test-lib.sh
+. "${0%/*}/test-lib.sh"
 
 DATA=$TEST_DIRECTORY/data
 export DATA

@@ -1,6 +1,6 @@
 #!/bin/sh
 test_description='ci-gate runs independent jobs at the same time, up to -j'
-. ./test-lib.sh
+. "${0%/*}/test-lib.sh"
 
 # Each job writes its marker, then waits for the other's: they can only
 # both finish if they run at the same time.

@@ -1,6 +1,6 @@
 #!/bin/sh
 test_description='ci-gate: fail-fast, keep-going, timeouts, errors, skips'
-. ./test-lib.sh
+. "${0%/*}/test-lib.sh"
 
 test_expect_code 1 'fail-fast cancels a running job and its process group' '
 	cat >ff.json <<-\EOF &&

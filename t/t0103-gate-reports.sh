@@ -1,6 +1,6 @@
 #!/bin/sh
 test_description='ci-gate reads JUnit and coverage reports and enforces thresholds'
-. ./test-lib.sh
+. "${0%/*}/test-lib.sh"
 
 DATA=$TEST_DIRECTORY/data
 

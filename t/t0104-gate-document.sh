@@ -1,6 +1,6 @@
 #!/bin/sh
 test_description='ci-gate reads, keeps and writes the pipeline document'
-. ./test-lib.sh
+. "${0%/*}/test-lib.sh"
 
 doc='{"ci":1,"run":{"id":"20261126T090000Z-abc123f","started_at":"2026-11-26T09:00:00Z","source":{"commit":"abc123f0000000000000000000000000000000aa"}},"status":"running","stages":[],"mine":{"big":12345678901234567890,"list":[1,2.5,"x"]},"z":null}'
 

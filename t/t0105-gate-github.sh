@@ -1,6 +1,6 @@
 #!/bin/sh
 test_description='ci-gate in GitHub Actions: groups, annotations, step summary'
-. ./test-lib.sh
+. "${0%/*}/test-lib.sh"
 
 test_expect_code 1 'a failing gate under GITHUB_ACTIONS=true' '
 	cat >spec.json <<-\EOF &&

@@ -1,6 +1,6 @@
 #!/bin/sh
 test_description='ci-gate refuses bad specs with their place, before running anything'
-. ./test-lib.sh
+. "${0%/*}/test-lib.sh"
 
 # spec_error NAME SPEC MESSAGE: exit 2, MESSAGE on stderr, nothing ran.
 spec_error() {

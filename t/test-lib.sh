@@ -1,6 +1,6 @@
 # test-lib.sh: a small TAP library for the shell tests, in git's style.
 #
-#   . ./test-lib.sh   (from t/tNNNN-topic.sh, which sets test_description)
+#   . "${0%/*}/test-lib.sh"   (from t/tNNNN-topic.sh, which sets test_description)
 #   test_expect_success 'name' 'commands'
 #   test_expect_failure 'name' 'commands'     (known breakage: TODO)
 #   test_expect_code N 'name' 'commands'

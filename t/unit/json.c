@@ -320,11 +320,15 @@ test_errors(void)
 	    "truncated after colon");
 	is_str(perr("[1,\n [2,"), "t.json:2:5: unexpected end of input (unclosed '[' at 2:2)",
 	    "truncated in nested array");
+	is_str(perr("{\"a\": \n [{\"b\":"), "t.json:2:8: unexpected end of input (unclosed '{' at 2:3)",
+	    "unclosed bracket is shown where it is, not at its key");
 	is_str(perr("[1"), "t.json:1:3: unexpected end of input (unclosed '[' at 1:1)",
 	    "truncated after element");
 	is_str(perr("\"abc"), "t.json:1:5: unexpected end of input", "truncated string");
 	is_str(perr("\"ab\\"), "t.json:1:5: unexpected end of input", "truncated escape");
 	is_str(perr("\"\\u12"), "t.json:1:6: unexpected end of input", "truncated \\u escape");
+	is_str(perr_n("\"\\uZ", 4, 0), "t.json:1:2: invalid \\u escape: expected 4 hex digits",
+	    "bad \\u escape at the end of input");
 	is_str(perr("tr"), "t.json:1:3: unexpected end of input", "truncated literal");
 	is_str(perr("-"), "t.json:1:2: unexpected end of input", "truncated number after '-'");
 	is_str(perr("1."), "t.json:1:3: unexpected end of input", "truncated fraction");

@@ -14,6 +14,7 @@
 #ifndef HARNESS_H
 #define HARNESS_H
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>

@@ -1,0 +1,110 @@
+/*
+ * http: the HTTP layer every networked tool shares, on libcurl.
+ *
+ * http_easy() returns an easy handle set up the way all our tools want it:
+ * TLS verified with the system CAs plus an optional extra CA file, no
+ * proxy surprises beyond libcurl's own environment handling, timeouts,
+ * our User-Agent, no signals, and response headers and body captured into
+ * a struct http_response (body capped).  Callers add method, URL, request
+ * headers and body, then run it with http_perform() or inside their own
+ * curl multi handle (call http_finish() when the transfer is done).
+ *
+ * Ownership: struct http_response owns its headers, body and strings;
+ * http_response_free() releases them.  Header values are borrowed.
+ * Nothing here logs a request header: Authorization never reaches a log.
+ */
+#ifndef CI_HTTP_H
+#define CI_HTTP_H
+
+#include <stddef.h>
+#include <curl/curl.h>
+
+#include "buf.h"
+#include "log.h"
+
+#define HTTP_BODY_MAX (64u << 20)
+
+struct http_opts {
+	const char *ca_file;		/* extra CA bundle (PEM), or NULL */
+	int insecure_tls;		/* 1: do not verify the peer (ci-smoke --insecure) */
+	long long connect_timeout_ms;	/* 0: 10 s */
+	long long max_time_ms;		/* 0: none */
+	int follow;			/* follow redirects (at most 10) */
+	size_t body_max;		/* 0: HTTP_BODY_MAX */
+	const char *user_agent;		/* NULL: "ci-tools/VERSION" */
+};
+
+struct http_header {
+	char *name;			/* as received */
+	char *value;			/* trimmed */
+};
+
+struct http_response {
+	long status;			/* 0 until a status line arrived */
+	char *status_line;		/* "HTTP/1.1 201 Created" (last response) */
+	struct http_header *headers;	/* of the last response only */
+	size_t nheaders, alloc;
+	struct buf body;
+	int body_too_large;		/* the body passed body_max: transfer aborted */
+	char *effective_url;		/* after redirects */
+	double time_total_s;		/* from libcurl */
+	double time_connect_s;
+	double time_starttransfer_s;
+	long long bytes_received;
+	char errbuf[CURL_ERROR_SIZE];	/* libcurl's error text, for messages */
+};
+
+#define HTTP_RESPONSE_INIT { 0, NULL, NULL, 0, 0, BUF_INIT, 0, NULL, 0, 0, 0, 0, "" }
+
+/* A configured easy handle capturing into resp (which must outlive it). */
+CURL *http_easy(const struct http_opts *o, struct http_response *resp);
+
+/*
+ * Perform a transfer set up by http_easy() and fill the timing fields.
+ * Returns 0 when an HTTP response arrived (whatever its status), or -1 with
+ * e set (EX_SERVICE for connection and timeout errors, naming the URL and
+ * libcurl's reason; EX_AUTH-free: TLS failures are EX_SERVICE too, with the
+ * certificate problem in the message).
+ */
+int http_perform(CURL *c, struct http_response *resp, const char *what, struct err *e);
+/* After a transfer driven by a multi handle finished with result rc. */
+int http_finish(CURL *c, CURLcode rc, struct http_response *resp, const char *what, struct err *e);
+
+/* Case-insensitive lookup of the last header named name, or NULL. */
+const char *http_header(const struct http_response *r, const char *name);
+/* Forget headers, body and status, for reusing resp on a new transfer. */
+void http_response_reset(struct http_response *r);
+void http_response_free(struct http_response *r);
+
+/*
+ * Parse a WWW-Authenticate challenge: scheme ("Bearer", "Basic") and its
+ * auth-params (realm, service, scope, error), quoted-string aware.
+ * Returns 0, or -1 when the header is malformed.  Values are fresh
+ * strings the caller frees (NULL when absent).
+ */
+struct http_challenge {
+	char *scheme;
+	char *realm;
+	char *service;
+	char *scope;
+	char *error;
+};
+int http_parse_challenge(const char *header, struct http_challenge *c);
+void http_challenge_free(struct http_challenge *c);
+
+/* Retry-After: delta-seconds or an HTTP-date; milliseconds from now, or -1. */
+long long http_retry_after_ms(const char *value);
+
+/* Percent-encode s for a URL query value (RFC 3986 unreserved kept). */
+char *http_urlencode(const char *s);
+
+/*
+ * Resolve a Location against the URL it came from: absolute URLs as they
+ * are, "/path" against scheme://host[:port] of base, relative paths against
+ * base's directory.  Fresh string.
+ */
+char *http_resolve(const char *base, const char *location);
+/* 1 when a and b have the same scheme, host and port. */
+int http_same_origin(const char *a, const char *b);
+
+#endif

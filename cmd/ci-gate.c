@@ -109,10 +109,11 @@ static void
 usage(FILE *fp)
 {
 	fprintf(fp,
-	    "usage: ci-gate [-hnqv] [-f FILE] [-g NAME=COMMAND]... [--needs JOB:DEP[,DEP]]...\n"
+	    "usage: ci-gate [-hknqv] [-f FILE] [-g NAME=COMMAND]... [--needs JOB:DEP[,DEP]]...\n"
 	    "               [-j N] [--keep-going | --fail-fast] [--timeout DURATION]\n"
 	    "               [--grace DURATION] [-o DIR] [--junit FILE] [--dry-run]\n"
-	    "               [--version-tag VERSION]\n"
+	    "               [--new] [--version-tag VERSION]\n"
+	    "       ci-gate --version\n"
 	    "\n"
 	    "  -f, --file FILE        job spec (JSON, comments allowed); default ./gates.json\n"
 	    "  -g, --gate NAME=CMD    add a job running CMD with sh -c\n"
@@ -645,6 +646,8 @@ gh_job_finished(struct view *v, const struct job *j)
 	size_t len = 0;
 
 	format_duration(j->duration_ms, dur, sizeof(dur));
+	if (v->quiet)
+		goto annotate;
 	fprintf(stderr, "::group::%s: %s in %s\n", j->name, status_names[j->status], dur);
 	if (j->log_path && (log = read_file(j->log_path, GH_MAX_LOG, &len, NULL))) {
 		fwrite(log, 1, len, stderr);
@@ -655,6 +658,7 @@ gh_job_finished(struct view *v, const struct job *j)
 		fprintf(stderr, "(log too large to show here: see %s)\n", j->log_path);
 	}
 	fprintf(stderr, "::endgroup::\n");
+annotate:
 	if (j->status != J_PASSED && j->status != J_SKIPPED && j->status != J_CANCELLED) {
 		struct buf b = BUF_INIT;
 
@@ -1583,7 +1587,7 @@ main(int argc, char **argv)
 	const char *spec = NULL, *failed_stage;
 	const char *gha = getenv("GITHUB_ACTIONS");
 	long long started, t0;
-	int rc, gate_failed = 0;
+	int rc, run_rc = 0, gate_failed = 0;
 	cJSON *sec;
 
 	log_init("ci-gate");
@@ -1643,7 +1647,7 @@ main(int argc, char **argv)
 
 	started = now_ms();
 	t0 = mono_ms();
-	if (load_gate(&o, &g, &spec, &e) < 0) {
+	if (load_gate(&o, &g, &spec, &e) < 0 || mkdir_p(o.out_dir, 0755, &e) < 0) {
 		/* A spec error is the gate's verdict too: write it down so the
 		 * stages downstream do not act. */
 		sec = cJSON_CreateObject();
@@ -1653,10 +1657,6 @@ main(int argc, char **argv)
 		rc = err_report(&e);
 		if (pipeline_write(&p, stdout, &e) < 0)
 			rc = err_report(&e);
-		goto out;
-	}
-	if (mkdir_p(o.out_dir, 0755, &e) < 0) {
-		rc = err_report(&e);
 		goto out;
 	}
 
@@ -1671,7 +1671,7 @@ main(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 
 	if (run_gate(&g, &o, &v, &e) < 0)
-		err_report(&e);
+		run_rc = err_report(&e);
 	sec = gate_json(&g, spec, started, mono_ms() - t0, &gate_failed);
 	if (v.github)
 		github_summary(&g, sec);
@@ -1679,9 +1679,7 @@ main(int argc, char **argv)
 		log_info("gate %s: %s", json_str(sec, "status"),
 		    json_str(sec, "reason") ? json_str(sec, "reason") : "every job passed");
 	pipeline_set_section(&p, "gate", sec, started, mono_ms() - t0);
-	rc = interrupted ? EX_TEMP : gate_failed ? EX_FAIL : EX_PASS;
-	if (e.code == EX_IOERR_)
-		rc = EX_IOERR_;
+	rc = interrupted ? EX_TEMP : run_rc ? run_rc : gate_failed ? EX_FAIL : EX_PASS;
 	if (o.junit_out && junit_write(&g, o.junit_out, mono_ms() - t0, &e) < 0)
 		rc = err_report(&e);
 	if (pipeline_write(&p, stdout, &e) < 0)

@@ -201,3 +201,25 @@ wait_for_file() {
 		n=$((n + 1))
 	done
 }
+
+# test_free_port: print a TCP port on 127.0.0.1 that nothing listens on
+# now (tests run in parallel: never hard-code a port).
+test_free_port() {
+	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
+}
+
+# wait_for_port PORT: until something accepts connections there (10 s).
+wait_for_port() {
+	python3 - "$1" <<'PY'
+import socket, sys, time
+end = time.time() + 10
+while time.time() < end:
+    try:
+        socket.create_connection(("127.0.0.1", int(sys.argv[1])), 0.2).close()
+        sys.exit(0)
+    except OSError:
+        time.sleep(0.05)
+print("nothing listens on port", sys.argv[1])
+sys.exit(1)
+PY
+}

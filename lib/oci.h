@@ -102,7 +102,8 @@ int oci_layout_open(struct oci_layout *l, const char *dir, struct err *e);
 int oci_layout_create(struct oci_layout *l, const char *dir, struct err *e);
 void oci_layout_close(struct oci_layout *l);
 
-/* "DIR/blobs/sha256/<hex>", fresh string. */
+/* "DIR/blobs/sha256/<hex>", fresh string; NULL when digest is not valid
+ * (a path is never built from an unchecked digest). */
 char *oci_blob_path(const struct oci_layout *l, const char *digest);
 int oci_blob_exists(const struct oci_layout *l, const char *digest);
 /* Store bytes as a blob; digest_out receives its digest. */
@@ -112,7 +113,10 @@ int oci_blob_put(const struct oci_layout *l, const void *p, size_t n,
 int oci_blob_adopt(const struct oci_layout *l, const char *tmp_path, const char *digest,
     struct err *e);
 /* Read a small blob (manifest, config) and verify digest and size
- * (size < 0: unknown).  Returns a NUL-terminated fresh buffer. */
+ * (size < 0: unknown; max 0: no limit).  Returns a NUL-terminated fresh
+ * buffer.  A missing or damaged blob is EX_IOERR_ ("blob sha256:... is
+ * missing from 'DIR'", "digest mismatch for sha256:...: content hashes
+ * to sha256:...", "size mismatch for ..."). */
 char *oci_blob_read(const struct oci_layout *l, const char *digest, long long size,
     size_t max, size_t *len, struct err *e);
 /* Stream-verify a blob's digest and size. */

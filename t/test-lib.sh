@@ -56,16 +56,16 @@ test_when_finished() {
 	} && (exit \"\$eval_ret\"); eval_ret=\$?; $test_cleanup"
 }
 
+# The body and its test_when_finished cleanups run in one subshell, so
+# that cleanups the body registers are seen (a body that calls exit skips
+# them, as in git).
 test_run_() {
-	test_cleanup=:
 	if test -n "$TEST_VERBOSE"; then
-		(eval "$1")
+		(test_cleanup=:; eval "$1"; eval_ret=$?; eval "$test_cleanup" >/dev/null 2>&1; exit $eval_ret)
 	else
-		(eval "$1") >"$TRASH/.out" 2>&1
+		(test_cleanup=:; eval "$1"; eval_ret=$?; eval "$test_cleanup" >/dev/null 2>&1; exit $eval_ret) \
+			>"$TRASH/.out" 2>&1
 	fi
-	eval_ret=$?
-	eval "$test_cleanup" >/dev/null 2>&1
-	return $eval_ret
 }
 
 test_report_() {

@@ -2,17 +2,27 @@
  * ci-gate: run quality-gate jobs (lint, tests, scans) as a DAG, in
  * parallel, with timeouts, captured logs, JUnit and coverage thresholds,
  * and add the verdict to the pipeline document.
+ *
+ * Built-in jobs ("builtin": "secrets" or "review") run as a child of
+ * ci-gate too: ci-gate executes itself (/proc/self/exe) with the hidden
+ * first argument --builtin-child, so a built-in gets the same process
+ * group, timeout, cancellation and log file as any job, and a crash or a
+ * hang in it cannot take the gate down.  The child reads its options from
+ * OUT/NAME.options.json and writes its verdict to OUT/NAME.result.json,
+ * which ci-gate reads back into the job.
  */
 #include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <glob.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "block.h"
 #include "buf.h"
 #include "fsutil.h"
 #include "json.h"
@@ -20,6 +30,9 @@
 #include "pipeline.h"
 #include "proc.h"
 #include "report.h"
+#include "review.h"
+#include "sarif.h"
+#include "secrets.h"
 #include "timeutil.h"
 #include "xml.h"
 
@@ -30,6 +43,9 @@
 #define TAIL_LINES 20
 #define GH_MAX_ERRORS 10
 #define GH_MAX_LOG (1u << 20)
+#define RESULT_MAX_BYTES (64u << 20)
+#define REASON_FINDINGS 3	/* findings named in a secrets job's reason */
+#define CHILD_ARG "--builtin-child"
 
 enum job_state { WAITING, RUNNING, DONE };
 enum job_status { J_NONE, J_PASSED, J_FAILED, J_TIMED_OUT, J_CANCELLED, J_SKIPPED, J_ERROR };
@@ -50,6 +66,8 @@ struct job {
 	char *cwd;
 	int allow_failure;
 	char **junit;		/* globs, NULL-terminated */
+	char *builtin;		/* "secrets", "review", or NULL */
+	char *bopts;		/* the built-in's options, JSON text */
 	int cov_format;		/* -1: no coverage */
 	char *cov_path;
 	double min_lines, min_branches;	/* -1: no threshold */
@@ -65,6 +83,9 @@ struct job {
 	struct coverage cov;
 	int have_cov;
 	int cov_ok;
+	char *opts_path;	/* a built-in's options, for the child */
+	char *result_path;	/* a built-in's verdict, written by the child */
+	cJSON *result;
 };
 
 struct gate {
@@ -95,6 +116,19 @@ struct options {
 	const char *version;
 	int dry_run;
 	int new_doc;
+	const char *sarif_out;
+	const char *cq_out;
+	int ignore_block;
+	int list_rules;
+	/* --secrets: one built-in secrets job, from these */
+	int secrets;
+	int all_files, staged;
+	const char *since;
+	const char *baseline;
+	const char *write_baseline;
+	char **paths;		/* borrowed from argv */
+	size_t npaths;
+	const char *self;	/* our executable, for built-in children */
 };
 
 static volatile sig_atomic_t interrupted;
@@ -111,8 +145,14 @@ usage(FILE *fp)
 	fprintf(fp,
 	    "usage: ci-gate [-hknqv] [-f FILE] [-g NAME=COMMAND]... [--needs JOB:DEP[,DEP]]...\n"
 	    "               [-j N] [--keep-going | --fail-fast] [--timeout DURATION]\n"
-	    "               [--grace DURATION] [-o DIR] [--junit FILE] [--dry-run]\n"
+	    "               [--grace DURATION] [-o DIR] [--junit FILE] [--sarif FILE]\n"
+	    "               [--codequality FILE] [--ignore-block] [--dry-run]\n"
 	    "               [--new] [--version-tag VERSION]\n"
+	    "       ci-gate --secrets [-nqv] [--all-files | --since REV | --staged]\n"
+	    "               [--baseline FILE] [--write-baseline FILE] [--sarif FILE]\n"
+	    "               [--codequality FILE] [--timeout DURATION] [-o DIR] [--junit FILE]\n"
+	    "               [--ignore-block] [--new] [--version-tag VERSION] [PATH ...]\n"
+	    "       ci-gate --list-rules [-v]\n"
 	    "       ci-gate --version\n"
 	    "\n"
 	    "  -f, --file FILE        job spec (JSON, comments allowed); default ./gates.json\n"
@@ -125,6 +165,16 @@ usage(FILE *fp)
 	    "      --grace DUR        SIGTERM to SIGKILL delay on timeout (default 5s)\n"
 	    "  -o, --out DIR          job logs go to DIR (default ci-out/gate)\n"
 	    "      --junit FILE       write a JUnit XML report of the jobs\n"
+	    "      --sarif FILE       write the secrets found as SARIF 2.1.0\n"
+	    "      --codequality FILE write the secrets found as GitLab Code Quality JSON\n"
+	    "      --ignore-block     run even while ci-rollback blocks the pipeline\n"
+	    "      --secrets          run only the secret scanner, on PATHs (default .)\n"
+	    "      --all-files        scan every file, not only those git tracks\n"
+	    "      --since REV        scan only the lines added since REV forked\n"
+	    "      --staged           scan only the lines staged for commit\n"
+	    "      --baseline FILE    do not report the findings FILE lists\n"
+	    "      --write-baseline FILE  record every finding in FILE, then pass\n"
+	    "      --list-rules       print the secret scanner's rules (-v: with their EREs)\n"
 	    "  -n, --dry-run          print the plan, run nothing\n"
 	    "      --new              start a new document; do not read stdin\n"
 	    "      --version-tag V    record V as run.source.version in a new document\n"
@@ -298,10 +348,54 @@ spec_coverage(const struct json_src *src, struct job *j, const cJSON *cov,
 	return 0;
 }
 
+/* The keys every job has; a built-in job's other keys are its options. */
+static const char *const generic_keys[] = {
+	"builtin", "needs", "timeout", "env", "cwd", "allow_failure", NULL
+};
+
+/* Check a built-in job's options where they are written, and keep them
+ * (without the generic keys) as the JSON text its child will read. */
+static int
+builtin_options(const struct json_src *src, struct job *j, const cJSON *def,
+    const char *path, struct err *e)
+{
+	struct err be = { 0, "" };
+	const cJSON *bad = NULL;
+	cJSON *dup;
+	size_t i;
+	int rc;
+
+	if (!strcmp(j->builtin, "secrets")) {
+		struct secrets_opts so;
+
+		secrets_opts_init(&so);
+		rc = secrets_opts_parse(&so, def, generic_keys, &bad, &be);
+		secrets_opts_free(&so);
+	} else {
+		struct review_opts ro;
+
+		review_opts_init(&ro);
+		rc = review_opts_parse(&ro, def, generic_keys, &bad, &be);
+		review_opts_free(&ro);
+	}
+	if (rc < 0) {
+		char where[512];
+
+		json_where(src, bad ? bad : def, where, sizeof(where));
+		return err_set(e, EX_USAGE_, "%s: %s.%s", where, path, be.msg);
+	}
+	dup = cJSON_Duplicate(def, 1);
+	for (i = 0; generic_keys[i]; i++)
+		cJSON_DeleteItemFromObjectCaseSensitive(dup, generic_keys[i]);
+	j->bopts = json_print(dup);
+	cJSON_Delete(dup);
+	return 0;
+}
+
 static int
 spec_job(const struct json_src *src, struct gate *g, const cJSON *def, struct err *e)
 {
-	const cJSON *it;
+	const cJSON *it, *bi;
 	struct job *j;
 	char path[256], p[300];
 
@@ -311,10 +405,23 @@ spec_job(const struct json_src *src, struct gate *g, const cJSON *def, struct er
 	if (!cJSON_IsObject(def))
 		return spec_error(e, src, def, path, "expected an object");
 	j = job_add(g, def->string);
+	bi = cJSON_GetObjectItemCaseSensitive(def, "builtin");
+	if (bi) {
+		snprintf(p, sizeof(p), "%s.builtin", path);
+		if (!cJSON_IsString(bi))
+			return spec_error(e, src, bi, p, "expected \"secrets\" or \"review\"");
+		if (strcmp(bi->valuestring, "secrets") != 0 && strcmp(bi->valuestring, "review") != 0)
+			return spec_error(e, src, bi, p, "unknown built-in '%s' (expected secrets or review)",
+			    bi->valuestring);
+		j->builtin = xstrdup(bi->valuestring);
+	}
 	cJSON_ArrayForEach(it, def) {
 		const char *k = it->string;
 
 		snprintf(p, sizeof(p), "%s.%s", path, k);
+		if (j->builtin && (!strcmp(k, "run") || !strcmp(k, "argv") || !strcmp(k, "junit") ||
+		    !strcmp(k, "coverage")))
+			return spec_error(e, src, it, p, "not allowed in a built-in job");
 		if (!strcmp(k, "run")) {
 			if (!cJSON_IsString(it) || !*it->valuestring)
 				return spec_error(e, src, it, p, "expected a shell command");
@@ -361,15 +468,19 @@ spec_job(const struct json_src *src, struct gate *g, const cJSON *def, struct er
 			if (spec_coverage(src, j, it, p, e) < 0)
 				return -1;
 		} else if (!strcmp(k, "builtin")) {
-			return spec_error(e, src, it, p, "built-in gates are not built yet in this version");
+			/* checked above */
+		} else if (j->builtin) {
+			/* an option of the built-in, checked below */
 		} else {
 			return spec_error(e, src, it, p, "unknown key");
 		}
 	}
+	if (j->builtin)
+		return builtin_options(src, j, def, path, e);
 	if (j->run && j->argv)
 		return spec_error(e, src, def, path, "give either run or argv, not both");
 	if (!j->run && !j->argv)
-		return spec_error(e, src, def, path, "needs run (a shell command) or argv");
+		return spec_error(e, src, def, path, "needs run (a shell command), argv or builtin");
 	return 0;
 }
 
@@ -638,6 +749,52 @@ gh_escape(struct buf *b, const char *s, int property)
 	}
 }
 
+/* One annotation per secret found, at its place; the match is redacted. */
+static int
+gh_findings(struct view *v, const struct job *j)
+{
+	const cJSON *fs = j->result ? cJSON_GetObjectItemCaseSensitive(j->result, "findings") : NULL;
+	const cJSON *f;
+
+	if (!cJSON_IsArray(fs) || !cJSON_GetArraySize(fs))
+		return 0;
+	cJSON_ArrayForEach(f, fs) {
+		const struct secret_rule_info *ri = secrets_rule(json_str(f, "rule") ? json_str(f, "rule") : "");
+		const cJSON *ln = cJSON_GetObjectItemCaseSensitive(f, "line");
+		const cJSON *cl = cJSON_GetObjectItemCaseSensitive(f, "column");
+		struct buf b = BUF_INIT;
+		char *title, *msg;
+
+		if (v->gh_errors == GH_MAX_ERRORS) {
+			fprintf(stderr, "::warning title=ci-gate::more failures than GitHub shows annotations for; see the step summary\n");
+			v->gh_errors++;
+			break;
+		}
+		if (v->gh_errors > GH_MAX_ERRORS)
+			break;
+		v->gh_errors++;
+		buf_adds(&b, j->allow_failure ? "::warning file=" : "::error file=");
+		gh_escape(&b, json_str(f, "file") ? json_str(f, "file") : "", 1);
+		buf_addf(&b, ",line=%ld", cJSON_IsNumber(ln) ? (long)ln->valuedouble : 1L);
+		if (cJSON_IsNumber(cl))
+			buf_addf(&b, ",col=%ld", (long)cl->valuedouble);
+		title = xasprintf("ci-gate: %s: %s", j->name, json_str(f, "rule") ? json_str(f, "rule") : "secret");
+		buf_adds(&b, ",title=");
+		gh_escape(&b, title, 1);
+		free(title);
+		msg = xasprintf("%s: %s (fingerprint %.12s)", ri ? ri->title : "secret",
+		    json_str(f, "match") ? json_str(f, "match") : "", json_str(f, "fingerprint") ?
+		    json_str(f, "fingerprint") : "");
+		buf_adds(&b, "::");
+		gh_escape(&b, msg, 0);
+		free(msg);
+		fprintf(stderr, "%s\n", buf_str(&b));
+		buf_free(&b);
+	}
+	fflush(stderr);
+	return 1;
+}
+
 static void
 gh_job_finished(struct view *v, const struct job *j)
 {
@@ -659,6 +816,8 @@ gh_job_finished(struct view *v, const struct job *j)
 	}
 	fprintf(stderr, "::endgroup::\n");
 annotate:
+	if (j->status == J_FAILED && gh_findings(v, j))
+		return;
 	if (j->status != J_PASSED && j->status != J_SKIPPED && j->status != J_CANCELLED) {
 		struct buf b = BUF_INIT;
 
@@ -859,6 +1018,76 @@ collect_coverage(struct job *j)
 		j->status = J_FAILED;
 }
 
+/* A path that a job running in cwd reported, as seen from here. */
+static char *
+under_cwd(const char *cwd, const char *path)
+{
+	while (path[0] == '.' && path[1] == '/')
+		path += 2;
+	if (!cwd || !strcmp(cwd, ".") || path[0] == '/')
+		return xstrdup(path);
+	return xasprintf("%s%s%s", cwd, cwd[strlen(cwd) - 1] == '/' ? "" : "/", path);
+}
+
+/* A built-in ended: its verdict is the result file it wrote. */
+static void
+builtin_finished(struct job *j, const char *how)
+{
+	struct err e = { 0, "" };
+	cJSON *res, *fs, *f;
+	const char *st;
+	int code;
+
+	if (j->proc.cancelled) {
+		j->status = J_CANCELLED;
+		return;
+	}
+	if (j->proc.timed_out) {
+		j->status = J_TIMED_OUT;
+		set_reason(j, "%s", how);
+		return;
+	}
+	if (j->proc.exec_errno) {
+		j->status = J_ERROR;
+		set_reason(j, "%s", how);
+		return;
+	}
+	res = json_load(j->result_path, RESULT_MAX_BYTES, 0, NULL, &e);
+	st = res ? json_str(res, "status") : NULL;
+	if (!st || (strcmp(st, "passed") && strcmp(st, "failed") && strcmp(st, "error"))) {
+		j->status = J_ERROR;
+		set_reason(j, "built-in '%s' ended without a verdict: %s", j->builtin, how);
+		cJSON_Delete(res);
+		return;
+	}
+	/* The exit status must agree: a child that wrote its verdict and then
+	 * crashed (or a sanitizer that found a leak) is not to be trusted. */
+	code = proc_exit_code(&j->proc);
+	if (code != (!strcmp(st, "passed") ? EX_PASS : !strcmp(st, "failed") ? EX_FAIL : EX_USAGE_)) {
+		j->status = J_ERROR;
+		set_reason(j, "built-in '%s' %s after its verdict (%s)", j->builtin, how, st);
+		cJSON_Delete(res);
+		return;
+	}
+	j->result = res;
+	j->status = !strcmp(st, "passed") ? J_PASSED : !strcmp(st, "failed") ? J_FAILED : J_ERROR;
+	if (j->status != J_PASSED)
+		set_reason(j, "%s", json_str(res, "reason") ? json_str(res, "reason") : how);
+	/* Paths are relative to the job's cwd; the document's, to ours. */
+	fs = cJSON_GetObjectItemCaseSensitive(res, "findings");
+	if (j->cwd && cJSON_IsArray(fs))
+		cJSON_ArrayForEach(f, fs) {
+			const char *file = json_str(f, "file");
+
+			if (file) {
+				char *np = under_cwd(j->cwd, file);
+
+				json_set(f, "file", cJSON_CreateString(np));
+				free(np);
+			}
+		}
+}
+
 static void
 job_finished(struct job *j)
 {
@@ -869,6 +1098,14 @@ job_finished(struct job *j)
 	j->duration_ms = proc_elapsed_ms(&j->proc);
 	j->tail = ring_lines(&j->proc.tail, TAIL_LINES);
 	proc_describe(&j->proc, how, sizeof(how));
+	if (j->builtin) {
+		builtin_finished(j, how);
+		if (j->proc.log_errno && j->status == J_PASSED) {
+			j->status = J_ERROR;
+			set_reason(j, "cannot write '%s': %s", j->log_path, strerror(j->proc.log_errno));
+		}
+		return;
+	}
 	if (j->proc.cancelled) {
 		j->status = J_CANCELLED;
 	} else if (j->proc.timed_out) {
@@ -895,11 +1132,36 @@ static int
 job_start(struct job *j, const struct options *o, long long timeout_ms, struct err *e)
 {
 	struct proc_spec ps;
+	char *child[6];
 
 	memset(&ps, 0, sizeof(ps));
 	j->log_path = xasprintf("%s/%s.log", o->out_dir, j->name);
 	ps.argv = j->argv;
 	ps.shell = j->run;
+	if (j->builtin) {
+		/* The child runs in the job's cwd: give it an absolute path. */
+		char cwd[PATH_MAX], *base;
+
+		if (o->out_dir[0] == '/' || !getcwd(cwd, sizeof(cwd)))
+			base = xasprintf("%s/%s", o->out_dir, j->name);
+		else
+			base = xasprintf("%s/%s/%s", cwd, o->out_dir, j->name);
+		/* The options go in a file: a list of paths can be long. */
+		j->opts_path = xasprintf("%s.options.json", base);
+		j->result_path = xasprintf("%s.result.json", base);
+		free(base);
+		unlink(j->result_path);
+		if (atomic_write(j->opts_path, j->bopts, strlen(j->bopts), 0644, e) < 0)
+			return -1;
+		child[0] = (char *)o->self;
+		child[1] = CHILD_ARG;
+		child[2] = j->builtin;
+		child[3] = j->result_path;
+		child[4] = j->opts_path;
+		child[5] = NULL;
+		ps.argv = child;
+		ps.shell = NULL;
+	}
 	ps.cwd = j->cwd;
 	ps.env = j->env;
 	ps.log_path = j->log_path;
@@ -1081,7 +1343,10 @@ job_json(const struct job *j)
 	cJSON_AddStringToObject(o, "status", status_names[j->status]);
 	if (j->reason)
 		cJSON_AddStringToObject(o, "reason", j->reason);
-	if (j->run)
+	if (j->builtin) {
+		cJSON_AddStringToObject(o, "builtin", j->builtin);
+		code = -1;	/* our own child's status says nothing more */
+	} else if (j->run)
 		cJSON_AddStringToObject(o, "run", j->run);
 	else {
 		a = cJSON_AddArrayToObject(o, "argv");
@@ -1109,6 +1374,16 @@ job_json(const struct job *j)
 		if (j->log_path)
 			cJSON_AddStringToObject(o, "log", j->log_path);
 		cJSON_AddStringToObject(o, "tail", j->tail ? j->tail : "");
+	}
+	if (j->result) {
+		static const char *const keys[] = { "findings", "scan", "baseline_written", "review", NULL };
+
+		for (i = 0; keys[i]; i++) {
+			const cJSON *v = cJSON_GetObjectItemCaseSensitive(j->result, keys[i]);
+
+			if (v)
+				cJSON_AddItemToObject(o, keys[i], cJSON_Duplicate(v, 1));
+		}
 	}
 	if (j->have_junit) {
 		cJSON *ju = cJSON_AddObjectToObject(o, "junit");
@@ -1409,6 +1684,11 @@ gate_free(struct gate *g)
 		strv_free(j->env);
 		free(j->cwd);
 		strv_free(j->junit);
+		free(j->builtin);
+		free(j->bopts);
+		free(j->opts_path);
+		free(j->result_path);
+		cJSON_Delete(j->result);
 		free(j->cov_path);
 		if (j->proc.pid > 0)
 			proc_free(&j->proc);
@@ -1420,34 +1700,366 @@ gate_free(struct gate *g)
 	free(g->jobs);
 }
 
+/* ---- built-ins: the child's side ------------------------------------- */
+
+/* A path for a log line: control characters shown as '?', and never a
+ * line beginning with "::" (GitHub would read a workflow command). */
+static void
+print_path(const char *p)
+{
+	if (p[0] == ':')
+		fputs("./", stdout);
+	for (; *p; p++)
+		putchar((unsigned char)*p < 0x20 || *p == 0x7f ? '?' : *p);
+}
+
+static void
+fmt_bytes(long long n, char *out, size_t outsz)
+{
+	if (n >= 10LL << 20)
+		snprintf(out, outsz, "%.0f MiB", (double)n / (1 << 20));
+	else if (n >= 1 << 20)
+		snprintf(out, outsz, "%.1f MiB", (double)n / (1 << 20));
+	else if (n >= 1 << 10)
+		snprintf(out, outsz, "%.1f KiB", (double)n / (1 << 10));
+	else
+		snprintf(out, outsz, "%lld bytes", n);
+}
+
+static int
+child_error(cJSON *res, const char *what, const char *msg)
+{
+	printf("%s: error: %s\n", what, msg);
+	json_set(res, "status", cJSON_CreateString("error"));
+	cJSON_AddStringToObject(res, "reason", msg);
+	return EX_USAGE_;
+}
+
+static int
+child_secrets(const cJSON *opts, cJSON *res)
+{
+	const struct secret_rule_info *rules = secrets_rules(NULL);
+	struct secrets_opts so;
+	struct secrets_result r;
+	struct secrets *s = NULL;
+	struct err e = { 0, "" };
+	struct buf why = BUF_INIT;
+	char size[32], cap[32];
+	const char *p;
+	size_t i, live, shown = 0;
+	int rc;
+
+	memset(&r, 0, sizeof(r));
+	secrets_opts_init(&so);
+	if (secrets_opts_parse(&so, opts, NULL, NULL, &e) < 0 || !(s = secrets_new(&so, &e)) ||
+	    secrets_run(s, &r, &e) < 0) {
+		rc = child_error(res, "secrets", e.msg);
+		goto out;
+	}
+	for (i = 0; i < r.n; i++) {
+		const struct secret_finding *f = &r.f[i];
+
+		if (f->baselined)
+			continue;
+		print_path(f->path);
+		printf(":%ld:%ld: %s: %s (%s)\n", f->line, f->column, rules[f->rule].id,
+		    f->redacted, rules[f->rule].title);
+	}
+	fmt_bytes(r.st.bytes, size, sizeof(size));
+	fmt_bytes(so.max_file_size, cap, sizeof(cap));
+	printf("scanned %lld file%s (%s, %s)", r.st.files, r.st.files == 1 ? "" : "s", size,
+	    !strcmp(r.st.mode, "tracked") ? "the files git tracks" : !strcmp(r.st.mode, "all") ?
+	    "every file" : !strcmp(r.st.mode, "since") ? "lines added since the base" :
+	    "lines staged for commit");
+	printf("; skipped %lld binary, %lld over %s, %lld allowlisted, %lld other\n",
+	    r.st.skipped_binary, r.st.skipped_large, cap, r.st.skipped_allowlist, r.st.skipped_other);
+	if (r.st.sup_inline || r.st.sup_allowlist || r.st.sup_baseline)
+		printf("not reported: %lld marked ci-gate:allow, %lld allowlisted, %lld in the baseline\n",
+		    r.st.sup_inline, r.st.sup_allowlist, r.st.sup_baseline);
+	if (so.write_baseline) {
+		cJSON *bw;
+
+		if (secrets_write_baseline(so.write_baseline, &r, &e) < 0) {
+			rc = child_error(res, "secrets", e.msg);
+			goto out;
+		}
+		printf("wrote the baseline '%s' with %zu finding%s\n", so.write_baseline, r.n,
+		    r.n == 1 ? "" : "s");
+		/* Judge as the next run with --baseline will. */
+		for (i = 0; i < r.n; i++)
+			if (!r.f[i].baselined) {
+				r.f[i].baselined = 1;
+				r.st.sup_baseline++;
+			}
+		bw = cJSON_AddObjectToObject(res, "baseline_written");
+		cJSON_AddStringToObject(bw, "file", so.write_baseline);
+		cJSON_AddNumberToObject(bw, "findings", (double)r.n);
+	}
+	live = secrets_live(&r);
+	if (live) {
+		buf_addf(&why, "%zu secret%s found: ", live, live == 1 ? "" : "s");
+		for (i = 0; i < r.n && shown < REASON_FINDINGS; i++) {
+			if (r.f[i].baselined)
+				continue;
+			buf_addf(&why, "%s%s at ", shown ? ", " : "", rules[r.f[i].rule].id);
+			for (p = r.f[i].path; *p; p++)
+				buf_addc(&why, (unsigned char)*p < 0x20 || *p == 0x7f ? '?' : *p);
+			buf_addf(&why, ":%ld", r.f[i].line);
+			shown++;
+		}
+		if (live > shown)
+			buf_addf(&why, " and %zu more", live - shown);
+		json_set(res, "status", cJSON_CreateString("failed"));
+		cJSON_AddStringToObject(res, "reason", buf_str(&why));
+		printf("%s\n", buf_str(&why));
+	} else {
+		json_set(res, "status", cJSON_CreateString("passed"));
+		printf("no secrets found\n");
+	}
+	cJSON_AddItemToObject(res, "findings", secrets_findings_json(&r));
+	cJSON_AddItemToObject(res, "scan", secrets_stats_json(&r, &so));
+	rc = live ? EX_FAIL : EX_PASS;
+out:
+	buf_free(&why);
+	secrets_free(s);
+	secrets_result_free(&r);
+	secrets_opts_free(&so);
+	return rc;
+}
+
+static int
+child_review(const cJSON *opts, cJSON *res)
+{
+	struct review_opts ro;
+	struct review_result rr;
+	struct err e = { 0, "" };
+	int rc;
+
+	memset(&rr, 0, sizeof(rr));
+	review_opts_init(&ro);
+	if (review_opts_parse(&ro, opts, NULL, NULL, &e) < 0 || review_run(&ro, &rr, &e) < 0) {
+		rc = child_error(res, "review", e.msg);
+		goto out;
+	}
+	fputs(buf_str(&rr.notes), stdout);
+	json_set(res, "status", cJSON_CreateString(rr.passed ? "passed" : "failed"));
+	if (rr.reason) {
+		cJSON_AddStringToObject(res, "reason", rr.reason);
+		printf("review failed: %s\n", rr.reason);
+	} else {
+		printf("review passed\n");
+	}
+	cJSON_AddItemToObject(res, "review", rr.json);
+	rr.json = NULL;
+	rc = rr.passed ? EX_PASS : EX_FAIL;
+out:
+	review_result_free(&rr);
+	review_opts_free(&ro);
+	return rc;
+}
+
+/* ci-gate --builtin-child NAME RESULT-FILE OPTIONS-FILE: run a built-in
+ * as a job (stdout is the job's log) and write its verdict to RESULT-FILE. */
+static int
+builtin_child(int argc, char **argv)
+{
+	struct err e = { 0, "" };
+	cJSON *opts, *res;
+	char *text;
+	int rc;
+
+	if (argc != 5 || (strcmp(argv[2], "secrets") && strcmp(argv[2], "review"))) {
+		log_error("%s is for ci-gate's own use: %s NAME RESULT-FILE OPTIONS-FILE", CHILD_ARG, CHILD_ARG);
+		return EX_USAGE_;
+	}
+	opts = json_load(argv[4], RESULT_MAX_BYTES, 0, NULL, &e);
+	if (!opts)
+		return err_report(&e);
+	res = cJSON_CreateObject();
+	cJSON_AddStringToObject(res, "status", "error");
+	rc = !strcmp(argv[2], "secrets") ? child_secrets(opts, res) : child_review(opts, res);
+	cJSON_Delete(opts);
+	text = json_print(res);
+	cJSON_Delete(res);
+	if (atomic_write(argv[3], text, strlen(text), 0644, &e) < 0)
+		rc = err_report(&e);
+	free(text);
+	if (fflush(stdout) == EOF || ferror(stdout))
+		rc = rc ? rc : EX_IOERR_;
+	return rc;
+}
+
+/* ---- reports of findings --------------------------------------------- */
+
+static int
+write_finding_reports(const struct gate *g, const struct options *o, struct err *e)
+{
+	const struct secret_rule_info *ri;
+	struct report_rule *rules;
+	struct report_finding *rf = NULL;
+	struct report_tool tool;
+	char **msgs = NULL, cwd[PATH_MAX];
+	size_t nrules, i, n = 0;
+	int rc = 0;
+
+	if (!o->sarif_out && !o->cq_out)
+		return 0;
+	ri = secrets_rules(&nrules);
+	rules = xcalloc(nrules, sizeof(*rules));
+	for (i = 0; i < nrules; i++) {
+		rules[i].id = ri[i].id;
+		rules[i].name = ri[i].name;
+		rules[i].title = ri[i].title;
+		rules[i].help = ri[i].help;
+		rules[i].severity = ri[i].severity;
+		rules[i].security_severity = ri[i].security_severity;
+	}
+	for (i = 0; i < g->njobs; i++) {
+		const cJSON *fs, *f;
+
+		if (!g->jobs[i].result || strcmp(g->jobs[i].builtin, "secrets"))
+			continue;
+		fs = cJSON_GetObjectItemCaseSensitive(g->jobs[i].result, "findings");
+		cJSON_ArrayForEach(f, fs) {
+			const char *rule = json_str(f, "rule"), *file = json_str(f, "file");
+			const cJSON *ln = cJSON_GetObjectItemCaseSensitive(f, "line");
+			const cJSON *cl = cJSON_GetObjectItemCaseSensitive(f, "column");
+			const struct secret_rule_info *r;
+
+			if (!rule || !file || !json_str(f, "fingerprint"))
+				continue;
+			r = secrets_rule(rule);
+			rf = xrealloc(rf, (n + 1) * sizeof(*rf));
+			msgs = xrealloc(msgs, (n + 1) * sizeof(*msgs));
+			msgs[n] = xasprintf("%s: %s", r ? r->title : rule,
+			    json_str(f, "match") ? json_str(f, "match") : "");
+			rf[n].rule = rule;
+			rf[n].path = file;
+			rf[n].line = cJSON_IsNumber(ln) ? (long)ln->valuedouble : 1;
+			rf[n].column = cJSON_IsNumber(cl) ? (long)cl->valuedouble : 0;
+			rf[n].message = msgs[n];
+			rf[n].fingerprint = json_str(f, "fingerprint");
+			n++;
+		}
+	}
+	memset(&tool, 0, sizeof(tool));
+	tool.name = "ci-gate";
+	tool.version = VERSION;
+	tool.srcroot = getcwd(cwd, sizeof(cwd));
+	if (o->sarif_out) {
+		char *t = sarif_render(&tool, rules, nrules, rf, n);
+
+		if (report_write(o->sarif_out, t, e) < 0)
+			rc = -1;
+		free(t);
+	}
+	if (o->cq_out && rc == 0) {
+		char *t = codequality_render(rules, nrules, rf, n);
+
+		if (report_write(o->cq_out, t, e) < 0)
+			rc = -1;
+		free(t);
+	}
+	for (i = 0; i < n; i++)
+		free(msgs[i]);
+	free(msgs);
+	free(rf);
+	free(rules);
+	return rc;
+}
+
+/* ---- the rollback block ----------------------------------------------- */
+
+/*
+ * Returns 0 when the gate may run (no block, or --ignore-block), or 1
+ * when it is blocked: then *sec is the gate section that says so.  A
+ * block file that cannot be read blocks too.  *info, when set, goes
+ * into the gate section as "blocked".
+ */
+static int
+check_block(const struct options *o, cJSON **info, cJSON **sec)
+{
+	struct block b;
+	struct err e = { 0, "" };
+	struct buf why = BUF_INIT;
+	int rc = block_read(NULL, &b, &e);
+
+	*info = NULL;
+	*sec = NULL;
+	if (rc == 0)
+		return 0;
+	*info = cJSON_CreateObject();
+	cJSON_AddStringToObject(*info, "file", b.path);
+	if (rc > 0) {
+		cJSON_AddStringToObject(*info, "since", b.since);
+		cJSON_AddStringToObject(*info, "release", b.release);
+		cJSON_AddStringToObject(*info, "digest", b.digest);
+		cJSON_AddStringToObject(*info, "reason", b.reason);
+		buf_addf(&why, "the pipeline is blocked since %s: release %s (%s) failed: %s",
+		    b.since, b.release, b.digest, b.reason);
+	} else {
+		cJSON_AddStringToObject(*info, "error", e.msg);
+		buf_addf(&why, "the pipeline is blocked: the block file cannot be read (%s), and "
+		    "a block file that cannot be read blocks all the same", e.msg);
+	}
+	cJSON_AddBoolToObject(*info, "ignored", o->ignore_block);
+	if (o->ignore_block) {
+		log_warn("%s; running anyway, as --ignore-block asks", buf_str(&why));
+	} else {
+		buf_addf(&why, "; fix the cause, then clear the block with "
+		    "'ci-rollback --unblock --reason TEXT' (ci-rollback is not released yet: "
+		    "until then, remove '%s'), or run with --ignore-block", b.path);
+		log_error("%s", buf_str(&why));
+		*sec = cJSON_CreateObject();
+		cJSON_AddStringToObject(*sec, "status", "failed");
+		cJSON_AddStringToObject(*sec, "reason", buf_str(&why));
+		cJSON_AddItemToObject(*sec, "blocked", *info);
+		*info = NULL;
+	}
+	buf_free(&why);
+	block_free(&b);
+	return !o->ignore_block;
+}
+
 /* ---- main ----------------------------------------------------------- */
 
 enum {
 	OPT_NEEDS = 256, OPT_FAIL_FAST, OPT_TIMEOUT, OPT_GRACE, OPT_JUNIT, OPT_NEW,
-	OPT_VERSION, OPT_VERSION_TAG
+	OPT_VERSION, OPT_VERSION_TAG, OPT_SARIF, OPT_CQ, OPT_IGNORE_BLOCK, OPT_SECRETS,
+	OPT_ALL_FILES, OPT_SINCE, OPT_STAGED, OPT_BASELINE, OPT_WRITE_BASELINE, OPT_LIST_RULES
 };
 
 static int
 parse_args(int argc, char **argv, struct options *o)
 {
 	static const struct option longopts[] = {
+		{ "all-files", no_argument, NULL, OPT_ALL_FILES },
+		{ "baseline", required_argument, NULL, OPT_BASELINE },
+		{ "codequality", required_argument, NULL, OPT_CQ },
 		{ "dry-run", no_argument, NULL, 'n' },
 		{ "fail-fast", no_argument, NULL, OPT_FAIL_FAST },
 		{ "file", required_argument, NULL, 'f' },
 		{ "gate", required_argument, NULL, 'g' },
 		{ "grace", required_argument, NULL, OPT_GRACE },
 		{ "help", no_argument, NULL, 'h' },
+		{ "ignore-block", no_argument, NULL, OPT_IGNORE_BLOCK },
 		{ "jobs", required_argument, NULL, 'j' },
 		{ "junit", required_argument, NULL, OPT_JUNIT },
 		{ "keep-going", no_argument, NULL, 'k' },
+		{ "list-rules", no_argument, NULL, OPT_LIST_RULES },
 		{ "needs", required_argument, NULL, OPT_NEEDS },
 		{ "new", no_argument, NULL, OPT_NEW },
 		{ "out", required_argument, NULL, 'o' },
 		{ "quiet", no_argument, NULL, 'q' },
+		{ "sarif", required_argument, NULL, OPT_SARIF },
+		{ "secrets", no_argument, NULL, OPT_SECRETS },
+		{ "since", required_argument, NULL, OPT_SINCE },
+		{ "staged", no_argument, NULL, OPT_STAGED },
 		{ "timeout", required_argument, NULL, OPT_TIMEOUT },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "version", no_argument, NULL, OPT_VERSION },
 		{ "version-tag", required_argument, NULL, OPT_VERSION_TAG },
+		{ "write-baseline", required_argument, NULL, OPT_WRITE_BASELINE },
 		{ NULL, 0, NULL, 0 }
 	};
 	const char *why;
@@ -1521,16 +2133,73 @@ parse_args(int argc, char **argv, struct options *o)
 		case OPT_VERSION_TAG:
 			o->version = optarg;
 			break;
+		case OPT_SARIF:
+			o->sarif_out = optarg;
+			break;
+		case OPT_CQ:
+			o->cq_out = optarg;
+			break;
+		case OPT_IGNORE_BLOCK:
+			o->ignore_block = 1;
+			break;
+		case OPT_SECRETS:
+			o->secrets = 1;
+			break;
+		case OPT_ALL_FILES:
+			o->all_files = 1;
+			break;
+		case OPT_SINCE:
+			if (!*optarg || optarg[0] == '-') {
+				log_error("--since '%s': expected a revision", optarg);
+				return -1;
+			}
+			o->since = optarg;
+			break;
+		case OPT_STAGED:
+			o->staged = 1;
+			break;
+		case OPT_BASELINE:
+			o->baseline = optarg;
+			break;
+		case OPT_WRITE_BASELINE:
+			o->write_baseline = optarg;
+			break;
+		case OPT_LIST_RULES:
+			o->list_rules = 1;
+			break;
 		default:
 			usage(stderr);
 			return -1;
 		}
 	}
-	if (optind < argc) {
-		log_error("unexpected argument '%s'", argv[optind]);
-		usage(stderr);
+	if (!o->secrets) {
+		const char *needs = o->all_files ? "--all-files" : o->since ? "--since" :
+		    o->staged ? "--staged" : o->baseline ? "--baseline" :
+		    o->write_baseline ? "--write-baseline" : NULL;
+
+		if (optind < argc) {
+			log_error("unexpected argument '%s' (paths go with --secrets)", argv[optind]);
+			usage(stderr);
+			return -1;
+		}
+		if (needs) {
+			log_error("%s goes with --secrets (in a spec file, it is an option of a "
+			    "\"builtin\": \"secrets\" job)", needs);
+			return -1;
+		}
+		return 0;
+	}
+	if (o->spec || o->ninline || o->nneeds) {
+		log_error("--secrets runs the secret scanner alone: it takes no -f, -g or --needs "
+		    "(add a \"builtin\": \"secrets\" job to the spec file instead)");
 		return -1;
 	}
+	if (o->all_files + o->staged + (o->since != NULL) > 1) {
+		log_error("give at most one of --all-files, --since and --staged");
+		return -1;
+	}
+	o->paths = argv + optind;
+	o->npaths = (size_t)(argc - optind);
 	return 0;
 }
 
@@ -1554,6 +2223,39 @@ load_gate(const struct options *o, struct gate *g, const char **spec_used, struc
 	size_t i;
 
 	*spec_used = NULL;
+	if (o->secrets) {
+		struct job *j = job_add(g, "secrets");
+		cJSON *opts = cJSON_CreateObject();
+		struct secrets_opts so;
+		int rc;
+
+		j->builtin = xstrdup("secrets");
+		if (o->npaths) {
+			cJSON *a = cJSON_AddArrayToObject(opts, "paths");
+
+			for (i = 0; i < o->npaths; i++)
+				cJSON_AddItemToArray(a, cJSON_CreateString(o->paths[i]));
+		}
+		if (o->all_files)
+			cJSON_AddTrueToObject(opts, "all_files");
+		if (o->staged)
+			cJSON_AddTrueToObject(opts, "staged");
+		if (o->since)
+			cJSON_AddStringToObject(opts, "since", o->since);
+		if (o->baseline)
+			cJSON_AddStringToObject(opts, "baseline", o->baseline);
+		if (o->write_baseline)
+			cJSON_AddStringToObject(opts, "write_baseline", o->write_baseline);
+		secrets_opts_init(&so);
+		rc = secrets_opts_parse(&so, opts, NULL, NULL, e);
+		secrets_opts_free(&so);
+		if (rc == 0)
+			j->bopts = json_print(opts);
+		cJSON_Delete(opts);
+		if (rc < 0)
+			return err_prefix(e, "--secrets");
+		return resolve(g, e);
+	}
 	if (o->spec) {
 		*spec_used = o->spec;
 	} else if (!o->ninline) {
@@ -1588,9 +2290,13 @@ main(int argc, char **argv)
 	const char *gha = getenv("GITHUB_ACTIONS");
 	long long started, t0;
 	int rc, run_rc = 0, gate_failed = 0;
-	cJSON *sec;
+	cJSON *sec, *blocked = NULL;
+	char self[PATH_MAX];
+	ssize_t sl;
 
 	log_init("ci-gate");
+	if (argc >= 2 && !strcmp(argv[1], CHILD_ARG))
+		return builtin_child(argc, argv);
 	memset(&o, 0, sizeof(o));
 	memset(&g, 0, sizeof(g));
 	memset(&v, 0, sizeof(v));
@@ -1600,12 +2306,33 @@ main(int argc, char **argv)
 	o.out_dir = "ci-out/gate";
 	g.timeout_ms = -1;
 	g.fail_fast = -1;
+	/* Built-in jobs run this very executable again. */
+	sl = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (sl > 0) {
+		self[sl] = '\0';
+		o.self = self;
+	} else {
+		o.self = strchr(argv[0], '/') ? argv[0] : "ci-gate";
+	}
 	if (parse_args(argc, argv, &o) < 0) {
 		options_free(&o);
 		return EX_USAGE_;
 	}
 	signal(SIGPIPE, SIG_IGN);
 
+	if (o.list_rules) {
+		size_t i, n;
+		const struct secret_rule_info *ri = secrets_rules(&n);
+
+		for (i = 0; i < n; i++) {
+			printf("%s\t%s\t%s", ri[i].id, ri[i].severity, ri[i].title);
+			if (log_level() >= LOG_VERBOSE)
+				printf("\t%s\t%s", ri[i].icase ? "icase" : "case", ri[i].regex);
+			putchar('\n');
+		}
+		options_free(&o);
+		return fflush(stdout) == EOF || ferror(stdout) ? EX_IOERR_ : EX_PASS;
+	}
 	if (o.dry_run) {
 		if (load_gate(&o, &g, &spec, &e) < 0) {
 			rc = err_report(&e);
@@ -1647,6 +2374,11 @@ main(int argc, char **argv)
 
 	started = now_ms();
 	t0 = mono_ms();
+	if (check_block(&o, &blocked, &sec)) {
+		pipeline_set_section(&p, "gate", sec, started, 0);
+		rc = pipeline_write(&p, stdout, &e) < 0 ? err_report(&e) : EX_FAIL;
+		goto out;
+	}
 	if (load_gate(&o, &g, &spec, &e) < 0 || mkdir_p(o.out_dir, 0755, &e) < 0) {
 		/* A spec error is the gate's verdict too: write it down so the
 		 * stages downstream do not act. */
@@ -1673,6 +2405,10 @@ main(int argc, char **argv)
 	if (run_gate(&g, &o, &v, &e) < 0)
 		run_rc = err_report(&e);
 	sec = gate_json(&g, spec, started, mono_ms() - t0, &gate_failed);
+	if (blocked) {
+		cJSON_AddItemToObject(sec, "blocked", blocked);
+		blocked = NULL;
+	}
 	if (v.github)
 		github_summary(&g, sec);
 	if (!v.quiet)
@@ -1682,9 +2418,12 @@ main(int argc, char **argv)
 	rc = interrupted ? EX_TEMP : run_rc ? run_rc : gate_failed ? EX_FAIL : EX_PASS;
 	if (o.junit_out && junit_write(&g, o.junit_out, mono_ms() - t0, &e) < 0)
 		rc = err_report(&e);
+	if (write_finding_reports(&g, &o, &e) < 0)
+		rc = err_report(&e);
 	if (pipeline_write(&p, stdout, &e) < 0)
 		rc = err_report(&e);
 out:
+	cJSON_Delete(blocked);
 	gate_free(&g);
 	pipeline_free(&p);
 	options_free(&o);

@@ -42,7 +42,7 @@ spec_error 'not JSON' '{"jobs": {"a": {"run": "x",}}}' 'spec.json:1:28: trailing
 spec_error 'truncated' '{"jobs": {"a": ' 'spec.json:2:1: '
 spec_error 'duplicate job' '{"jobs": {"a": {"run": "x"}, "a": {"run": "y"}}}' "duplicate key 'a'"
 spec_error 'no jobs key' '{"timeout": "1m"}' 'jobs: missing'
-spec_error 'built-in gates not yet' '{"jobs": {"s": {"builtin": "secrets"}}}' 'not built yet'
+spec_error 'an unknown built-in gate' '{"jobs": {"s": {"builtin": "nope"}}}' "jobs.s.builtin: unknown built-in 'nope'"
 spec_error 'an array' '[]' 'expected an object'
 
 test_expect_success 'comments are allowed in spec files' '

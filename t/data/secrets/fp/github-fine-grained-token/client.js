@@ -1,0 +1,1 @@
+const isFineGrained = (t) => t.startsWith('github_pat_');

@@ -1,0 +1,1 @@
+TOKEN_PREFIX = "github_pat_"

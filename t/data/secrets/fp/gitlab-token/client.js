@@ -1,0 +1,2 @@
+// tokens look like glpat-<20 characters>
+const prefix = 'glpat-';

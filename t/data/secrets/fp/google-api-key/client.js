@@ -1,0 +1,1 @@
+const key = process.env.GOOGLE_MAPS_KEY;

@@ -1,0 +1,1 @@
+GOOGLE_API_KEY = os.environ["GOOGLE_API_KEY"]

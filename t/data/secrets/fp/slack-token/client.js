@@ -1,0 +1,1 @@
+const isBot = (t) => /^xoxb-/.test(t);

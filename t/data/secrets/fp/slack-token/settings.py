@@ -1,0 +1,2 @@
+# Bot tokens start with xoxb-, user tokens with xoxp-.
+SLACK_TOKEN = os.environ["SLACK_TOKEN"]

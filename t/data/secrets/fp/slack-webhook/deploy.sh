@@ -1,0 +1,2 @@
+#!/bin/sh
+curl -X POST -H 'Content-type: application/json' --data '{"text":"deployed"}' "$SLACK_WEBHOOK"

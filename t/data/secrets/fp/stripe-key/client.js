@@ -1,0 +1,1 @@
+const stripe = require('stripe')(process.env.STRIPE_SECRET_KEY);

@@ -1,0 +1,121 @@
+#!/usr/bin/env python3
+# make-tp.py: write the true-positive samples (tp/) and their list (expect).
+# Deterministic (a fixed seed), so running it again gives the same files.
+# Every secret is written with the marker <CUT> inside it, so that the
+# files in the tree hold no secret (and no scanner, ours included, flags
+# them); the tests remove the marker from a copy before scanning.
+# Run it from anywhere: python3 t/data/secrets/make-tp.py
+import random, base64, json, os
+R = random.Random(20261126)
+AL = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+def rnd(n, al=AL): return "".join(R.choice(al) for _ in range(n))
+B32 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
+root = os.path.dirname(os.path.abspath(__file__))
+expect = []
+def cut(s, at):  # insert the marker after `at` chars
+    return s[:at] + "<CUT>" + s[at:]
+
+def write(kind, rule, name, text, hits=()):
+    d = os.path.join(root, kind, rule)
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, name), "w") as f:
+        f.write(text)
+    for line in hits:
+        expect.append("%s %s/%s:%d" % (rule, rule, name, line))
+
+def lines_with(text, needle):
+    return [i + 1 for i, l in enumerate(text.split("\n")) if needle in l]
+
+def tp(rule, name, text, marker="<CUT>"):
+    write("tp", rule, name, text, lines_with(text, marker))
+
+# ---- tokens: cut so the stored file holds no secret
+def aws(): return cut("AKIA" + rnd(16, B32), 2)
+def asia(): return cut("ASIA" + rnd(16, B32), 2)
+def ghp(p="ghp_"): return cut(p + rnd(36), 2)
+def ghfg(): return cut("github_pat_" + rnd(22) + "_" + rnd(59), 6)
+def glpat(p="glpat-"): return cut(p + rnd(20, AL + "_-"), 2)
+def gr(): return cut("GR1348941" + rnd(20, AL + "_-"), 2)
+def xoxb(p="xoxb-"): return cut(p + rnd(12, "0123456789") + "-" + rnd(13, "0123456789") + "-" + rnd(24), 2)
+def webhook(): return cut("https://hooks.slack.com/services/T" + rnd(8, "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789") + "/B" + rnd(8, "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789") + "/" + rnd(24), 16)
+def gkey(): return cut("AIza" + rnd(35, AL + "_-"), 2)
+def jwt():
+    h = base64.urlsafe_b64encode(b'{"alg":"HS256","typ":"JWT"}').rstrip(b"=").decode()
+    p = base64.urlsafe_b64encode(json.dumps({"sub": rnd(10), "iat": R.randint(1600000000, 1800000000)}, separators=(",", ":")).encode()).rstrip(b"=").decode()
+    return cut(h + "." + p + "." + rnd(43, AL + "_-"), 1)
+def stripe(p="sk_live_"): return cut(p + rnd(24), 4)
+
+def syntaxes(rule, mk, names):
+    # shell, JSON, YAML, Python, JS, .env
+    a, b, c, d, e, f = (mk() for _ in range(6))
+    n = names
+    tp(rule, "deploy.sh", "#!/bin/sh\n# deploy with the %s\nexport %s=\"%s\"\ncurl -s https://api.example.com/ping\n" % (rule, n[0], a))
+    tp(rule, "config.json", json.dumps({"service": "billing", n[1]: b, "retries": 3}, indent=2) + "\n")
+    tp(rule, "values.yaml", "service: billing\ncredentials:\n  %s: %s\n  region: eu-west-1\n" % (n[2], c))
+    tp(rule, "settings.py", "import os\n\nDEBUG = False\n%s = '%s'\n" % (n[3], d))
+    tp(rule, "client.js", "const http = require('http');\nconst client = new Client({ %s: \"%s\" });\nmodule.exports = client;\n" % (n[4], e))
+    tp(rule, ".env", "APP_ENV=production\n%s=%s\n" % (n[5], f))
+
+syntaxes("aws-access-key-id", aws, ["AWS_ACCESS_KEY_ID", "awsAccessKeyId", "aws_access_key_id", "AWS_KEY", "accessKeyId", "AWS_ACCESS_KEY_ID"])
+tp("aws-access-key-id", "session.txt", "temporary credentials: %s (expires in 1h)\n" % asia())
+syntaxes("github-token", ghp, ["GITHUB_TOKEN", "github_token", "gh_token", "GH_TOKEN", "auth", "GITHUB_TOKEN"])
+tp("github-token", "ci.yaml", "env:\n  OAUTH: %s\n  APP: %s\n" % (ghp("gho_"), ghp("ghs_")))
+syntaxes("github-fine-grained-token", ghfg, ["GH_PAT", "pat", "github_pat", "GH_PAT", "pat", "GH_PAT"])
+syntaxes("gitlab-token", glpat, ["GITLAB_TOKEN", "gitlab_token", "gitlab_token", "GITLAB_TOKEN", "privateToken", "CI_JOB_TOKEN_OVERRIDE"])
+tp("gitlab-token", "runner.toml", "[[runners]]\n  url = \"https://gitlab.example.com/\"\n  token = \"%s\"\n  registration = \"%s\"\n" % (glpat("glrt-"), gr()))
+syntaxes("slack-token", xoxb, ["SLACK_BOT_TOKEN", "slack_token", "slack_token", "SLACK_TOKEN", "token", "SLACK_BOT_TOKEN"])
+tp("slack-token", "user.txt", "user token: %s\n" % xoxb("xoxp-"))
+syntaxes("slack-webhook", webhook, ["SLACK_WEBHOOK", "webhook", "slack_webhook", "SLACK_WEBHOOK_URL", "webhookUrl", "SLACK_WEBHOOK"])
+syntaxes("google-api-key", gkey, ["GOOGLE_API_KEY", "mapsKey", "google_maps_key", "MAPS_KEY", "apiKey", "GOOGLE_MAPS_KEY"])
+syntaxes("jwt", jwt, ["SESSION", "session", "session", "SESSION", "session", "SESSION"])
+tp("jwt", "request.http", "GET /api/orders HTTP/1.1\nAuthorization: Bearer %s\n" % jwt())
+syntaxes("stripe-key", stripe, ["STRIPE_SECRET_KEY", "stripeKey", "stripe_key", "STRIPE_KEY", "stripe", "STRIPE_SECRET_KEY"])
+tp("stripe-key", "restricted.txt", "restricted key %s for the reporting job\n" % stripe("rk_live_"))
+
+# ---- private keys: header cut; the body is random base64
+def body(n):
+    raw = bytes(R.randrange(256) for _ in range(n))
+    return base64.b64encode(raw).decode()
+def pem(kind="RSA PRIVATE KEY", nbytes=600, width=64):
+    b = body(nbytes)
+    lines = [b[i:i + width] for i in range(0, len(b), width)]
+    hdr = "-----BEGIN %s-----" % kind
+    hdr = hdr.replace("PRIVATE", "PRIV<CUT>ATE")
+    return hdr, lines, "-----END %s-----" % kind
+
+h, l, e = pem()
+tp("private-key", "id_rsa", h + "\n" + "\n".join(l) + "\n" + e + "\n")
+h, l, e = pem("OPENSSH PRIVATE KEY", 400, 70)
+tp("private-key", "deploy_key", h + "\n" + "\n".join(l) + "\n" + e + "\n")
+h, l, e = pem("PRIVATE KEY", 500)
+tp("private-key", "service-account.json", json.dumps({"type": "service_account", "project_id": "billing-prod",
+   "private_key_id": rnd(40, "0123456789abcdef"), "private_key": "<CUT>" + h.replace("<CUT>", "") + "\n" + "\n".join(l) + "\n" + e + "\n",
+   "client_email": "billing@billing-prod.iam.gserviceaccount.com"}, indent=2).replace("\"<CUT>-----BEGIN PRIVATE KEY", "\"-----BEGIN PRIV<CUT>ATE KEY") + "\n")
+h, l, e = pem("EC PRIVATE KEY", 120)
+tp("private-key", "tls.yaml", "tls:\n  cert: /etc/tls/cert.pem\n  key: |\n    " + h + "\n    " + "\n    ".join(l) + "\n    " + e + "\n")
+h, l, e = pem("RSA PRIVATE KEY", 300)
+tp("private-key", "keys.py", "SIGNING_KEY = \"\"\"" + h + "\n" + "\n".join(l) + "\n" + e + "\n\"\"\"\n")
+h, l, e = pem("PRIVATE KEY", 200)
+tp("private-key", "sign.js", "const key = `" + h + "\n" + "\n".join(l) + "\n" + e + "`;\nmodule.exports = key;\n")
+h, l, e = pem("ENCRYPTED PRIVATE KEY", 300)
+tp("private-key", "legacy.pem", h + "\n" + "\n".join(l) + "\n" + e + "\n")
+h, l, e = pem("RSA PRIVATE KEY", 300)
+tp("private-key", ".env", "JWT_SIGNING_KEY=\"" + h + "\\n" + "\\n".join(l) + "\\n" + e + "\\n\"\n")
+h, l, e = pem("PGP PRIVATE KEY BLOCK", 300)
+tp("private-key", "release.asc", h + "\nVersion: GnuPG v2\n\n" + "\n".join(l) + "\n=" + rnd(4) + "\n" + e + "\n")
+
+# ---- generic: keys cut in the keyword
+def val(n=24): return rnd(n, AL + "!#%*+-_=")
+tp("generic-secret", "deploy.sh", "#!/bin/sh\nexport DB_PASS<CUT>WORD='%s'\nexport API_TO<CUT>KEN=%s\n" % (val(), rnd(32)))
+tp("generic-secret", "config.json", json.dumps({"database": {"host": "db.internal", "pass<CUT>word": val()}, "client_sec<CUT>ret": rnd(40)}, indent=2) + "\n")
+tp("generic-secret", "values.yaml", "db:\n  user: billing\n  pass<CUT>word: \"%s\"\nsmtp:\n  api_k<CUT>ey: %s\n" % (val(), rnd(28)))
+tp("generic-secret", "settings.py", "SEC<CUT>RET_KEY = '%s'\nDATABASES = {'default': {'PASS<CUT>WORD': \"%s\"}}\n" % (val(40), val()))
+tp("generic-secret", "config.js", "module.exports = {\n  apiK<CUT>ey: '%s',\n  auth: { pass<CUT>word: \"%s\" },\n};\nconst acc<CUT>essKey = `%s`;\n" % (rnd(32), val(), rnd(24)))
+tp("generic-secret", ".env", "APP_ENV=production\nSESSION_SEC<CUT>RET=%s\nREDIS_PASS<CUT>WORD=\"%s\"\n" % (rnd(30), val()))
+tp("generic-secret", "app.properties", "spring.datasource.pass<CUT>word=%s\n" % rnd(20))
+tp("generic-secret", "main.go", "var tok<CUT>en := \"%s\"\n" % rnd(36))
+tp("generic-secret", "config.rb", "config.api_k<CUT>ey = \"%s\"\nsettings = { \"sec<CUT>ret\" => \"%s\" }\n" % (rnd(32), val()))
+
+with open(os.path.join(root, "expect"), "w") as f:
+    f.write("\n".join(sorted(expect)) + "\n")
+print(len(expect))

@@ -1,0 +1,4 @@
+import os
+
+DEBUG = False
+AWS_KEY = 'AK<CUT>IAICMF2R7H63UZGRSQ'

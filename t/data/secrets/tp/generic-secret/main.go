@@ -1,0 +1,1 @@
+var tok<CUT>en := "n9KsEKnktlf6bBQhP3RNWfxfFmOOGexgPPHx"

@@ -1,0 +1,4 @@
+import os
+
+DEBUG = False
+SESSION = 'e<CUT>yJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJlZ292TWx4aXp5IiwiaWF0IjoxNzEzMDgwNzc4fQ.oZ44Ylv2jT8yisNPN2jmURWQ-eokXiFZ55k7EPy2yqU'

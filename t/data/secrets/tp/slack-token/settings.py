@@ -1,0 +1,4 @@
+import os
+
+DEBUG = False
+SLACK_TOKEN = 'xo<CUT>xb-960048551795-3243315391623-BxmnM0gbWMNtoihXj6yNexho'

@@ -1,0 +1,125 @@
+# registry-lib.sh: fixtures for the ci-push tests (sourced after test-lib.sh).
+#
+#   start_registry DIR [registry-start options]   port in DIR/port
+#   start_proxy DIR UPSTREAM_PORT RULES_FILE       port in DIR/port
+#   start_token_server DIR KEY CERT USERS          port in DIR/port
+#   make_image LAYOUT TAG SIZE...   an image made with umoci, one layer of
+#                                   SIZE random bytes per SIZE
+#   reg_has_manifest PORT REPO REF  the registry holds that manifest
+#
+# Every server started here is stopped when the script exits, even when it
+# was started inside a test (a subshell): pids go to a file, and each
+# server also watches the test script and ends itself when it is gone.
+
+REG_PIDFILE=${TMPDIR:-/tmp}/ci-tools-servers.$$
+REG_OWNER_PID=$$
+export REG_OWNER_PID
+: >"$REG_PIDFILE"
+
+reg_cleanup_() {
+	test -f "$REG_PIDFILE" || return 0
+	pids=$(cat "$REG_PIDFILE")
+	for pid in $pids; do
+		kill "$pid" 2>/dev/null || :
+	done
+	for pid in $pids; do
+		n=0
+		while kill -0 "$pid" 2>/dev/null && test $n -lt 50; do
+			sleep 0.1
+			n=$((n + 1))
+		done
+		kill -9 "$pid" 2>/dev/null || :
+	done
+	rm -f "$REG_PIDFILE"
+}
+trap 'reg_cleanup_' EXIT
+trap 'reg_cleanup_; exit 130' INT TERM
+
+reg_track_() {
+	echo "$1" >>"$REG_PIDFILE"
+}
+
+command -v docker-registry >/dev/null 2>&1 && test_set_prereq REGISTRY
+command -v skopeo >/dev/null 2>&1 && test_set_prereq SKOPEO
+command -v umoci >/dev/null 2>&1 && test_set_prereq UMOCI
+command -v htpasswd >/dev/null 2>&1 && test_set_prereq HTPASSWD
+command -v openssl >/dev/null 2>&1 && test_set_prereq OPENSSL
+python3 -c 'import cryptography' 2>/dev/null && test_set_prereq CRYPTOGRAPHY
+
+start_registry() {
+	dir=$1
+	shift
+	registry-start "$dir" "$@" >/dev/null || return 1
+	reg_track_ "$(cat "$dir/pid")"
+}
+
+start_proxy() {
+	rm -f "$1/port" "$1/pid"
+	mkdir -p "$1"
+	registry-proxy --upstream "127.0.0.1:$2" --dir "$1" --rules "$3" </dev/null >"$1.log" 2>&1 &
+	reg_track_ $!
+	wait_for_file "$1/port" && wait_for_port "$(cat "$1/port")"
+}
+
+start_token_server() {
+	rm -f "$1/port" "$1/pid"
+	mkdir -p "$1"
+	registry-token-server --dir "$1" --key "$2" --cert "$3" --users "$4" \
+		</dev/null >"$1.log" 2>&1 &
+	reg_track_ $!
+	wait_for_file "$1/port" && wait_for_port "$(cat "$1/port")"
+}
+
+make_image() {
+	layout=$1
+	tag=$2
+	shift 2
+	test -d "$layout" || umoci init --layout "$layout" || return 1
+	umoci new --image "$layout:$tag" || return 1
+	i=0
+	for size in "$@"; do
+		i=$((i + 1))
+		head -c "$size" /dev/urandom >"$layout.f$i" &&
+		umoci insert --image "$layout:$tag" "$layout.f$i" "/f$i" >/dev/null || return 1
+		rm -f "$layout.f$i"
+	done
+}
+
+# The digest index.json gives a tag of a layout.
+layout_digest() {
+	python3 - "$1" "$2" <<'PY'
+import json, sys
+idx = json.load(open(sys.argv[1] + "/index.json"))
+for m in idx["manifests"]:
+    if m.get("annotations", {}).get("org.opencontainers.image.ref.name") == sys.argv[2]:
+        print(m["digest"])
+PY
+}
+
+reg_has_manifest() {
+	python3 - "$1" "$2" "$3" <<'PY'
+import sys, urllib.request, urllib.error
+req = urllib.request.Request("http://127.0.0.1:%s/v2/%s/manifests/%s" % tuple(sys.argv[1:4]),
+    method="HEAD", headers={"Accept": "application/vnd.oci.image.manifest.v1+json, "
+                            "application/vnd.oci.image.index.v1+json"})
+try:
+    urllib.request.urlopen(req, timeout=10)
+except urllib.error.HTTPError:
+    sys.exit(1)
+PY
+}
+
+# The repositories a registry (anonymous, plain HTTP) holds, one a line.
+reg_catalog() {
+	python3 - "$1" <<'PY'
+import json, sys, urllib.request
+d = json.load(urllib.request.urlopen("http://127.0.0.1:%s/v2/_catalog" % sys.argv[1], timeout=10))
+for r in d.get("repositories") or []:
+    print(r)
+PY
+}
+
+# A manifest's digest as the registry serves it, through skopeo.
+skopeo_digest() {
+	skopeo inspect --raw --tls-verify=false "docker://$1" | sha256sum | sed 's/ .*//; s/^/sha256:/'
+}

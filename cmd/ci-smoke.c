@@ -900,14 +900,19 @@ main(int argc, char **argv)
 		goto out;
 	}
 
-	/* The document: from stdin when there is one, else a new one. */
-	if (!o.new_doc && !isatty(0))
+	/* The document: from stdin unless it is a terminal or --new.  An
+	 * empty pipe means the stage before died without writing one. */
+	if (!o.new_doc && !isatty(0)) {
 		rc = pipeline_read(&p, 0, "<stdin>", &e);
+		if (rc == 0)
+			rc = err_set(&e, EX_DOC, "no pipeline document on stdin (did the previous "
+			    "stage fail? use --new to start one)");
+	}
 	if (rc < 0) {
 		rc = err_report(&e);
 		goto out;
 	}
-	if (rc == 0)
+	if (!p.doc)
 		pipeline_start(&p, o.version, &e);
 	rc = 0;
 	failed_stage = pipeline_failed_stage(&p);
@@ -1010,7 +1015,7 @@ main(int argc, char **argv)
 	}
 
 	if (smoke_run(files, nloaded, &so, &res, &e) < 0) {
-		rc = err_report(&e);
+		rc = write_error(&p, &o, &e, started);
 		goto out;
 	}
 	if (o.max_p99_ms >= 0)

@@ -1356,7 +1356,11 @@ host_ping(struct registry *r, struct host *h, struct err *e)
 			log_verbose("registry '%s' does not speak TLS; using plain HTTP", h->name);
 		}
 		if (run_one(&x, e) < 0) {
-			if (!strncmp(h->base, "https:", 6))
+			/* Nothing listening is not a TLS problem: say which it is. */
+			if (cc == CURLE_COULDNT_CONNECT || cc == CURLE_COULDNT_RESOLVE_HOST ||
+			    cc == CURLE_OPERATION_TIMEDOUT)
+				err_prefix(e, "cannot reach registry '%s'", h->name);
+			else if (!strncmp(h->base, "https:", 6))
 				err_prefix(e, "no TLS connection to registry '%s'%s", h->name,
 				    r->o->ca_file ? "" : " (--ca-file adds a CA to trust)");
 			goto fail;

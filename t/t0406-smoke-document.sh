@@ -66,8 +66,15 @@ bad_doc 'truncated' 'echo "{\"ci\":1,\"run\":{\"id\":"' 'invalid pipeline docume
 bad_doc 'not an object' 'echo "[1]"' 'expected a JSON object'
 bad_doc 'wrong version' 'echo "{\"ci\":2,\"run\":{\"id\":\"x\"}}"' 'version 2 is not supported'
 
-test_expect_success 'empty stdin starts a new document' '
+test_expect_success 'empty stdin is refused: the stage before died' '
 	{ ci-smoke -v base="$BASE" -v image=i -v version=2.4.1 image.hurl </dev/null >new.json 2>err;
+	  echo $? >rc; } &&
+	test $(cat rc) = 65 && ! test -s new.json &&
+	test_grep "no pipeline document on stdin" err
+'
+
+test_expect_success '--new starts a new document' '
+	{ ci-smoke --new -v base="$BASE" -v image=i -v version=2.4.1 image.hurl </dev/null >new.json 2>err;
 	  echo $? >rc; } &&
 	test $(cat rc) = 1 &&
 	test_json new.json "d[\"ci\"] == 1 and d[\"smoke\"][\"status\"] == \"failed\" and d[\"stages\"][0][\"name\"] == \"smoke\""

@@ -6,15 +6,15 @@ PREFIX   = /usr/local
 BINDIR   = $(PREFIX)/bin
 MANDIR   = $(PREFIX)/share/man
 PKG_CONFIG = pkg-config
-PKGS     = libcurl libcjson libarchive libssl libcrypto
+PKGS     = libcurl libcjson libarchive libssl libcrypto zlib
 
 CC       = cc
 CFLAGS   = -O2 -g
 WARN     = -Wall -Wextra -Wshadow -Wmissing-prototypes -Wstrict-prototypes \
            -Wformat=2 -Wno-format-nonliteral -Wvla
-STD      = -std=c99 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE
+STD      = -std=c99 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -pthread
 PKG_CFLAGS != $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null || echo -I/usr/include/cjson
-PKG_LIBS   != $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null || echo -lcurl -lcjson -larchive -lssl -lcrypto
+PKG_LIBS   != $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null || echo -lcurl -lcjson -larchive -lssl -lcrypto -lz
 
 # CI=true makes every warning an error; SANITIZE=1 builds with ASan+UBSan.
 WERROR_  =
@@ -24,7 +24,7 @@ SAN_     =
 SAN_0    =
 SAN_1    = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 ALLCFLAGS = $(STD) $(WARN) $(WERROR_$(CI)) $(SAN_$(SANITIZE)) $(PKG_CFLAGS) -Ilib $(CFLAGS)
-ALLLDFLAGS = $(SAN_$(SANITIZE)) $(LDFLAGS)
+ALLLDFLAGS = -pthread $(SAN_$(SANITIZE)) $(LDFLAGS)
 
 TOOLS    = $(patsubst cmd/%.c,%,$(wildcard cmd/ci-*.c))
 LIBOBJ   = $(patsubst %.c,%.o,$(wildcard lib/*.c))

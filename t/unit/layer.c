@@ -1,0 +1,376 @@
+/* Unit tests of lib/layer: parallel gzip, layer blobs, reading, caches. */
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "fsutil.h"
+#include "layer.h"
+#include "tap.h"
+
+static char dir[256];
+
+struct mem {
+	unsigned char *p;
+	size_t n, cap;
+};
+
+static int
+mem_sink(void *arg, const void *p, size_t n, struct err *e)
+{
+	struct mem *m = arg;
+
+	(void)e;
+	if (m->n + n > m->cap) {
+		m->cap = (m->n + n) * 2;
+		m->p = xrealloc(m->p, m->cap);
+	}
+	memcpy(m->p + m->n, p, n);
+	m->n += n;
+	return 0;
+}
+
+/* Compress in with pgz, writing in pieces of step bytes. */
+static struct mem
+gz(const unsigned char *in, size_t n, int level, int threads, size_t block, size_t step)
+{
+	struct mem m = { NULL, 0, 0 };
+	struct err e = { 0, "" };
+	struct pgz *z = pgz_new(level, threads, block, mem_sink, &m, &e);
+	size_t off;
+
+	for (off = 0; off < n; off += step)
+		pgz_write(z, in + off, n - off < step ? n - off : step, &e);
+	if (pgz_finish(z, &e) < 0)
+		ok(0, "pgz_finish: %s", e.msg);
+	pgz_free(z);
+	return m;
+}
+
+static struct mem
+gunzip_mem(const struct mem *in)
+{
+	struct mem out = { NULL, 0, 0 };
+	struct err e = { 0, "" };
+	char *path = xasprintf("%s/gz", dir);
+	int fd;
+
+	atomic_write(path, in->p, in->n, 0644, &e);
+	fd = open(path, O_RDONLY);
+	if (gunzip_fd(fd, mem_sink, &out, &e) < 0)
+		ok(0, "gunzip: %s", e.msg);
+	close(fd);
+	free(path);
+	return out;
+}
+
+static char *
+write_file(const char *name, const void *p, size_t n)
+{
+	char *path = xasprintf("%s/%s", dir, name);
+	struct err e = { 0, "" };
+
+	atomic_write(path, p, n, 0644, &e);
+	return path;
+}
+
+static void
+entry(struct layer_entry *le, const char *path, enum layer_type t, unsigned mode,
+    const char *src, const char *link)
+{
+	struct stat st;
+
+	memset(le, 0, sizeof(*le));
+	le->path = xstrdup(path);
+	le->type = t;
+	le->mode = mode;
+	le->mtime = 1700000000;
+	if (src) {
+		le->src = xstrdup(src);
+		stat(src, &st);
+		le->size = st.st_size;
+	}
+	if (link)
+		le->link = xstrdup(link);
+}
+
+int
+main(void)
+{
+	static unsigned char data[700000];
+	struct mem a, b, c, d, u;
+	struct err e = { 0, "" };
+	size_t i;
+	unsigned x = 12345;
+
+	snprintf(dir, sizeof(dir), "%s/layerXXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+	if (!mkdtemp(dir))
+		return 1;
+	/* Half text, half noise: both kinds of block. */
+	for (i = 0; i < sizeof(data); i++) {
+		x = x * 1103515245 + 12345;
+		data[i] = i < sizeof(data) / 2 ? (unsigned char)("abcdefgh \n"[(x >> 16) % 10]) :
+		    (unsigned char)(x >> 16);
+	}
+
+	/* The same bytes whatever the thread count and write sizes. */
+	a = gz(data, sizeof(data), 1, 1, 0, sizeof(data));
+	b = gz(data, sizeof(data), 1, 2, 0, 1000);
+	c = gz(data, sizeof(data), 1, 7, 0, 65536);
+	ok(a.n == b.n && !memcmp(a.p, b.p, a.n), "gzip: 1 and 2 threads give the same bytes");
+	ok(a.n == c.n && !memcmp(a.p, c.p, a.n), "gzip: 1 and 7 threads give the same bytes");
+	ok(a.n > 10 && a.p[0] == 0x1f && a.p[1] == 0x8b && a.p[2] == 8 && a.p[3] == 0,
+	    "gzip header: magic, deflate, no flags (no name)");
+	ok(!memcmp(a.p + 4, "\0\0\0\0", 4), "... mtime 0");
+	ok(a.p[8] == 0 && a.p[9] == 0xff, "... XFL 0, OS 255");
+	u = gunzip_mem(&a);
+	ok(u.n == sizeof(data) && !memcmp(u.p, data, u.n), "it inflates back to the input");
+	free(u.p);
+	d = gz(data, sizeof(data), 6, 2, 0, 4096);
+	ok(d.n != a.n || memcmp(d.p, a.p, a.n), "the level changes the bytes");
+	u = gunzip_mem(&d);
+	ok(u.n == sizeof(data) && !memcmp(u.p, data, u.n), "... and level 6 inflates back too");
+	free(u.p);
+	free(b.p);
+	free(c.p);
+	free(d.p);
+	b = gz(data, sizeof(data), 1, 3, 32768, 777);
+	u = gunzip_mem(&b);
+	ok(u.n == sizeof(data) && !memcmp(u.p, data, u.n), "32 KiB blocks inflate back");
+	free(u.p);
+	free(b.p);
+	b = gz(data, 0, 1, 2, 0, 1);
+	u = gunzip_mem(&b);
+	ok(b.n > 18 && u.n == 0, "empty input: a valid empty gzip");
+	free(u.p);
+	free(b.p);
+	b = gz(data, LAYER_DEFAULT_BLOCK, 1, 2, 0, LAYER_DEFAULT_BLOCK);
+	u = gunzip_mem(&b);
+	ok(u.n == LAYER_DEFAULT_BLOCK && !memcmp(u.p, data, u.n), "exactly one block");
+	free(u.p);
+	free(b.p);
+	free(a.p);
+
+	/* A layer: written, read back, digests. */
+	{
+		struct layer_entry v[6], *rd;
+		struct layer_opts o = { LAYER_GZIP, -1, 1, 0, NULL };
+		struct layer_result r1, r2, r3;
+		char *f1 = write_file("f1", "hello\n", 6), *f2 = write_file("f2", data, 300000);
+		char *blob1 = xasprintf("%s/blob1", dir), *blob2 = xasprintf("%s/blob2", dir);
+		char *blob3 = xasprintf("%s/blob3", dir);
+		char digest[OCI_DIGEST_SIZE], want[OCI_DIGEST_SIZE];
+		long long size;
+		struct layer_reader *rr;
+		struct layer_entry got;
+		int n = 0, nr;
+		char longname[300];
+
+		memset(longname, 'n', sizeof(longname));
+		memcpy(longname, "app/", 4);
+		longname[sizeof(longname) - 1] = '\0';
+		entry(&v[0], "app", LE_DIR, 0755, NULL, NULL);
+		entry(&v[1], "app/f1", LE_FILE, 0644, f1, NULL);
+		entry(&v[2], "app/f2", LE_FILE, 04755, f2, NULL);
+		entry(&v[3], "app/hl", LE_HARDLINK, 0644, NULL, "app/f1");
+		entry(&v[4], "app/ln", LE_SYMLINK, 0777, NULL, "../etc/x");
+		entry(&v[5], longname, LE_FILE, 0600, f1, NULL);
+		v[2].uid = 1000;
+		v[2].gid = 50;
+		v[2].uname = xstrdup("app");
+		layer_sort(v, 6);
+		ok(layer_write(v, 6, &o, blob1, &r1, &e) == 0, "layer_write: %s", e.msg);
+		sha256_file(blob1, digest, &size, &e);
+		is_str(r1.digest, digest, "the digest is the blob's sha256");
+		is_int(r1.size, size, "... and the size its size");
+		is_str(r1.media_type, MT_OCI_LAYER_GZIP, "... gzip media type");
+		sha256_digest("hello\n", 6, want);
+		is_str(v[1].digest, want, "the content digest of a file is filled in");
+		o.threads = 4;
+		memset(v[1].digest, 0, sizeof(v[1].digest));
+		ok(layer_write(v, 6, &o, blob2, &r2, &e) == 0, "again with 4 threads");
+		is_str(r2.digest, r1.digest, "... the same digest");
+		is_str(r2.diff_id, r1.diff_id, "... the same diff_id");
+		/* The diff_id is the digest of the tar inside. */
+		{
+			struct mem in = { NULL, 0, 0 };
+			size_t blen;
+			char *bl = read_file(blob1, 64u << 20, &blen, &e);
+
+			in.p = (unsigned char *)bl;
+			in.n = blen;
+			u = gunzip_mem(&in);
+			sha256_digest(u.p, u.n, digest);
+			is_str(r1.diff_id, digest, "diff_id is the sha256 of the tar");
+			is_int(r1.tar_size, u.n, "... of tar_size bytes");
+			ok(u.n % 512 == 0 && u.n >= 1024, "... a whole number of blocks");
+			ok(u.n > 1024 && !memcmp(u.p, "app/\0", 5), "... the directory first, with '/'");
+			free(u.p);
+			free(bl);
+		}
+		o.compression = LAYER_NONE;
+		ok(layer_write(v, 6, &o, blob3, &r3, &e) == 0, "uncompressed");
+		is_str(r3.digest, r1.diff_id, "... its digest is the gzip layer's diff_id");
+		is_str(r3.media_type, MT_OCI_LAYER_TAR, "... tar media type");
+
+		/* Read it back. */
+		ok(layer_reader_open(&rr, blob1, 0, &e) == 1, "reader opens the gzip layer");
+		rd = xcalloc(8, sizeof(*rd));
+		while ((nr = layer_reader_next(rr, &got, &e)) > 0 && n < 8) {
+			layer_entry_copy(&rd[n], &got);
+			if (got.type == LE_FILE && !strcmp(got.path, "app/f2")) {
+				char *cp = xasprintf("%s/copy", dir);
+				int fd = open(cp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+				layer_reader_copy(rr, fd, rd[n].digest, &e);
+				close(fd);
+				free(cp);
+			}
+			n++;
+		}
+		layer_reader_close(rr);
+		is_int(n, 6, "six entries back");
+		is_str(rd[0].path, "app", "... app, without the '/'");
+		is_int(rd[0].type, LE_DIR, "... a directory");
+		is_str(rd[1].path, "app/f1", "... then app/f1");
+		is_int(rd[1].mtime, 1700000000, "... its mtime");
+		is_int(rd[1].uid, 0, "... owner 0");
+		is_str(rd[2].path, "app/f2", "... app/f2");
+		is_int(rd[2].mode, 04755, "... setuid kept");
+		is_int(rd[2].uid, 1000, "... uid 1000");
+		is_int(rd[2].gid, 50, "... gid 50");
+		sha256_digest(data, 300000, want);
+		is_str(rd[2].digest, want, "... its content, copied out and digested");
+		is_int(rd[3].type, LE_HARDLINK, "app/hl is a hard link");
+		is_str(rd[3].link, "app/f1", "... to app/f1");
+		is_int(rd[4].type, LE_SYMLINK, "app/ln is a symlink");
+		is_str(rd[4].link, "../etc/x", "... its target kept as written");
+		is_str(rd[5].path, longname, "a 299-byte name survives (pax)");
+		for (i = 0; i < 8; i++)
+			layer_entry_free(&rd[i]);
+		free(rd);
+
+		/* zstd, through libarchive. */
+		o.compression = LAYER_ZSTD;
+		o.level = -1;
+		ok(layer_write(v, 6, &o, blob3, &r3, &e) == 0, "zstd layer: %s", e.msg);
+		is_str(r3.diff_id, r1.diff_id, "... same tar, same diff_id");
+		is_str(r3.media_type, MT_OCI_LAYER_ZSTD, "... zstd media type");
+		ok(layer_reader_open(&rr, blob3, 0, &e) == 1 && layer_reader_next(rr, &got, &e) == 1 &&
+		    !strcmp(got.path, "app"), "... reads back");
+		layer_reader_close(rr);
+
+		/* A file that changed size since its entry was made. */
+		o.compression = LAYER_GZIP;
+		v[1].size = 5;
+		memset(&e, 0, sizeof(e));
+		ok(layer_write(v, 6, &o, blob3, &r3, &e) < 0 && strstr(e.msg, "changed while"),
+		    "a file that changed is an error: %s", e.msg);
+		ok(access(blob3, F_OK) != 0, "... and no blob is left behind");
+		v[1].size = 6;
+
+		/* Cache keys. */
+		{
+			char k1[OCI_DIGEST_SIZE], k2[OCI_DIGEST_SIZE];
+
+			layer_cache_key(v, 6, &o, k1);
+			layer_cache_key(v, 6, &o, k2);
+			is_str(k1, k2, "cache key: stable");
+			v[1].mode = 0600;
+			layer_cache_key(v, 6, &o, k2);
+			ok(strcmp(k1, k2) != 0, "... a mode changes it");
+			v[1].mode = 0644;
+			v[1].digest[10] ^= 1;
+			layer_cache_key(v, 6, &o, k2);
+			ok(strcmp(k1, k2) != 0, "... content changes it");
+			v[1].digest[10] ^= 1;
+			o.level = 6;
+			layer_cache_key(v, 6, &o, k2);
+			ok(strcmp(k1, k2) != 0, "... so does the level");
+		}
+		for (i = 0; i < 6; i++)
+			layer_entry_free(&v[i]);
+		unlink(f1);
+		unlink(f2);
+		unlink(blob1);
+		unlink(blob2);
+		unlink(blob3);
+		free(f1);
+		free(f2);
+		free(blob1);
+		free(blob2);
+		free(blob3);
+	}
+
+	/* A file that is not an archive is not one; a tar.gz is. */
+	{
+		char *plain = write_file("plain.txt", "just text\n", 10);
+		char *empty = write_file("empty", "", 0);
+		struct layer_reader *rr = NULL;
+
+		ok(layer_reader_open(&rr, plain, 1, &e) == 0 && !rr, "probe: text is not an archive");
+		ok(layer_reader_open(&rr, empty, 1, &e) == 0 && !rr, "probe: empty is not an archive");
+		memset(&e, 0, sizeof(e));
+		{
+			struct layer_entry got;
+			int r = layer_reader_open(&rr, plain, 0, &e);
+
+			if (r > 0)
+				r = layer_reader_next(rr, &got, &e);
+			ok(r < 0 && e.code == EX_DOC, "without probe it is an error: %s", e.msg);
+		}
+		layer_reader_close(rr);
+		unlink(plain);
+		unlink(empty);
+		free(plain);
+		free(empty);
+	}
+
+	/* The file-hash cache. */
+	{
+		char *f = write_file("cached", "abc", 3), *cf = xasprintf("%s/fcache", dir);
+		struct layer_fcache *fc = layer_fcache_load(cf);
+		struct stat st;
+		const char *got;
+
+		stat(f, &st);
+		st.st_mtim.tv_sec -= 100;	/* not racy */
+		st.st_ctim.tv_sec -= 100;
+		ok(layer_fcache_get(fc, f, &st) == NULL, "fcache: empty at first");
+		layer_fcache_put(fc, f, &st, "sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+		ok(layer_fcache_save(fc, dir, &e) == 0, "... saved");
+		layer_fcache_free(fc);
+		fc = layer_fcache_load(cf);
+		got = layer_fcache_get(fc, f, &st);
+		is_str(got, "sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
+		    "... found again after a reload");
+		st.st_size = 4;
+		ok(layer_fcache_get(fc, f, &st) == NULL, "... not when the size differs");
+		st.st_size = 3;
+		st.st_mtim.tv_nsec ^= 1;
+		ok(layer_fcache_get(fc, f, &st) == NULL, "... nor the mtime");
+		layer_fcache_free(fc);
+		stat(f, &st);
+		fc = layer_fcache_load(cf);
+		layer_fcache_put(fc, f, &st, "sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+		ok(layer_fcache_get(fc, f, &st) == NULL, "... a file changed just now is not trusted");
+		layer_fcache_free(fc);
+		unlink(f);
+		unlink(cf);
+		free(f);
+		free(cf);
+	}
+	{
+		char *g = xasprintf("%s/gz", dir), *cp = xasprintf("%s/copy", dir);
+
+		unlink(g);
+		unlink(cp);
+		free(g);
+		free(cp);
+	}
+	rmdir(dir);
+	return done_testing();
+}

@@ -820,7 +820,6 @@ main(int argc, char **argv)
 	struct options o;
 	struct pipeline p = { NULL, 0 };
 	struct err e = { 0, "" };
-	const char *failed_stage;
 	int rc;
 
 	log_init("ci-build");
@@ -846,27 +845,11 @@ main(int argc, char **argv)
 
 	/* The document: from stdin unless it is a terminal, --new says not
 	 * to, or stdin carried the password. */
-	rc = 0;
-	if (!o.new_doc && !o.ro.password_stdin && !isatty(0)) {
-		rc = pipeline_read(&p, 0, "<stdin>", &e);
-		if (rc == 0)
-			rc = err_set(&e, EX_DOC, "no pipeline document on stdin (did the previous "
-			    "stage fail? use --new to start one)");
-	}
-	if (rc < 0) {
+	if (pipeline_open(&p, !o.new_doc && !o.ro.password_stdin, 0, o.version, &e) < 0) {
 		rc = err_report(&e);
 		goto out;
 	}
-	if (!p.doc)
-		pipeline_start(&p, o.version, &e);
-
-	failed_stage = pipeline_failed_stage(&p);
-	if (failed_stage) {
-		char *fs = xstrdup(failed_stage);
-
-		log_error("not building: upstream stage '%s' failed", fs);
-		pipeline_skip(&p, "build", fs);
-		free(fs);
+	if (pipeline_skip_upstream(&p, "build", "building")) {
 		rc = pipeline_write(&p, stdout, &e) < 0 ? err_report(&e) : EX_FAIL;
 		goto out;
 	}

@@ -2286,7 +2286,7 @@ main(int argc, char **argv)
 	struct err e = { 0, "" };
 	struct view v;
 	struct sigaction sa;
-	const char *spec = NULL, *failed_stage;
+	const char *spec = NULL;
 	const char *gha = getenv("GITHUB_ACTIONS");
 	long long started, t0;
 	int rc, run_rc = 0, gate_failed = 0;
@@ -2349,23 +2349,11 @@ main(int argc, char **argv)
 	}
 
 	/* The document: from stdin when there is one, else a new one. */
-	rc = 0;
-	if (!o.new_doc && !isatty(0))
-		rc = pipeline_read(&p, 0, "<stdin>", &e);
-	if (rc < 0) {
+	if (pipeline_open(&p, !o.new_doc, 1, o.version, &e) < 0) {
 		options_free(&o);
 		return err_report(&e);
 	}
-	if (rc == 0)
-		pipeline_start(&p, o.version, &e);
-
-	failed_stage = pipeline_failed_stage(&p);
-	if (failed_stage) {
-		char *fs = xstrdup(failed_stage);
-
-		log_error("not running the gate: upstream stage '%s' failed", fs);
-		pipeline_skip(&p, "gate", fs);
-		free(fs);
+	if (pipeline_skip_upstream(&p, "gate", "running the gate")) {
 		rc = pipeline_write(&p, stdout, &e) < 0 ? err_report(&e) : EX_FAIL;
 		pipeline_free(&p);
 		options_free(&o);

@@ -400,7 +400,6 @@ main(int argc, char **argv)
 	struct registry_push_result res;
 	struct view v;
 	struct sigaction sa;
-	const char *failed_stage;
 	long long started, t0;
 	int rc, ok;
 	cJSON *sec;
@@ -419,28 +418,12 @@ main(int argc, char **argv)
 
 	/* The document: from stdin unless it is a terminal, --new says not
 	 * to, or stdin carried the password. */
-	rc = 0;
-	if (!o.new_doc && !o.ro.password_stdin && !isatty(0)) {
-		rc = pipeline_read(&p, 0, "<stdin>", &e);
-		if (rc == 0)
-			rc = err_set(&e, EX_DOC, "no pipeline document on stdin (did the previous "
-			    "stage fail? use --new to start one)");
-	}
-	if (rc < 0) {
+	if (pipeline_open(&p, !o.new_doc && !o.ro.password_stdin, 0, NULL, &e) < 0) {
 		registry_opts_free(&o.ro);
 		free(o.tags);
 		return err_report(&e);
 	}
-	if (!p.doc)
-		pipeline_start(&p, NULL, &e);
-
-	failed_stage = pipeline_failed_stage(&p);
-	if (failed_stage) {
-		char *fs = xstrdup(failed_stage);
-
-		log_error("not pushing: upstream stage '%s' failed", fs);
-		pipeline_skip(&p, "push", fs);
-		free(fs);
+	if (pipeline_skip_upstream(&p, "push", "pushing")) {
 		rc = pipeline_write(&p, stdout, &e) < 0 ? err_report(&e) : EX_FAIL;
 		goto out;
 	}

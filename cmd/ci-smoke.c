@@ -853,7 +853,6 @@ main(int argc, char **argv)
 	struct progress pg;
 	struct sigaction sa;
 	cJSON *sec, *wait = NULL;
-	const char *failed_stage;
 	long long started, t0;
 	int rc = 0, failed = 0, tap_stdout;
 	size_t i, nloaded = 0;
@@ -902,25 +901,14 @@ main(int argc, char **argv)
 
 	/* The document: from stdin unless it is a terminal or --new.  An
 	 * empty pipe means the stage before died without writing one. */
-	if (!o.new_doc && !isatty(0)) {
-		rc = pipeline_read(&p, 0, "<stdin>", &e);
-		if (rc == 0)
-			rc = err_set(&e, EX_DOC, "no pipeline document on stdin (did the previous "
-			    "stage fail? use --new to start one)");
-	}
-	if (rc < 0) {
+	if (pipeline_open(&p, !o.new_doc, 0, o.version, &e) < 0) {
 		rc = err_report(&e);
 		goto out;
 	}
-	if (!p.doc)
-		pipeline_start(&p, o.version, &e);
 	rc = 0;
-	failed_stage = pipeline_failed_stage(&p);
-	if (failed_stage) {
-		char *fs = xstrdup(failed_stage);
+	if (pipeline_skip_upstream(&p, "smoke", "running the smoke tests")) {
+		const char *fs = json_str(json_path(p.doc, "smoke"), "failed_stage");
 
-		log_error("not running the smoke tests: upstream stage '%s' failed", fs);
-		pipeline_skip(&p, "smoke", fs);
 		if (o.tap) {
 			char *t = xasprintf("1..0 # SKIP upstream stage '%s' failed\n", fs);
 
@@ -930,7 +918,6 @@ main(int argc, char **argv)
 		}
 		if (!tap_stdout && pipeline_write(&p, stdout, &e) < 0)
 			rc = err_report(&e);
-		free(fs);
 		if (!rc)
 			rc = EX_FAIL;
 		goto out;

@@ -208,6 +208,42 @@ pipeline_start(struct pipeline *p, const char *version, struct err *e)
 	return 0;
 }
 
+int
+pipeline_open(struct pipeline *p, int read_stdin, int first_stage,
+    const char *version, struct err *e)
+{
+	int rc = 0;
+
+	p->doc = NULL;
+	p->started = 0;
+	if (read_stdin && !isatty(0)) {
+		rc = pipeline_read(p, 0, "<stdin>", e);
+		if (rc < 0)
+			return -1;
+		if (rc == 0 && !first_stage)
+			return err_set(e, EX_DOC, "no pipeline document on stdin (did the previous "
+			    "stage fail? use --new to start one)");
+	}
+	if (!p->doc)
+		return pipeline_start(p, version, e);
+	return 0;
+}
+
+int
+pipeline_skip_upstream(struct pipeline *p, const char *name, const char *verb)
+{
+	const char *failed = pipeline_failed_stage(p);
+	char *fs;
+
+	if (!failed)
+		return 0;
+	fs = xstrdup(failed);	/* borrowed from the section being replaced */
+	log_error("not %s: upstream stage '%s' failed", verb, fs);
+	pipeline_skip(p, name, fs);
+	free(fs);
+	return 1;
+}
+
 const char *
 pipeline_failed_stage(const struct pipeline *p)
 {

@@ -42,6 +42,23 @@ int pipeline_validate(const cJSON *doc, struct err *e);
  */
 int pipeline_start(struct pipeline *p, const char *version, struct err *e);
 
+/*
+ * Get the document every tool starts from (ci-pipeline(5)): read it from
+ * stdin unless read_stdin is 0 (--new, or stdin carries a password) or
+ * stdin is a terminal, else start a new one.  Empty input is a new
+ * document only for the first stage; for the others it means the stage
+ * before died, and is refused with EX_DOC.
+ */
+int pipeline_open(struct pipeline *p, int read_stdin, int first_stage,
+    const char *version, struct err *e);
+
+/*
+ * When an upstream stage failed, add the skipped section for stage name,
+ * say so on stderr ("not VERB: upstream stage 'X' failed") and return 1;
+ * else return 0.  The caller then writes the document and exits 1.
+ */
+int pipeline_skip_upstream(struct pipeline *p, const char *name, const char *verb);
+
 /* The name of the first stage whose status is failed or error, or NULL
  * when the pipeline has not failed (borrowed). */
 const char *pipeline_failed_stage(const struct pipeline *p);

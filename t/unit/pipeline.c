@@ -166,6 +166,50 @@ test_write_error(void)
 	pipeline_free(&p);
 }
 
+/* pipeline_open() reads fd 0: point it at text for the duration. */
+static int
+open_with(const char *text, int first, struct pipeline *p, struct err *e)
+{
+	char path[] = "/tmp/ci-pipeline-open.XXXXXX";
+	int fd = mkstemp(path), saved = dup(0), rc;
+
+	if (fd < 0 || saved < 0 || write(fd, text, strlen(text)) < 0)
+		return -2;
+	lseek(fd, 0, SEEK_SET);
+	unlink(path);
+	dup2(fd, 0);
+	close(fd);
+	rc = pipeline_open(p, 1, first, NULL, e);
+	dup2(saved, 0);
+	close(saved);
+	return rc;
+}
+
+static void
+test_open(void)
+{
+	struct pipeline p;
+	struct err e = { 0, "" };
+
+	is_int(open_with("", 1, &p, &e), 0, "the first stage starts a document on empty input");
+	ok(p.doc && p.started, "a new one");
+	pipeline_free(&p);
+	is_int(open_with("  \n", 0, &p, &e), -1, "a later stage refuses empty input");
+	is_int(e.code, EX_DOC, "with exit 65");
+	like(e.msg, "use --new", "saying how to start one");
+	ok(p.doc == NULL, "and holds no document");
+	is_int(open_with(good, 0, &p, &e), 0, "a later stage reads a document");
+	ok(p.doc && !p.started, "read, not started");
+	ok(pipeline_skip_upstream(&p, "push", "pushing") == 0, "nothing upstream failed");
+	pipeline_free(&p);
+	is_int(open_with("{\"ci\":1,\"run\":{\"id\":\"x\"},\"status\":\"failed\","
+	    "\"stages\":[{\"name\":\"build\",\"status\":\"error\"}],\"build\":{\"status\":\"error\"}}",
+	    0, &p, &e), 0, "a failed document is read");
+	ok(pipeline_skip_upstream(&p, "push", "pushing") == 1, "the stage after a failure skips");
+	is_str(json_str(json_path(p.doc, "push"), "failed_stage"), "build", "naming the failed stage");
+	pipeline_free(&p);
+}
+
 int
 main(void)
 {
@@ -188,5 +232,6 @@ main(void)
 	test_sections();
 	test_start();
 	test_write_error();
+	test_open();
 	return done_testing();
 }

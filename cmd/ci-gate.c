@@ -197,29 +197,6 @@ valid_job_name(const char *s)
 	return 1;
 }
 
-static char **
-strv_add(char **v, const char *s)
-{
-	size_t n = 0;
-
-	while (v && v[n])
-		n++;
-	v = xrealloc(v, (n + 2) * sizeof(*v));
-	v[n] = xstrdup(s);
-	v[n + 1] = NULL;
-	return v;
-}
-
-static void
-strv_free(char **v)
-{
-	size_t i;
-
-	for (i = 0; v && v[i]; i++)
-		free(v[i]);
-	free(v);
-}
-
 static struct job *
 job_add(struct gate *g, const char *name)
 {
@@ -275,7 +252,7 @@ spec_string_list(const struct json_src *src, const cJSON *v, const char *path,
 	int i = 0;
 
 	if (cJSON_IsString(v)) {
-		*out = strv_add(*out, v->valuestring);
+		*out = strv_push(*out, v->valuestring);
 		return 0;
 	}
 	if (!cJSON_IsArray(v))
@@ -283,7 +260,7 @@ spec_string_list(const struct json_src *src, const cJSON *v, const char *path,
 	cJSON_ArrayForEach(it, v) {
 		if (!cJSON_IsString(it))
 			return spec_error(e, src, it, path, "item %d: expected a string", i);
-		*out = strv_add(*out, it->valuestring);
+		*out = strv_push(*out, it->valuestring);
 		i++;
 	}
 	return 0;
@@ -450,7 +427,7 @@ spec_job(const struct json_src *src, struct gate *g, const cJSON *def, struct er
 				if (!cJSON_IsString(kv))
 					return spec_error(e, src, kv, p, "%s: expected a string", kv->string);
 				pair = xasprintf("%s=%s", kv->string, kv->valuestring);
-				j->env = strv_add(j->env, pair);
+				j->env = strv_push(j->env, pair);
 				free(pair);
 			}
 		} else if (!strcmp(k, "cwd")) {
@@ -584,7 +561,7 @@ add_needs(struct gate *g, const struct needs_arg *na, struct err *e)
 		return err_set(e, EX_USAGE_, "--needs %s:%s: no job named '%s'", na->job, na->deps, na->job);
 	copy = xstrdup(na->deps);
 	for (tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
-		j->needs = strv_add(j->needs, tok);
+		j->needs = strv_push(j->needs, tok);
 	free(copy);
 	return 0;
 }

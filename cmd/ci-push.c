@@ -203,7 +203,7 @@ on_progress(const struct registry_progress *p, void *arg)
 /* ---- what to push ------------------------------------------------------------ */
 
 static char **
-strv_push(char **v, size_t *n, const char *s)
+vec_push(char **v, size_t *n, const char *s)
 {
 	size_t i;
 
@@ -216,7 +216,7 @@ strv_push(char **v, size_t *n, const char *s)
 }
 
 static void
-strv_free(char **v, size_t n)
+vec_free(char **v, size_t n)
 {
 	size_t i;
 
@@ -239,15 +239,15 @@ collect_refs(const struct options *o, char **args, int nargs, const cJSON *doc,
 	const cJSON *tags = json_path(doc, "build.image.tags"), *it;
 
 	for (k = 0; k < nargs; k++)
-		refs = strv_push(refs, &n, args[k]);
+		refs = vec_push(refs, &n, args[k]);
 	if (!nargs && cJSON_IsArray(tags)) {
 		cJSON_ArrayForEach(it, tags) {
 			if (!cJSON_IsString(it)) {
-				strv_free(refs, n);
+				vec_free(refs, n);
 				return err_set(e, EX_DOC, "build.image.tags: expected an array of "
 				    "strings");
 			}
-			refs = strv_push(refs, &n, it->valuestring);
+			refs = vec_push(refs, &n, it->valuestring);
 		}
 	}
 	for (i = 0; i < n; i++) {
@@ -255,12 +255,12 @@ collect_refs(const struct options *o, char **args, int nargs, const cJSON *doc,
 		char *name;
 
 		if (ref_parse(refs[i], &r, e) < 0) {
-			strv_free(refs, n);
-			strv_free(repos, nrepos);
+			vec_free(refs, n);
+			vec_free(repos, nrepos);
 			return -1;
 		}
 		name = ref_name(&r);
-		repos = strv_push(repos, &nrepos, name);
+		repos = vec_push(repos, &nrepos, name);
 		free(name);
 		ref_free(&r);
 	}
@@ -269,7 +269,7 @@ collect_refs(const struct options *o, char **args, int nargs, const cJSON *doc,
 		size_t j;
 
 		if (strchr(t, '/')) {
-			refs = strv_push(refs, &n, t);
+			refs = vec_push(refs, &n, t);
 			continue;
 		}
 		if (!ref_tag_valid(t)) {
@@ -285,13 +285,13 @@ collect_refs(const struct options *o, char **args, int nargs, const cJSON *doc,
 		for (j = 0; j < nrepos; j++) {
 			char *full = xasprintf("%s:%s", repos[j], t);
 
-			refs = strv_push(refs, &n, full);
+			refs = vec_push(refs, &n, full);
 			free(full);
 		}
 	}
-	strv_free(repos, nrepos);
+	vec_free(repos, nrepos);
 	if (!n) {
-		strv_free(refs, n);
+		vec_free(refs, n);
 		return err_set(e, EX_USAGE_, "nothing to push to: the document names no tags "
 		    "(build.image.tags) and no REF was given");
 	}
@@ -299,8 +299,8 @@ collect_refs(const struct options *o, char **args, int nargs, const cJSON *doc,
 	*nout = n;
 	return 0;
 fail:
-	strv_free(refs, n);
-	strv_free(repos, nrepos);
+	vec_free(refs, n);
+	vec_free(repos, nrepos);
 	return -1;
 }
 
@@ -374,12 +374,12 @@ do_push(struct options *o, char **args, int nargs, struct pipeline *p,
 			return -1;
 	}
 	if (oci_layout_open(&l, dir, e) < 0) {
-		strv_free(refs, nrefs);
+		vec_free(refs, nrefs);
 		return layout_error(e);
 	}
 	if (oci_layout_find(&l, want, &d, e) < 0) {
 		oci_layout_close(&l);
-		strv_free(refs, nrefs);
+		vec_free(refs, nrefs);
 		return layout_error(e);
 	}
 	r = registry_new(&o->ro);
@@ -387,7 +387,7 @@ do_push(struct options *o, char **args, int nargs, struct pipeline *p,
 	registry_free(r);
 	oci_desc_free(&d);
 	oci_layout_close(&l);
-	strv_free(refs, nrefs);
+	vec_free(refs, nrefs);
 	return rc;
 }
 

@@ -56,4 +56,12 @@ void ring_free(struct ring *r);
 void ring_add(struct ring *r, const void *p, size_t n);
 char *ring_lines(const struct ring *r, int nlines);
 
+/*
+ * NULL-terminated vectors of strings the vector owns (NULL is the empty
+ * vector).  strv_push() appends a copy of s and returns the vector.
+ */
+char **strv_push(char **v, const char *s);
+size_t strv_len(char *const *v);
+void strv_free(char **v);
+
 #endif

@@ -38,7 +38,7 @@
 /* ---- small helpers ------------------------------------------------------ */
 
 static char **
-strv_add(char **v, size_t *n, const char *s)
+vec_add(char **v, size_t *n, const char *s)
 {
 	v = xrealloc(v, (*n + 2) * sizeof(*v));
 	v[(*n)++] = xstrdup(s);
@@ -47,7 +47,7 @@ strv_add(char **v, size_t *n, const char *s)
 }
 
 static void
-strv_free(char **v, size_t n)
+vec_free(char **v, size_t n)
 {
 	size_t i;
 
@@ -247,7 +247,7 @@ warn(struct builder *b, const char *fmt, ...)
 	msg = xvasprintf(fmt, ap);
 	va_end(ap);
 	log_warn("%s", msg);
-	b->warnings = strv_add(b->warnings, &b->nwarn, msg);
+	b->warnings = vec_add(b->warnings, &b->nwarn, msg);
 	free(msg);
 }
 
@@ -1709,7 +1709,7 @@ read_dir_sorted(const char *dir, size_t *n, struct err *e)
 	while ((de = readdir(d))) {
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
 			continue;
-		v = strv_add(v, n, de->d_name);
+		v = vec_add(v, n, de->d_name);
 	}
 	closedir(d);
 	if (!v)
@@ -1818,10 +1818,10 @@ fail:
 		free(cabs);
 		free(crel);
 		free(cdest);
-		strv_free(names, n);
+		vec_free(names, n);
 		return -1;
 	}
-	strv_free(names, n);
+	vec_free(names, n);
 	return added;
 }
 
@@ -1849,7 +1849,7 @@ glob_ctx(struct builder *b, const struct df_inst *in, const char *dir_rel, const
 
 		if (lstat(cabs, &st) == 0 && !dockerignore_excluded(&b->di, crel)) {
 			if (!rest)
-				*out = strv_add(*out, nout, crel);
+				*out = vec_add(*out, nout, crel);
 			else if (S_ISDIR(st.st_mode))
 				rc = glob_ctx(b, in, crel, rest, out, nout);
 		}
@@ -1874,7 +1874,7 @@ glob_ctx(struct builder *b, const struct df_inst *in, const char *dir_rel, const
 		crel = path_join(dir_rel, names[i]);
 		if (!dockerignore_excluded(&b->di, crel)) {
 			if (!rest)
-				*out = strv_add(*out, nout, crel);
+				*out = vec_add(*out, nout, crel);
 			else {
 				char *cabs = xasprintf("%s/%s", b->ctx_real, crel);
 				struct stat st;
@@ -1886,7 +1886,7 @@ glob_ctx(struct builder *b, const struct df_inst *in, const char *dir_rel, const
 		}
 		free(crel);
 	}
-	strv_free(names, n);
+	vec_free(names, n);
 	free(seg);
 	return rc;
 }
@@ -2013,7 +2013,7 @@ glob_view(struct rootfs *fs, const char *dir, const char *pat, char ***out, size
 		if (strchr(name, '/') || fnmatch(seg, name, 0) != 0)
 			continue;
 		if (!rest)
-			*out = strv_add(*out, nout, kids[i]->ent.path);
+			*out = vec_add(*out, nout, kids[i]->ent.path);
 		else if (kids[i]->ent.type == LE_DIR)
 			glob_view(fs, kids[i]->ent.path, rest, out, nout);
 	}
@@ -2232,7 +2232,7 @@ do_copy(struct builder *b, struct stage *s, const struct df_inst *in)
 				warn(b, "%s:%d: %s: '%s' matches nothing", b->df.name, in->line, kw,
 				    words[i]);
 		} else {
-			matches = strv_add(NULL, &nm, clean);
+			matches = vec_add(NULL, &nm, clean);
 		}
 		free(clean);
 		for (m = 0; m < nm; m++) {
@@ -2244,7 +2244,7 @@ do_copy(struct builder *b, struct stage *s, const struct df_inst *in)
 				if (rootfs_resolve(srcfs, sr.rel, 1, &sr.real, b->e) < 0) {
 					iprefix(b, in);
 					free(sr.rel);
-					strv_free(matches, nm);
+					vec_free(matches, nm);
 					goto out;
 				}
 				sr.node = rootfs_get(srcfs, sr.real);
@@ -2253,7 +2253,7 @@ do_copy(struct builder *b, struct stage *s, const struct df_inst *in)
 					    from);
 					free(sr.rel);
 					free(sr.real);
-					strv_free(matches, nm);
+					vec_free(matches, nm);
 					goto out;
 				}
 			} else {
@@ -2263,7 +2263,7 @@ do_copy(struct builder *b, struct stage *s, const struct df_inst *in)
 						    strerror(errno));
 					free(sr.rel);
 					free(sr.real);
-					strv_free(matches, nm);
+					vec_free(matches, nm);
 					goto out;
 				}
 				if (is_add && S_ISREG(sr.st.st_mode)) {
@@ -2273,7 +2273,7 @@ do_copy(struct builder *b, struct stage *s, const struct df_inst *in)
 					if (pr < 0) {
 						free(sr.rel);
 						free(sr.real);
-						strv_free(matches, nm);
+						vec_free(matches, nm);
 						iprefix(b, in);
 						goto out;
 					}
@@ -2284,7 +2284,7 @@ do_copy(struct builder *b, struct stage *s, const struct df_inst *in)
 			srcs = xrealloc(srcs, (nsrc + 1) * sizeof(*srcs));
 			srcs[nsrc++] = sr;
 		}
-		strv_free(matches, nm);
+		vec_free(matches, nm);
 	}
 
 	/* The destination: relative to WORKDIR; a directory when it ends in
@@ -2716,7 +2716,7 @@ do_kv(struct builder *b, struct stage *s, const struct df_inst *in)
 			imgconfig_env_set(s->cfg, keys[i], vals[i]);
 		} else {
 			imgconfig_label(s->cfg, keys[i], vals[i]);
-			s->labels = strv_add(s->labels, &s->nlabels, keys[i]);
+			s->labels = vec_add(s->labels, &s->nlabels, keys[i]);
 		}
 	}
 	rc = 0;
@@ -2925,7 +2925,7 @@ stage_start(struct builder *b, struct stage *s)
 		s->base_name = p->base_name ? xstrdup(p->base_name) : NULL;
 		memcpy(s->base_digest, p->base_digest, OCI_DIGEST_SIZE);
 		for (i = 0; i < p->nlabels; i++)
-			s->labels = strv_add(s->labels, &s->nlabels, p->labels[i]);
+			s->labels = vec_add(s->labels, &s->nlabels, p->labels[i]);
 		if (p->fs_ready) {
 			s->fs = rootfs_clone(p->fs);
 			s->fs_ready = 1;
@@ -3054,7 +3054,7 @@ stage_free(struct stage *s)
 		free(s->layers[i].path);
 	free(s->layers);
 	vars_free(&s->args);
-	strv_free(s->labels, s->nlabels);
+	vec_free(s->labels, s->nlabels);
 	free(s->base_name);
 }
 
@@ -3417,7 +3417,7 @@ out:
 		r->warnings = b.warnings;
 		b.warnings = NULL;
 	}
-	strv_free(b.warnings, b.nwarn);
+	vec_free(b.warnings, b.nwarn);
 	free(text);
 	free(ign);
 	free(b.ctx_real);

@@ -84,7 +84,7 @@ df_strv_free(char **v, size_t n)
 }
 
 static void
-strv_push(char ***v, size_t *n, char *s)
+vec_push(char ***v, size_t *n, char *s)
 {
 	*v = xrealloc(*v, (*n + 2) * sizeof(**v));
 	(*v)[(*n)++] = s;
@@ -105,7 +105,7 @@ df_split_words(const char *s, size_t *n)
 			break;
 		for (q = p; *q && !is_space((unsigned char)*q); q++)
 			;
-		strv_push(&v, n, xstrndup(p, (size_t)(q - p)));
+		vec_push(&v, n, xstrndup(p, (size_t)(q - p)));
 		p = q;
 	}
 	if (!v)
@@ -225,7 +225,7 @@ extract_flags(const char *line, char ***words, size_t *nwords)
 		}
 		if (pos == len) {
 			if (strcmp(buf_str(&w), "--") != 0 && (blank_ok || w.len))
-				strv_push(words, nwords, xstrdup(buf_str(&w)));
+				vec_push(words, nwords, xstrdup(buf_str(&w)));
 			break;
 		}
 		if (phase == IN_WORD) {
@@ -236,7 +236,7 @@ extract_flags(const char *line, char ***words, size_t *nwords)
 					return line + pos;
 				}
 				if (blank_ok || w.len)
-					strv_push(words, nwords, xstrdup(buf_str(&w)));
+					vec_push(words, nwords, xstrdup(buf_str(&w)));
 				buf_reset(&w);
 				blank_ok = 0;
 				continue;
@@ -349,7 +349,7 @@ parse_json_array(const char *s, char ***args, size_t *nargs)
 	*args = xcalloc(1, sizeof(**args));
 	*nargs = 0;
 	cJSON_ArrayForEach(it, j)
-		strv_push(args, nargs, xstrdup(it->valuestring));
+		vec_push(args, nargs, xstrdup(it->valuestring));
 	cJSON_Delete(j);
 	return 1;
 }
@@ -380,14 +380,14 @@ parse_words(const char *rest, int escape, size_t *n)
 		}
 		if (pos == len) {
 			if (blank_ok || w.len)
-				strv_push(&v, n, xstrdup(buf_str(&w)));
+				vec_push(&v, n, xstrdup(buf_str(&w)));
 			break;
 		}
 		if (phase == IN_WORD) {
 			if (is_space(ch)) {
 				phase = IN_SPACES;
 				if (blank_ok || w.len)
-					strv_push(&v, n, xstrdup(buf_str(&w)));
+					vec_push(&v, n, xstrdup(buf_str(&w)));
 				buf_reset(&w);
 				blank_ok = 0;
 				continue;

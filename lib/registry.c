@@ -2191,7 +2191,7 @@ out:
 }
 
 static char **
-strv_add(char **v, size_t *n, const char *s)
+vec_add(char **v, size_t *n, const char *s)
 {
 	v = xrealloc(v, (*n + 2) * sizeof(*v));
 	v[(*n)++] = xstrdup(s);
@@ -2200,7 +2200,7 @@ strv_add(char **v, size_t *n, const char *s)
 }
 
 static void
-strv_free(char **v)
+vec_free(char **v)
 {
 	size_t i;
 
@@ -2216,7 +2216,7 @@ targets_free(struct target *tgs, size_t n)
 
 	for (i = 0; i < n; i++) {
 		ref_free(&tgs[i].ref);
-		strv_free(tgs[i].tags);
+		vec_free(tgs[i].tags);
 	}
 	free(tgs);
 }
@@ -2262,7 +2262,7 @@ make_targets(struct registry *r, char *const *refs, size_t nrefs, struct target 
 			for (k = 0; k < tgs[j].ntags; k++)
 				dup |= !strcmp(tgs[j].tags[k], ref.tag);
 			if (!dup)
-				tgs[j].tags = strv_add(tgs[j].tags, &tgs[j].ntags, ref.tag);
+				tgs[j].tags = vec_add(tgs[j].tags, &tgs[j].ntags, ref.tag);
 		}
 		ref_free(&ref);
 	}
@@ -2436,13 +2436,13 @@ registry_push(struct registry *r, const struct oci_layout *l,
 			if (put_manifest(r, tg, tg->tags[k], type, text, len, manifest->digest, e) < 0)
 				goto out;
 			full = xasprintf("%s/%s:%s", tg->h->name, tg->ref.repository, tg->tags[k]);
-			res->tags = strv_add(res->tags, &ntags_out, full);
+			res->tags = vec_add(res->tags, &ntags_out, full);
 			free(full);
 		}
 		{
 			char *ref = ref_with_digest(&tg->ref, manifest->digest);
 
-			res->references = strv_add(res->references, &nrefs_out, ref);
+			res->references = vec_add(res->references, &nrefs_out, ref);
 			free(ref);
 		}
 	}
@@ -2475,8 +2475,8 @@ out:
 	targets_free(tgs, ntg);
 	if (rc < 0) {
 		/* Keep the counts for the document; drop the names. */
-		strv_free(res->tags);
-		strv_free(res->references);
+		vec_free(res->tags);
+		vec_free(res->references);
 		res->tags = res->references = NULL;
 	}
 	return rc;
@@ -2488,8 +2488,8 @@ registry_push_result_free(struct registry_push_result *res)
 	free(res->registry);
 	free(res->repository);
 	free(res->reference);
-	strv_free(res->references);
-	strv_free(res->tags);
+	vec_free(res->references);
+	vec_free(res->tags);
 	memset(res, 0, sizeof(*res));
 }
 

@@ -31,35 +31,12 @@ review_opts_init(struct review_opts *o)
 	o->stale_approvals = 1;
 }
 
-static void
-strv_free_(char **v)
-{
-	size_t i;
-
-	for (i = 0; v && v[i]; i++)
-		free(v[i]);
-	free(v);
-}
-
-static char **
-strv_push(char **v, const char *s)
-{
-	size_t n = 0;
-
-	while (v && v[n])
-		n++;
-	v = xrealloc(v, (n + 2) * sizeof(*v));
-	v[n] = xstrdup(s);
-	v[n + 1] = NULL;
-	return v;
-}
-
 void
 review_opts_free(struct review_opts *o)
 {
 	free(o->base);
 	free(o->head);
-	strv_free_(o->trailers);
+	strv_free(o->trailers);
 	memset(o, 0, sizeof(*o));
 }
 
@@ -151,7 +128,7 @@ review_opts_parse(struct review_opts *o, const cJSON *obj,
 
 			if (!cJSON_IsArray(it) || cJSON_GetArraySize(it) == 0)
 				return fail(bad, it, e, "%s: expected a non-empty array of trailer keys", k);
-			strv_free_(o->trailers);
+			strv_free(o->trailers);
 			o->trailers = NULL;
 			cJSON_ArrayForEach(t, it) {
 				if (!cJSON_IsString(t) || !valid_trailer_key(t->valuestring))

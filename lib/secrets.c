@@ -424,37 +424,14 @@ secrets_opts_init(struct secrets_opts *o)
 	o->max_file_size = SECRETS_DEFAULT_MAX_FILE;
 }
 
-static void
-strv_free_(char **v)
-{
-	size_t i;
-
-	for (i = 0; v && v[i]; i++)
-		free(v[i]);
-	free(v);
-}
-
-static char **
-strv_push(char **v, const char *s)
-{
-	size_t n = 0;
-
-	while (v && v[n])
-		n++;
-	v = xrealloc(v, (n + 2) * sizeof(*v));
-	v[n] = xstrdup(s);
-	v[n + 1] = NULL;
-	return v;
-}
-
 void
 secrets_opts_free(struct secrets_opts *o)
 {
-	strv_free_(o->paths);
+	strv_free(o->paths);
 	free(o->since);
-	strv_free_(o->allow_paths);
-	strv_free_(o->allow_regexes);
-	strv_free_(o->disable);
+	strv_free(o->allow_paths);
+	strv_free(o->allow_regexes);
+	strv_free(o->disable);
 	free(o->baseline);
 	free(o->write_baseline);
 	memset(o, 0, sizeof(*o));
@@ -628,18 +605,18 @@ secrets_opts_parse(struct secrets_opts *o, const cJSON *obj,
 			char **ids = NULL;
 
 			if (opt_strings(it, k, 0, &ids, bad, e) < 0) {
-				strv_free_(ids);
+				strv_free(ids);
 				return -1;
 			}
 			for (i = 0; ids && ids[i]; i++) {
 				if (rule_index(ids[i]) < 0) {
 					opt_fail(bad, it, e, "%s: no rule '%s'", k, ids[i]);
-					strv_free_(ids);
+					strv_free(ids);
 					return -1;
 				}
 				o->disable = strv_push(o->disable, ids[i]);
 			}
-			strv_free_(ids);
+			strv_free(ids);
 		} else if (!strcmp(k, "entropy")) {
 			if (!cJSON_IsNumber(it) || it->valuedouble < 0 || it->valuedouble > 8)
 				return opt_fail(bad, it, e, "%s: expected bits per character, from 0 to 8", k);

@@ -753,6 +753,13 @@ run(struct options *o, struct pipeline *p, struct err *e)
 		if (ar < 0)
 			goto out;
 	}
+	/* A signal that came while a long step ran (one big COPY) is
+	 * honoured here, before anything the user sees changes. */
+	if (interrupted) {
+		err_set(e, EX_TEMP, "interrupted by signal %d; nothing was changed",
+		    (int)interrupted);
+		goto out;
+	}
 	/* Swap the new layout in. */
 	{
 		struct stat st;

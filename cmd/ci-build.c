@@ -792,8 +792,8 @@ run(struct options *o, struct pipeline *p, struct err *e)
 
 	pipeline_set_section(p, "build", build_section(o, dockerfile, o->context, &r, tags,
 	    ntags, sde), started, mono_ms() - t0);
-	log_info("built %s %s: %zu layers (%d new, %d cached)%s%s", o->out, r.manifest.digest,
-	    r.nlayers, r.layers_built, r.layers_cached, ntags ? ", tagged " : "",
+	log_info("built %s %s: %zu layer%s (%d new, %d cached)%s%s", o->out, r.manifest.digest,
+	    r.nlayers, r.nlayers == 1 ? "" : "s", r.layers_built, r.layers_cached, ntags ? ", tagged " : "",
 	    ntags ? tags[0].full : "");
 	for (i = 1; i < ntags; i++)
 		log_info("  also tagged %s", tags[i].full);

@@ -238,7 +238,7 @@ pipeline_skip_upstream(struct pipeline *p, const char *name, const char *verb)
 	if (!failed)
 		return 0;
 	fs = xstrdup(failed);	/* borrowed from the section being replaced */
-	log_error("not %s: upstream stage '%s' failed", verb, fs);
+	log_warn("not %s: upstream stage '%s' failed", verb, fs);
 	pipeline_skip(p, name, fs);
 	free(fs);
 	return 1;

@@ -14,10 +14,6 @@
 
 #ifndef GREET_VERSION
 #define GREET_VERSION "1.0.0"	/* make VERSION=... overrides it */
-/* serve.c (not part of the library): answer HTTP on port until SIGINT or
- * SIGTERM; returns the exit status. */
-int serve(int port);
-
 #endif
 #define GREET_NAME_MAX 64	/* bytes in a name, not counting the NUL */
 
@@ -68,5 +64,10 @@ const char *http_reason(int status);
 /* serve.c (not part of the library): answer HTTP on port until SIGINT or
  * SIGTERM; returns the exit status. */
 int serve(int port);
+
+/* serve.c: GET /health from 127.0.0.1:port, the image's HEALTHCHECK (a
+ * FROM scratch image has no wget or curl); 0 when it answers 200, else 1
+ * with a message. */
+int healthcheck(int port);
 
 #endif

@@ -15,6 +15,8 @@ usage(FILE *fp)
 	    "       greet price AMOUNT [QTY [DISCOUNT [TAX]]]\n"
 	    "       greet handle        answer one HTTP request from stdin\n"
 	    "       greet serve [PORT]  answer HTTP on PORT (default $PORT or 8080)\n"
+	    "       greet healthcheck [PORT]\n"
+	    "                           exit 0 when 127.0.0.1:PORT/health answers 200\n"
 	    "       greet version\n");
 }
 
@@ -129,7 +131,9 @@ main(int argc, char **argv)
 		rc = cmd_price(argc - 2, argv + 2);
 	} else if (!strcmp(cmd, "handle") && argc == 2) {
 		rc = http_handle(stdin, stdout) < 0 ? 1 : 0;
-	} else if (!strcmp(cmd, "serve") && argc <= 3) {
+	} else if ((!strcmp(cmd, "serve") || !strcmp(cmd, "healthcheck")) && argc <= 3) {
+		/* The port: the argument, else $PORT (as platforms that run
+		 * containers set it), else 8080. */
 		const char *env = getenv("PORT");
 		long port = 8080;
 
@@ -137,7 +141,7 @@ main(int argc, char **argv)
 			return 2;
 		if (argc == 2 && env && *env && number("PORT", env, 1, 65535, &port) < 0)
 			return 2;
-		rc = serve((int)port);
+		rc = cmd[0] == 's' ? serve((int)port) : healthcheck((int)port);
 	} else if (!strcmp(cmd, "version") && argc == 2) {
 		puts("greet " GREET_VERSION);
 		rc = 0;

@@ -686,9 +686,10 @@ kv_push(struct hurl_kv **v, size_t *n, const struct hurl_kv *kv)
 
 /* ---- tokens inside asserts and captures ----------------------------- */
 
-/* A "quoted string" at x (on '"'); fresh, escapes decoded. */
+/* A string at x (on its opening quote q) up to the closing q; fresh,
+ * with the escapes that form allows decoded. */
 static char *
-lx_quoted(struct lx *x)
+lx_delimited(struct lx *x, char q, const char *escapes)
 {
 	struct buf b;
 
@@ -699,15 +700,15 @@ lx_quoted(struct lx *x)
 
 		if (!c) {
 			buf_free(&b);
-			lxerr(x, "unterminated string: expected '\"'");
+			lxerr(x, "unterminated string: expected '%c'", q);
 			return NULL;
 		}
-		if (c == '"') {
+		if (c == q) {
 			x->i++;
 			break;
 		}
 		if (c == '\\') {
-			if (lx_escape(x, &b, "\"/#") < 0) {
+			if (lx_escape(x, &b, escapes) < 0) {
 				buf_free(&b);
 				return NULL;
 			}
@@ -719,37 +720,18 @@ lx_quoted(struct lx *x)
 	return buf_detach(&b, NULL);
 }
 
+/* A "quoted string" at x (on '"'). */
+static char *
+lx_quoted(struct lx *x)
+{
+	return lx_delimited(x, '"', "\"/#");
+}
+
 /* A `oneline string` at x (on '`'). */
 static char *
 lx_backtick(struct lx *x)
 {
-	struct buf b;
-
-	buf_init(&b, 1u << 20);
-	x->i++;
-	for (;;) {
-		char c = lx_peek(x);
-
-		if (!c) {
-			buf_free(&b);
-			lxerr(x, "unterminated string: expected '`'");
-			return NULL;
-		}
-		if (c == '`') {
-			x->i++;
-			break;
-		}
-		if (c == '\\') {
-			if (lx_escape(x, &b, "`#") < 0) {
-				buf_free(&b);
-				return NULL;
-			}
-			continue;
-		}
-		buf_addc(&b, c);
-		x->i++;
-	}
-	return buf_detach(&b, NULL);
+	return lx_delimited(x, '`', "`#");
 }
 
 /* A /regex/ at x (on '/'): "\/" is a slash, other escapes stay for regcomp. */

@@ -9,6 +9,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -159,12 +160,544 @@ struct pgz {
 	int inline_init;
 };
 
+/* ---- level 1: our own quick deflate ------------------------------------
+ *
+ * Level 1 favours speed, as zlib-ng's deflate_quick does: LZ77 with one
+ * hash probe per position, matches of 4 to 258 bytes within 32 KiB
+ * (the dictionary included), coded with the fixed Huffman codes of RFC
+ * 1951, so there are no trees to build.  A block that would not shrink is
+ * stored instead.  The output depends on the input alone, not on the zlib
+ * a machine has, which helps "the same digest on any machine".
+ */
+#define QHASH_BITS 15
+#define QMIN 4
+#define QMAX 258
+
+struct bitw {
+	unsigned char *p;
+	size_t n, cap;
+	unsigned long long acc;
+	int bits;
+};
+
+static void
+bw_put(struct bitw *w, unsigned long long v, int n)
+{
+	w->acc |= v << w->bits;
+	w->bits += n;
+	while (w->bits >= 8) {
+		w->p[w->n++] = (unsigned char)w->acc;
+		w->acc >>= 8;
+		w->bits -= 8;
+	}
+}
+
+static void
+bw_align(struct bitw *w)
+{
+	if (w->bits)
+		bw_put(w, 0, 8 - w->bits);
+}
+
+/* Fixed codes, already bit-reversed for LSB-first output. */
+static unsigned short q_lcode[288];
+static unsigned char q_llen[288];
+static unsigned char q_dcode[30];
+static pthread_once_t q_once = PTHREAD_ONCE_INIT;
+
+static const unsigned short q_lbase[29] = {
+	3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 15, 17, 19, 23, 27, 31, 35, 43, 51, 59,
+	67, 83, 99, 115, 131, 163, 195, 227, 258
+};
+static const unsigned char q_lextra[29] = {
+	0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 4, 4, 4, 4,
+	5, 5, 5, 5, 0
+};
+static const unsigned short q_dbase[30] = {
+	1, 2, 3, 4, 5, 7, 9, 13, 17, 25, 33, 49, 65, 97, 129, 193, 257, 385, 513,
+	769, 1025, 1537, 2049, 3073, 4097, 6145, 8193, 12289, 16385, 24577
+};
+static const unsigned char q_dextra[30] = {
+	0, 0, 0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7, 8, 8, 9, 9, 10, 10,
+	11, 11, 12, 12, 13, 13
+};
+static unsigned char q_lsym[QMAX + 1];	/* length -> index into q_lbase */
+static unsigned char q_dsym_lo[257];	/* distance 1..256 -> code */
+static unsigned char q_dsym_hi[256];	/* (distance-1) >> 7 -> code, for > 256 */
+
+static unsigned
+rev(unsigned v, int n)
+{
+	unsigned r = 0;
+
+	while (n--) {
+		r = (r << 1) | (v & 1);
+		v >>= 1;
+	}
+	return r;
+}
+
+static void
+q_init(void)
+{
+	int i, k;
+
+	for (i = 0; i < 288; i++) {
+		int len = i < 144 ? 8 : i < 256 ? 9 : i < 280 ? 7 : 8;
+		unsigned code = i < 144 ? 0x30 + (unsigned)i : i < 256 ? 0x190 + (unsigned)(i - 144) :
+		    i < 280 ? (unsigned)(i - 256) : 0xc0 + (unsigned)(i - 280);
+
+		q_llen[i] = (unsigned char)len;
+		q_lcode[i] = (unsigned short)rev(code, len);
+	}
+	for (i = 0; i < 30; i++)
+		q_dcode[i] = (unsigned char)rev((unsigned)i, 5);
+	for (k = 0, i = 3; i <= QMAX; i++) {
+		while (k < 28 && i >= q_lbase[k + 1])
+			k++;
+		q_lsym[i] = (unsigned char)k;
+	}
+	for (k = 0, i = 1; i <= 256; i++) {
+		while (k < 29 && i >= q_dbase[k + 1])
+			k++;
+		q_dsym_lo[i] = (unsigned char)k;
+	}
+	for (i = 0; i < 256; i++) {
+		int d = (i << 7) + 1;
+
+		for (k = 29; k > 0 && q_dbase[k] > d; k--)
+			;
+		q_dsym_hi[i] = (unsigned char)k;
+	}
+}
+
+static unsigned
+q_hash(const unsigned char *p)
+{
+	unsigned v = (unsigned)p[0] | (unsigned)p[1] << 8 | (unsigned)p[2] << 16 |
+	    (unsigned)p[3] << 24;
+
+	return (v * 2654435761u) >> (32 - QHASH_BITS);
+}
+
+static int
+q_dsym(unsigned d)
+{
+	return d <= 256 ? q_dsym_lo[d] : q_dsym_hi[(d - 1) >> 7];
+}
+
+/* Stored blocks of at most 65535 bytes; the last one final when asked. */
+static void
+q_stored(struct bitw *w, const unsigned char *in, size_t n, int final)
+{
+	do {
+		size_t k = n > 65535 ? 65535 : n;
+		int last = final && k == n;
+
+		bw_put(w, (unsigned)last, 1);
+		bw_put(w, 0, 2);
+		bw_align(w);
+		w->p[w->n++] = (unsigned char)k;
+		w->p[w->n++] = (unsigned char)(k >> 8);
+		w->p[w->n++] = (unsigned char)~k;
+		w->p[w->n++] = (unsigned char)(~k >> 8);
+		memcpy(w->p + w->n, in, k);
+		w->n += k;
+		in += k;
+		n -= k;
+	} while (n);
+}
+
+/* One LZ77 token: a literal (len 0, val the byte) or a match. */
+struct qtok {
+	unsigned short len;
+	unsigned short val;	/* the literal, or the distance */
+};
+
+struct qcode {
+	unsigned short code[288];	/* bit-reversed */
+	unsigned char len[288];
+};
+
+struct qsym {
+	unsigned freq;
+	unsigned short sym;
+};
+
+static int
+qsym_cmp(const void *a, const void *b)
+{
+	const struct qsym *x = a, *y = b;
+
+	/* Rarest first, ties by symbol: the same lengths on every machine. */
+	if (x->freq != y->freq)
+		return x->freq < y->freq ? -1 : 1;
+	return x->sym < y->sym ? -1 : x->sym > y->sym;
+}
+
+/*
+ * Length-limited Huffman code lengths for n symbols (zero frequency: no
+ * code).  Plain Huffman by the two-queue method, then lengths over max are
+ * folded back and the Kraft sum repaired (as miniz does), and the lengths
+ * handed out shortest to the most frequent.  At least two symbols get a
+ * code, so every tree is complete.
+ */
+static void
+q_lengths(unsigned *freq, int n, int max, unsigned char *len)
+{
+	struct qsym sy[288];
+	unsigned w[2 * 288];
+	int par[2 * 288], count[33] = { 0 };
+	int m = 0, i, k, leaf, node, next;
+	unsigned long total = 0;
+
+	memset(len, 0, (size_t)n);
+	for (i = 0; i < n && m < 2; i++)
+		if (freq[i])
+			m++;
+	for (i = 0; m < 2 && i < n; i++)
+		if (!freq[i]) {
+			freq[i] = 1;
+			m++;
+		}
+	m = 0;
+	for (i = 0; i < n; i++)
+		if (freq[i]) {
+			sy[m].freq = freq[i];
+			sy[m].sym = (unsigned short)i;
+			m++;
+		}
+	qsort(sy, (size_t)m, sizeof(*sy), qsym_cmp);
+	/* Leaves 0..m-1 (sorted), internal nodes m.. in creation order. */
+	for (i = 0; i < m; i++)
+		w[i] = sy[i].freq;
+	leaf = 0;
+	node = m;
+	next = m;
+	for (k = 0; k < m - 1; k++) {
+		int pick[2], t;
+
+		for (t = 0; t < 2; t++) {
+			if (leaf < m && (node >= next || w[leaf] <= w[node]))
+				pick[t] = leaf++;
+			else
+				pick[t] = node++;
+		}
+		w[next] = w[pick[0]] + w[pick[1]];
+		par[pick[0]] = par[pick[1]] = next;
+		next++;
+	}
+	/* Depths: the root is next-1; walk down in reverse creation order. */
+	{
+		int depth[2 * 288];
+
+		depth[next - 1] = 0;
+		for (i = next - 2; i >= 0; i--)
+			depth[i] = depth[par[i]] + 1;
+		for (i = 0; i < m; i++)
+			count[depth[i] > 32 ? 32 : depth[i]]++;
+	}
+	for (i = max + 1; i <= 32; i++) {
+		count[max] += count[i];
+		count[i] = 0;
+	}
+	for (i = max; i > 0; i--)
+		total += (unsigned long)count[i] << (max - i);
+	while (total != 1UL << max) {
+		count[max]--;
+		for (i = max - 1; i > 0; i--)
+			if (count[i]) {
+				count[i]--;
+				count[i + 1] += 2;
+				break;
+			}
+		total--;
+	}
+	/* The rarest symbols get the longest codes. */
+	for (i = max, k = 0; i > 0; i--) {
+		int c;
+
+		for (c = 0; c < count[i]; c++)
+			len[sy[k++].sym] = (unsigned char)i;
+	}
+}
+
+/* Canonical codes from lengths (RFC 1951 3.2.2), reversed for output. */
+static void
+q_codes(const unsigned char *len, int n, unsigned short *code)
+{
+	int bl_count[16] = { 0 }, next_code[16], i, bits, c = 0;
+
+	for (i = 0; i < n; i++)
+		bl_count[len[i]]++;
+	bl_count[0] = 0;
+	for (bits = 1; bits < 16; bits++) {
+		c = (c + bl_count[bits - 1]) << 1;
+		next_code[bits] = c;
+	}
+	for (i = 0; i < n; i++)
+		if (len[i])
+			code[i] = (unsigned short)rev((unsigned)next_code[len[i]]++, len[i]);
+}
+
+/* Run-length code the code lengths: symbols 0-15, 16 (repeat), 17, 18. */
+static int
+q_rle(const unsigned char *lens, int n, unsigned char *sym, unsigned char *extra)
+{
+	int i = 0, k = 0;
+
+	while (i < n) {
+		int v = lens[i], r = 1;
+
+		while (i + r < n && lens[i + r] == v)
+			r++;
+		i += r;
+		if (v == 0) {
+			while (r >= 11) {
+				int t = r > 138 ? 138 : r;
+
+				sym[k] = 18;
+				extra[k++] = (unsigned char)(t - 11);
+				r -= t;
+			}
+			if (r >= 3) {
+				sym[k] = 17;
+				extra[k++] = (unsigned char)(r - 3);
+				r = 0;
+			}
+		} else {
+			sym[k] = (unsigned char)v;
+			extra[k++] = 0;
+			r--;
+			while (r >= 3) {
+				int t = r > 6 ? 6 : r;
+
+				sym[k] = 16;
+				extra[k++] = (unsigned char)(t - 3);
+				r -= t;
+			}
+		}
+		while (r-- > 0) {
+			sym[k] = (unsigned char)v;
+			extra[k++] = 0;
+		}
+	}
+	return k;
+}
+
+static const unsigned char q_clorder[19] = {
+	16, 17, 18, 0, 8, 7, 9, 6, 10, 5, 11, 4, 12, 3, 13, 2, 14, 1, 15
+};
+
+/* Bits the tokens cost with the given codes (extra bits included). */
+static unsigned long long
+q_cost(const unsigned *lf, const unsigned *df, const unsigned char *ll, const unsigned char *dl)
+{
+	unsigned long long bits = 0;
+	int i;
+
+	for (i = 0; i < 286; i++)
+		bits += (unsigned long long)lf[i] * (ll[i] + (i > 256 ? q_lextra[i - 257] : 0));
+	for (i = 0; i < 30; i++)
+		bits += (unsigned long long)df[i] * (dl[i] + q_dextra[i]);
+	return bits;
+}
+
+static void
+q_emit_tokens(struct bitw *w, const struct qtok *t, size_t nt, const struct qcode *lc,
+    const struct qcode *dc)
+{
+	size_t i;
+
+	for (i = 0; i < nt; i++) {
+		if (!t[i].len) {
+			bw_put(w, lc->code[t[i].val], lc->len[t[i].val]);
+		} else {
+			int ls = q_lsym[t[i].len], ds = q_dsym(t[i].val);
+
+			bw_put(w, lc->code[257 + ls], lc->len[257 + ls]);
+			if (q_lextra[ls])
+				bw_put(w, t[i].len - q_lbase[ls], q_lextra[ls]);
+			bw_put(w, dc->code[ds], dc->len[ds]);
+			if (q_dextra[ds])
+				bw_put(w, t[i].val - q_dbase[ds], q_dextra[ds]);
+		}
+	}
+	bw_put(w, lc->code[256], lc->len[256]);
+}
+
+static int
+quick_job(struct pgz_job *j)
+{
+	size_t need = j->inlen + 5 * (j->inlen / 65535 + 2) + 1024;
+	size_t pos, end, base = j->dictlen, n, nt = 0;
+	unsigned lf[288] = { 0 }, df[30] = { 0 }, dyn_lf[288], dyn_df[30];
+	struct qcode fl, fd, dl, dd;
+	unsigned char *buf;
+	struct qtok *tok;
+	uint32_t *head;
+	struct bitw w;
+	int i;
+
+	pthread_once(&q_once, q_init);
+	if (j->outcap < need) {
+		free(j->out);
+		j->outcap = need;
+		j->out = xmalloc(need);
+	}
+	/* The dictionary and the block side by side, so that matches may
+	 * reach back into the dictionary. */
+	n = base + j->inlen;
+	buf = xmalloc(n + 8);
+	memcpy(buf, j->dict, base);
+	memcpy(buf + base, j->in, j->inlen);
+	memset(buf + n, 0, 8);
+	head = xcalloc((size_t)1 << QHASH_BITS, sizeof(*head));	/* position + 1 */
+	for (pos = 0; pos + QMIN <= base; pos++)
+		head[q_hash(buf + pos)] = (uint32_t)pos + 1;
+	tok = xmalloc((j->inlen + 1) * sizeof(*tok));
+
+	/* Pass 1: LZ77, one probe per position. */
+	end = n;
+	pos = base;
+	while (pos < end) {
+		size_t len = 0, cand = 0;
+
+		if (pos + QMIN <= end) {
+			unsigned h = q_hash(buf + pos);
+
+			cand = head[h];
+			head[h] = (uint32_t)pos + 1;
+			if (cand && pos - (cand - 1) <= DICT_SIZE &&
+			    memcmp(buf + cand - 1, buf + pos, QMIN) == 0) {
+				const unsigned char *a = buf + cand - 1 + QMIN, *b = buf + pos + QMIN;
+				size_t max = end - pos < QMAX ? end - pos : QMAX;
+
+				len = QMIN;
+				while (len < max && *a == *b) {
+					a++;
+					b++;
+					len++;
+				}
+			}
+		}
+		if (len) {
+			tok[nt].len = (unsigned short)len;
+			tok[nt].val = (unsigned short)(pos - (cand - 1));
+			lf[257 + q_lsym[len]]++;
+			df[q_dsym(tok[nt].val)]++;
+			/* Short matches: index their inner positions too (as
+			 * zlib does at level 1), for better matches later. */
+			if (len <= 8) {
+				size_t k;
+
+				for (k = 1; k < len && pos + k + QMIN <= end; k++)
+					head[q_hash(buf + pos + k)] = (uint32_t)(pos + k) + 1;
+			}
+			pos += len;
+		} else {
+			tok[nt].len = 0;
+			tok[nt].val = buf[pos];
+			lf[buf[pos]]++;
+			pos++;
+		}
+		nt++;
+	}
+	lf[256] = 1;
+
+	/* Pass 2: the cheapest of dynamic codes, fixed codes, stored. */
+	memcpy(fl.code, q_lcode, sizeof(fl.code));
+	memcpy(fl.len, q_llen, sizeof(fl.len));
+	for (i = 0; i < 30; i++) {
+		fd.code[i] = q_dcode[i];
+		fd.len[i] = 5;
+	}
+	memcpy(dyn_lf, lf, sizeof(lf));
+	memcpy(dyn_df, df, sizeof(df));
+	q_lengths(dyn_lf, 286, 15, dl.len);
+	q_lengths(dyn_df, 30, 15, dd.len);
+	q_codes(dl.len, 286, dl.code);
+	q_codes(dd.len, 30, dd.code);
+	{
+		unsigned char all[286 + 30], sym[286 + 30], extra[286 + 30], cll[19];
+		unsigned short clc[19];
+		unsigned cf[19] = { 0 };
+		int hlit = 286, hdist = 30, hclen = 19, nsym, k;
+		unsigned long long dyn, fix, stored;
+
+		while (hlit > 257 && !dl.len[hlit - 1])
+			hlit--;
+		while (hdist > 1 && !dd.len[hdist - 1])
+			hdist--;
+		memcpy(all, dl.len, (size_t)hlit);
+		memcpy(all + hlit, dd.len, (size_t)hdist);
+		nsym = q_rle(all, hlit + hdist, sym, extra);
+		for (k = 0; k < nsym; k++)
+			cf[sym[k]]++;
+		q_lengths(cf, 19, 7, cll);
+		q_codes(cll, 19, clc);
+		while (hclen > 4 && !cll[q_clorder[hclen - 1]])
+			hclen--;
+		dyn = 3 + 14 + 3 * (unsigned long long)hclen + q_cost(lf, df, dl.len, dd.len);
+		for (k = 0; k < nsym; k++)
+			dyn += cll[sym[k]] + (sym[k] == 16 ? 2 : sym[k] == 17 ? 3 : sym[k] == 18 ? 7 : 0);
+		fix = 3 + q_cost(lf, df, fl.len, fd.len);
+		stored = 8ULL * (j->inlen + 5 * (j->inlen / 65535 + 1)) + 8;
+
+		w.p = j->out;
+		w.n = 0;
+		w.cap = j->outcap;
+		w.acc = 0;
+		w.bits = 0;
+		if (stored <= dyn && stored <= fix) {
+			q_stored(&w, j->in, j->inlen, j->last);
+		} else if (dyn < fix) {
+			bw_put(&w, (unsigned)j->last, 1);
+			bw_put(&w, 2, 2);
+			bw_put(&w, (unsigned)(hlit - 257), 5);
+			bw_put(&w, (unsigned)(hdist - 1), 5);
+			bw_put(&w, (unsigned)(hclen - 4), 4);
+			for (k = 0; k < hclen; k++)
+				bw_put(&w, cll[q_clorder[k]], 3);
+			for (k = 0; k < nsym; k++) {
+				bw_put(&w, clc[sym[k]], cll[sym[k]]);
+				if (sym[k] == 16)
+					bw_put(&w, extra[k], 2);
+				else if (sym[k] == 17)
+					bw_put(&w, extra[k], 3);
+				else if (sym[k] == 18)
+					bw_put(&w, extra[k], 7);
+			}
+			q_emit_tokens(&w, tok, nt, &dl, &dd);
+		} else {
+			bw_put(&w, (unsigned)j->last, 1);
+			bw_put(&w, 1, 2);
+			q_emit_tokens(&w, tok, nt, &fl, &fd);
+		}
+		if (!j->last && !(stored <= dyn && stored <= fix)) {
+			/* A sync flush, as zlib's: an empty stored block. */
+			bw_put(&w, 0, 3);
+			bw_align(&w);
+			memcpy(w.p + w.n, "\0\0\377\377", 4);
+			w.n += 4;
+		}
+		bw_align(&w);
+	}
+	j->outlen = w.n;
+	j->crc = Z.crc32(Z.crc32(0L, Z_NULL, 0), j->in, (uInt)j->inlen);
+	free(tok);
+	free(head);
+	free(buf);
+	return 0;
+}
+
 static int
 deflate_job(z_stream *s, struct pgz_job *j, int level)
 {
 	int rc;
 
-	(void)level;
+	if (level == 1)
+		return quick_job(j);
 	if (Z.deflateReset(s) != Z_OK)
 		return -1;
 	if (j->dictlen && Z.deflateSetDictionary(s, j->dict, (uInt)j->dictlen) != Z_OK)

@@ -97,6 +97,52 @@ entry(struct layer_entry *le, const char *path, enum layer_type t, unsigned mode
 		le->link = xstrdup(link);
 }
 
+/*
+ * Level 1 is our own encoder: every shape of input must inflate back
+ * through zlib, for any block size, thread count and write size.
+ */
+static void
+test_quick_roundtrip(void)
+{
+	static const size_t sizes[] = { 0, 1, 3, 4, 5, 257, 258, 259, 32767, 32768, 32769,
+	    65535, 65536, 65537, 131071, 131072, 131073, 300001 };
+	unsigned x = 777;
+	int kind, bad = 0, cases = 0;
+	size_t si, i;
+
+	for (kind = 0; kind < 6; kind++)
+		for (si = 0; si < sizeof(sizes) / sizeof(sizes[0]); si++) {
+			size_t n = sizes[si];
+			unsigned char *in = xmalloc(n + 1);
+			struct mem g, u;
+
+			for (i = 0; i < n; i++) {
+				x = x * 1103515245 + 12345;
+				switch (kind) {
+				case 0: in[i] = 0; break;				/* long runs */
+				case 1: in[i] = (unsigned char)(x >> 16); break;	/* noise */
+				case 2: in[i] = (unsigned char)"ab \n"[(x >> 16) % 4]; break;
+				case 3: in[i] = (unsigned char)(i % 251); break;	/* period 251 */
+				case 4: in[i] = i % 40000 < 20000 ? (unsigned char)(x >> 16) :
+				    in[i - 20000]; break;	/* repeats far back */
+				default: in[i] = (x >> 16) % 64 ? (unsigned char)"the quick brown fox "[i % 20] :
+				    (unsigned char)(x >> 8); break;	/* text with noise */
+				}
+			}
+			g = gz(in, n, 1, 1 + (int)(si % 3), si % 2 ? 32768 : 0, 1 + n / 3);
+			u = gunzip_mem(&g);
+			cases++;
+			if (u.n != n || (n && memcmp(u.p, in, n))) {
+				bad++;
+				printf("# kind %d size %zu: %zu bytes back\n", kind, n, u.n);
+			}
+			free(u.p);
+			free(g.p);
+			free(in);
+		}
+	ok(bad == 0, "level 1 (our encoder) inflates back through zlib in %d shapes and sizes", cases);
+}
+
 int
 main(void)
 {
@@ -109,6 +155,7 @@ main(void)
 	snprintf(dir, sizeof(dir), "%s/layerXXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
 	if (!mkdtemp(dir))
 		return 1;
+	test_quick_roundtrip();
 	/* Half text, half noise: both kinds of block. */
 	for (i = 0; i < sizeof(data); i++) {
 		x = x * 1103515245 + 12345;

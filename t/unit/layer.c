@@ -141,6 +141,45 @@ test_quick_roundtrip(void)
 			free(in);
 		}
 	ok(bad == 0, "level 1 (our encoder) inflates back through zlib in %d shapes and sizes", cases);
+
+	/* Fibonacci frequencies make a Huffman tree deeper than deflate's 15
+	 * bits: the lengths must be limited and the code still complete. */
+	{
+		size_t fib[27], total = 0, k, at = 0;
+		unsigned char *in;
+		struct mem g, u;
+
+		fib[0] = fib[1] = 1;
+		for (k = 2; k < 27; k++)
+			fib[k] = fib[k - 1] + fib[k - 2];
+		for (k = 0; k < 27; k++)
+			total += fib[k];
+		in = xmalloc(total);
+		for (k = 0; k < 27; k++) {
+			size_t c;
+
+			for (c = 0; c < fib[k]; c++)
+				in[at++] = (unsigned char)(k * 9 + 1);
+		}
+		/* Shuffle, so that LZ77 finds little and literals dominate. */
+		for (k = total - 1; k > 0; k--) {
+			size_t r;
+			unsigned char t;
+
+			x = x * 1103515245 + 12345;
+			r = ((size_t)x << 8 ^ (x >> 8)) % (k + 1);
+			t = in[k];
+			in[k] = in[r];
+			in[r] = t;
+		}
+		g = gz(in, total, 1, 2, 1u << 20, total);
+		u = gunzip_mem(&g);
+		ok(u.n == total && !memcmp(u.p, in, total),
+		    "skewed (Fibonacci) symbol counts inflate back: lengths limited to 15 bits");
+		free(u.p);
+		free(g.p);
+		free(in);
+	}
 }
 
 int

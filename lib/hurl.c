@@ -1570,6 +1570,29 @@ finish_at(struct parser *p, const char *q, const char *what)
 }
 
 /* JSON: from '{' or '[' to the bracket that closes it. */
+/*
+ * A body that starts on line ln and ends at q on some later line (JSON,
+ * XML): take text (owned from here on), check its templates, and move
+ * past q.
+ */
+static int
+inline_body(struct parser *p, struct hurl_body *b, int kind, size_t ln, char *text,
+    const char *q, const char *what)
+{
+	int has;
+
+	b->kind = kind;
+	b->line = (int)ln + 1;
+	if (scan_templates(p, text, b->line, 1, &has) < 0) {
+		free(text);
+		return -1;
+	}
+	b->text.s = text;
+	b->text.line = b->line;
+	b->text.has_tmpl = has;
+	return finish_at(p, q, what);
+}
+
 static int
 body_json(struct parser *p, const char *start, struct hurl_body *b)
 {
@@ -1581,7 +1604,6 @@ body_json(struct parser *p, const char *start, struct hurl_body *b)
 	struct json_opts jo;
 	cJSON *j;
 	char *text;
-	int has;
 
 	for (; q < end; q++) {
 		char c = *q;
@@ -1667,16 +1689,7 @@ body_json(struct parser *p, const char *start, struct hurl_body *b)
 		return err_set(p->e, EX_USAGE_, "%s (in the JSON body)", e2.msg);
 	}
 	cJSON_Delete(j);
-	b->kind = HB_JSON;
-	b->line = (int)ln + 1;
-	if (scan_templates(p, text, b->line, 1, &has) < 0) {
-		free(text);
-		return -1;
-	}
-	b->text.s = text;
-	b->text.line = b->line;
-	b->text.has_tmpl = has;
-	return finish_at(p, q, "the JSON body");
+	return inline_body(p, b, HB_JSON, ln, text, q, "the JSON body");
 }
 
 /* XML: from '<' to the end of the root element. */
@@ -1685,7 +1698,7 @@ body_xml(struct parser *p, const char *start, struct hurl_body *b)
 {
 	const char *q = start, *end = p->text + p->textlen, *close;
 	size_t ln = line_of(p, start);
-	int depth = 0, root = 0, has;
+	int depth = 0, root = 0;
 	struct buf t = BUF_INIT;
 	char *text;
 
@@ -1742,16 +1755,7 @@ done:
 		if (*close != '\r')
 			buf_addc(&t, *close);
 	text = buf_detach(&t, NULL);
-	b->kind = HB_XML;
-	b->line = (int)ln + 1;
-	if (scan_templates(p, text, b->line, 1, &has) < 0) {
-		free(text);
-		return -1;
-	}
-	b->text.s = text;
-	b->text.line = b->line;
-	b->text.has_tmpl = has;
-	return finish_at(p, q, "the XML body");
+	return inline_body(p, b, HB_XML, ln, text, q, "the XML body");
 }
 
 /* ``` on its own line (with an optional language) up to a line of ```. */

@@ -1,6 +1,7 @@
 # ci-tools: from git push to production as small Unix filters.
-# GNU make: each tool is cmd/NAME.c, each lib module lib/NAME.c, each unit
-# test t/unit/NAME.c, each page man/NAME.[157]; adding one needs no edit here.
+# GNU make: each tool is cmd/NAME.c, each lib module lib/DOMAIN/NAME.c (see
+# lib/README), each unit test t/unit/NAME.c, each page man/NAME.[157];
+# adding one needs no edit here.
 
 PREFIX   = /usr/local
 BINDIR   = $(PREFIX)/bin
@@ -27,8 +28,8 @@ ALLCFLAGS = $(STD) $(WARN) $(WERROR_$(CI)) $(SAN_$(SANITIZE)) $(PKG_CFLAGS) -Ili
 ALLLDFLAGS = -pthread $(SAN_$(SANITIZE)) $(LDFLAGS)
 
 TOOLS    = $(patsubst cmd/%.c,%,$(wildcard cmd/ci-*.c))
-LIBOBJ   = $(patsubst %.c,%.o,$(wildcard lib/*.c))
-LIBHDR   = $(wildcard lib/*.h)
+LIBOBJ   = $(patsubst %.c,%.o,$(wildcard lib/*/*.c))
+LIBHDR   = $(wildcard lib/*/*.h)
 UNITS    = $(patsubst %.c,%.t,$(wildcard t/unit/*.c))
 MAN1     = $(wildcard man/*.1)
 MAN5     = $(wildcard man/*.5)
@@ -76,7 +77,8 @@ lint:
 	@for m in $(MAN1) $(MAN5) $(MAN7); do \
 	    out=$$(mandoc -Tlint -W warning $$m 2>&1); \
 	    if [ -n "$$out" ]; then echo "$$out"; exit 1; fi; done
-	@scripts/checksrc cmd/*.c lib/*.c lib/*.h
+	@scripts/checksrc cmd/*.c lib/*/*.c lib/*/*.h
+	@scripts/check-layers
 
 install: all
 	mkdir -p $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 \
@@ -93,7 +95,7 @@ uninstall:
 	for m in $(MAN7); do rm -f $(DESTDIR)$(MANDIR)/man7/$${m#man/}; done
 
 clean:
-	rm -f $(TOOLS) lib/*.o lib/libci.a t/unit/*.t .flags .flags.new
+	rm -f $(TOOLS) lib/*/*.o lib/libci.a t/unit/*.t .flags .flags.new
 	rm -rf t/trash.* ci-out
 
 .PHONY: all check test deps demo lint install uninstall clean FORCE

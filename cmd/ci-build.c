@@ -12,17 +12,17 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "build.h"
-#include "fsutil.h"
-#include "git.h"
-#include "imgarchive.h"
-#include "json.h"
-#include "log.h"
-#include "oci.h"
-#include "pipeline.h"
-#include "ref.h"
-#include "registry.h"
-#include "timeutil.h"
+#include "image/build.h"
+#include "core/fsutil.h"
+#include "core/git.h"
+#include "image/archive.h"
+#include "core/json.h"
+#include "core/log.h"
+#include "oci/oci.h"
+#include "core/pipeline.h"
+#include "oci/ref.h"
+#include "net/registry.h"
+#include "core/timeutil.h"
 
 #define VERSION "0.1.0"
 

@@ -22,19 +22,19 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "block.h"
-#include "buf.h"
-#include "fsutil.h"
-#include "json.h"
-#include "log.h"
-#include "pipeline.h"
-#include "proc.h"
-#include "report.h"
-#include "review.h"
-#include "sarif.h"
-#include "secrets.h"
-#include "timeutil.h"
-#include "xml.h"
+#include "gate/block.h"
+#include "core/buf.h"
+#include "core/fsutil.h"
+#include "core/json.h"
+#include "core/log.h"
+#include "core/pipeline.h"
+#include "core/proc.h"
+#include "format/report.h"
+#include "gate/review.h"
+#include "format/sarif.h"
+#include "gate/secrets.h"
+#include "core/timeutil.h"
+#include "format/xml.h"
 
 #define VERSION "0.1.0"
 #define SPEC_MAX_BYTES (4u << 20)

@@ -11,13 +11,13 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "json.h"
-#include "log.h"
-#include "oci.h"
-#include "pipeline.h"
-#include "ref.h"
-#include "registry.h"
-#include "timeutil.h"
+#include "core/json.h"
+#include "core/log.h"
+#include "oci/oci.h"
+#include "core/pipeline.h"
+#include "oci/ref.h"
+#include "net/registry.h"
+#include "core/timeutil.h"
 
 #define VERSION "0.1.0"
 #define PROGRESS_LINE_MS 5000

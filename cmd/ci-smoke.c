@@ -12,15 +12,15 @@
 
 #include <curl/curl.h>
 
-#include "buf.h"
-#include "fsutil.h"
-#include "hurl.h"
-#include "json.h"
-#include "log.h"
-#include "pipeline.h"
-#include "smoke.h"
-#include "timeutil.h"
-#include "xml.h"
+#include "core/buf.h"
+#include "core/fsutil.h"
+#include "smoke/hurl.h"
+#include "core/json.h"
+#include "core/log.h"
+#include "core/pipeline.h"
+#include "smoke/smoke.h"
+#include "core/timeutil.h"
+#include "format/xml.h"
 
 #define VERSION "0.1.0"
 #define DEFAULT_MAX_TIME_MS 30000

@@ -5,7 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "auth.h"
+#include "net/auth.h"
 #include "tap.h"
 
 static char dir[256];

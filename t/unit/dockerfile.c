@@ -2,7 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "dockerfile.h"
+#include "image/dockerfile.h"
 #include "tap.h"
 
 static int

@@ -2,7 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "dockerignore.h"
+#include "image/dockerignore.h"
 #include "tap.h"
 
 static const struct {

@@ -14,8 +14,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "fsutil.h"
-#include "log.h"
+#include "core/fsutil.h"
+#include "core/log.h"
 #include "tap.h"
 
 static char dir[4096];

@@ -5,8 +5,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "git.h"
-#include "log.h"
+#include "core/git.h"
+#include "core/log.h"
 #include "tap.h"
 
 static void

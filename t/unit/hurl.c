@@ -2,7 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hurl.h"
+#include "smoke/hurl.h"
 #include "tap.h"
 
 static int

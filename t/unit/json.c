@@ -15,8 +15,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "json.h"
-#include "log.h"
+#include "core/json.h"
+#include "core/log.h"
 #include "tap.h"
 
 static struct err e;

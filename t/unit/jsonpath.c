@@ -2,9 +2,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "buf.h"
-#include "json.h"
-#include "jsonpath.h"
+#include "core/buf.h"
+#include "core/json.h"
+#include "format/jsonpath.h"
 #include "tap.h"
 
 static const char store[] =

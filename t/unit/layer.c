@@ -6,9 +6,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "buf.h"
-#include "fsutil.h"
-#include "layer.h"
+#include "core/buf.h"
+#include "core/fsutil.h"
+#include "image/layer.h"
 #include "tap.h"
 
 static char dir[256];

@@ -14,10 +14,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "fsutil.h"
-#include "json.h"
-#include "log.h"
-#include "oci.h"
+#include "core/fsutil.h"
+#include "core/json.h"
+#include "core/log.h"
+#include "oci/oci.h"
 #include "tap.h"
 
 #define DATA "t/unit/data/"

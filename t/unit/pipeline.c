@@ -5,8 +5,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "json.h"
-#include "pipeline.h"
+#include "core/json.h"
+#include "core/pipeline.h"
 #include "tap.h"
 
 /* Feed text to pipeline_read through a pipe. */

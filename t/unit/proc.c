@@ -16,9 +16,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "buf.h"
-#include "log.h"
-#include "proc.h"
+#include "core/buf.h"
+#include "core/log.h"
+#include "core/proc.h"
 #include "tap.h"
 
 static char dir[PATH_MAX];

@@ -14,8 +14,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "oci.h"
-#include "registry.h"
+#include "oci/oci.h"
+#include "net/registry.h"
 #include "tap.h"
 
 static int

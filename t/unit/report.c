@@ -7,10 +7,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "buf.h"
-#include "log.h"
-#include "report.h"
-#include "xml.h"
+#include "core/buf.h"
+#include "core/log.h"
+#include "format/report.h"
+#include "format/xml.h"
 #include "tap.h"
 
 #define DATA "t/unit/data/"

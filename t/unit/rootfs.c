@@ -5,11 +5,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "fsutil.h"
-#include "imgconfig.h"
-#include "json.h"
-#include "layer.h"
-#include "rootfs.h"
+#include "core/fsutil.h"
+#include "image/config.h"
+#include "core/json.h"
+#include "image/layer.h"
+#include "image/rootfs.h"
 #include "tap.h"
 
 static char dir[256];

@@ -10,11 +10,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "block.h"
-#include "json.h"
-#include "review.h"
-#include "sarif.h"
-#include "secrets.h"
+#include "gate/block.h"
+#include "core/json.h"
+#include "gate/review.h"
+#include "format/sarif.h"
+#include "gate/secrets.h"
 #include "tap.h"
 
 #define AWS "AK" "IAQ3EGT5NNB6ZQ7WXY"

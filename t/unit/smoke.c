@@ -5,8 +5,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "hurl.h"
-#include "smoke.h"
+#include "smoke/hurl.h"
+#include "smoke/smoke.h"
 #include "tap.h"
 
 static void

@@ -4,7 +4,7 @@
 #include <time.h>
 
 #include "tap.h"
-#include "timeutil.h"
+#include "core/timeutil.h"
 
 static const struct {
 	const char *in;

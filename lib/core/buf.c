@@ -1,0 +1,255 @@
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/buf.h"
+#include "core/log.h"
+
+void
+buf_init(struct buf *b, size_t cap_max)
+{
+	b->data = NULL;
+	b->len = 0;
+	b->alloc = 0;
+	b->cap_max = cap_max;
+	b->failed = 0;
+}
+
+void
+buf_free(struct buf *b)
+{
+	free(b->data);
+	b->data = NULL;
+	b->len = 0;
+	b->alloc = 0;
+}
+
+void
+buf_reset(struct buf *b)
+{
+	b->len = 0;
+	b->failed = 0;
+	if (b->data)
+		b->data[0] = '\0';
+}
+
+static int
+fail(struct buf *b)
+{
+	buf_free(b);
+	b->failed = 1;
+	return -1;
+}
+
+int
+buf_add(struct buf *b, const void *p, size_t n)
+{
+	size_t cap = b->cap_max ? b->cap_max : SIZE_MAX / 2;
+	size_t want;
+
+	if (b->failed)
+		return -1;
+	if (n > cap || b->len > cap - n)
+		return fail(b);
+	want = b->len + n + 1;
+	if (want > b->alloc) {
+		size_t a = b->alloc ? b->alloc : 64;
+
+		while (a < want)
+			a = a > SIZE_MAX / 4 ? want : a * 2;
+		b->data = xrealloc(b->data, a);
+		b->alloc = a;
+	}
+	if (n)
+		memcpy(b->data + b->len, p, n);
+	b->len += n;
+	b->data[b->len] = '\0';
+	return 0;
+}
+
+int
+buf_adds(struct buf *b, const char *s)
+{
+	return buf_add(b, s, strlen(s));
+}
+
+int
+buf_addc(struct buf *b, int c)
+{
+	char ch = (char)c;
+
+	return buf_add(b, &ch, 1);
+}
+
+int
+buf_vaddf(struct buf *b, const char *fmt, va_list ap)
+{
+	char small[256];
+	va_list ap2;
+	int n, rc;
+	char *big;
+
+	va_copy(ap2, ap);
+	n = vsnprintf(small, sizeof(small), fmt, ap2);
+	va_end(ap2);
+	if (n < 0)
+		return fail(b);
+	if ((size_t)n < sizeof(small))
+		return buf_add(b, small, (size_t)n);
+	big = xmalloc((size_t)n + 1);
+	vsnprintf(big, (size_t)n + 1, fmt, ap);
+	rc = buf_add(b, big, (size_t)n);
+	free(big);
+	return rc;
+}
+
+int
+buf_addf(struct buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	rc = buf_vaddf(b, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+const char *
+buf_str(const struct buf *b)
+{
+	return b->data ? b->data : "";
+}
+
+char *
+buf_detach(struct buf *b, size_t *len)
+{
+	char *p = b->data ? b->data : xstrdup("");
+
+	if (len)
+		*len = b->len;
+	b->data = NULL;
+	b->len = 0;
+	b->alloc = 0;
+	b->failed = 0;
+	return p;
+}
+
+void
+ring_init(struct ring *r, size_t max_bytes)
+{
+	r->max = max_bytes ? max_bytes : 1;
+	r->data = xmalloc(r->max);
+	r->start = 0;
+	r->len = 0;
+	r->total = 0;
+}
+
+void
+ring_free(struct ring *r)
+{
+	free(r->data);
+	r->data = NULL;
+	r->len = 0;
+}
+
+void
+ring_add(struct ring *r, const void *p, size_t n)
+{
+	const char *s = p;
+
+	if (!r->data)
+		return;
+	r->total += n;
+	if (n >= r->max) {
+		memcpy(r->data, s + n - r->max, r->max);
+		r->start = 0;
+		r->len = r->max;
+		return;
+	}
+	while (n) {
+		size_t end = (r->start + r->len) % r->max;
+		size_t room = r->max - end;
+		size_t k = n < room ? n : room;
+
+		memcpy(r->data + end, s, k);
+		s += k;
+		n -= k;
+		if (r->len + k > r->max) {
+			r->start = (r->start + (r->len + k - r->max)) % r->max;
+			r->len = r->max;
+		} else {
+			r->len += k;
+		}
+	}
+}
+
+char *
+ring_lines(const struct ring *r, int nlines)
+{
+	char *flat, *p, *out;
+	size_t i, len = r->data ? r->len : 0;
+	int seen = 0;
+
+	flat = xmalloc(len + 1);
+	/* The result is a C string: a NUL from the stream would cut off the
+	 * very lines a log tail is for, so show it as '?'. */
+	for (i = 0; i < len; i++) {
+		flat[i] = r->data[(r->start + i) % r->max];
+		if (flat[i] == '\0')
+			flat[i] = '?';
+	}
+	flat[len] = '\0';
+	/* Walk back over nlines newlines; a final newline ends the last line
+	 * rather than starting an empty one. */
+	p = flat + len;
+	if (p > flat && p[-1] == '\n')
+		p--;
+	while (p > flat) {
+		if (p[-1] == '\n' && ++seen == nlines)
+			break;
+		p--;
+	}
+	/* If the ring wrapped, the first line is probably partial: drop it. */
+	if (p == flat && r->total > len) {
+		char *nl = memchr(flat, '\n', len);
+
+		if (nl && nl + 1 < flat + len)
+			p = nl + 1;
+	}
+	out = xstrdup(p);
+	free(flat);
+	return out;
+}
+
+size_t
+strv_len(char *const *v)
+{
+	size_t n = 0;
+
+	while (v && v[n])
+		n++;
+	return n;
+}
+
+char **
+strv_push(char **v, const char *s)
+{
+	size_t n = strv_len(v);
+
+	v = xrealloc(v, (n + 2) * sizeof(*v));
+	v[n] = xstrdup(s);
+	v[n + 1] = NULL;
+	return v;
+}
+
+void
+strv_free(char **v)
+{
+	size_t i;
+
+	for (i = 0; v && v[i]; i++)
+		free(v[i]);
+	free(v);
+}

@@ -1,0 +1,280 @@
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/fsutil.h"
+#include "core/log.h"
+
+/* The directory part of path: "a/b/c" -> "a/b", "/c" -> "/", "c" -> ".". */
+static char *
+dir_of(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	size_t n;
+
+	if (!slash)
+		return xstrdup(".");
+	n = (size_t)(slash - path);
+	while (n > 0 && path[n - 1] == '/')
+		n--;
+	if (n == 0)
+		return xstrdup("/");
+	return xstrndup(path, n);
+}
+
+static int
+write_all(int fd, const char *p, size_t n)
+{
+	while (n > 0) {
+		ssize_t w = write(fd, p, n);
+
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+int
+atomic_write(const char *path, const void *data, size_t len, mode_t mode, struct err *e)
+{
+	char *tmp, *dir;
+	int fd, dfd, saved;
+
+	tmp = xasprintf("%s.tmp.XXXXXX", path);
+	if ((fd = mkstemp(tmp)) < 0) {
+		saved = errno;
+		free(tmp);
+		return err_set(e, EX_IOERR_, "cannot write '%s': %s", path, strerror(saved));
+	}
+	(void)fcntl(fd, F_SETFD, FD_CLOEXEC);
+	if (write_all(fd, data, len) != 0 || fchmod(fd, mode) != 0 ||
+	    fsync(fd) != 0) {
+		saved = errno;
+		close(fd);
+		goto fail;
+	}
+	/* close() can report a delayed write error (NFS): check it. */
+	if (close(fd) != 0 || rename(tmp, path) != 0) {
+		saved = errno;
+		goto fail;
+	}
+	free(tmp);
+	/* Make the rename itself durable.  Some file systems cannot fsync a
+	 * directory (EINVAL); the new content is in place either way. */
+	dir = dir_of(path);
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	free(dir);
+	if (dfd >= 0) {
+		if (fsync(dfd) != 0 && errno != EINVAL && errno != ENOTSUP &&
+		    errno != EROFS) {
+			saved = errno;
+			close(dfd);
+			return err_set(e, EX_IOERR_, "cannot write '%s': %s", path,
+			    strerror(saved));
+		}
+		close(dfd);
+	}
+	return 0;
+fail:
+	unlink(tmp);
+	free(tmp);
+	return err_set(e, EX_IOERR_, "cannot write '%s': %s", path, strerror(saved));
+}
+
+static int
+is_dir(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* Create one directory; an existing directory (or symlink to one) is fine. */
+static int
+mkdir_one(const char *full, const char *path, mode_t mode, struct err *e)
+{
+	struct stat st;
+	int saved;
+
+	if (mkdir(path, mode) == 0)
+		return 0;
+	saved = errno;
+	/* Checking afterwards covers EEXIST and also EACCES/EROFS, which some
+	 * systems report for a directory that is already there. */
+	if (is_dir(path))
+		return 0;
+	if (saved == EEXIST || (stat(path, &st) == 0 && !S_ISDIR(st.st_mode)))
+		return err_set(e, EX_IOERR_, "cannot create directory '%s': '%s' "
+		    "is not a directory", full, path);
+	return err_set(e, EX_IOERR_, "cannot create directory '%s': %s", full,
+	    strerror(saved));
+}
+
+int
+mkdir_p(const char *path, mode_t mode, struct err *e)
+{
+	char *p, *s;
+	size_t n;
+	int rc = 0;
+
+	if (!path || !*path)
+		return err_set(e, EX_USAGE_, "cannot create directory '': empty name");
+	p = xstrdup(path);
+	/* "a/b/" is "a/b": the last component gets mode, not the parent's. */
+	n = strlen(p);
+	while (n > 1 && p[n - 1] == '/')
+		p[--n] = '\0';
+	s = p;
+	while (*s == '/')
+		s++;
+	while (*s) {
+		char *slash = strchr(s, '/');
+
+		if (!slash) {
+			rc = mkdir_one(path, p, mode, e);
+			break;
+		}
+		*slash = '\0';
+		/* Parents must stay usable for us whatever mode asks for,
+		 * as with mkdir -p -m. */
+		rc = mkdir_one(path, p, mode | S_IWUSR | S_IXUSR, e);
+		*slash = '/';
+		if (rc != 0)
+			break;
+		s = slash + 1;
+		while (*s == '/')
+			s++;
+	}
+	free(p);
+	return rc;
+}
+
+int
+mkdir_parent(const char *path, struct err *e)
+{
+	char *dir;
+	int rc;
+
+	if (!strchr(path, '/'))
+		return 0;
+	dir = dir_of(path);
+	rc = strcmp(dir, "/") == 0 ? 0 : mkdir_p(dir, 0777, e);
+	free(dir);
+	return rc;
+}
+
+int
+lock_file(const char *path, int wait, struct err *e)
+{
+	struct flock fl;
+	int fd, saved, tries;
+
+	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644)) < 0)
+		return err_set(e, EX_IOERR_, "cannot open lock file '%s': %s", path,
+		    strerror(errno));
+	for (tries = 0; tries < 3; tries++) {
+		memset(&fl, 0, sizeof(fl));
+		fl.l_type = F_WRLCK;
+		fl.l_whence = SEEK_SET;
+		if (fcntl(fd, wait ? F_SETLKW : F_SETLK, &fl) == 0)
+			return fd;
+		saved = errno;
+		if (wait || (saved != EACCES && saved != EAGAIN)) {
+			close(fd);
+			if (saved == EINTR || saved == EDEADLK)
+				return err_set(e, EX_TEMP, "cannot lock '%s': %s",
+				    path, strerror(saved));
+			return err_set(e, EX_IOERR_, "cannot lock '%s': %s", path,
+			    strerror(saved));
+		}
+		/* Name the holder; if it let go meanwhile, try again. */
+		memset(&fl, 0, sizeof(fl));
+		fl.l_type = F_WRLCK;
+		fl.l_whence = SEEK_SET;
+		if (fcntl(fd, F_GETLK, &fl) == 0 && fl.l_type != F_UNLCK) {
+			close(fd);
+			return err_set(e, EX_TEMP, "'%s' is locked by another "
+			    "process (pid %ld)", path, (long)fl.l_pid);
+		}
+	}
+	close(fd);
+	return err_set(e, EX_TEMP, "'%s' is locked by another process", path);
+}
+
+void
+unlock_file(int fd)
+{
+	if (fd >= 0)
+		close(fd);
+}
+
+char *
+read_file(const char *path, size_t cap, size_t *len, struct err *e)
+{
+	size_t lim = cap ? cap : SIZE_MAX / 2, n = 0, alloc = 0;
+	char *p = NULL;
+	int fd, saved;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+		err_set(e, EX_IOERR_, "cannot open '%s': %s", path, strerror(errno));
+		return NULL;
+	}
+	for (;;) {
+		ssize_t r;
+
+		if (alloc - n < 2) {
+			/* Grow, but never much beyond the cap plus one byte,
+			 * which is all we need to notice a file too big. */
+			alloc = alloc ? alloc * 2 : 8192;
+			if (alloc > lim + 2)
+				alloc = lim + 2;
+			p = xrealloc(p, alloc);
+		}
+		r = read(fd, p + n, alloc - n - 1);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			saved = errno;
+			close(fd);
+			free(p);
+			err_set(e, EX_IOERR_, "cannot read '%s': %s", path,
+			    strerror(saved));
+			return NULL;
+		}
+		if (r == 0)
+			break;
+		n += (size_t)r;
+		if (n > lim) {
+			close(fd);
+			free(p);
+			err_set(e, EX_USAGE_, "'%s' is larger than the "
+			    "%zu-byte limit", path, cap);
+			return NULL;
+		}
+	}
+	close(fd);
+	p[n] = '\0';
+	if (len)
+		*len = n;
+	return p;
+}
+
+int
+path_exists(const char *path)
+{
+	struct stat st;
+
+	return lstat(path, &st) == 0;
+}

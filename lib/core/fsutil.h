@@ -1,0 +1,33 @@
+/*
+ * fsutil: files that must not be left half-written.
+ *
+ * atomic_write() writes to a temp file beside the target, fsyncs it, renames
+ * it over the target and fsyncs the directory, so readers see the old or the
+ * new content, never a mix.  mkdir_p() creates every missing parent.  The
+ * lock is an advisory fcntl() lock on a file, released by close (or exit).
+ */
+#ifndef CI_FSUTIL_H
+#define CI_FSUTIL_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "core/log.h"
+
+int atomic_write(const char *path, const void *data, size_t len, mode_t mode, struct err *e);
+int mkdir_p(const char *path, mode_t mode, struct err *e);
+/* mkdir_p() of the directory part of path. */
+int mkdir_parent(const char *path, struct err *e);
+
+/* Take an exclusive lock on path (created if missing).  wait: block until
+ * free; else fail at once with EX_TEMP when held.  Returns the fd to keep. */
+int lock_file(const char *path, int wait, struct err *e);
+void unlock_file(int fd);
+
+/* Read a whole (small) file; NUL-terminated; cap as json_slurp. */
+char *read_file(const char *path, size_t cap, size_t *len, struct err *e);
+
+/* 1 when path exists (any type), else 0. */
+int path_exists(const char *path);
+
+#endif

@@ -1,0 +1,1245 @@
+/*
+ * json: a strict RFC 8259 parser that builds a cJSON tree and remembers
+ * where every value came from, plus small lookup and writing helpers.
+ *
+ * The parser is recursive descent; JSON_MAX_DEPTH bounds the recursion, so
+ * hostile input cannot exhaust the C stack.  Every error names the place
+ * as "name:line:col" (1-based, columns count bytes).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/json.h"
+#include "core/log.h"
+
+/* 2^53: the largest magnitude below which every integer is a double. */
+#define JSON_EXACT_MAX 9007199254740992LL
+#define JSON_EXACT_DIGITS "9007199254740992"
+
+/* Objects up to this many members are checked for duplicates by a scan. */
+#define JSON_DUP_SCAN 16
+
+struct parser {
+	const char *s;
+	size_t len, pos;
+	size_t line_start;	/* offset of the first byte of the current line */
+	int line;
+	const char *name;
+	int comments;
+	struct json_src *src;
+	struct err *e;
+	char *scratch;		/* decoded string being built */
+	size_t scratch_len, scratch_alloc;
+	struct open {
+		char ch;	/* innermost open container, for messages */
+		int line, col;
+	} open;
+};
+
+/* A set of keys of one large object, for duplicate detection. */
+struct keyset {
+	const char **slot;
+	size_t n, size;
+};
+
+static cJSON *parse_value(struct parser *, int, int, int);
+
+static cJSON *
+chk(cJSON *item)
+{
+	/* cJSON allocates with malloc; treat exhaustion as xmalloc does. */
+	if (!item) {
+		fprintf(stderr, "%s: fatal: out of memory (json)\n", log_prog());
+		abort();
+	}
+	return item;
+}
+
+static int
+clamp_int(size_t v)
+{
+	return v > INT_MAX ? INT_MAX : (int)v;
+}
+
+static int
+col_of(const struct parser *p, size_t at)
+{
+	return clamp_int(at - p->line_start + 1);
+}
+
+static int __attribute__((format(printf, 4, 5)))
+fail_at(struct parser *p, int line, int col, const char *fmt, ...)
+{
+	char what[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	return err_set(p->e, EX_USAGE_, "%s:%d:%d: %s", p->name, line, col, what);
+}
+
+/* Positions given to fail() must lie on the current line. */
+#define fail(p, at, ...) fail_at((p), (p)->line, col_of((p), (at)), __VA_ARGS__)
+
+/* "'x'" for a printable byte, "byte 0xNN" otherwise, for messages. */
+static const char *
+show_byte(unsigned char c, char *buf, size_t bufsz)
+{
+	if (c == '\'')
+		snprintf(buf, bufsz, "\"'\"");
+	else if (c > 0x20 && c < 0x7f)
+		snprintf(buf, bufsz, "'%c'", c);
+	else
+		snprintf(buf, bufsz, "byte 0x%02x", c);
+	return buf;
+}
+
+/* A key fit for a message: bounded, control bytes shown as '?'. */
+static const char *
+show_key(const char *k, char *buf, size_t bufsz)
+{
+	size_t i, n = 0;
+
+	for (i = 0; k[i] && n + 4 < bufsz; i++)
+		buf[n++] = (unsigned char)k[i] < 0x20 || k[i] == 0x7f ? '?' : k[i];
+	if (k[i] && n + 4 >= bufsz) {
+		memcpy(buf + n, "...", 3);
+		n += 3;
+	}
+	buf[n] = '\0';
+	return buf;
+}
+
+static int
+eof_error(struct parser *p)
+{
+	if (p->open.ch)
+		return fail(p, p->len, "unexpected end of input (unclosed '%c' at %d:%d)",
+		    p->open.ch, p->open.line, p->open.col);
+	return fail(p, p->len, "unexpected end of input");
+}
+
+static void
+record(struct parser *p, const cJSON *item, int line, int col)
+{
+	struct json_src *src = p->src;
+
+	if (!src)
+		return;
+	if (src->n == src->alloc) {
+		src->alloc = src->alloc ? src->alloc * 2 : 64;
+		src->locs = xrealloc(src->locs, src->alloc * sizeof(*src->locs));
+	}
+	src->locs[src->n].item = item;
+	src->locs[src->n].line = line;
+	src->locs[src->n].col = col;
+	src->n++;
+}
+
+/* Skip whitespace and, when allowed, comments. */
+static int
+skip_ws(struct parser *p)
+{
+	const char *s = p->s;
+
+	while (p->pos < p->len) {
+		char c = s[p->pos];
+
+		if (c == ' ' || c == '\t' || c == '\r') {
+			p->pos++;
+		} else if (c == '\n') {
+			p->pos++;
+			p->line++;
+			p->line_start = p->pos;
+		} else if (c == '/' && p->pos + 1 < p->len &&
+		    (s[p->pos + 1] == '/' || s[p->pos + 1] == '*')) {
+			int line = p->line, col = col_of(p, p->pos);
+
+			if (!p->comments)
+				return fail(p, p->pos, "comments are not allowed here");
+			if (s[p->pos + 1] == '/') {
+				while (p->pos < p->len && s[p->pos] != '\n')
+					p->pos++;
+				continue;
+			}
+			p->pos += 2;
+			for (;;) {
+				if (p->pos + 1 >= p->len) {
+					p->pos = p->len;
+					return fail_at(p, line, col, "unterminated block comment");
+				}
+				if (s[p->pos] == '*' && s[p->pos + 1] == '/') {
+					p->pos += 2;
+					break;
+				}
+				if (s[p->pos] == '\n') {
+					p->line++;
+					p->line_start = p->pos + 1;
+				}
+				p->pos++;
+			}
+		} else {
+			break;
+		}
+	}
+	return 0;
+}
+
+static void
+scratch_add(struct parser *p, const char *b, size_t n)
+{
+	if (p->scratch_len + n + 1 > p->scratch_alloc) {
+		size_t a = p->scratch_alloc ? p->scratch_alloc : 64;
+
+		while (p->scratch_len + n + 1 > a)
+			a *= 2;
+		p->scratch = xrealloc(p->scratch, a);
+		p->scratch_alloc = a;
+	}
+	memcpy(p->scratch + p->scratch_len, b, n);
+	p->scratch_len += n;
+	p->scratch[p->scratch_len] = '\0';
+}
+
+static int
+hex4(const char *s, size_t avail, unsigned *out)
+{
+	unsigned v = 0;
+	size_t i;
+
+	if (avail < 4)
+		return -1;
+	for (i = 0; i < 4; i++) {
+		char c = s[i];
+
+		v <<= 4;
+		if (c >= '0' && c <= '9')
+			v |= (unsigned)(c - '0');
+		else if (c >= 'a' && c <= 'f')
+			v |= (unsigned)(c - 'a' + 10);
+		else if (c >= 'A' && c <= 'F')
+			v |= (unsigned)(c - 'A' + 10);
+		else
+			return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+/* Length of the valid UTF-8 sequence at s (lead byte >= 0x80), or 0. */
+static size_t
+utf8_len(const unsigned char *s, size_t avail)
+{
+	unsigned char c = s[0], lo = 0x80, hi = 0xbf;
+	size_t n, i;
+
+	if (c >= 0xc2 && c <= 0xdf)
+		n = 2;
+	else if (c >= 0xe0 && c <= 0xef) {
+		n = 3;
+		if (c == 0xe0)
+			lo = 0xa0;	/* overlong */
+		else if (c == 0xed)
+			hi = 0x9f;	/* surrogates */
+	} else if (c >= 0xf0 && c <= 0xf4) {
+		n = 4;
+		if (c == 0xf0)
+			lo = 0x90;	/* overlong */
+		else if (c == 0xf4)
+			hi = 0x8f;	/* above U+10FFFF */
+	} else
+		return 0;
+	if (avail < n)
+		return 0;
+	if (s[1] < lo || s[1] > hi)
+		return 0;
+	for (i = 2; i < n; i++)
+		if (s[i] < 0x80 || s[i] > 0xbf)
+			return 0;
+	return n;
+}
+
+static size_t
+utf8_put(unsigned long cp, char *out)
+{
+	if (cp < 0x80) {
+		out[0] = (char)cp;
+		return 1;
+	}
+	if (cp < 0x800) {
+		out[0] = (char)(0xc0 | (cp >> 6));
+		out[1] = (char)(0x80 | (cp & 0x3f));
+		return 2;
+	}
+	if (cp < 0x10000) {
+		out[0] = (char)(0xe0 | (cp >> 12));
+		out[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
+		out[2] = (char)(0x80 | (cp & 0x3f));
+		return 3;
+	}
+	out[0] = (char)(0xf0 | (cp >> 18));
+	out[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
+	out[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
+	out[3] = (char)(0x80 | (cp & 0x3f));
+	return 4;
+}
+
+/*
+ * Decode the string starting at the opening quote into p->scratch.
+ * Strings cannot hold a raw newline, so every error is on the current line.
+ */
+static int
+parse_string(struct parser *p)
+{
+	const unsigned char *s = (const unsigned char *)p->s;
+	char tmp[8];
+
+	p->scratch_len = 0;
+	scratch_add(p, "", 0);
+	p->pos++;
+	for (;;) {
+		size_t run = p->pos, n;
+		unsigned c;
+
+		/* Copy plain ASCII runs in one go: most strings are only that. */
+		while (p->pos < p->len && s[p->pos] >= 0x20 && s[p->pos] < 0x80 &&
+		    s[p->pos] != '"' && s[p->pos] != '\\')
+			p->pos++;
+		if (p->pos > run)
+			scratch_add(p, p->s + run, p->pos - run);
+		if (p->pos >= p->len)
+			return eof_error(p);
+		c = s[p->pos];
+		if (c == '"') {
+			p->pos++;
+			return 0;
+		}
+		if (c < 0x20)
+			return fail(p, p->pos, "unescaped control character 0x%02x in string", c);
+		if (c >= 0x80) {
+			n = utf8_len(s + p->pos, p->len - p->pos);
+			if (n == 0)
+				return fail(p, p->pos, "invalid UTF-8 in string");
+			scratch_add(p, p->s + p->pos, n);
+			p->pos += n;
+			continue;
+		}
+		/* A backslash escape. */
+		if (p->pos + 1 >= p->len)
+			return eof_error(p);
+		c = s[p->pos + 1];
+		switch (c) {
+		case '"': case '\\': case '/':
+			tmp[0] = (char)c;
+			break;
+		case 'b': tmp[0] = '\b'; break;
+		case 'f': tmp[0] = '\f'; break;
+		case 'n': tmp[0] = '\n'; break;
+		case 'r': tmp[0] = '\r'; break;
+		case 't': tmp[0] = '\t'; break;
+		case 'u': {
+			unsigned hi, lo;
+			unsigned long cp;
+			size_t at = p->pos;
+
+			if (hex4(p->s + at + 2, p->len - at - 2, &hi) < 0) {
+				size_t k;
+
+				/* Hex digits up to the end of input: truncated. */
+				for (k = at + 2; k < p->len && k < at + 6 &&
+				    strchr("0123456789abcdefABCDEF", p->s[k]); k++)
+					;
+				if (k == p->len)
+					return eof_error(p);
+				return fail(p, at, "invalid \\u escape: expected 4 hex digits");
+			}
+			p->pos += 6;
+			if (hi == 0)
+				return fail(p, at, "\\u0000 in a string is not supported");
+			if (hi >= 0xdc00 && hi <= 0xdfff)
+				return fail(p, at, "unpaired surrogate \\u%04X in string", hi);
+			cp = hi;
+			if (hi >= 0xd800 && hi <= 0xdbff) {
+				if (p->pos + 1 < p->len && s[p->pos] == '\\' &&
+				    s[p->pos + 1] == 'u' &&
+				    hex4(p->s + p->pos + 2, p->len - p->pos - 2, &lo) == 0 &&
+				    lo >= 0xdc00 && lo <= 0xdfff) {
+					cp = 0x10000 + (((unsigned long)hi - 0xd800) << 10) +
+					    (lo - 0xdc00);
+					p->pos += 6;
+				} else
+					return fail(p, at, "unpaired surrogate \\u%04X in string", hi);
+			}
+			scratch_add(p, tmp, utf8_put(cp, tmp));
+			continue;
+		}
+		default:
+			if (c < 0x20 || c >= 0x7f)
+				return fail(p, p->pos, "invalid escape in string");
+			return fail(p, p->pos, "invalid escape '\\%c' in string", c);
+		}
+		scratch_add(p, tmp, 1);
+		p->pos += 2;
+	}
+}
+
+static int
+is_digit(char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+static cJSON *
+parse_number(struct parser *p)
+{
+	const char *s = p->s;
+	size_t start = p->pos, i = p->pos, dstart, ndig, n;
+	int integral = 1;
+	char stackbuf[64], *lit;
+	double d;
+	cJSON *item;
+
+	if (s[i] == '-')
+		i++;
+	dstart = i;
+	if (i >= p->len) {
+		p->pos = i;
+		eof_error(p);
+		return NULL;
+	}
+	if (s[i] == '0') {
+		i++;
+		if (i < p->len && is_digit(s[i])) {
+			fail(p, start, "leading zero in number");
+			return NULL;
+		}
+	} else if (is_digit(s[i])) {
+		while (i < p->len && is_digit(s[i]))
+			i++;
+	} else {
+		fail(p, i, "expected a digit after '-'");
+		return NULL;
+	}
+	ndig = i - dstart;
+	if (i < p->len && s[i] == '.') {
+		integral = 0;
+		i++;
+		if (i >= p->len || !is_digit(s[i])) {
+			p->pos = i;
+			if (i >= p->len)
+				eof_error(p);
+			else
+				fail(p, i, "expected a digit after '.' in number");
+			return NULL;
+		}
+		while (i < p->len && is_digit(s[i]))
+			i++;
+	}
+	if (i < p->len && (s[i] == 'e' || s[i] == 'E')) {
+		integral = 0;
+		i++;
+		if (i < p->len && (s[i] == '+' || s[i] == '-'))
+			i++;
+		if (i >= p->len || !is_digit(s[i])) {
+			p->pos = i;
+			if (i >= p->len)
+				eof_error(p);
+			else
+				fail(p, i, "expected a digit in the exponent of number");
+			return NULL;
+		}
+		while (i < p->len && is_digit(s[i]))
+			i++;
+	}
+	n = i - start;
+	/* The text need not be NUL-terminated: strtod gets its own copy. */
+	lit = n < sizeof(stackbuf) ? stackbuf : xmalloc(n + 1);
+	memcpy(lit, s + start, n);
+	lit[n] = '\0';
+	if (integral && (ndig > 16 ||
+	    (ndig == 16 && memcmp(s + dstart, JSON_EXACT_DIGITS, 16) > 0))) {
+		/* A double would round it: keep the literal itself. */
+		item = chk(cJSON_CreateRaw(lit));
+	} else {
+		d = strtod(lit, NULL);
+		if (isinf(d)) {
+			if (lit != stackbuf)
+				free(lit);
+			fail(p, start, "number out of range");
+			return NULL;
+		}
+		item = chk(cJSON_CreateNumber(d));
+	}
+	if (lit != stackbuf)
+		free(lit);
+	p->pos = i;
+	return item;
+}
+
+static cJSON *
+parse_literal(struct parser *p, const char *word, cJSON *(*make)(void))
+{
+	size_t n = strlen(word), i;
+
+	for (i = 0; i < n; i++) {
+		if (p->pos + i >= p->len) {
+			p->pos += i;
+			eof_error(p);
+			return NULL;
+		}
+		if (p->s[p->pos + i] != word[i]) {
+			fail(p, p->pos, "invalid literal, expected '%s'", word);
+			return NULL;
+		}
+	}
+	p->pos += n;
+	return chk(make());
+}
+
+static cJSON *
+make_true(void)
+{
+	return cJSON_CreateTrue();
+}
+
+static cJSON *
+make_false(void)
+{
+	return cJSON_CreateFalse();
+}
+
+static cJSON *
+make_null(void)
+{
+	return cJSON_CreateNull();
+}
+
+static size_t
+key_hash(const char *k)
+{
+	size_t h = 2166136261u;
+
+	while (*k)
+		h = (h ^ (unsigned char)*k++) * 16777619u;
+	return h;
+}
+
+/* Insert k; 1 when it was there already. */
+static int
+keyset_add(struct keyset *ks, const char *k)
+{
+	size_t i;
+
+	if ((ks->n + 1) * 2 > ks->size) {
+		const char **old = ks->slot;
+		size_t oldsize = ks->size, j;
+
+		ks->size = ks->size ? ks->size * 2 : 64;
+		ks->slot = xcalloc(ks->size, sizeof(*ks->slot));
+		ks->n = 0;
+		for (j = 0; j < oldsize; j++)
+			if (old[j])
+				keyset_add(ks, old[j]);
+		free(old);
+	}
+	for (i = key_hash(k) & (ks->size - 1); ks->slot[i]; i = (i + 1) & (ks->size - 1))
+		if (strcmp(ks->slot[i], k) == 0)
+			return 1;
+	ks->slot[i] = k;
+	ks->n++;
+	return 0;
+}
+
+/* Track the innermost open container; the previous one goes to *save. */
+static void
+open_push(struct parser *p, char ch, int line, int col, struct open *save)
+{
+	*save = p->open;
+	p->open.ch = ch;
+	p->open.line = line;
+	p->open.col = col;
+}
+
+static cJSON *
+parse_object(struct parser *p, int depth, int line, int col)
+{
+	cJSON *obj = chk(cJSON_CreateObject()), *val, *it;
+	struct keyset ks = { NULL, 0, 0 };
+	struct open save;
+	size_t nmembers = 0;
+	char b[16];
+
+	record(p, obj, line, col);
+	/* Members are recorded at their key; an unclosed bracket is shown as is. */
+	open_push(p, '{', p->line, col_of(p, p->pos), &save);
+	p->pos++;
+	if (skip_ws(p) < 0)
+		goto bad;
+	if (p->pos < p->len && p->s[p->pos] == '}') {
+		p->pos++;
+		p->open = save;
+		return obj;
+	}
+	for (;;) {
+		int kline, kcol, dup = 0;
+		char *key;
+
+		if (p->pos >= p->len) {
+			eof_error(p);
+			goto bad;
+		}
+		if (p->s[p->pos] != '"') {
+			if (p->s[p->pos] == '}' && nmembers > 0)
+				fail(p, p->pos, "trailing comma in object");
+			else
+				fail(p, p->pos, "expected a string key%s, found %s",
+				    nmembers ? "" : " or '}'",
+				    show_byte((unsigned char)p->s[p->pos], b, sizeof(b)));
+			goto bad;
+		}
+		kline = p->line;
+		kcol = col_of(p, p->pos);
+		if (parse_string(p) < 0)
+			goto bad;
+		key = xstrdup(p->scratch);
+		/* Small objects: scan; large ones: a hash set of their keys. */
+		if (nmembers < JSON_DUP_SCAN) {
+			for (it = obj->child; it; it = it->next)
+				if (strcmp(it->string, key) == 0)
+					dup = 1;
+		} else {
+			if (ks.size == 0)
+				for (it = obj->child; it; it = it->next)
+					keyset_add(&ks, it->string);
+			dup = keyset_add(&ks, key);
+		}
+		if (dup) {
+			char kb[80];
+
+			fail_at(p, kline, kcol, "duplicate key '%s'",
+			    show_key(key, kb, sizeof(kb)));
+			free(key);
+			goto bad;
+		}
+		if (skip_ws(p) < 0) {
+			free(key);
+			goto bad;
+		}
+		if (p->pos >= p->len || p->s[p->pos] != ':') {
+			if (p->pos >= p->len)
+				eof_error(p);
+			else
+				fail(p, p->pos, "expected ':' after object key");
+			free(key);
+			goto bad;
+		}
+		p->pos++;
+		if (skip_ws(p) < 0 ||
+		    !(val = parse_value(p, depth, kline, kcol))) {
+			free(key);
+			goto bad;
+		}
+		/*
+		 * Hand our copy of the key to cJSON instead of copying it
+		 * again; the key set keeps pointing at it, now owned by obj.
+		 */
+		val->string = key;
+		cJSON_AddItemToArray(obj, val);
+		nmembers++;
+		if (skip_ws(p) < 0)
+			goto bad;
+		if (p->pos >= p->len) {
+			eof_error(p);
+			goto bad;
+		}
+		if (p->s[p->pos] == '}') {
+			p->pos++;
+			break;
+		}
+		if (p->s[p->pos] != ',') {
+			fail(p, p->pos, "expected ',' or '}' after object member");
+			goto bad;
+		}
+		p->pos++;
+		if (skip_ws(p) < 0)
+			goto bad;
+	}
+	free(ks.slot);
+	p->open = save;
+	return obj;
+bad:
+	free(ks.slot);
+	p->open = save;
+	cJSON_Delete(obj);
+	return NULL;
+}
+
+static cJSON *
+parse_array(struct parser *p, int depth, int line, int col)
+{
+	cJSON *arr = chk(cJSON_CreateArray()), *val;
+	struct open save;
+	int n = 0;
+
+	record(p, arr, line, col);
+	open_push(p, '[', p->line, col_of(p, p->pos), &save);
+	p->pos++;
+	if (skip_ws(p) < 0)
+		goto bad;
+	if (p->pos < p->len && p->s[p->pos] == ']') {
+		p->pos++;
+		p->open = save;
+		return arr;
+	}
+	for (;;) {
+		if (n > 0 && p->pos < p->len && p->s[p->pos] == ']') {
+			fail(p, p->pos, "trailing comma in array");
+			goto bad;
+		}
+		if (!(val = parse_value(p, depth, 0, 0)))
+			goto bad;
+		cJSON_AddItemToArray(arr, val);
+		n++;
+		if (skip_ws(p) < 0)
+			goto bad;
+		if (p->pos >= p->len) {
+			eof_error(p);
+			goto bad;
+		}
+		if (p->s[p->pos] == ']') {
+			p->pos++;
+			break;
+		}
+		if (p->s[p->pos] != ',') {
+			fail(p, p->pos, "expected ',' or ']' after array element");
+			goto bad;
+		}
+		p->pos++;
+		if (skip_ws(p) < 0)
+			goto bad;
+	}
+	p->open = save;
+	return arr;
+bad:
+	p->open = save;
+	cJSON_Delete(arr);
+	return NULL;
+}
+
+/*
+ * Parse the value at p->pos (whitespace already skipped).  depth counts
+ * the containers around it.  Its position is recorded at (line, col), or
+ * where it starts when line is 0 (object members give their key's).
+ */
+static cJSON *
+parse_value(struct parser *p, int depth, int line, int col)
+{
+	cJSON *item;
+	char b[16];
+	char c;
+
+	if (p->pos >= p->len) {
+		eof_error(p);
+		return NULL;
+	}
+	if (line == 0) {
+		line = p->line;
+		col = col_of(p, p->pos);
+	}
+	c = p->s[p->pos];
+	if (c == '{' || c == '[') {
+		if (depth >= JSON_MAX_DEPTH) {
+			fail(p, p->pos, "nesting deeper than %d", JSON_MAX_DEPTH);
+			return NULL;
+		}
+		return c == '{' ? parse_object(p, depth + 1, line, col) :
+		    parse_array(p, depth + 1, line, col);
+	}
+	if (c == '"') {
+		if (parse_string(p) < 0)
+			return NULL;
+		item = chk(cJSON_CreateString(p->scratch));
+	} else if (c == '-' || is_digit(c))
+		item = parse_number(p);
+	else if (c == 't')
+		item = parse_literal(p, "true", make_true);
+	else if (c == 'f')
+		item = parse_literal(p, "false", make_false);
+	else if (c == 'n')
+		item = parse_literal(p, "null", make_null);
+	else {
+		fail(p, p->pos, "expected a value, found %s",
+		    show_byte((unsigned char)c, b, sizeof(b)));
+		return NULL;
+	}
+	if (item)
+		record(p, item, line, col);
+	return item;
+}
+
+static int
+loc_cmp(const void *a, const void *b)
+{
+	uintptr_t x = (uintptr_t)((const struct json_loc *)a)->item;
+	uintptr_t y = (uintptr_t)((const struct json_loc *)b)->item;
+
+	return x < y ? -1 : x > y;
+}
+
+cJSON *
+json_parse(const char *text, size_t len, const struct json_opts *o,
+    struct json_src *src, struct err *e)
+{
+	struct parser p;
+	const char *nul;
+	cJSON *root;
+	char b[16];
+
+	memset(&p, 0, sizeof(p));
+	p.s = text ? text : "";
+	p.len = text ? len : 0;
+	p.line = 1;
+	p.name = o && o->name ? o->name : "<input>";
+	p.comments = o ? o->comments : 0;
+	p.e = e;
+	if (src) {
+		src->name = xstrdup(p.name);
+		src->locs = NULL;
+		src->n = src->alloc = 0;
+		p.src = src;
+	}
+
+	/* NUL bytes first: nothing after one can be trusted to be text. */
+	if (p.len && (nul = memchr(p.s, '\0', p.len)) != NULL) {
+		size_t off = (size_t)(nul - p.s), i;
+
+		for (i = 0; i < off; i++)
+			if (p.s[i] == '\n') {
+				p.line++;
+				p.line_start = i + 1;
+			}
+		fail(&p, off, "NUL byte at offset %zu", off);
+		goto bad;
+	}
+	if (p.len >= 3 && memcmp(p.s, "\xef\xbb\xbf", 3) == 0) {
+		fail(&p, 0, "byte order mark is not allowed");
+		goto bad;
+	}
+	if (skip_ws(&p) < 0)
+		goto bad;
+	if (!(root = parse_value(&p, 0, 0, 0)))
+		goto bad;
+	if (skip_ws(&p) < 0) {
+		cJSON_Delete(root);
+		goto bad;
+	}
+	if (p.pos < p.len) {
+		fail(&p, p.pos, "unexpected %s after the JSON value",
+		    show_byte((unsigned char)p.s[p.pos], b, sizeof(b)));
+		cJSON_Delete(root);
+		goto bad;
+	}
+	free(p.scratch);
+	/* Sorted by item, so that json_where() can bsearch. */
+	if (src && src->n > 1)
+		qsort(src->locs, src->n, sizeof(*src->locs), loc_cmp);
+	return root;
+bad:
+	free(p.scratch);
+	if (src)
+		json_src_free(src);
+	return NULL;
+}
+
+char *
+json_slurp_fd(int fd, const char *name, size_t cap, size_t *len, struct err *e)
+{
+	struct stat st;
+	size_t n = 0, alloc;
+	char *data;
+
+	if (!name)
+		name = "<input>";
+	if (cap == 0 || cap > SIZE_MAX / 2)
+		cap = SIZE_MAX / 2;
+	if (len)
+		*len = 0;
+	alloc = 64 * 1024;
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0) {
+		if ((unsigned long long)st.st_size > cap) {
+			err_set(e, EX_USAGE_, "'%s' is larger than the %zu-byte limit", name, cap);
+			return NULL;
+		}
+		/* Room for the whole file, the NUL and a byte to see EOF. */
+		alloc = (size_t)st.st_size + 2;
+	}
+	if (alloc > cap + 2)
+		alloc = cap + 2;
+	data = xmalloc(alloc);
+	for (;;) {
+		ssize_t r;
+		size_t want;
+
+		if (n + 1 >= alloc) {
+			alloc = alloc > (cap + 2) / 2 ? cap + 2 : alloc * 2;
+			data = xrealloc(data, alloc);
+		}
+		/* Read at most one byte past the cap: enough to know it is passed. */
+		want = alloc - 1 - n;
+		if (want > cap + 1 - n)
+			want = cap + 1 - n;
+		r = read(fd, data + n, want);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			err_set(e, EX_IOERR_, "cannot read '%s': %s", name, strerror(errno));
+			free(data);
+			return NULL;
+		}
+		if (r == 0)
+			break;
+		n += (size_t)r;
+		if (n > cap) {
+			err_set(e, EX_USAGE_, "'%s' is larger than the %zu-byte limit", name, cap);
+			free(data);
+			return NULL;
+		}
+	}
+	data[n] = '\0';
+	if (len)
+		*len = n;
+	return data;
+}
+
+char *
+json_slurp(const char *path, size_t cap, size_t *len, struct err *e)
+{
+	char *data;
+	int fd, saved;
+
+	if (strcmp(path, "-") == 0)
+		return json_slurp_fd(STDIN_FILENO, "<stdin>", cap, len, e);
+	do
+		fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	while (fd < 0 && errno == EINTR);
+	if (fd < 0) {
+		err_set(e, EX_IOERR_, "cannot open '%s': %s", path, strerror(errno));
+		return NULL;
+	}
+	data = json_slurp_fd(fd, path, cap, len, e);
+	saved = errno;
+	close(fd);
+	errno = saved;
+	return data;
+}
+
+cJSON *
+json_load(const char *path, size_t cap, int comments, struct json_src *src, struct err *e)
+{
+	struct json_opts o;
+	size_t len;
+	char *text;
+	cJSON *root;
+
+	o.name = strcmp(path, "-") == 0 ? "<stdin>" : path;
+	o.comments = comments;
+	if (!(text = json_slurp(path, cap, &len, e))) {
+		if (src)
+			memset(src, 0, sizeof(*src));
+		return NULL;
+	}
+	root = json_parse(text, len, &o, src, e);
+	free(text);
+	return root;
+}
+
+void
+json_where(const struct json_src *src, const cJSON *item, char *out, size_t outsz)
+{
+	const char *name = src && src->name ? src->name : "<input>";
+	const struct json_loc *l = NULL;
+	struct json_loc key;
+
+	if (!out || outsz == 0)
+		return;
+	if (src && item && src->n > 0) {
+		key.item = item;
+		l = bsearch(&key, src->locs, src->n, sizeof(*src->locs), loc_cmp);
+	}
+	if (l)
+		snprintf(out, outsz, "%s:%d:%d", name, l->line, l->col);
+	else
+		snprintf(out, outsz, "%s", name);
+}
+
+void
+json_src_free(struct json_src *src)
+{
+	if (!src)
+		return;
+	free(src->name);
+	free(src->locs);
+	src->name = NULL;
+	src->locs = NULL;
+	src->n = src->alloc = 0;
+}
+
+cJSON *
+json_path(const cJSON *root, const char *path)
+{
+	const cJSON *cur = root;
+	const char *s = path;
+	char *key;
+
+	if (!root || !path)
+		return NULL;
+	/* No key is longer than the path it came from. */
+	key = xmalloc(strlen(path) + 1);
+	while (*s) {
+		if (*s == '[' && s[1] != '\'' && s[1] != '"') {
+			/* [N]: digits only. */
+			long idx = 0;
+
+			s++;
+			if (!is_digit(*s))
+				goto bad;
+			while (is_digit(*s)) {
+				idx = idx * 10 + (*s++ - '0');
+				if (idx > INT_MAX)
+					goto bad;
+			}
+			if (*s++ != ']' || !cJSON_IsArray(cur))
+				goto bad;
+			for (cur = cur->child; cur && idx > 0; idx--)
+				cur = cur->next;
+			if (!cur)
+				goto bad;
+			continue;
+		}
+		if (*s == '[') {
+			/* ['key'] or ["key"], with \\ and \<quote> escapes. */
+			char q = s[1];
+			size_t n = 0;
+
+			s += 2;
+			while (*s && *s != q) {
+				if (*s == '\\' && (s[1] == q || s[1] == '\\'))
+					s++;
+				key[n++] = *s++;
+			}
+			key[n] = '\0';
+			if (*s != q || s[1] != ']')
+				goto bad;
+			s += 2;
+		} else {
+			/* A bare key, after a dot except at the start. */
+			const char *k;
+
+			if (*s == '.')
+				s++;
+			else if (s != path)
+				goto bad;
+			k = s;
+			while (*s && *s != '.' && *s != '[')
+				s++;
+			if (s == k)
+				goto bad;
+			memcpy(key, k, (size_t)(s - k));
+			key[s - k] = '\0';
+		}
+		if (!cJSON_IsObject(cur) ||
+		    !(cur = cJSON_GetObjectItemCaseSensitive(cur, key)))
+			goto bad;
+	}
+	free(key);
+	return (cJSON *)cur;
+bad:
+	free(key);
+	return NULL;
+}
+
+const char *
+json_str(const cJSON *obj, const char *key)
+{
+	const cJSON *v;
+
+	if (!cJSON_IsObject(obj) || !key)
+		return NULL;
+	v = cJSON_GetObjectItemCaseSensitive(obj, key);
+	return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+/* "-?[0-9]+" read exactly into *out. */
+static int
+decimal_i64(const char *s, long long *out)
+{
+	const char *d = s[0] == '-' ? s + 1 : s;
+	long long v;
+	char *end;
+
+	if (!is_digit(*d))
+		return -1;
+	while (is_digit(*d))
+		d++;
+	if (*d)
+		return -1;
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno == ERANGE || *end)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+int
+json_get_i64(const cJSON *item, long long *out)
+{
+	if (!item || !out)
+		return -1;
+	if (cJSON_IsNumber(item)) {
+		double d = item->valuedouble;
+
+		/* Range first: the cast is only defined for values that fit. */
+		if (!(d >= -(double)JSON_EXACT_MAX && d <= (double)JSON_EXACT_MAX) ||
+		    (double)(long long)d != d)
+			return -1;
+		*out = (long long)d;
+		return 0;
+	}
+	if ((cJSON_IsRaw(item) || cJSON_IsString(item)) && item->valuestring)
+		return decimal_i64(item->valuestring, out);
+	return -1;
+}
+
+cJSON *
+json_add_i64(cJSON *obj, const char *key, long long v)
+{
+	cJSON *item;
+
+	if (!cJSON_IsObject(obj) || !key)
+		return NULL;
+	if (v > JSON_EXACT_MAX || v < -JSON_EXACT_MAX) {
+		char lit[32];
+
+		snprintf(lit, sizeof(lit), "%lld", v);
+		item = chk(cJSON_CreateRaw(lit));
+	} else
+		item = chk(cJSON_CreateNumber((double)v));
+	/* Replace rather than add a second member with the same key. */
+	json_set(obj, key, item);
+	return item;
+}
+
+void
+json_set(cJSON *obj, const char *key, cJSON *val)
+{
+	cJSON *old;
+
+	if (!val)
+		return;
+	if (!cJSON_IsObject(obj) || !key) {
+		cJSON_Delete(val);
+		return;
+	}
+	old = cJSON_GetObjectItemCaseSensitive(obj, key);
+	if (old == val)
+		return;
+	if (old) {
+		/* Sets val's key and swaps it in where old was, freeing old. */
+		if (!cJSON_ReplaceItemInObjectCaseSensitive(obj, key, val))
+			chk(NULL);
+		return;
+	}
+	if (!cJSON_AddItemToObject(obj, key, val))
+		chk(NULL);
+}
+
+/*
+ * cJSON prints numbers with "%1.15g" and only falls back to "%1.17g" when
+ * reading that back is off by more than a relative DBL_EPSILON, so values
+ * such as 9007199254740992 or 0.30000000000000004 come out rounded.  When
+ * "%.15g" does not round-trip, fill buf with the shortest form that does
+ * and return 1.
+ */
+static int
+inexact_number(const cJSON *item, char *buf, size_t bufsz)
+{
+	double d = item->valuedouble;
+	int prec;
+
+	if (!cJSON_IsNumber(item) || !isfinite(d))
+		return 0;
+	if (d > -1e15 && d < 1e15 && (double)(long long)d == d)
+		return 0;	/* the common case: an integer of at most 15 digits */
+	for (prec = 15; prec <= 17; prec++) {
+		snprintf(buf, bufsz, "%.*g", prec, d);
+		if (strtod(buf, NULL) == d)
+			return prec > 15;
+	}
+	return 1;
+}
+
+static int
+tree_inexact(const cJSON *item)
+{
+	char b[40];
+
+	for (; item; item = item->next)
+		if (inexact_number(item, b, sizeof(b)) || tree_inexact(item->child))
+			return 1;
+	return 0;
+}
+
+static void
+make_exact(cJSON *item)
+{
+	char b[40];
+
+	if (inexact_number(item, b, sizeof(b))) {
+		item->type = cJSON_Raw | (item->type & cJSON_StringIsConst);
+		item->valuestring = xstrdup(b);
+	}
+}
+
+static void
+tree_make_exact(cJSON *item)
+{
+	for (; item; item = item->next) {
+		make_exact(item);
+		tree_make_exact(item->child);
+	}
+}
+
+char *
+json_print(const cJSON *item)
+{
+	cJSON *copy = NULL;
+	char b[40], *s;
+
+	if (!item)
+		return xstrdup("null");
+	/* Rare: print a copy in which such numbers are raw text. */
+	if (inexact_number(item, b, sizeof(b)) || tree_inexact(item->child)) {
+		copy = chk(cJSON_Duplicate(item, 1));
+		make_exact(copy);
+		tree_make_exact(copy->child);
+		item = copy;
+	}
+	/* Only fails when out of memory (our trees are well formed). */
+	s = cJSON_PrintUnformatted(item);
+	cJSON_Delete(copy);
+	if (!s) {
+		fprintf(stderr, "%s: fatal: out of memory (json)\n", log_prog());
+		abort();
+	}
+	return s;
+}

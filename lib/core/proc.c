@@ -1,0 +1,918 @@
+/*
+ * proc: child processes in their own process group, with captured output
+ * and a timeout.  See proc.h for the contract.
+ *
+ * Between fork and exec the child only makes async-signal-safe calls: the
+ * environment (ours with the spec's pairs replacing same-named entries) and
+ * every PATH candidate for argv[0] are prepared before fork, and the child
+ * walks the candidates with execve() the way execvp() would (including the
+ * ENOEXEC fallback to sh).  The PATH searched is the one of the child's
+ * environment, as if the pairs had been set with setenv() before execvp().
+ *
+ * The child reports a failed chdir or exec through a close-on-exec pipe
+ * (EOF there means exec succeeded).  SIGCHLD wakes proc_poll() through a
+ * self-pipe; when another handler owns SIGCHLD, proc_poll() falls back to
+ * polling for exits every CHLD_POLL_MS.
+ */
+#include <sys/types.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/buf.h"
+#include "core/log.h"
+#include "core/proc.h"
+#include "core/timeutil.h"
+
+#define TAIL_DEFAULT	(64 * 1024)
+#define GRACE_DEFAULT	5000
+#define DRAIN_MS	200	/* pipe kept open by an escaped grandchild */
+#define CHLD_POLL_MS	50	/* exit polling when SIGCHLD is not ours */
+#define READ_CHUNK	16384
+#define READ_ROUNDS	16	/* per process and poll, so no job starves the rest */
+
+extern char **environ;
+
+/* What the child writes to the status pipe before it ends with 127. */
+enum { FAIL_SETUP = 1, FAIL_CHDIR, FAIL_EXEC };
+struct child_fail {
+	int stage;
+	int err;
+};
+
+static int chld_pipe[2] = { -1, -1 };
+static int chld_tried;
+
+/* Everything the child needs, built before fork. */
+struct launch {
+	char **envp;		/* pointers borrowed from environ and the spec */
+	char **cands;		/* PATH candidates for argv[0] (owned strings) */
+	size_t ncands;
+	char **shargv;		/* "sh" CAND ARGV[1..]: the ENOEXEC fallback */
+	char *const *argv;
+	char *shell_argv[4];
+	int devnull;
+	int out_w;
+	int stat_w;
+};
+
+static void
+on_sigchld(int sig)
+{
+	int saved = errno;
+	ssize_t r;
+
+	(void)sig;
+	r = write(chld_pipe[1], "x", 1);
+	(void)r;
+	errno = saved;
+}
+
+/*
+ * Install the SIGCHLD self-pipe once, unless the program has its own
+ * handler.  Also undoes an inherited SIG_IGN, which would make the kernel
+ * reap our children before we see their status.
+ */
+static void
+chld_init(void)
+{
+	struct sigaction old, sa;
+	int fds[2], i;
+
+	if (chld_tried)
+		return;
+	chld_tried = 1;
+	if (sigaction(SIGCHLD, NULL, &old) == -1)
+		return;
+	if ((old.sa_flags & SA_SIGINFO) ||
+	    (old.sa_handler != SIG_DFL && old.sa_handler != SIG_IGN))
+		return;
+	if (pipe(fds) == -1)
+		return;
+	for (i = 0; i < 2; i++) {
+		fcntl(fds[i], F_SETFD, FD_CLOEXEC);
+		fcntl(fds[i], F_SETFL, fcntl(fds[i], F_GETFL) | O_NONBLOCK);
+	}
+	chld_pipe[0] = fds[0];
+	chld_pipe[1] = fds[1];
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_sigchld;
+	sigemptyset(&sa.sa_mask);
+	sa.sa_flags = SA_RESTART | SA_NOCLDSTOP;
+	if (sigaction(SIGCHLD, &sa, NULL) == -1) {
+		close(fds[0]);
+		close(fds[1]);
+		chld_pipe[0] = chld_pipe[1] = -1;
+	}
+}
+
+/* Is our handler (still) the one that runs on SIGCHLD? */
+static int
+chld_active(void)
+{
+	struct sigaction cur;
+
+	if (chld_pipe[0] < 0 || sigaction(SIGCHLD, NULL, &cur) == -1)
+		return 0;
+	return !(cur.sa_flags & SA_SIGINFO) && cur.sa_handler == on_sigchld;
+}
+
+static void
+chld_drain(void)
+{
+	char buf[64];
+
+	while (read(chld_pipe[0], buf, sizeof(buf)) > 0)
+		;
+}
+
+/* Keep our fds off 0-2, so the child's dup2() calls cannot clobber them. */
+static int
+move_high(int fd)
+{
+	int nfd;
+
+	if (fd < 0 || fd > 2)
+		return fd;
+	nfd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+	close(fd);
+	return nfd;
+}
+
+static int
+cloexec_pipe(int fds[2])
+{
+	int i;
+
+	if (pipe(fds) == -1)
+		return -1;
+	for (i = 0; i < 2; i++) {
+		fcntl(fds[i], F_SETFD, FD_CLOEXEC);
+		fds[i] = move_high(fds[i]);
+	}
+	if (fds[0] < 0 || fds[1] < 0) {
+		if (fds[0] >= 0)
+			close(fds[0]);
+		if (fds[1] >= 0)
+			close(fds[1]);
+		return -1;
+	}
+	return 0;
+}
+
+static void
+close_fd(int *fd)
+{
+	if (*fd >= 0) {
+		close(*fd);
+		*fd = -1;
+	}
+}
+
+/* Signal the whole group; never pid 0 or 1, whose groups are not ours. */
+static void
+signal_group(pid_t pid, int sig)
+{
+	if (pid > 1)
+		kill(-pid, sig);
+}
+
+static size_t
+key_len(const char *kv)
+{
+	const char *eq = strchr(kv, '=');
+
+	return eq ? (size_t)(eq - kv) : strlen(kv);
+}
+
+static int
+same_key(const char *a, const char *b)
+{
+	size_t n = key_len(a);
+
+	return n == key_len(b) && strncmp(a, b, n) == 0;
+}
+
+/* Our environment with the spec's pairs replacing entries of the same name. */
+static int
+build_env(struct launch *l, char *const *extra, struct err *e)
+{
+	size_t n = 0, nx = 0, i, j, k = 0;
+
+	for (i = 0; environ && environ[i]; i++)
+		n++;
+	for (i = 0; extra && extra[i]; i++) {
+		if (!strchr(extra[i], '=') || extra[i][0] == '=')
+			return err_set(e, EX_USAGE_,
+			    "bad environment entry '%s': want KEY=VALUE", extra[i]);
+		nx++;
+	}
+	l->envp = xcalloc(n + nx + 1, sizeof(*l->envp));
+	for (i = 0; i < n; i++) {
+		for (j = 0; j < nx; j++)
+			if (same_key(environ[i], extra[j]))
+				break;
+		if (j == nx)
+			l->envp[k++] = environ[i];
+	}
+	/* A later pair wins over an earlier one with the same key. */
+	for (i = 0; i < nx; i++) {
+		for (j = i + 1; j < nx; j++)
+			if (same_key(extra[i], extra[j]))
+				break;
+		if (j == nx)
+			l->envp[k++] = extra[i];
+	}
+	l->envp[k] = NULL;
+	return 0;
+}
+
+/* execvp()'s candidate list for name, from the child's PATH. */
+static void
+build_cands(struct launch *l, const char *name)
+{
+	const char *path = NULL, *p, *colon;
+	size_t i, n;
+
+	if (name[0] == '\0')
+		return;
+	if (strchr(name, '/')) {
+		l->cands = xcalloc(1, sizeof(*l->cands));
+		l->cands[0] = xstrdup(name);
+		l->ncands = 1;
+		return;
+	}
+	for (i = 0; l->envp[i]; i++)
+		if (strncmp(l->envp[i], "PATH=", 5) == 0)
+			path = l->envp[i] + 5;
+	if (!path)
+		path = "/usr/local/bin:/usr/bin:/bin";
+	for (n = 1, p = path; *p; p++)
+		if (*p == ':')
+			n++;
+	l->cands = xcalloc(n, sizeof(*l->cands));
+	for (p = path;; p = colon + 1) {
+		size_t dl;
+
+		colon = strchr(p, ':');
+		dl = colon ? (size_t)(colon - p) : strlen(p);
+		/* An empty element means the current directory. */
+		if (dl == 0)
+			l->cands[l->ncands++] = xstrdup(name);
+		else
+			l->cands[l->ncands++] = xasprintf("%.*s/%s", (int)dl, p, name);
+		if (!colon)
+			break;
+	}
+}
+
+static void
+launch_free(struct launch *l)
+{
+	size_t i;
+
+	free(l->envp);
+	for (i = 0; i < l->ncands; i++)
+		free(l->cands[i]);
+	free(l->cands);
+	free(l->shargv);
+	close_fd(&l->devnull);
+	close_fd(&l->out_w);
+	close_fd(&l->stat_w);
+}
+
+static void __attribute__((noreturn))
+child_fail(int fd, int stage, int err)
+{
+	struct child_fail f;
+	ssize_t r;
+
+	f.stage = stage;
+	f.err = err;
+	r = write(fd, &f, sizeof(f));
+	(void)r;
+	_Exit(127);	/* async-signal-safe, no atexit handlers */
+}
+
+/* In the child: async-signal-safe calls only. */
+static void __attribute__((noreturn))
+child_run(const struct launch *l, const struct proc_spec *spec)
+{
+	struct sigaction dfl;
+	sigset_t none;
+	size_t i;
+	int sig, err, saw_eacces = 0;
+
+	setpgid(0, 0);
+	memset(&dfl, 0, sizeof(dfl));
+	dfl.sa_handler = SIG_DFL;
+	sigemptyset(&dfl.sa_mask);
+	/* Ignored signals survive exec: a job must not inherit our SIG_IGN. */
+	for (sig = 1; sig < NSIG; sig++)
+		if (sig != SIGKILL && sig != SIGSTOP)
+			sigaction(sig, &dfl, NULL);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+
+	if (dup2(l->devnull, 0) == -1)
+		child_fail(l->stat_w, FAIL_SETUP, errno);
+	if (spec->inherit_output) {
+		/* Our standard output carries the document: jobs talk to stderr. */
+		dup2(2, 1);
+	} else if (dup2(l->out_w, 1) == -1 || dup2(l->out_w, 2) == -1) {
+		child_fail(l->stat_w, FAIL_SETUP, errno);
+	}
+	if (spec->cwd && chdir(spec->cwd) == -1)
+		child_fail(l->stat_w, FAIL_CHDIR, errno);
+
+	if (spec->shell) {
+		execve("/bin/sh", (char *const *)l->shell_argv, l->envp);
+		child_fail(l->stat_w, FAIL_EXEC, errno);
+	}
+	for (i = 0; i < l->ncands; i++) {
+		execve(l->cands[i], l->argv, l->envp);
+		err = errno;
+		switch (err) {
+		case ENOEXEC:
+			/* No #! line: run it as a shell script, as execvp does. */
+			l->shargv[1] = l->cands[i];
+			execve("/bin/sh", l->shargv, l->envp);
+			child_fail(l->stat_w, FAIL_EXEC, err);
+		case EACCES:
+			saw_eacces = 1;
+			break;
+		case ENOENT:
+		case ENOTDIR:
+		case ESTALE:
+		case ENODEV:
+		case ETIMEDOUT:
+			break;
+		default:
+			child_fail(l->stat_w, FAIL_EXEC, err);
+		}
+	}
+	child_fail(l->stat_w, FAIL_EXEC, saw_eacces ? EACCES : ENOENT);
+}
+
+static void
+set_exec_msg(struct proc *p, const struct proc_spec *spec,
+    const struct child_fail *f)
+{
+	const char *name = spec->shell ? "/bin/sh" : spec->argv[0];
+
+	p->exec_errno = f->err;
+	if (f->stage == FAIL_CHDIR)
+		p->exec_msg = xasprintf("cannot chdir to '%s': %s", spec->cwd,
+		    strerror(f->err));
+	else if (f->stage == FAIL_SETUP)
+		p->exec_msg = xasprintf("cannot set up the child of '%s': %s",
+		    name, strerror(f->err));
+	else if (f->err == ENOENT && !strchr(name, '/'))
+		p->exec_msg = xasprintf("command not found: '%s'", name);
+	else
+		p->exec_msg = xasprintf("cannot execute '%s': %s", name,
+		    strerror(f->err));
+}
+
+/* Read the child's exec report: 0 when it exec'd, 1 when it failed. */
+static int
+read_child_fail(int fd, struct child_fail *f)
+{
+	ssize_t r;
+
+	do
+		r = read(fd, f, sizeof(*f));
+	while (r == -1 && errno == EINTR);
+	return r == (ssize_t)sizeof(*f);
+}
+
+static void
+proc_clear(struct proc *p)
+{
+	memset(p, 0, sizeof(*p));
+	p->pid = -1;
+	p->state = PROC_DONE;
+	p->out_fd = -1;
+	p->log_fd = -1;
+}
+
+int
+proc_start(struct proc *p, const struct proc_spec *spec, struct err *e)
+{
+	struct launch l;
+	struct child_fail f;
+	sigset_t all, saved;
+	int out[2] = { -1, -1 }, st[2] = { -1, -1 };
+	size_t i, n;
+	pid_t pid;
+
+	proc_clear(p);
+	memset(&l, 0, sizeof(l));
+	l.devnull = l.out_w = l.stat_w = -1;
+	if (!spec->shell && (!spec->argv || !spec->argv[0]))
+		return err_set(e, EX_INTERNAL, "no command to run");
+
+	if (build_env(&l, spec->env, e) == -1)
+		goto fail;
+	if (spec->shell) {
+		l.shell_argv[0] = "sh";
+		l.shell_argv[1] = "-c";
+		l.shell_argv[2] = (char *)spec->shell;
+		l.shell_argv[3] = NULL;
+	} else {
+		l.argv = spec->argv;
+		build_cands(&l, spec->argv[0]);
+		for (n = 0; spec->argv[n]; n++)
+			;
+		l.shargv = xcalloc(n + 2, sizeof(*l.shargv));
+		l.shargv[0] = "sh";
+		for (i = 1; i < n; i++)
+			l.shargv[i + 1] = spec->argv[i];
+	}
+
+	if (spec->log_path && !spec->inherit_output) {
+		p->log_fd = open(spec->log_path,
+		    O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		if (p->log_fd >= 0)
+			p->log_fd = move_high(p->log_fd);
+		if (p->log_fd < 0) {
+			err_set(e, EX_IOERR_, "cannot open log '%s': %s",
+			    spec->log_path, strerror(errno));
+			goto fail;
+		}
+	}
+	l.devnull = move_high(open("/dev/null", O_RDONLY | O_CLOEXEC));
+	if (l.devnull < 0) {
+		err_set(e, EX_IOERR_, "cannot open '/dev/null': %s", strerror(errno));
+		goto fail;
+	}
+	if (!spec->inherit_output) {
+		if (cloexec_pipe(out) == -1) {
+			err_set(e, EX_TEMP, "cannot create a pipe: %s",
+			    strerror(errno));
+			goto fail;
+		}
+		p->out_fd = out[0];
+		l.out_w = out[1];
+		fcntl(p->out_fd, F_SETFL, fcntl(p->out_fd, F_GETFL) | O_NONBLOCK);
+	}
+	if (cloexec_pipe(st) == -1) {
+		err_set(e, EX_TEMP, "cannot create a pipe: %s", strerror(errno));
+		goto fail;
+	}
+	l.stat_w = st[1];
+
+	chld_init();
+	ring_init(&p->tail, spec->tail_bytes ? spec->tail_bytes : TAIL_DEFAULT);
+	p->timeout_ms = spec->timeout_ms > 0 ? spec->timeout_ms : 0;
+	p->grace_ms = spec->grace_ms > 0 ? spec->grace_ms : GRACE_DEFAULT;
+	p->started_ms = mono_ms();
+
+	/* No handler of ours may run in the child before it resets them. */
+	sigfillset(&all);
+	sigprocmask(SIG_BLOCK, &all, &saved);
+	pid = fork();
+	if (pid == 0)
+		child_run(&l, spec);
+	if (pid == -1) {
+		int saved_errno = errno;
+
+		sigprocmask(SIG_SETMASK, &saved, NULL);
+		err_set(e, EX_TEMP, "cannot fork: %s", strerror(saved_errno));
+		close_fd(&st[0]);
+		goto fail;
+	}
+	sigprocmask(SIG_SETMASK, &saved, NULL);
+	/* Both sides call setpgid, so the group exists whoever runs first. */
+	setpgid(pid, pid);
+	p->pid = pid;
+	p->state = PROC_RUNNING;
+	close_fd(&l.stat_w);
+	close_fd(&l.out_w);
+
+	if (read_child_fail(st[0], &f)) {
+		/* The child ends with 127 right after its report. */
+		while (waitpid(pid, &p->status, 0) == -1 && errno == EINTR)
+			;
+		set_exec_msg(p, spec, &f);
+		close_fd(&p->out_fd);
+		close_fd(&p->log_fd);
+		p->reaped = 1;
+		p->ended_ms = mono_ms();
+		p->state = PROC_DONE;
+	}
+	close_fd(&st[0]);
+	launch_free(&l);
+	return 0;
+
+fail:
+	launch_free(&l);
+	close_fd(&p->out_fd);
+	close_fd(&p->log_fd);
+	ring_free(&p->tail);
+	p->state = PROC_DONE;
+	p->pid = -1;
+	return -1;
+}
+
+static void
+log_write(struct proc *p, const char *s, size_t n)
+{
+	ssize_t w;
+
+	if (p->log_fd < 0 || p->log_errno)
+		return;
+	while (n > 0) {
+		w = write(p->log_fd, s, n);
+		if (w == -1 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			/* Remember it and keep draining: the job must not block. */
+			p->log_errno = w == -1 ? errno : EIO;
+			return;
+		}
+		s += w;
+		n -= (size_t)w;
+	}
+}
+
+/* Read what is there (bounded), closing the pipe at EOF. */
+static void
+drain(struct proc *p)
+{
+	char buf[READ_CHUNK];
+	ssize_t r;
+	int i;
+
+	for (i = 0; p->out_fd >= 0 && i < READ_ROUNDS; i++) {
+		r = read(p->out_fd, buf, sizeof(buf));
+		if (r > 0) {
+			ring_add(&p->tail, buf, (size_t)r);
+			log_write(p, buf, (size_t)r);
+		} else if (r == 0) {
+			close_fd(&p->out_fd);
+		} else if (errno == EINTR) {
+			continue;
+		} else if (errno == EAGAIN || errno == EWOULDBLOCK) {
+			break;
+		} else {
+			close_fd(&p->out_fd);
+		}
+	}
+}
+
+/*
+ * If the leader has exited, kill what is left of its group, then reap it.
+ * WNOWAIT keeps the zombie, and so the group id, ours until the kill.
+ */
+static void
+try_reap(struct proc *p, long long now)
+{
+	siginfo_t si;
+	int r;
+
+	memset(&si, 0, sizeof(si));
+	do
+		r = waitid(P_PID, (id_t)p->pid, &si, WEXITED | WNOHANG | WNOWAIT);
+	while (r == -1 && errno == EINTR);
+	if (r == -1) {
+		/* Someone else reaped it: we cannot know how it ended. */
+		p->exec_errno = errno;
+		free(p->exec_msg);
+		p->exec_msg = xasprintf("lost track of process %ld: %s",
+		    (long)p->pid, strerror(errno));
+		p->status = 127 << 8;
+	} else if (si.si_pid == 0) {
+		return;
+	} else {
+		signal_group(p->pid, SIGKILL);
+		while (waitpid(p->pid, &p->status, 0) == -1 && errno == EINTR)
+			;
+	}
+	p->reaped = 1;
+	p->ended_ms = now;
+	drain(p);
+}
+
+static void
+check_deadlines(struct proc *p, long long now)
+{
+	if (p->reaped)
+		return;
+	if (!p->term_sent_ms && p->timeout_ms > 0 &&
+	    now >= p->started_ms + p->timeout_ms) {
+		p->timed_out = 1;
+		signal_group(p->pid, SIGTERM);
+		signal_group(p->pid, SIGCONT);
+		p->term_sent_ms = now;
+	} else if (p->term_sent_ms && !p->kill_sent &&
+	    now >= p->term_sent_ms + p->grace_ms) {
+		signal_group(p->pid, SIGKILL);
+		p->kill_sent = 1;
+	}
+}
+
+/* The next moment this process needs attention without an event, or -1. */
+static long long
+next_deadline(const struct proc *p)
+{
+	if (p->reaped)
+		return p->out_fd >= 0 ? p->ended_ms + DRAIN_MS : -1;
+	if (!p->term_sent_ms)
+		return p->timeout_ms > 0 ? p->started_ms + p->timeout_ms : -1;
+	return p->kill_sent ? -1 : p->term_sent_ms + p->grace_ms;
+}
+
+/*
+ * Handle what is due for one running process: output (when readable), an
+ * exited leader, deadlines, a drain that took too long.  1 when it is done.
+ */
+static int
+service(struct proc *p, long long now, int readable)
+{
+	if (readable)
+		drain(p);
+	if (!p->reaped)
+		try_reap(p, now);
+	check_deadlines(p, now);
+	if (p->reaped && p->out_fd >= 0 && now >= p->ended_ms + DRAIN_MS) {
+		/* An escaped grandchild holds the pipe: stop waiting. */
+		drain(p);
+		close_fd(&p->out_fd);
+	}
+	if (p->reaped && p->out_fd < 0) {
+		close_fd(&p->log_fd);
+		p->state = PROC_DONE;
+		return 1;
+	}
+	return 0;
+}
+
+int
+proc_poll(struct proc **ps, size_t n, int wait_ms)
+{
+	struct pollfd *pfd;
+	size_t *slot, i, nfd = 0;
+	long long now, dl, next = -1;
+	int chld, running = 0, timeout, r, done = 0;
+
+	/*
+	 * Look before sleeping: an exit whose SIGCHLD byte another call
+	 * consumed, or a deadline already past, must not wait for an event.
+	 */
+	chld = chld_active();
+	now = mono_ms();
+	for (i = 0; i < n; i++) {
+		if (!ps[i] || ps[i]->state != PROC_RUNNING)
+			continue;
+		if (service(ps[i], now, 0)) {
+			done++;
+			continue;
+		}
+		running++;
+		dl = next_deadline(ps[i]);
+		if (dl >= 0 && (next < 0 || dl < next))
+			next = dl;
+		if (!ps[i]->reaped && !chld &&
+		    (next < 0 || now + CHLD_POLL_MS < next))
+			next = now + CHLD_POLL_MS;
+	}
+	if (done || !running)
+		return done;
+
+	timeout = wait_ms < 0 ? -1 : wait_ms;
+	if (next >= 0) {
+		long long left = next > now ? next - now : 0;
+
+		if (timeout < 0 || left < timeout)
+			timeout = left > INT_MAX ? INT_MAX : (int)left;
+	}
+
+	pfd = xcalloc(n + 1, sizeof(*pfd));
+	slot = xcalloc(n, sizeof(*slot));
+	for (i = 0; i < n; i++) {
+		slot[i] = (size_t)-1;
+		if (!ps[i] || ps[i]->state != PROC_RUNNING || ps[i]->out_fd < 0)
+			continue;
+		slot[i] = nfd;
+		pfd[nfd].fd = ps[i]->out_fd;
+		pfd[nfd].events = POLLIN;
+		nfd++;
+	}
+	if (chld) {
+		pfd[nfd].fd = chld_pipe[0];
+		pfd[nfd].events = POLLIN;
+		nfd++;
+	}
+	r = poll(pfd, (nfds_t)nfd, timeout);
+	if (r == -1) {
+		/* EINTR: let the caller look at its signal flags first. */
+		free(pfd);
+		free(slot);
+		return 0;
+	}
+	if (chld)
+		chld_drain();
+
+	now = mono_ms();
+	for (i = 0; i < n; i++) {
+		if (!ps[i] || ps[i]->state != PROC_RUNNING)
+			continue;
+		done += service(ps[i], now,
+		    slot[i] != (size_t)-1 && pfd[slot[i]].revents);
+	}
+	free(pfd);
+	free(slot);
+	return done;
+}
+
+void
+proc_cancel(struct proc *p)
+{
+	if (p->state != PROC_RUNNING || p->reaped)
+		return;
+	p->cancelled = 1;
+	if (!p->term_sent_ms) {
+		signal_group(p->pid, SIGTERM);
+		signal_group(p->pid, SIGCONT);
+		p->term_sent_ms = mono_ms();
+	}
+}
+
+int
+proc_run(struct proc *p, const struct proc_spec *spec, struct err *e)
+{
+	if (proc_start(p, spec, e) == -1)
+		return -1;
+	while (p->state != PROC_DONE)
+		proc_poll(&p, 1, -1);
+	return 0;
+}
+
+/* "250ms", "30s", "1.5s", "1h30m": like format_duration(), kept local. */
+static void
+fmt_ms(long long ms, char *out, size_t outsz)
+{
+	long long h, m, s;
+	int frac, len;
+	char fbuf[8];
+
+	if (ms < 1000) {
+		snprintf(out, outsz, "%lldms", ms < 0 ? 0 : ms);
+		return;
+	}
+	h = ms / 3600000;
+	m = ms / 60000 % 60;
+	s = ms / 1000 % 60;
+	frac = (int)(ms % 1000);
+	fbuf[0] = '\0';
+	if (frac) {
+		snprintf(fbuf, sizeof(fbuf), ".%03d", frac);
+		len = (int)strlen(fbuf);
+		while (fbuf[len - 1] == '0')
+			fbuf[--len] = '\0';
+	}
+	len = 0;
+	out[0] = '\0';
+	if (h)
+		len += snprintf(out + len, outsz - (size_t)len, "%lldh", h);
+	if (m && (size_t)len < outsz)
+		len += snprintf(out + len, outsz - (size_t)len, "%lldm", m);
+	if ((s || frac) && (size_t)len < outsz)
+		snprintf(out + len, outsz - (size_t)len, "%lld%ss", s, fbuf);
+}
+
+/* "exited with status 3", "killed by SIGKILL", with 126/127 explained. */
+static void
+describe_status(int status, char *out, size_t outsz)
+{
+	char sb[32];
+
+	if (WIFEXITED(status)) {
+		int code = WEXITSTATUS(status);
+
+		snprintf(out, outsz, "exited with status %d%s", code,
+		    code == 127 ? " (command not found)" :
+		    code == 126 ? " (command not executable)" : "");
+	} else if (WIFSIGNALED(status)) {
+		snprintf(out, outsz, "killed by %s%s",
+		    sig_name(WTERMSIG(status), sb, sizeof(sb)),
+#ifdef WCOREDUMP
+		    WCOREDUMP(status) ? " (core dumped)" :
+#endif
+		    "");
+	} else {
+		snprintf(out, outsz, "ended with wait status %d", status);
+	}
+}
+
+void
+proc_describe(const struct proc *p, char *out, size_t outsz)
+{
+	char how[128], dur[32];
+
+	if (!outsz)
+		return;
+	if (p->pid <= 0) {
+		snprintf(out, outsz, "not started");
+		return;
+	}
+	if (p->state != PROC_DONE) {
+		snprintf(out, outsz, "running");
+		return;
+	}
+	if (p->exec_msg) {
+		snprintf(out, outsz, "%s", p->exec_msg);
+		return;
+	}
+	describe_status(p->status, how, sizeof(how));
+	if (p->timed_out) {
+		fmt_ms(p->timeout_ms, dur, sizeof(dur));
+		snprintf(out, outsz, "%s after timeout %s", how, dur);
+	} else if (p->cancelled) {
+		snprintf(out, outsz, "cancelled (%s)", how);
+	} else {
+		snprintf(out, outsz, "%s", how);
+	}
+}
+
+int
+proc_exit_code(const struct proc *p)
+{
+	if (p->state != PROC_DONE || p->pid <= 0 || !WIFEXITED(p->status))
+		return -1;
+	return WEXITSTATUS(p->status);
+}
+
+int
+proc_signal(const struct proc *p)
+{
+	if (p->state != PROC_DONE || p->pid <= 0 || !WIFSIGNALED(p->status))
+		return 0;
+	return WTERMSIG(p->status);
+}
+
+long long
+proc_elapsed_ms(const struct proc *p)
+{
+	if (p->pid <= 0)
+		return 0;
+	if (p->reaped)
+		return p->ended_ms - p->started_ms;
+	return mono_ms() - p->started_ms;
+}
+
+void
+proc_free(struct proc *p)
+{
+	close_fd(&p->out_fd);
+	close_fd(&p->log_fd);
+	ring_free(&p->tail);
+	free(p->exec_msg);
+	p->exec_msg = NULL;
+}
+
+static const struct {
+	int sig;
+	const char *name;
+} sigs[] = {
+	{ SIGHUP, "SIGHUP" }, { SIGINT, "SIGINT" }, { SIGQUIT, "SIGQUIT" },
+	{ SIGILL, "SIGILL" }, { SIGTRAP, "SIGTRAP" }, { SIGABRT, "SIGABRT" },
+	{ SIGBUS, "SIGBUS" }, { SIGFPE, "SIGFPE" }, { SIGKILL, "SIGKILL" },
+	{ SIGUSR1, "SIGUSR1" }, { SIGSEGV, "SIGSEGV" }, { SIGUSR2, "SIGUSR2" },
+	{ SIGPIPE, "SIGPIPE" }, { SIGALRM, "SIGALRM" }, { SIGTERM, "SIGTERM" },
+	{ SIGCHLD, "SIGCHLD" }, { SIGCONT, "SIGCONT" }, { SIGSTOP, "SIGSTOP" },
+	{ SIGTSTP, "SIGTSTP" }, { SIGTTIN, "SIGTTIN" }, { SIGTTOU, "SIGTTOU" },
+	{ SIGURG, "SIGURG" }, { SIGXCPU, "SIGXCPU" }, { SIGXFSZ, "SIGXFSZ" },
+	{ SIGVTALRM, "SIGVTALRM" }, { SIGPROF, "SIGPROF" },
+#ifdef SIGWINCH
+	{ SIGWINCH, "SIGWINCH" },
+#endif
+#ifdef SIGIO
+	{ SIGIO, "SIGIO" },
+#endif
+#ifdef SIGPWR
+	{ SIGPWR, "SIGPWR" },
+#endif
+	{ SIGSYS, "SIGSYS" },
+};
+
+const char *
+sig_name(int sig, char *buf, size_t bufsz)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		if (sigs[i].sig == sig)
+			return sigs[i].name;
+	snprintf(buf, bufsz, "signal %d", sig);
+	return buf;
+}

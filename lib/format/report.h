@@ -1,0 +1,65 @@
+/*
+ * report: what test tools leave behind, read back.
+ *
+ * JUnit XML (as written by Jest, pytest, Maven Surefire, go-junit-report:
+ * <testsuites> or a bare <testsuite>, nested suites, <testcase> with
+ * <failure>, <error>, <skipped>) and coverage reports in three formats:
+ * lcov .info (LF/LH, BRF/BRH), Cobertura XML (the root <coverage> element's
+ * lines-valid/lines-covered/branches-valid/branches-covered, falling back
+ * to line-rate/branch-rate) and Istanbul's coverage-summary.json
+ * (total.lines / total.branches).  A malformed report is an error naming
+ * the file and the place (line, or key), never a guess.  Results own their
+ * strings; free them with the matching _free().
+ */
+#ifndef CI_REPORT_H
+#define CI_REPORT_H
+
+#include <stddef.h>
+
+#include "core/log.h"
+
+enum junit_status { JUNIT_PASSED, JUNIT_FAILED, JUNIT_ERROR, JUNIT_SKIPPED };
+
+struct junit_case {
+	char *suite;		/* enclosing testsuite name, may be "" */
+	char *classname;	/* may be "" */
+	char *name;
+	double time_s;
+	int status;		/* enum junit_status */
+	char *message;		/* failure/error message attribute or text, may be NULL */
+};
+
+struct junit_result {
+	int tests, failures, errors, skipped;
+	struct junit_case *cases;
+	size_t ncases, alloc;
+	int files;		/* files parsed into this result */
+};
+
+/* Parse one JUnit XML file and add its cases to r (which may already hold
+ * others).  Counts come from the cases themselves, not from attributes. */
+int junit_parse_file(const char *path, struct junit_result *r, struct err *e);
+int junit_parse_text(const char *text, size_t len, const char *name,
+    struct junit_result *r, struct err *e);
+void junit_result_free(struct junit_result *r);
+
+enum cov_format { COV_LCOV, COV_COBERTURA, COV_ISTANBUL };
+
+struct coverage {
+	int format;
+	long long lines_total, lines_hit;
+	long long branches_total, branches_hit;
+	double lines_pct;	/* 0..100; 100 when there are no lines */
+	double branches_pct;	/* 0..100; -1 when the report has no branch data */
+};
+
+/* Parse a coverage report of the given format (code EX_USAGE_ on bad
+ * content, EX_IOERR_ when unreadable). */
+int coverage_parse_file(const char *path, int format, struct coverage *c, struct err *e);
+int coverage_parse_text(const char *text, size_t len, const char *name, int format,
+    struct coverage *c, struct err *e);
+/* "lcov", "cobertura", "istanbul" -> enum, -1 when unknown. */
+int coverage_format(const char *name);
+const char *coverage_format_name(int format);
+
+#endif

@@ -1,0 +1,152 @@
+/*
+ * block: the rollback block file.  See block.h.
+ */
+#include <sys/stat.h>
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cJSON.h>
+
+#include "gate/block.h"
+#include "core/fsutil.h"
+#include "core/json.h"
+#include "core/timeutil.h"
+
+const char *
+state_dir(void)
+{
+	const char *d = getenv("CI_STATE_DIR");
+
+	return d && *d ? d : STATE_DIR_DEFAULT;
+}
+
+static int
+valid_digest(const char *s)
+{
+	const char *colon = strchr(s, ':');
+	size_t i;
+
+	if (!colon || colon == s || !colon[1])
+		return 0;
+	for (i = 0; s + i < colon; i++)
+		if (!islower((unsigned char)s[i]) && !isdigit((unsigned char)s[i]) && !strchr("+._-", s[i]))
+			return 0;
+	for (i = 1; colon[i]; i++)
+		if (!isxdigit((unsigned char)colon[i]))
+			return 0;
+	return strncmp(s, "sha256:", 7) != 0 || strlen(colon + 1) == 64;
+}
+
+int
+block_read(const char *dir, struct block *b, struct err *e)
+{
+	struct json_src src = { NULL, NULL, 0, 0 };
+	struct stat sb;
+	cJSON *root;
+	const char *keys[] = { "since", "release", "digest", "reason" };
+	char **dst[4];
+	size_t i;
+	int rc = -1;
+
+	memset(b, 0, sizeof(*b));
+	b->path = xasprintf("%s/%s", dir ? dir : state_dir(), BLOCK_FILE);
+	if (stat(b->path, &sb) < 0) {
+		if (errno == ENOENT || errno == ENOTDIR) {
+			free(b->path);
+			b->path = NULL;
+			return 0;
+		}
+		return err_set(e, EX_IOERR_, "cannot tell whether '%s' exists: %s", b->path,
+		    strerror(errno));
+	}
+	root = json_load(b->path, BLOCK_MAX_BYTES, 0, &src, e);
+	if (!root) {
+		json_src_free(&src);
+		return -1;
+	}
+	dst[0] = &b->since;
+	dst[1] = &b->release;
+	dst[2] = &b->digest;
+	dst[3] = &b->reason;
+	if (!cJSON_IsObject(root)) {
+		err_set(e, EX_USAGE_, "%s: expected a JSON object", b->path);
+		goto out;
+	}
+	for (i = 0; i < 4; i++) {
+		const cJSON *it = cJSON_GetObjectItemCaseSensitive(root, keys[i]);
+		char where[512];
+
+		if (!it) {
+			err_set(e, EX_USAGE_, "%s: %s: missing", b->path, keys[i]);
+			goto out;
+		}
+		json_where(&src, it, where, sizeof(where));
+		if (!cJSON_IsString(it) || !*it->valuestring) {
+			err_set(e, EX_USAGE_, "%s: %s: expected a non-empty string", where, keys[i]);
+			goto out;
+		}
+		*dst[i] = xstrdup(it->valuestring);
+	}
+	{
+		time_t t;
+
+		if (parse_rfc3339(b->since, &t) < 0) {
+			err_set(e, EX_USAGE_, "%s: since: '%s' is not an RFC 3339 time", b->path, b->since);
+			goto out;
+		}
+	}
+	if (!valid_digest(b->digest)) {
+		err_set(e, EX_USAGE_, "%s: digest: '%s' is not a digest such as sha256:<64 hex digits>",
+		    b->path, b->digest);
+		goto out;
+	}
+	rc = 1;
+out:
+	cJSON_Delete(root);
+	json_src_free(&src);
+	return rc;
+}
+
+int
+block_write(const char *dir, const struct block *b, struct err *e)
+{
+	cJSON *o = cJSON_CreateObject();
+	char when[32], *text, *path, *withnl;
+	int rc;
+
+	if (b->since) {
+		cJSON_AddStringToObject(o, "since", b->since);
+	} else {
+		format_rfc3339(time(NULL), when, sizeof(when));
+		cJSON_AddStringToObject(o, "since", when);
+	}
+	cJSON_AddStringToObject(o, "release", b->release ? b->release : "");
+	cJSON_AddStringToObject(o, "digest", b->digest ? b->digest : "");
+	cJSON_AddStringToObject(o, "reason", b->reason ? b->reason : "");
+	text = json_print(o);
+	cJSON_Delete(o);
+	withnl = xasprintf("%s\n", text);
+	free(text);
+	if (!dir)
+		dir = state_dir();
+	path = xasprintf("%s/%s", dir, BLOCK_FILE);
+	rc = mkdir_p(dir, 0755, e) < 0 ? -1 : atomic_write(path, withnl, strlen(withnl), 0644, e);
+	free(path);
+	free(withnl);
+	return rc;
+}
+
+void
+block_free(struct block *b)
+{
+	free(b->path);
+	free(b->since);
+	free(b->release);
+	free(b->digest);
+	free(b->reason);
+	memset(b, 0, sizeof(*b));
+}

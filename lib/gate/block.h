@@ -1,0 +1,51 @@
+/*
+ * block: the rollback block, the file that stops new releases until the
+ * cause of a failed one is fixed.
+ *
+ * ci-rollback writes $CI_STATE_DIR/blocked.json after it rolled a release
+ * back; ci-gate refuses to pass while the file exists; clearing it (by
+ * ci-rollback --unblock --reason, or by hand) lifts the block.  The file
+ * is one JSON object (ci-pipeline(5)): {"since": RFC 3339 time,
+ * "release": version, "digest": "sha256:...", "reason": text}; other keys
+ * are kept for later versions.  Reading fails safe: a block file that
+ * cannot be read or parsed still blocks, and the caller says why.  The
+ * state directory is $CI_STATE_DIR, or ".ci-state" in the current
+ * directory when that is unset or empty.  struct block owns its strings.
+ */
+#ifndef CI_BLOCK_H
+#define CI_BLOCK_H
+
+#include "core/log.h"
+
+#define STATE_DIR_DEFAULT ".ci-state"
+#define BLOCK_FILE "blocked.json"
+#define BLOCK_MAX_BYTES (1u << 20)
+
+struct block {
+	char *path;		/* the block file */
+	char *since;
+	char *release;
+	char *digest;
+	char *reason;
+};
+
+/* $CI_STATE_DIR, else STATE_DIR_DEFAULT (borrowed from the environment
+ * or static). */
+const char *state_dir(void);
+
+/*
+ * Look for the block file in dir (state_dir() when NULL).  Returns 0 when
+ * there is none, 1 when there is one and b holds it, -1 when one exists
+ * (or cannot be ruled out) but cannot be read or is malformed: then b->path
+ * is set and e says what is wrong, and the caller must treat the pipeline
+ * as blocked.
+ */
+int block_read(const char *dir, struct block *b, struct err *e);
+
+/* Write the block file atomically (for ci-rollback), creating dir.  since
+ * may be NULL for now. */
+int block_write(const char *dir, const struct block *b, struct err *e);
+
+void block_free(struct block *b);
+
+#endif

@@ -1,0 +1,1941 @@
+/*
+ * layer: reproducible tar layers, pigz-style parallel gzip, layer and
+ * archive reading, the file-hash cache and layer cache keys.
+ */
+#include <archive.h>
+#include <archive_entry.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "core/buf.h"
+#include "image/dockerignore.h"
+#include "core/fsutil.h"
+#include "image/layer.h"
+
+#define DICT_SIZE 32768
+#define READ_CHUNK (256u << 10)
+#define FCACHE_MAX_BYTES (256u << 20)
+
+/* ---- zlib ----------------------------------------------------------------
+ * The few zlib functions we use, reached through one table so that the
+ * compressor code reads the same whichever zlib is linked.
+ */
+static const struct {
+	int (*deflateInit2_)(z_streamp, int, int, int, int, int, const char *, int);
+	int (*deflate)(z_streamp, int);
+	int (*deflateEnd)(z_streamp);
+	int (*deflateReset)(z_streamp);
+	int (*deflateSetDictionary)(z_streamp, const Bytef *, uInt);
+	uLong (*deflateBound)(z_streamp, uLong);
+	uLong (*crc32)(uLong, const Bytef *, uInt);
+	uLong (*crc32_combine)(uLong, uLong, z_off_t);
+	int (*inflateInit2_)(z_streamp, int, const char *, int);
+	int (*inflate)(z_streamp, int);
+	int (*inflateEnd)(z_streamp);
+	int (*inflateReset)(z_streamp);
+} Z = {
+	deflateInit2_, deflate, deflateEnd, deflateReset, deflateSetDictionary,
+	deflateBound, crc32, crc32_combine, inflateInit2_, inflate, inflateEnd,
+	inflateReset
+};
+
+static int
+z_ready(struct err *e)
+{
+	(void)e;
+	return 0;
+}
+
+/* ---- entries ---------------------------------------------------------- */
+
+void
+layer_entry_free(struct layer_entry *e)
+{
+	if (!e)
+		return;
+	free(e->path);
+	free(e->uname);
+	free(e->gname);
+	free(e->link);
+	free(e->src);
+	memset(e, 0, sizeof(*e));
+}
+
+static char *
+dup_or_null(const char *s)
+{
+	return s ? xstrdup(s) : NULL;
+}
+
+void
+layer_entry_copy(struct layer_entry *dst, const struct layer_entry *src)
+{
+	*dst = *src;
+	dst->path = dup_or_null(src->path);
+	dst->uname = dup_or_null(src->uname);
+	dst->gname = dup_or_null(src->gname);
+	dst->link = dup_or_null(src->link);
+	dst->src = dup_or_null(src->src);
+}
+
+static int
+entry_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct layer_entry *)a)->path,
+	    ((const struct layer_entry *)b)->path);
+}
+
+void
+layer_sort(struct layer_entry *v, size_t n)
+{
+	if (n > 1)
+		qsort(v, n, sizeof(*v), entry_cmp);
+}
+
+const char *
+layer_media_type(enum layer_compression c)
+{
+	switch (c) {
+	case LAYER_GZIP:
+		return MT_OCI_LAYER_GZIP;
+	case LAYER_ZSTD:
+		return MT_OCI_LAYER_ZSTD;
+	case LAYER_NONE:
+		return MT_OCI_LAYER_TAR;
+	}
+	return MT_OCI_LAYER_TAR;
+}
+
+/* ---- pigz-style gzip ---------------------------------------------------- */
+
+enum job_state { J_EMPTY, J_QUEUED, J_RUNNING, J_DONE };
+
+struct pgz_job {
+	int state;
+	unsigned long long seq;
+	int last;
+	unsigned char *in;
+	size_t inlen;
+	unsigned char *dict;
+	size_t dictlen;
+	unsigned char *out;
+	size_t outlen, outcap;
+	unsigned long crc;
+	int zerr;
+};
+
+struct pgz {
+	int level, threads;
+	size_t block;
+	layer_sink_fn sink;
+	void *arg;
+
+	unsigned char *cur;		/* the block being filled */
+	size_t curlen;
+	unsigned char dict[DICT_SIZE];	/* the last 32 KiB before cur */
+	size_t dictlen;
+	unsigned long crc;
+	unsigned long long total_in;
+	int header_done, finished, failed;
+
+	struct pgz_job *jobs;
+	size_t cap;
+	unsigned long long next_seq, next_out;
+
+	pthread_t *tids;
+	int nstarted;
+	pthread_mutex_t mu;
+	pthread_cond_t cv_work, cv_done;
+	int quit;
+	z_stream inline_strm;		/* threads == 1 */
+	int inline_init;
+};
+
+/* ---- level 1: our own quick deflate ------------------------------------
+ *
+ * Level 1 favours speed, as zlib-ng's deflate_quick does: LZ77 with one
+ * hash probe per position, matches of 4 to 258 bytes within 32 KiB
+ * (the dictionary included), coded with the fixed Huffman codes of RFC
+ * 1951, so there are no trees to build.  A block that would not shrink is
+ * stored instead.  The output depends on the input alone, not on the zlib
+ * a machine has, which helps "the same digest on any machine".
+ */
+#define QHASH_BITS 15
+#define QMIN 4
+#define QMAX 258
+
+struct bitw {
+	unsigned char *p;
+	size_t n, cap;
+	unsigned long long acc;
+	int bits;
+};
+
+static void
+bw_put(struct bitw *w, unsigned long long v, int n)
+{
+	w->acc |= v << w->bits;
+	w->bits += n;
+	while (w->bits >= 8) {
+		w->p[w->n++] = (unsigned char)w->acc;
+		w->acc >>= 8;
+		w->bits -= 8;
+	}
+}
+
+static void
+bw_align(struct bitw *w)
+{
+	if (w->bits)
+		bw_put(w, 0, 8 - w->bits);
+}
+
+/* Fixed codes, already bit-reversed for LSB-first output. */
+static unsigned short q_lcode[288];
+static unsigned char q_llen[288];
+static unsigned char q_dcode[30];
+static pthread_once_t q_once = PTHREAD_ONCE_INIT;
+
+static const unsigned short q_lbase[29] = {
+	3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 15, 17, 19, 23, 27, 31, 35, 43, 51, 59,
+	67, 83, 99, 115, 131, 163, 195, 227, 258
+};
+static const unsigned char q_lextra[29] = {
+	0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 4, 4, 4, 4,
+	5, 5, 5, 5, 0
+};
+static const unsigned short q_dbase[30] = {
+	1, 2, 3, 4, 5, 7, 9, 13, 17, 25, 33, 49, 65, 97, 129, 193, 257, 385, 513,
+	769, 1025, 1537, 2049, 3073, 4097, 6145, 8193, 12289, 16385, 24577
+};
+static const unsigned char q_dextra[30] = {
+	0, 0, 0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7, 8, 8, 9, 9, 10, 10,
+	11, 11, 12, 12, 13, 13
+};
+static unsigned char q_lsym[QMAX + 1];	/* length -> index into q_lbase */
+static unsigned char q_dsym_lo[257];	/* distance 1..256 -> code */
+static unsigned char q_dsym_hi[256];	/* (distance-1) >> 7 -> code, for > 256 */
+
+static unsigned
+rev(unsigned v, int n)
+{
+	unsigned r = 0;
+
+	while (n--) {
+		r = (r << 1) | (v & 1);
+		v >>= 1;
+	}
+	return r;
+}
+
+static void
+q_init(void)
+{
+	int i, k;
+
+	for (i = 0; i < 288; i++) {
+		int len = i < 144 ? 8 : i < 256 ? 9 : i < 280 ? 7 : 8;
+		unsigned code = i < 144 ? 0x30 + (unsigned)i : i < 256 ? 0x190 + (unsigned)(i - 144) :
+		    i < 280 ? (unsigned)(i - 256) : 0xc0 + (unsigned)(i - 280);
+
+		q_llen[i] = (unsigned char)len;
+		q_lcode[i] = (unsigned short)rev(code, len);
+	}
+	for (i = 0; i < 30; i++)
+		q_dcode[i] = (unsigned char)rev((unsigned)i, 5);
+	for (k = 0, i = 3; i <= QMAX; i++) {
+		while (k < 28 && i >= q_lbase[k + 1])
+			k++;
+		q_lsym[i] = (unsigned char)k;
+	}
+	for (k = 0, i = 1; i <= 256; i++) {
+		while (k < 29 && i >= q_dbase[k + 1])
+			k++;
+		q_dsym_lo[i] = (unsigned char)k;
+	}
+	for (i = 0; i < 256; i++) {
+		int d = (i << 7) + 1;
+
+		for (k = 29; k > 0 && q_dbase[k] > d; k--)
+			;
+		q_dsym_hi[i] = (unsigned char)k;
+	}
+}
+
+static unsigned
+q_hash(const unsigned char *p)
+{
+	unsigned v = (unsigned)p[0] | (unsigned)p[1] << 8 | (unsigned)p[2] << 16 |
+	    (unsigned)p[3] << 24;
+
+	return (v * 2654435761u) >> (32 - QHASH_BITS);
+}
+
+static int
+q_dsym(unsigned d)
+{
+	return d <= 256 ? q_dsym_lo[d] : q_dsym_hi[(d - 1) >> 7];
+}
+
+/* Stored blocks of at most 65535 bytes; the last one final when asked. */
+static void
+q_stored(struct bitw *w, const unsigned char *in, size_t n, int final)
+{
+	do {
+		size_t k = n > 65535 ? 65535 : n;
+		int last = final && k == n;
+
+		bw_put(w, (unsigned)last, 1);
+		bw_put(w, 0, 2);
+		bw_align(w);
+		w->p[w->n++] = (unsigned char)k;
+		w->p[w->n++] = (unsigned char)(k >> 8);
+		w->p[w->n++] = (unsigned char)~k;
+		w->p[w->n++] = (unsigned char)(~k >> 8);
+		memcpy(w->p + w->n, in, k);
+		w->n += k;
+		in += k;
+		n -= k;
+	} while (n);
+}
+
+/* One LZ77 token: a literal (len 0, val the byte) or a match. */
+struct qtok {
+	unsigned short len;
+	unsigned short val;	/* the literal, or the distance */
+};
+
+struct qcode {
+	unsigned short code[288];	/* bit-reversed */
+	unsigned char len[288];
+};
+
+struct qsym {
+	unsigned freq;
+	unsigned short sym;
+};
+
+static int
+qsym_cmp(const void *a, const void *b)
+{
+	const struct qsym *x = a, *y = b;
+
+	/* Rarest first, ties by symbol: the same lengths on every machine. */
+	if (x->freq != y->freq)
+		return x->freq < y->freq ? -1 : 1;
+	return x->sym < y->sym ? -1 : x->sym > y->sym;
+}
+
+/*
+ * Length-limited Huffman code lengths for n symbols (zero frequency: no
+ * code).  Plain Huffman by the two-queue method, then lengths over max are
+ * folded back and the Kraft sum repaired (as miniz does), and the lengths
+ * handed out shortest to the most frequent.  At least two symbols get a
+ * code, so every tree is complete.
+ */
+static void
+q_lengths(unsigned *freq, int n, int max, unsigned char *len)
+{
+	struct qsym sy[288];
+	unsigned w[2 * 288];
+	int par[2 * 288], count[33] = { 0 };
+	int m = 0, i, k, leaf, node, next;
+	unsigned long total = 0;
+
+	memset(len, 0, (size_t)n);
+	for (i = 0; i < n && m < 2; i++)
+		if (freq[i])
+			m++;
+	for (i = 0; m < 2 && i < n; i++)
+		if (!freq[i]) {
+			freq[i] = 1;
+			m++;
+		}
+	m = 0;
+	for (i = 0; i < n; i++)
+		if (freq[i]) {
+			sy[m].freq = freq[i];
+			sy[m].sym = (unsigned short)i;
+			m++;
+		}
+	qsort(sy, (size_t)m, sizeof(*sy), qsym_cmp);
+	/* Leaves 0..m-1 (sorted), internal nodes m.. in creation order. */
+	for (i = 0; i < m; i++)
+		w[i] = sy[i].freq;
+	leaf = 0;
+	node = m;
+	next = m;
+	for (k = 0; k < m - 1; k++) {
+		int pick[2], t;
+
+		for (t = 0; t < 2; t++) {
+			if (leaf < m && (node >= next || w[leaf] <= w[node]))
+				pick[t] = leaf++;
+			else
+				pick[t] = node++;
+		}
+		w[next] = w[pick[0]] + w[pick[1]];
+		par[pick[0]] = par[pick[1]] = next;
+		next++;
+	}
+	/* Depths: the root is next-1; walk down in reverse creation order. */
+	{
+		int depth[2 * 288];
+
+		depth[next - 1] = 0;
+		for (i = next - 2; i >= 0; i--)
+			depth[i] = depth[par[i]] + 1;
+		for (i = 0; i < m; i++)
+			count[depth[i] > 32 ? 32 : depth[i]]++;
+	}
+	for (i = max + 1; i <= 32; i++) {
+		count[max] += count[i];
+		count[i] = 0;
+	}
+	for (i = max; i > 0; i--)
+		total += (unsigned long)count[i] << (max - i);
+	while (total != 1UL << max) {
+		count[max]--;
+		for (i = max - 1; i > 0; i--)
+			if (count[i]) {
+				count[i]--;
+				count[i + 1] += 2;
+				break;
+			}
+		total--;
+	}
+	/* The rarest symbols get the longest codes. */
+	for (i = max, k = 0; i > 0; i--) {
+		int c;
+
+		for (c = 0; c < count[i]; c++)
+			len[sy[k++].sym] = (unsigned char)i;
+	}
+}
+
+/* Canonical codes from lengths (RFC 1951 3.2.2), reversed for output. */
+static void
+q_codes(const unsigned char *len, int n, unsigned short *code)
+{
+	int bl_count[16] = { 0 }, next_code[16], i, bits, c = 0;
+
+	for (i = 0; i < n; i++)
+		bl_count[len[i]]++;
+	bl_count[0] = 0;
+	for (bits = 1; bits < 16; bits++) {
+		c = (c + bl_count[bits - 1]) << 1;
+		next_code[bits] = c;
+	}
+	for (i = 0; i < n; i++)
+		if (len[i])
+			code[i] = (unsigned short)rev((unsigned)next_code[len[i]]++, len[i]);
+}
+
+/* Run-length code the code lengths: symbols 0-15, 16 (repeat), 17, 18. */
+static int
+q_rle(const unsigned char *lens, int n, unsigned char *sym, unsigned char *extra)
+{
+	int i = 0, k = 0;
+
+	while (i < n) {
+		int v = lens[i], r = 1;
+
+		while (i + r < n && lens[i + r] == v)
+			r++;
+		i += r;
+		if (v == 0) {
+			while (r >= 11) {
+				int t = r > 138 ? 138 : r;
+
+				sym[k] = 18;
+				extra[k++] = (unsigned char)(t - 11);
+				r -= t;
+			}
+			if (r >= 3) {
+				sym[k] = 17;
+				extra[k++] = (unsigned char)(r - 3);
+				r = 0;
+			}
+		} else {
+			sym[k] = (unsigned char)v;
+			extra[k++] = 0;
+			r--;
+			while (r >= 3) {
+				int t = r > 6 ? 6 : r;
+
+				sym[k] = 16;
+				extra[k++] = (unsigned char)(t - 3);
+				r -= t;
+			}
+		}
+		while (r-- > 0) {
+			sym[k] = (unsigned char)v;
+			extra[k++] = 0;
+		}
+	}
+	return k;
+}
+
+static const unsigned char q_clorder[19] = {
+	16, 17, 18, 0, 8, 7, 9, 6, 10, 5, 11, 4, 12, 3, 13, 2, 14, 1, 15
+};
+
+/* Bits the tokens cost with the given codes (extra bits included). */
+static unsigned long long
+q_cost(const unsigned *lf, const unsigned *df, const unsigned char *ll, const unsigned char *dl)
+{
+	unsigned long long bits = 0;
+	int i;
+
+	for (i = 0; i < 286; i++)
+		bits += (unsigned long long)lf[i] * (ll[i] + (i > 256 ? q_lextra[i - 257] : 0));
+	for (i = 0; i < 30; i++)
+		bits += (unsigned long long)df[i] * (dl[i] + q_dextra[i]);
+	return bits;
+}
+
+static void
+q_emit_tokens(struct bitw *w, const struct qtok *t, size_t nt, const struct qcode *lc,
+    const struct qcode *dc)
+{
+	size_t i;
+
+	for (i = 0; i < nt; i++) {
+		if (!t[i].len) {
+			bw_put(w, lc->code[t[i].val], lc->len[t[i].val]);
+		} else {
+			int ls = q_lsym[t[i].len], ds = q_dsym(t[i].val);
+
+			bw_put(w, lc->code[257 + ls], lc->len[257 + ls]);
+			if (q_lextra[ls])
+				bw_put(w, t[i].len - q_lbase[ls], q_lextra[ls]);
+			bw_put(w, dc->code[ds], dc->len[ds]);
+			if (q_dextra[ds])
+				bw_put(w, t[i].val - q_dbase[ds], q_dextra[ds]);
+		}
+	}
+	bw_put(w, lc->code[256], lc->len[256]);
+}
+
+static int
+quick_job(struct pgz_job *j)
+{
+	size_t need = j->inlen + 5 * (j->inlen / 65535 + 2) + 1024;
+	size_t pos, end, base = j->dictlen, n, nt = 0;
+	unsigned lf[288] = { 0 }, df[30] = { 0 }, dyn_lf[288], dyn_df[30];
+	struct qcode fl, fd, dl, dd;
+	unsigned char *buf;
+	struct qtok *tok;
+	uint32_t *head;
+	struct bitw w;
+	int i;
+
+	pthread_once(&q_once, q_init);
+	if (j->outcap < need) {
+		free(j->out);
+		j->outcap = need;
+		j->out = xmalloc(need);
+	}
+	/* The dictionary and the block side by side, so that matches may
+	 * reach back into the dictionary. */
+	n = base + j->inlen;
+	buf = xmalloc(n + 8);
+	memcpy(buf, j->dict, base);
+	memcpy(buf + base, j->in, j->inlen);
+	memset(buf + n, 0, 8);
+	head = xcalloc((size_t)1 << QHASH_BITS, sizeof(*head));	/* position + 1 */
+	for (pos = 0; pos + QMIN <= base; pos++)
+		head[q_hash(buf + pos)] = (uint32_t)pos + 1;
+	tok = xmalloc((j->inlen + 1) * sizeof(*tok));
+
+	/* Pass 1: LZ77, one probe per position. */
+	end = n;
+	pos = base;
+	while (pos < end) {
+		size_t len = 0, cand = 0;
+
+		if (pos + QMIN <= end) {
+			unsigned h = q_hash(buf + pos);
+
+			cand = head[h];
+			head[h] = (uint32_t)pos + 1;
+			if (cand && pos - (cand - 1) <= DICT_SIZE &&
+			    memcmp(buf + cand - 1, buf + pos, QMIN) == 0) {
+				const unsigned char *a = buf + cand - 1 + QMIN, *b = buf + pos + QMIN;
+				size_t max = end - pos < QMAX ? end - pos : QMAX;
+
+				len = QMIN;
+				while (len < max && *a == *b) {
+					a++;
+					b++;
+					len++;
+				}
+			}
+		}
+		if (len) {
+			tok[nt].len = (unsigned short)len;
+			tok[nt].val = (unsigned short)(pos - (cand - 1));
+			lf[257 + q_lsym[len]]++;
+			df[q_dsym(tok[nt].val)]++;
+			/* Short matches: index their inner positions too (as
+			 * zlib does at level 1), for better matches later. */
+			if (len <= 8) {
+				size_t k;
+
+				for (k = 1; k < len && pos + k + QMIN <= end; k++)
+					head[q_hash(buf + pos + k)] = (uint32_t)(pos + k) + 1;
+			}
+			pos += len;
+		} else {
+			tok[nt].len = 0;
+			tok[nt].val = buf[pos];
+			lf[buf[pos]]++;
+			pos++;
+		}
+		nt++;
+	}
+	lf[256] = 1;
+
+	/* Pass 2: the cheapest of dynamic codes, fixed codes, stored. */
+	memcpy(fl.code, q_lcode, sizeof(fl.code));
+	memcpy(fl.len, q_llen, sizeof(fl.len));
+	for (i = 0; i < 30; i++) {
+		fd.code[i] = q_dcode[i];
+		fd.len[i] = 5;
+	}
+	memcpy(dyn_lf, lf, sizeof(lf));
+	memcpy(dyn_df, df, sizeof(df));
+	q_lengths(dyn_lf, 286, 15, dl.len);
+	q_lengths(dyn_df, 30, 15, dd.len);
+	q_codes(dl.len, 286, dl.code);
+	q_codes(dd.len, 30, dd.code);
+	{
+		unsigned char all[286 + 30], sym[286 + 30], extra[286 + 30], cll[19];
+		unsigned short clc[19];
+		unsigned cf[19] = { 0 };
+		int hlit = 286, hdist = 30, hclen = 19, nsym, k;
+		unsigned long long dyn, fix, stored;
+
+		while (hlit > 257 && !dl.len[hlit - 1])
+			hlit--;
+		while (hdist > 1 && !dd.len[hdist - 1])
+			hdist--;
+		memcpy(all, dl.len, (size_t)hlit);
+		memcpy(all + hlit, dd.len, (size_t)hdist);
+		nsym = q_rle(all, hlit + hdist, sym, extra);
+		for (k = 0; k < nsym; k++)
+			cf[sym[k]]++;
+		q_lengths(cf, 19, 7, cll);
+		q_codes(cll, 19, clc);
+		while (hclen > 4 && !cll[q_clorder[hclen - 1]])
+			hclen--;
+		dyn = 3 + 14 + 3 * (unsigned long long)hclen + q_cost(lf, df, dl.len, dd.len);
+		for (k = 0; k < nsym; k++)
+			dyn += cll[sym[k]] + (sym[k] == 16 ? 2 : sym[k] == 17 ? 3 : sym[k] == 18 ? 7 : 0);
+		fix = 3 + q_cost(lf, df, fl.len, fd.len);
+		stored = 8ULL * (j->inlen + 5 * (j->inlen / 65535 + 1)) + 8;
+
+		w.p = j->out;
+		w.n = 0;
+		w.cap = j->outcap;
+		w.acc = 0;
+		w.bits = 0;
+		if (stored <= dyn && stored <= fix) {
+			q_stored(&w, j->in, j->inlen, j->last);
+		} else if (dyn < fix) {
+			bw_put(&w, (unsigned)j->last, 1);
+			bw_put(&w, 2, 2);
+			bw_put(&w, (unsigned)(hlit - 257), 5);
+			bw_put(&w, (unsigned)(hdist - 1), 5);
+			bw_put(&w, (unsigned)(hclen - 4), 4);
+			for (k = 0; k < hclen; k++)
+				bw_put(&w, cll[q_clorder[k]], 3);
+			for (k = 0; k < nsym; k++) {
+				bw_put(&w, clc[sym[k]], cll[sym[k]]);
+				if (sym[k] == 16)
+					bw_put(&w, extra[k], 2);
+				else if (sym[k] == 17)
+					bw_put(&w, extra[k], 3);
+				else if (sym[k] == 18)
+					bw_put(&w, extra[k], 7);
+			}
+			q_emit_tokens(&w, tok, nt, &dl, &dd);
+		} else {
+			bw_put(&w, (unsigned)j->last, 1);
+			bw_put(&w, 1, 2);
+			q_emit_tokens(&w, tok, nt, &fl, &fd);
+		}
+		if (!j->last && !(stored <= dyn && stored <= fix)) {
+			/* A sync flush, as zlib's: an empty stored block. */
+			bw_put(&w, 0, 3);
+			bw_align(&w);
+			memcpy(w.p + w.n, "\0\0\377\377", 4);
+			w.n += 4;
+		}
+		bw_align(&w);
+	}
+	j->outlen = w.n;
+	j->crc = Z.crc32(Z.crc32(0L, Z_NULL, 0), j->in, (uInt)j->inlen);
+	free(tok);
+	free(head);
+	free(buf);
+	return 0;
+}
+
+static int
+deflate_job(z_stream *s, struct pgz_job *j, int level)
+{
+	int rc;
+
+	if (level == 1)
+		return quick_job(j);
+	if (Z.deflateReset(s) != Z_OK)
+		return -1;
+	if (j->dictlen && Z.deflateSetDictionary(s, j->dict, (uInt)j->dictlen) != Z_OK)
+		return -1;
+	if (j->outcap < Z.deflateBound(s, j->inlen) + 64) {
+		j->outcap = Z.deflateBound(s, j->inlen) + 64;
+		free(j->out);
+		j->out = xmalloc(j->outcap);
+	}
+	s->next_in = j->in;
+	s->avail_in = (uInt)j->inlen;
+	s->next_out = j->out;
+	s->avail_out = (uInt)j->outcap;
+	rc = Z.deflate(s, j->last ? Z_FINISH : Z_SYNC_FLUSH);
+	if (j->last ? rc != Z_STREAM_END : rc != Z_OK || s->avail_in != 0 ||
+	    s->avail_out == 0)
+		return -1;
+	j->outlen = j->outcap - s->avail_out;
+	j->crc = Z.crc32(Z.crc32(0L, Z_NULL, 0), j->in, (uInt)j->inlen);
+	return 0;
+}
+
+static int
+strm_init(z_stream *s, int level)
+{
+	memset(s, 0, sizeof(*s));
+	return Z.deflateInit2_(s, level, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY,
+	    ZLIB_VERSION, (int)sizeof(z_stream)) == Z_OK ? 0 : -1;
+}
+
+static void *
+worker(void *arg)
+{
+	struct pgz *z = arg;
+	z_stream s;
+	int ok = strm_init(&s, z->level) == 0;
+
+	pthread_mutex_lock(&z->mu);
+	for (;;) {
+		struct pgz_job *j = NULL;
+		size_t i;
+
+		while (!z->quit) {
+			unsigned long long best = ~0ULL;
+
+			j = NULL;
+			for (i = 0; i < z->cap; i++)
+				if (z->jobs[i].state == J_QUEUED && z->jobs[i].seq < best) {
+					best = z->jobs[i].seq;
+					j = &z->jobs[i];
+				}
+			if (j)
+				break;
+			pthread_cond_wait(&z->cv_work, &z->mu);
+		}
+		if (z->quit)
+			break;
+		j->state = J_RUNNING;
+		pthread_mutex_unlock(&z->mu);
+		j->zerr = !ok || deflate_job(&s, j, z->level) < 0;
+		pthread_mutex_lock(&z->mu);
+		j->state = J_DONE;
+		pthread_cond_broadcast(&z->cv_done);
+	}
+	pthread_mutex_unlock(&z->mu);
+	if (ok)
+		Z.deflateEnd(&s);
+	return NULL;
+}
+
+struct pgz *
+pgz_new(int level, int threads, size_t block_size, layer_sink_fn sink, void *arg,
+    struct err *e)
+{
+	struct pgz *z;
+	size_t i;
+
+	if (z_ready(e) < 0)
+		return NULL;
+	if (level < 0)
+		level = LAYER_GZIP_DEFAULT_LEVEL;
+	if (level > 9)
+		level = 9;
+	if (threads <= 0) {
+		long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+		threads = n > 0 ? (int)n : 1;
+	}
+	if (threads > 64)
+		threads = 64;
+	if (!block_size)
+		block_size = LAYER_DEFAULT_BLOCK;
+	if (block_size < DICT_SIZE)
+		block_size = DICT_SIZE;
+	z = xcalloc(1, sizeof(*z));
+	z->level = level;
+	z->threads = threads;
+	z->block = block_size;
+	z->sink = sink;
+	z->arg = arg;
+	z->cur = xmalloc(block_size);
+	z->crc = Z.crc32(0L, Z_NULL, 0);
+	z->cap = threads == 1 ? 1 : (size_t)threads * 4 + 2;
+	z->jobs = xcalloc(z->cap, sizeof(*z->jobs));
+	for (i = 0; i < z->cap; i++) {
+		z->jobs[i].in = xmalloc(block_size);
+		z->jobs[i].dict = xmalloc(DICT_SIZE);
+	}
+	pthread_mutex_init(&z->mu, NULL);
+	pthread_cond_init(&z->cv_work, NULL);
+	pthread_cond_init(&z->cv_done, NULL);
+	if (threads == 1) {
+		if (strm_init(&z->inline_strm, level) < 0) {
+			err_set(e, EX_INTERNAL, "cannot start zlib");
+			pgz_free(z);
+			return NULL;
+		}
+		z->inline_init = 1;
+	} else {
+		z->tids = xcalloc((size_t)threads, sizeof(*z->tids));
+		for (i = 0; i < (size_t)threads; i++) {
+			if (pthread_create(&z->tids[i], NULL, worker, z) != 0)
+				break;
+			z->nstarted++;
+		}
+		if (!z->nstarted) {
+			err_set(e, EX_INTERNAL, "cannot start a compression thread");
+			pgz_free(z);
+			return NULL;
+		}
+	}
+	return z;
+}
+
+static int
+emit(struct pgz *z, const void *p, size_t n, struct err *e)
+{
+	if (z->sink(z->arg, p, n, e) < 0) {
+		z->failed = 1;
+		return -1;
+	}
+	return 0;
+}
+
+static int
+write_header(struct pgz *z, struct err *e)
+{
+	/* mtime 0, no name, XFL 0, OS 255: nothing about this machine. */
+	static const unsigned char hdr[10] = { 0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff };
+
+	z->header_done = 1;
+	return emit(z, hdr, sizeof(hdr), e);
+}
+
+/* Hand finished jobs to the sink in order; with wait, until the oldest
+ * one is out (the caller needs its slot). */
+static int
+drain(struct pgz *z, int wait_all, struct err *e)
+{
+	for (;;) {
+		struct pgz_job *j;
+
+		if (z->next_out == z->next_seq)
+			return 0;
+		j = &z->jobs[z->next_out % z->cap];
+		if (z->tids) {
+			pthread_mutex_lock(&z->mu);
+			if (wait_all)
+				while (j->state != J_DONE)
+					pthread_cond_wait(&z->cv_done, &z->mu);
+			if (j->state != J_DONE) {
+				pthread_mutex_unlock(&z->mu);
+				return 0;
+			}
+			pthread_mutex_unlock(&z->mu);
+		}
+		if (j->zerr) {
+			z->failed = 1;
+			return err_set(e, EX_INTERNAL, "zlib failed to compress a block");
+		}
+		if (emit(z, j->out, j->outlen, e) < 0)
+			return -1;
+		z->crc = Z.crc32_combine(z->crc, j->crc, (z_off_t)j->inlen);
+		j->state = J_EMPTY;
+		z->next_out++;
+		if (!wait_all)
+			continue;
+		if (wait_all == 1)
+			return 0;
+	}
+}
+
+static int
+submit(struct pgz *z, int last, struct err *e)
+{
+	struct pgz_job *j;
+	unsigned char *tmp;
+
+	if (!z->header_done && write_header(z, e) < 0)
+		return -1;
+	/* The slot of this job must be free: wait for the oldest to go out. */
+	if (z->next_seq - z->next_out >= z->cap && drain(z, 1, e) < 0)
+		return -1;
+	j = &z->jobs[z->next_seq % z->cap];
+	tmp = j->in;
+	j->in = z->cur;
+	z->cur = tmp;
+	j->inlen = z->curlen;
+	memcpy(j->dict, z->dict, z->dictlen);
+	j->dictlen = z->dictlen;
+	j->last = last;
+	j->seq = z->next_seq++;
+	j->zerr = 0;
+	/* The dictionary of the next block: the last 32 KiB so far. */
+	if (j->inlen >= DICT_SIZE) {
+		memcpy(z->dict, j->in + j->inlen - DICT_SIZE, DICT_SIZE);
+		z->dictlen = DICT_SIZE;
+	} else {
+		size_t keep = DICT_SIZE - j->inlen;
+
+		if (keep > z->dictlen)
+			keep = z->dictlen;
+		memmove(z->dict, z->dict + z->dictlen - keep, keep);
+		memcpy(z->dict + keep, j->in, j->inlen);
+		z->dictlen = keep + j->inlen;
+	}
+	z->curlen = 0;
+	if (!z->tids) {
+		j->zerr = deflate_job(&z->inline_strm, j, z->level) < 0;
+		j->state = J_DONE;
+		return drain(z, 0, e);
+	}
+	pthread_mutex_lock(&z->mu);
+	j->state = J_QUEUED;
+	pthread_cond_signal(&z->cv_work);
+	pthread_mutex_unlock(&z->mu);
+	return drain(z, 0, e);
+}
+
+int
+pgz_write(struct pgz *z, const void *p, size_t n, struct err *e)
+{
+	const unsigned char *s = p;
+
+	if (z->failed || z->finished)
+		return err_set(e, EX_INTERNAL, "write to a finished compressor");
+	z->total_in += n;
+	while (n > 0) {
+		size_t room = z->block - z->curlen, k = n < room ? n : room;
+
+		memcpy(z->cur + z->curlen, s, k);
+		z->curlen += k;
+		s += k;
+		n -= k;
+		if (z->curlen == z->block && submit(z, 0, e) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+int
+pgz_finish(struct pgz *z, struct err *e)
+{
+	unsigned char trailer[8];
+	unsigned long long isize = z->total_in & 0xffffffffULL;
+	int i;
+
+	if (z->failed)
+		return -1;
+	if (submit(z, 1, e) < 0)
+		return -1;
+	while (z->next_out < z->next_seq)
+		if (drain(z, 2, e) < 0)
+			return -1;
+	for (i = 0; i < 4; i++) {
+		trailer[i] = (unsigned char)(z->crc >> (8 * i));
+		trailer[4 + i] = (unsigned char)(isize >> (8 * i));
+	}
+	z->finished = 1;
+	return emit(z, trailer, sizeof(trailer), e);
+}
+
+void
+pgz_free(struct pgz *z)
+{
+	size_t i;
+
+	if (!z)
+		return;
+	if (z->tids) {
+		pthread_mutex_lock(&z->mu);
+		z->quit = 1;
+		pthread_cond_broadcast(&z->cv_work);
+		pthread_mutex_unlock(&z->mu);
+		for (i = 0; i < (size_t)z->nstarted; i++)
+			pthread_join(z->tids[i], NULL);
+		free(z->tids);
+	}
+	if (z->inline_init)
+		Z.deflateEnd(&z->inline_strm);
+	for (i = 0; i < z->cap; i++) {
+		free(z->jobs[i].in);
+		free(z->jobs[i].dict);
+		free(z->jobs[i].out);
+	}
+	free(z->jobs);
+	free(z->cur);
+	pthread_mutex_destroy(&z->mu);
+	pthread_cond_destroy(&z->cv_work);
+	pthread_cond_destroy(&z->cv_done);
+	free(z);
+}
+
+int
+gunzip_fd(int fd, layer_sink_fn sink, void *arg, struct err *e)
+{
+	unsigned char *in, *out;
+	z_stream s;
+	int rc = 0, zr = Z_OK, started = 0;
+
+	if (z_ready(e) < 0)
+		return -1;
+	memset(&s, 0, sizeof(s));
+	if (Z.inflateInit2_(&s, 15 + 16, ZLIB_VERSION, (int)sizeof(z_stream)) != Z_OK)
+		return err_set(e, EX_INTERNAL, "cannot start zlib");
+	in = xmalloc(READ_CHUNK);
+	out = xmalloc(READ_CHUNK);
+	for (;;) {
+		ssize_t n = read(fd, in, READ_CHUNK);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			rc = err_set(e, EX_IOERR_, "cannot read: %s", strerror(errno));
+			break;
+		}
+		if (n == 0)
+			break;
+		s.next_in = in;
+		s.avail_in = (uInt)n;
+		while (s.avail_in > 0) {
+			if (zr == Z_STREAM_END) {
+				/* Another member follows. */
+				Z.inflateReset(&s);
+			}
+			s.next_out = out;
+			s.avail_out = READ_CHUNK;
+			zr = Z.inflate(&s, Z_NO_FLUSH);
+			started = 1;
+			if (zr != Z_OK && zr != Z_STREAM_END && zr != Z_BUF_ERROR) {
+				rc = err_set(e, EX_DOC, "not a valid gzip stream: %s",
+				    s.msg ? s.msg : "inflate failed");
+				goto out;
+			}
+			if (READ_CHUNK - s.avail_out > 0 &&
+			    sink(arg, out, READ_CHUNK - s.avail_out, e) < 0) {
+				rc = -1;
+				goto out;
+			}
+			if (zr == Z_BUF_ERROR && s.avail_in == 0)
+				break;
+		}
+	}
+	if (rc == 0 && (!started || zr != Z_STREAM_END))
+		rc = err_set(e, EX_DOC, "the gzip stream is truncated");
+out:
+	Z.inflateEnd(&s);
+	free(in);
+	free(out);
+	return rc;
+}
+
+/* ---- writing a layer ---------------------------------------------------- */
+
+struct wctx {
+	int fd;
+	const char *path;
+	struct sha256 diff, blob;
+	long long tar_size, blob_size;
+	struct pgz *gz;
+	struct archive *za;	/* zstd: libarchive raw format + filter */
+	enum layer_compression comp;
+	struct err *e;
+	int failed;
+	unsigned char *obuf;	/* output buffer for the file */
+	size_t olen;
+};
+
+#define OBUF_SIZE (1u << 20)
+
+static int
+file_flush(struct wctx *w, struct err *e)
+{
+	size_t off = 0;
+
+	while (off < w->olen) {
+		ssize_t k = write(w->fd, w->obuf + off, w->olen - off);
+
+		if (k < 0) {
+			if (errno == EINTR)
+				continue;
+			return err_set(e, EX_IOERR_, "cannot write '%s': %s", w->path,
+			    strerror(errno));
+		}
+		off += (size_t)k;
+	}
+	w->olen = 0;
+	return 0;
+}
+
+/* Compressed bytes: digest and write. */
+static int
+blob_sink(void *arg, const void *p, size_t n, struct err *e)
+{
+	struct wctx *w = arg;
+
+	sha256_update(&w->blob, p, n);
+	w->blob_size += (long long)n;
+	if (n >= OBUF_SIZE) {
+		if (file_flush(w, e) < 0)
+			return -1;
+		{
+			size_t off = 0;
+
+			while (off < n) {
+				ssize_t k = write(w->fd, (const char *)p + off, n - off);
+
+				if (k < 0) {
+					if (errno == EINTR)
+						continue;
+					return err_set(e, EX_IOERR_, "cannot write '%s': %s",
+					    w->path, strerror(errno));
+				}
+				off += (size_t)k;
+			}
+		}
+		return 0;
+	}
+	if (w->olen + n > OBUF_SIZE && file_flush(w, e) < 0)
+		return -1;
+	memcpy(w->obuf + w->olen, p, n);
+	w->olen += n;
+	return 0;
+}
+
+static la_ssize_t
+zstd_out_cb(struct archive *a, void *client, const void *buf, size_t n)
+{
+	struct wctx *w = client;
+
+	(void)a;
+	if (w->failed)
+		return -1;
+	if (blob_sink(w, buf, n, w->e) < 0) {
+		w->failed = 1;
+		return -1;
+	}
+	return (la_ssize_t)n;
+}
+
+/* Tar bytes from libarchive: diff_id, then the compressor. */
+static la_ssize_t
+tar_out_cb(struct archive *a, void *client, const void *buf, size_t n)
+{
+	struct wctx *w = client;
+
+	(void)a;
+	if (w->failed)
+		return -1;
+	sha256_update(&w->diff, buf, n);
+	w->tar_size += (long long)n;
+	switch (w->comp) {
+	case LAYER_GZIP:
+		if (pgz_write(w->gz, buf, n, w->e) < 0)
+			w->failed = 1;
+		break;
+	case LAYER_ZSTD:
+		if (archive_write_data(w->za, buf, n) < 0) {
+			if (!w->failed)
+				err_set(w->e, EX_INTERNAL, "zstd: %s", archive_error_string(w->za));
+			w->failed = 1;
+		}
+		break;
+	case LAYER_NONE:
+		if (blob_sink(w, buf, n, w->e) < 0)
+			w->failed = 1;
+		break;
+	}
+	return w->failed ? -1 : (la_ssize_t)n;
+}
+
+static int
+zstd_start(struct wctx *w, int level, struct err *e)
+{
+	struct archive_entry *ae;
+	char opt[64];
+
+	w->za = archive_write_new();
+	if (archive_write_add_filter_zstd(w->za) != ARCHIVE_OK ||
+	    archive_write_set_format_raw(w->za) != ARCHIVE_OK)
+		return err_set(e, EX_INTERNAL, "zstd is not available: %s",
+		    archive_error_string(w->za));
+	snprintf(opt, sizeof(opt), "zstd:compression-level=%d",
+	    level < 0 ? LAYER_ZSTD_DEFAULT_LEVEL : level);
+	if (archive_write_set_options(w->za, opt) != ARCHIVE_OK)
+		return err_set(e, EX_USAGE_, "zstd level %d: %s", level,
+		    archive_error_string(w->za));
+	archive_write_set_bytes_per_block(w->za, 0);
+	if (archive_write_open2(w->za, w, NULL, zstd_out_cb, NULL, NULL) != ARCHIVE_OK)
+		return err_set(e, EX_INTERNAL, "zstd: %s", archive_error_string(w->za));
+	ae = archive_entry_new();
+	archive_entry_set_pathname(ae, "layer.tar");
+	archive_entry_set_filetype(ae, AE_IFREG);
+	archive_entry_set_perm(ae, 0644);
+	if (archive_write_header(w->za, ae) != ARCHIVE_OK) {
+		archive_entry_free(ae);
+		return err_set(e, EX_INTERNAL, "zstd: %s", archive_error_string(w->za));
+	}
+	archive_entry_free(ae);
+	return 0;
+}
+
+static int
+set_entry(struct archive_entry *ae, const struct layer_entry *le)
+{
+	char *name;
+
+	/* Directories end with '/', as Docker writes them. */
+	name = le->type == LE_DIR ? xasprintf("%s/", le->path) : xstrdup(le->path);
+	archive_entry_copy_pathname(ae, name);
+	free(name);
+	switch (le->type) {
+	case LE_FILE:
+		archive_entry_set_filetype(ae, AE_IFREG);
+		archive_entry_set_size(ae, le->size);
+		break;
+	case LE_HARDLINK:
+		archive_entry_set_filetype(ae, AE_IFREG);
+		archive_entry_copy_hardlink(ae, le->link);
+		archive_entry_set_size(ae, 0);
+		break;
+	case LE_DIR:
+		archive_entry_set_filetype(ae, AE_IFDIR);
+		break;
+	case LE_SYMLINK:
+		archive_entry_set_filetype(ae, AE_IFLNK);
+		archive_entry_copy_symlink(ae, le->link);
+		break;
+	case LE_CHAR:
+	case LE_BLOCK:
+		archive_entry_set_filetype(ae, le->type == LE_CHAR ? AE_IFCHR : AE_IFBLK);
+		archive_entry_set_rdevmajor(ae, le->devmajor);
+		archive_entry_set_rdevminor(ae, le->devminor);
+		break;
+	case LE_FIFO:
+		archive_entry_set_filetype(ae, AE_IFIFO);
+		break;
+	}
+	archive_entry_set_perm(ae, le->mode & 07777);
+	archive_entry_set_uid(ae, le->uid);
+	archive_entry_set_gid(ae, le->gid);
+	if (le->uname)
+		archive_entry_copy_uname(ae, le->uname);
+	if (le->gname)
+		archive_entry_copy_gname(ae, le->gname);
+	archive_entry_set_mtime(ae, (time_t)le->mtime, 0);
+	return 0;
+}
+
+static int
+write_content(struct archive *a, struct layer_entry *le, unsigned char *buf,
+    struct wctx *w, struct err *e)
+{
+	struct sha256 h;
+	long long done = 0;
+	int fd, want_digest = !le->digest[0];
+
+	fd = open(le->src, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return err_set(e, EX_IOERR_, "cannot open '%s': %s", le->src, strerror(errno));
+#ifdef POSIX_FADV_SEQUENTIAL
+	posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+#endif
+	if (want_digest)
+		sha256_init(&h);
+	for (;;) {
+		ssize_t n = read(fd, buf, READ_CHUNK);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			err_set(e, EX_IOERR_, "cannot read '%s': %s", le->src, strerror(errno));
+			goto fail;
+		}
+		if (n == 0)
+			break;
+		if (done + n > le->size) {
+			err_set(e, EX_IOERR_, "'%s' changed while it was read (it grew)", le->src);
+			goto fail;
+		}
+		if (want_digest)
+			sha256_update(&h, buf, (size_t)n);
+		if (archive_write_data(a, buf, (size_t)n) != n) {
+			if (!w->failed)
+				err_set(e, EX_IOERR_, "cannot write the layer: %s",
+				    archive_error_string(a));
+			goto fail;
+		}
+		done += n;
+	}
+	if (done != le->size) {
+		err_set(e, EX_IOERR_, "'%s' changed while it was read (it shrank)", le->src);
+		goto fail;
+	}
+	close(fd);
+	if (want_digest)
+		sha256_final(&h, le->digest);
+	return 0;
+fail:
+	if (want_digest) {
+		char junk[OCI_DIGEST_SIZE];
+
+		sha256_final(&h, junk);
+	}
+	close(fd);
+	return -1;
+}
+
+int
+layer_write(struct layer_entry *v, size_t n, const struct layer_opts *o,
+    const char *path, struct layer_result *r, struct err *e)
+{
+	struct wctx w;
+	struct archive *a = NULL;
+	struct archive_entry *ae = NULL;
+	unsigned char *buf = NULL;
+	size_t i;
+	int rc = -1;
+
+	memset(&w, 0, sizeof(w));
+	memset(r, 0, sizeof(*r));
+	w.path = path;
+	w.comp = o->compression;
+	w.e = e;
+	w.fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (w.fd < 0)
+		return err_set(e, EX_IOERR_, "cannot create '%s': %s", path, strerror(errno));
+	w.obuf = xmalloc(OBUF_SIZE);
+	sha256_init(&w.diff);
+	sha256_init(&w.blob);
+	if (w.comp == LAYER_GZIP) {
+		w.gz = pgz_new(o->level, o->threads, o->block_size, blob_sink, &w, e);
+		if (!w.gz)
+			goto out;
+	} else if (w.comp == LAYER_ZSTD && zstd_start(&w, o->level, e) < 0) {
+		goto out;
+	}
+
+	a = archive_write_new();
+	if (archive_write_set_format_pax_restricted(a) != ARCHIVE_OK) {
+		err_set(e, EX_INTERNAL, "libarchive: %s", archive_error_string(a));
+		goto out;
+	}
+	/* No blocking: the tar ends after its two zero blocks, as Go's does. */
+	archive_write_set_bytes_per_block(a, 0);
+	if (archive_write_open2(a, &w, NULL, tar_out_cb, NULL, NULL) != ARCHIVE_OK) {
+		err_set(e, EX_INTERNAL, "libarchive: %s", archive_error_string(a));
+		goto out;
+	}
+	buf = xmalloc(READ_CHUNK);
+	ae = archive_entry_new();
+	for (i = 0; i < n; i++) {
+		struct layer_entry *le = &v[i];
+		int ar;
+
+		if (o->stop && *o->stop) {
+			err_set(e, EX_TEMP, "interrupted");
+			goto out;
+		}
+		archive_entry_clear(ae);
+		set_entry(ae, le);
+		ar = archive_write_header(a, ae);
+		if (ar < ARCHIVE_WARN || w.failed) {
+			if (!w.failed)
+				err_set(e, EX_IOERR_, "cannot add '%s' to the layer: %s", le->path,
+				    archive_error_string(a));
+			goto out;
+		}
+		if (le->type == LE_FILE && le->size > 0 && write_content(a, le, buf, &w, e) < 0)
+			goto out;
+		if (le->type == LE_FILE && le->size == 0 && !le->digest[0])
+			sha256_digest("", 0, le->digest);
+	}
+	if (archive_write_close(a) != ARCHIVE_OK || w.failed) {
+		if (!w.failed)
+			err_set(e, EX_IOERR_, "cannot finish the layer: %s", archive_error_string(a));
+		goto out;
+	}
+	if (w.comp == LAYER_GZIP && pgz_finish(w.gz, e) < 0)
+		goto out;
+	if (w.comp == LAYER_ZSTD && (archive_write_close(w.za) != ARCHIVE_OK || w.failed)) {
+		if (!w.failed)
+			err_set(e, EX_INTERNAL, "zstd: %s", archive_error_string(w.za));
+		goto out;
+	}
+	if (file_flush(&w, e) < 0)
+		goto out;
+	if (close(w.fd) != 0) {
+		w.fd = -1;
+		err_set(e, EX_IOERR_, "cannot write '%s': %s", path, strerror(errno));
+		goto out;
+	}
+	w.fd = -1;
+	rc = 0;
+out:
+	if (ae)
+		archive_entry_free(ae);
+	if (a)
+		archive_write_free(a);
+	if (w.za)
+		archive_write_free(w.za);
+	pgz_free(w.gz);
+	free(buf);
+	free(w.obuf);
+	sha256_final(&w.diff, r->diff_id);
+	sha256_final(&w.blob, r->digest);
+	if (rc == 0) {
+		if (w.comp == LAYER_NONE)
+			memcpy(r->digest, r->diff_id, OCI_DIGEST_SIZE);
+		r->size = w.blob_size;
+		r->tar_size = w.tar_size;
+		r->media_type = layer_media_type(w.comp);
+	} else {
+		if (w.fd >= 0)
+			close(w.fd);
+		unlink(path);
+		memset(r, 0, sizeof(*r));
+	}
+	return rc;
+}
+
+/* ---- reading ------------------------------------------------------------- */
+
+struct layer_reader {
+	struct archive *a;
+	char *name;
+	char *path, *link;
+};
+
+int
+layer_reader_open(struct layer_reader **rp, const char *path, int probe, struct err *e)
+{
+	struct layer_reader *r;
+	struct stat st;
+
+	*rp = NULL;
+	if (stat(path, &st) != 0)
+		return err_set(e, EX_IOERR_, "cannot read '%s': %s", path, strerror(errno));
+	if (probe && st.st_size == 0)
+		return 0;
+	r = xcalloc(1, sizeof(*r));
+	r->name = xstrdup(path);
+	r->a = archive_read_new();
+	archive_read_support_format_tar(r->a);
+	archive_read_support_filter_gzip(r->a);
+	archive_read_support_filter_bzip2(r->a);
+	archive_read_support_filter_xz(r->a);
+	archive_read_support_filter_zstd(r->a);
+	if (archive_read_open_filename(r->a, path, READ_CHUNK) != ARCHIVE_OK) {
+		if (probe) {
+			layer_reader_close(r);
+			return 0;
+		}
+		err_set(e, EX_DOC, "cannot read '%s' as a tar: %s", path,
+		    archive_error_string(r->a));
+		layer_reader_close(r);
+		return -1;
+	}
+	if (probe) {
+		/* Look at the first header: a tar, or a plain file? */
+		struct archive_entry *ae;
+		int ar = archive_read_next_header(r->a, &ae);
+
+		archive_read_free(r->a);
+		if (ar != ARCHIVE_OK && ar != ARCHIVE_WARN) {
+			r->a = NULL;
+			layer_reader_close(r);
+			return 0;
+		}
+		r->a = archive_read_new();
+		archive_read_support_format_tar(r->a);
+		archive_read_support_filter_gzip(r->a);
+		archive_read_support_filter_bzip2(r->a);
+		archive_read_support_filter_xz(r->a);
+		archive_read_support_filter_zstd(r->a);
+		if (archive_read_open_filename(r->a, path, READ_CHUNK) != ARCHIVE_OK) {
+			err_set(e, EX_DOC, "cannot read '%s': %s", path, archive_error_string(r->a));
+			layer_reader_close(r);
+			return -1;
+		}
+	}
+	*rp = r;
+	return 1;
+}
+
+/* "./a//b/" -> "a/b"; "" or "." -> "."; NULL when it climbs out. */
+static char *
+clean_member(const char *p)
+{
+	char *c;
+
+	while (*p == '/')
+		p++;
+	c = path_clean(*p ? p : ".");
+	if (!strcmp(c, "..") || !strncmp(c, "../", 3)) {
+		free(c);
+		return NULL;
+	}
+	return c;
+}
+
+int
+layer_reader_next(struct layer_reader *r, struct layer_entry *ent, struct err *e)
+{
+	struct archive_entry *ae;
+	const char *p, *hl, *sl;
+	int ar;
+
+	free(r->path);
+	free(r->link);
+	r->path = r->link = NULL;
+	memset(ent, 0, sizeof(*ent));
+	ar = archive_read_next_header(r->a, &ae);
+	if (ar == ARCHIVE_EOF)
+		return 0;
+	if (ar != ARCHIVE_OK && ar != ARCHIVE_WARN)
+		return err_set(e, EX_DOC, "cannot read '%s': %s", r->name,
+		    archive_error_string(r->a));
+	p = archive_entry_pathname(ae);
+	if (!p)
+		return err_set(e, EX_DOC, "'%s': an entry has no name", r->name);
+	r->path = clean_member(p);
+	if (!r->path)
+		return err_set(e, EX_DOC, "'%s': entry '%s' points outside the root", r->name, p);
+	ent->path = r->path;
+	ent->mode = (unsigned)archive_entry_perm(ae) & 07777;
+	ent->uid = (long long)archive_entry_uid(ae);
+	ent->gid = (long long)archive_entry_gid(ae);
+	ent->mtime = (long long)archive_entry_mtime(ae);
+	ent->size = (long long)archive_entry_size(ae);
+	hl = archive_entry_hardlink(ae);
+	sl = archive_entry_symlink(ae);
+	if (hl) {
+		r->link = clean_member(hl);
+		if (!r->link)
+			return err_set(e, EX_DOC, "'%s': hard link '%s' points outside the root",
+			    r->name, hl);
+		ent->type = LE_HARDLINK;
+		ent->link = r->link;
+		ent->size = 0;
+		return 1;
+	}
+	switch (archive_entry_filetype(ae)) {
+	case AE_IFDIR:
+		ent->type = LE_DIR;
+		ent->size = 0;
+		break;
+	case AE_IFLNK:
+		ent->type = LE_SYMLINK;
+		r->link = xstrdup(sl ? sl : "");
+		ent->link = r->link;
+		ent->size = 0;
+		break;
+	case AE_IFCHR:
+	case AE_IFBLK:
+		ent->type = archive_entry_filetype(ae) == AE_IFCHR ? LE_CHAR : LE_BLOCK;
+		ent->devmajor = (unsigned)archive_entry_rdevmajor(ae);
+		ent->devminor = (unsigned)archive_entry_rdevminor(ae);
+		ent->size = 0;
+		break;
+	case AE_IFIFO:
+		ent->type = LE_FIFO;
+		ent->size = 0;
+		break;
+	default:
+		ent->type = LE_FILE;
+		break;
+	}
+	return 1;
+}
+
+int
+layer_reader_copy(struct layer_reader *r, int fd, char digest[OCI_DIGEST_SIZE], struct err *e)
+{
+	unsigned char *buf = xmalloc(READ_CHUNK);
+	struct sha256 h;
+	int rc = 0;
+
+	sha256_init(&h);
+	for (;;) {
+		la_ssize_t n = archive_read_data(r->a, buf, READ_CHUNK);
+		size_t off = 0;
+
+		if (n < 0) {
+			rc = err_set(e, EX_DOC, "cannot read '%s' from '%s': %s",
+			    r->path ? r->path : "?", r->name, archive_error_string(r->a));
+			break;
+		}
+		if (n == 0)
+			break;
+		sha256_update(&h, buf, (size_t)n);
+		while (off < (size_t)n) {
+			ssize_t k = write(fd, buf + off, (size_t)n - off);
+
+			if (k < 0) {
+				if (errno == EINTR)
+					continue;
+				rc = err_set(e, EX_IOERR_, "cannot write: %s", strerror(errno));
+				goto out;
+			}
+			off += (size_t)k;
+		}
+	}
+out:
+	sha256_final(&h, digest);
+	free(buf);
+	return rc;
+}
+
+void
+layer_reader_close(struct layer_reader *r)
+{
+	if (!r)
+		return;
+	if (r->a)
+		archive_read_free(r->a);
+	free(r->name);
+	free(r->path);
+	free(r->link);
+	free(r);
+}
+
+/* ---- the file-hash cache --------------------------------------------------- */
+
+struct fc_ent {
+	char *path;
+	unsigned long long dev, ino;
+	long long size, mtime_s, mtime_ns, ctime_s, ctime_ns;
+	unsigned mode;
+	char digest[OCI_DIGEST_SIZE];
+	int used;
+	struct fc_ent *next;
+};
+
+struct layer_fcache {
+	char *file;
+	struct fc_ent **tab;
+	size_t nbuckets, n;
+	int dirty;
+};
+
+static size_t
+hash_str(const char *s)
+{
+	size_t h = 1469598103934665603ULL;
+
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+	return h;
+}
+
+static struct fc_ent *
+fc_find(struct layer_fcache *c, const char *path)
+{
+	struct fc_ent *x;
+
+	for (x = c->tab[hash_str(path) % c->nbuckets]; x; x = x->next)
+		if (!strcmp(x->path, path))
+			return x;
+	return NULL;
+}
+
+static struct fc_ent *
+fc_insert(struct layer_fcache *c, const char *path)
+{
+	struct fc_ent *x = fc_find(c, path);
+	size_t b;
+
+	if (x)
+		return x;
+	if (c->n >= c->nbuckets * 2) {
+		size_t nb = c->nbuckets * 4, i;
+		struct fc_ent **t = xcalloc(nb, sizeof(*t));
+
+		for (i = 0; i < c->nbuckets; i++) {
+			struct fc_ent *y = c->tab[i], *nx;
+
+			for (; y; y = nx) {
+				nx = y->next;
+				b = hash_str(y->path) % nb;
+				y->next = t[b];
+				t[b] = y;
+			}
+		}
+		free(c->tab);
+		c->tab = t;
+		c->nbuckets = nb;
+	}
+	x = xcalloc(1, sizeof(*x));
+	x->path = xstrdup(path);
+	b = hash_str(path) % c->nbuckets;
+	x->next = c->tab[b];
+	c->tab[b] = x;
+	c->n++;
+	return x;
+}
+
+struct layer_fcache *
+layer_fcache_load(const char *path)
+{
+	struct layer_fcache *c = xcalloc(1, sizeof(*c));
+	struct err e = { 0, "" };
+	char *text, *p, *nl;
+	size_t len;
+
+	c->file = xstrdup(path);
+	c->nbuckets = 1024;
+	c->tab = xcalloc(c->nbuckets, sizeof(*c->tab));
+	if (!path_exists(path))
+		return c;
+	text = read_file(path, FCACHE_MAX_BYTES, &len, &e);
+	if (!text)
+		return c;
+	if (strncmp(text, "ci-build-fcache 1\n", 18) != 0) {
+		free(text);
+		return c;
+	}
+	for (p = text + 18; *p; p = nl + 1) {
+		unsigned long long dev, ino;
+		long long size, ms, mns, cs, cns;
+		unsigned mode;
+		char hex[65];
+		int off = 0;
+
+		nl = strchr(p, '\n');
+		if (!nl)
+			break;
+		*nl = '\0';
+		if (sscanf(p, "%llu %llu %lld %lld %lld %lld %lld %o %64s %n", &dev, &ino, &size,
+		    &ms, &mns, &cs, &cns, &mode, hex, &off) == 9 && off > 0 && p[off] &&
+		    strlen(hex) == 64) {
+			struct fc_ent *x = fc_insert(c, p + off);
+
+			x->dev = dev;
+			x->ino = ino;
+			x->size = size;
+			x->mtime_s = ms;
+			x->mtime_ns = mns;
+			x->ctime_s = cs;
+			x->ctime_ns = cns;
+			x->mode = mode;
+			snprintf(x->digest, sizeof(x->digest), "sha256:%s", hex);
+		}
+	}
+	free(text);
+	return c;
+}
+
+static int
+fc_same(const struct fc_ent *x, const struct stat *st)
+{
+	return x->dev == (unsigned long long)st->st_dev &&
+	    x->ino == (unsigned long long)st->st_ino &&
+	    x->size == (long long)st->st_size &&
+	    x->mtime_s == (long long)st->st_mtim.tv_sec &&
+	    x->mtime_ns == (long long)st->st_mtim.tv_nsec &&
+	    x->ctime_s == (long long)st->st_ctim.tv_sec &&
+	    x->ctime_ns == (long long)st->st_ctim.tv_nsec &&
+	    x->mode == (unsigned)st->st_mode;
+}
+
+const char *
+layer_fcache_get(struct layer_fcache *c, const char *path, const struct stat *st)
+{
+	struct fc_ent *x;
+
+	if (!c)
+		return NULL;
+	x = fc_find(c, path);
+	if (!x || !x->digest[0] || !fc_same(x, st))
+		return NULL;
+	x->used = 1;
+	return x->digest;
+}
+
+void
+layer_fcache_put(struct layer_fcache *c, const char *path, const struct stat *st,
+    const char *digest)
+{
+	struct fc_ent *x;
+	struct timespec ts;
+	long long now, m, ct, window;
+
+	if (!c || strchr(path, '\n'))
+		return;
+	/* A file changed just now could change again within the same
+	 * timestamp: do not trust its stat data yet (git's racy-clean rule).
+	 * The window is 100 ms with nanosecond times, 2 s when the file
+	 * system seems to keep whole seconds only. */
+	clock_gettime(CLOCK_REALTIME, &ts);
+	now = (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+	m = (long long)st->st_mtim.tv_sec * 1000000000LL + st->st_mtim.tv_nsec;
+	ct = (long long)st->st_ctim.tv_sec * 1000000000LL + st->st_ctim.tv_nsec;
+	window = st->st_mtim.tv_nsec == 0 && st->st_ctim.tv_nsec == 0 ? 2000000000LL :
+	    100000000LL;
+	if (m >= now - window || ct >= now - window)
+		return;
+	x = fc_insert(c, path);
+	if (fc_same(x, st) && !strcmp(x->digest, digest)) {
+		x->used = 1;
+		return;
+	}
+	x->dev = (unsigned long long)st->st_dev;
+	x->ino = (unsigned long long)st->st_ino;
+	x->size = (long long)st->st_size;
+	x->mtime_s = (long long)st->st_mtim.tv_sec;
+	x->mtime_ns = (long long)st->st_mtim.tv_nsec;
+	x->ctime_s = (long long)st->st_ctim.tv_sec;
+	x->ctime_ns = (long long)st->st_ctim.tv_nsec;
+	x->mode = (unsigned)st->st_mode;
+	snprintf(x->digest, sizeof(x->digest), "%s", digest);
+	x->used = 1;
+	c->dirty = 1;
+}
+
+int
+layer_fcache_save(struct layer_fcache *c, const char *root, struct err *e)
+{
+	struct buf b = BUF_INIT;
+	size_t i, rl = root ? strlen(root) : 0;
+	int rc;
+
+	if (!c || !c->dirty)
+		return 0;
+	buf_init(&b, FCACHE_MAX_BYTES);
+	buf_adds(&b, "ci-build-fcache 1\n");
+	for (i = 0; i < c->nbuckets; i++) {
+		const struct fc_ent *x;
+
+		for (x = c->tab[i]; x; x = x->next) {
+			if (!x->used && root && !strncmp(x->path, root, rl) &&
+			    (x->path[rl] == '/' || !x->path[rl]))
+				continue;
+			if (strlen(x->digest) != 71)
+				continue;
+			buf_addf(&b, "%llu %llu %lld %lld %lld %lld %lld %o %s %s\n", x->dev,
+			    x->ino, x->size, x->mtime_s, x->mtime_ns, x->ctime_s, x->ctime_ns,
+			    x->mode, x->digest + 7, x->path);
+		}
+	}
+	if (b.failed) {
+		buf_free(&b);
+		return 0;	/* too big to keep: next run just hashes again */
+	}
+	rc = atomic_write(c->file, b.data, b.len, 0644, e);
+	buf_free(&b);
+	return rc;
+}
+
+void
+layer_fcache_free(struct layer_fcache *c)
+{
+	size_t i;
+
+	if (!c)
+		return;
+	for (i = 0; i < c->nbuckets; i++) {
+		struct fc_ent *x = c->tab[i], *nx;
+
+		for (; x; x = nx) {
+			nx = x->next;
+			free(x->path);
+			free(x);
+		}
+	}
+	free(c->tab);
+	free(c->file);
+	free(c);
+}
+
+/* ---- cache keys --------------------------------------------------------- */
+
+static void
+key_str(struct sha256 *h, const char *s)
+{
+	/* Length-prefixed, so no choice of names can collide. */
+	char n[24];
+	size_t len = s ? strlen(s) : 0;
+
+	snprintf(n, sizeof(n), "%zu:", len);
+	sha256_update(h, n, strlen(n));
+	if (len)
+		sha256_update(h, s, len);
+}
+
+void
+layer_cache_key(const struct layer_entry *v, size_t n, const struct layer_opts *o,
+    char key[OCI_DIGEST_SIZE])
+{
+	struct sha256 h;
+	char line[256];
+	size_t i;
+
+	int level = o->level;
+
+	/* The default level is a level: name it, so that both keys agree. */
+	if (level < 0)
+		level = o->compression == LAYER_GZIP ? LAYER_GZIP_DEFAULT_LEVEL :
+		    o->compression == LAYER_ZSTD ? LAYER_ZSTD_DEFAULT_LEVEL : 0;
+	if (o->compression == LAYER_NONE)
+		level = 0;
+	sha256_init(&h);
+	snprintf(line, sizeof(line), "ci-build layer 1 %d %d %zu\n", (int)o->compression,
+	    level, o->compression == LAYER_GZIP ? (o->block_size ? o->block_size :
+	    LAYER_DEFAULT_BLOCK) : 0);
+	sha256_update(&h, line, strlen(line));
+	for (i = 0; i < n; i++) {
+		const struct layer_entry *le = &v[i];
+
+		snprintf(line, sizeof(line), "%d %o %lld %lld %lld %lld %u %u ", (int)le->type,
+		    le->mode, le->uid, le->gid, le->mtime, le->size, le->devmajor, le->devminor);
+		sha256_update(&h, line, strlen(line));
+		key_str(&h, le->path);
+		key_str(&h, le->uname);
+		key_str(&h, le->gname);
+		key_str(&h, le->link);
+		key_str(&h, le->type == LE_FILE ? le->digest : "");
+		sha256_update(&h, "\n", 1);
+	}
+	sha256_final(&h, key);
+}

@@ -1,0 +1,417 @@
+#include <ctype.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+
+#include "net/http.h"
+#include "core/timeutil.h"
+
+#define USER_AGENT "ci-tools/0.1.0"
+
+static size_t
+on_header(char *data, size_t size, size_t n, void *arg)
+{
+	struct http_response *r = arg;
+	size_t len = size * n, end = len;
+	const char *colon;
+
+	while (end && (data[end - 1] == '\n' || data[end - 1] == '\r'))
+		end--;
+	if (end >= 5 && strncmp(data, "HTTP/", 5) == 0) {
+		/* A new response (after 100 Continue or a redirect) starts over. */
+		size_t i;
+
+		for (i = 0; i < r->nheaders; i++) {
+			free(r->headers[i].name);
+			free(r->headers[i].value);
+		}
+		r->nheaders = 0;
+		free(r->status_line);
+		r->status_line = xstrndup(data, end);
+		return len;
+	}
+	colon = memchr(data, ':', end);
+	if (!colon || colon == data)
+		return len;	/* the blank line, or a malformed one: ignore */
+	if (r->nheaders == r->alloc) {
+		r->alloc = r->alloc ? 2 * r->alloc : 16;
+		if (r->alloc > 1000)
+			return 0;	/* a flood of headers: abort the transfer */
+		r->headers = xrealloc(r->headers, r->alloc * sizeof(*r->headers));
+	}
+	{
+		const char *v = colon + 1, *ve = data + end;
+
+		while (v < ve && (*v == ' ' || *v == '\t'))
+			v++;
+		while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t'))
+			ve--;
+		r->headers[r->nheaders].name = xstrndup(data, (size_t)(colon - data));
+		r->headers[r->nheaders].value = xstrndup(v, (size_t)(ve - v));
+		r->nheaders++;
+	}
+	return len;
+}
+
+static size_t
+on_body(char *data, size_t size, size_t n, void *arg)
+{
+	struct http_response *r = arg;
+
+	if (buf_add(&r->body, data, size * n) < 0) {
+		r->body_too_large = 1;
+		return 0;
+	}
+	return size * n;
+}
+
+/* Add the certificates of an extra CA file to the system ones. */
+static CURLcode
+add_ca(CURL *c, void *sslctx, void *arg)
+{
+	X509_STORE *store = SSL_CTX_get_cert_store((SSL_CTX *)sslctx);
+	BIO *bio = BIO_new_file((const char *)arg, "r");
+	X509 *x;
+	int added = 0;
+
+	(void)c;
+	if (!bio)
+		return CURLE_SSL_CACERT_BADFILE;
+	while ((x = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL) {
+		if (X509_STORE_add_cert(store, x) == 1)
+			added++;
+		X509_free(x);
+	}
+	ERR_clear_error();
+	BIO_free(bio);
+	return added ? CURLE_OK : CURLE_SSL_CACERT_BADFILE;
+}
+
+CURL *
+http_easy(const struct http_opts *o, struct http_response *resp)
+{
+	static const struct http_opts defaults;
+	CURL *c = curl_easy_init();
+
+	if (!c)
+		return NULL;
+	if (!o)
+		o = &defaults;
+	buf_init(&resp->body, o->body_max ? o->body_max : HTTP_BODY_MAX);
+	resp->errbuf[0] = '\0';
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, resp->errbuf);
+	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(c, CURLOPT_HEADERDATA, resp);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, resp);
+	curl_easy_setopt(c, CURLOPT_USERAGENT, o->user_agent ? o->user_agent : USER_AGENT);
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
+	    (long)(o->connect_timeout_ms ? o->connect_timeout_ms : 10000));
+	if (o->max_time_ms)
+		curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)o->max_time_ms);
+	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+	if (o->follow) {
+		curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
+		curl_easy_setopt(c, CURLOPT_MAXREDIRS, 10L);
+	}
+	if (o->insecure_tls) {
+		curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
+		curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
+	} else if (o->ca_file) {
+		curl_easy_setopt(c, CURLOPT_SSL_CTX_FUNCTION, add_ca);
+		curl_easy_setopt(c, CURLOPT_SSL_CTX_DATA, (void *)o->ca_file);
+	}
+	return c;
+}
+
+int
+http_finish(CURL *c, CURLcode rc, struct http_response *r, const char *what, struct err *e)
+{
+	char *url = NULL;
+	curl_off_t got = 0;
+
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
+	curl_easy_getinfo(c, CURLINFO_TOTAL_TIME, &r->time_total_s);
+	curl_easy_getinfo(c, CURLINFO_CONNECT_TIME, &r->time_connect_s);
+	curl_easy_getinfo(c, CURLINFO_STARTTRANSFER_TIME, &r->time_starttransfer_s);
+	curl_easy_getinfo(c, CURLINFO_SIZE_DOWNLOAD_T, &got);
+	r->bytes_received = (long long)got;
+	curl_easy_getinfo(c, CURLINFO_EFFECTIVE_URL, &url);
+	free(r->effective_url);
+	r->effective_url = url ? xstrdup(url) : NULL;
+	if (rc == CURLE_OK)
+		return 0;
+	if (r->body_too_large)
+		return err_set(e, EX_SERVICE, "%s: the response body is larger than %zu bytes",
+		    what, r->body.cap_max);
+	return err_set(e, EX_SERVICE, "%s: %s", what,
+	    r->errbuf[0] ? r->errbuf : curl_easy_strerror(rc));
+}
+
+int
+http_perform(CURL *c, struct http_response *r, const char *what, struct err *e)
+{
+	return http_finish(c, curl_easy_perform(c), r, what, e);
+}
+
+const char *
+http_header(const struct http_response *r, const char *name)
+{
+	size_t i = r->nheaders;
+
+	while (i-- > 0)
+		if (strcasecmp(r->headers[i].name, name) == 0)
+			return r->headers[i].value;
+	return NULL;
+}
+
+void
+http_response_reset(struct http_response *r)
+{
+	size_t i;
+
+	for (i = 0; i < r->nheaders; i++) {
+		free(r->headers[i].name);
+		free(r->headers[i].value);
+	}
+	r->nheaders = 0;
+	free(r->status_line);
+	r->status_line = NULL;
+	buf_reset(&r->body);
+	r->status = 0;
+	r->body_too_large = 0;
+	r->errbuf[0] = '\0';
+}
+
+void
+http_response_free(struct http_response *r)
+{
+	http_response_reset(r);
+	free(r->headers);
+	r->headers = NULL;
+	r->alloc = 0;
+	buf_free(&r->body);
+	free(r->effective_url);
+	r->effective_url = NULL;
+}
+
+/* ---- WWW-Authenticate -------------------------------------------------- */
+
+static const char *
+skip_ws(const char *p)
+{
+	while (*p == ' ' || *p == '\t')
+		p++;
+	return p;
+}
+
+int
+http_parse_challenge(const char *h, struct http_challenge *c)
+{
+	const char *p = skip_ws(h), *start;
+
+	memset(c, 0, sizeof(*c));
+	start = p;
+	while (*p && !isspace((unsigned char)*p) && *p != ',')
+		p++;
+	if (p == start)
+		return -1;
+	c->scheme = xstrndup(start, (size_t)(p - start));
+	for (;;) {
+		const char *k, *ke;
+		struct buf v = BUF_INIT;
+		char **slot = NULL;
+
+		p = skip_ws(p);
+		while (*p == ',')
+			p = skip_ws(p + 1);
+		if (!*p)
+			return 0;
+		k = p;
+		while (*p && (isalnum((unsigned char)*p) || *p == '_' || *p == '-'))
+			p++;
+		ke = p;
+		p = skip_ws(p);
+		if (ke == k || *p != '=')
+			goto bad;
+		p = skip_ws(p + 1);
+		buf_init(&v, 8192);
+		if (*p == '"') {
+			for (p++; *p && *p != '"'; p++) {
+				if (*p == '\\' && p[1])
+					p++;
+				buf_addc(&v, *p);
+			}
+			if (*p != '"') {
+				buf_free(&v);
+				goto bad;
+			}
+			p++;
+		} else {
+			while (*p && *p != ',' && !isspace((unsigned char)*p))
+				buf_addc(&v, *p++);
+		}
+		if ((size_t)(ke - k) == 5 && strncasecmp(k, "realm", 5) == 0)
+			slot = &c->realm;
+		else if ((size_t)(ke - k) == 7 && strncasecmp(k, "service", 7) == 0)
+			slot = &c->service;
+		else if ((size_t)(ke - k) == 5 && strncasecmp(k, "scope", 5) == 0)
+			slot = &c->scope;
+		else if ((size_t)(ke - k) == 5 && strncasecmp(k, "error", 5) == 0)
+			slot = &c->error;
+		if (slot && !*slot)
+			*slot = buf_detach(&v, NULL);
+		buf_free(&v);
+	}
+bad:
+	http_challenge_free(c);
+	return -1;
+}
+
+void
+http_challenge_free(struct http_challenge *c)
+{
+	free(c->scheme);
+	free(c->realm);
+	free(c->service);
+	free(c->scope);
+	free(c->error);
+	memset(c, 0, sizeof(*c));
+}
+
+long long
+http_retry_after_ms(const char *v)
+{
+	char *end;
+	long long s;
+	time_t t;
+
+	if (!v || !*v)
+		return -1;
+	errno = 0;
+	s = strtoll(v, &end, 10);
+	if (end != v && *skip_ws(end) == '\0' && !errno)
+		return s < 0 ? -1 : s > 86400 ? 86400000LL : s * 1000;
+	t = curl_getdate(v, NULL);
+	if (t == (time_t)-1)
+		return -1;
+	s = (long long)t * 1000 - now_ms();
+	return s < 0 ? 0 : s;
+}
+
+char *
+http_urlencode(const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	struct buf b = BUF_INIT;
+
+	for (; *s; s++) {
+		unsigned char ch = (unsigned char)*s;
+
+		if (isalnum(ch) || strchr("-._~", ch)) {
+			buf_addc(&b, ch);
+		} else {
+			buf_addc(&b, '%');
+			buf_addc(&b, hex[ch >> 4]);
+			buf_addc(&b, hex[ch & 15]);
+		}
+	}
+	return buf_detach(&b, NULL);
+}
+
+/* Length of "scheme://authority" in url, or 0 when url is not absolute. */
+static size_t
+origin_len(const char *url)
+{
+	const char *p = strstr(url, "://");
+
+	if (!p || p == url)
+		return 0;
+	p += 3;
+	return (size_t)(p - url) + strcspn(p, "/?#");
+}
+
+char *
+http_resolve(const char *base, const char *loc)
+{
+	size_t o = origin_len(base);
+
+	if (origin_len(loc))
+		return xstrdup(loc);
+	if (loc[0] == '/' && loc[1] == '/') {
+		const char *colon = strstr(base, "://");
+
+		return xasprintf("%.*s:%s", colon ? (int)(colon - base) : 0, base, loc);
+	}
+	if (loc[0] == '/' || !o)
+		return xasprintf("%.*s%s", (int)o, base, loc);
+	{
+		size_t end = o + strcspn(base + o, "?#");
+		size_t dir = end;
+
+		while (dir > o && base[dir - 1] != '/')
+			dir--;
+		if (dir == o)
+			return xasprintf("%.*s/%s", (int)o, base, loc);
+		return xasprintf("%.*s%s", (int)dir, base, loc);
+	}
+}
+
+static void
+split_origin(const char *url, char *scheme, size_t ss, char *host, size_t hs, long *port)
+{
+	const char *p = strstr(url, "://"), *h, *he, *colon;
+	size_t n;
+
+	*scheme = *host = '\0';
+	*port = 0;
+	if (!p)
+		return;
+	n = (size_t)(p - url) < ss - 1 ? (size_t)(p - url) : ss - 1;
+	memcpy(scheme, url, n);
+	scheme[n] = '\0';
+	h = p + 3;
+	he = h + strcspn(h, "/?#");
+	{
+		const char *at = memchr(h, '@', (size_t)(he - h));
+
+		if (at)
+			h = at + 1;
+	}
+	colon = NULL;
+	if (*h == '[') {
+		const char *rb = memchr(h, ']', (size_t)(he - h));
+
+		if (rb && rb + 1 < he && rb[1] == ':')
+			colon = rb + 1;
+	} else {
+		colon = memchr(h, ':', (size_t)(he - h));
+	}
+	n = (size_t)((colon ? colon : he) - h);
+	n = n < hs - 1 ? n : hs - 1;
+	memcpy(host, h, n);
+	host[n] = '\0';
+	if (colon)
+		*port = strtol(colon + 1, NULL, 10);
+	if (!*port)
+		*port = strcasecmp(scheme, "https") == 0 ? 443 : 80;
+}
+
+int
+http_same_origin(const char *a, const char *b)
+{
+	char sa[16], sb[16], ha[256], hb[256];
+	long pa, pb;
+
+	split_origin(a, sa, sizeof(sa), ha, sizeof(ha), &pa);
+	split_origin(b, sb, sizeof(sb), hb, sizeof(hb), &pb);
+	return *ha && strcasecmp(sa, sb) == 0 && strcasecmp(ha, hb) == 0 && pa == pb;
+}

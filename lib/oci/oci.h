@@ -1,0 +1,144 @@
+/*
+ * oci: digests, descriptors, manifests and the OCI image layout on disk.
+ *
+ * A layout is a directory holding "oci-layout", "index.json" and
+ * blobs/sha256/<hex> (OCI image-spec, image-layout.md).  Blobs are content
+ * addressed and written atomically (temp file, fsync, rename), so a
+ * crashed writer leaves no half blob under its digest.  Readers verify
+ * what they read against its digest and size.  index.json is rewritten
+ * atomically; its manifests keep their order, and a tag
+ * (org.opencontainers.image.ref.name) names at most one of them.
+ *
+ * Ownership: struct oci_layout owns dir and index; struct oci_desc and
+ * struct oci_manifest own their strings and JSON (free with the _free()
+ * functions).  Digests are "sha256:" + 64 lowercase hex digits.
+ */
+#ifndef CI_OCI_H
+#define CI_OCI_H
+
+#include <stddef.h>
+#include <cJSON.h>
+
+#include "core/log.h"
+
+#define OCI_DIGEST_SIZE 72	/* "sha256:" + 64 + NUL */
+
+#define MT_OCI_MANIFEST "application/vnd.oci.image.manifest.v1+json"
+#define MT_OCI_INDEX "application/vnd.oci.image.index.v1+json"
+#define MT_OCI_CONFIG "application/vnd.oci.image.config.v1+json"
+#define MT_OCI_LAYER_GZIP "application/vnd.oci.image.layer.v1.tar+gzip"
+#define MT_OCI_LAYER_ZSTD "application/vnd.oci.image.layer.v1.tar+zstd"
+#define MT_OCI_LAYER_TAR "application/vnd.oci.image.layer.v1.tar"
+#define MT_DOCKER_MANIFEST "application/vnd.docker.distribution.manifest.v2+json"
+#define MT_DOCKER_LIST "application/vnd.docker.distribution.manifest.list.v2+json"
+#define MT_DOCKER_CONFIG "application/vnd.docker.container.image.v1+json"
+#define MT_DOCKER_LAYER "application/vnd.docker.image.rootfs.diff.tar.gzip"
+
+#define ANN_REF_NAME "org.opencontainers.image.ref.name"
+
+/* ---- sha256 ---------------------------------------------------------- */
+
+struct sha256 {
+	void *ctx;		/* EVP_MD_CTX */
+};
+
+void sha256_init(struct sha256 *h);
+void sha256_update(struct sha256 *h, const void *p, size_t n);
+/* Writes "sha256:<hex>" into out and frees the context. */
+void sha256_final(struct sha256 *h, char out[OCI_DIGEST_SIZE]);
+void sha256_digest(const void *p, size_t n, char out[OCI_DIGEST_SIZE]);
+/* Digest and size of a file, streamed. */
+int sha256_file(const char *path, char out[OCI_DIGEST_SIZE], long long *size, struct err *e);
+/* 1 when d is a well-formed sha256 digest. */
+int digest_valid(const char *d);
+
+/* ---- descriptors and manifests ---------------------------------------- */
+
+struct oci_desc {
+	char *media_type;
+	char digest[OCI_DIGEST_SIZE];
+	long long size;
+	char *os, *arch, *variant;	/* platform, for index entries; may be NULL */
+	cJSON *annotations;		/* object or NULL */
+};
+
+struct oci_manifest {
+	char *media_type;		/* of the manifest itself */
+	int is_index;			/* an image index / manifest list */
+	struct oci_desc config;		/* images only */
+	struct oci_desc *layers;	/* images: layers; indexes: manifests */
+	size_t nlayers;
+	cJSON *json;			/* the parsed document */
+};
+
+/* Parse a descriptor object; where names it in messages ("layers[2]"). */
+int oci_desc_parse(const cJSON *o, const char *where, struct oci_desc *d, struct err *e);
+/* A descriptor object (mediaType, digest, size, platform, annotations). */
+cJSON *oci_desc_json(const struct oci_desc *d);
+void oci_desc_copy(struct oci_desc *dst, const struct oci_desc *src);
+void oci_desc_free(struct oci_desc *d);
+
+/*
+ * Parse an image manifest or an index (OCI or Docker schema 2), by its
+ * mediaType field or, when absent, by its shape; refuses schema 1, bad
+ * digests, negative sizes, missing fields (code EX_USAGE_, or the
+ * caller's).  media_type_hint (a Content-Type) may be NULL.
+ */
+int oci_manifest_parse(const char *text, size_t len, const char *media_type_hint,
+    struct oci_manifest *m, struct err *e);
+void oci_manifest_free(struct oci_manifest *m);
+
+/* ---- the layout -------------------------------------------------------- */
+
+struct oci_layout {
+	char *dir;
+	cJSON *index;			/* index.json */
+};
+
+/* Open an existing layout: oci-layout must say imageLayoutVersion 1.0.0 and
+ * index.json must parse (errors name the file). */
+int oci_layout_open(struct oci_layout *l, const char *dir, struct err *e);
+/* Open, or create an empty one (directories, oci-layout, index.json). */
+int oci_layout_create(struct oci_layout *l, const char *dir, struct err *e);
+void oci_layout_close(struct oci_layout *l);
+
+/* "DIR/blobs/sha256/<hex>", fresh string; NULL when digest is not valid
+ * (a path is never built from an unchecked digest). */
+char *oci_blob_path(const struct oci_layout *l, const char *digest);
+int oci_blob_exists(const struct oci_layout *l, const char *digest);
+/* Store bytes as a blob; digest_out receives its digest. */
+int oci_blob_put(const struct oci_layout *l, const void *p, size_t n,
+    char digest_out[OCI_DIGEST_SIZE], struct err *e);
+/* Move a finished temp file (in the same file system) in as blob digest. */
+int oci_blob_adopt(const struct oci_layout *l, const char *tmp_path, const char *digest,
+    struct err *e);
+/* Read a small blob (manifest, config) and verify digest and size
+ * (size < 0: unknown; max 0: no limit).  Returns a NUL-terminated fresh
+ * buffer.  A missing or damaged blob is EX_IOERR_ ("blob sha256:... is
+ * missing from 'DIR'", "digest mismatch for sha256:...: content hashes
+ * to sha256:...", "size mismatch for ..."). */
+char *oci_blob_read(const struct oci_layout *l, const char *digest, long long size,
+    size_t max, size_t *len, struct err *e);
+/* Stream-verify a blob's digest and size. */
+int oci_blob_verify(const struct oci_layout *l, const char *digest, long long size, struct err *e);
+
+/*
+ * Find a manifest in index.json: by tag (ref.name annotation), by digest,
+ * or (ref NULL) the only one.  Errors: no such tag (listing the tags there
+ * are), several manifests and no ref.
+ */
+int oci_layout_find(const struct oci_layout *l, const char *ref, struct oci_desc *out, struct err *e);
+/* Add or replace (by ref name, when given) an entry of index.json in memory. */
+void oci_index_add(struct oci_layout *l, const struct oci_desc *d, const char *ref_name);
+/* Write index.json atomically. */
+int oci_index_write(const struct oci_layout *l, struct err *e);
+
+/*
+ * Check that everything an image needs is present and intact: the
+ * manifest (and, for an index, each manifest it lists), the config and
+ * every layer, digests and sizes verified.  Fills m when non-NULL.
+ */
+int oci_image_check(const struct oci_layout *l, const struct oci_desc *d,
+    struct oci_manifest *m, struct err *e);
+
+#endif

@@ -3,6 +3,7 @@
 # lib/README), each unit test t/unit/NAME.c, each page man/NAME.[157];
 # adding one needs no edit here.
 
+VERSION  = 0.1.0
 PREFIX   = /usr/local
 BINDIR   = $(PREFIX)/bin
 MANDIR   = $(PREFIX)/share/man
@@ -44,6 +45,9 @@ all: $(TOOLS)
 FORCE:
 
 $(LIBOBJ): $(LIBHDR) .flags
+# The version lives here alone; only version.o sees it.
+lib/core/version.o: Makefile
+lib/core/version.o: CFLAGS += -DCI_VERSION='"$(VERSION)"'
 .c.o:
 	$(CC) $(ALLCFLAGS) -c -o $@ $<
 

@@ -2,8 +2,10 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/encode.h"
 #include "core/git.h"
 #include "core/json.h"
 #include "core/pipeline.h"
@@ -137,27 +139,6 @@ pipeline_read(struct pipeline *p, int fd, const char *name, struct err *e)
 	return 1;
 }
 
-static void
-random_hex(char *out, size_t n)
-{
-	static const char hex[] = "0123456789abcdef";
-	unsigned char raw[16];
-	size_t i;
-	int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
-
-	if (fd < 0 || read(fd, raw, sizeof(raw)) != (ssize_t)sizeof(raw)) {
-		unsigned long long x = (unsigned long long)now_ms() ^ ((unsigned long long)getpid() << 20);
-
-		for (i = 0; i < sizeof(raw); i++, x = x * 6364136223846793005ULL + 1)
-			raw[i] = (unsigned char)(x >> 56);
-	}
-	if (fd >= 0)
-		close(fd);
-	for (i = 0; i < n && i < 2 * sizeof(raw); i++)
-		out[i] = hex[(raw[i / 2] >> (i % 2 ? 0 : 4)) & 15];
-	out[i] = '\0';
-}
-
 int
 pipeline_start(struct pipeline *p, const char *version, struct err *e)
 {
@@ -166,7 +147,6 @@ pipeline_start(struct pipeline *p, const char *version, struct err *e)
 	cJSON *run, *source;
 	char when[32], id[64], tag[17];
 	time_t t = (time_t)(now_ms() / 1000);
-	(void)e;
 	p->started = 1;
 	p->doc = cJSON_CreateObject();
 	cJSON_AddNumberToObject(p->doc, "ci", PIPELINE_VERSION);
@@ -185,8 +165,13 @@ pipeline_start(struct pipeline *p, const char *version, struct err *e)
 		compact[j] = '\0';
 		if (gs.commit)
 			snprintf(tag, sizeof(tag), "%.7s", gs.commit);
-		else
-			random_hex(tag, 7);
+		else if (random_hex(tag, 7) < 0) {
+			git_source_free(&gs);
+			cJSON_Delete(p->doc);
+			p->doc = NULL;
+			return err_set(e, EX_INTERNAL, "cannot make a run id: the random "
+			    "generator failed");
+		}
 		snprintf(id, sizeof(id), "%s-%s", compact, tag);
 	}
 	cJSON_AddStringToObject(run, "id", id);
@@ -208,6 +193,23 @@ pipeline_start(struct pipeline *p, const char *version, struct err *e)
 	return 0;
 }
 
+/*
+ * A terminal or another character device (/dev/null, as CI steps and
+ * "cmd </dev/null" give) carries no document: start one.  A pipe or a
+ * file is read, and an empty one means the stage before died.
+ */
+static int
+stdin_has_document(void)
+{
+	struct stat st;
+
+	if (isatty(0))
+		return 0;
+	if (fstat(0, &st) == 0 && S_ISCHR(st.st_mode))
+		return 0;
+	return 1;
+}
+
 int
 pipeline_open(struct pipeline *p, int read_stdin, int first_stage,
     const char *version, struct err *e)
@@ -216,7 +218,7 @@ pipeline_open(struct pipeline *p, int read_stdin, int first_stage,
 
 	p->doc = NULL;
 	p->started = 0;
-	if (read_stdin && !isatty(0)) {
+	if (read_stdin && stdin_has_document()) {
 		rc = pipeline_read(p, 0, "<stdin>", e);
 		if (rc < 0)
 			return -1;

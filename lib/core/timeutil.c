@@ -1,3 +1,4 @@
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -294,4 +295,20 @@ parse_rfc3339(const char *s, time_t *t)
 		return -1;
 	*t = (time_t)v;
 	return 0;
+}
+
+int
+sleep_ms(long long ms, const volatile sig_atomic_t *stop)
+{
+	struct timespec ts;
+
+	if (ms <= 0)
+		return stop && *stop ? -1 : 0;
+	ts.tv_sec = (time_t)(ms / 1000);
+	ts.tv_nsec = (long)(ms % 1000) * 1000000L;
+	while (nanosleep(&ts, &ts) != 0) {
+		if (errno != EINTR || (stop && *stop))
+			return -1;
+	}
+	return stop && *stop ? -1 : 0;
 }

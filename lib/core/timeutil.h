@@ -8,6 +8,7 @@
 #ifndef CI_TIMEUTIL_H
 #define CI_TIMEUTIL_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <time.h>
 
@@ -19,6 +20,13 @@ void format_duration(long long ms, char *out, size_t outsz);
 /* Wall-clock milliseconds since the epoch, and monotonic milliseconds. */
 long long now_ms(void);
 long long mono_ms(void);
+
+/*
+ * Sleep ms milliseconds, resuming after signals, unless stop is non-NULL
+ * and set by a signal handler: then return -1 at once (a tool that was
+ * told to stop does not sit out a backoff).  Returns 0 after the full time.
+ */
+int sleep_ms(long long ms, const volatile sig_atomic_t *stop);
 
 /* "2026-11-26T09:00:00Z" (millis are dropped); out needs 21 bytes. */
 void format_rfc3339(time_t t, char *out, size_t outsz);

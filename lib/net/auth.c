@@ -655,17 +655,6 @@ backoff(int attempt)
 	return base / 2 + (long long)(rand() % (int)(base / 2 + 1));
 }
 
-static void
-sleep_ms(long long ms)
-{
-	struct timespec ts;
-
-	ts.tv_sec = (time_t)(ms / 1000);
-	ts.tv_nsec = (long)(ms % 1000) * 1000000L;
-	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-		;
-}
-
 static int
 fetch_token(const struct auth_token_req *q, char **token, long long *expires_in_ms,
     struct err *e)
@@ -766,7 +755,7 @@ fetch_token(const struct auth_token_req *q, char **token, long long *expires_in_
 		if (rc == 0 || !retry)
 			break;
 		if (attempt + 1 < attempts)
-			sleep_ms(backoff(attempt));
+			sleep_ms(backoff(attempt), NULL);
 	}
 	return rc;
 }

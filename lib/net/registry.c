@@ -1141,18 +1141,6 @@ multi_step(struct registry *r, int wait_ms, struct err *e)
 	return 0;
 }
 
-static void
-sleep_ms(long long ms)
-{
-	struct timespec ts;
-
-	if (ms <= 0)
-		return;
-	ts.tv_sec = (time_t)(ms / 1000);
-	ts.tv_nsec = (long)(ms % 1000) * 1000000L;
-	nanosleep(&ts, NULL);
-}
-
 /* Wait for x (started) to finish; *cc gets libcurl's result. */
 static int
 wait_one(struct xfer *x, CURLcode *cc, struct err *e)
@@ -1193,7 +1181,7 @@ run_one(struct xfer *x, struct err *e)
 
 			if (stopped(r))
 				return err_set(e, EX_TEMP, "interrupted");
-			sleep_ms(w > 100 ? 100 : w);
+			sleep_ms(w > 100 ? 100 : w, NULL);
 		}
 		if (xfer_start(x, e) < 0 || wait_one(x, &cc, e) < 0)
 			return -1;

@@ -2066,19 +2066,6 @@ smoke_percentile(const long long *sorted, size_t n, double p)
 
 /* ---- waiting for the service ---------------------------------------- */
 
-static void
-sleep_ms(long long ms)
-{
-	struct timespec ts;
-
-	if (ms <= 0)
-		return;
-	ts.tv_sec = (time_t)(ms / 1000);
-	ts.tv_nsec = (long)(ms % 1000) * 1000000L;
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
-}
-
 int
 smoke_wait(const char *url, long long timeout_ms, const struct smoke_opts *o, int *attempts,
     struct err *e)
@@ -2141,7 +2128,7 @@ smoke_wait(const char *url, long long timeout_ms, const struct smoke_opts *o, in
 			    *attempts, *attempts == 1 ? "" : "s", last);
 			break;
 		}
-		sleep_ms(backoff < left ? backoff : left);
+		sleep_ms(backoff < left ? backoff : left, NULL);
 		backoff = backoff * 2 > 2000 ? 2000 : backoff * 2;
 	}
 	free(shown);

@@ -1489,7 +1489,7 @@ junit_write_case(struct buf *b, const char *classname, const char *name, double 
 }
 
 static int
-junit_write(const struct gate *g, const char *path, long long dur, struct err *e)
+gate_junit_write(const struct gate *g, const char *path, long long dur, struct err *e)
 {
 	struct buf b;
 	size_t i, k;
@@ -2381,7 +2381,7 @@ main(int argc, char **argv)
 		    json_str(sec, "reason") ? json_str(sec, "reason") : "every job passed");
 	pipeline_set_section(&p, "gate", sec, started, mono_ms() - t0);
 	rc = interrupted ? EX_TEMP : run_rc ? run_rc : gate_failed ? EX_FAIL : EX_PASS;
-	if (o.junit_out && junit_write(&g, o.junit_out, mono_ms() - t0, &e) < 0)
+	if (o.junit_out && gate_junit_write(&g, o.junit_out, mono_ms() - t0, &e) < 0)
 		rc = err_report(&e);
 	if (write_finding_reports(&g, &o, &e) < 0)
 		rc = err_report(&e);

@@ -17,8 +17,7 @@
 #include <stddef.h>
 
 #include "core/log.h"
-
-enum junit_status { JUNIT_PASSED, JUNIT_FAILED, JUNIT_ERROR, JUNIT_SKIPPED };
+#include "format/junit.h"
 
 struct junit_case {
 	char *suite;		/* enclosing testsuite name, may be "" */

@@ -19,8 +19,8 @@
 #include <stddef.h>
 #include <curl/curl.h>
 
-#include "buf.h"
-#include "log.h"
+#include "core/buf.h"
+#include "core/log.h"
 
 #define HTTP_BODY_MAX (64u << 20)
 

@@ -124,11 +124,11 @@ test_expect_success 'a job killed by a signal reports the signal' '
 '
 
 test_expect_success 'SIGTERM to ci-gate cancels its jobs, writes the document, exits 75' '
-	ci-gate --new --grace 200ms -g "long=echo \$\$ >long.pid; sleep 300" >int.out 2>int.err &
+	{ ci-gate --new --grace 200ms -g "long=echo \$\$ >long.pid; sleep 300" >int.out 2>int.err & } &&
 	gate=$! &&
 	wait_for_file long.pid &&
 	kill -TERM $gate &&
-	{ wait $gate; rc=$?; } ; test $rc = 75 &&
+	test_expect_code 75 wait $gate &&
 	test_json int.out "d[\"gate\"][\"jobs\"][\"long\"][\"status\"] == \"cancelled\"" &&
 	test_json int.out "d[\"gate\"][\"status\"] == \"failed\"" &&
 	proc_gone $(cat long.pid)

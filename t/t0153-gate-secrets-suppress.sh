@@ -37,7 +37,7 @@ test_expect_success 'the allowlist: paths and values, as regular expressions' '
 	  "allowlist": {"paths": ["^fixtures/"], "regexes": ["^AK.IAM4"]}}}}
 	EOF
 	sed -i "s/AK\.IA/AKIA/" spec.json &&
-	ci-gate --new -f spec.json >d2.json 2>e2; test $? = 1 &&
+	test_expect_code 1 ci-gate --new -f spec.json >d2.json 2>e2 &&
 	python3 -c "import json; print([f[\"file\"] for f in json.load(open(\"d2.json\"))[\"gate\"][\"jobs\"][\"secrets\"][\"findings\"]])" >files &&
 	test_grep "src/app.py" files && ! grep -q fixtures files && ! grep -q known.py files &&
 	test_json d2.json "d[\"gate\"][\"jobs\"][\"secrets\"][\"scan\"][\"skipped\"][\"allowlist\"] == 1" &&

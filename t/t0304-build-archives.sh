@@ -61,7 +61,7 @@ test_expect_success SKOPEO 'skopeo copy docker-archive:FILE oci:DIR gives the sa
 	skopeo copy --insecure-policy docker-archive:out/app.docker.tar oci:fromdocker:x >/dev/null &&
 	skopeo inspect --config oci:fromdocker:x >fromdocker.cfg &&
 	img_config img 1.0 >ours.cfg &&
-	python3 - fromdocker.cfg ours.cfg <<-\PY
+	python3 - fromdocker.cfg ours.cfg <<-\PY &&
 	import json, sys
 	a, b = (json.load(open(f)) for f in sys.argv[1:])
 	assert a["rootfs"]["diff_ids"] == b["rootfs"]["diff_ids"]

@@ -102,14 +102,40 @@ test_skip_() {
 	return 1
 }
 
+LF='
+'
+
+# test_chain_lint_ BODY: true when the body is one && chain, checked as
+# git's test-lib does: "(exit 117) && BODY" parses the whole chain and runs
+# none of it, so it ends with 117, unless a link lacks its && and the rest
+# runs.  The echo after a blank line also catches a here-document that
+# never ends.
+test_chain_lint_() {
+	rm -f "$TRASH/.lint"
+	(cd "$TRASH" && eval "(exit 117) && $1${LF}${LF}echo OK-\$? >&3") \
+		3>"$TRASH/.lint" >/dev/null 2>&1 4>&1 </dev/null
+	test "$(cat "$TRASH/.lint" 2>/dev/null)" = OK-117
+}
+
+# test_lint_failed_ NAME BODY: report a body that is not one chain (and
+# was not run), showing all of it.
+test_lint_failed_() {
+	rm -f "$TRASH/.out"
+	test_report_ fail "$1"
+	echo "# broken && chain in test '$1':"
+	printf '%s\n' "$2" | sed -e 's/^/#    /'
+}
+
 test_expect_success() {
 	if test $# = 3; then test_skip_ "$1" "$2" && return; shift; fi
+	test_chain_lint_ "$2" || { test_lint_failed_ "$1" "$2"; return; }
 	(cd "$TRASH" && test_run_ "$2")
 	if test $? = 0; then test_report_ ok "$1"; else test_report_ fail "$1"; fi
 }
 
 test_expect_failure() {
 	if test $# = 3; then test_skip_ "$1" "$2" && return; shift; fi
+	test_chain_lint_ "$2" || { test_lint_failed_ "$1" "$2"; return; }
 	(cd "$TRASH" && test_run_ "$2")
 	if test $? = 0; then test_report_ ok "$1" "TODO known breakage vanished"
 	else test_report_ fail "$1" "TODO known breakage"; fi

@@ -17,9 +17,9 @@ test_expect_success 'two jobs that wait for each other both pass with -j 2' '
 	test_json doc.json "d[\"gate\"][\"jobs\"][\"right\"][\"status\"] == \"passed\""
 '
 
-test_expect_code 1 'with -j 1 they cannot overlap: the first one times out' '
+test_expect_success 'with -j 1 they cannot overlap: the first one times out' '
 	rm -f left.up right.up &&
-	ci-gate --new -j 1 --timeout 1s --grace 100ms -f pair.json >doc1.json 2>err
+	test_expect_code 1 ci-gate --new -j 1 --timeout 1s --grace 100ms -f pair.json >doc1.json 2>err
 '
 
 test_expect_success '... and the report says which and why' '
@@ -31,8 +31,7 @@ test_expect_success '... and the report says which and why' '
 test_expect_success 'max_parallel in the spec limits like -j, and -j wins' '
 	rm -f left.up right.up &&
 	sed -e "s/{\"jobs\"/{\"max_parallel\": 1, \"timeout\": \"1s\", \"jobs\"/" pair.json >pair1.json &&
-	test_expect_rc=0 && ci-gate --new --grace 100ms -f pair1.json >d.json 2>err || test_expect_rc=$? &&
-	test $test_expect_rc = 1 &&
+	test_expect_code 1 ci-gate --new --grace 100ms -f pair1.json >d.json 2>err &&
 	rm -f left.up right.up &&
 	ci-gate --new -j 2 -f pair1.json >d2.json 2>err &&
 	test_json d2.json "d[\"gate\"][\"status\"] == \"passed\""

@@ -2,14 +2,14 @@
 test_description='ci-gate: fail-fast, keep-going, timeouts, errors, skips'
 . "${0%/*}/test-lib.sh"
 
-test_expect_code 1 'fail-fast cancels a running job and its process group' '
+test_expect_success 'fail-fast cancels a running job and its process group' '
 	cat >ff.json <<-\EOF &&
 	{"jobs": {
 	  "slow": {"run": "sleep 300 & echo $! >slow.child; echo $$ >slow.pid; wait"},
 	  "bad":  {"run": "while ! test -s slow.child; do sleep 0.05; done; echo boom; exit 3"}
 	}}
 	EOF
-	ci-gate --new -j 2 --grace 200ms -f ff.json >ff.out 2>ff.err
+	test_expect_code 1 ci-gate --new -j 2 --grace 200ms -f ff.json >ff.out 2>ff.err
 '
 
 test_expect_success '... the report says who failed and who was cancelled' '
@@ -42,8 +42,8 @@ cat >chain.json <<'EOF'
 }}
 EOF
 
-test_expect_code 1 'fail-fast starts nothing new after the first failure' '
-	ci-gate --new -j 1 -f chain.json >c.json 2>err
+test_expect_success 'fail-fast starts nothing new after the first failure' '
+	test_expect_code 1 ci-gate --new -j 1 -f chain.json >c.json 2>err
 '
 
 test_expect_success '... and every job that did not run says why' '
@@ -54,9 +54,9 @@ test_expect_success '... and every job that did not run says why' '
 	test_json c.json "\"lint\" in d[\"gate\"][\"jobs\"][\"docs\"][\"reason\"]"
 '
 
-test_expect_code 1 '--keep-going runs everything that does not depend on the failure' '
+test_expect_success '--keep-going runs everything that does not depend on the failure' '
 	rm -f *.ran &&
-	ci-gate --new -j 1 --keep-going -f chain.json >k.json 2>err
+	test_expect_code 1 ci-gate --new -j 1 --keep-going -f chain.json >k.json 2>err
 '
 
 test_expect_success '... independent jobs ran, dependants were skipped naming the cause' '
@@ -73,11 +73,11 @@ test_expect_success 'fail_fast: false in the spec keeps going too' '
 	test -e late.ran
 '
 
-test_expect_code 1 'a timeout kills a job that ignores SIGTERM, and its children' '
+test_expect_success 'a timeout kills a job that ignores SIGTERM, and its children' '
 	cat >to.json <<-\EOF &&
 	{"jobs": {"stubborn": {"run": "trap \"\" TERM; sleep 300 & echo $! >kid.pid; echo $$ >job.pid; while :; do sleep 1; done", "timeout": "500ms"}}}
 	EOF
-	ci-gate --new --grace 300ms -f to.json >to.out 2>err
+	test_expect_code 1 ci-gate --new --grace 300ms -f to.json >to.out 2>err
 '
 
 test_expect_success '... reported as timed_out, killed by SIGKILL, group gone' '
@@ -87,12 +87,12 @@ test_expect_success '... reported as timed_out, killed by SIGKILL, group gone' '
 	proc_gone $(cat job.pid) && proc_gone $(cat kid.pid)
 '
 
-test_expect_code 1 'a command that does not exist is an error, not a failure' '
+test_expect_success 'a command that does not exist is an error, not a failure' '
 	cat >nf.json <<-\EOF &&
 	{"jobs": {"sh": {"run": "no-such-command-xyz"}, "argv": {"argv": ["no-such-command-xyz"]},
 	          "fails": {"run": "exit 1"}}}
 	EOF
-	ci-gate --new --keep-going -f nf.json >nf.out 2>err
+	test_expect_code 1 ci-gate --new --keep-going -f nf.json >nf.out 2>err
 '
 
 test_expect_success '... with the reason' '
@@ -124,11 +124,11 @@ test_expect_success 'a job killed by a signal reports the signal' '
 '
 
 test_expect_success 'SIGTERM to ci-gate cancels its jobs, writes the document, exits 75' '
-	ci-gate --new --grace 200ms -g "long=echo \$\$ >long.pid; sleep 300" >int.out 2>int.err &
+	{ ci-gate --new --grace 200ms -g "long=echo \$\$ >long.pid; sleep 300" >int.out 2>int.err & } &&
 	gate=$! &&
 	wait_for_file long.pid &&
 	kill -TERM $gate &&
-	{ wait $gate; rc=$?; } ; test $rc = 75 &&
+	test_expect_code 75 wait $gate &&
 	test_json int.out "d[\"gate\"][\"jobs\"][\"long\"][\"status\"] == \"cancelled\"" &&
 	test_json int.out "d[\"gate\"][\"status\"] == \"failed\"" &&
 	proc_gone $(cat long.pid)

@@ -17,8 +17,8 @@ test_expect_success 'lcov 92% passes an 80% threshold' '
 	test_json doc.json "d[\"gate\"][\"jobs\"][\"test\"][\"coverage\"] == {\"format\": \"lcov\", \"report\": \"report\", \"lines\": 92, \"lines_total\": 25, \"lines_hit\": 23, \"branches\": 50, \"branches_total\": 2, \"branches_hit\": 1, \"min_lines\": 80, \"passed\": True}"
 '
 
-test_expect_code 1 'lcov 50% fails an 80% threshold' '
-	gate_cov lcov "$DATA/lcov-50.info" 80
+test_expect_success 'lcov 50% fails an 80% threshold' '
+	test_expect_code 1 gate_cov lcov "$DATA/lcov-50.info" 80
 '
 
 test_expect_success '... and says by how much' '
@@ -33,16 +33,16 @@ test_expect_success 'cobertura 85% passes 80%' '
 	test_json doc.json "d[\"gate\"][\"jobs\"][\"test\"][\"coverage\"][\"branches\"] == 75"
 '
 
-test_expect_code 1 'cobertura branches 75% fail min_branches 90' '
-	gate_cov cobertura "$DATA/cobertura-85.xml" 80 ", \"min_branches\": 90"
+test_expect_success 'cobertura branches 75% fail min_branches 90' '
+	test_expect_code 1 gate_cov cobertura "$DATA/cobertura-85.xml" 80 ", \"min_branches\": 90"
 '
 
 test_expect_success '... naming branch coverage' '
 	test_json doc.json "\"branch coverage 75.00%\" in d[\"gate\"][\"jobs\"][\"test\"][\"reason\"]"
 '
 
-test_expect_code 1 'istanbul 70% fails 80%' '
-	gate_cov istanbul "$DATA/istanbul-70.json" 80
+test_expect_success 'istanbul 70% fails 80%' '
+	test_expect_code 1 gate_cov istanbul "$DATA/istanbul-70.json" 80
 '
 
 test_expect_success 'istanbul 70% passes 70%, branches 95% pass 90%' '
@@ -51,9 +51,9 @@ test_expect_success 'istanbul 70% passes 70%, branches 95% pass 90%' '
 '
 
 for fmt in lcov cobertura istanbul; do
-	test_expect_code 1 "a malformed $fmt report is an error" "
+	test_expect_success "a malformed $fmt report is an error" "
 		printf 'this is not a report <<<\n' >bad.$fmt &&
-		gate_cov $fmt \"\$PWD/bad.$fmt\" 80
+		test_expect_code 1 gate_cov $fmt \"\$PWD/bad.$fmt\" 80
 	"
 	test_expect_success "... with a clear message ($fmt)" '
 		test_json doc.json "d[\"gate\"][\"jobs\"][\"test\"][\"status\"] == \"error\"" &&
@@ -62,11 +62,11 @@ for fmt in lcov cobertura istanbul; do
 	'
 done
 
-test_expect_code 1 'a missing coverage report is an error' '
+test_expect_success 'a missing coverage report is an error' '
 	cat >spec.json <<-\EOF &&
 	{"jobs": {"test": {"run": "true", "coverage": {"lcov": "nowhere.info", "min_lines": 1}}}}
 	EOF
-	ci-gate --new -f spec.json >doc.json 2>err &&
+	test_expect_code 1 ci-gate --new -f spec.json >doc.json 2>err &&
 	test_json doc.json "\"nowhere.info\" in d[\"gate\"][\"jobs\"][\"test\"][\"reason\"]"
 '
 
@@ -78,11 +78,11 @@ test_expect_success 'JUnit counts and nothing failed' '
 	test_json doc.json "d[\"gate\"][\"jobs\"][\"unit\"][\"junit\"] == {\"tests\": 4, \"failures\": 0, \"errors\": 0, \"skipped\": 0, \"failed\": []}"
 '
 
-test_expect_code 1 'JUnit failures fail the job and are named' '
+test_expect_success 'JUnit failures fail the job and are named' '
 	cat >spec.json <<-EOF &&
 	{"jobs": {"unit": {"run": "mkdir -p reports && cp \"$DATA/junit-pass.xml\" reports/a.xml && cp \"$DATA/junit-fail.xml\" reports/b.xml; exit 1", "junit": ["reports/*.xml"]}}}
 	EOF
-	ci-gate --new -f spec.json >doc.json 2>err
+	test_expect_code 1 ci-gate --new -f spec.json >doc.json 2>err
 '
 
 test_expect_success '... with the counts of all matching files' '
@@ -92,25 +92,25 @@ test_expect_success '... with the counts of all matching files' '
 	test_json doc.json "d[\"gate\"][\"jobs\"][\"unit\"][\"junit\"][\"failed\"] == [\"tests.test_auth.test_profile\"]"
 '
 
-test_expect_code 1 'a job that exits 0 with failing JUnit cases fails' '
+test_expect_success 'a job that exits 0 with failing JUnit cases fails' '
 	cat >spec.json <<-EOF &&
 	{"jobs": {"unit": {"run": "cp \"$DATA/junit-fail.xml\" j.xml", "junit": "j.xml"}}}
 	EOF
-	ci-gate --new -f spec.json >doc.json 2>err &&
+	test_expect_code 1 ci-gate --new -f spec.json >doc.json 2>err &&
 	test_json doc.json "\"JUnit report has 1 failures\" in d[\"gate\"][\"jobs\"][\"unit\"][\"reason\"]"
 '
 
-test_expect_code 1 'a malformed JUnit report is an error with its place' '
+test_expect_success 'a malformed JUnit report is an error with its place' '
 	cat >spec.json <<-\EOF &&
 	{"jobs": {"unit": {"run": "printf \"<testsuite><testcase name=\\\"a\\\">\" >j.xml", "junit": "j.xml"}}}
 	EOF
-	ci-gate --new -f spec.json >doc.json 2>err &&
+	test_expect_code 1 ci-gate --new -f spec.json >doc.json 2>err &&
 	test_json doc.json "d[\"gate\"][\"jobs\"][\"unit\"][\"status\"] == \"error\"" &&
 	test_json doc.json "\"j.xml:1:\" in d[\"gate\"][\"jobs\"][\"unit\"][\"reason\"]"
 '
 
-test_expect_code 1 'no file matching the junit glob is an error' '
-	ci-gate --new -f /dev/stdin >doc.json 2>err <<-\EOF
+test_expect_success 'no file matching the junit glob is an error' '
+	test_expect_code 1 ci-gate --new -f /dev/stdin >doc.json 2>err <<-\EOF
 	{"jobs": {"unit": {"run": "true", "junit": "none/*.xml"}}}
 	EOF
 '

@@ -2,7 +2,7 @@
 test_description='ci-gate in GitHub Actions: groups, annotations, step summary'
 . "${0%/*}/test-lib.sh"
 
-test_expect_code 1 'a failing gate under GITHUB_ACTIONS=true' '
+test_expect_success 'a failing gate under GITHUB_ACTIONS=true' '
 	cat >spec.json <<-\EOF &&
 	{"jobs": {
 	  "lint": {"run": "echo linted"},
@@ -11,7 +11,7 @@ test_expect_code 1 'a failing gate under GITHUB_ACTIONS=true' '
 	}}
 	EOF
 	: >summary.md &&
-	GITHUB_ACTIONS=true GITHUB_STEP_SUMMARY=$PWD/summary.md \
+	test_expect_code 1 env GITHUB_ACTIONS=true GITHUB_STEP_SUMMARY=$PWD/summary.md \
 		ci-gate --new --keep-going -f spec.json >doc.json 2>err
 '
 
@@ -44,10 +44,10 @@ test_expect_success 'no live terminal codes in GitHub mode' '
 	! grep "$(printf "\033")" err
 '
 
-test_expect_code 1 'at most 10 error annotations, then one warning' '
+test_expect_success 'at most 10 error annotations, then one warning' '
 	args= &&
 	for i in 1 2 3 4 5 6 7 8 9 10 11 12; do args="$args -g j$i=false"; done &&
-	GITHUB_ACTIONS=true GITHUB_STEP_SUMMARY=$PWD/s2.md ci-gate --new --keep-going $args >doc2.json 2>err2 &&
+	test_expect_code 1 env GITHUB_ACTIONS=true GITHUB_STEP_SUMMARY=$PWD/s2.md ci-gate --new --keep-going $args >doc2.json 2>err2 &&
 	test $(grep -c "^::error " err2) = 10
 '
 

@@ -55,9 +55,9 @@ test_expect_success 'comments are allowed in spec files' '
 	ci-gate --new -f c.json >doc.json 2>err
 '
 
-test_expect_code 2 'a missing spec file names it' '
-	ci-gate --new -f nope.json >out 2>err; rc=$?
-	test_grep "nope.json" err && exit $rc
+test_expect_success 'a missing spec file names it' '
+	test_expect_code 2 ci-gate --new -f nope.json >out 2>err &&
+	test_grep "nope.json" err
 '
 
 test_expect_success 'a spec error still writes the document, marked error' '
@@ -68,11 +68,11 @@ test_expect_success 'a spec error still writes the document, marked error' '
 	test_json doc.json "d[\"status\"] == \"failed\""
 '
 
-test_expect_code 2 'command-line errors: -g without =' 'ci-gate --new -g lint'
-test_expect_code 2 'command-line errors: --needs for an unknown job' 'ci-gate --new -g a=true --needs b:a'
-test_expect_code 2 'command-line errors: -g twice with one name' 'ci-gate --new -g a=true -g a=false'
-test_expect_code 2 'command-line errors: bad -j' 'ci-gate --new -j 0 -g a=true'
-test_expect_code 2 'command-line errors: bad --timeout' 'ci-gate --new --timeout 5 -g a=true'
-test_expect_code 2 'command-line errors: stray argument' 'ci-gate --new -g a=true extra'
+test_expect_success 'command-line errors: -g without =' 'test_expect_code 2 ci-gate --new -g lint'
+test_expect_success 'command-line errors: --needs for an unknown job' 'test_expect_code 2 ci-gate --new -g a=true --needs b:a'
+test_expect_success 'command-line errors: -g twice with one name' 'test_expect_code 2 ci-gate --new -g a=true -g a=false'
+test_expect_success 'command-line errors: bad -j' 'test_expect_code 2 ci-gate --new -j 0 -g a=true'
+test_expect_success 'command-line errors: bad --timeout' 'test_expect_code 2 ci-gate --new --timeout 5 -g a=true'
+test_expect_success 'command-line errors: stray argument' 'test_expect_code 2 ci-gate --new -g a=true extra'
 
 test_done

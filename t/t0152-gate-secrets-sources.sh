@@ -21,8 +21,8 @@ test_expect_success GIT 'a repository: a tracked secret, an untracked one' '
 	printf "key = \"%s\"\n" "$aws2" >untracked.py
 '
 
-test_expect_code 1 GIT 'by default only the files git tracks are scanned' '
-	(cd repo && ci-gate --secrets --new >../d1.json 2>../e1)
+test_expect_success GIT 'by default only the files git tracks are scanned' '
+	(cd repo && test_expect_code 1 ci-gate --secrets --new >../d1.json 2>../e1)
 '
 
 test_expect_success GIT '... so the untracked secret is not reported' '
@@ -32,8 +32,8 @@ test_expect_success GIT '... so the untracked secret is not reported' '
 	test_json d1.json "d[\"gate\"][\"jobs\"][\"secrets\"][\"scan\"][\"mode\"] == \"tracked\" and d[\"gate\"][\"jobs\"][\"secrets\"][\"scan\"][\"files\"] == 2"
 '
 
-test_expect_code 1 GIT '--all-files scans the others too' '
-	(cd repo && ci-gate --secrets --all-files --new >../d2.json 2>../e2)
+test_expect_success GIT '--all-files scans the others too' '
+	(cd repo && test_expect_code 1 ci-gate --secrets --all-files --new >../d2.json 2>../e2)
 '
 
 test_expect_success GIT '... and never .git' '
@@ -43,9 +43,9 @@ test_expect_success GIT '... and never .git' '
 	test_json d2.json "d[\"gate\"][\"jobs\"][\"secrets\"][\"scan\"][\"mode\"] == \"all\""
 '
 
-test_expect_code 1 'outside a work tree every file is scanned' '
+test_expect_success 'outside a work tree every file is scanned' '
 	mkdir plain && printf "k=%s\n" "$aws1" >plain/a.env &&
-	(cd plain && ci-gate --secrets --new >../d3.json 2>../e3)
+	(cd plain && test_expect_code 1 ci-gate --secrets --new >../d3.json 2>../e3)
 '
 
 test_expect_success '... and the mode says so' '
@@ -72,8 +72,8 @@ test_expect_success GIT 'a branch that adds a secret and moves an old one' '
 	git log --oneline >/dev/null
 '
 
-test_expect_code 1 GIT '--since scans only the lines added since the base' '
-	(cd repo && ci-gate --secrets --since main --new >../d5.json 2>../e5)
+test_expect_success GIT '--since scans only the lines added since the base' '
+	(cd repo && test_expect_code 1 ci-gate --secrets --since main --new >../d5.json 2>../e5)
 '
 
 test_expect_success GIT '... reporting the new one at its line in the file' '
@@ -137,9 +137,9 @@ test_expect_success GIT 'a path git does not track is an error that says why' '
 	test_json d11.json "\"only files git tracks are scanned\" in d[\"gate\"][\"jobs\"][\"secrets\"][\"reason\"]"
 '
 
-test_expect_code 1 GIT 'a job with a cwd reports paths from where ci-gate runs' '
+test_expect_success GIT 'a job with a cwd reports paths from where ci-gate runs' '
 	echo "{\"jobs\": {\"secrets\": {\"builtin\": \"secrets\", \"cwd\": \"repo\", \"all_files\": true, \"paths\": [\"tracked.py\"]}}}" >cwd.json &&
-	ci-gate --new -f cwd.json >d12.json 2>e12
+	test_expect_code 1 ci-gate --new -f cwd.json >d12.json 2>e12
 '
 
 test_expect_success GIT '... as repo/FILE' '
@@ -160,16 +160,16 @@ for i in range(2500):
 	test_json d13.json "d[\"gate\"][\"jobs\"][\"secrets\"][\"scan\"][\"files\"] == 2500"
 '
 
-test_expect_code 2 'the modes exclude each other' '
-	ci-gate --secrets --staged --all-files --new
+test_expect_success 'the modes exclude each other' '
+	test_expect_code 2 ci-gate --secrets --staged --all-files --new
 '
 
-test_expect_code 2 'secrets options need --secrets' '
-	ci-gate --all-files -g a=true --new
+test_expect_success 'secrets options need --secrets' '
+	test_expect_code 2 ci-gate --all-files -g a=true --new
 '
 
-test_expect_code 2 '--secrets runs alone' '
-	ci-gate --secrets -g a=true --new
+test_expect_success '--secrets runs alone' '
+	test_expect_code 2 ci-gate --secrets -g a=true --new
 '
 
 test_done

@@ -40,7 +40,7 @@ test_expect_success GIT 'two approvals, up to date, no conflict: the review pass
 '
 
 test_expect_success GIT 'one approval of two fails, naming who approved' '
-	review ", \"approvals\": 3" three.json; test $? = 1 &&
+	test_expect_code 1 review ", \"approvals\": 3" three.json &&
 	test_json three.json "d[\"gate\"][\"jobs\"][\"review\"][\"reason\"] == \"2 of 3 approvals: Reviewed-by: Ana <ana@example.com> and Approved-by: Bo Li <bo@example.com>\""
 '
 
@@ -48,7 +48,7 @@ test_expect_success GIT 'the author approving their own change does not count' '
 	(cd work && git commit -q --amend -m "Add four" \
 		-m "Reviewed-by: Ana <ana@example.com>
 Acked-by: A U Thor <AUTHOR@example.com>") &&
-	review "" self.json; test $? = 1 &&
+	test_expect_code 1 review "" self.json &&
 	test_json self.json "d[\"gate\"][\"jobs\"][\"review\"][\"reason\"] == \"1 of 2 approvals: Reviewed-by: Ana <ana@example.com> (not counted, by an author of the change: Acked-by: A U Thor <AUTHOR@example.com>)\"" &&
 	test_json self.json "d[\"gate\"][\"jobs\"][\"review\"][\"review\"][\"approvals\"][\"not_counted\"][0][\"why\"] == \"an author of the change\""
 '
@@ -57,7 +57,7 @@ test_expect_success GIT 'a reviewer named twice counts once; other trailers do n
 	(cd work && echo five >>src/app.js && git add . &&
 	 commit_as "Cy" cy@example.com -m "Add five" -m "Acked-by: Ana <ana@example.com>
 Signed-off-by: Dee <dee@example.com>") &&
-	review "" twice.json; test $? = 1 &&
+	test_expect_code 1 review "" twice.json &&
 	test_json twice.json "d[\"gate\"][\"jobs\"][\"review\"][\"review\"][\"approvals\"][\"count\"] == 1" &&
 	test_json twice.json "d[\"gate\"][\"jobs\"][\"review\"][\"review\"][\"commits\"] == 2"
 '
@@ -69,7 +69,7 @@ test_expect_success GIT 'accepted trailers can be set' '
 
 test_expect_success GIT 'with stale_approvals false only the tip commit counts' '
 	(cd work && commit_as "Cy" cy@example.com -m "Fix typo") &&
-	review ", \"approvals\": 1, \"stale_approvals\": false" tip.json; test $? = 1 &&
+	test_expect_code 1 review ", \"approvals\": 1, \"stale_approvals\": false" tip.json &&
 	test_json tip.json "d[\"gate\"][\"jobs\"][\"review\"][\"reason\"] == \"0 of 1 approval on the tip commit\"" &&
 	review ", \"approvals\": 1" stale.json
 '
@@ -78,7 +78,7 @@ test_expect_success GIT 'base moving on: the branch is behind' '
 	(cd upstream && echo "readme" >README && git add README && git commit -q -m "docs" &&
 	 echo "more" >>README && git commit -q -am "more docs") &&
 	(cd work && git fetch -q origin) &&
-	review ", \"approvals\": 1" behind.json; test $? = 1 &&
+	test_expect_code 1 review ", \"approvals\": 1" behind.json &&
 	test_json behind.json "d[\"gate\"][\"jobs\"][\"review\"][\"reason\"] == \"branch is 2 commits behind origin/main\"" &&
 	test_json behind.json "d[\"gate\"][\"jobs\"][\"review\"][\"review\"][\"behind\"] == 2"
 '
@@ -91,7 +91,7 @@ test_expect_success GIT '... which require_up_to_date false lets pass' '
 test_expect_success GIT 'a conflict with the base names the file; each failure is said on its own' '
 	(cd upstream && printf "one\ntwo\nTHREE\nfour, upstream\n" >src/app.js && git commit -q -am "upstream edits app.js") &&
 	(cd work && git fetch -q origin) &&
-	review "" conflict.json; test $? = 1 &&
+	test_expect_code 1 review "" conflict.json &&
 	test_json conflict.json "d[\"gate\"][\"jobs\"][\"review\"][\"reason\"] == \"1 of 2 approvals: Acked-by: Ana <ana@example.com> (not counted, by an author of the change: Acked-by: A U Thor <AUTHOR@example.com>); branch is 3 commits behind origin/main; conflict in src/app.js\"" &&
 	test_json conflict.json "d[\"gate\"][\"jobs\"][\"review\"][\"review\"][\"conflicts\"] == [\"src/app.js\"]" &&
 	test_grep "^conflicts: conflict in src/app.js$" ci-out/gate/review.log
@@ -106,7 +106,7 @@ Reviewed-by: Bo Li <bo@example.com>") &&
 '
 
 test_expect_success GIT 'a base that does not exist is an error, not a conflict' '
-	review ", \"base\": \"origin/nope\"" nobase.json; test $? = 1 &&
+	test_expect_code 1 review ", \"base\": \"origin/nope\"" nobase.json &&
 	test_json nobase.json "d[\"gate\"][\"jobs\"][\"review\"][\"status\"] == \"error\"" &&
 	test_json nobase.json "d[\"gate\"][\"jobs\"][\"review\"][\"reason\"] == \"base \x27origin/nope\x27 is not a commit here\""
 '
@@ -146,7 +146,7 @@ test_expect_success 'outside git the review gate is an error' '
 
 test_expect_success GIT 'require_signed: unsigned commits fail, named' '
 	(cd work && git checkout -q rebased) &&
-	review ", \"require_signed\": true" unsigned.json; test $? = 1 &&
+	test_expect_code 1 review ", \"require_signed\": true" unsigned.json &&
 	test_json unsigned.json "d[\"gate\"][\"jobs\"][\"review\"][\"reason\"].startswith(\"1 of 1 commit is not signed: \")"
 '
 

@@ -10,9 +10,9 @@ test_expect_success 'no block file: the gate runs' '
 	test_json d0.json "\"blocked\" not in d[\"gate\"]"
 '
 
-test_expect_code 1 'a block file stops the gate before any job runs' '
+test_expect_success 'a block file stops the gate before any job runs' '
 	mkdir state && echo "$block" >state/blocked.json &&
-	CI_STATE_DIR=$PWD/state ci-gate --new -g "ran=touch ran" >d1.json 2>e1
+	test_expect_code 1 env CI_STATE_DIR=$PWD/state ci-gate --new -g "ran=touch ran" >d1.json 2>e1
 '
 
 test_expect_success '... saying why, since when, and how to clear it' '
@@ -31,8 +31,8 @@ test_expect_success '... and the document says the same, marked failed' '
 	test_json d1.json "d[\"stages\"][0][\"name\"] == \"gate\" and d[\"stages\"][0][\"status\"] == \"failed\""
 '
 
-test_expect_code 1 '... so the next stage does not act' '
-	CI_STATE_DIR=$PWD/state ci-gate -g "ran=touch ran" <d1.json >d1b.json 2>e1b
+test_expect_success '... so the next stage does not act' '
+	test_expect_code 1 env CI_STATE_DIR=$PWD/state ci-gate -g "ran=touch ran" <d1.json >d1b.json 2>e1b
 '
 
 test_expect_success '--ignore-block runs the gate anyway, and says so' '
@@ -42,9 +42,9 @@ test_expect_success '--ignore-block runs the gate anyway, and says so' '
 	test_json d2.json "d[\"gate\"][\"status\"] == \"passed\" and d[\"gate\"][\"blocked\"][\"ignored\"] is True"
 '
 
-test_expect_code 1 'the secret scanner is stopped by the block too' '
+test_expect_success 'the secret scanner is stopped by the block too' '
 	mkdir tree && echo hi >tree/a &&
-	CI_STATE_DIR=$PWD/state ci-gate --secrets --all-files --new tree >d3.json 2>e3
+	test_expect_code 1 env CI_STATE_DIR=$PWD/state ci-gate --secrets --all-files --new tree >d3.json 2>e3
 '
 
 test_expect_success 'a block file that is not JSON still blocks, and says what is wrong' '

@@ -105,8 +105,8 @@ test_expect_success REGISTRY 'a push by digest only: a REF without a tag' '
 	reg_has_manifest $port bydigest $(layout_digest img v1)
 '
 
-test_expect_code 65 'empty stdin from a pipe: exit 65, nothing written' '
-	: | ci-push --layout img $reg/app:v1 >out 2>err
+test_expect_success 'empty stdin from a pipe: exit 65, nothing written' '
+	: | test_expect_code 65 ci-push --layout img $reg/app:v1 >out 2>err
 '
 
 test_expect_success 'empty stdin ... with a message that says what to do' '
@@ -114,9 +114,9 @@ test_expect_success 'empty stdin ... with a message that says what to do' '
 	! test -s out
 '
 
-test_expect_code 1 'an upstream failure skips the push and exits 1' '
+test_expect_success 'an upstream failure skips the push and exits 1' '
 	echo "{\"ci\":1,\"run\":{\"id\":\"x\"},\"status\":\"failed\",\"stages\":[{\"name\":\"build\",\"status\":\"failed\"}],\"build\":{\"status\":\"failed\"}}" |
-	ci-push --layout img $reg/never:v1 >skip.json 2>err
+	test_expect_code 1 ci-push --layout img $reg/never:v1 >skip.json 2>err
 '
 
 test_expect_success REGISTRY '... writing a skipped section, pushing nothing' '
@@ -124,9 +124,9 @@ test_expect_success REGISTRY '... writing a skipped section, pushing nothing' '
 	! reg_has_manifest $port never v1
 '
 
-test_expect_code 2 'no image: the document has no build section and no --layout' '
+test_expect_success 'no image: the document has no build section and no --layout' '
 	echo "{\"ci\":1,\"run\":{\"id\":\"x\"},\"status\":\"running\",\"stages\":[]}" |
-	ci-push $reg/x:v1 >noimg.json 2>err
+	test_expect_code 2 ci-push $reg/x:v1 >noimg.json 2>err
 '
 
 test_expect_success '... a usage error leaves the document alone: nothing on stdout' '
@@ -135,19 +135,19 @@ test_expect_success '... a usage error leaves the document alone: nothing on std
 	test_grep "give --layout DIR" err
 '
 
-test_expect_code 2 'bad references are refused' '
-	ci-push --new --layout img "$reg/App:v1" >/dev/null 2>err
+test_expect_success 'bad references are refused' '
+	test_expect_code 2 ci-push --new --layout img "$reg/App:v1" >/dev/null 2>err
 '
 test_expect_success '... with a message naming the reference' '
 	test_grep "invalid reference .*App:v1.*lowercase" err
 '
 
-test_expect_code 2 'a tag -t that is not a tag' '
-	ci-push --new --layout img -t "-bad" $reg/x:v1 >/dev/null 2>err
+test_expect_success 'a tag -t that is not a tag' '
+	test_expect_code 2 ci-push --new --layout img -t "-bad" $reg/x:v1 >/dev/null 2>err
 '
 
-test_expect_code 2 'a push target with a digest is refused' '
-	ci-push --new --layout img "$reg/x@sha256:0000000000000000000000000000000000000000000000000000000000000000" >/dev/null 2>err &&
+test_expect_success 'a push target with a digest is refused' '
+	test_expect_code 2 ci-push --new --layout img "$reg/x@sha256:0000000000000000000000000000000000000000000000000000000000000000" >/dev/null 2>err &&
 	test_grep "names a tag, not a digest" err
 '
 

@@ -138,8 +138,8 @@ test_expect_success REGISTRY 'an anonymous registry never runs a credential help
 	! test -e helper.calls
 '
 
-test_expect_code 2 '--password-stdin without --username' '
-	echo pw | ci-push --password-stdin --layout img $reg/x:v1 >/dev/null 2>err
+test_expect_success '--password-stdin without --username' '
+	echo pw | test_expect_code 2 ci-push --password-stdin --layout img $reg/x:v1 >/dev/null 2>err
 '
 
 test_expect_success REGISTRY 'the registry never saw a manifest for a push that was refused' '

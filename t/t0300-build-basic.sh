@@ -105,8 +105,8 @@ test_expect_success 'a document on stdin is extended, its keys kept' '
 	test_json piped.json "d[\"build\"][\"image\"][\"tags\"] == [\"docker.io/reg/app:v9.9-$short\"]"
 '
 
-test_expect_code 65 'empty stdin from a pipe: exit 65 and nothing on stdout' '
-	(cd app && : | ci-build -o ../never . >../empty.out 2>../empty.err)
+test_expect_success 'empty stdin from a pipe: exit 65 and nothing on stdout' '
+	(cd app && : | test_expect_code 65 ci-build -o ../never . >../empty.out 2>../empty.err)
 '
 
 test_expect_success '... with a message that says what to do' '
@@ -114,13 +114,13 @@ test_expect_success '... with a message that says what to do' '
 	test_grep "no pipeline document on stdin (did the previous stage fail? use --new to start one)" empty.err
 '
 
-test_expect_code 65 'a document that is not JSON: exit 65' '
-	(cd app && echo "{nope" | ci-build -o ../never . >../bad.out 2>../bad.err)
+test_expect_success 'a document that is not JSON: exit 65' '
+	(cd app && echo "{nope" | test_expect_code 65 ci-build -o ../never . >../bad.out 2>../bad.err)
 '
 
-test_expect_code 1 'an upstream failure: skipped, exit 1' '
+test_expect_success 'an upstream failure: skipped, exit 1' '
 	echo "{\"ci\":1,\"run\":{\"id\":\"r\"},\"status\":\"failed\",\"stages\":[{\"name\":\"gate\",\"status\":\"failed\"}],\"gate\":{\"status\":\"failed\"}}" |
-	(cd app && ci-build -o ../never . >../skip.json 2>../skip.err)
+	(cd app && test_expect_code 1 ci-build -o ../never . >../skip.json 2>../skip.err)
 '
 
 test_expect_success '... the section says which stage failed; nothing was built' '
@@ -128,10 +128,10 @@ test_expect_success '... the section says which stage failed; nothing was built'
 	! test -e never && test_grep "upstream stage .gate. failed" skip.err
 '
 
-test_expect_code 2 'a Dockerfile error: exit 2' '
+test_expect_success 'a Dockerfile error: exit 2' '
 	mkdir bad && printf "FROM scratch\nCOPY missing.txt /x\n" >bad/Dockerfile &&
 	cp -r app/ci-out/image before &&
-	ci-build --new -o app/ci-out/image bad >bad.json 2>bad.err
+	test_expect_code 2 ci-build --new -o app/ci-out/image bad >bad.json 2>bad.err
 '
 
 test_expect_success '... the document says error with the reason; the old output is untouched' '
@@ -143,9 +143,9 @@ test_expect_success '... the document says error with the reason; the old output
 	no_tmp_dirs app/ci-out
 '
 
-test_expect_code 2 'an output that is not a layout is not replaced' '
+test_expect_success 'an output that is not a layout is not replaced' '
 	mkdir -p notalayout && echo precious >notalayout/file &&
-	ci-build --new -o notalayout app >x.json 2>x.err
+	test_expect_code 2 ci-build --new -o notalayout app >x.json 2>x.err
 '
 
 test_expect_success '... it is still there, and the message says why' '
@@ -161,16 +161,16 @@ test_expect_success 'a build killed midway leaves a temp dir the next build remo
 	no_tmp_dirs out && test -f out/image/index.json
 '
 
-test_expect_code 2 'a missing Dockerfile: exit 2' '
-	mkdir empty && ci-build --new -o out2 empty >nodf.json 2>nodf.err
+test_expect_success 'a missing Dockerfile: exit 2' '
+	mkdir empty && test_expect_code 2 ci-build --new -o out2 empty >nodf.json 2>nodf.err
 '
 
 test_expect_success '... naming the file' '
 	test_grep "empty/Dockerfile" nodf.err && ! test -e out2
 '
 
-test_expect_code 2 'a bad option: exit 2' '
-	ci-build --new --no-such-option app >/dev/null 2>opt.err
+test_expect_success 'a bad option: exit 2' '
+	test_expect_code 2 ci-build --new --no-such-option app >/dev/null 2>opt.err
 '
 
 test_expect_success '--version alone prints the version; -h the usage' '
@@ -178,8 +178,8 @@ test_expect_success '--version alone prints the version; -h the usage' '
 	ci-build -h >h.out && test_grep "^usage: ci-build" h.out && test_grep "registry options" h.out
 '
 
-test_expect_code 74 'stdout on a full disk: exit 74' '
-	ci-build --new -q -o full app >/dev/full
+test_expect_success 'stdout on a full disk: exit 74' '
+	test_expect_code 74 ci-build --new -q -o full app >/dev/full
 '
 
 test_done

@@ -235,8 +235,8 @@ test_expect_success 'RUN in a stage the target does not need is fine' '
 	img_files tgt.out >tgt.files && test_grep "^0 x f" tgt.files
 '
 
-test_expect_code 2 '--target that does not exist: exit 2' '
-	build tgt --target nope
+test_expect_success '--target that does not exist: exit 2' '
+	test_expect_code 2 build tgt --target nope
 '
 
 test_expect_success '... listing the stages there are' '

@@ -86,8 +86,8 @@ test_expect_success 'SOURCE_DATE_EPOCH and --source-date-epoch set every time in
 	! awk "\$7 > 1234567890" s1.files | grep .
 '
 
-test_expect_code 2 'a SOURCE_DATE_EPOCH that is not a number: exit 2' '
-	SOURCE_DATE_EPOCH=yesterday ci-build --new -o never c1 >/dev/null 2>sde.err
+test_expect_success 'a SOURCE_DATE_EPOCH that is not a number: exit 2' '
+	test_expect_code 2 env SOURCE_DATE_EPOCH=yesterday ci-build --new -o never c1 >/dev/null 2>sde.err
 '
 
 test_expect_success 'warm rebuild: every layer from the cache, the same digest' '

@@ -61,7 +61,7 @@ test_expect_success SKOPEO 'skopeo copy docker-archive:FILE oci:DIR gives the sa
 	skopeo copy --insecure-policy docker-archive:out/app.docker.tar oci:fromdocker:x >/dev/null &&
 	skopeo inspect --config oci:fromdocker:x >fromdocker.cfg &&
 	img_config img 1.0 >ours.cfg &&
-	python3 - fromdocker.cfg ours.cfg <<-\PY
+	python3 - fromdocker.cfg ours.cfg <<-\PY &&
 	import json, sys
 	a, b = (json.load(open(f)) for f in sys.argv[1:])
 	assert a["rootfs"]["diff_ids"] == b["rootfs"]["diff_ids"]
@@ -91,10 +91,10 @@ test_expect_success 'the archives are reproducible, byte for byte' '
 	cmp out/app.docker.tar again/app.docker.tar
 '
 
-test_expect_code 74 'an archive that cannot be written: exit 74' '
+test_expect_success 'an archive that cannot be written: exit 74' '
 	mkdir ro && chmod 500 ro &&
 	test_when_finished "chmod 700 ro" &&
-	ci-build --new -o img3 --oci-archive /dev/full/x.tar ctx >bad.json 2>bad.err
+	test_expect_code 74 ci-build --new -o img3 --oci-archive /dev/full/x.tar ctx >bad.json 2>bad.err
 '
 
 test_expect_success '... and no layout is left half-made' '

@@ -29,10 +29,10 @@ test_expect_success 'captures are reported by name only: no token in the documen
 	! grep testPass123 out.json err
 '
 
-test_expect_code 1 'bad status: a checkout answering 500 fails the suite' '
+test_expect_success 'bad status: a checkout answering 500 fails the suite' '
 	app_reset &&
 	app_control "{\"error_paths\": {\"/checkout\": 1.0}}" &&
-	smoke >bad.json 2>err
+	test_expect_code 1 smoke >bad.json 2>err
 '
 
 test_expect_success '... the report names the checkout entry and its status assert' '
@@ -50,9 +50,9 @@ test_expect_success '... the report names the checkout entry and its status asse
 	test_grep "injected failure" err
 '
 
-test_expect_code 1 'missing token: a refused login fails the suite' '
+test_expect_success 'missing token: a refused login fails the suite' '
 	app_reset &&
-	ci-smoke --new -v base="$BASE" --secret password=wrongPass seed.hurl >notoken.json 2>err
+	test_expect_code 1 ci-smoke --new -v base="$BASE" --secret password=wrongPass seed.hurl >notoken.json 2>err
 '
 
 test_expect_success '... the report names the login entry, its capture and its assert' '
@@ -66,10 +66,10 @@ test_expect_success '... the report names the login entry, its capture and its a
 	! grep wrongPass notoken.json err
 '
 
-test_expect_code 1 'slow response: a health check over its duration assert fails' '
+test_expect_success 'slow response: a health check over its duration assert fails' '
 	app_reset &&
 	app_control "{\"latency_paths\": {\"/health\": 1100}}" &&
-	smoke >slow.json 2>err
+	test_expect_code 1 smoke >slow.json 2>err
 '
 
 test_expect_success '... the report names the health check and its duration assert' '
@@ -78,10 +78,10 @@ test_expect_success '... the report names the health check and its duration asse
 	test_grep "assert seed.hurl:9: duration < 1000" err
 '
 
-test_expect_code 1 'db down: the database check fails' '
+test_expect_success 'db down: the database check fails' '
 	app_reset &&
 	app_control "{\"db_down\": true}" &&
-	smoke >db.json 2>err
+	test_expect_code 1 smoke >db.json 2>err
 '
 
 test_expect_success '... the report names the database entry, status and body' '
@@ -94,10 +94,10 @@ test_expect_success '... the report names the database entry, status and body' '
 	test_grep "{\"db\": \"down\", \"error\": \"connection refused\"}" err
 '
 
-test_expect_code 1 'with --continue-on-error the entries after a failure still run' '
+test_expect_success 'with --continue-on-error the entries after a failure still run' '
 	app_reset &&
 	app_control "{\"db_down\": true}" &&
-	smoke --continue-on-error >cont.json 2>err
+	test_expect_code 1 smoke --continue-on-error >cont.json 2>err
 '
 
 test_expect_success '... and pass' '

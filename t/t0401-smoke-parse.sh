@@ -13,8 +13,8 @@ test_expect_success 'usage: -h prints the usage on stdout and exits 0' '
 	test_grep "^ci-smoke [0-9]" out
 '
 
-test_expect_code 2 'usage: no file is an error' '
-	ci-smoke --new >out 2>err
+test_expect_success 'usage: no file is an error' '
+	test_expect_code 2 ci-smoke --new >out 2>err
 '
 
 test_expect_success '... saying so, with the usage on stderr' '
@@ -84,9 +84,9 @@ HTTP 200
 [Asserts]
 jsonpath "$.a[" exists' "4:1: jsonpath '\\$.a\\[': column 5"
 
-test_expect_code 2 'an undefined variable is an error naming the file and line' '
+test_expect_success 'an undefined variable is an error naming the file and line' '
 	printf "GET {{base}}/health\nHTTP 200\n\nGET {{base}}/x?t={{tokn}}\n" >typo.hurl &&
-	ci-smoke --new -v base=$DEAD typo.hurl >out.json 2>err
+	test_expect_code 2 ci-smoke --new -v base=$DEAD typo.hurl >out.json 2>err
 '
 
 test_expect_success '... before anything is sent' '
@@ -94,9 +94,9 @@ test_expect_success '... before anything is sent' '
 	smoke_json out.json "s[\"status\"] == \"error\" and \"tokn\" in s[\"reason\"]"
 '
 
-test_expect_code 2 'a variable used before the entry that captures it is undefined' '
+test_expect_success 'a variable used before the entry that captures it is undefined' '
 	printf "GET {{base}}/a\nX: {{late}}\nHTTP 200\n\nGET {{base}}/b\nHTTP 200\n[Captures]\nlate: status\n" >order.hurl &&
-	ci-smoke --new -v base=$DEAD order.hurl >out.json 2>err &&
+	test_expect_code 2 ci-smoke --new -v base=$DEAD order.hurl >out.json 2>err &&
 	test_grep "order.hurl:2: undefined variable .late." err
 '
 
@@ -113,14 +113,14 @@ test_expect_success 'variables come from HURL_name, --variables-file, -v and opt
 	test_grep "1: GET {{base}}/{{a}}/{{b}}/{{c}}/{{d}}" plan
 '
 
-test_expect_code 2 'a bad line in a variables file names the file and line' '
+test_expect_success 'a bad line in a variables file names the file and line' '
 	printf "a=1\n\nnot a pair\n" >bad.env &&
-	ci-smoke -n --variables-file bad.env vars.hurl >plan 2>err &&
+	test_expect_code 2 ci-smoke -n --variables-file bad.env vars.hurl >plan 2>err &&
 	test_grep "bad.env:3: expected NAME=VALUE" err
 '
 
-test_expect_code 2 'a missing file is a usage error' '
-	ci-smoke --new -v base=$DEAD nosuch.hurl >out.json 2>err &&
+test_expect_success 'a missing file is a usage error' '
+	test_expect_code 2 ci-smoke --new -v base=$DEAD nosuch.hurl >out.json 2>err &&
 	test_grep "cannot open .nosuch.hurl." err
 '
 

@@ -39,8 +39,8 @@ body contains "{{apikey}}"
 jsonpath "$.body" == "this fails and shows the body"
 HURL
 
-test_expect_code 1 'a failing run with secrets everywhere' '
-	ci-smoke --new --verbose --secret password=$PASSWORD --secret "apikey=$KEY" \
+test_expect_success 'a failing run with secrets everywhere' '
+	test_expect_code 1 ci-smoke --new --verbose --secret password=$PASSWORD --secret "apikey=$KEY" \
 	    --wait "$BASE/health?key=$KEY" -v base="$BASE" \
 	    --tap=tap.txt --junit junit.xml secrets.hurl >out.json 2>err
 '

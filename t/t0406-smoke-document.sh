@@ -44,10 +44,10 @@ test_expect_success '-v overrides a variable the document gives' '
 	smoke_json over.json "s[\"status\"] == \"failed\" and e[0][\"asserts\"][2][\"actual\"] == \"\\\"9.9.9\\\"\""
 '
 
-test_expect_code 1 'an upstream failure skips the smoke tests and exits 1' '
+test_expect_success 'an upstream failure skips the smoke tests and exits 1' '
 	before=$(requests) &&
 	echo "{\"ci\":1,\"run\":{\"id\":\"x\"},\"status\":\"failed\",\"stages\":[{\"name\":\"push\",\"status\":\"failed\"}],\"push\":{\"status\":\"failed\"}}" |
-	ci-smoke -v base="$BASE" image.hurl >skip.json 2>err &&
+	test_expect_code 1 ci-smoke -v base="$BASE" image.hurl >skip.json 2>err &&
 	test $(requests) = $before
 '
 
@@ -93,8 +93,8 @@ test_expect_success 'a spec error is written into the document, so later stages 
 	test_json err.json "d[\"smoke\"][\"status\"] == \"error\" and d[\"status\"] == \"failed\" and \"xpath\" in d[\"smoke\"][\"reason\"]"
 '
 
-test_expect_code 74 'a full disk on stdout is an I/O error' '
-	ci-smoke --new -v base="$BASE" -v image=i -v version=v image.hurl >/dev/full 2>err
+test_expect_success 'a full disk on stdout is an I/O error' '
+	test_expect_code 74 ci-smoke --new -v base="$BASE" -v image=i -v version=v image.hurl >/dev/full 2>err
 '
 
 test_done

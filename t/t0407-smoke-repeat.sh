@@ -14,10 +14,10 @@ test_expect_success '--repeat N runs each file N times and reports p50/p95/p99 p
 	smoke_json out.json "all(x[\"durations\"][\"min_ms\"] <= x[\"durations\"][\"p50_ms\"] <= x[\"durations\"][\"p95_ms\"] <= x[\"durations\"][\"p99_ms\"] <= x[\"durations\"][\"max_ms\"] for x in e)"
 '
 
-test_expect_code 1 '--max-p99 fails an entry whose p99 is over the limit' '
+test_expect_success '--max-p99 fails an entry whose p99 is over the limit' '
 	app_reset &&
 	app_control "{\"latency_paths\": {\"/search\": 600}}" &&
-	ci-smoke --new --repeat 2 --max-p99 500ms -v base="$BASE" two.hurl >slow.json 2>err
+	test_expect_code 1 ci-smoke --new --repeat 2 --max-p99 500ms -v base="$BASE" two.hurl >slow.json 2>err
 '
 
 test_expect_success '... naming the entry and both durations' '
@@ -33,9 +33,9 @@ test_expect_success 'under the limit the gate passes' '
 	smoke_json fast.json "s[\"status\"] == \"passed\" and s[\"max_p99_ms\"] == 60000"
 '
 
-test_expect_code 1 'a round that fails fails the entry, and the others still run' '
+test_expect_success 'a round that fails fails the entry, and the others still run' '
 	app_control "{\"slow_start\": 1}" &&
-	ci-smoke --new --repeat 4 -v base="$BASE" two.hurl >round.json 2>err
+	test_expect_code 1 ci-smoke --new --repeat 4 -v base="$BASE" two.hurl >round.json 2>err
 '
 
 test_expect_success '... counted in the durations, with the first failure reported' '

@@ -3,7 +3,7 @@
 #   . "${0%/*}/test-lib.sh"   (from t/tNNNN-topic.sh, which sets test_description)
 #   test_expect_success 'name' 'commands'
 #   test_expect_failure 'name' 'commands'     (known breakage: TODO)
-#   test_expect_code N 'name' 'commands'
+#   test_expect_code N COMMAND [ARG...]       (in a body: COMMAND must exit N)
 #   test_cmp expect actual
 #   test_when_finished 'cleanup commands'
 #   test_have_prereq NAME / test_set_prereq NAME / 'PREREQ' as first arg
@@ -25,6 +25,8 @@ TZ=UTC
 export LC_ALL TZ
 
 case "$1" in -v|--verbose) TEST_VERBOSE=1 ;; esac
+# fd 4: where the library's own complaints go (a test's output, see test_run_).
+exec 4>&2
 
 test_count=0
 test_failed=0
@@ -61,10 +63,10 @@ test_when_finished() {
 # them, as in git).
 test_run_() {
 	if test -n "$TEST_VERBOSE"; then
-		(test_cleanup=:; eval "$1"; eval_ret=$?; eval "$test_cleanup" >/dev/null 2>&1; exit $eval_ret)
+		(test_cleanup=:; eval "$1"; eval_ret=$?; eval "$test_cleanup" >/dev/null 2>&1; exit $eval_ret) 4>&2
 	else
 		(test_cleanup=:; eval "$1"; eval_ret=$?; eval "$test_cleanup" >/dev/null 2>&1; exit $eval_ret) \
-			>"$TRASH/.out" 2>&1
+			>"$TRASH/.out" 2>&1 4>&1
 	fi
 }
 
@@ -100,27 +102,59 @@ test_skip_() {
 	return 1
 }
 
+LF='
+'
+
+# test_chain_lint_ BODY: true when the body is one && chain, checked as
+# git's test-lib does: "(exit 117) && BODY" parses the whole chain and runs
+# none of it, so it ends with 117, unless a link lacks its && and the rest
+# runs.  The echo after a blank line also catches a here-document that
+# never ends.
+test_chain_lint_() {
+	rm -f "$TRASH/.lint"
+	(cd "$TRASH" && eval "(exit 117) && $1${LF}${LF}echo OK-\$? >&3") \
+		3>"$TRASH/.lint" >/dev/null 2>&1 4>&1 </dev/null
+	test "$(cat "$TRASH/.lint" 2>/dev/null)" = OK-117
+}
+
+# test_lint_failed_ NAME BODY: report a body that is not one chain (and
+# was not run), showing all of it.
+test_lint_failed_() {
+	rm -f "$TRASH/.out"
+	test_report_ fail "$1"
+	echo "# broken && chain in test '$1':"
+	printf '%s\n' "$2" | sed -e 's/^/#    /'
+}
+
 test_expect_success() {
 	if test $# = 3; then test_skip_ "$1" "$2" && return; shift; fi
+	test_chain_lint_ "$2" || { test_lint_failed_ "$1" "$2"; return; }
 	(cd "$TRASH" && test_run_ "$2")
 	if test $? = 0; then test_report_ ok "$1"; else test_report_ fail "$1"; fi
 }
 
 test_expect_failure() {
 	if test $# = 3; then test_skip_ "$1" "$2" && return; shift; fi
+	test_chain_lint_ "$2" || { test_lint_failed_ "$1" "$2"; return; }
 	(cd "$TRASH" && test_run_ "$2")
 	if test $? = 0; then test_report_ ok "$1" "TODO known breakage vanished"
 	else test_report_ fail "$1" "TODO known breakage"; fi
 }
 
+# test_expect_code N COMMAND [ARG...]: used inside a body, like test_cmp.
+# Runs COMMAND and succeeds when it exits N, so the checks chained after
+# it still run:
+#   test_expect_success 'name' 'test_expect_code 2 ci-gate -x >out 2>err && test_grep ...'
+# The complaint goes to fd 4 (the test's own output) because the command's
+# stderr is often redirected to a file.
 test_expect_code() {
-	want=$1
+	tec_want_=$1
 	shift
-	if test $# = 3; then test_skip_ "$1" "$2" && return; shift; fi
-	(cd "$TRASH" && test_run_ "$2")
-	got=$?
-	if test "$got" = "$want"; then test_report_ ok "$1"
-	else echo "# expected exit $want, got $got" >>"$TRASH/.out"; test_report_ fail "$1"; fi
+	"$@"
+	tec_got_=$?
+	test "$tec_got_" = "$tec_want_" && return 0
+	echo "test_expect_code: command exited $tec_got_, wanted $tec_want_: $*" >&4
+	return 1
 }
 
 test_cmp() {

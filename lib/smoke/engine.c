@@ -4,6 +4,7 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -16,15 +17,18 @@
 
 #include "core/buf.h"
 #include "core/fsutil.h"
-#include "net/http.h"
 #include "core/json.h"
-#include "format/jsonpath.h"
-#include "smoke/smoke.h"
+#include "core/retry.h"
 #include "core/timeutil.h"
+#include "format/jsonpath.h"
+#include "net/http.h"
+#include "smoke/smoke.h"
 
 #define BODY_EXCERPT 1024
 #define FILE_BODY_MAX (64u << 20)
 #define RESPONSE_MAX (64u << 20)
+#define WAIT_BASE_MS 100		/* --wait: the first delay is at most this */
+#define WAIT_CAP_MS 2000		/* ... and none is longer than this */
 
 enum { ST_START, ST_WAIT, ST_SEND, ST_XFER, ST_DONE };
 
@@ -488,24 +492,6 @@ type_name(int t)
 	return t >= 0 && t <= SV_OBJECT ? names[t] : "?";
 }
 
-static void
-url_decode(struct buf *b, const char *s, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		if (s[i] == '%' && i + 2 < n + 0 && isxdigit((unsigned char)s[i + 1]) &&
-		    isxdigit((unsigned char)s[i + 2])) {
-			char hex[3] = { s[i + 1], s[i + 2], '\0' };
-
-			buf_addc(b, (int)strtol(hex, NULL, 16));
-			i += 2;
-		} else {
-			buf_addc(b, s[i]);
-		}
-	}
-}
-
 /* Apply filter f to v in place.  -1 with *why on a type error. */
 static int
 eval_filter(struct run *r, const struct hurl_filter *f, struct sval *v, char **why)
@@ -698,13 +684,17 @@ eval_filter(struct run *r, const struct hurl_filter *f, struct sval *v, char **w
 		break;
 	}
 	case HF_URLDECODE: {
-		struct buf b = BUF_INIT;
+		char *dec;
+		int n;
 
 		if (v->type != SV_STRING)
 			goto type;
-		url_decode(&b, v->s, v->len);
-		out.type = SV_STRING;
-		out.s = buf_detach(&b, &out.len);
+		if (v->len > INT_MAX || !(dec = curl_easy_unescape(NULL, v->s, (int)v->len, &n))) {
+			*why = xstrdup("urlDecode: the value is too long to decode");
+			return -1;
+		}
+		set_string(&out, dec, (size_t)n);
+		curl_free(dec);
 		break;
 	}
 	case HF_URLENCODE: {
@@ -1386,14 +1376,77 @@ has_header(const struct curl_slist *h, const char *name)
 	return 0;
 }
 
-static void
-kv_append(struct buf *b, const char *k, const char *v)
+/* "k=v", both URL-encoded (fresh: free_secret it). */
+static char *
+kv_pair(const char *k, const char *v)
 {
-	char *ek = http_urlencode(k), *ev = http_urlencode(v);
+	char *ek = http_urlencode(k), *ev = http_urlencode(v), *kv = xasprintf("%s=%s", ek, ev);
 
-	buf_addf(b, "%s=%s", ek, ev);
 	free(ek);
 	free_secret(ev);
+	return kv;
+}
+
+/* The flags libcurl itself parses a transfer's URL with. */
+#define URL_FLAGS (CURLU_GUESS_SCHEME | CURLU_NON_SUPPORT_SCHEME | CURLU_PATH_AS_IS)
+
+/*
+ * Append the [Query] parameters to r->url.  curl's URL parser knows where
+ * a query goes (before a fragment) and whether the URL has one already.
+ */
+static int
+add_query(struct run *r, const struct hurl_request *rq, char **why)
+{
+	CURLU *u = curl_url();
+	CURLUcode uc;
+	char *k = NULL, *v = NULL, *kv, *out = NULL, *p;
+	size_t i;
+	int rc = -1;
+
+	if (!u) {
+		*why = xstrdup("cannot create a curl URL handle");
+		return -1;
+	}
+	if ((uc = curl_url_set(u, CURLUPART_URL, r->url, URL_FLAGS)) != CURLUE_OK) {
+		char *shown = smoke_redact(r->o->secrets, r->url);
+
+		*why = xasprintf("%s:%d: bad URL '%s': %s", r->hf->path, rq->line, shown,
+		    curl_url_strerror(uc));
+		free(shown);
+		goto out;
+	}
+	for (i = 0; i < rq->nquery; i++) {
+		if (!(k = render_str(r, &rq->query[i].key, why)) ||
+		    !(v = render_str(r, &rq->query[i].value, why)))
+			goto out;
+		kv = kv_pair(k, v);
+		uc = curl_url_set(u, CURLUPART_QUERY, kv, CURLU_APPENDQUERY);
+		free_secret(kv);
+		free(k);
+		free_secret(v);
+		k = v = NULL;
+		if (uc != CURLUE_OK) {
+			*why = xasprintf("%s:%d: cannot add a query parameter: %s", r->hf->path,
+			    rq->query[i].line, curl_url_strerror(uc));
+			goto out;
+		}
+	}
+	if ((uc = curl_url_get(u, CURLUPART_URL, &out, 0)) != CURLUE_OK) {
+		*why = xasprintf("%s:%d: cannot build the URL: %s", r->hf->path, rq->line,
+		    curl_url_strerror(uc));
+		goto out;
+	}
+	free_secret(r->url);
+	r->url = xstrdup(out);
+	rc = 0;
+out:
+	for (p = out; p && *p; p++)
+		*(volatile char *)p = '\0';	/* it may hold a secret */
+	curl_free(out);
+	free(k);
+	free_secret(v);
+	curl_url_cleanup(u);
+	return rc;
 }
 
 /* Render the entry's request and hand it to the multi handle. */
@@ -1418,17 +1471,9 @@ send_entry(struct run *r, char **why)
 
 	if (render(r, &rq->url, 0, &url, why) < 0)
 		goto bad;
-	for (i = 0; i < rq->nquery; i++) {
-		if (!(k = render_str(r, &rq->query[i].key, why)) ||
-		    !(v = render_str(r, &rq->query[i].value, why)))
-			goto bad;
-		buf_addc(&url, i == 0 && !strchr(buf_str(&url), '?') ? '?' : '&');
-		kv_append(&url, k, v);
-		free(k);
-		free_secret(v);
-		k = v = NULL;
-	}
 	r->url = buf_detach(&url, NULL);
+	if (rq->nquery && add_query(r, rq, why) < 0)
+		goto bad;
 	free(res->url);
 	res->url = smoke_redact(r->o->secrets, r->url);
 
@@ -1516,12 +1561,16 @@ send_entry(struct run *r, char **why)
 		if (rq->nform) {
 			buf_init(&b, 0);
 			for (i = 0; i < rq->nform; i++) {
+				char *kv;
+
 				if (!(k = render_str(r, &rq->form[i].key, why)) ||
 				    !(v = render_str(r, &rq->form[i].value, why)))
 					goto bad;
 				if (i)
 					buf_addc(&b, '&');
-				kv_append(&b, k, v);
+				kv = kv_pair(k, v);
+				buf_adds(&b, kv);
+				free_secret(kv);
 				free(k);
 				free_secret(v);
 				k = v = NULL;
@@ -2070,7 +2119,10 @@ int
 smoke_wait(const char *url, long long timeout_ms, const struct smoke_opts *o, int *attempts,
     struct err *e)
 {
-	long long end = mono_ms() + timeout_ms, backoff = 100;
+	/* A service coming up is the crowd case a jittered backoff is for. */
+	static const struct retry_policy policy = { INT_MAX, WAIT_BASE_MS, WAIT_CAP_MS, 0 };
+	struct retry_state rs = { 0, 0 };
+	long long end = mono_ms() + timeout_ms, delay;
 	char *shown = smoke_redact(o->secrets, url), *last = xstrdup("no answer yet");
 	int rc = -1;
 
@@ -2128,8 +2180,8 @@ smoke_wait(const char *url, long long timeout_ms, const struct smoke_opts *o, in
 			    *attempts, *attempts == 1 ? "" : "s", last);
 			break;
 		}
-		sleep_ms(backoff < left ? backoff : left, NULL);
-		backoff = backoff * 2 > 2000 ? 2000 : backoff * 2;
+		delay = retry_next(&policy, &rs, -1);
+		sleep_ms(delay >= 0 && delay < left ? delay : left, o->stop);
 	}
 	free(shown);
 	free(last);

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "core/buf.h"
+#include "core/encode.h"
 #include "core/fsutil.h"
 #include "smoke/hurl.h"
 #include "core/json.h"
@@ -1005,92 +1006,12 @@ value_free(struct hurl_value *v)
 	hurl_regex_free(&v->rx);
 }
 
+/* The bytes of "hex,...;" or "base64,...;" (Hurl takes either base64
+ * alphabet, padding optional). */
 static int
-b64val(int c)
+decode_bytes(int hex, const char *s, size_t n, unsigned char **out, size_t *len)
 {
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+' || c == '-')
-		return 62;
-	if (c == '/' || c == '_')
-		return 63;
-	return -1;
-}
-
-/* Decode base64 (blanks and newlines ignored, padding optional). */
-static int
-decode_base64(const char *s, size_t n, unsigned char **out, size_t *outlen)
-{
-	unsigned char *o = xmalloc(n / 4 * 3 + 4);
-	unsigned long acc = 0;
-	size_t i, k = 0;
-	int bits = 0, pad = 0;
-
-	for (i = 0; i < n; i++) {
-		int v;
-
-		if (isspace((unsigned char)s[i]))
-			continue;
-		if (s[i] == '=') {
-			pad++;
-			continue;
-		}
-		if (pad || (v = b64val((unsigned char)s[i])) < 0) {
-			free(o);
-			return -1;
-		}
-		acc = (acc << 6) | (unsigned long)v;
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			o[k++] = (unsigned char)(acc >> bits);
-			acc &= (1ul << bits) - 1;
-		}
-	}
-	if (pad > 2 || bits >= 6) {
-		free(o);
-		return -1;
-	}
-	*out = o;
-	*outlen = k;
-	return 0;
-}
-
-static int
-decode_hex(const char *s, size_t n, unsigned char **out, size_t *outlen)
-{
-	unsigned char *o = xmalloc(n / 2 + 1);
-	size_t i, k = 0;
-	int hi = -1;
-
-	for (i = 0; i < n; i++) {
-		int v;
-
-		if (isspace((unsigned char)s[i]))
-			continue;
-		if (!isxdigit((unsigned char)s[i])) {
-			free(o);
-			return -1;
-		}
-		v = isdigit((unsigned char)s[i]) ? s[i] - '0' : tolower((unsigned char)s[i]) - 'a' + 10;
-		if (hi < 0) {
-			hi = v;
-		} else {
-			o[k++] = (unsigned char)(hi * 16 + v);
-			hi = -1;
-		}
-	}
-	if (hi >= 0) {
-		free(o);
-		return -1;
-	}
-	*out = o;
-	*outlen = k;
-	return 0;
+	return hex ? hex_decode(s, n, out, len) : b64_decode(s, n, B64_ANY, out, len);
 }
 
 /* "hex,...;" or "base64,...;" on one line, at x. */
@@ -1104,7 +1025,7 @@ lx_bytes(struct lx *x, struct hurl_value *v)
 		semi++;
 	if (semi >= x->n)
 		return lxerr(x, "expected ';' to end the %s value", hex ? "hex" : "base64");
-	if ((hex ? decode_hex : decode_base64)(x->s + start, semi - start, &v->bytes, &v->len) < 0)
+	if (decode_bytes(hex, x->s + start, semi - start, &v->bytes, &v->len) < 0)
 		return lxerr(x, "bad %s value", hex ? "hex" : "base64");
 	v->kind = HV_BYTES;
 	x->i = semi + 1;
@@ -1898,7 +1819,7 @@ parse_body(struct parser *p, struct hurl_body *b)
 		if (!semi)
 			return perr(p, (int)ln + 1, (size_t)(s - l->s) + 1, "expected ';' to end the %s body",
 			    hex ? "hex" : "base64");
-		if ((hex ? decode_hex : decode_base64)(from, (size_t)(semi - from), &b->bytes, &b->len) < 0)
+		if (decode_bytes(hex, from, (size_t)(semi - from), &b->bytes, &b->len) < 0)
 			return perr(p, (int)ln + 1, (size_t)(s - l->s) + 1, "bad %s body", hex ? "hex" : "base64");
 		b->kind = HB_BYTES;
 		return finish_at(p, semi + 1, "the body");

@@ -37,25 +37,6 @@
 
 /* ---- small helpers ------------------------------------------------------ */
 
-static char **
-vec_add(char **v, size_t *n, const char *s)
-{
-	v = xrealloc(v, (*n + 2) * sizeof(*v));
-	v[(*n)++] = xstrdup(s);
-	v[*n] = NULL;
-	return v;
-}
-
-static void
-vec_free(char **v, size_t n)
-{
-	size_t i;
-
-	for (i = 0; v && i < n; i++)
-		free(v[i]);
-	free(v);
-}
-
 static char *
 path_join(const char *dir, const char *name)
 {
@@ -196,8 +177,7 @@ struct stage {
 	size_t nlayers, nbase;
 	struct vars args;
 	int cmd_set;
-	char **labels;		/* keys LABEL set in this stage */
-	size_t nlabels;
+	char **labels;		/* keys LABEL set in this stage (strv) */
 	char *base_name;
 	char base_digest[OCI_DIGEST_SIZE];
 	const struct df_inst *cur;	/* for messages */
@@ -228,8 +208,7 @@ struct builder {
 	char created[32];
 	char *platform;			/* the target platform, "os/arch[/variant]" */
 	size_t target;
-	char **warnings;
-	size_t nwarn;
+	char **warnings;		/* strv */
 	struct build_result *r;
 	struct err *e;
 };
@@ -247,7 +226,7 @@ warn(struct builder *b, const char *fmt, ...)
 	msg = xvasprintf(fmt, ap);
 	va_end(ap);
 	log_warn("%s", msg);
-	b->warnings = vec_add(b->warnings, &b->nwarn, msg);
+	b->warnings = strv_push(b->warnings, msg);
 	free(msg);
 }
 
@@ -1689,33 +1668,45 @@ excluded_abs(struct builder *b, const char *abs)
 }
 
 static int
-name_cmp(const void *a, const void *b)
+not_dots(const struct dirent *d)
 {
-	return strcmp(*(char *const *)a, *(char *const *)b);
+	return strcmp(d->d_name, ".") != 0 && strcmp(d->d_name, "..") != 0;
 }
 
-static char **
+/* Bytewise, whatever the locale: the order of the tar. */
+static int
+dirent_cmp(const struct dirent **a, const struct dirent **b)
+{
+	return strcmp((*a)->d_name, (*b)->d_name);
+}
+
+/* The entries of dir but "." and "..", sorted; *n of them (scandir grows
+ * its list itself: a directory of 100,000 files costs no more than that). */
+static struct dirent **
 read_dir_sorted(const char *dir, size_t *n, struct err *e)
 {
-	DIR *d = opendir(dir);
-	struct dirent *de;
-	char **v = NULL;
+	struct dirent **v = NULL;
+	int k = scandir(dir, &v, not_dots, dirent_cmp);
 
 	*n = 0;
-	if (!d) {
+	if (k < 0) {
 		err_set(e, EX_IOERR_, "cannot read '%s': %s", dir, strerror(errno));
 		return NULL;
 	}
-	while ((de = readdir(d))) {
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-			continue;
-		v = vec_add(v, n, de->d_name);
-	}
-	closedir(d);
+	*n = (size_t)k;
 	if (!v)
 		v = xcalloc(1, sizeof(*v));
-	qsort(v, *n, sizeof(*v), name_cmp);
 	return v;
+}
+
+static void
+dirents_free(struct dirent **v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
 }
 
 /*
@@ -1728,7 +1719,7 @@ walk_ctx(struct copy_job *j, const char *abs, const char *rel, const char *dest,
     int *self_excluded)
 {
 	struct builder *b = j->b;
-	char **names;
+	struct dirent **names;
 	size_t n, i;
 	int added = 0;
 
@@ -1736,9 +1727,9 @@ walk_ctx(struct copy_job *j, const char *abs, const char *rel, const char *dest,
 	if (!names)
 		return iprefix(b, j->in);
 	for (i = 0; i < n; i++) {
-		char *cabs = xasprintf("%s/%s", abs, names[i]);
-		char *crel = path_join(rel, names[i]);
-		char *cdest = path_join(dest, names[i]);
+		char *cabs = xasprintf("%s/%s", abs, names[i]->d_name);
+		char *crel = path_join(rel, names[i]->d_name);
+		char *cdest = path_join(dest, names[i]->d_name);
 		struct stat st;
 		int excluded;
 
@@ -1818,24 +1809,24 @@ fail:
 		free(cabs);
 		free(crel);
 		free(cdest);
-		vec_free(names, n);
+		dirents_free(names, n);
 		return -1;
 	}
-	vec_free(names, n);
+	dirents_free(names, n);
 	return added;
 }
 
 /* Match a wildcard source against the context, level by level. */
 static int
 glob_ctx(struct builder *b, const struct df_inst *in, const char *dir_rel, const char *pat,
-    char ***out, size_t *nout)
+    char ***out)
 {
 	const char *slash = strchr(pat, '/');
 	char *seg = slash ? xstrndup(pat, (size_t)(slash - pat)) : xstrdup(pat);
 	const char *rest = slash ? slash + 1 : NULL;
 	char *abs = strcmp(dir_rel, ".") ? xasprintf("%s/%s", b->ctx_real, dir_rel) :
 	    xstrdup(b->ctx_real);
-	char **names;
+	struct dirent **names;
 	size_t n, i;
 	int rc = 0;
 
@@ -1849,9 +1840,9 @@ glob_ctx(struct builder *b, const struct df_inst *in, const char *dir_rel, const
 
 		if (lstat(cabs, &st) == 0 && !dockerignore_excluded(&b->di, crel)) {
 			if (!rest)
-				*out = vec_add(*out, nout, crel);
+				*out = strv_push(*out, crel);
 			else if (S_ISDIR(st.st_mode))
-				rc = glob_ctx(b, in, crel, rest, out, nout);
+				rc = glob_ctx(b, in, crel, rest, out);
 		}
 		free(crel);
 		free(cabs);
@@ -1869,24 +1860,24 @@ glob_ctx(struct builder *b, const struct df_inst *in, const char *dir_rel, const
 	for (i = 0; i < n && rc == 0; i++) {
 		char *crel;
 
-		if (fnmatch(seg, names[i], 0) != 0)
+		if (fnmatch(seg, names[i]->d_name, 0) != 0)
 			continue;
-		crel = path_join(dir_rel, names[i]);
+		crel = path_join(dir_rel, names[i]->d_name);
 		if (!dockerignore_excluded(&b->di, crel)) {
 			if (!rest)
-				*out = vec_add(*out, nout, crel);
+				*out = strv_push(*out, crel);
 			else {
 				char *cabs = xasprintf("%s/%s", b->ctx_real, crel);
 				struct stat st;
 
 				if (lstat(cabs, &st) == 0 && S_ISDIR(st.st_mode))
-					rc = glob_ctx(b, in, crel, rest, out, nout);
+					rc = glob_ctx(b, in, crel, rest, out);
 				free(cabs);
 			}
 		}
 		free(crel);
 	}
-	vec_free(names, n);
+	dirents_free(names, n);
 	free(seg);
 	return rc;
 }
@@ -1994,7 +1985,7 @@ extract_archive(struct copy_job *j, struct layer_reader *r, const char *dest)
 
 /* Match a wildcard against a view, level by level. */
 static void
-glob_view(struct rootfs *fs, const char *dir, const char *pat, char ***out, size_t *nout)
+glob_view(struct rootfs *fs, const char *dir, const char *pat, char ***out)
 {
 	const char *slash = strchr(pat, '/');
 	char *seg = slash ? xstrndup(pat, (size_t)(slash - pat)) : xstrdup(pat);
@@ -2013,9 +2004,9 @@ glob_view(struct rootfs *fs, const char *dir, const char *pat, char ***out, size
 		if (strchr(name, '/') || fnmatch(seg, name, 0) != 0)
 			continue;
 		if (!rest)
-			*out = vec_add(*out, nout, kids[i]->ent.path);
+			*out = strv_push(*out, kids[i]->ent.path);
 		else if (kids[i]->ent.type == LE_DIR)
-			glob_view(fs, kids[i]->ent.path, rest, out, nout);
+			glob_view(fs, kids[i]->ent.path, rest, out);
 	}
 	free(kids);
 	free(seg);
@@ -2204,7 +2195,7 @@ do_copy(struct builder *b, struct stage *s, const struct df_inst *in)
 	/* The sources, each matched and checked. */
 	for (i = 0; i + 1 < nw; i++) {
 		char *clean, **matches = NULL;
-		size_t nm = 0, m;
+		size_t m;
 
 		if (srcfs) {
 			clean = view_path(words[i]);
@@ -2223,19 +2214,20 @@ do_copy(struct builder *b, struct stage *s, const struct df_inst *in)
 		}
 		if (has_glob(clean)) {
 			if (srcfs)
-				glob_view(srcfs, ".", clean, &matches, &nm);
-			else if (glob_ctx(b, in, ".", clean, &matches, &nm) < 0) {
+				glob_view(srcfs, ".", clean, &matches);
+			else if (glob_ctx(b, in, ".", clean, &matches) < 0) {
+				strv_free(matches);
 				free(clean);
 				goto out;
 			}
-			if (!nm)
+			if (!matches)
 				warn(b, "%s:%d: %s: '%s' matches nothing", b->df.name, in->line, kw,
 				    words[i]);
 		} else {
-			matches = vec_add(NULL, &nm, clean);
+			matches = strv_push(NULL, clean);
 		}
 		free(clean);
-		for (m = 0; m < nm; m++) {
+		for (m = 0; matches && matches[m]; m++) {
 			struct src sr;
 
 			memset(&sr, 0, sizeof(sr));
@@ -2244,7 +2236,7 @@ do_copy(struct builder *b, struct stage *s, const struct df_inst *in)
 				if (rootfs_resolve(srcfs, sr.rel, 1, &sr.real, b->e) < 0) {
 					iprefix(b, in);
 					free(sr.rel);
-					vec_free(matches, nm);
+					strv_free(matches);
 					goto out;
 				}
 				sr.node = rootfs_get(srcfs, sr.real);
@@ -2253,7 +2245,7 @@ do_copy(struct builder *b, struct stage *s, const struct df_inst *in)
 					    from);
 					free(sr.rel);
 					free(sr.real);
-					vec_free(matches, nm);
+					strv_free(matches);
 					goto out;
 				}
 			} else {
@@ -2263,7 +2255,7 @@ do_copy(struct builder *b, struct stage *s, const struct df_inst *in)
 						    strerror(errno));
 					free(sr.rel);
 					free(sr.real);
-					vec_free(matches, nm);
+					strv_free(matches);
 					goto out;
 				}
 				if (is_add && S_ISREG(sr.st.st_mode)) {
@@ -2273,7 +2265,7 @@ do_copy(struct builder *b, struct stage *s, const struct df_inst *in)
 					if (pr < 0) {
 						free(sr.rel);
 						free(sr.real);
-						vec_free(matches, nm);
+						strv_free(matches);
 						iprefix(b, in);
 						goto out;
 					}
@@ -2284,7 +2276,7 @@ do_copy(struct builder *b, struct stage *s, const struct df_inst *in)
 			srcs = xrealloc(srcs, (nsrc + 1) * sizeof(*srcs));
 			srcs[nsrc++] = sr;
 		}
-		vec_free(matches, nm);
+		strv_free(matches);
 	}
 
 	/* The destination: relative to WORKDIR; a directory when it ends in
@@ -2621,7 +2613,7 @@ do_expose(struct builder *b, struct stage *s, const struct df_inst *in)
 				if (strcmp(proto, "tcp") && strcmp(proto, "udp") && strcmp(proto, "sctp")) {
 					ierr(b, in, EX_USAGE_, "EXPOSE: unknown protocol '%s' (tcp, udp "
 					    "or sctp)", proto);
-					df_strv_free(parts, np);
+					strv_free(parts);
 					return -1;
 				}
 			}
@@ -2647,10 +2639,10 @@ do_expose(struct builder *b, struct stage *s, const struct df_inst *in)
 			continue;
 bad:
 			ierr(b, in, EX_USAGE_, "EXPOSE: '%s' is not a port or port range", parts[k]);
-			df_strv_free(parts, np);
+			strv_free(parts);
 			return -1;
 		}
-		df_strv_free(parts, np);
+		strv_free(parts);
 	}
 	return 0;
 }
@@ -2716,7 +2708,7 @@ do_kv(struct builder *b, struct stage *s, const struct df_inst *in)
 			imgconfig_env_set(s->cfg, keys[i], vals[i]);
 		} else {
 			imgconfig_label(s->cfg, keys[i], vals[i]);
-			s->labels = vec_add(s->labels, &s->nlabels, keys[i]);
+			s->labels = strv_push(s->labels, keys[i]);
 		}
 	}
 	rc = 0;
@@ -2924,8 +2916,8 @@ stage_start(struct builder *b, struct stage *s)
 		s->nlayers = s->nbase = p->nlayers;
 		s->base_name = p->base_name ? xstrdup(p->base_name) : NULL;
 		memcpy(s->base_digest, p->base_digest, OCI_DIGEST_SIZE);
-		for (i = 0; i < p->nlabels; i++)
-			s->labels = vec_add(s->labels, &s->nlabels, p->labels[i]);
+		for (i = 0; p->labels && p->labels[i]; i++)
+			s->labels = strv_push(s->labels, p->labels[i]);
 		if (p->fs_ready) {
 			s->fs = rootfs_clone(p->fs);
 			s->fs_ready = 1;
@@ -3031,7 +3023,7 @@ set_oci_labels(struct builder *b, struct stage *s, cJSON *ann)
 	for (i = 0; i < n; i++) {
 		int mine = 0;
 
-		for (k = 0; k < s->nlabels; k++)
+		for (k = 0; s->labels && s->labels[k]; k++)
 			if (!strcmp(s->labels[k], kv[i].key))
 				mine = 1;
 		if (!mine)
@@ -3054,7 +3046,7 @@ stage_free(struct stage *s)
 		free(s->layers[i].path);
 	free(s->layers);
 	vars_free(&s->args);
-	vec_free(s->labels, s->nlabels);
+	strv_free(s->labels);
 	free(s->base_name);
 }
 
@@ -3413,11 +3405,11 @@ out:
 	 * not a bad pipeline document (65). */
 	if (rc < 0 && e->code == EX_DOC)
 		e->code = EX_USAGE_;
-	if (rc == 0 && b.nwarn) {
+	if (rc == 0) {
 		r->warnings = b.warnings;
 		b.warnings = NULL;
 	}
-	vec_free(b.warnings, b.nwarn);
+	strv_free(b.warnings);
 	free(text);
 	free(ign);
 	free(b.ctx_real);
@@ -3445,8 +3437,6 @@ out:
 void
 build_result_free(struct build_result *r)
 {
-	size_t i;
-
 	if (!r)
 		return;
 	oci_desc_free(&r->manifest);
@@ -3455,8 +3445,6 @@ build_result_free(struct build_result *r)
 	free(r->platform);
 	free(r->base_name);
 	free(r->target);
-	for (i = 0; r->warnings && r->warnings[i]; i++)
-		free(r->warnings[i]);
-	free(r->warnings);
+	strv_free(r->warnings);
 	memset(r, 0, sizeof(*r));
 }

@@ -77,7 +77,7 @@ struct build_result {
 	char base_digest[OCI_DIGEST_SIZE];	/* "" for scratch */
 	char *target;			/* the stage built */
 	int layers_built, layers_cached;
-	char **warnings;		/* NULL-terminated */
+	char **warnings;		/* a strv (core/buf.h), or NULL */
 };
 
 int build_run(const struct build_opts *o, struct oci_layout *out, struct build_result *r,

@@ -12,9 +12,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/buf.h"
 #include "core/fsutil.h"
-#include "image/archive.h"
 #include "core/json.h"
+#include "image/archive.h"
 #include "image/layer.h"
 
 #define CHUNK (256u << 10)
@@ -218,8 +219,8 @@ imgarchive_oci(const struct oci_layout *l, const char *path, long long mtime, st
 	}
 	while ((de = readdir(d)))
 		if (de->d_name[0] != '.') {
-			names = xrealloc(names, (n + 1) * sizeof(*names));
-			names[n++] = xstrdup(de->d_name);
+			names = strv_push(names, de->d_name);
+			n++;
 		}
 	closedir(d);
 	if (n)
@@ -244,9 +245,7 @@ imgarchive_oci(const struct oci_layout *l, const char *path, long long mtime, st
 			free(lay);
 		}
 	}
-	for (i = 0; i < n; i++)
-		free(names[i]);
-	free(names);
+	strv_free(names);
 	ok = tw_close(&t, path, ok) == 0;
 	free(tmp);
 	free(blobdir);
@@ -504,10 +503,7 @@ out:
 		if (tmp)
 			unlink(tmp);
 	}
-	if (names)
-		for (i = 0; i < m.nlayers; i++)
-			free(names[i]);
-	free(names);
+	strv_free(names);
 	free(mtext);
 	free(tmp);
 	free(cfg_text);

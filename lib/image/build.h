@@ -4,7 +4,7 @@
  * build_run() parses the Dockerfile, works out which stages the target
  * needs, and runs their instructions against a view of each stage's file
  * system (rootfs.h): COPY/ADD/WORKDIR make layers (layer.h), the others
- * change the image config (imgconfig.h).  Stages that only feed COPY
+ * change the image config (config.h).  Stages that only feed COPY
  * --from make no layers at all.  Base images come from "scratch", an OCI
  * layout ("oci:DIR[:TAG]") or a registry (registry.h, when the caller
  * gives a client).  Layers are reused from a content-addressed cache
@@ -22,6 +22,8 @@
  * what the registry client says (EX_SERVICE, EX_AUTH).
  *
  * Ownership: the caller owns opts; build_result_free() frees a result.
+ * How the work is split between build, plan, base, copy and cache:
+ * builder.h.
  */
 #ifndef CI_BUILD_H
 #define CI_BUILD_H
@@ -77,7 +79,7 @@ struct build_result {
 	char base_digest[OCI_DIGEST_SIZE];	/* "" for scratch */
 	char *target;			/* the stage built */
 	int layers_built, layers_cached;
-	char **warnings;		/* NULL-terminated */
+	char **warnings;		/* a strv (core/buf.h), or NULL */
 };
 
 int build_run(const struct build_opts *o, struct oci_layout *out, struct build_result *r,

@@ -73,24 +73,6 @@ is_space(int c)
 	return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f';
 }
 
-void
-df_strv_free(char **v, size_t n)
-{
-	size_t i;
-
-	for (i = 0; v && i < n; i++)
-		free(v[i]);
-	free(v);
-}
-
-static void
-vec_push(char ***v, size_t *n, char *s)
-{
-	*v = xrealloc(*v, (*n + 2) * sizeof(**v));
-	(*v)[(*n)++] = s;
-	(*v)[*n] = NULL;
-}
-
 char **
 df_split_words(const char *s, size_t *n)
 {
@@ -105,7 +87,13 @@ df_split_words(const char *s, size_t *n)
 			break;
 		for (q = p; *q && !is_space((unsigned char)*q); q++)
 			;
-		vec_push(&v, n, xstrndup(p, (size_t)(q - p)));
+		{
+			char *word = xstrndup(p, (size_t)(q - p));
+
+			v = strv_push(v, word);
+			(*n)++;
+			free(word);
+		}
 		p = q;
 	}
 	if (!v)
@@ -126,7 +114,7 @@ df_inst_free(struct df_inst *in)
 		free(in->flags[i].value);
 	}
 	free(in->flags);
-	df_strv_free(in->args, in->nargs);
+	strv_free(in->args);
 	free(in->rest);
 	for (i = 0; i < in->nkvs; i++) {
 		free(in->kvs[i].key);
@@ -224,8 +212,10 @@ extract_flags(const char *line, char ***words, size_t *nwords)
 			phase = IN_WORD;
 		}
 		if (pos == len) {
-			if (strcmp(buf_str(&w), "--") != 0 && (blank_ok || w.len))
-				vec_push(words, nwords, xstrdup(buf_str(&w)));
+			if (strcmp(buf_str(&w), "--") != 0 && (blank_ok || w.len)) {
+				*words = strv_push(*words, buf_str(&w));
+				(*nwords)++;
+			}
 			break;
 		}
 		if (phase == IN_WORD) {
@@ -235,8 +225,10 @@ extract_flags(const char *line, char ***words, size_t *nwords)
 					buf_free(&w);
 					return line + pos;
 				}
-				if (blank_ok || w.len)
-					vec_push(words, nwords, xstrdup(buf_str(&w)));
+				if (blank_ok || w.len) {
+					*words = strv_push(*words, buf_str(&w));
+					(*nwords)++;
+				}
 				buf_reset(&w);
 				blank_ok = 0;
 				continue;
@@ -348,8 +340,10 @@ parse_json_array(const char *s, char ***args, size_t *nargs)
 		}
 	*args = xcalloc(1, sizeof(**args));
 	*nargs = 0;
-	cJSON_ArrayForEach(it, j)
-		vec_push(args, nargs, xstrdup(it->valuestring));
+	cJSON_ArrayForEach(it, j) {
+		*args = strv_push(*args, it->valuestring);
+		(*nargs)++;
+	}
 	cJSON_Delete(j);
 	return 1;
 }
@@ -379,15 +373,19 @@ parse_words(const char *rest, int escape, size_t *n)
 			phase = IN_WORD;
 		}
 		if (pos == len) {
-			if (blank_ok || w.len)
-				vec_push(&v, n, xstrdup(buf_str(&w)));
+			if (blank_ok || w.len) {
+				v = strv_push(v, buf_str(&w));
+				(*n)++;
+			}
 			break;
 		}
 		if (phase == IN_WORD) {
 			if (is_space(ch)) {
 				phase = IN_SPACES;
-				if (blank_ok || w.len)
-					vec_push(&v, n, xstrdup(buf_str(&w)));
+				if (blank_ok || w.len) {
+					v = strv_push(v, buf_str(&w));
+					(*n)++;
+				}
 				buf_reset(&w);
 				blank_ok = 0;
 				continue;
@@ -441,13 +439,13 @@ parse_name_val(const struct pctx *c, struct df_inst *in, const char *rest)
 	const char *kw = df_kind_name(in->kind);
 
 	if (n == 0) {
-		df_strv_free(words, n);
+		strv_free(words);
 		return perr(c, "%s needs at least one NAME=VALUE", kw);
 	}
 	if (!strchr(words[0], '=')) {
 		const char *p = rest, *q;
 
-		df_strv_free(words, n);
+		strv_free(words);
 		for (q = p; *q && !is_space((unsigned char)*q); q++)
 			;
 		if (!*q)
@@ -468,17 +466,17 @@ parse_name_val(const struct pctx *c, struct df_inst *in, const char *rest)
 		if (!eq) {
 			perr(c, "%s: no '=' in '%s' (write NAME=VALUE, quoting values "
 			    "that hold spaces)", kw, words[i]);
-			df_strv_free(words, n);
+			strv_free(words);
 			return -1;
 		}
 		if (eq == words[i]) {
 			perr(c, "%s: a name cannot be empty ('%s')", kw, words[i]);
-			df_strv_free(words, n);
+			strv_free(words);
 			return -1;
 		}
 		kv_push(in, xstrndup(words[i], (size_t)(eq - words[i])), xstrdup(eq + 1));
 	}
-	df_strv_free(words, n);
+	strv_free(words);
 	return 0;
 }
 
@@ -501,7 +499,7 @@ parse_arg(const struct pctx *c, struct df_inst *in, const char *rest)
 	char **words = parse_words(rest, c->escape, &n);
 
 	if (n == 0) {
-		df_strv_free(words, n);
+		strv_free(words);
 		return perr(c, "ARG needs a name: ARG NAME or ARG NAME=DEFAULT");
 	}
 	for (i = 0; i < n; i++) {
@@ -511,12 +509,12 @@ parse_arg(const struct pctx *c, struct df_inst *in, const char *rest)
 		if (!valid_arg_name(key)) {
 			perr(c, "ARG: bad name '%s'", key);
 			free(key);
-			df_strv_free(words, n);
+			strv_free(words);
 			return -1;
 		}
 		kv_push(in, key, eq ? xstrdup(eq + 1) : NULL);
 	}
-	df_strv_free(words, n);
+	strv_free(words);
 	return 0;
 }
 
@@ -546,7 +544,7 @@ has_heredoc(const char *rest)
 		if (p && is_heredoc_word(p))
 			found = 1;
 	}
-	df_strv_free(w, n);
+	strv_free(w);
 	return found;
 }
 
@@ -802,7 +800,7 @@ parse_inst(const char *line, const struct pctx *c, int end_line, struct df_inst 
 	}
 	rest = extract_flags(after, &fw, &nfw);
 	rc = parse_flags(c, in, fw, nfw);
-	df_strv_free(fw, nfw);
+	strv_free(fw);
 	if (rc == 0) {
 		in->rest = xstrdup(rest);
 		rc = parse_body(c, in, in->rest);

@@ -49,10 +49,10 @@ struct df_inst {
 	struct df_flag *flags;
 	size_t nflags;
 	int exec_form;		/* the arguments were a JSON array of strings */
-	char **args;		/* exec form: the strings; else whitespace-split
-				 * words (FROM, COPY, ADD, EXPOSE, VOLUME, and the
-				 * command of HEALTHCHECK CMD) */
-	size_t nargs;
+	char **args;		/* a strv (core/buf.h): exec form, the strings;
+				 * else whitespace-split words (FROM, COPY, ADD,
+				 * EXPOSE, VOLUME, and the command of HEALTHCHECK CMD) */
+	size_t nargs;		/* strv_len(args) */
 	char *rest;		/* the text after the flags, trimmed: the shell
 				 * form of RUN/CMD/ENTRYPOINT/SHELL/HEALTHCHECK CMD,
 				 * the argument of USER/WORKDIR/STOPSIGNAL/MAINTAINER */
@@ -98,9 +98,9 @@ typedef const char *(*df_lookup_fn)(const char *name, void *arg);
 int df_expand(const char *word, int escape, df_lookup_fn lookup, void *arg,
     char **out, struct err *e);
 
-/* Split on whitespace as Docker does for FROM, COPY and EXPOSE words. */
+/* Split on whitespace as Docker does for FROM, COPY and EXPOSE words: a
+ * strv (core/buf.h) of *n words. */
 char **df_split_words(const char *s, size_t *n);
-void df_strv_free(char **v, size_t n);
 
 /*
  * Parse a Go duration ("30s", "1m30s", "1.5s", "250ms", "0"); -1 on a

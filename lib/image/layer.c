@@ -173,11 +173,16 @@ struct pgz {
 #define QMIN 4
 #define QMAX 258
 
+/*
+ * The bit writer never writes past cap: a write that would sets full, and
+ * the block is then void (the caller stores it, or fails).
+ */
 struct bitw {
 	unsigned char *p;
 	size_t n, cap;
 	unsigned long long acc;
 	int bits;
+	int full;
 };
 
 static void
@@ -186,10 +191,28 @@ bw_put(struct bitw *w, unsigned long long v, int n)
 	w->acc |= v << w->bits;
 	w->bits += n;
 	while (w->bits >= 8) {
+		if (w->n >= w->cap) {
+			w->full = 1;
+			w->acc = 0;
+			w->bits = 0;
+			return;
+		}
 		w->p[w->n++] = (unsigned char)w->acc;
 		w->acc >>= 8;
 		w->bits -= 8;
 	}
+}
+
+/* Whole bytes, at a byte boundary. */
+static void
+bw_bytes(struct bitw *w, const void *p, size_t k)
+{
+	if (w->full || w->cap - w->n < k) {
+		w->full = 1;
+		return;
+	}
+	memcpy(w->p + w->n, p, k);
+	w->n += k;
 }
 
 static void
@@ -294,18 +317,20 @@ q_stored(struct bitw *w, const unsigned char *in, size_t n, int final)
 		size_t k = n > 65535 ? 65535 : n;
 		int last = final && k == n;
 
+		unsigned char len[4];
+
+		len[0] = (unsigned char)k;
+		len[1] = (unsigned char)(k >> 8);
+		len[2] = (unsigned char)~k;
+		len[3] = (unsigned char)(~k >> 8);
 		bw_put(w, (unsigned)last, 1);
 		bw_put(w, 0, 2);
 		bw_align(w);
-		w->p[w->n++] = (unsigned char)k;
-		w->p[w->n++] = (unsigned char)(k >> 8);
-		w->p[w->n++] = (unsigned char)~k;
-		w->p[w->n++] = (unsigned char)(~k >> 8);
-		memcpy(w->p + w->n, in, k);
-		w->n += k;
+		bw_bytes(w, len, 4);
+		bw_bytes(w, in, k);
 		in += k;
 		n -= k;
-	} while (n);
+	} while (n && !w->full);
 }
 
 /* One LZ77 token: a literal (len 0, val the byte) or a match. */
@@ -526,36 +551,45 @@ q_emit_tokens(struct bitw *w, const struct qtok *t, size_t nt, const struct qcod
 	bw_put(w, lc->code[256], lc->len[256]);
 }
 
-static int
-quick_job(struct pgz_job *j)
+/* The most q_deflate() writes for n bytes: stored blocks, a sync flush. */
+static size_t
+q_bound(size_t n)
 {
-	size_t need = j->inlen + 5 * (j->inlen / 65535 + 2) + 1024;
-	size_t pos, end, base = j->dictlen, n, nt = 0;
+	return n + 5 * (n / 65535 + 2) + 1024;
+}
+
+/*
+ * Deflate in (matches may reach back into dict, the bytes before it) as
+ * one block, final when last, into out.  Returns 0 and *outlen, or -1
+ * when the block does not fit in cap: nothing is written past it.
+ */
+static int
+q_deflate(const unsigned char *in, size_t inlen, const unsigned char *dict, size_t dictlen,
+    int last, unsigned char *out, size_t cap, size_t *outlen)
+{
+	size_t pos, end, base = dictlen, n, nt = 0;
 	unsigned lf[288] = { 0 }, df[30] = { 0 }, dyn_lf[288], dyn_df[30];
 	struct qcode fl, fd, dl, dd;
 	unsigned char *buf;
 	struct qtok *tok;
 	uint32_t *head;
 	struct bitw w;
-	int i;
+	int i, stored_chosen;
 
 	pthread_once(&q_once, q_init);
-	if (j->outcap < need) {
-		free(j->out);
-		j->outcap = need;
-		j->out = xmalloc(need);
-	}
 	/* The dictionary and the block side by side, so that matches may
 	 * reach back into the dictionary. */
-	n = base + j->inlen;
+	n = base + inlen;
 	buf = xmalloc(n + 8);
-	memcpy(buf, j->dict, base);
-	memcpy(buf + base, j->in, j->inlen);
+	if (base)
+		memcpy(buf, dict, base);
+	if (inlen)
+		memcpy(buf + base, in, inlen);
 	memset(buf + n, 0, 8);
 	head = xcalloc((size_t)1 << QHASH_BITS, sizeof(*head));	/* position + 1 */
 	for (pos = 0; pos + QMIN <= base; pos++)
 		head[q_hash(buf + pos)] = (uint32_t)pos + 1;
-	tok = xmalloc((j->inlen + 1) * sizeof(*tok));
+	tok = xmalloc((inlen + 1) * sizeof(*tok));
 
 	/* Pass 1: LZ77, one probe per position. */
 	end = n;
@@ -642,17 +676,16 @@ quick_job(struct pgz_job *j)
 		for (k = 0; k < nsym; k++)
 			dyn += cll[sym[k]] + (sym[k] == 16 ? 2 : sym[k] == 17 ? 3 : sym[k] == 18 ? 7 : 0);
 		fix = 3 + q_cost(lf, df, fl.len, fd.len);
-		stored = 8ULL * (j->inlen + 5 * (j->inlen / 65535 + 1)) + 8;
+		stored = 8ULL * (inlen + 5 * (inlen / 65535 + 1)) + 8;
 
-		w.p = j->out;
-		w.n = 0;
-		w.cap = j->outcap;
-		w.acc = 0;
-		w.bits = 0;
-		if (stored <= dyn && stored <= fix) {
-			q_stored(&w, j->in, j->inlen, j->last);
+		memset(&w, 0, sizeof(w));
+		w.p = out;
+		w.cap = cap;
+		stored_chosen = stored <= dyn && stored <= fix;
+		if (stored_chosen) {
+			q_stored(&w, in, inlen, last);
 		} else if (dyn < fix) {
-			bw_put(&w, (unsigned)j->last, 1);
+			bw_put(&w, (unsigned)last, 1);
 			bw_put(&w, 2, 2);
 			bw_put(&w, (unsigned)(hlit - 257), 5);
 			bw_put(&w, (unsigned)(hdist - 1), 5);
@@ -670,25 +703,64 @@ quick_job(struct pgz_job *j)
 			}
 			q_emit_tokens(&w, tok, nt, &dl, &dd);
 		} else {
-			bw_put(&w, (unsigned)j->last, 1);
+			bw_put(&w, (unsigned)last, 1);
 			bw_put(&w, 1, 2);
 			q_emit_tokens(&w, tok, nt, &fl, &fd);
 		}
-		if (!j->last && !(stored <= dyn && stored <= fix)) {
+		if (!last && !stored_chosen) {
 			/* A sync flush, as zlib's: an empty stored block. */
 			bw_put(&w, 0, 3);
 			bw_align(&w);
-			memcpy(w.p + w.n, "\0\0\377\377", 4);
-			w.n += 4;
+			bw_bytes(&w, "\0\0\377\377", 4);
 		}
 		bw_align(&w);
+		/* The costs promise that this cannot happen; if they were wrong,
+		 * stored blocks still fit in q_bound(). */
+		if (w.full && !stored_chosen) {
+			memset(&w, 0, sizeof(w));
+			w.p = out;
+			w.cap = cap;
+			q_stored(&w, in, inlen, last);
+		}
 	}
-	j->outlen = w.n;
-	j->crc = Z.crc32(Z.crc32(0L, Z_NULL, 0), j->in, (uInt)j->inlen);
+	*outlen = w.n;
 	free(tok);
 	free(head);
 	free(buf);
+	return w.full ? -1 : 0;
+}
+
+static int
+quick_job(struct pgz_job *j)
+{
+	size_t need = q_bound(j->inlen);
+
+	if (j->outcap < need) {
+		free(j->out);
+		j->outcap = need;
+		j->out = xmalloc(need);
+	}
+	if (q_deflate(j->in, j->inlen, j->dict, j->dictlen, j->last, j->out, j->outcap,
+	    &j->outlen) < 0)
+		return -1;
+	j->crc = Z.crc32(Z.crc32(0L, Z_NULL, 0), j->in, (uInt)j->inlen);
 	return 0;
+}
+
+long long
+layer_deflate_quick(const void *in, size_t n, void *out, size_t cap)
+{
+	size_t len;
+
+	if (q_deflate(in, n, NULL, 0, 1, out, cap, &len) < 0)
+		return -1;
+	return (long long)len;
+}
+
+size_t
+layer_deflate_bound(size_t n)
+{
+	return q_bound(n);
 }
 
 static int
@@ -876,7 +948,8 @@ drain(struct pgz *z, int wait_all, struct err *e)
 		}
 		if (j->zerr) {
 			z->failed = 1;
-			return err_set(e, EX_INTERNAL, "zlib failed to compress a block");
+			return err_set(e, EX_INTERNAL, "%s failed to compress a block",
+			    z->level == 1 ? "the level 1 deflate encoder" : "zlib");
 		}
 		if (emit(z, j->out, j->outlen, e) < 0)
 			return -1;

@@ -106,6 +106,15 @@ int pgz_write(struct pgz *z, const void *p, size_t n, struct err *e);
 int pgz_finish(struct pgz *z, struct err *e);
 void pgz_free(struct pgz *z);
 
+/*
+ * Level 1's own deflate encoder on its own (tests): in[0..n) as raw
+ * deflate, one final block, into out.  Returns the bytes written, or -1
+ * when they would not fit in cap; nothing is ever written past out[cap-1].
+ * layer_deflate_bound(n) bytes are always enough.
+ */
+long long layer_deflate_quick(const void *in, size_t n, void *out, size_t cap);
+size_t layer_deflate_bound(size_t n);
+
 /* Inflate a gzip stream (several members allowed) from fd to sink. */
 int gunzip_fd(int fd, layer_sink_fn sink, void *arg, struct err *e);
 

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include "core/buf.h"
 #include "core/fsutil.h"
@@ -182,6 +183,102 @@ test_quick_roundtrip(void)
 	}
 }
 
+/* Raw-inflate n bytes of deflate; the inflated length, or -1. */
+static long long
+inflate_raw(const unsigned char *p, size_t n, unsigned char *out, size_t cap)
+{
+	z_stream s;
+	int rc;
+
+	memset(&s, 0, sizeof(s));
+	if (inflateInit2(&s, -15) != Z_OK)
+		return -1;
+	s.next_in = (unsigned char *)p;
+	s.avail_in = (uInt)n;
+	s.next_out = out;
+	s.avail_out = (uInt)cap;
+	rc = inflate(&s, Z_FINISH);
+	inflateEnd(&s);
+	return rc == Z_STREAM_END ? (long long)(cap - s.avail_out) : -1;
+}
+
+#define GUARD 256
+
+/* Encode into a buffer of cap bytes followed by a guard: 1 when the guard
+ * is untouched. */
+static int
+quick_into(const unsigned char *in, size_t n, size_t cap, long long *len,
+    unsigned char **outp)
+{
+	unsigned char *out = xmalloc(cap + GUARD);
+	size_t i;
+	int intact = 1;
+
+	memset(out, 0xa5, cap + GUARD);
+	*len = layer_deflate_quick(in, n, out, cap);
+	for (i = cap; i < cap + GUARD; i++)
+		if (out[i] != 0xa5)
+			intact = 0;
+	*outp = out;
+	return intact;
+}
+
+/*
+ * The bit writer is bounded: a block never goes past the buffer it is
+ * given, whatever the input; too small a buffer is a clean -1.
+ */
+static void
+test_quick_bounded(void)
+{
+	size_t n = (1u << 20) + 12345, i, tight;
+	unsigned char *noise = xmalloc(n), *text = xmalloc(n), *out, *back = xmalloc(n + 1);
+	unsigned x = 4242;
+	long long len, blen;
+	int intact;
+
+	for (i = 0; i < n; i++) {
+		x = x * 1103515245 + 12345;
+		noise[i] = (unsigned char)(x >> 16);
+		text[i] = (x >> 16) % 64 ? (unsigned char)"the quick brown fox "[i % 20] :
+		    (unsigned char)(x >> 8);
+	}
+	/* Incompressible and large: stored blocks, within the bound. */
+	intact = quick_into(noise, n, layer_deflate_bound(n), &len, &out);
+	blen = len > 0 ? inflate_raw(out, (size_t)len, back, n + 1) : -1;
+	ok(intact && len > 0 && (size_t)len <= layer_deflate_bound(n) && blen == (long long)n &&
+	    !memcmp(back, noise, n), "1 MiB of noise: %lld bytes, within the bound, inflates back",
+	    len);
+	free(out);
+	tight = len > 0 ? (size_t)len : 0;
+	/* The exact size fits; one byte less does not, and nothing spills. */
+	intact = quick_into(noise, n, tight, &len, &out);
+	ok(intact && len == (long long)tight, "noise into exactly its size: fits");
+	free(out);
+	intact = quick_into(noise, n, tight - 1, &len, &out);
+	ok(intact && len == -1, "noise into one byte less: -1, nothing written past the end");
+	free(out);
+	intact = quick_into(noise, n, n / 2, &len, &out);
+	ok(intact && len == -1, "noise into half its size: -1, nothing written past the end");
+	free(out);
+	/* Compressible: Huffman-coded blocks stop at the end too. */
+	intact = quick_into(text, n, 16, &len, &out);
+	ok(intact && len == -1, "text into 16 bytes: -1, nothing written past the end");
+	free(out);
+	intact = quick_into(text, n, layer_deflate_bound(n), &len, &out);
+	tight = len > 0 ? (size_t)len : 0;
+	ok(intact && len > 0 && (size_t)len < n / 2, "text compresses (%lld bytes)", len);
+	free(out);
+	intact = quick_into(text, n, tight - 1, &len, &out);
+	ok(intact && len == -1, "text into one byte less than it needs: -1, nothing spills");
+	free(out);
+	intact = quick_into(text, 0, 0, &len, &out);
+	ok(intact && len == -1, "even an empty block needs a byte or two: -1 for no room");
+	free(out);
+	free(noise);
+	free(text);
+	free(back);
+}
+
 int
 main(void)
 {
@@ -195,6 +292,7 @@ main(void)
 	if (!mkdtemp(dir))
 		return 1;
 	test_quick_roundtrip();
+	test_quick_bounded();
 	/* Half text, half noise: both kinds of block. */
 	for (i = 0; i < sizeof(data); i++) {
 		x = x * 1103515245 + 12345;

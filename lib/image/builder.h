@@ -1,0 +1,201 @@
+/*
+ * builder: the state of one build_run(), shared by the files of the build.
+ * Internal to lib/image: not an API.
+ *
+ *   build.c   the driver: build_run(), the target's config and manifest
+ *   plan.c    stages and what the target needs, the instruction walk,
+ *             ARG/ENV expansion, --build-arg
+ *   base.c    FROM: scratch, an earlier stage, oci:DIR, registry pulls;
+ *             platforms; a stage's file system from its base layers
+ *   copy.c    COPY, ADD and WORKDIR: sources (the context walk, archives,
+ *             --from), --chown/--chmod, and the entries of a layer
+ *   cache.c   the layer cache and the file-hash cache; blobs linked
+ *             between layouts (cache, pulls, output)
+ *
+ * Functions shared between these files are named after the file that
+ * defines them (plan_, base_, copy_, cache_) or after struct builder
+ * (builder_).  A failing one sets b->e, with DOCKERFILE:LINE when it knows
+ * the instruction, and returns -1 or NULL.
+ *
+ * Ownership: the builder owns what it points to except o, out, r and e
+ * (build_run()'s caller's); a stage owns its config, view, layers and
+ * variables.
+ */
+#ifndef CI_BUILDER_H
+#define CI_BUILDER_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <sys/stat.h>
+#include <cJSON.h>
+
+#include "core/log.h"
+#include "image/build.h"
+#include "image/dockerfile.h"
+#include "image/dockerignore.h"
+#include "image/layer.h"
+#include "image/rootfs.h"
+#include "oci/oci.h"
+
+#define SMALL_MAX (16u << 20)		/* manifests and configs */
+#define HISTORY_COMMENT "ci-build.dockerfile.v0"
+
+/* ARG values of a scope: the global one (before the first FROM), a
+ * stage's, or --build-arg. */
+struct var {
+	char *name;
+	char *value;		/* NULL: declared without a value */
+};
+
+struct vars {
+	struct var *v;
+	size_t n;
+};
+
+/* A layer of an image or a stage, and its blob file. */
+struct lref {
+	struct build_layer info;
+	char *path;		/* the blob file */
+};
+
+/* A base image loaded (a layout's or a registry's). */
+struct image {
+	char *ref;		/* as written */
+	char *name;		/* for annotations, or NULL */
+	char digest[OCI_DIGEST_SIZE];
+	cJSON *cfg;
+	struct lref *layers;
+	size_t nlayers;
+	struct rootfs *fs;	/* for COPY --from=IMAGE */
+};
+
+/* One FROM and its instructions. */
+struct build_stage {
+	int idx;
+	char *name;		/* lowercase, or NULL */
+	size_t first, end;	/* instructions [first, end), first is FROM */
+	int needed, chain;
+	int base_stage;		/* -1: an image or scratch */
+	char *base_ref;		/* FROM, expanded */
+	char *platform;		/* FROM --platform, expanded */
+
+	int built;
+	cJSON *cfg;
+	struct rootfs *fs;
+	int fs_ready;
+	struct lref *layers;
+	size_t nlayers, nbase;
+	struct vars args;
+	int cmd_set;
+	char **labels;		/* keys LABEL set in this stage (strv) */
+	char *base_name;
+	char base_digest[OCI_DIGEST_SIZE];
+	const struct df_inst *cur;	/* for messages */
+};
+
+/* One build_run(). */
+struct builder {
+	const struct build_opts *o;
+	struct dockerfile df;
+	struct dockerignore di;
+	char *ctx_real;
+	size_t ctx_len;
+	struct oci_layout *out;
+	struct oci_layout cache;
+	int have_cache;
+	struct oci_layout pull;		/* without a cache: pulls land here */
+	int have_pull;
+	struct layer_fcache *fcache;
+	int cache_has_layers;		/* some layer is cached: worth digesting first */
+	struct vars bargs;		/* --build-arg */
+	int *consumed;
+	struct vars global;		/* ARG before the first FROM */
+	struct build_stage *st;
+	size_t nst;
+	struct image **imgs;		/* loaded for COPY --from=IMAGE */
+	size_t nimgs;
+	char *scratch;
+	int seq;
+	char created[32];
+	char *platform;			/* the target platform, "os/arch[/variant]" */
+	size_t target;
+	char **warnings;		/* strv */
+	struct build_result *r;
+	struct err *e;
+};
+
+struct platform {
+	char os[32], arch[32], variant[32];
+};
+
+/* A layer being collected: copy.c fills it, cache.c makes the blob. */
+struct item {
+	struct layer_entry ent;
+	struct stat st;
+	int have_st;		/* st is the context file's */
+};
+
+struct lb {
+	struct item *v;
+	size_t n, cap;
+	size_t *tab;		/* open addressing: index + 1 */
+	size_t tabsz;
+};
+
+/* build.c */
+void builder_warn(struct builder *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* "DOCKERFILE:LINE: what" (in may be NULL); returns -1. */
+int builder_err(struct builder *b, const struct df_inst *in, int code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* Prefix an error from lib/ with the place and the instruction; returns -1. */
+int builder_prefix(struct builder *b, const struct df_inst *in);
+
+/* plan.c */
+/* Split the Dockerfile into stages, expand FROM, mark what the target
+ * needs; refuse RUN in those. */
+int plan_stages(struct builder *b);
+/* --build-arg KEY=VALUE (or KEY, from the environment) into b->bargs. */
+int plan_build_args(struct builder *b);
+/* Expand word in stage s (NULL: the global scope of FROM lines). */
+int plan_expand(struct builder *b, struct build_stage *s, const struct df_inst *in,
+    const char *word, char **out);
+/* Run one instruction of stage s (not FROM). */
+int plan_dispatch(struct builder *b, struct build_stage *s, const struct df_inst *in);
+/* A stage by name or index among the first `before`, or NULL. */
+struct build_stage *plan_find_stage(struct builder *b, const char *name, size_t before);
+/* The stages and the variables. */
+void plan_free(struct builder *b);
+
+/* base.c */
+/* "os/arch[/variant]"; -1 on anything else. */
+int base_platform_parse(const char *s, struct platform *p);
+/* "os/arch[/variant]" of an image config (caller frees). */
+char *base_platform_of(const cJSON *cfg);
+/* Start stage s from its FROM: config, layers, ONBUILD triggers. */
+int base_start(struct builder *b, struct build_stage *s);
+/* The stage's file system, made from its base layers on first use. */
+struct rootfs *base_stage_fs(struct builder *b, struct build_stage *s);
+/* An image (or scratch) for COPY --from, loaded once (borrowed). */
+struct image *base_image(struct builder *b, const struct df_inst *in, const char *ref);
+/* The images loaded and the pull layout. */
+void base_free(struct builder *b);
+
+/* copy.c */
+int copy_do(struct builder *b, struct build_stage *s, const struct df_inst *in); /* COPY, ADD */
+int copy_workdir(struct builder *b, struct build_stage *s, const struct df_inst *in);
+
+/* cache.c */
+/* Open (or make) the cache directory b->o->cache_dir. */
+int cache_open(struct builder *b);
+/*
+ * The layer of ents (lb's entries, sorted) for stage s: linked from the
+ * layer cache when its key is there, else written into the output and
+ * kept in the cache.  It joins the stage's layers and diff_ids.
+ */
+int cache_layer(struct builder *b, struct build_stage *s, struct lb *lb,
+    struct layer_entry *ents, const struct df_inst *in);
+/* Write the file-hash cache back (a failure is a warning). */
+void cache_save(struct builder *b);
+void cache_close(struct builder *b);
+
+#endif

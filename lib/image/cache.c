@@ -1,0 +1,353 @@
+/*
+ * cache: the layer cache.  Owns the cache directory (an OCI layout of
+ * layers and pulled bases, one record per layer under layers/, and the
+ * file-hash cache "files"), the cache key of a layer's entries (which
+ * needs every file's content digest: from the file-hash cache, else read),
+ * making a layer (linked from the cache, else written into the output and
+ * kept), and linking blobs between layouts (copied across file systems).
+ * A cache that cannot be written costs a warning, never the build.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/buf.h"
+#include "core/fsutil.h"
+#include "core/json.h"
+#include "image/builder.h"
+#include "image/config.h"
+
+#define COPY_BUF (256u << 10)
+
+/* ---- blobs ------------------------------------------------------------------ */
+
+static int
+copy_file(const char *src, const char *dst, struct err *e)
+{
+	char *buf = xmalloc(COPY_BUF);
+	int in = open(src, O_RDONLY | O_CLOEXEC), out = -1, rc = 0;
+	ssize_t n;
+
+	if (in < 0) {
+		free(buf);
+		return err_set(e, EX_IOERR_, "cannot read '%s': %s", src, strerror(errno));
+	}
+	out = open(dst, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (out < 0) {
+		rc = err_set(e, EX_IOERR_, "cannot create '%s': %s", dst, strerror(errno));
+		goto done;
+	}
+	while ((n = read(in, buf, COPY_BUF)) != 0) {
+		ssize_t off = 0;
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			rc = err_set(e, EX_IOERR_, "cannot read '%s': %s", src, strerror(errno));
+			break;
+		}
+		while (off < n) {
+			ssize_t k = write(out, buf + off, (size_t)(n - off));
+
+			if (k < 0) {
+				if (errno == EINTR)
+					continue;
+				rc = err_set(e, EX_IOERR_, "cannot write '%s': %s", dst,
+				    strerror(errno));
+				goto done;
+			}
+			off += k;
+		}
+	}
+done:
+	if (out >= 0 && close(out) != 0 && rc == 0)
+		rc = err_set(e, EX_IOERR_, "cannot write '%s': %s", dst, strerror(errno));
+	close(in);
+	free(buf);
+	if (rc < 0)
+		unlink(dst);
+	return rc;
+}
+
+int
+build_blob_link(const char *src, const struct oci_layout *l, const char *digest,
+    long long size, struct err *e)
+{
+	char *dst = oci_blob_path(l, digest), *tmp;
+	struct stat st;
+	int rc;
+
+	if (!dst)
+		return err_set(e, EX_DOC, "bad digest '%s'", digest);
+	if (stat(dst, &st) == 0 && S_ISREG(st.st_mode) && (size < 0 || st.st_size == size)) {
+		free(dst);
+		return 0;
+	}
+	{
+		char *d = xasprintf("%s/blobs/sha256", l->dir);
+
+		rc = mkdir_p(d, 0755, e);
+		free(d);
+		if (rc < 0) {
+			free(dst);
+			return -1;
+		}
+	}
+	unlink(dst);
+	if (link(src, dst) == 0) {
+		free(dst);
+		return 0;
+	}
+	/* Another file system, or links not allowed: copy, then rename. */
+	tmp = xasprintf("%s.tmp.%ld", dst, (long)getpid());
+	rc = copy_file(src, tmp, e);
+	if (rc == 0 && rename(tmp, dst) != 0) {
+		rc = err_set(e, EX_IOERR_, "cannot rename '%s': %s", tmp, strerror(errno));
+		unlink(tmp);
+	}
+	free(tmp);
+	free(dst);
+	return rc;
+}
+
+/* ---- the layer cache ----------------------------------------------------- */
+
+static int
+is_scratch(struct builder *b, const char *path)
+{
+	size_t n = strlen(b->o->work_dir);
+
+	return !strncmp(path, b->o->work_dir, n) && path[n] == '/';
+}
+
+static int
+read_record(const char *path, struct build_layer *bl)
+{
+	struct err e = { 0, "" };
+	cJSON *j = json_load(path, 4096, 0, NULL, &e);
+	const char *d, *id, *mt;
+	long long size;
+	int rc = -1;
+
+	if (!j)
+		return -1;
+	d = json_str(j, "digest");
+	id = json_str(j, "diff_id");
+	mt = json_str(j, "media_type");
+	if (d && id && mt && digest_valid(d) && digest_valid(id) &&
+	    json_get_i64(cJSON_GetObjectItemCaseSensitive(j, "size"), &size) == 0) {
+		snprintf(bl->digest, sizeof(bl->digest), "%s", d);
+		snprintf(bl->diff_id, sizeof(bl->diff_id), "%s", id);
+		bl->size = size;
+		bl->media_type = !strcmp(mt, MT_OCI_LAYER_ZSTD) ? MT_OCI_LAYER_ZSTD :
+		    !strcmp(mt, MT_OCI_LAYER_TAR) ? MT_OCI_LAYER_TAR : MT_OCI_LAYER_GZIP;
+		rc = 0;
+	}
+	cJSON_Delete(j);
+	return rc;
+}
+
+static void
+write_record(struct builder *b, const char *key, const struct build_layer *bl)
+{
+	char *dir = xasprintf("%s/layers", b->o->cache_dir), *path;
+	cJSON *j = cJSON_CreateObject();
+	char *text;
+	struct err e = { 0, "" };
+
+	path = xasprintf("%s/%s.json", dir, key + 7);
+	cJSON_AddStringToObject(j, "digest", bl->digest);
+	cJSON_AddStringToObject(j, "diff_id", bl->diff_id);
+	json_add_i64(j, "size", bl->size);
+	cJSON_AddStringToObject(j, "media_type", bl->media_type);
+	text = json_print(j);
+	if (mkdir_p(dir, 0755, &e) < 0 || atomic_write(path, text, strlen(text), 0644, &e) < 0)
+		log_warn("cannot write to the layer cache: %s", e.msg);
+	free(text);
+	cJSON_Delete(j);
+	free(path);
+	free(dir);
+}
+
+int
+cache_layer(struct builder *b, struct build_stage *s, struct lb *lb, struct layer_entry *ents,
+    const struct df_inst *in)
+{
+	struct build_layer bl;
+	char key[OCI_DIGEST_SIZE];
+	size_t i;
+	int known = 1, cached = 0;
+
+	memset(&bl, 0, sizeof(bl));
+	/* The cache key needs every file's content digest. */
+	for (i = 0; i < lb->n; i++) {
+		struct layer_entry *le = &ents[i];
+		struct stat st;
+		const char *d;
+
+		if (le->type != LE_FILE || le->digest[0])
+			continue;
+		if (le->size == 0) {
+			sha256_digest("", 0, le->digest);
+			continue;
+		}
+		if (lb->v[i].have_st)
+			st = lb->v[i].st;
+		else if (stat(le->src, &st) != 0) {
+			known = 0;
+			continue;
+		}
+		if ((d = layer_fcache_get(b->fcache, le->src, &st)))
+			snprintf(le->digest, sizeof(le->digest), "%s", d);
+		else
+			known = 0;
+	}
+	/* With layers in the cache, reading the files is cheaper than a
+	 * compression that may not be needed (a fresh checkout of an
+	 * unchanged tree); with none, the write digests them anyway. */
+	if (!known && b->cache_has_layers) {
+		known = 1;
+		for (i = 0; i < lb->n && known; i++) {
+			struct layer_entry *le = &ents[i];
+			long long size;
+
+			if (le->type != LE_FILE || le->digest[0])
+				continue;
+			if (sha256_file(le->src, le->digest, &size, b->e) < 0) {
+				return builder_prefix(b, in);
+			}
+			if (size != le->size) {
+				return builder_err(b, in, EX_IOERR_,
+				    "'%s' changed while it was read", le->src);
+			}
+		}
+	}
+	layer_cache_key(ents, lb->n, &b->o->layer, key);
+	if (known && b->o->cache_dir) {
+		char *rec = xasprintf("%s/layers/%s.json", b->o->cache_dir, key + 7);
+
+		if (read_record(rec, &bl) == 0) {
+			char *blob = oci_blob_path(&b->cache, bl.digest);
+			struct stat st;
+
+			if (blob && stat(blob, &st) == 0 && st.st_size == bl.size &&
+			    build_blob_link(blob, b->out, bl.digest, bl.size, b->e) == 0)
+				cached = 1;
+			err_clear(b->e);
+			free(blob);
+		}
+		free(rec);
+	}
+	if (!cached) {
+		struct layer_result lr;
+		char *tmp = xasprintf("%s/layer-%d.tmp", b->o->work_dir, ++b->seq);
+
+		if (layer_write(ents, lb->n, &b->o->layer, tmp, &lr, b->e) < 0) {
+			free(tmp);
+			return builder_prefix(b, in);
+		}
+		if (oci_blob_adopt(b->out, tmp, lr.digest, b->e) < 0) {
+			unlink(tmp);
+			free(tmp);
+			return -1;
+		}
+		free(tmp);
+		memcpy(bl.digest, lr.digest, OCI_DIGEST_SIZE);
+		memcpy(bl.diff_id, lr.diff_id, OCI_DIGEST_SIZE);
+		bl.size = lr.size;
+		bl.media_type = lr.media_type;
+		if (b->o->cache_dir) {
+			char *src = oci_blob_path(b->out, bl.digest);
+
+			layer_cache_key(ents, lb->n, &b->o->layer, key);
+			if (build_blob_link(src, &b->cache, bl.digest, bl.size, b->e) == 0)
+				write_record(b, key, &bl);
+			else
+				log_warn("cannot keep the layer in the cache: %s", b->e->msg);
+			err_clear(b->e);
+			free(src);
+		}
+	}
+	/* Digests are all known now: remember the files. */
+	for (i = 0; i < lb->n; i++)
+		if (ents[i].type == LE_FILE && ents[i].src && ents[i].digest[0] &&
+		    !is_scratch(b, ents[i].src)) {
+			struct stat st;
+
+			if (lb->v[i].have_st)
+				st = lb->v[i].st;
+			else if (stat(ents[i].src, &st) != 0)
+				continue;
+			layer_fcache_put(b->fcache, ents[i].src, &st, ents[i].digest);
+		}
+	bl.cached = cached;
+	s->layers = xrealloc(s->layers, (s->nlayers + 1) * sizeof(*s->layers));
+	s->layers[s->nlayers].info = bl;
+	s->layers[s->nlayers].path = oci_blob_path(b->out, bl.digest);
+	s->nlayers++;
+	imgconfig_add_diff_id(s->cfg, bl.diff_id);
+	if (cached)
+		b->r->layers_cached++;
+	else
+		b->r->layers_built++;
+	log_verbose("%s:%d: layer %s (%lld bytes%s)", b->df.name, in->line, bl.digest,
+	    bl.size, cached ? ", cached" : "");
+	return 0;
+}
+
+/* ---- the cache directory ------------------------------------------------ */
+
+int
+cache_open(struct builder *b)
+{
+	const char *dir = b->o->cache_dir;
+	char *p;
+	DIR *d;
+	struct dirent *de;
+
+	if (oci_layout_create(&b->cache, dir, b->e) < 0) {
+		err_prefix(b->e, "cache");
+		return -1;
+	}
+	b->have_cache = 1;
+	p = xasprintf("%s/files", dir);
+	b->fcache = layer_fcache_load(p);
+	free(p);
+	/* Some layer is cached: digesting the files first may spare a
+	 * compression (see cache_layer()). */
+	p = xasprintf("%s/layers", dir);
+	d = opendir(p);
+	while (d && (de = readdir(d)))
+		if (de->d_name[0] != '.') {
+			b->cache_has_layers = 1;
+			break;
+		}
+	if (d)
+		closedir(d);
+	free(p);
+	return 0;
+}
+
+void
+cache_save(struct builder *b)
+{
+	if (b->fcache && layer_fcache_save(b->fcache, b->ctx_real, b->e) < 0) {
+		log_warn("cannot save the file-hash cache: %s", b->e->msg);
+		err_clear(b->e);
+	}
+}
+
+void
+cache_close(struct builder *b)
+{
+	if (b->have_cache)
+		oci_layout_close(&b->cache);
+	b->have_cache = 0;
+	layer_fcache_free(b->fcache);
+	b->fcache = NULL;
+}

@@ -1,0 +1,718 @@
+/*
+ * plan: what the build does and with which words.  Owns the split of the
+ * Dockerfile into stages (FROM, stage names and indexes, which stages the
+ * target needs, RUN refused before any work), the instruction walk
+ * (plan_dispatch(): every instruction but FROM, the config-only ones done
+ * here, COPY/ADD/WORKDIR handed to copy.c), variables (ARG, --build-arg,
+ * the automatic platform ARGs) and their expansion, where ENV wins over
+ * ARG as in Docker.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "core/buf.h"
+#include "core/json.h"
+#include "image/builder.h"
+#include "image/config.h"
+
+/* ---- variables ------------------------------------------------------------ */
+
+static struct var *
+vars_find(const struct vars *vs, const char *name)
+{
+	size_t i;
+
+	for (i = vs->n; i > 0; i--)
+		if (!strcmp(vs->v[i - 1].name, name))
+			return &vs->v[i - 1];
+	return NULL;
+}
+
+static void
+vars_set(struct vars *vs, const char *name, const char *value)
+{
+	struct var *x = vars_find(vs, name);
+
+	if (x) {
+		free(x->value);
+		x->value = value ? xstrdup(value) : NULL;
+		return;
+	}
+	vs->v = xrealloc(vs->v, (vs->n + 1) * sizeof(*vs->v));
+	vs->v[vs->n].name = xstrdup(name);
+	vs->v[vs->n].value = value ? xstrdup(value) : NULL;
+	vs->n++;
+}
+
+static void
+vars_free(struct vars *vs)
+{
+	size_t i;
+
+	for (i = 0; i < vs->n; i++) {
+		free(vs->v[i].name);
+		free(vs->v[i].value);
+	}
+	free(vs->v);
+	memset(vs, 0, sizeof(*vs));
+}
+
+/* Automatic platform ARGs (BuildKit's TARGETPLATFORM and friends). */
+static const char *
+platform_arg(struct builder *b, const char *name)
+{
+	static char val[8][128];
+	struct platform t, h;
+	const char *tp = b->platform ? b->platform : build_host_platform();
+
+	if (base_platform_parse(tp, &t) < 0 || base_platform_parse(build_host_platform(), &h) < 0)
+		return NULL;
+	if (!strcmp(name, "TARGETPLATFORM"))
+		return snprintf(val[0], sizeof(val[0]), "%s", tp), val[0];
+	if (!strcmp(name, "TARGETOS"))
+		return snprintf(val[1], sizeof(val[1]), "%s", t.os), val[1];
+	if (!strcmp(name, "TARGETARCH"))
+		return snprintf(val[2], sizeof(val[2]), "%s", t.arch), val[2];
+	if (!strcmp(name, "TARGETVARIANT"))
+		return snprintf(val[3], sizeof(val[3]), "%s", t.variant), val[3];
+	if (!strcmp(name, "BUILDPLATFORM"))
+		return snprintf(val[4], sizeof(val[4]), "%s", build_host_platform()), val[4];
+	if (!strcmp(name, "BUILDOS"))
+		return snprintf(val[5], sizeof(val[5]), "%s", h.os), val[5];
+	if (!strcmp(name, "BUILDARCH"))
+		return snprintf(val[6], sizeof(val[6]), "%s", h.arch), val[6];
+	if (!strcmp(name, "BUILDVARIANT"))
+		return snprintf(val[7], sizeof(val[7]), "%s", h.variant), val[7];
+	return NULL;
+}
+
+/* ---- expansion -------------------------------------------------------------- */
+
+struct scope {
+	struct builder *b;
+	struct build_stage *s;	/* NULL: the global scope (FROM lines) */
+};
+
+static const char *
+scope_lookup(const char *name, void *arg)
+{
+	struct scope *sc = arg;
+	struct var *x;
+
+	if (!sc->s) {
+		if ((x = vars_find(&sc->b->global, name)))
+			return x->value;
+		return platform_arg(sc->b, name);
+	}
+	/* ENV wins over ARG, as in Docker. */
+	{
+		const char *v = imgconfig_env_get(sc->s->cfg, name);
+
+		if (v)
+			return v;
+	}
+	if ((x = vars_find(&sc->s->args, name)))
+		return x->value;
+	return NULL;
+}
+
+int
+plan_expand(struct builder *b, struct build_stage *s, const struct df_inst *in, const char *word,
+    char **out)
+{
+	struct scope sc;
+
+	sc.b = b;
+	sc.s = s;
+	if (df_expand(word, b->df.escape, scope_lookup, &sc, out, b->e) < 0)
+		return builder_prefix(b, in);
+	return 0;
+}
+
+/* A --build-arg value, marking it used. */
+static const char *
+build_arg(struct builder *b, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < b->bargs.n; i++)
+		if (!strcmp(b->bargs.v[i].name, name)) {
+			b->consumed[i] = 1;
+			return b->bargs.v[i].value;
+		}
+	return NULL;
+}
+
+/* ---- the instructions -------------------------------------------------- */
+
+/* CMD, ENTRYPOINT and SHELL arguments as a JSON array. */
+static cJSON *
+command_json(struct build_stage *s, const struct df_inst *in)
+{
+	cJSON *arr = cJSON_CreateArray();
+	size_t i;
+
+	if (in->exec_form) {
+		for (i = 0; i < in->nargs; i++)
+			cJSON_AddItemToArray(arr, cJSON_CreateString(in->args[i]));
+		return arr;
+	}
+	{
+		const cJSON *sh = cJSON_GetObjectItemCaseSensitive(imgconfig_rt(s->cfg), "Shell"),
+		    *it;
+
+		if (cJSON_IsArray(sh) && cJSON_GetArraySize(sh) > 0) {
+			cJSON_ArrayForEach(it, sh)
+				if (cJSON_IsString(it))
+					cJSON_AddItemToArray(arr,
+					    cJSON_CreateString(it->valuestring));
+		} else {
+			cJSON_AddItemToArray(arr, cJSON_CreateString("/bin/sh"));
+			cJSON_AddItemToArray(arr, cJSON_CreateString("-c"));
+		}
+	}
+	cJSON_AddItemToArray(arr, cJSON_CreateString(in->rest));
+	return arr;
+}
+
+static int
+do_healthcheck(struct builder *b, struct build_stage *s, const struct df_inst *in)
+{
+	cJSON *hc = cJSON_CreateObject(), *test = cJSON_CreateArray();
+	static const struct {
+		const char *flag, *key;
+	} durs[] = { { "interval", "Interval" }, { "timeout", "Timeout" },
+		{ "start-period", "StartPeriod" }, { "start-interval", "StartInterval" } };
+	size_t i;
+	const char *v;
+
+	(void)b;
+	if (in->hc_none) {
+		cJSON_AddItemToArray(test, cJSON_CreateString("NONE"));
+		cJSON_AddItemToObject(hc, "Test", test);
+		json_set(imgconfig_rt(s->cfg), "Healthcheck", hc);
+		return 0;
+	}
+	if (in->exec_form) {
+		cJSON_AddItemToArray(test, cJSON_CreateString("CMD"));
+		for (i = 0; i < in->nargs; i++)
+			cJSON_AddItemToArray(test, cJSON_CreateString(in->args[i]));
+	} else {
+		cJSON_AddItemToArray(test, cJSON_CreateString("CMD-SHELL"));
+		cJSON_AddItemToArray(test, cJSON_CreateString(in->rest));
+	}
+	cJSON_AddItemToObject(hc, "Test", test);
+	for (i = 0; i < sizeof(durs) / sizeof(durs[0]); i++) {
+		long long ns;
+
+		if ((v = df_flag(in, durs[i].flag)) && df_parse_duration(v, &ns) == 0 && ns > 0)
+			json_add_i64(hc, durs[i].key, ns);
+	}
+	if ((v = df_flag(in, "retries")) && strtol(v, NULL, 10) > 0)
+		json_add_i64(hc, "Retries", strtol(v, NULL, 10));
+	json_set(imgconfig_rt(s->cfg), "Healthcheck", hc);
+	return 0;
+}
+
+/* "80", "80/tcp", "53/udp", "8000-8002/tcp". */
+static int
+do_expose(struct builder *b, struct build_stage *s, const struct df_inst *in)
+{
+	size_t i;
+
+	for (i = 0; i < in->nargs; i++) {
+		char *w, **parts;
+		size_t np, k;
+
+		if (plan_expand(b, s, in, in->args[i], &w) < 0)
+			return -1;
+		parts = df_split_words(w, &np);
+		free(w);
+		for (k = 0; k < np; k++) {
+			char *p = parts[k], *slash = strchr(p, '/'), *dash, *end;
+			const char *proto = "tcp";
+			long lo, hi, port;
+
+			if (slash) {
+				*slash = '\0';
+				proto = slash + 1;
+				for (char *c = slash + 1; *c; c++)
+					*c = (char)tolower((unsigned char)*c);
+				if (strcmp(proto, "tcp") && strcmp(proto, "udp") && strcmp(proto,
+				    "sctp")) {
+					builder_err(b, in, EX_USAGE_,
+					    "EXPOSE: unknown protocol '%s' (tcp, udp "
+					    "or sctp)", proto);
+					strv_free(parts);
+					return -1;
+				}
+			}
+			dash = strchr(p, '-');
+			errno = 0;
+			lo = strtol(p, &end, 10);
+			if (end == p || (dash ? end != dash : *end != '\0'))
+				goto bad;
+			hi = lo;
+			if (dash) {
+				hi = strtol(dash + 1, &end, 10);
+				if (end == dash + 1 || *end)
+					goto bad;
+			}
+			if (errno || lo < 1 || hi > 65535 || hi < lo)
+				goto bad;
+			for (port = lo; port <= hi; port++) {
+				char key[32];
+
+				snprintf(key, sizeof(key), "%ld/%s", port, proto);
+				imgconfig_set_add(s->cfg, "ExposedPorts", key);
+			}
+			continue;
+bad:
+			builder_err(b, in, EX_USAGE_, "EXPOSE: '%s' is not a port or port range",
+			    parts[k]);
+			strv_free(parts);
+			return -1;
+		}
+		strv_free(parts);
+	}
+	return 0;
+}
+
+static int
+do_arg(struct builder *b, struct build_stage *s, const struct df_inst *in)
+{
+	size_t i;
+
+	for (i = 0; i < in->nkvs; i++) {
+		const char *name = in->kvs[i].key, *ba = build_arg(b, name);
+		char *val = NULL;
+
+		if (ba) {
+			val = xstrdup(ba);
+		} else if (in->kvs[i].value) {
+			if (plan_expand(b, s, in, in->kvs[i].value, &val) < 0)
+				return -1;
+		} else if (s) {
+			struct var *g = vars_find(&b->global, name);
+			const char *pa = platform_arg(b, name);
+
+			if (g && g->value)
+				val = xstrdup(g->value);
+			else if (pa)
+				val = xstrdup(pa);
+		} else {
+			const char *pa = platform_arg(b, name);
+
+			if (pa)
+				val = xstrdup(pa);
+		}
+		vars_set(s ? &s->args : &b->global, name, val);
+		free(val);
+	}
+	return 0;
+}
+
+static int
+do_kv(struct builder *b, struct build_stage *s, const struct df_inst *in)
+{
+	char **keys = xcalloc(in->nkvs + 1, sizeof(*keys));
+	char **vals = xcalloc(in->nkvs + 1, sizeof(*vals));
+	size_t i;
+	int rc = -1;
+
+	/* Every value is expanded before any is set: ENV A=1 B=$A sees the old A. */
+	for (i = 0; i < in->nkvs; i++) {
+		if (plan_expand(b, s, in, in->kvs[i].key, &keys[i]) < 0 ||
+		    plan_expand(b, s, in, in->kvs[i].value, &vals[i]) < 0)
+			goto out;
+		if (!*keys[i]) {
+			builder_err(b, in, EX_USAGE_, "%s: a name cannot be empty",
+			    df_kind_name(in->kind));
+			goto out;
+		}
+		if (in->kind == DF_ENV && strchr(keys[i], '=')) {
+			builder_err(b, in, EX_USAGE_, "ENV: bad name '%s'", keys[i]);
+			goto out;
+		}
+	}
+	for (i = 0; i < in->nkvs; i++) {
+		if (in->kind == DF_ENV) {
+			imgconfig_env_set(s->cfg, keys[i], vals[i]);
+		} else {
+			imgconfig_label(s->cfg, keys[i], vals[i]);
+			s->labels = strv_push(s->labels, keys[i]);
+		}
+	}
+	rc = 0;
+out:
+	for (i = 0; i < in->nkvs; i++) {
+		free(keys[i]);
+		free(vals[i]);
+	}
+	free(keys);
+	free(vals);
+	return rc;
+}
+
+static int
+is_signal(const char *s)
+{
+	const char *p = s;
+
+	if (!*s)
+		return 0;
+	if (isdigit((unsigned char)*s)) {
+		long v = strtol(s, NULL, 10);
+
+		for (; *p; p++)
+			if (!isdigit((unsigned char)*p))
+				return 0;
+		return v >= 1 && v <= 64;
+	}
+	for (; *p; p++)
+		if (!isupper((unsigned char)*p) && !isdigit((unsigned char)*p) && *p != '+' &&
+		    *p != '-')
+			return 0;
+	return 1;
+}
+
+int
+plan_dispatch(struct builder *b, struct build_stage *s, const struct df_inst *in)
+{
+	char *v = NULL;
+	size_t i;
+	int rc = 0;
+
+	s->cur = in;
+	switch (in->kind) {
+	case DF_FROM:
+		return builder_err(b, in, EX_INTERNAL, "FROM in the middle of a stage");
+	case DF_RUN:
+		return builder_err(b, in, EX_USAGE_,
+		    "RUN needs an OCI runtime; not yet supported (run "
+		    "the step before ci-build, in a ci-gate job for instance, and COPY its output)");
+	case DF_COPY:
+	case DF_ADD:
+		return copy_do(b, s, in);
+	case DF_WORKDIR:
+		return copy_workdir(b, s, in);
+	case DF_ARG:
+		rc = do_arg(b, s, in);
+		break;
+	case DF_ENV:
+	case DF_LABEL:
+		rc = do_kv(b, s, in);
+		break;
+	case DF_EXPOSE:
+		rc = do_expose(b, s, in);
+		break;
+	case DF_VOLUME:
+		for (i = 0; i < in->nargs && rc == 0; i++) {
+			if ((rc = plan_expand(b, s, in, in->args[i], &v)) == 0) {
+				if (!*v)
+					rc = builder_err(b, in, EX_USAGE_,
+					    "VOLUME: a path cannot be empty");
+				else
+					imgconfig_set_add(s->cfg, "Volumes", v);
+			}
+			free(v);
+			v = NULL;
+		}
+		break;
+	case DF_USER:
+		if ((rc = plan_expand(b, s, in, in->rest, &v)) == 0)
+			imgconfig_set_str(s->cfg, "User", v);
+		break;
+	case DF_STOPSIGNAL:
+		if ((rc = plan_expand(b, s, in, in->rest, &v)) == 0) {
+			if (!is_signal(v))
+				rc = builder_err(b, in, EX_USAGE_,
+				    "STOPSIGNAL: '%s' is not a signal "
+				    "(SIGTERM, SIGQUIT, 9, ...)", v);
+			else
+				imgconfig_set_str(s->cfg, "StopSignal", v);
+		}
+		break;
+	case DF_CMD:
+		imgconfig_set_array(s->cfg, "Cmd", command_json(s, in));
+		s->cmd_set = 1;
+		break;
+	case DF_ENTRYPOINT:
+		imgconfig_set_array(s->cfg, "Entrypoint", command_json(s, in));
+		/* An inherited CMD does not outlive a new ENTRYPOINT. */
+		if (!s->cmd_set)
+			imgconfig_set_array(s->cfg, "Cmd", NULL);
+		break;
+	case DF_SHELL:
+		imgconfig_set_array(s->cfg, "Shell", command_json(s, in));
+		break;
+	case DF_HEALTHCHECK:
+		rc = do_healthcheck(b, s, in);
+		break;
+	case DF_MAINTAINER:
+		json_set(s->cfg, "author", cJSON_CreateString(in->rest));
+		break;
+	case DF_ONBUILD: {
+		cJSON *rt = imgconfig_rt(s->cfg), *ob = cJSON_GetObjectItemCaseSensitive(rt,
+		    "OnBuild");
+
+		if (!cJSON_IsArray(ob)) {
+			ob = cJSON_CreateArray();
+			json_set(rt, "OnBuild", ob);
+		}
+		cJSON_AddItemToArray(ob, cJSON_CreateString(in->rest));
+		break;
+	}
+	}
+	free(v);
+	if (rc == 0)
+		imgconfig_add_history(s->cfg, b->created, in->text, HISTORY_COMMENT, 1);
+	return rc;
+}
+
+/* ---- stages ------------------------------------------------------------------- */
+
+static int
+valid_stage_name(const char *s)
+{
+	if (!islower((unsigned char)*s))
+		return 0;
+	for (; *s; s++)
+		if (!islower((unsigned char)*s) && !isdigit((unsigned char)*s) && !strchr("-_.",
+		    *s))
+			return 0;
+	return 1;
+}
+
+/* A stage by name or index, among the first `before` stages. */
+struct build_stage *
+plan_find_stage(struct builder *b, const char *name, size_t before)
+{
+	size_t i;
+	char *end;
+	long idx;
+
+	for (i = 0; i < before && i < b->nst; i++)
+		if (b->st[i].name && !strcasecmp(b->st[i].name, name))
+			return &b->st[i];
+	errno = 0;
+	idx = strtol(name, &end, 10);
+	if (!errno && end != name && !*end && idx >= 0 && (size_t)idx < before && (size_t)idx < b->nst)
+		return &b->st[idx];
+	return NULL;
+}
+
+static void
+build_stage_free(struct build_stage *s)
+{
+	size_t i;
+
+	free(s->name);
+	free(s->base_ref);
+	free(s->platform);
+	cJSON_Delete(s->cfg);
+	rootfs_free(s->fs);
+	for (i = 0; i < s->nlayers; i++)
+		free(s->layers[i].path);
+	free(s->layers);
+	vars_free(&s->args);
+	strv_free(s->labels);
+	free(s->base_name);
+}
+
+/* Split the Dockerfile into stages, expand FROM, and find what the
+ * target needs. */
+int
+plan_stages(struct builder *b)
+{
+	size_t i, k;
+	struct build_stage *t;
+
+	for (i = 0; i < b->df.n; i++) {
+		const struct df_inst *in = &b->df.v[i];
+
+		if (in->kind == DF_FROM) {
+			struct build_stage s;
+			char *img, *plat = NULL;
+			const char *pf;
+
+			memset(&s, 0, sizeof(s));
+			s.idx = (int)b->nst;
+			s.first = i;
+			s.base_stage = -1;
+			if (plan_expand(b, NULL, in, in->args[0], &img) < 0)
+				return -1;
+			if (!*img) {
+				free(img);
+				return builder_err(b, in, EX_USAGE_,
+				    "FROM: the image name is empty (is "
+				    "'%s' set with ARG before FROM?)", in->args[0]);
+			}
+			if ((pf = df_flag(in, "platform"))) {
+				struct platform p;
+
+				if (plan_expand(b, NULL, in, pf, &plat) < 0) {
+					free(img);
+					return -1;
+				}
+				if (base_platform_parse(plat, &p) < 0) {
+					builder_err(b, in, EX_USAGE_,
+					    "FROM --platform '%s': expected "
+					    "OS/ARCH[/VARIANT]", plat);
+					free(img);
+					free(plat);
+					return -1;
+				}
+			}
+			s.base_ref = img;
+			s.platform = plat;
+			if (in->nargs == 3) {
+				char *lc = xstrdup(in->args[2]);
+
+				for (k = 0; lc[k]; k++)
+					lc[k] = (char)tolower((unsigned char)lc[k]);
+				if (!valid_stage_name(lc)) {
+					builder_err(b, in, EX_USAGE_,
+					    "FROM: bad stage name '%s' (a letter, "
+					    "then letters, digits, '-', '_' or '.')", in->args[2]);
+					free(lc);
+					build_stage_free(&s);
+					return -1;
+				}
+				if (plan_find_stage(b, lc,
+				    b->nst) && !isdigit((unsigned char)*lc)) {
+					builder_err(b, in, EX_USAGE_,
+					    "FROM: stage name '%s' is used twice", lc);
+					free(lc);
+					build_stage_free(&s);
+					return -1;
+				}
+				s.name = lc;
+			}
+			{
+				struct build_stage *p = plan_find_stage(b, img, b->nst);
+
+				/* A name wins over an image; an index does not. */
+				if (p && p->name && !strcasecmp(p->name, img))
+					s.base_stage = p->idx;
+			}
+			if (b->nst)
+				b->st[b->nst - 1].end = i;
+			b->st = xrealloc(b->st, (b->nst + 1) * sizeof(*b->st));
+			b->st[b->nst++] = s;
+			continue;
+		}
+		if (!b->nst) {
+			if (in->kind != DF_ARG)
+				return builder_err(b, in, EX_USAGE_,
+				    "%s before the first FROM: only ARG may "
+				    "come before FROM", df_kind_name(in->kind));
+			if (do_arg(b, NULL, in) < 0)
+				return -1;
+		}
+	}
+	if (!b->nst)
+		return err_set(b->e, EX_USAGE_,
+		    "%s: no FROM: a Dockerfile needs at least one stage",
+		    b->df.name);
+	b->st[b->nst - 1].end = b->df.n;
+
+	/* The target, and the stages it needs. */
+	if (b->o->target) {
+		t = plan_find_stage(b, b->o->target, b->nst);
+		if (!t) {
+			struct buf names = BUF_INIT;
+
+			for (i = 0; i < b->nst; i++)
+				if (b->st[i].name)
+					buf_addf(&names, "%s%s", names.len ? ", " : "",
+					    b->st[i].name);
+			err_set(b->e, EX_USAGE_, "%s: no stage '%s' to build (stages: %s)",
+			    b->df.name,
+			    b->o->target, names.len ? buf_str(&names) : "none named");
+			buf_free(&names);
+			return -1;
+		}
+	} else {
+		t = &b->st[b->nst - 1];
+	}
+	b->target = (size_t)t->idx;
+	t->needed = 1;
+	for (t->chain = 1,
+	    k = (size_t)t->idx; b->st[k].base_stage >= 0; k = (size_t)b->st[k].base_stage)
+		b->st[b->st[k].base_stage].chain = 1;
+	/* Walk backwards: a stage needed marks what it builds on. */
+	for (i = (size_t)t->idx + 1; i-- > 0;) {
+		struct build_stage *s = &b->st[i];
+
+		if (s->chain)
+			s->needed = 1;
+		if (!s->needed)
+			continue;
+		if (s->base_stage >= 0)
+			b->st[s->base_stage].needed = 1;
+		for (k = s->first + 1; k < s->end; k++) {
+			const struct df_inst *in = &b->df.v[k];
+			const char *f;
+
+			if (in->kind == DF_COPY && (f = df_flag(in, "from"))) {
+				struct build_stage *p = plan_find_stage(b, f, (size_t)s->idx);
+
+				if (p)
+					p->needed = 1;
+			}
+		}
+	}
+	/* RUN cannot be done: refuse before any work. */
+	for (i = 0; i < b->nst; i++) {
+		if (!b->st[i].needed)
+			continue;
+		for (k = b->st[i].first + 1; k < b->st[i].end; k++)
+			if (b->df.v[k].kind == DF_RUN)
+				return plan_dispatch(b, &b->st[i], &b->df.v[k]);
+	}
+	return 0;
+}
+
+int
+plan_build_args(struct builder *b)
+{
+	size_t i;
+
+	for (i = 0; i < b->o->nbuild_args; i++) {
+		const char *a = b->o->build_args[i], *eq = strchr(a, '=');
+
+		if (eq == a)
+			return err_set(b->e, EX_USAGE_,
+			    "--build-arg '%s': expected KEY=VALUE or KEY", a);
+		if (eq) {
+			char *k = xstrndup(a, (size_t)(eq - a));
+
+			vars_set(&b->bargs, k, eq + 1);
+			free(k);
+		} else if (getenv(a)) {
+			vars_set(&b->bargs, a, getenv(a));
+		}
+	}
+	b->consumed = xcalloc(b->bargs.n + 1, sizeof(*b->consumed));
+	return 0;
+}
+
+void
+plan_free(struct builder *b)
+{
+	size_t i;
+
+	vars_free(&b->bargs);
+	vars_free(&b->global);
+	free(b->consumed);
+	for (i = 0; i < b->nst; i++)
+		build_stage_free(&b->st[i]);
+	free(b->st);
+	b->st = NULL;
+	b->nst = 0;
+}

@@ -310,108 +310,166 @@ http_retry_after_ms(const char *v)
 char *
 http_urlencode(const char *s)
 {
-	static const char hex[] = "0123456789ABCDEF";
-	struct buf b = BUF_INIT;
+	/* Since libcurl 7.82 the handle is not needed. */
+	char *enc = curl_easy_escape(NULL, s, 0), *out;
 
-	for (; *s; s++) {
-		unsigned char ch = (unsigned char)*s;
-
-		if (isalnum(ch) || strchr("-._~", ch)) {
-			buf_addc(&b, ch);
-		} else {
-			buf_addc(&b, '%');
-			buf_addc(&b, hex[ch >> 4]);
-			buf_addc(&b, hex[ch & 15]);
-		}
-	}
-	return buf_detach(&b, NULL);
+	/* It fails only when memory runs out: the x* allocators' policy. */
+	if (!enc)
+		abort();
+	out = xstrdup(enc);
+	/* The value may be a secret (a refresh token in a form body). */
+	memset(enc, 0, strlen(enc));
+	curl_free(enc);
+	return out;
 }
 
-/* Length of "scheme://authority" in url, or 0 when url is not absolute. */
-static size_t
-origin_len(const char *url)
+/* A part of u as a fresh string (ours, not libcurl's), or NULL. */
+static char *
+url_part(CURLU *u, CURLUPart what, unsigned flags)
 {
-	const char *p = strstr(url, "://");
+	char *v = NULL, *out;
 
-	if (!p || p == url)
-		return 0;
-	p += 3;
-	return (size_t)(p - url) + strcspn(p, "/?#");
+	if (curl_url_get(u, what, &v, flags) != CURLUE_OK || !v)
+		return NULL;
+	out = xstrdup(v);
+	curl_free(v);
+	return out;
+}
+
+/* Fill out from the parsed handle u; -1 when u has no host. */
+static int
+url_fill(CURLU *u, struct http_url *out)
+{
+	char *port = NULL;
+	size_t i;
+
+	memset(out, 0, sizeof(*out));
+	/* Never carried on, never printed. */
+	curl_url_set(u, CURLUPART_USER, NULL, 0);
+	curl_url_set(u, CURLUPART_PASSWORD, NULL, 0);
+	curl_url_set(u, CURLUPART_OPTIONS, NULL, 0);
+	curl_url_set(u, CURLUPART_FRAGMENT, NULL, 0);
+	out->scheme = url_part(u, CURLUPART_SCHEME, 0);
+	out->host = url_part(u, CURLUPART_HOST, 0);
+	out->url = url_part(u, CURLUPART_URL, 0);
+	if (!out->scheme || !out->host || !*out->host || !out->url) {
+		http_url_free(out);
+		return -1;
+	}
+	for (i = 0; out->scheme[i]; i++)
+		out->scheme[i] = (char)tolower((unsigned char)out->scheme[i]);
+	port = url_part(u, CURLUPART_PORT, 0);
+	out->hostport = port ? xasprintf("%s:%s", out->host, port) : xstrdup(out->host);
+	free(port);
+	port = url_part(u, CURLUPART_PORT, CURLU_DEFAULT_PORT);
+	out->port = port ? strtol(port, NULL, 10) : 0;
+	free(port);
+	return 0;
+}
+
+int
+http_url_parse(const char *url, struct http_url *out)
+{
+	CURLU *u = curl_url();
+	int rc = -1;
+
+	memset(out, 0, sizeof(*out));
+	if (!u)
+		return -1;
+	if (url && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK)
+		rc = url_fill(u, out);
+	curl_url_cleanup(u);
+	return rc;
+}
+
+void
+http_url_free(struct http_url *u)
+{
+	free(u->url);
+	free(u->scheme);
+	free(u->host);
+	free(u->hostport);
+	memset(u, 0, sizeof(*u));
+}
+
+static int
+is_http(const struct http_url *u)
+{
+	return !strcmp(u->scheme, "http") || !strcmp(u->scheme, "https");
 }
 
 char *
 http_resolve(const char *base, const char *loc)
 {
-	size_t o = origin_len(base);
+	CURLU *u = curl_url();
+	struct http_url r;
+	char *out = NULL;
 
-	if (origin_len(loc))
-		return xstrdup(loc);
-	if (loc[0] == '/' && loc[1] == '/') {
-		const char *colon = strstr(base, "://");
-
-		return xasprintf("%.*s:%s", colon ? (int)(colon - base) : 0, base, loc);
+	if (!u)
+		return NULL;
+	/* Set on a handle that holds base, a relative URL resolves against it. */
+	if (base && loc && curl_url_set(u, CURLUPART_URL, base, 0) == CURLUE_OK &&
+	    curl_url_set(u, CURLUPART_URL, loc, 0) == CURLUE_OK && url_fill(u, &r) == 0) {
+		if (is_http(&r)) {
+			out = r.url;
+			r.url = NULL;
+		}
+		http_url_free(&r);
 	}
-	if (loc[0] == '/' || !o)
-		return xasprintf("%.*s%s", (int)o, base, loc);
-	{
-		size_t end = o + strcspn(base + o, "?#");
-		size_t dir = end;
-
-		while (dir > o && base[dir - 1] != '/')
-			dir--;
-		if (dir == o)
-			return xasprintf("%.*s/%s", (int)o, base, loc);
-		return xasprintf("%.*s%s", (int)dir, base, loc);
-	}
-}
-
-static void
-split_origin(const char *url, char *scheme, size_t ss, char *host, size_t hs, long *port)
-{
-	const char *p = strstr(url, "://"), *h, *he, *colon;
-	size_t n;
-
-	*scheme = *host = '\0';
-	*port = 0;
-	if (!p)
-		return;
-	n = (size_t)(p - url) < ss - 1 ? (size_t)(p - url) : ss - 1;
-	memcpy(scheme, url, n);
-	scheme[n] = '\0';
-	h = p + 3;
-	he = h + strcspn(h, "/?#");
-	{
-		const char *at = memchr(h, '@', (size_t)(he - h));
-
-		if (at)
-			h = at + 1;
-	}
-	colon = NULL;
-	if (*h == '[') {
-		const char *rb = memchr(h, ']', (size_t)(he - h));
-
-		if (rb && rb + 1 < he && rb[1] == ':')
-			colon = rb + 1;
-	} else {
-		colon = memchr(h, ':', (size_t)(he - h));
-	}
-	n = (size_t)((colon ? colon : he) - h);
-	n = n < hs - 1 ? n : hs - 1;
-	memcpy(host, h, n);
-	host[n] = '\0';
-	if (colon)
-		*port = strtol(colon + 1, NULL, 10);
-	if (!*port)
-		*port = strcasecmp(scheme, "https") == 0 ? 443 : 80;
+	curl_url_cleanup(u);
+	return out;
 }
 
 int
 http_same_origin(const char *a, const char *b)
 {
-	char sa[16], sb[16], ha[256], hb[256];
-	long pa, pb;
+	struct http_url ua, ub;
+	int same;
 
-	split_origin(a, sa, sizeof(sa), ha, sizeof(ha), &pa);
-	split_origin(b, sb, sizeof(sb), hb, sizeof(hb), &pb);
-	return *ha && strcasecmp(sa, sb) == 0 && strcasecmp(ha, hb) == 0 && pa == pb;
+	if (http_url_parse(a, &ua) < 0)
+		return 0;
+	if (http_url_parse(b, &ub) < 0) {
+		http_url_free(&ua);
+		return 0;
+	}
+	/* Host names are case-insensitive; libcurl keeps them as written. */
+	same = !strcmp(ua.scheme, ub.scheme) && !strcasecmp(ua.host, ub.host) &&
+	    ua.port == ub.port;
+	http_url_free(&ua);
+	http_url_free(&ub);
+	return same;
+}
+
+char *
+http_url_add_query(const char *url, const char *name, const char *value)
+{
+	CURLU *u = curl_url();
+	char *base = NULL, *query = NULL, *enc, *full, *out = NULL;
+
+	if (!u)
+		return NULL;
+	if (url && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK) {
+		curl_url_set(u, CURLUPART_FRAGMENT, NULL, 0);
+		base = url_part(u, CURLUPART_URL, 0);
+		query = url_part(u, CURLUPART_QUERY, 0);
+	}
+	if (base) {
+		/*
+		 * Appended as text and parsed again: libcurl 7.88 writes the
+		 * hex of a query part it is given in lowercase, a whole URL it
+		 * keeps as it is.
+		 */
+		enc = http_urlencode(value);
+		full = xasprintf("%s%s%s=%s", base, query && *query ? "&" :
+		    base[strlen(base) - 1] == '?' ? "" : "?", name, enc);
+		if (curl_url_set(u, CURLUPART_URL, full, 0) == CURLUE_OK)
+			out = url_part(u, CURLUPART_URL, 0);
+		/* The value may be a secret. */
+		free_secret(full);
+		free_secret(enc);
+	}
+	free(base);
+	free(query);
+	curl_url_cleanup(u);
+	return out;
 }

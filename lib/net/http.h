@@ -95,16 +95,50 @@ void http_challenge_free(struct http_challenge *c);
 /* Retry-After: delta-seconds or an HTTP-date; milliseconds from now, or -1. */
 long long http_retry_after_ms(const char *value);
 
+/*
+ * URLs go through libcurl's URL API (curl_url), never a parser of our
+ * own: the same rules decide what is requested and where credentials go.
+ */
+
 /* Percent-encode s for a URL query value (RFC 3986 unreserved kept). */
 char *http_urlencode(const char *s);
 
 /*
- * Resolve a Location against the URL it came from: absolute URLs as they
- * are, "/path" against scheme://host[:port] of base, relative paths against
- * base's directory.  Fresh string.
+ * An absolute URL taken apart.  url is the URL normalised by libcurl (dot
+ * segments removed, scheme lowercase) without userinfo or fragment: what
+ * may be requested and printed.  user:password@ in the input is dropped
+ * here and never reaches a request or a message.
+ */
+struct http_url {
+	char *url;
+	char *scheme;			/* lowercase: "https" */
+	char *host;			/* as written; IPv6 in brackets: "[::1]" */
+	char *hostport;			/* host, plus ":PORT" when the URL names a port */
+	long port;			/* the port named, else the scheme's default */
+};
+
+/* Parse an absolute URL of any scheme libcurl knows; -1 when it is not
+ * one (relative, no scheme, bad syntax).  Free with http_url_free(). */
+int http_url_parse(const char *url, struct http_url *u);
+void http_url_free(struct http_url *u);
+
+/*
+ * Resolve a Location against the URL it came from (RFC 3986: absolute,
+ * "//host/...", "/path", "rel" and "../rel" all work).  The result is
+ * normalised as in struct http_url, without userinfo.  Fresh string, or
+ * NULL when base or location is malformed or the result is not http(s).
  */
 char *http_resolve(const char *base, const char *location);
-/* 1 when a and b have the same scheme, host and port. */
+
+/* 1 when a and b have the same scheme, host and port (a port the URL does
+ * not name is the scheme's default: http://h and http://h:80 agree). */
 int http_same_origin(const char *a, const char *b);
+
+/*
+ * url with the query parameter name=value appended ('?' or '&' as
+ * needed; value percent-encoded).  Fresh string, or NULL when url is not
+ * an absolute URL.
+ */
+char *http_url_add_query(const char *url, const char *name, const char *value);
 
 #endif

@@ -381,21 +381,6 @@ http_allowed(const struct registry_opts *o, const char *hostport)
 	return 0;
 }
 
-/* The "host:port" of a URL. */
-static void
-url_hostport(const char *url, char *out, size_t outsz)
-{
-	const char *p = strstr(url, "://");
-	size_t n;
-
-	p = p ? p + 3 : url;
-	n = strcspn(p, "/?#");
-	if (n >= outsz)
-		n = outsz - 1;
-	memcpy(out, p, n);
-	out[n] = '\0';
-}
-
 static struct host *
 host_get(struct registry *r, const struct image_ref *ref)
 {
@@ -754,7 +739,7 @@ static int
 bearer_for(struct registry *r, struct xfer *x, const char **token, struct err *e)
 {
 	struct auth_token_req q;
-	char hp[300];
+	struct http_url realm;
 
 	if (load_creds(r, x->h, e) < 0)
 		return -1;
@@ -765,8 +750,11 @@ bearer_for(struct registry *r, struct xfer *x, const char **token, struct err *e
 	q.nscopes = x->nscopes;
 	q.creds = x->h->creds_state == 1 ? &x->h->creds : NULL;
 	q.http = &r->ho;
-	url_hostport(x->h->realm ? x->h->realm : "", hp, sizeof(hp));
-	q.allow_http = http_allowed(r->o, hp);
+	/* A realm that is no URL is auth_token_get()'s to refuse. */
+	if (http_url_parse(x->h->realm, &realm) == 0) {
+		q.allow_http = http_allowed(r->o, realm.hostport);
+		http_url_free(&realm);
+	}
 	q.retries = opt_retries(r) < 3 ? opt_retries(r) : 3;
 	return auth_token_get(&r->tokens, &q, token, e);
 }
@@ -1633,15 +1621,14 @@ repo_url(const struct target *tg, const char *fmt, const char *arg)
 	return u;
 }
 
-/* loc plus "digest=D" as a query parameter. */
+/* loc plus "digest=D" as a query parameter (loc came from
+ * http_resolve(): it is a URL). */
 static char *
 with_digest(const char *loc, const char *digest)
 {
-	char *enc = http_urlencode(digest);
-	char *u = xasprintf("%s%cdigest=%s", loc, strchr(loc, '?') ? '&' : '?', enc);
+	char *u = http_url_add_query(loc, "digest", digest);
 
-	free(enc);
-	return u;
+	return u ? u : xstrdup(loc);
 }
 
 static void
@@ -1660,7 +1647,9 @@ take_location(struct push_task *p, struct err *e)
 		return err_set(e, EX_SERVICE, "registry '%s' opened an upload for %s without a "
 		    "Location", p->tg->h->name, p->b->digest);
 	free(p->location);
-	p->location = http_resolve(p->t.x.url, loc);
+	if (!(p->location = http_resolve(p->t.x.url, loc)))
+		return err_set(e, EX_SERVICE, "registry '%s' opened an upload for %s at a "
+		    "Location that is not an http(s) URL", p->tg->h->name, p->b->digest);
 	return 0;
 }
 
@@ -2683,6 +2672,9 @@ pull_step(struct task *t, struct err *e)
 		 * registry's own. */
 		char *to = http_resolve(x->url, http_header(&x->resp, "Location"));
 
+		if (!to)
+			return err_set(e, EX_SERVICE, "blob %s: redirected to a Location that is not "
+			    "an http(s) URL", p->d->digest);
 		if (++p->redirects > 5) {
 			free(to);
 			return err_set(e, EX_SERVICE, "blob %s: too many redirects", p->d->digest);

@@ -1,4 +1,4 @@
-/* Unit tests for lib/http's parsers: challenges, Retry-After, URLs. */
+/* Unit tests for net/http's parsers: challenges, Retry-After, URLs. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -34,6 +34,7 @@ int
 main(void)
 {
 	struct http_challenge c;
+	struct http_url u;
 	char *s;
 
 	challenge("Bearer realm=\"https://auth.example.com/token\",service=\"registry.example.com\",scope=\"repository:app:pull,push\"",
@@ -66,13 +67,71 @@ main(void)
 	resolve("https://h:8443/v2/a/b?q=1", "c?d", "https://h:8443/v2/a/c?d");
 	resolve("https://h/v2/a/b", "//cdn.example/x", "https://cdn.example/x");
 	resolve("https://h", "x", "https://h/x");
+	/* Dot segments, RFC 3986 section 5.2.4. */
+	resolve("http://h:5000/v2/app/blobs/uploads/", "../uploads/u1", "http://h:5000/v2/app/blobs/uploads/u1");
+	resolve("http://h/v2/a/b/c", "../../x", "http://h/v2/x");
+	resolve("http://h/v2/a", "../../../../x", "http://h/x");
+	resolve("http://h/v2/a/./b/../c", "d", "http://h/v2/a/d");
+	/* An encoded slash is part of a segment, not a separator. */
+	resolve("http://h/v2/team%2Fapp/blobs/x", "y", "http://h/v2/team%2Fapp/blobs/y");
+	resolve("http://h/v2/team%2Fapp/blobs/x", "../z", "http://h/v2/team%2Fapp/z");
+	resolve("http://h/v2/", "/v2/a?_state=a%2Fb%3D%3D&x=y+z", "http://h/v2/a?_state=a%2Fb%3D%3D&x=y+z");
+	/* Userinfo is never carried on; a fragment is never sent. */
+	resolve("http://h/v2/", "http://user:secret@other.example/x", "http://other.example/x");
+	resolve("http://user:secret@h/v2/a", "b#frag", "http://h/v2/b");
+	resolve("http://[::1]:5000/v2/a/b", "../c", "http://[::1]:5000/v2/c");
+	s = http_resolve("http://h/", "ftp://h/x");
+	ok(s == NULL, "a Location that is not http(s) is refused");
+	free(s);
+	s = http_resolve("http://h/", "http://other/x y");
+	ok(s == NULL, "a malformed Location is refused");
+	free(s);
+
+	ok(http_url_parse("https://alice:hunter2@Reg.Example:8443/v2/?q#f", &u) == 0, "parse a URL");
+	is_str(u.url, "https://Reg.Example:8443/v2/?q", "... without userinfo and fragment");
+	ok(!strstr(u.url, "hunter2") && !strstr(u.hostport, "alice"), "... the password is gone");
+	is_str(u.scheme, "https", "... scheme");
+	is_str(u.hostport, "Reg.Example:8443", "... host:port as named");
+	is_int(u.port, 8443, "... port");
+	http_url_free(&u);
+	ok(http_url_parse("HTTP://h/x", &u) == 0 && !strcmp(u.scheme, "http") && u.port == 80 &&
+	    !strcmp(u.hostport, "h"), "default port, no port named");
+	http_url_free(&u);
+	ok(http_url_parse("http://[::1]:5000/v2/", &u) == 0 && !strcmp(u.host, "[::1]") &&
+	    !strcmp(u.hostport, "[::1]:5000") && u.port == 5000, "IPv6 host and port");
+	http_url_free(&u);
+	ok(http_url_parse("/token", &u) < 0, "a relative URL is not absolute");
+	ok(http_url_parse("Registry Realm", &u) < 0, "... nor is a phrase");
+	ok(http_url_parse(NULL, &u) < 0, "... nor NULL");
 
 	ok(http_same_origin("https://a.example/x", "https://a.example:443/y"), "default https port");
 	ok(http_same_origin("http://A.example/x", "http://a.example:80"), "case and default http port");
+	ok(http_same_origin("http://h:80/v2/", "http://h/v2/"), "http://h:80 and http://h");
+	ok(!http_same_origin("http://h:443/", "https://h/"), "same port number, other scheme");
+	ok(!http_same_origin("https://h:80/", "http://h/"), "... the other way round");
 	ok(!http_same_origin("https://a.example/x", "http://a.example/x"), "scheme differs");
 	ok(!http_same_origin("https://a.example/x", "https://b.example/x"), "host differs");
 	ok(!http_same_origin("http://127.0.0.1:5000/", "http://127.0.0.1:5001/"), "port differs");
 	ok(!http_same_origin("https://a.example@b.example/", "https://a.example/"), "userinfo is not the host");
+	ok(http_same_origin("https://u:p@a.example/", "https://a.example/"), "... and does not change it");
+	ok(!http_same_origin("https://a.example%2Fb.example/", "https://a.example/"), "an encoded slash in the host");
 	ok(http_same_origin("http://[::1]:5000/v2/", "http://[::1]:5000/x"), "IPv6 literal");
+	ok(http_same_origin("http://[0:0::1]:5000/", "http://[::1]:5000/"), "IPv6 literal, two spellings");
+	ok(!http_same_origin("http://[::1]:5000/", "http://[::1]:5001/"), "IPv6 literal, port differs");
+	ok(!http_same_origin("http://[::1]/", "http://127.0.0.1/"), "IPv6 and IPv4 loopback differ");
+	ok(!http_same_origin("/v2/", "/v2/"), "relative URLs have no origin");
+
+	s = http_url_add_query("https://auth.example/token", "scope", "repository:a/b:pull,push");
+	is_str(s, "https://auth.example/token?scope=repository%3Aa%2Fb%3Apull%2Cpush", "add a query parameter");
+	free(s);
+	s = http_url_add_query("https://auth.example/token?x=1#f", "service", "reg example");
+	is_str(s, "https://auth.example/token?x=1&service=reg%20example", "... after an existing one");
+	free(s);
+	s = http_url_add_query("https://auth.example/token?", "a", "b");
+	is_str(s, "https://auth.example/token?a=b", "... after an empty query");
+	free(s);
+	s = http_url_add_query("not a url", "a", "b");
+	ok(s == NULL, "... not to a non-URL");
+	free(s);
 	return done_testing();
 }

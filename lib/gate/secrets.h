@@ -23,6 +23,12 @@
  * The secret itself never leaves this module: a finding holds its place,
  * its fingerprint and a redacted form (the first 4 characters, then "…").
  * Results own their strings; the scanner owns its compiled rules.
+ *
+ * This header is the whole public face; three files are behind it:
+ * secrets-rules.c (the rule table, options, allowlists, the baseline
+ * file), secrets-scan.c (struct secrets, the prefilter, matching, the
+ * checks, findings) and secrets-source.c (tracked files, trees, diffs:
+ * secrets_run).  Their internal headers are for lib/gate only.
  */
 #ifndef CI_SECRETS_H
 #define CI_SECRETS_H

@@ -1,7 +1,7 @@
 /*
- * secrets: the rules, the keyword prefilter, the checks that keep false
- * positives out, suppression, and the sources (tracked files, a tree, a
- * diff).  See secrets.h for the contract.
+ * secrets-scan: the scanner.  See secrets-scan.h for what this file owns,
+ * secrets.h for the contract; the rules it runs are secrets-rules.c's,
+ * the files it reads come from secrets-source.c.
  *
  * How a file is scanned: one pass of an Aho-Corasick automaton (bytes in
  * classes, letters folded, four slices of the file at once) finds the
@@ -20,7 +20,6 @@
 #include <sys/types.h>
 
 #include <ctype.h>
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -35,12 +34,11 @@
 #include <openssl/evp.h>
 
 #include "core/buf.h"
-#include "core/fsutil.h"
-#include "core/gitx.h"
 #include "core/json.h"
+#include "gate/secrets-rules.h"
+#include "gate/secrets-scan.h"
 #include "gate/secrets.h"
 
-#define BINARY_PROBE 8000	/* bytes checked for NUL, as git does */
 #define LONG_LINE 4096		/* longer lines are matched in windows around keywords */
 #define WIN_BEFORE 512
 #define WIN_AFTER 2048
@@ -53,107 +51,7 @@
 #define KEY_BODY_CAP 16384
 #define GENERIC_MIN 8
 #define GENERIC_MAX 512
-#define BASELINE_MAX (64u << 20)
 #define ALLOW_MARK "ci-gate:allow"
-
-enum kind { K_TOKEN, K_JWT, K_PRIVKEY, K_GENERIC };
-
-struct rule_def {
-	struct secret_rule_info info;
-	int kind;
-	const char *re;
-	int icase;
-	int group;		/* the secret's subexpression (K_TOKEN, K_JWT) */
-	const char *bound;	/* chars (besides alnum) that may not follow; NULL: no check */
-	double min_entropy;	/* of the secret */
-	const char *keywords;	/* '|'-separated, lowercase */
-};
-
-/* A word boundary that POSIX ERE lacks: group 1 eats the char before. */
-#define B "(^|[^A-Za-z0-9_])"
-
-/*
- * The generic rule, in pieces: a key holding a keyword, an assignment, a
- * value quoted three ways or bare.  The table holds it unanchored (what
- * --list-rules shows and grep can run); the scanner runs it anchored at
- * the start of the key it found by hand, which glibc matches many times
- * faster.  Groups of the anchored form: 1 key, 2 keyword, 3 operator,
- * 4 value, 5-8 the value inside "", '', `` or bare.
- */
-#define GENERIC_KEY \
-	"([a-z0-9_.-]*(secret|token|passwd|password|pwd|api[_.-]?key|auth[_.-]?key|access[_.-]?key|private[_.-]?key)[a-z0-9_.-]*)"
-#define GENERIC_REST \
-	"[\"']?[[:space:]]*(:=|=>|=|:)[[:space:]]*" \
-	"(\"([^\"]*)\"|'([^']*)'|`([^`]*)`|([^][(){}<>\"'`[:space:],;#|&]+))"
-#define G_KEY 1
-#define G_KEYWORD 2
-#define G_VALUE 5		/* first of the four value groups */
-#define G_BARE 8
-
-static const struct rule_def rules[] = {
-	{ { "aws-access-key-id", "AwsAccessKeyId", "AWS access key ID",
-	    "Deactivate the key in AWS IAM, create a new one, and keep it out of the tree (an environment variable or a secret store).",
-	    "critical", "9.0", NULL, 0 },
-	  K_TOKEN, B "((AKIA|ASIA|ABIA|ACCA|A3T[A-Z0-9])[A-Z2-7]{16})", 0, 2, "", 3.0,
-	  "akia|asia|abia|acca|a3t" },
-	{ { "github-token", "GithubToken", "GitHub token",
-	    "Revoke the token in GitHub (Settings, Developer settings), issue a new one, and keep it out of the tree.",
-	    "critical", "9.0", NULL, 0 },
-	  K_TOKEN, B "(gh[pousr]_[A-Za-z0-9]{36})", 0, 2, "", 3.0,
-	  "ghp_|gho_|ghu_|ghs_|ghr_" },
-	{ { "github-fine-grained-token", "GithubFineGrainedToken", "GitHub fine-grained personal access token",
-	    "Revoke the token in GitHub (Settings, Developer settings), issue a new one, and keep it out of the tree.",
-	    "critical", "9.0", NULL, 0 },
-	  K_TOKEN, B "(github_pat_[A-Za-z0-9]{22}_[A-Za-z0-9]{59})", 0, 2, "", 3.0,
-	  "github_pat_" },
-	{ { "gitlab-token", "GitlabToken", "GitLab token",
-	    "Revoke the token in GitLab, issue a new one, and keep it out of the tree.",
-	    "critical", "9.0", NULL, 0 },
-	  K_TOKEN, B "((glpat|gldt|glptt|glrt|glcbt|glimt|glagent|gloas|glsoat|glffct)-[A-Za-z0-9_-]{20,}|GR1348941[A-Za-z0-9_-]{20,})",
-	  0, 2, "_-", 3.0,
-	  "glpat-|gldt-|glptt-|glrt-|glcbt-|glimt-|glagent-|gloas-|glsoat-|glffct-|gr1348941" },
-	{ { "private-key", "PrivateKey", "private key",
-	    "Treat the key as compromised: replace it wherever it is trusted, and keep keys out of the tree.",
-	    "critical", "9.5", NULL, 0 },
-	  K_PRIVKEY, "-----BEGIN[ A-Z0-9]*PRIVATE KEY( BLOCK)?-----", 0, 0, NULL, 0,
-	  "private key" },
-	{ { "slack-token", "SlackToken", "Slack token",
-	    "Revoke the token in the Slack app's settings, issue a new one, and keep it out of the tree.",
-	    "major", "7.5", NULL, 0 },
-	  K_TOKEN, B "(xox[abposr]-[0-9]{6,}-[A-Za-z0-9-]{8,}|xapp-[0-9]-[A-Za-z0-9]+-[0-9]+-[A-Za-z0-9]{16,})",
-	  0, 2, "-", 3.0,
-	  "xoxa-|xoxb-|xoxo-|xoxp-|xoxr-|xoxs-|xapp-" },
-	{ { "slack-webhook", "SlackWebhook", "Slack webhook URL",
-	    "Delete the webhook in Slack, create a new one, and pass its URL to the pipeline as a secret.",
-	    "major", "7.0", NULL, 0 },
-	  K_TOKEN, "hooks\\.slack\\.com/(services|workflows|triggers)/(T[A-Za-z0-9_]{6,}/[A-Za-z0-9_]{6,}/[A-Za-z0-9_/]{16,})",
-	  0, 2, "", 3.0,
-	  "hooks.slack.com" },
-	{ { "google-api-key", "GoogleApiKey", "Google API key",
-	    "Delete or restrict the key in the Google Cloud console, create a new one, and keep it out of the tree.",
-	    "major", "7.5", NULL, 0 },
-	  K_TOKEN, B "(AIza[0-9A-Za-z_-]{35})", 0, 2, "_-", 3.0,
-	  "aiza" },
-	{ { "jwt", "JsonWebToken", "JSON Web Token",
-	    "A signed token is a credential until it expires: rotate the signing key or revoke the session, and keep tokens out of the tree.",
-	    "major", "6.5", NULL, 0 },
-	  K_JWT, B "(eyJ[A-Za-z0-9_-]{8,}\\.eyJ[A-Za-z0-9_-]{8,}\\.[A-Za-z0-9_-]{16,})", 0, 2, "", 3.0,
-	  "eyj" },
-	{ { "stripe-key", "StripeSecretKey", "Stripe secret or restricted key",
-	    "Roll the key in the Stripe dashboard and keep it out of the tree.",
-	    "critical", "9.0", NULL, 0 },
-	  K_TOKEN, B "((sk|rk)_(live|test)_[A-Za-z0-9]{20,247})", 0, 2, "", 3.0,
-	  "sk_live_|rk_live_|sk_test_|rk_test_" },
-	/* Last: a specific rule that matched the same text wins. */
-	{ { "generic-secret", "GenericSecret", "hard-coded secret",
-	    "Move the value out of the tree (an environment variable or a secret store) and rotate it; if it is not a secret, mark the line with ci-gate:allow.",
-	    "major", "7.0", NULL, 0 },
-	  K_GENERIC, "(^|[^a-z0-9_])" GENERIC_KEY GENERIC_REST, 1, 0, NULL, 0,
-	  "secret|token|passwd|password|pwd|api_key|api.key|api-key|apikey|auth_key|auth.key|auth-key|authkey|"
-	  "access_key|access.key|access-key|accesskey|private_key|private.key|private-key|privatekey" },
-};
-
-#define NRULES (sizeof(rules) / sizeof(rules[0]))
 
 /* Words that, after the keyword, make a key name something else than the
  * secret: "password_hash", "token_url", "secretName". */
@@ -184,15 +82,13 @@ struct hitv {
 
 struct secrets {
 	const struct secrets_opts *o;
-	regex_t re[NRULES];
+	regex_t re[SECRETS_NRULES];
 	regex_t generic;	/* the generic rule, anchored */
-	int enabled[NRULES];
-	int compiled[NRULES];
+	int enabled[SECRETS_NRULES];
+	int compiled[SECRETS_NRULES];
 	int generic_compiled;
-	regex_t *allow_paths, *allow_re;
-	size_t nallow_paths, nallow_re;
-	char **baseline;	/* sorted fingerprints */
-	size_t nbaseline;
+	struct secrets_allow allow;
+	struct secrets_baseline baseline;
 	/* the prefilter */
 	uint16_t *ac_next;	/* [state * ncls + class]: next state * ncls */
 	uint64_t *ac_out;	/* [state]: rules whose keyword ends there */
@@ -213,52 +109,7 @@ struct secrets {
 	struct hitv fhits;	/* ... and in the whole text, in order */
 };
 
-/* ---- small pieces ------------------------------------------------------ */
-
-const struct secret_rule_info *
-secrets_rules(size_t *n)
-{
-	/* The infos, in an array of their own (the rule table holds more). */
-	static struct secret_rule_info infos[NRULES];
-	static int done;
-	size_t i;
-
-	if (!done) {
-		for (i = 0; i < NRULES; i++) {
-			infos[i] = rules[i].info;
-			infos[i].regex = rules[i].re;
-			infos[i].icase = rules[i].icase;
-		}
-		done = 1;
-	}
-	if (n)
-		*n = NRULES;
-	return infos;
-}
-
-const struct secret_rule_info *
-secrets_rule(const char *id)
-{
-	const struct secret_rule_info *r;
-	size_t i, n;
-
-	r = secrets_rules(&n);
-	for (i = 0; i < n; i++)
-		if (!strcmp(r[i].id, id))
-			return &r[i];
-	return NULL;
-}
-
-static int
-rule_index(const char *id)
-{
-	size_t i;
-
-	for (i = 0; i < NRULES; i++)
-		if (!strcmp(rules[i].info.id, id))
-			return (int)i;
-	return -1;
-}
+/* ---- checks and findings' forms ----------------------------------------- */
 
 double
 secrets_entropy(const char *s, size_t n)
@@ -372,271 +223,6 @@ secrets_fingerprint(const char *rule, const char *path, const char *secret,
 	out[2 * i] = '\0';
 }
 
-int
-secrets_unquote(char *s)
-{
-	size_t n = strlen(s), i = 1, o = 0;
-
-	if (n < 2 || s[0] != '"' || s[n - 1] != '"')
-		return -1;
-	while (i < n - 1) {
-		char c = s[i++];
-
-		if (c != '\\') {
-			s[o++] = c;
-			continue;
-		}
-		if (i >= n - 1)
-			break;
-		c = s[i++];
-		switch (c) {
-		case 'a': s[o++] = '\a'; break;
-		case 'b': s[o++] = '\b'; break;
-		case 'f': s[o++] = '\f'; break;
-		case 'n': s[o++] = '\n'; break;
-		case 'r': s[o++] = '\r'; break;
-		case 't': s[o++] = '\t'; break;
-		case 'v': s[o++] = '\v'; break;
-		default:
-			if (c >= '0' && c <= '7') {
-				int v = c - '0', k;
-
-				for (k = 0; k < 2 && i < n - 1 && s[i] >= '0' && s[i] <= '7'; k++)
-					v = v * 8 + (s[i++] - '0');
-				s[o++] = (char)v;
-			} else {
-				s[o++] = c;	/* \" and \\ */
-			}
-		}
-	}
-	s[o] = '\0';
-	return 0;
-}
-
-/* ---- options ----------------------------------------------------------- */
-
-void
-secrets_opts_init(struct secrets_opts *o)
-{
-	memset(o, 0, sizeof(*o));
-	o->mode = SECRETS_TRACKED;
-	o->entropy = SECRETS_DEFAULT_ENTROPY;
-	o->max_file_size = SECRETS_DEFAULT_MAX_FILE;
-}
-
-void
-secrets_opts_free(struct secrets_opts *o)
-{
-	strv_free(o->paths);
-	free(o->since);
-	strv_free(o->allow_paths);
-	strv_free(o->allow_regexes);
-	strv_free(o->disable);
-	free(o->baseline);
-	free(o->write_baseline);
-	memset(o, 0, sizeof(*o));
-}
-
-static int
-opt_fail(const cJSON **bad, const cJSON *at, struct err *e, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static int
-opt_fail(const cJSON **bad, const cJSON *at, struct err *e, const char *fmt, ...)
-{
-	char msg[sizeof(e->msg)];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	if (bad)
-		*bad = at;
-	return err_set(e, EX_USAGE_, "%s", msg);
-}
-
-static int
-check_regex(const char *re, char *why, size_t whysz)
-{
-	regex_t r;
-	int rc = regcomp(&r, re, REG_EXTENDED | REG_NOSUB);
-
-	if (rc != 0) {
-		regerror(rc, &r, why, whysz);
-		return -1;
-	}
-	regfree(&r);
-	return 0;
-}
-
-/* A string, or an array of strings; each optionally a valid ERE. */
-static int
-opt_strings(const cJSON *v, const char *key, int regex, char ***out,
-    const cJSON **bad, struct err *e)
-{
-	const cJSON *it;
-	char why[256];
-	int i = 0;
-
-	if (cJSON_IsString(v)) {
-		if (regex && check_regex(v->valuestring, why, sizeof(why)) < 0)
-			return opt_fail(bad, v, e, "%s: bad regular expression '%s': %s", key, v->valuestring, why);
-		*out = strv_push(*out, v->valuestring);
-		return 0;
-	}
-	if (!cJSON_IsArray(v))
-		return opt_fail(bad, v, e, "%s: expected a string or an array of strings", key);
-	cJSON_ArrayForEach(it, v) {
-		if (!cJSON_IsString(it) || !*it->valuestring)
-			return opt_fail(bad, it, e, "%s[%d]: expected a non-empty string", key, i);
-		if (regex && check_regex(it->valuestring, why, sizeof(why)) < 0)
-			return opt_fail(bad, it, e, "%s[%d]: bad regular expression '%s': %s", key, i,
-			    it->valuestring, why);
-		*out = strv_push(*out, it->valuestring);
-		i++;
-	}
-	return 0;
-}
-
-static int
-parse_size(const char *s, long long *out)
-{
-	char *end;
-	double v;
-
-	errno = 0;
-	v = strtod(s, &end);
-	if (errno || end == s || v < 1)
-		return -1;
-	if (*end == 'K' || *end == 'k')
-		v *= 1024, end++;
-	else if (*end == 'M')
-		v *= 1024 * 1024, end++;
-	else if (*end == 'G')
-		v *= 1024.0 * 1024 * 1024, end++;
-	if (*end == 'i' && end[1] == 'B')
-		end += 2;
-	else if (*end == 'B')
-		end++;
-	if (*end || v > 1e15)
-		return -1;
-	*out = (long long)v;
-	return 0;
-}
-
-static int
-ignored(const char *k, const char *const *ignore)
-{
-	size_t i;
-
-	for (i = 0; ignore && ignore[i]; i++)
-		if (!strcmp(k, ignore[i]))
-			return 1;
-	return 0;
-}
-
-static int
-opt_string(const cJSON *it, const char *k, char **out, const cJSON **bad, struct err *e)
-{
-	if (!cJSON_IsString(it) || !*it->valuestring)
-		return opt_fail(bad, it, e, "%s: expected a non-empty string", k);
-	free(*out);
-	*out = xstrdup(it->valuestring);
-	return 0;
-}
-
-int
-secrets_opts_parse(struct secrets_opts *o, const cJSON *obj,
-    const char *const *ignore, const cJSON **bad, struct err *e)
-{
-	const cJSON *it, *a;
-	int modes = 0, i;
-
-	if (!cJSON_IsObject(obj))
-		return opt_fail(bad, obj, e, "options: expected an object");
-	cJSON_ArrayForEach(it, obj) {
-		const char *k = it->string;
-
-		if (ignored(k, ignore))
-			continue;
-		if (!strcmp(k, "paths")) {
-			if (opt_strings(it, k, 0, &o->paths, bad, e) < 0)
-				return -1;
-		} else if (!strcmp(k, "all_files") || !strcmp(k, "staged")) {
-			if (!cJSON_IsBool(it))
-				return opt_fail(bad, it, e, "%s: expected true or false", k);
-			if (cJSON_IsTrue(it)) {
-				if (modes++)
-					return opt_fail(bad, it, e, "%s: give at most one of all_files, since and staged", k);
-				o->mode = k[0] == 'a' ? SECRETS_ALL : SECRETS_STAGED;
-			}
-		} else if (!strcmp(k, "since")) {
-			if (opt_string(it, k, &o->since, bad, e) < 0)
-				return -1;
-			if (o->since[0] == '-')
-				return opt_fail(bad, it, e, "%s: a revision may not begin with '-'", k);
-			if (modes++)
-				return opt_fail(bad, it, e, "%s: give at most one of all_files, since and staged", k);
-			o->mode = SECRETS_SINCE;
-		} else if (!strcmp(k, "allowlist")) {
-			if (!cJSON_IsObject(it))
-				return opt_fail(bad, it, e, "%s: expected an object with paths and regexes", k);
-			cJSON_ArrayForEach(a, it) {
-				char p[128];
-
-				snprintf(p, sizeof(p), "allowlist.%s", a->string);
-				if (!strcmp(a->string, "paths")) {
-					if (opt_strings(a, p, 1, &o->allow_paths, bad, e) < 0)
-						return -1;
-				} else if (!strcmp(a->string, "regexes")) {
-					if (opt_strings(a, p, 1, &o->allow_regexes, bad, e) < 0)
-						return -1;
-				} else {
-					return opt_fail(bad, a, e, "%s: unknown key (expected paths, regexes)", p);
-				}
-			}
-		} else if (!strcmp(k, "baseline")) {
-			if (opt_string(it, k, &o->baseline, bad, e) < 0)
-				return -1;
-		} else if (!strcmp(k, "write_baseline")) {
-			if (opt_string(it, k, &o->write_baseline, bad, e) < 0)
-				return -1;
-		} else if (!strcmp(k, "disable")) {
-			char **ids = NULL;
-
-			if (opt_strings(it, k, 0, &ids, bad, e) < 0) {
-				strv_free(ids);
-				return -1;
-			}
-			for (i = 0; ids && ids[i]; i++) {
-				if (rule_index(ids[i]) < 0) {
-					opt_fail(bad, it, e, "%s: no rule '%s'", k, ids[i]);
-					strv_free(ids);
-					return -1;
-				}
-				o->disable = strv_push(o->disable, ids[i]);
-			}
-			strv_free(ids);
-		} else if (!strcmp(k, "entropy")) {
-			if (!cJSON_IsNumber(it) || it->valuedouble < 0 || it->valuedouble > 8)
-				return opt_fail(bad, it, e, "%s: expected bits per character, from 0 to 8", k);
-			o->entropy = it->valuedouble;
-		} else if (!strcmp(k, "max_file_size")) {
-			long long v;
-
-			if (cJSON_IsNumber(it) && it->valuedouble >= 1 && it->valuedouble <= 1e15 &&
-			    it->valuedouble == (double)(long long)it->valuedouble)
-				v = (long long)it->valuedouble;
-			else if (!cJSON_IsString(it) || parse_size(it->valuestring, &v) < 0)
-				return opt_fail(bad, it, e, "%s: expected a size, as 1048576 or \"1M\"", k);
-			o->max_file_size = v;
-		} else {
-			return opt_fail(bad, it, e, "%s: unknown key (expected paths, all_files, since, staged, "
-			    "allowlist, baseline, write_baseline, disable, entropy, max_file_size)", k);
-		}
-	}
-	return 0;
-}
 
 /* ---- the prefilter ---------------------------------------------------- */
 
@@ -650,17 +236,17 @@ ac_build(struct secrets *s)
 	size_t *fail, *queue;
 	const char *p;
 
-	for (i = 0; i < NRULES; i++)
-		cap += strlen(rules[i].keywords) + 1;
+	for (i = 0; i < SECRETS_NRULES; i++)
+		cap += strlen(secrets_rule_defs[i].keywords) + 1;
 	go = xmalloc(cap * 256 * sizeof(*go));
 	for (k = 0; k < cap * 256; k++)
 		go[k] = -1;
 	s->ac_out = xcalloc(cap, sizeof(*s->ac_out));
 	s->nstates = 1;
-	for (i = 0; i < NRULES; i++) {
+	for (i = 0; i < SECRETS_NRULES; i++) {
 		if (!s->enabled[i])
 			continue;
-		for (p = rules[i].keywords; *p;) {
+		for (p = secrets_rule_defs[i].keywords; *p;) {
 			size_t st = 0;
 
 			for (; *p && *p != '|'; p++) {
@@ -718,8 +304,8 @@ ac_build(struct secrets *s)
 
 		memset(s->ac_cls, 0, sizeof(s->ac_cls));
 		rep[0] = 0;	/* NUL is in no keyword: class 0 moves as it does */
-		for (i = 0; i < NRULES; i++)
-			for (p = rules[i].keywords; *p; p++) {
+		for (i = 0; i < SECRETS_NRULES; i++)
+			for (p = secrets_rule_defs[i].keywords; *p; p++) {
 				unsigned char c = (unsigned char)*p;
 
 				if (c != '|' && !s->ac_cls[c]) {
@@ -760,80 +346,6 @@ ac_build(struct secrets *s)
 
 /* ---- the scanner --------------------------------------------------------- */
 
-static int
-fp_cmp(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static int
-load_baseline(struct secrets *s, const char *path, struct err *e)
-{
-	struct json_src src = { NULL, NULL, 0, 0 };
-	cJSON *root, *list, *it;
-	int i = 0;
-
-	root = json_load(path, BASELINE_MAX, 0, &src, e);
-	if (!root) {
-		json_src_free(&src);
-		return err_prefix(e, "baseline");
-	}
-	list = cJSON_GetObjectItemCaseSensitive(root, "findings");
-	if (!cJSON_IsObject(root) || !cJSON_IsArray(list)) {
-		char where[512];
-
-		json_where(&src, root, where, sizeof(where));
-		err_set(e, EX_USAGE_, "baseline %s: expected an object with a \"findings\" array", where);
-		goto bad;
-	}
-	cJSON_ArrayForEach(it, list) {
-		const char *fp = json_str(it, "fingerprint");
-		size_t k;
-
-		for (k = 0; fp && fp[k]; k++)
-			if (!isxdigit((unsigned char)fp[k]))
-				break;
-		if (!fp || k != SECRETS_FP_LEN || fp[k]) {
-			char where[512];
-
-			json_where(&src, it, where, sizeof(where));
-			err_set(e, EX_USAGE_, "baseline %s: findings[%d].fingerprint: expected 64 hex digits",
-			    where, i);
-			goto bad;
-		}
-		s->baseline = xrealloc(s->baseline, (s->nbaseline + 1) * sizeof(*s->baseline));
-		s->baseline[s->nbaseline] = xstrdup(fp);
-		for (k = 0; k < SECRETS_FP_LEN; k++)
-			s->baseline[s->nbaseline][k] = (char)tolower((unsigned char)fp[k]);
-		s->nbaseline++;
-		i++;
-	}
-	qsort(s->baseline, s->nbaseline, sizeof(*s->baseline), fp_cmp);
-	cJSON_Delete(root);
-	json_src_free(&src);
-	return 0;
-bad:
-	cJSON_Delete(root);
-	json_src_free(&src);
-	return -1;
-}
-
-static int
-compile_list(char **v, regex_t **out, size_t *n, struct err *e)
-{
-	size_t i, k;
-
-	for (k = 0; v && v[k]; k++)
-		;
-	*out = xcalloc(k ? k : 1, sizeof(**out));
-	for (i = 0; i < k; i++) {
-		if (regcomp(&(*out)[i], v[i], REG_EXTENDED | REG_NOSUB) != 0)
-			return err_set(e, EX_USAGE_, "bad regular expression '%s'", v[i]);
-		(*n)++;
-	}
-	return 0;
-}
-
 struct secrets *
 secrets_new(const struct secrets_opts *o, struct err *e)
 {
@@ -841,33 +353,33 @@ secrets_new(const struct secrets_opts *o, struct err *e)
 	size_t i, k;
 
 	s->o = o;
-	for (i = 0; i < NRULES; i++) {
+	for (i = 0; i < SECRETS_NRULES; i++) {
+		const struct secrets_rule_def *rd = &secrets_rule_defs[i];
 		int rc;
 
 		s->enabled[i] = 1;
 		for (k = 0; o->disable && o->disable[k]; k++)
-			if (!strcmp(o->disable[k], rules[i].info.id))
+			if (!strcmp(o->disable[k], rd->info.id))
 				s->enabled[i] = 0;
-		rc = regcomp(&s->re[i], rules[i].re, REG_EXTENDED | (rules[i].icase ? REG_ICASE : 0));
+		rc = regcomp(&s->re[i], rd->re, REG_EXTENDED | (rd->icase ? REG_ICASE : 0));
 		if (rc != 0) {
 			char why[256];
 
 			regerror(rc, &s->re[i], why, sizeof(why));
-			err_set(e, EX_INTERNAL, "rule '%s' does not compile: %s", rules[i].info.id, why);
+			err_set(e, EX_INTERNAL, "rule '%s' does not compile: %s", rd->info.id, why);
 			secrets_free(s);
 			return NULL;
 		}
 		s->compiled[i] = 1;
 	}
-	if (regcomp(&s->generic, "^" GENERIC_KEY GENERIC_REST, REG_EXTENDED | REG_ICASE) != 0) {
+	if (regcomp(&s->generic, secrets_generic_anchored, REG_EXTENDED | REG_ICASE) != 0) {
 		err_set(e, EX_INTERNAL, "the anchored generic rule does not compile");
 		secrets_free(s);
 		return NULL;
 	}
 	s->generic_compiled = 1;
-	if (compile_list(o->allow_paths, &s->allow_paths, &s->nallow_paths, e) < 0 ||
-	    compile_list(o->allow_regexes, &s->allow_re, &s->nallow_re, e) < 0 ||
-	    (o->baseline && load_baseline(s, o->baseline, e) < 0)) {
+	if (secrets_allow_compile(&s->allow, o, e) < 0 ||
+	    (o->baseline && secrets_baseline_load(&s->baseline, o->baseline, e) < 0)) {
 		secrets_free(s);
 		return NULL;
 	}
@@ -882,20 +394,13 @@ secrets_free(struct secrets *s)
 
 	if (!s)
 		return;
-	for (i = 0; i < NRULES; i++)
+	for (i = 0; i < SECRETS_NRULES; i++)
 		if (s->compiled[i])
 			regfree(&s->re[i]);
 	if (s->generic_compiled)
 		regfree(&s->generic);
-	for (i = 0; i < s->nallow_paths; i++)
-		regfree(&s->allow_paths[i]);
-	for (i = 0; i < s->nallow_re; i++)
-		regfree(&s->allow_re[i]);
-	free(s->allow_paths);
-	free(s->allow_re);
-	for (i = 0; i < s->nbaseline; i++)
-		free(s->baseline[i]);
-	free(s->baseline);
+	secrets_allow_free(&s->allow);
+	secrets_baseline_free(&s->baseline);
 	free(s->ac_next);
 	free(s->ac_out);
 	free(s->line);
@@ -977,15 +482,6 @@ add_span(struct secrets *s, size_t a, size_t b)
 	s->nspans++;
 }
 
-static int
-in_baseline(const struct secrets *s, const char *fp)
-{
-	const char *key = fp;
-
-	return s->nbaseline &&
-	    bsearch(&key, s->baseline, s->nbaseline, sizeof(*s->baseline), fp_cmp) != NULL;
-}
-
 /* Where a scan is: the file, its text and the line being matched. */
 struct ctx {
 	struct secrets *s;
@@ -1016,17 +512,9 @@ report(struct ctx *c, int rule, size_t at, size_t a, size_t b, const char *secre
 		r->st.sup_inline++;
 		return;
 	}
-	if (s->nallow_re) {
-		char *tmp = xstrndup(secret, n);
-
-		for (i = 0; i < s->nallow_re; i++)
-			if (regexec(&s->allow_re[i], tmp, 0, NULL, 0) == 0)
-				break;
-		free(tmp);
-		if (i < s->nallow_re) {
-			r->st.sup_allowlist++;
-			return;
-		}
+	if (secrets_allow_value(&s->allow, secret, n)) {
+		r->st.sup_allowlist++;
+		return;
 	}
 	if (r->n == r->alloc) {
 		r->alloc = r->alloc ? 2 * r->alloc : 16;
@@ -1042,8 +530,8 @@ report(struct ctx *c, int rule, size_t at, size_t a, size_t b, const char *secre
 			col++;
 	f->column = col;
 	f->redacted = secrets_redact(secret, n);
-	secrets_fingerprint(rules[rule].info.id, c->path, secret, n, f->fingerprint);
-	if (in_baseline(s, f->fingerprint)) {
+	secrets_fingerprint(secrets_rule_defs[rule].info.id, c->path, secret, n, f->fingerprint);
+	if (secrets_baseline_has(&s->baseline, f->fingerprint)) {
 		f->baselined = 1;
 		r->st.sup_baseline++;
 	}
@@ -1226,11 +714,11 @@ key_body(const char *t, size_t len, size_t p, struct buf *body)
 static void
 check_match(struct ctx *c, int k, size_t base, const regmatch_t *m)
 {
-	const struct rule_def *rd = &rules[k];
+	const struct secrets_rule_def *rd = &secrets_rule_defs[k];
 	const char *t = c->text;
 	size_t a, b;
 
-	if (rd->kind == K_PRIVKEY) {
+	if (rd->kind == RULE_PRIVKEY) {
 		struct buf body = BUF_INIT;
 		size_t end;
 
@@ -1244,24 +732,24 @@ check_match(struct ctx *c, int k, size_t base, const regmatch_t *m)
 		buf_free(&body);
 		return;
 	}
-	if (rd->kind == K_GENERIC) {	/* m from the anchored form */
+	if (rd->kind == RULE_GENERIC) {	/* m from the anchored form */
 		int g, vg = -1;
 		size_t ka, kb, wa, wb;
 
-		for (g = G_VALUE; g <= G_BARE; g++)
+		for (g = GENERIC_VALUE; g <= GENERIC_BARE; g++)
 			if (m[g].rm_so >= 0) {
 				vg = g;
 				break;
 			}
-		if (vg < 0 || m[G_KEY].rm_so < 0 || m[G_KEYWORD].rm_so < 0)
+		if (vg < 0 || m[GENERIC_KEY].rm_so < 0 || m[GENERIC_KEYWORD].rm_so < 0)
 			return;
-		ka = base + (size_t)m[G_KEYWORD].rm_eo;	/* the key after its keyword */
-		kb = base + (size_t)m[G_KEY].rm_eo;
+		ka = base + (size_t)m[GENERIC_KEYWORD].rm_eo;	/* the key after its keyword */
+		kb = base + (size_t)m[GENERIC_KEY].rm_eo;
 		if (key_tail_excluded(t + ka, kb - ka))
 			return;
 		wa = base + (size_t)m[vg].rm_so;
 		wb = base + (size_t)m[vg].rm_eo;
-		if (!generic_ok(c->s, t + wa, wb - wa, vg != G_BARE, wb < c->le ? (unsigned char)t[wb] : 0))
+		if (!generic_ok(c->s, t + wa, wb - wa, vg != GENERIC_BARE, wb < c->le ? (unsigned char)t[wb] : 0))
 			return;
 		report(c, k, wa, wa, wb, t + wa, wb - wa);
 		return;
@@ -1278,7 +766,7 @@ check_match(struct ctx *c, int k, size_t base, const regmatch_t *m)
 	}
 	if (secrets_placeholder(t + a, b - a, 0) || secrets_entropy(t + a, b - a) < rd->min_entropy)
 		return;
-	if (rd->kind == K_JWT) {
+	if (rd->kind == RULE_JWT) {
 		char hdr[256];
 		const char *dot = memchr(t + a, '.', b - a);
 
@@ -1450,14 +938,14 @@ flush_line(struct ctx *c, uint64_t mask)
 	size_t k, h;
 
 	c->allow = has_mark(c->text + c->ls, c->le - c->ls);
-	for (k = 0; k < NRULES; k++) {
+	for (k = 0; k < SECRETS_NRULES; k++) {
 		uint64_t bit = (uint64_t)1 << k;
 		size_t last = 0;
 		int any = 0;
 
 		if (!(mask & bit) || !s->enabled[k])
 			continue;
-		if (rules[k].kind == K_GENERIC) {
+		if (secrets_rule_defs[k].kind == RULE_GENERIC) {
 			generic_line(c, (int)k);
 			continue;
 		}
@@ -1494,17 +982,6 @@ add_hit(struct secrets *s, size_t pos, uint64_t mask)
 	s->hits[s->nhits].pos = pos;
 	s->hits[s->nhits].mask = mask;
 	s->nhits++;
-}
-
-static int
-path_allowed(const struct secrets *s, const char *path)
-{
-	size_t i;
-
-	for (i = 0; i < s->nallow_paths; i++)
-		if (regexec(&s->allow_paths[i], path, 0, NULL, 0) == 0)
-			return 1;
-	return 0;
 }
 
 /*
@@ -1599,7 +1076,7 @@ secrets_scan_text(struct secrets *s, const char *path, const char *text,
 	uint64_t mask = 0, m;
 	size_t h, counted = 0;
 
-	if (path_allowed(s, path)) {
+	if (secrets_allow_path(&s->allow, path)) {
 		r->st.skipped_allowlist++;
 		return;
 	}
@@ -1651,10 +1128,22 @@ secrets_scan_text(struct secrets *s, const char *path, const char *text,
 		flush_line(&c, mask);
 }
 
-/* ---- sources -------------------------------------------------------- */
+/* ---- reading a file ---------------------------------------------------- */
 
-static void
-scan_file(struct secrets *s, const char *path, struct secrets_result *r)
+const struct secrets_opts *
+secrets_options(const struct secrets *s)
+{
+	return s->o;
+}
+
+int
+secrets_binary(const char *p, size_t n)
+{
+	return memchr(p, '\0', n < SECRETS_BINARY_PROBE ? n : SECRETS_BINARY_PROBE) != NULL;
+}
+
+void
+secrets_scan_file(struct secrets *s, const char *path, struct secrets_result *r)
 {
 	struct stat sb;
 	size_t n = 0;
@@ -1669,7 +1158,7 @@ scan_file(struct secrets *s, const char *path, struct secrets_result *r)
 		r->st.skipped_large++;
 		return;
 	}
-	if (path_allowed(s, path)) {
+	if (secrets_allow_path(&s->allow, path)) {
 		r->st.skipped_allowlist++;
 		return;
 	}
@@ -1693,357 +1182,11 @@ scan_file(struct secrets *s, const char *path, struct secrets_result *r)
 	}
 	close(fd);
 	s->fbuf[n] = '\0';
-	if (memchr(s->fbuf, '\0', n < BINARY_PROBE ? n : BINARY_PROBE)) {
+	if (secrets_binary(s->fbuf, n)) {
 		r->st.skipped_binary++;
 		return;
 	}
 	secrets_scan_text(s, path, s->fbuf, n, NULL, r);
-}
-
-struct run {
-	struct secrets *s;
-	struct secrets_result *r;
-};
-
-static int
-on_tracked(void *ctx, char *rec, size_t len, struct err *e)
-{
-	struct run *run = ctx;
-
-	(void)e;
-	if (len)
-		scan_file(run->s, rec, run->r);
-	return 0;
-}
-
-static int
-name_cmp(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static int
-walk(struct secrets *s, const char *path, struct secrets_result *r, int top, struct err *e)
-{
-	struct stat sb;
-	DIR *d;
-	struct dirent *de;
-	char **names = NULL;
-	size_t n = 0, i;
-
-	if (lstat(path, &sb) < 0) {
-		if (top)
-			return err_set(e, EX_USAGE_, "cannot scan '%s': %s", path, strerror(errno));
-		r->st.skipped_other++;
-		return 0;
-	}
-	if (!S_ISDIR(sb.st_mode)) {
-		scan_file(s, path, r);
-		return 0;
-	}
-	d = opendir(path);
-	if (!d) {
-		if (top)
-			return err_set(e, EX_USAGE_, "cannot scan '%s': %s", path, strerror(errno));
-		r->st.skipped_other++;
-		return 0;
-	}
-	while ((de = readdir(d))) {
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") || !strcmp(de->d_name, ".git"))
-			continue;
-		names = xrealloc(names, (n + 1) * sizeof(*names));
-		names[n++] = strcmp(path, ".") ? xasprintf("%s%s%s", path,
-		    path[strlen(path) - 1] == '/' ? "" : "/", de->d_name) : xstrdup(de->d_name);
-	}
-	closedir(d);
-	qsort(names, n, sizeof(*names), name_cmp);
-	for (i = 0; i < n; i++) {
-		walk(s, names[i], r, 0, e);
-		free(names[i]);
-	}
-	free(names);
-	return 0;
-}
-
-/* The added lines of a unified diff, file by file. */
-struct diff {
-	struct secrets *s;
-	struct secrets_result *r;
-	char *path;
-	struct buf text;
-	long *map;
-	size_t nmap, mapalloc;
-	long newline, rem_old, rem_new;
-	int binary, large;
-};
-
-static void
-diff_flush(struct diff *d)
-{
-	if (d->binary)
-		d->r->st.skipped_binary++;
-	else if (d->large)
-		d->r->st.skipped_large++;
-	else if (d->path && d->text.len) {
-		if (memchr(d->text.data, '\0', d->text.len < BINARY_PROBE ? d->text.len : BINARY_PROBE))
-			d->r->st.skipped_binary++;
-		else
-			secrets_scan_text(d->s, d->path, d->text.data, d->text.len, d->map, d->r);
-	}
-	free(d->path);
-	d->path = NULL;
-	buf_reset(&d->text);
-	d->nmap = 0;
-	d->binary = d->large = 0;
-	d->rem_old = d->rem_new = 0;
-}
-
-static long
-hunk_num(const char **p, long dflt_count, long *count)
-{
-	char *end;
-	long v = strtol(*p, &end, 10);
-
-	*count = dflt_count;
-	if (*end == ',')
-		*count = strtol(end + 1, &end, 10);
-	*p = end;
-	return v;
-}
-
-static int
-on_diff_line(void *ctx, char *l, size_t len, struct err *e)
-{
-	struct diff *d = ctx;
-
-	(void)e;
-	if (d->rem_old > 0 || d->rem_new > 0) {
-		switch (l[0]) {
-		case '+':
-			if (!d->large) {
-				if ((long long)(d->text.len + len) > d->s->o->max_file_size) {
-					d->large = 1;
-				} else {
-					buf_add(&d->text, l + 1, len - 1);
-					buf_addc(&d->text, '\n');
-					if (d->nmap == d->mapalloc) {
-						d->mapalloc = d->mapalloc ? 2 * d->mapalloc : 64;
-						d->map = xrealloc(d->map, d->mapalloc * sizeof(*d->map));
-					}
-					d->map[d->nmap++] = d->newline;
-				}
-			}
-			d->newline++;
-			d->rem_new--;
-			return 0;
-		case '-':
-			d->rem_old--;
-			return 0;
-		case ' ':
-			d->rem_old--;
-			d->rem_new--;
-			d->newline++;
-			return 0;
-		case '\\':
-			return 0;
-		default:
-			d->rem_old = d->rem_new = 0;	/* not a hunk line after all */
-		}
-	}
-	if (!strncmp(l, "diff --git ", 11)) {
-		diff_flush(d);
-	} else if (!strncmp(l, "+++ ", 4)) {
-		char *p = l + 4;
-
-		free(d->path);
-		d->path = NULL;
-		if (*p == '"') {
-			if (secrets_unquote(p) < 0)
-				return 0;
-		} else if (len > 4 && l[len - 1] == '\t') {
-			l[len - 1] = '\0';	/* git's mark after a name with a space */
-		}
-		if (!strncmp(p, "b/", 2))
-			d->path = xstrdup(p + 2);
-	} else if (!strncmp(l, "Binary files ", 13)) {
-		d->binary = 1;
-	} else if (!strncmp(l, "@@ -", 4)) {
-		const char *p = l + 4;
-		long cnt;
-
-		hunk_num(&p, 1, &cnt);
-		d->rem_old = cnt;
-		if (strncmp(p, " +", 2) != 0)
-			return 0;
-		p += 2;
-		d->newline = hunk_num(&p, 1, &cnt);
-		d->rem_new = cnt;
-	}
-	return 0;
-}
-
-static void
-add_paths(const char **args, size_t *n, char **paths)
-{
-	size_t i;
-
-	args[(*n)++] = "--";
-	for (i = 0; paths && paths[i]; i++)
-		args[(*n)++] = paths[i];
-}
-
-static size_t
-count_paths(char **paths)
-{
-	size_t n = 0;
-
-	while (paths && paths[n])
-		n++;
-	return n;
-}
-
-static const char *
-shallow_hint(void)
-{
-	static const char *const args[] = { "rev-parse", "--is-shallow-repository", NULL };
-	struct gitx g;
-	int shallow;
-
-	if (gitx_run(&g, args, 4096, NULL) < 0)
-		return "";
-	shallow = g.status == 0 && g.out && !strcmp(g.out, "true");
-	gitx_free(&g);
-	return shallow ? " (this is a shallow clone: fetch more history, as with "
-	    "'git fetch --unshallow', or fetch-depth: 0 in actions/checkout)" : "";
-}
-
-static int
-run_diff(struct secrets *s, struct secrets_result *r, struct err *e)
-{
-	const struct secrets_opts *o = s->o;
-	const char **args;
-	struct diff d;
-	struct gitx g;
-	char *base = NULL;
-	size_t n = 0;
-	int rc;
-
-	if (!gitx_in_work_tree())
-		return err_set(e, EX_USAGE_, "%s needs a git work tree, and '.' is not in one",
-		    o->mode == SECRETS_SINCE ? "since" : "staged");
-	if (o->mode == SECRETS_SINCE) {
-		char *rev = xasprintf("%s^{commit}", o->since);
-		const char *verify[] = { "rev-parse", "--verify", "--quiet", rev, NULL };
-		const char *mb[] = { "merge-base", NULL, "HEAD", NULL };
-
-		rc = gitx_run(&g, verify, 4096, e);
-		free(rev);
-		if (rc < 0)
-			return -1;
-		if (g.status != 0 || !g.out || !*g.out) {
-			gitx_free(&g);
-			return err_set(e, EX_USAGE_, "since '%s': no such commit here%s", o->since, shallow_hint());
-		}
-		mb[1] = g.out;
-		rc = gitx_run(&g, mb, 4096, e);
-		free((char *)mb[1]);
-		if (rc < 0)
-			return -1;
-		if (g.status != 0 || !g.out || !*g.out) {
-			gitx_free(&g);
-			return err_set(e, EX_USAGE_, "since '%s': HEAD has no common ancestor with it%s",
-			    o->since, shallow_hint());
-		}
-		base = g.out;
-	}
-	args = xcalloc(16 + count_paths(o->paths), sizeof(*args));
-	args[n++] = "-c";
-	args[n++] = "core.quotePath=false";
-	args[n++] = "diff";
-	args[n++] = "--no-color";
-	args[n++] = "--no-ext-diff";
-	args[n++] = "--no-textconv";
-	args[n++] = "-U0";
-	args[n++] = "--src-prefix=a/";
-	args[n++] = "--dst-prefix=b/";
-	if (base)
-		args[n++] = base;
-	else
-		args[n++] = "--cached";
-	add_paths(args, &n, o->paths);
-	args[n] = NULL;
-	memset(&d, 0, sizeof(d));
-	d.s = s;
-	d.r = r;
-	buf_init(&d.text, 0);
-	rc = gitx_each(&g, args, '\n', on_diff_line, &d, e);
-	diff_flush(&d);
-	buf_free(&d.text);
-	free(d.map);
-	free(args);
-	free(base);
-	if (rc < 0)
-		return -1;
-	if (g.status != 0)
-		return err_set(e, EX_USAGE_, "git diff failed: %s", *g.err ? g.err : "no message");
-	return 0;
-}
-
-int
-secrets_run(struct secrets *s, struct secrets_result *r, struct err *e)
-{
-	const struct secrets_opts *o = s->o;
-	struct run run = { s, r };
-	size_t i;
-
-	switch (o->mode) {
-	case SECRETS_SINCE:
-	case SECRETS_STAGED:
-		r->st.mode = o->mode == SECRETS_SINCE ? "since" : "staged";
-		return run_diff(s, r, e);
-	case SECRETS_TRACKED:
-		if (gitx_in_work_tree()) {
-			const char **args = xcalloc(8 + count_paths(o->paths), sizeof(*args));
-			struct gitx g;
-			size_t n = 0;
-			int rc;
-
-			r->st.mode = "tracked";
-			args[n++] = "ls-files";
-			args[n++] = "-z";
-			args[n++] = "--cached";
-			if (o->paths)
-				args[n++] = "--error-unmatch";
-			add_paths(args, &n, o->paths);
-			args[n] = NULL;
-			rc = gitx_each(&g, args, '\0', on_tracked, &run, e);
-			free(args);
-			if (rc < 0)
-				return -1;
-			if (g.status != 0)
-				return err_set(e, EX_USAGE_, "git ls-files failed: %s%s",
-				    *g.err ? g.err : "no message",
-				    o->paths ? " (only files git tracks are scanned; all_files scans the others)" : "");
-			return 0;
-		}
-		/* Outside git there is nothing tracked: scan what is there. */
-		/* FALLTHROUGH */
-	default:
-		r->st.mode = "all";
-		if (!o->paths)
-			return walk(s, ".", r, 1, e);
-		for (i = 0; o->paths[i]; i++) {
-			const char *p = o->paths[i];
-
-			/* "./src" is reported as "src/...". */
-			while (p[0] == '.' && p[1] == '/')
-				for (p += 2; *p == '/'; p++)
-					;
-			if (walk(s, *p ? p : ".", r, 1, e) < 0)
-				return -1;
-		}
-		return 0;
-	}
 }
 
 /* ---- results -------------------------------------------------------- */
@@ -2071,7 +1214,7 @@ secrets_findings_json(const struct secrets_result *r)
 		if (f->baselined)
 			continue;
 		o = cJSON_CreateObject();
-		cJSON_AddStringToObject(o, "rule", rules[f->rule].info.id);
+		cJSON_AddStringToObject(o, "rule", secrets_rule_defs[f->rule].info.id);
 		cJSON_AddStringToObject(o, "file", f->path);
 		cJSON_AddNumberToObject(o, "line", (double)f->line);
 		cJSON_AddNumberToObject(o, "column", (double)f->column);
@@ -2104,57 +1247,6 @@ secrets_stats_json(const struct secrets_result *r, const struct secrets_opts *o)
 	json_add_i64(su, "baseline", r->st.sup_baseline);
 	return j;
 }
-
-static int
-finding_cmp(const void *pa, const void *pb)
-{
-	const struct secret_finding *a = *(const struct secret_finding *const *)pa;
-	const struct secret_finding *b = *(const struct secret_finding *const *)pb;
-	int c = strcmp(a->path, b->path);
-
-	if (c)
-		return c;
-	if (a->line != b->line)
-		return a->line < b->line ? -1 : 1;
-	if (a->column != b->column)
-		return a->column < b->column ? -1 : 1;
-	return strcmp(a->fingerprint, b->fingerprint);
-}
-
-int
-secrets_write_baseline(const char *path, const struct secrets_result *r, struct err *e)
-{
-	const struct secret_finding **v = xcalloc(r->n ? r->n : 1, sizeof(*v));
-	struct buf b;
-	size_t i;
-	int rc;
-
-	for (i = 0; i < r->n; i++)
-		v[i] = &r->f[i];
-	qsort(v, r->n, sizeof(*v), finding_cmp);
-	buf_init(&b, 0);
-	/* One finding a line, so the file diffs well under version control. */
-	buf_adds(&b, "{\"ci_gate_baseline\": 1,\n \"findings\": [");
-	for (i = 0; i < r->n; i++) {
-		cJSON *o = cJSON_CreateObject();
-		char *t;
-
-		cJSON_AddStringToObject(o, "fingerprint", v[i]->fingerprint);
-		cJSON_AddStringToObject(o, "rule", rules[v[i]->rule].info.id);
-		cJSON_AddStringToObject(o, "file", v[i]->path);
-		cJSON_AddNumberToObject(o, "line", (double)v[i]->line);
-		t = json_print(o);
-		buf_addf(&b, "%s\n  %s", i ? "," : "", t);
-		free(t);
-		cJSON_Delete(o);
-	}
-	buf_adds(&b, "\n ]}\n");
-	free(v);
-	rc = mkdir_parent(path, e) < 0 ? -1 : atomic_write(path, b.data, b.len, 0644, e);
-	buf_free(&b);
-	return rc;
-}
-
 void
 secrets_result_free(struct secrets_result *r)
 {

@@ -36,7 +36,7 @@
 
 #include "core/buf.h"
 #include "core/fsutil.h"
-#include "core/gitx.h"
+#include "core/git.h"
 #include "core/json.h"
 #include "gate/secrets.h"
 

@@ -1065,6 +1065,8 @@ proc_free(struct proc *p)
 	close_fd(&p->out_fd);
 	close_fd(&p->err_fd);
 	close_fd(&p->log_fd);
+	if (p->tail.data)
+		wipe(p->tail.data, p->tail.max);
 	ring_free(&p->tail);
 	buf_wipe_free(&p->out);
 	if (p->in_data)
@@ -1118,6 +1120,8 @@ proc_result_free(struct proc_result *r)
 {
 	if (r->out)
 		wipe(r->out, r->out_len);
+	if (r->err)
+		wipe(r->err, strlen(r->err));
 	free(r->out);
 	free(r->err);
 	r->out = r->err = NULL;

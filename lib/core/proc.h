@@ -14,7 +14,8 @@
  * Exec failures (command not found, not executable) are reported
  * distinctly from exit statuses.  struct proc owns its fds, the ring, the
  * output buffer, its copy of the stdin bytes and its strings; proc_free()
- * releases them (wiping stdin and stdout, which may carry a secret).
+ * releases them, wiping what passed through them (a credential helper's
+ * stdin and stdout carry secrets).
  *
  * Two ways in: proc_start() and proc_poll() for many jobs at once (the
  * gate's scheduler); proc_capture() to run one child to its end and get
@@ -138,7 +139,7 @@ struct proc_result {
  */
 int proc_capture(const struct proc_spec *spec, struct proc_result *r,
     struct err *e);
-/* Free r's strings, wiping stdout (it may carry a secret). */
+/* Free r's strings, wiping them (they may carry a secret). */
 void proc_result_free(struct proc_result *r);
 
 /* Signal name without "SIG"-less guessing: "SIGKILL", or "signal 42". */

@@ -1,73 +1,218 @@
-#include <errno.h>
-#include <fcntl.h>
-#include <spawn.h>
+/*
+ * git: git as a child through core/proc, and the source facts.
+ * See git.h for the contract.
+ */
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include "core/buf.h"
 #include "core/git.h"
+#include "core/log.h"
+#include "core/proc.h"
 
-extern char **environ;
+/* "git" and args, as a vector of our own: no limit on their number. */
+static char **
+git_argv(const char *const *args)
+{
+	char **argv = strv_push(NULL, "git");
+	size_t i;
+
+	for (i = 0; args[i]; i++)
+		argv = strv_push(argv, args[i]);
+	return argv;
+}
+
+/* git's stderr as one line of ours: its lines joined by "; ". */
+static void
+join_lines(char *out, size_t outsz, const char *raw)
+{
+	size_t n = strlen(raw), i, o = 0;
+
+	while (n && (raw[n - 1] == '\n' || raw[n - 1] == '\r' || raw[n - 1] == ' '))
+		n--;
+	for (i = 0; i < n && o + 3 < outsz; i++) {
+		if (raw[i] == '\n') {
+			out[o++] = ';';
+			out[o++] = ' ';
+		} else if (raw[i] != '\r') {
+			out[o++] = raw[i];
+		}
+	}
+	out[o] = '\0';
+}
+
+static void
+trim_newlines(char *s, size_t *len)
+{
+	while (*len && (s[*len - 1] == '\n' || s[*len - 1] == '\r'))
+		s[--*len] = '\0';
+}
+
+int
+gitx_run(struct gitx *g, const char *const *args, size_t cap, struct err *e)
+{
+	struct proc_spec spec;
+	struct proc_result r;
+	struct err pe;
+	char **argv = git_argv(args);
+	int rc;
+
+	memset(g, 0, sizeof(*g));
+	g->status = -1;
+	memset(&spec, 0, sizeof(spec));
+	spec.argv = argv;
+	spec.out_cap = cap ? cap : GIT_CAPTURE_MAX;
+	err_clear(&pe);
+	rc = proc_capture(&spec, &r, &pe);
+	strv_free(argv);
+	if (rc == -1 && r.status == -1) {
+		if (e)
+			*e = pe;
+		proc_result_free(&r);
+		return -1;
+	}
+	if (r.exec_errno) {
+		proc_result_free(&r);
+		return err_set(e, EX_USAGE_, "cannot run git: %s", strerror(r.exec_errno));
+	}
+	if (r.overflowed) {
+		proc_result_free(&r);
+		return err_set(e, EX_IOERR_, "'git %s' printed more than %zu bytes",
+		    args[0] ? args[0] : "", spec.out_cap);
+	}
+	/* Otherwise an answer: an exit status, or killed (status -1). */
+	g->status = rc == 0 ? r.status : -1;
+	join_lines(g->err, sizeof(g->err), r.err);
+	g->out = r.out;
+	g->len = r.out_len;
+	r.out = NULL;
+	trim_newlines(g->out, &g->len);
+	proc_result_free(&r);
+	return 0;
+}
+
+/* gitx_each(): git's stdout cut into records on the way in. */
+struct records {
+	const char *cmd;	/* git's subcommand, for messages */
+	int delim;
+	struct buf rec;		/* the record so far, at most GIT_RECORD_MAX */
+	int (*fn)(void *ctx, char *rec, size_t len, struct err *e);
+	void *ctx;
+	struct err *e;
+	int rc;			/* -1 once stopped: the rest is discarded */
+};
+
+static void
+take_record(struct records *k)
+{
+	if (k->fn(k->ctx, k->rec.data, k->rec.len, k->e) < 0)
+		k->rc = -1;
+	buf_reset(&k->rec);
+}
+
+static void
+on_git_out(void *ctx, const char *data, size_t len)
+{
+	struct records *k = ctx;
+	const char *end = data + len, *d;
+
+	while (k->rc == 0 && data < end) {
+		d = memchr(data, k->delim, (size_t)(end - data));
+		if (buf_add(&k->rec, data, (size_t)((d ? d : end) - data)) == -1) {
+			k->rc = err_set(k->e, EX_IOERR_, "'git %s' printed a record "
+			    "longer than %u bytes", k->cmd, GIT_RECORD_MAX);
+			return;
+		}
+		if (!d)
+			return;
+		take_record(k);
+		data = d + 1;
+	}
+}
+
+int
+gitx_each(struct gitx *g, const char *const *args, int delim,
+    int (*fn)(void *ctx, char *rec, size_t len, struct err *e), void *ctx,
+    struct err *e)
+{
+	struct proc_spec spec;
+	struct records k;
+	struct proc p;
+	char **argv = git_argv(args);
+	char *tail;
+	int rc;
+
+	memset(g, 0, sizeof(*g));
+	g->status = -1;
+	memset(&k, 0, sizeof(k));
+	k.cmd = args[0] ? args[0] : "";
+	k.delim = delim;
+	buf_init(&k.rec, GIT_RECORD_MAX);
+	k.fn = fn;
+	k.ctx = ctx;
+	k.e = e;
+	memset(&spec, 0, sizeof(spec));
+	spec.argv = argv;
+	spec.on_out = on_git_out;
+	spec.on_out_ctx = &k;
+	rc = proc_run(&p, &spec, e);
+	strv_free(argv);
+	if (rc == 0 && p.exec_errno)
+		rc = err_set(e, EX_USAGE_, "cannot run git: %s", strerror(p.exec_errno));
+	if (rc == 0) {
+		/* A last record without its delimiter is a record too. */
+		if (k.rc == 0 && k.rec.len > 0)
+			take_record(&k);
+		rc = k.rc;
+		g->status = proc_exit_code(&p);
+		tail = ring_lines(&p.tail, INT_MAX);
+		join_lines(g->err, sizeof(g->err), tail);
+		free(tail);
+	}
+	proc_free(&p);
+	buf_free(&k.rec);
+	return rc;
+}
+
+void
+gitx_free(struct gitx *g)
+{
+	free(g->out);
+	g->out = NULL;
+	g->len = 0;
+}
+
+int
+gitx_in_work_tree(void)
+{
+	static const char *const args[] = { "rev-parse", "--is-inside-work-tree", NULL };
+	struct gitx g;
+	int yes;
+
+	if (gitx_run(&g, args, 4096, NULL) < 0)
+		return 0;
+	yes = g.status == 0 && g.out && !strcmp(g.out, "true");
+	gitx_free(&g);
+	return yes;
+}
 
 char *
 git_capture(const char *const *args, int *status)
 {
-	posix_spawn_file_actions_t fa;
-	char *argv[32];
-	struct buf out;
-	char chunk[4096];
-	int fds[2], st = -1;
-	size_t n = 0;
-	ssize_t r;
-	pid_t pid;
+	struct gitx g;
 
-	argv[n++] = "git";
-	while (args[n - 1] && n < 31) {
-		argv[n] = (char *)args[n - 1];
-		n++;
-	}
-	argv[n] = NULL;
 	if (status)
 		*status = -1;
-	if (pipe(fds) < 0)
+	if (gitx_run(&g, args, GIT_CAPTURE_MAX, NULL) == -1)
 		return NULL;
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_addclose(&fa, fds[0]);
-	posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
-	posix_spawn_file_actions_addclose(&fa, fds[1]);
-	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-	posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
-	if (posix_spawnp(&pid, "git", &fa, NULL, argv, environ) != 0) {
-		posix_spawn_file_actions_destroy(&fa);
-		close(fds[0]);
-		close(fds[1]);
-		return NULL;
-	}
-	posix_spawn_file_actions_destroy(&fa);
-	close(fds[1]);
-	buf_init(&out, 1 << 20);
-	for (;;) {
-		r = read(fds[0], chunk, sizeof(chunk));
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			break;
-		buf_add(&out, chunk, (size_t)r);
-	}
-	close(fds[0]);
-	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
-		;
 	if (status)
-		*status = st;
-	if (out.failed || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
-		buf_free(&out);
+		*status = g.status;
+	if (g.status != 0) {
+		gitx_free(&g);
 		return NULL;
 	}
-	while (out.len && (out.data[out.len - 1] == '\n' || out.data[out.len - 1] == '\r'))
-		out.data[--out.len] = '\0';
-	return buf_detach(&out, NULL);
+	return g.out;
 }
 
 void
@@ -95,19 +240,18 @@ git_source_read(struct git_source *s, struct err *e)
 	static const char *const head[] = { "rev-parse", "--verify", "-q", "HEAD^{commit}", NULL };
 	static const char *const ref[] = { "symbolic-ref", "-q", "HEAD", NULL };
 	static const char *const when[] = { "log", "-1", "--format=%ct", "HEAD", NULL };
-	char *yes, *t;
-	int st;
+	struct gitx g;
+	char *t;
+	int yes;
 
 	memset(s, 0, sizeof(*s));
 	s->commit_time = -1;
-	yes = git_capture(inside, &st);
-	if (!yes || strcmp(yes, "true") != 0) {
-		free(yes);
-		if (st == -1)
-			return err_set(e, EX_USAGE_, "cannot run git: %s", strerror(ENOENT));
+	if (gitx_run(&g, inside, 4096, e) == -1)
+		return -1;
+	yes = g.status == 0 && !strcmp(g.out, "true");
+	gitx_free(&g);
+	if (!yes)
 		return err_set(e, EX_USAGE_, "not inside a git work tree");
-	}
-	free(yes);
 	s->repository = git_capture(url, NULL);
 	if (s->repository)
 		url_strip_credentials(s->repository);

@@ -13,6 +13,11 @@
  * (EOF there means exec succeeded).  SIGCHLD wakes proc_poll() through a
  * self-pipe; when another handler owns SIGCHLD, proc_poll() falls back to
  * polling for exits every CHLD_POLL_MS.
+ *
+ * Our ends of every pipe are non-blocking: stdin is fed as the pipe takes
+ * it, between reads of the output, so a child that writes a lot before it
+ * reads all its input cannot deadlock us.  SIGPIPE is blocked while we
+ * feed, so a child that exits without reading costs an EPIPE, not us.
  */
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -30,6 +35,7 @@
 #include "core/buf.h"
 #include "core/log.h"
 #include "core/proc.h"
+#include "core/size.h"
 #include "core/timeutil.h"
 
 #define TAIL_DEFAULT	(64 * 1024)
@@ -38,6 +44,7 @@
 #define CHLD_POLL_MS	50	/* exit polling when SIGCHLD is not ours */
 #define READ_CHUNK	16384
 #define READ_ROUNDS	16	/* per process and poll, so no job starves the rest */
+#define CAPTURE_DEFAULT	(1024 * 1024)	/* proc_capture()'s output cap */
 
 extern char **environ;
 
@@ -60,7 +67,9 @@ struct launch {
 	char *const *argv;
 	char *shell_argv[4];
 	int devnull;
+	int in_r;		/* stdin's pipe, or -1: /dev/null */
 	int out_w;
+	int err_w;		/* stderr's own pipe, or -1: stderr shares out_w */
 	int stat_w;
 };
 
@@ -285,8 +294,20 @@ launch_free(struct launch *l)
 	free(l->cands);
 	free(l->shargv);
 	close_fd(&l->devnull);
+	close_fd(&l->in_r);
 	close_fd(&l->out_w);
+	close_fd(&l->err_w);
 	close_fd(&l->stat_w);
+}
+
+/* Overwrite what may have been a secret; volatile, so it is not elided. */
+static void
+wipe(void *p, size_t n)
+{
+	volatile unsigned char *v = p;
+
+	while (n--)
+		*v++ = 0;
 }
 
 static void __attribute__((noreturn))
@@ -322,12 +343,13 @@ child_run(const struct launch *l, const struct proc_spec *spec)
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 
-	if (dup2(l->devnull, 0) == -1)
+	if (dup2(l->in_r >= 0 ? l->in_r : l->devnull, 0) == -1)
 		child_fail(l->stat_w, FAIL_SETUP, errno);
 	if (spec->inherit_output) {
 		/* Our standard output carries the document: jobs talk to stderr. */
 		dup2(2, 1);
-	} else if (dup2(l->out_w, 1) == -1 || dup2(l->out_w, 2) == -1) {
+	} else if (dup2(l->out_w, 1) == -1 ||
+	    dup2(l->err_w >= 0 ? l->err_w : l->out_w, 2) == -1) {
 		child_fail(l->stat_w, FAIL_SETUP, errno);
 	}
 	if (spec->cwd && chdir(spec->cwd) == -1)
@@ -402,6 +424,79 @@ proc_clear(struct proc *p)
 	p->state = PROC_DONE;
 	p->out_fd = -1;
 	p->log_fd = -1;
+	p->in_fd = -1;
+	p->err_fd = -1;
+	buf_init(&p->out, 0);
+}
+
+/* A pipe whose read end (which) the child gets; ours is non-blocking. */
+static int
+child_pipe(int *ours, int *theirs, int child_reads, struct err *e)
+{
+	int fds[2];
+
+	if (cloexec_pipe(fds) == -1)
+		return err_set(e, EX_TEMP, "cannot create a pipe: %s",
+		    strerror(errno));
+	*ours = child_reads ? fds[1] : fds[0];
+	*theirs = child_reads ? fds[0] : fds[1];
+	fcntl(*ours, F_SETFL, fcntl(*ours, F_GETFL) | O_NONBLOCK);
+	return 0;
+}
+
+/* The whole group: SIGTERM now, SIGKILL after the grace (check_deadlines). */
+static void
+begin_stop(struct proc *p, long long now)
+{
+	if (p->reaped || p->term_sent_ms)
+		return;
+	signal_group(p->pid, SIGTERM);
+	signal_group(p->pid, SIGCONT);
+	p->term_sent_ms = now;
+}
+
+/*
+ * Write what the pipe takes of the stdin bytes; close it when all are in
+ * or the child stopped reading.  SIGPIPE is blocked meanwhile, and one our
+ * write raised is taken back, so a child that exits unread costs EPIPE.
+ */
+static void
+feed(struct proc *p)
+{
+	struct timespec zero = { 0, 0 };
+	sigset_t pipe_set, old, pending;
+	int err = 0, was_pending;
+	ssize_t w;
+
+	if (p->in_fd < 0)
+		return;
+	sigemptyset(&pipe_set);
+	sigaddset(&pipe_set, SIGPIPE);
+	pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
+	sigemptyset(&pending);
+	sigpending(&pending);
+	was_pending = sigismember(&pending, SIGPIPE) == 1;
+	while (p->in_off < p->in_len) {
+		w = write(p->in_fd, p->in_data + p->in_off, p->in_len - p->in_off);
+		if (w > 0) {
+			p->in_off += (size_t)w;
+		} else if (w == -1 && errno == EINTR) {
+			continue;
+		} else if (w == -1 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			break;
+		} else {
+			err = w == -1 ? errno : EIO;
+			break;
+		}
+	}
+	if (err == EPIPE && !was_pending)
+		while (sigtimedwait(&pipe_set, NULL, &zero) == -1 && errno == EINTR)
+			;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (err)
+		p->in_errno = err;
+	if (err || p->in_off == p->in_len)
+		close_fd(&p->in_fd);
 }
 
 int
@@ -410,15 +505,20 @@ proc_start(struct proc *p, const struct proc_spec *spec, struct err *e)
 	struct launch l;
 	struct child_fail f;
 	sigset_t all, saved;
-	int out[2] = { -1, -1 }, st[2] = { -1, -1 };
+	int st[2] = { -1, -1 };
 	size_t i, n;
 	pid_t pid;
 
 	proc_clear(p);
 	memset(&l, 0, sizeof(l));
-	l.devnull = l.out_w = l.stat_w = -1;
+	l.devnull = l.in_r = l.out_w = l.err_w = l.stat_w = -1;
 	if (!spec->shell && (!spec->argv || !spec->argv[0]))
 		return err_set(e, EX_INTERNAL, "no command to run");
+	p->split = !spec->inherit_output && (spec->out_cap > 0 || spec->on_out);
+	p->on_out = spec->on_out;
+	p->on_out_ctx = spec->on_out_ctx;
+	if (p->split && !p->on_out)
+		buf_init(&p->out, spec->out_cap);
 
 	if (build_env(&l, spec->env, e) == -1)
 		goto fail;
@@ -454,16 +554,19 @@ proc_start(struct proc *p, const struct proc_spec *spec, struct err *e)
 		err_set(e, EX_IOERR_, "cannot open '/dev/null': %s", strerror(errno));
 		goto fail;
 	}
-	if (!spec->inherit_output) {
-		if (cloexec_pipe(out) == -1) {
-			err_set(e, EX_TEMP, "cannot create a pipe: %s",
-			    strerror(errno));
+	if (spec->in_data) {
+		if (child_pipe(&p->in_fd, &l.in_r, 1, e) == -1)
 			goto fail;
-		}
-		p->out_fd = out[0];
-		l.out_w = out[1];
-		fcntl(p->out_fd, F_SETFL, fcntl(p->out_fd, F_GETFL) | O_NONBLOCK);
+		p->in_len = spec->in_len;
+		p->in_data = xmalloc(p->in_len ? p->in_len : 1);
+		if (p->in_len)
+			memcpy(p->in_data, spec->in_data, p->in_len);
 	}
+	if (!spec->inherit_output &&
+	    child_pipe(&p->out_fd, &l.out_w, 0, e) == -1)
+		goto fail;
+	if (p->split && child_pipe(&p->err_fd, &l.err_w, 0, e) == -1)
+		goto fail;
 	if (cloexec_pipe(st) == -1) {
 		err_set(e, EX_TEMP, "cannot create a pipe: %s", strerror(errno));
 		goto fail;
@@ -496,14 +599,18 @@ proc_start(struct proc *p, const struct proc_spec *spec, struct err *e)
 	p->pid = pid;
 	p->state = PROC_RUNNING;
 	close_fd(&l.stat_w);
+	close_fd(&l.in_r);
 	close_fd(&l.out_w);
+	close_fd(&l.err_w);
 
 	if (read_child_fail(st[0], &f)) {
 		/* The child ends with 127 right after its report. */
 		while (waitpid(pid, &p->status, 0) == -1 && errno == EINTR)
 			;
 		set_exec_msg(p, spec, &f);
+		close_fd(&p->in_fd);
 		close_fd(&p->out_fd);
+		close_fd(&p->err_fd);
 		close_fd(&p->log_fd);
 		p->reaped = 1;
 		p->ended_ms = mono_ms();
@@ -511,13 +618,18 @@ proc_start(struct proc *p, const struct proc_spec *spec, struct err *e)
 	}
 	close_fd(&st[0]);
 	launch_free(&l);
+	feed(p);
 	return 0;
 
 fail:
 	launch_free(&l);
+	close_fd(&p->in_fd);
 	close_fd(&p->out_fd);
+	close_fd(&p->err_fd);
 	close_fd(&p->log_fd);
 	ring_free(&p->tail);
+	free(p->in_data);
+	p->in_data = NULL;
 	p->state = PROC_DONE;
 	p->pid = -1;
 	return -1;
@@ -544,29 +656,58 @@ log_write(struct proc *p, const char *s, size_t n)
 	}
 }
 
-/* Read what is there (bounded), closing the pipe at EOF. */
+/*
+ * Bytes read from the child: stdout captured apart goes to the callback or
+ * the capped buffer (passing the cap stops the group), the rest to the
+ * tail; all of it to the log.
+ */
 static void
-drain(struct proc *p)
+take(struct proc *p, int captured, char *s, size_t n)
+{
+	log_write(p, s, n);
+	if (!captured) {
+		ring_add(&p->tail, s, n);
+		return;
+	}
+	if (p->on_out) {
+		p->on_out(p->on_out_ctx, s, n);
+	} else if (!p->overflowed && buf_add(&p->out, s, n) == -1) {
+		p->overflowed = 1;
+		begin_stop(p, mono_ms());
+	}
+	wipe(s, n);
+}
+
+/* Read what is there on *fd (bounded), closing the pipe at EOF. */
+static void
+drain(struct proc *p, int *fd)
 {
 	char buf[READ_CHUNK];
+	int captured = p->split && fd == &p->out_fd;
 	ssize_t r;
 	int i;
 
-	for (i = 0; p->out_fd >= 0 && i < READ_ROUNDS; i++) {
-		r = read(p->out_fd, buf, sizeof(buf));
+	for (i = 0; *fd >= 0 && i < READ_ROUNDS; i++) {
+		r = read(*fd, buf, sizeof(buf));
 		if (r > 0) {
-			ring_add(&p->tail, buf, (size_t)r);
-			log_write(p, buf, (size_t)r);
+			take(p, captured, buf, (size_t)r);
 		} else if (r == 0) {
-			close_fd(&p->out_fd);
+			close_fd(fd);
 		} else if (errno == EINTR) {
 			continue;
 		} else if (errno == EAGAIN || errno == EWOULDBLOCK) {
 			break;
 		} else {
-			close_fd(&p->out_fd);
+			close_fd(fd);
 		}
 	}
+}
+
+static void
+drain_all(struct proc *p)
+{
+	drain(p, &p->out_fd);
+	drain(p, &p->err_fd);
 }
 
 /*
@@ -599,7 +740,9 @@ try_reap(struct proc *p, long long now)
 	}
 	p->reaped = 1;
 	p->ended_ms = now;
-	drain(p);
+	/* Nothing of the group is left to read what stdin still had. */
+	close_fd(&p->in_fd);
+	drain_all(p);
 }
 
 static void
@@ -610,9 +753,7 @@ check_deadlines(struct proc *p, long long now)
 	if (!p->term_sent_ms && p->timeout_ms > 0 &&
 	    now >= p->started_ms + p->timeout_ms) {
 		p->timed_out = 1;
-		signal_group(p->pid, SIGTERM);
-		signal_group(p->pid, SIGCONT);
-		p->term_sent_ms = now;
+		begin_stop(p, now);
 	} else if (p->term_sent_ms && !p->kill_sent &&
 	    now >= p->term_sent_ms + p->grace_ms) {
 		signal_group(p->pid, SIGKILL);
@@ -625,35 +766,63 @@ static long long
 next_deadline(const struct proc *p)
 {
 	if (p->reaped)
-		return p->out_fd >= 0 ? p->ended_ms + DRAIN_MS : -1;
+		return p->out_fd >= 0 || p->err_fd >= 0 ?
+		    p->ended_ms + DRAIN_MS : -1;
 	if (!p->term_sent_ms)
 		return p->timeout_ms > 0 ? p->started_ms + p->timeout_ms : -1;
 	return p->kill_sent ? -1 : p->term_sent_ms + p->grace_ms;
 }
 
+/* Which of a process's pipes poll() found ready. */
+enum { READY_OUT = 1, READY_ERR = 2, READY_IN = 4 };
+
 /*
- * Handle what is due for one running process: output (when readable), an
+ * Handle what is due for one running process: stdin to feed, output, an
  * exited leader, deadlines, a drain that took too long.  1 when it is done.
  */
 static int
-service(struct proc *p, long long now, int readable)
+service(struct proc *p, long long now, int ready)
 {
-	if (readable)
-		drain(p);
+	if (ready & READY_IN)
+		feed(p);
+	if (ready & READY_OUT)
+		drain(p, &p->out_fd);
+	if (ready & READY_ERR)
+		drain(p, &p->err_fd);
 	if (!p->reaped)
 		try_reap(p, now);
 	check_deadlines(p, now);
-	if (p->reaped && p->out_fd >= 0 && now >= p->ended_ms + DRAIN_MS) {
-		/* An escaped grandchild holds the pipe: stop waiting. */
-		drain(p);
+	if (p->reaped && (p->out_fd >= 0 || p->err_fd >= 0) &&
+	    now >= p->ended_ms + DRAIN_MS) {
+		/* An escaped grandchild holds a pipe: stop waiting. */
+		drain_all(p);
 		close_fd(&p->out_fd);
+		close_fd(&p->err_fd);
 	}
-	if (p->reaped && p->out_fd < 0) {
+	if (p->reaped && p->out_fd < 0 && p->err_fd < 0) {
 		close_fd(&p->log_fd);
 		p->state = PROC_DONE;
 		return 1;
 	}
 	return 0;
+}
+
+/* Add fd to the poll set; its slot, or (size_t)-1 for no fd. */
+static size_t
+watch(struct pollfd *pfd, size_t *nfd, int fd, short events)
+{
+	if (fd < 0)
+		return (size_t)-1;
+	pfd[*nfd].fd = fd;
+	pfd[*nfd].events = events;
+	pfd[*nfd].revents = 0;
+	return (*nfd)++;
+}
+
+static int
+fired(const struct pollfd *pfd, size_t slot, int bit)
+{
+	return slot != (size_t)-1 && pfd[slot].revents ? bit : 0;
 }
 
 int
@@ -696,22 +865,19 @@ proc_poll(struct proc **ps, size_t n, int wait_ms)
 			timeout = left > INT_MAX ? INT_MAX : (int)left;
 	}
 
-	pfd = xcalloc(n + 1, sizeof(*pfd));
-	slot = xcalloc(n, sizeof(*slot));
+	/* Three pipes a process: stdout (or both), stderr apart, stdin. */
+	pfd = xcalloc(3 * n + 1, sizeof(*pfd));
+	slot = xcalloc(3 * n, sizeof(*slot));
 	for (i = 0; i < n; i++) {
-		slot[i] = (size_t)-1;
-		if (!ps[i] || ps[i]->state != PROC_RUNNING || ps[i]->out_fd < 0)
+		slot[3 * i] = slot[3 * i + 1] = slot[3 * i + 2] = (size_t)-1;
+		if (!ps[i] || ps[i]->state != PROC_RUNNING)
 			continue;
-		slot[i] = nfd;
-		pfd[nfd].fd = ps[i]->out_fd;
-		pfd[nfd].events = POLLIN;
-		nfd++;
+		slot[3 * i] = watch(pfd, &nfd, ps[i]->out_fd, POLLIN);
+		slot[3 * i + 1] = watch(pfd, &nfd, ps[i]->err_fd, POLLIN);
+		slot[3 * i + 2] = watch(pfd, &nfd, ps[i]->in_fd, POLLOUT);
 	}
-	if (chld) {
-		pfd[nfd].fd = chld_pipe[0];
-		pfd[nfd].events = POLLIN;
-		nfd++;
-	}
+	if (chld)
+		watch(pfd, &nfd, chld_pipe[0], POLLIN);
 	r = poll(pfd, (nfds_t)nfd, timeout);
 	if (r == -1) {
 		/* EINTR: let the caller look at its signal flags first. */
@@ -727,7 +893,9 @@ proc_poll(struct proc **ps, size_t n, int wait_ms)
 		if (!ps[i] || ps[i]->state != PROC_RUNNING)
 			continue;
 		done += service(ps[i], now,
-		    slot[i] != (size_t)-1 && pfd[slot[i]].revents);
+		    fired(pfd, slot[3 * i], READY_OUT) |
+		    fired(pfd, slot[3 * i + 1], READY_ERR) |
+		    fired(pfd, slot[3 * i + 2], READY_IN));
 	}
 	free(pfd);
 	free(slot);
@@ -740,11 +908,7 @@ proc_cancel(struct proc *p)
 	if (p->state != PROC_RUNNING || p->reaped)
 		return;
 	p->cancelled = 1;
-	if (!p->term_sent_ms) {
-		signal_group(p->pid, SIGTERM);
-		signal_group(p->pid, SIGCONT);
-		p->term_sent_ms = mono_ms();
-	}
+	begin_stop(p, mono_ms());
 }
 
 int
@@ -834,7 +998,10 @@ proc_describe(const struct proc *p, char *out, size_t outsz)
 		return;
 	}
 	describe_status(p->status, how, sizeof(how));
-	if (p->timed_out) {
+	if (p->overflowed) {
+		format_size((long long)p->out.cap_max, dur, sizeof(dur));
+		snprintf(out, outsz, "printed more than %s (%s)", dur, how);
+	} else if (p->timed_out) {
 		fmt_ms(p->timeout_ms, dur, sizeof(dur));
 		snprintf(out, outsz, "%s after timeout %s", how, dur);
 	} else if (p->cancelled) {
@@ -860,6 +1027,18 @@ proc_signal(const struct proc *p)
 	return WTERMSIG(p->status);
 }
 
+int
+proc_status(const struct proc *p)
+{
+	if (p->state != PROC_DONE || p->pid <= 0)
+		return -1;
+	if (WIFEXITED(p->status))
+		return WEXITSTATUS(p->status);
+	if (WIFSIGNALED(p->status))
+		return 128 + WTERMSIG(p->status);
+	return -1;
+}
+
 long long
 proc_elapsed_ms(const struct proc *p)
 {
@@ -870,14 +1049,83 @@ proc_elapsed_ms(const struct proc *p)
 	return mono_ms() - p->started_ms;
 }
 
+/* Free a buffer's bytes, wiping all it ever held (alloc, not just len). */
+static void
+buf_wipe_free(struct buf *b)
+{
+	if (b->data)
+		wipe(b->data, b->alloc);
+	buf_free(b);
+}
+
 void
 proc_free(struct proc *p)
 {
+	close_fd(&p->in_fd);
 	close_fd(&p->out_fd);
+	close_fd(&p->err_fd);
 	close_fd(&p->log_fd);
+	if (p->tail.data)
+		wipe(p->tail.data, p->tail.max);
 	ring_free(&p->tail);
+	buf_wipe_free(&p->out);
+	if (p->in_data)
+		wipe(p->in_data, p->in_len);
+	free(p->in_data);
+	p->in_data = NULL;
 	free(p->exec_msg);
 	p->exec_msg = NULL;
+}
+
+int
+proc_capture(const struct proc_spec *spec, struct proc_result *r,
+    struct err *e)
+{
+	struct proc_spec s = *spec;
+	struct proc p;
+	const char *name = spec->shell ? "sh" : spec->argv ? spec->argv[0] : "";
+	int answered, code;
+
+	memset(r, 0, sizeof(*r));
+	r->status = -1;
+	s.inherit_output = 0;
+	s.on_out = NULL;
+	if (s.out_cap == 0)
+		s.out_cap = CAPTURE_DEFAULT;
+	if (proc_run(&p, &s, e) == -1) {
+		snprintf(r->how, sizeof(r->how), "not started");
+		proc_free(&p);
+		return -1;
+	}
+	r->status = proc_status(&p);
+	r->exec_errno = p.exec_errno;
+	r->timed_out = p.timed_out;
+	r->overflowed = p.overflowed;
+	proc_describe(&p, r->how, sizeof(r->how));
+	r->out = buf_detach(&p.out, &r->out_len);
+	r->err = ring_lines(&p.tail, INT_MAX);
+	answered = WIFEXITED(p.status) && !p.exec_msg && !p.timed_out &&
+	    !p.overflowed;
+	proc_free(&p);
+	if (answered)
+		return 0;
+	if (r->exec_errno)
+		return err_set(e, EX_USAGE_, "%s", r->how);
+	code = r->overflowed ? EX_IOERR_ : r->timed_out ? EX_TEMP : EX_INTERNAL;
+	return err_set(e, code, "'%s' %s", name, r->how);
+}
+
+void
+proc_result_free(struct proc_result *r)
+{
+	if (r->out)
+		wipe(r->out, r->out_len);
+	if (r->err)
+		wipe(r->err, strlen(r->err));
+	free(r->out);
+	free(r->err);
+	r->out = r->err = NULL;
+	r->out_len = 0;
 }
 
 static const struct {

@@ -1,15 +1,27 @@
 /*
- * proc: child processes in their own process group, with captured output
- * and a timeout.
+ * proc: the one way to run a child process: in its own process group,
+ * with captured output and a timeout.
  *
- * A started process runs as the leader of a new process group with stdin
- * from /dev/null and stdout+stderr on one pipe, which proc_poll() drains into
- * a log file (when asked) and a bounded tail ring.  The deadline sends
- * SIGTERM to the whole group, then SIGKILL after the grace period.  When the
- * leader has exited, what remains of its group is killed, so nothing a job
- * started outlives it.  Exec failures (command not found, not executable)
- * are reported distinctly from exit statuses.  struct proc owns its fds,
- * the ring and its strings; proc_free() releases them.
+ * A started process runs as the leader of a new process group.  Its stdin
+ * is /dev/null, or a pipe proc feeds the spec's bytes into (then closes).
+ * Its stdout and stderr share one pipe that proc_poll() drains into a log
+ * file (when asked) and a bounded tail ring; or, when the spec captures
+ * stdout (out_cap or on_out), stdout has a pipe of its own, into a capped
+ * buffer or a callback, and the tail ring holds stderr alone.  The deadline
+ * sends SIGTERM to the whole group, then SIGKILL after the grace period;
+ * so does stdout passing out_cap.  When the leader has exited, what
+ * remains of its group is killed, so nothing a job started outlives it.
+ * Exec failures (command not found, not executable) are reported
+ * distinctly from exit statuses.  struct proc owns its fds, the ring, the
+ * output buffer, its copy of the stdin bytes and its strings; proc_free()
+ * releases them, wiping what passed through them (a credential helper's
+ * stdin and stdout carry secrets).
+ *
+ * Two ways in: proc_start() and proc_poll() for many jobs at once (the
+ * gate's scheduler); proc_capture() to run one child to its end and get
+ * its status, stdout and the tail of its stderr (git, credential helpers).
+ * Children get an argv, never a shell splice (spec.shell is for job text
+ * the user wrote as shell).
  */
 #ifndef CI_PROC_H
 #define CI_PROC_H
@@ -29,6 +41,12 @@ struct proc_spec {
 	long long timeout_ms;	/* 0: no timeout */
 	long long grace_ms;	/* SIGTERM to SIGKILL; 0: 5000 */
 	int inherit_output;	/* 1: share our stderr, capture nothing */
+	const void *in_data;	/* bytes for the child's stdin (copied); NULL: /dev/null */
+	size_t in_len;
+	size_t out_cap;		/* >0: capture output apart, at most this many bytes */
+	/* Set: stdout apart, each chunk as it is read (out_cap unused). */
+	void (*on_out)(void *ctx, const char *data, size_t len);
+	void *on_out_ctx;
 };
 
 enum proc_state { PROC_RUNNING, PROC_DONE };
@@ -49,10 +67,20 @@ struct proc {
 	int status;		/* wait status, valid when state == PROC_DONE */
 	int exec_errno;		/* exec failed with this errno (status then 127) */
 	int log_errno;		/* writing the log failed with this errno */
+	int in_fd;		/* write end of the stdin pipe, -1 when fed or none */
+	int in_errno;		/* feeding stdin failed (EPIPE: the child stopped reading) */
+	int err_fd;		/* output apart: stderr's own pipe, -1 once at EOF */
+	struct buf out;		/* output captured with out_cap (NUL-terminated) */
+	int overflowed;		/* output passed out_cap: out is empty, the group stopped */
 	/* Bookkeeping of proc.c; callers only read exec_msg (via proc_describe). */
 	int reaped;		/* the leader was waited for (ended_ms is then set) */
 	int kill_sent;		/* SIGKILL went to the group after the grace */
 	char *exec_msg;		/* "command not found: 'foo'", or NULL */
+	int split;		/* output has a pipe of its own (out_fd) */
+	char *in_data;		/* our copy of spec.in_data */
+	size_t in_len, in_off;
+	void (*on_out)(void *ctx, const char *data, size_t len);
+	void *on_out_ctx;
 };
 
 /* Start a process; on failure return -1 with e set (p not running). */
@@ -81,10 +109,38 @@ void proc_describe(const struct proc *p, char *out, size_t outsz);
 int proc_exit_code(const struct proc *p);
 /* Signal number when killed by one, else 0. */
 int proc_signal(const struct proc *p);
+/* The shell's way: exit code, 128+N when killed by signal N; -1 not done. */
+int proc_status(const struct proc *p);
 /* Elapsed milliseconds (so far, when still running). */
 long long proc_elapsed_ms(const struct proc *p);
 
 void proc_free(struct proc *p);
+
+/* What proc_capture() found; owns out and err. */
+struct proc_result {
+	int status;		/* as proc_status(): 127 when exec failed, -1 not started */
+	char *out;		/* standard output, NUL-terminated (never NULL once started) */
+	size_t out_len;
+	char *err;		/* the tail of stderr, NUL-terminated (never NULL once started) */
+	int exec_errno;		/* exec (or chdir) failed with this errno */
+	int timed_out;		/* killed at the spec's timeout */
+	int overflowed;		/* standard output passed the cap */
+	char how[256];		/* proc_describe() of the end: "exited with status 1" */
+};
+
+/*
+ * Run spec to its end with stdout captured apart (at most spec->out_cap
+ * bytes; 0: 1 MiB) and the tail of stderr kept (spec->tail_bytes).
+ * Returns 0 when the child exited, whatever its exit status (r->status);
+ * -1 with e set, naming argv[0], when it gave no exit status: it could not
+ * start or exec, it was killed by a signal or at its timeout, or stdout
+ * passed the cap.  r is filled in either case (r->how says what happened),
+ * so a caller can word its own message; free it with proc_result_free().
+ */
+int proc_capture(const struct proc_spec *spec, struct proc_result *r,
+    struct err *e);
+/* Free r's strings, wiping them (they may carry a secret). */
+void proc_result_free(struct proc_result *r);
 
 /* Signal name without "SIG"-less guessing: "SIGKILL", or "signal 42". */
 const char *sig_name(int sig, char *buf, size_t bufsz);

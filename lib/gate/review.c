@@ -10,7 +10,7 @@
 #include <strings.h>
 
 #include "core/buf.h"
-#include "core/gitx.h"
+#include "core/git.h"
 #include "core/json.h"
 #include "gate/review.h"
 

@@ -20,7 +20,7 @@
 #include <string.h>
 
 #include "core/buf.h"
-#include "core/gitx.h"
+#include "core/git.h"
 #include "gate/secrets-scan.h"
 #include "gate/secrets.h"
 

@@ -1,16 +1,9 @@
 #include <ctype.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <poll.h>
-#include <pthread.h>
-#include <signal.h>
-#include <spawn.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/wait.h>
 #include <time.h>
-#include <unistd.h>
 
 #include <openssl/evp.h>
 
@@ -18,14 +11,15 @@
 #include "core/buf.h"
 #include "core/fsutil.h"
 #include "core/json.h"
+#include "core/proc.h"
 #include "core/timeutil.h"
 
 #define AUTHFILE_MAX (1u << 20)
 #define HELPER_OUT_MAX (64u << 10)
+#define HELPER_ERR_TAIL 4096		/* the helper's stderr, read by no one */
+#define HELPER_GRACE_MS 2000		/* SIGTERM to SIGKILL at the timeout */
 #define TOKEN_BODY_MAX (1u << 20)
 #define DOCKER_HUB_URL "https://index.docker.io/v1/"
-
-extern char **environ;
 
 static char *
 dup_or_null(const char *s)
@@ -107,169 +101,61 @@ valid_helper_name(const char *s)
 	return 1;
 }
 
-/* Write all of p to fd (a pipe to a child). */
-static int
-write_full(int fd, const char *p, size_t n)
-{
-	while (n > 0) {
-		ssize_t w = write(fd, p, n);
-
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 /*
- * Run "docker-credential-NAME get" with server on stdin; its stdout into
- * out (capped).  Returns the exit status (>= 0), or -1 with e set when it
- * could not run or timed out.
+ * Run "docker-credential-NAME get" with server on stdin, through core/proc:
+ * in its own process group, its stdout captured up to HELPER_OUT_MAX into
+ * r, its stderr (which may hold anything) kept off ours, the whole group
+ * killed at the timeout.  Returns the exit status (>= 0), or -1 with e set
+ * when it could not run, did not answer in time, was killed or wrote too
+ * much.  r holds the output either way: the caller frees it.
  */
 static int
-run_helper(const char *name, const char *server, const char *why, struct buf *out,
-    struct err *e)
+run_helper(const char *name, const char *server, const char *why,
+    struct proc_result *r, struct err *e)
 {
-	char prog[128], tmp[4096];
+	struct proc_spec spec;
+	char prog[128];
 	char *argv[3];
-	int in[2] = { -1, -1 }, outp[2] = { -1, -1 };
-	int status = 0, rc = -1, serr;
-	long long deadline = mono_ms() + AUTH_HELPER_TIMEOUT_MS;
-	posix_spawn_file_actions_t fa;
-	posix_spawnattr_t sa;
-	sigset_t def;
-	pid_t pid;
-	ssize_t n;
 
 	snprintf(prog, sizeof(prog), "docker-credential-%s", name);
-	if (pipe(in) != 0 || pipe(outp) != 0) {
-		err_set(e, EX_INTERNAL, "cannot run '%s': pipe: %s", prog, strerror(errno));
-		goto out;
-	}
-	fcntl(in[1], F_SETFD, FD_CLOEXEC);
-	fcntl(outp[0], F_SETFD, FD_CLOEXEC);
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_adddup2(&fa, in[0], 0);
-	posix_spawn_file_actions_adddup2(&fa, outp[1], 1);
-	/* The helper's stderr may hold anything: keep it off ours. */
-	posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
-	posix_spawn_file_actions_addclose(&fa, in[0]);
-	posix_spawn_file_actions_addclose(&fa, outp[1]);
-	posix_spawnattr_init(&sa);
-	sigemptyset(&def);
-	sigaddset(&def, SIGPIPE);
-	posix_spawnattr_setsigdefault(&sa, &def);
-	posix_spawnattr_setflags(&sa, POSIX_SPAWN_SETSIGDEF);
 	argv[0] = prog;
 	argv[1] = (char *)"get";
 	argv[2] = NULL;
-	serr = posix_spawnp(&pid, prog, &fa, &sa, argv, environ);
-	posix_spawn_file_actions_destroy(&fa);
-	posix_spawnattr_destroy(&sa);
-	close(in[0]);
-	in[0] = -1;
-	close(outp[1]);
-	outp[1] = -1;
-	if (serr != 0) {
-		err_set(e, EX_AUTH, "credential helper '%s' %s (%s)", prog,
-		    serr == ENOENT ? "is not installed: not found in PATH" : strerror(serr), why);
-		goto out;
+	memset(&spec, 0, sizeof(spec));
+	spec.argv = argv;
+	spec.in_data = server;
+	spec.in_len = strlen(server);
+	spec.out_cap = HELPER_OUT_MAX;
+	spec.tail_bytes = HELPER_ERR_TAIL;
+	spec.timeout_ms = AUTH_HELPER_TIMEOUT_MS;
+	spec.grace_ms = HELPER_GRACE_MS;
+	if (proc_capture(&spec, r, e) == 0) {
+		/* The protocol's command-not-found, from a shell wrapper. */
+		if (r->status == 127 && r->out_len == 0)
+			return err_set(e, EX_AUTH, "credential helper '%s' could not run "
+			    "(exit status 127) (%s)", prog, why);
+		return r->status;
 	}
-	/* A helper that exits without reading makes this write fail (its
-	 * status tells the rest), never kills us: SIGPIPE is blocked for it
-	 * and a pending one is taken back. */
-	{
-		sigset_t pipe_set, old_set;
-		struct timespec zero = { 0, 0 };
-		int wrc;
-
-		sigemptyset(&pipe_set);
-		sigaddset(&pipe_set, SIGPIPE);
-		pthread_sigmask(SIG_BLOCK, &pipe_set, &old_set);
-		wrc = write_full(in[1], server, strlen(server));
-		if (wrc < 0 && errno == EPIPE)
-			while (sigtimedwait(&pipe_set, NULL, &zero) < 0 && errno == EINTR)
-				;
-		pthread_sigmask(SIG_SETMASK, &old_set, NULL);
-	}
-	close(in[1]);
-	in[1] = -1;
-	for (;;) {
-		struct pollfd pfd = { outp[0], POLLIN, 0 };
-		long long left = deadline - mono_ms();
-		int pr;
-
-		if (left <= 0) {
-			kill(pid, SIGKILL);
-			waitpid(pid, &status, 0);
-			err_set(e, EX_AUTH, "credential helper '%s' did not answer within %d s (%s)",
-			    prog, AUTH_HELPER_TIMEOUT_MS / 1000, why);
-			goto out;
-		}
-		pr = poll(&pfd, 1, (int)(left > 1000 ? 1000 : left));
-		if (pr < 0 && errno != EINTR)
-			break;
-		if (pr <= 0)
-			continue;
-		n = read(outp[0], tmp, sizeof(tmp));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		if (buf_add(out, tmp, (size_t)n) < 0) {
-			kill(pid, SIGKILL);
-			waitpid(pid, &status, 0);
-			err_set(e, EX_AUTH, "credential helper '%s' wrote more than %u bytes (%s)",
-			    prog, HELPER_OUT_MAX, why);
-			goto out;
-		}
-	}
-	memset(tmp, 0, sizeof(tmp));
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
-	if (WIFSIGNALED(status)) {
-		err_set(e, EX_AUTH, "credential helper '%s' was killed by signal %d (%s)", prog,
-		    WTERMSIG(status), why);
-		goto out;
-	}
-	rc = WEXITSTATUS(status);
-	/* The protocol's command-not-found, from a shell wrapper. */
-	if (rc == 127 && out->len == 0) {
-		err_set(e, EX_AUTH, "credential helper '%s' could not run (exit status 127) (%s)",
-		    prog, why);
-		rc = -1;
-	}
-out:
-	memset(tmp, 0, sizeof(tmp));
-	if (in[0] >= 0)
-		close(in[0]);
-	if (in[1] >= 0)
-		close(in[1]);
-	if (outp[0] >= 0)
-		close(outp[0]);
-	if (outp[1] >= 0)
-		close(outp[1]);
-	return rc;
-}
-
-/* Wipe a buffer that held a secret, then free it. */
-static void
-buf_free_secret(struct buf *b)
-{
-	if (b->data)
-		memset(b->data, 0, b->alloc ? b->alloc : b->len);
-	buf_free(b);
+	if (r->status == -1)
+		return err_prefix(e, "cannot run credential helper '%s' (%s)", prog, why);
+	if (r->exec_errno)
+		return err_set(e, EX_AUTH, "credential helper '%s' %s (%s)", prog,
+		    r->exec_errno == ENOENT ? "is not installed: not found in PATH" :
+		    strerror(r->exec_errno), why);
+	if (r->timed_out)
+		return err_set(e, EX_AUTH, "credential helper '%s' did not answer within "
+		    "%d s (%s)", prog, AUTH_HELPER_TIMEOUT_MS / 1000, why);
+	if (r->overflowed)
+		return err_set(e, EX_AUTH, "credential helper '%s' wrote more than %u bytes (%s)",
+		    prog, HELPER_OUT_MAX, why);
+	return err_set(e, EX_AUTH, "credential helper '%s' was %s (%s)", prog, r->how, why);
 }
 
 static int
 from_helper(const char *name, const char *registry, const char *why, struct auth_creds *c,
     struct err *e)
 {
-	struct buf out;
+	struct proc_result out;
 	cJSON *j;
 	const char *user, *secret;
 	char src[160];
@@ -277,20 +163,19 @@ from_helper(const char *name, const char *registry, const char *why, struct auth
 
 	if (!valid_helper_name(name))
 		return err_set(e, EX_AUTH, "bad credential helper name '%.100s' (%s)", name, why);
-	buf_init(&out, HELPER_OUT_MAX);
 	st = run_helper(name, is_docker_hub(registry) ? DOCKER_HUB_URL : registry, why, &out, e);
 	if (st < 0)
 		goto done;
 	if (st != 0) {
 		/* The protocol's way to say "nothing stored for that host". */
-		if (out.data && strstr(out.data, "credentials not found"))
+		if (strstr(out.out, "credentials not found"))
 			rc = 0;
 		else
 			err_set(e, EX_AUTH, "credential helper 'docker-credential-%s' failed with exit "
 			    "status %d for '%s' (%s)", name, st, registry, why);
 		goto done;
 	}
-	j = json_parse(out.data ? out.data : "", out.len, NULL, NULL, e);
+	j = json_parse(out.out, out.out_len, NULL, NULL, e);
 	if (!j || !cJSON_IsObject(j)) {
 		cJSON_Delete(j);
 		err_set(e, EX_AUTH, "credential helper 'docker-credential-%s' answered something "
@@ -320,7 +205,7 @@ from_helper(const char *name, const char *registry, const char *why, struct auth
 	}
 	cJSON_Delete(j);
 done:
-	buf_free_secret(&out);
+	proc_result_free(&out);
 	return rc;
 }
 

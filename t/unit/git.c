@@ -1,12 +1,17 @@
-/* Unit tests for lib/git (source facts) and lib/log (the error record). */
+/*
+ * Unit tests for lib/core/git (source facts; git_capture, gitx_run and
+ * gitx_each with any number of arguments, statuses, messages, records)
+ * and lib/core/log (the error record).
+ */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
+#include "core/buf.h"
 #include "core/git.h"
 #include "core/log.h"
+#include "core/proc.h"
 #include "tap.h"
 
 static void
@@ -23,15 +28,132 @@ static int
 sh(const char *cmd)
 {
 	char *argv[] = { "sh", "-c", (char *)cmd, NULL };
-	pid_t pid = fork();
+	struct proc_spec spec;
+	struct proc_result r;
+	struct err e;
 	int st;
 
-	if (pid == 0) {
-		execvp("sh", argv);
-		_Exit(127);
+	memset(&spec, 0, sizeof(spec));
+	spec.argv = argv;
+	st = proc_capture(&spec, &r, &e) == 0 ? r.status : -1;
+	proc_result_free(&r);
+	return st;
+}
+
+/*
+ * More arguments than the old fixed vector held (30): every one reaches
+ * git.  "rev-parse --sq-quote" prints its arguments back, quoted.
+ */
+static void
+test_many_args(void)
+{
+	enum { NARG = 40 };
+	const char *args[NARG + 3];
+	char names[NARG][8];
+	struct buf want;
+	struct gitx g;
+	struct err e;
+	char *got;
+	int i, st = 0;
+
+	buf_init(&want, 0);
+	args[0] = "rev-parse";
+	args[1] = "--sq-quote";
+	for (i = 0; i < NARG; i++) {
+		snprintf(names[i], sizeof(names[i]), "a%d", i + 1);
+		args[i + 2] = names[i];
+		buf_addf(&want, " '%s'", names[i]);
 	}
-	waitpid(pid, &st, 0);
-	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+	args[NARG + 2] = NULL;
+	got = git_capture(args, &st);
+	is_int(st, 0, "42 arguments: git ran");
+	is_str(got, buf_str(&want), "42 arguments: git_capture passed every one");
+	free(got);
+	ok(gitx_run(&g, args, 0, &e) == 0, "42 arguments: gitx_run ran");
+	is_str(g.out, buf_str(&want), "42 arguments: gitx_run passed every one");
+	gitx_free(&g);
+	buf_free(&want);
+}
+
+struct recs {
+	struct buf seen;	/* records joined by '|' */
+	int n, stop_at;
+};
+
+static int
+on_rec(void *ctx, char *rec, size_t len, struct err *e)
+{
+	struct recs *r = ctx;
+
+	buf_addf(&r->seen, "%s%.*s", r->n ? "|" : "", (int)len, rec);
+	if (++r->n == r->stop_at)
+		return err_set(e, EX_DOC, "stopped at record %d", r->n);
+	return 0;
+}
+
+/* gitx_run statuses and messages; gitx_each records; outside any repo. */
+static void
+test_gitx(void)
+{
+	static const char *const fail[] = { "rev-parse", "--verify", "-q",
+	    "no-such-rev", NULL };
+	static const char *const bad[] = { "no-such-subcommand", NULL };
+	static const char *const quote[] = { "rev-parse", "--sq-quote",
+	    "x", "y", NULL };
+	const char *lines[] = { "-c", "core.quotePath=false", "rev-parse",
+	    "--sq-quote", NULL, NULL };
+	struct recs r;
+	struct gitx g;
+	struct err e;
+	int rc;
+
+	ok(gitx_run(&g, bad, 4096, &e) == 0, "gitx_run: a failing git is an answer");
+	ok(g.status > 0, "gitx_run: with git's exit status");
+	like(g.err, "no-such-subcommand", "gitx_run: and git's message");
+	ok(!strchr(g.err, '\n'), "gitx_run: on one line");
+	gitx_free(&g);
+
+	ok(gitx_run(&g, quote, 4, &e) == -1, "gitx_run: output past the cap refused");
+	is_int(e.code, EX_IOERR_, "gitx_run: EX_IOERR_");
+	like(e.msg, "'git rev-parse' printed more than 4 bytes", "gitx_run: saying so");
+
+	memset(&r, 0, sizeof(r));
+	buf_init(&r.seen, 0);
+	lines[4] = "one\ntwo\n\nfour";
+	rc = gitx_each(&g, lines, '\n', on_rec, &r, &e);
+	is_int(rc, 0, "gitx_each: ran");
+	is_int(g.status, 0, "gitx_each: status 0");
+	is_str(buf_str(&r.seen), " 'one|two||four'",
+	    "gitx_each: records split on newlines, empty ones kept");
+	buf_free(&r.seen);
+
+	/* Split on NUL, of which there is none: one record, no delimiter. */
+	memset(&r, 0, sizeof(r));
+	buf_init(&r.seen, 0);
+	rc = gitx_each(&g, quote, '\0', on_rec, &r, &e);
+	is_int(rc, 0, "gitx_each NUL: ran");
+	is_str(buf_str(&r.seen), " 'x' 'y'\n",
+	    "gitx_each NUL: the last record without its delimiter counts");
+	buf_free(&r.seen);
+
+	memset(&r, 0, sizeof(r));
+	buf_init(&r.seen, 0);
+	r.stop_at = 2;
+	lines[4] = "one\ntwo\nthree\nfour";
+	rc = gitx_each(&g, lines, '\n', on_rec, &r, &e);
+	is_int(rc, -1, "gitx_each: fn stopping it fails it");
+	is_str(e.msg, "stopped at record 2", "gitx_each: with fn's message");
+	is_int(r.n, 2, "gitx_each: no record after the stop");
+	is_int(g.status, 0, "gitx_each: git still ran to its end");
+	buf_free(&r.seen);
+
+	memset(&r, 0, sizeof(r));
+	buf_init(&r.seen, 0);
+	rc = gitx_each(&g, fail, '\n', on_rec, &r, &e);
+	is_int(rc, 0, "gitx_each: a failing git is an answer");
+	ok(g.status > 0, "gitx_each: git's exit status");
+	is_int(r.n, 0, "gitx_each: no records");
+	buf_free(&r.seen);
 }
 
 int
@@ -63,6 +185,8 @@ main(void)
 	if (chdir(dir) < 0)
 		return 1;
 	setenv("GIT_CEILING_DIRECTORIES", "/tmp", 1);
+	test_many_args();
+	test_gitx();
 	ok(git_source_read(&gs, &e) == -1, "outside a work tree: an error");
 	like(e.msg, "not inside a git work tree", "saying so");
 	git_source_free(&gs);

@@ -1,7 +1,9 @@
 /*
  * Unit tests for lib/proc: exit statuses, captured output, env and cwd,
  * exec failures, timeouts and cancellation of whole process groups,
- * parallel jobs, bounded tails and pipes held open by grandchildren.
+ * parallel jobs, bounded tails and pipes held open by grandchildren; and
+ * proc_capture(): stdin bytes, stdout apart from stderr, the stdout cap,
+ * a timeout that kills a grandchild ignoring SIGTERM, env, cwd.
  * No assertion depends on wall-clock timing.
  */
 #include <sys/stat.h>
@@ -621,6 +623,263 @@ test_inherit(void)
 	proc_free(&p);
 }
 
+/* proc_capture() of sh -c TEXT with stdin bytes (in may be NULL). */
+static int
+capture_sh(const char *text, const char *in, size_t in_len,
+    struct proc_spec *spec, struct proc_result *r, struct err *e)
+{
+	struct proc_spec def;
+	char *argv[] = { "sh", "-c", (char *)text, NULL };
+
+	if (!spec) {
+		memset(&def, 0, sizeof(def));
+		spec = &def;
+	}
+	if (!spec->timeout_ms)
+		spec->timeout_ms = 20000;	/* only a bound against hanging */
+	spec->argv = argv;
+	spec->in_data = in;
+	spec->in_len = in_len;
+	err_clear(e);
+	return proc_capture(spec, r, e);
+}
+
+static void
+test_capture_stdin(void)
+{
+	struct proc_result r;
+	struct proc_spec spec;
+	struct err e;
+	char *big;
+	size_t i, n = 1 << 20;
+	int rc;
+
+	rc = capture_sh("read server; printf 'got %s' \"$server\"",
+	    "https://reg.example\n", 20, NULL, &r, &e);
+	is_int(rc, 0, "stdin: ran");
+	is_str(r.out, "got https://reg.example", "stdin: the bytes reached the child");
+	is_int(r.status, 0, "stdin: status 0");
+	proc_result_free(&r);
+
+	/* Without a trailing newline, and empty: EOF follows the bytes. */
+	capture_sh("cat; echo '|eof'", "no-newline", 10, NULL, &r, &e);
+	is_str(r.out, "no-newline|eof\n", "stdin: closed after the bytes");
+	proc_result_free(&r);
+	capture_sh("cat; echo '|eof'", "", 0, NULL, &r, &e);
+	is_str(r.out, "|eof\n", "stdin: empty bytes give EOF at once");
+	proc_result_free(&r);
+
+	/* More than a pipe holds, echoed back: fed while stdout drains. */
+	big = xmalloc(n);
+	for (i = 0; i < n; i++)
+		big[i] = (char)('a' + i % 26);
+	memset(&spec, 0, sizeof(spec));
+	spec.out_cap = 2 * n;
+	rc = capture_sh("cat", big, n, &spec, &r, &e);
+	is_int(rc, 0, "stdin 1 MiB through cat: ran");
+	ok(r.out_len == n && memcmp(r.out, big, n) == 0,
+	    "stdin 1 MiB through cat: every byte back, in order");
+	proc_result_free(&r);
+
+	/* A child that reads nothing: EPIPE for us, never SIGPIPE. */
+	rc = capture_sh("exit 4", big, n, NULL, &r, &e);
+	is_int(rc, 0, "stdin unread: we are still here");
+	is_int(r.status, 4, "stdin unread: the child's status");
+	proc_result_free(&r);
+	free(big);
+}
+
+static void
+test_capture_split(void)
+{
+	struct proc_result r;
+	struct err e;
+	int rc;
+
+	rc = capture_sh("echo out1; echo err1 >&2; echo out2; echo err2 >&2; exit 3",
+	    NULL, 0, NULL, &r, &e);
+	is_int(rc, 0, "split: an exit status is an answer");
+	is_int(r.status, 3, "split: status 3");
+	is_str(r.out, "out1\nout2\n", "split: stdout alone in out");
+	is_str(r.err, "err1\nerr2\n", "split: stderr alone in err");
+	is_str(r.how, "exited with status 3", "split: how");
+	proc_result_free(&r);
+
+	/* No stdin bytes: /dev/null. */
+	capture_sh("cat; echo done", NULL, 0, NULL, &r, &e);
+	is_str(r.out, "done\n", "no stdin bytes: /dev/null");
+	proc_result_free(&r);
+
+	rc = capture_sh("kill -KILL $$", NULL, 0, NULL, &r, &e);
+	is_int(rc, -1, "killed: no answer");
+	is_int(r.status, 128 + SIGKILL, "killed: status 128+9");
+	is_str(e.msg, "'sh' killed by SIGKILL", "killed: the message names the command");
+	proc_result_free(&r);
+}
+
+static void
+test_capture_cap(void)
+{
+	struct proc_result r;
+	struct proc_spec spec;
+	struct err e;
+	int rc;
+
+	memset(&spec, 0, sizeof(spec));
+	spec.out_cap = 4096;
+	rc = capture_sh("head -c 4096 /dev/zero | tr '\\0' x", NULL, 0, &spec, &r, &e);
+	is_int(rc, 0, "cap: exactly the cap is fine");
+	is_int(r.out_len, 4096, "cap: all 4096 bytes");
+	is_int(r.overflowed, 0, "cap: not overflowed");
+	proc_result_free(&r);
+
+	rc = capture_sh("head -c 4097 /dev/zero | tr '\\0' x", NULL, 0, &spec, &r, &e);
+	is_int(rc, -1, "cap: one byte more is refused");
+	is_int(r.overflowed, 1, "cap: overflowed");
+	is_int(r.out_len, 0, "cap: nothing truncated handed back");
+	is_int(e.code, EX_IOERR_, "cap: EX_IOERR_");
+	like(e.msg, "'sh' printed more than 4.0 KiB", "cap: message says so");
+	proc_result_free(&r);
+
+	/* A child that would print for ever is stopped, not waited for. */
+	rc = capture_sh("yes", NULL, 0, &spec, &r, &e);
+	is_int(rc, -1, "cap: endless output refused");
+	is_int(r.status, 128 + SIGTERM, "cap: endless output stopped by SIGTERM");
+	is_int(r.timed_out, 0, "cap: no timeout was needed");
+	proc_result_free(&r);
+}
+
+static void
+test_capture_timeout(void)
+{
+	struct proc_result r;
+	struct proc_spec spec;
+	struct err e;
+	char *pidfile, *text;
+	pid_t gc;
+	int rc;
+
+	/*
+	 * The leader dies of SIGTERM at the timeout; its grandchild ignores
+	 * SIGTERM and holds stdout, so only the kill of the whole group once
+	 * the leader is gone ends it.  The leader waits until the grandchild
+	 * has set its trap, so the timeout never comes first.
+	 */
+	pidfile = path_in("capture-gc.pid");
+	unlink(pidfile);
+	text = xasprintf("sh -c 'trap \"\" TERM; echo $$ > \"$0.tmp\"; "
+	    "mv \"$0.tmp\" \"$0\"; exec sleep 100' '%s' & "
+	    "while [ ! -s '%s' ]; do sleep 0.01; done; echo waiting; sleep 100",
+	    pidfile, pidfile);
+	memset(&spec, 0, sizeof(spec));
+	spec.timeout_ms = 500;
+	spec.grace_ms = 60000;	/* the grace must not be what kills it */
+	rc = capture_sh(text, NULL, 0, &spec, &r, &e);
+	is_int(rc, -1, "timeout: no answer");
+	is_int(r.timed_out, 1, "timeout: timed_out");
+	is_int(r.status, 128 + SIGTERM, "timeout: leader killed by SIGTERM");
+	is_int(e.code, EX_TEMP, "timeout: EX_TEMP");
+	is_str(e.msg, "'sh' killed by SIGTERM after timeout 500ms",
+	    "timeout: message names command and timeout");
+	is_str(r.out, "waiting\n", "timeout: output up to then kept");
+	gc = read_pid("capture-gc.pid");
+	ok(gc > 1, "timeout: grandchild pid recorded");
+	ok(gc > 1 && wait_dead(gc),
+	    "timeout: grandchild ignoring SIGTERM killed with its group");
+	if (gc > 1 && !is_dead(gc))
+		kill(gc, SIGKILL);
+	proc_result_free(&r);
+	free(text);
+	free(pidfile);
+}
+
+static void
+test_capture_env_cwd(void)
+{
+	struct proc_result r;
+	struct proc_spec spec;
+	struct err e;
+	char *env[] = { "CI_PROC_CAP=set by spec", "HOME=/ci-proc-home", NULL };
+	char *nf[] = { "ci-proc-no-such-command", NULL };
+	char real[PATH_MAX], *want;
+	int rc;
+
+	memset(&spec, 0, sizeof(spec));
+	spec.env = env;
+	spec.cwd = dir;
+	rc = capture_sh("printf '%s|%s|' \"$CI_PROC_CAP\" \"$HOME\"; pwd -P",
+	    NULL, 0, &spec, &r, &e);
+	is_int(rc, 0, "env+cwd: ran");
+	if (!realpath(dir, real))
+		real[0] = '\0';
+	want = xasprintf("set by spec|/ci-proc-home|%s\n", real);
+	is_str(r.out, want, "env+cwd: added, overridden, and the directory");
+	free(want);
+	proc_result_free(&r);
+	ok(!getenv("CI_PROC_CAP"), "env+cwd: our environment untouched");
+
+	memset(&spec, 0, sizeof(spec));
+	spec.argv = nf;
+	err_clear(&e);
+	rc = proc_capture(&spec, &r, &e);
+	is_int(rc, -1, "not found: no answer");
+	is_int(r.status, 127, "not found: status 127");
+	is_int(r.exec_errno, ENOENT, "not found: ENOENT");
+	is_str(e.msg, "command not found: 'ci-proc-no-such-command'",
+	    "not found: message");
+	proc_result_free(&r);
+
+	memset(&spec, 0, sizeof(spec));
+	err_clear(&e);
+	rc = proc_capture(&spec, &r, &e);
+	is_int(rc, -1, "no command: refused");
+	is_int(r.status, -1, "no command: not started");
+	proc_result_free(&r);
+}
+
+/* on_out: stdout as it comes, stderr still in the tail. */
+struct sink {
+	size_t bytes, calls, lines;
+};
+
+static void
+count_out(void *ctx, const char *data, size_t len)
+{
+	struct sink *k = ctx;
+	size_t i;
+
+	k->bytes += len;
+	k->calls++;
+	for (i = 0; i < len; i++)
+		k->lines += data[i] == '\n';
+}
+
+static void
+test_on_out(void)
+{
+	struct proc p;
+	struct proc_spec spec;
+	struct sink k = { 0, 0, 0 };
+	struct err e;
+	char *argv[] = { "sh", "-c", "i=0; while [ $i -lt 20000 ]; do "
+	    "echo \"line $i\"; i=$((i+1)); done; echo to-stderr >&2", NULL };
+	char *t;
+
+	memset(&spec, 0, sizeof(spec));
+	spec.argv = argv;
+	spec.on_out = count_out;
+	spec.on_out_ctx = &k;
+	ok(proc_run(&p, &spec, &e) == 0, "on_out: ran");
+	is_int(proc_status(&p), 0, "on_out: status 0");
+	is_int(k.lines, 20000, "on_out: every stdout line seen");
+	ok(k.calls > 1, "on_out: in more than one chunk");
+	t = tail_of(&p, 5);
+	is_str(t, "to-stderr\n", "on_out: the tail holds stderr alone");
+	free(t);
+	is_int(p.out.len, 0, "on_out: nothing buffered");
+	proc_free(&p);
+}
+
 static void
 test_sig_name(void)
 {
@@ -670,6 +929,12 @@ main(void)
 	test_big_output();
 	test_pipe_held_open();
 	test_inherit();
+	test_capture_stdin();
+	test_capture_split();
+	test_capture_cap();
+	test_capture_timeout();
+	test_capture_env_cwd();
+	test_on_out();
 	test_sig_name();
 	cleanup();
 	return done_testing();

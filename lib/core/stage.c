@@ -266,6 +266,8 @@ on_signal(int sig)
 int
 stage_write(struct stage *s, struct err *e)
 {
+	if (s->no_write)
+		return 0;
 	if (pipeline_write(&s->p, stdout, e) < 0)
 		return -1;
 	/* fclose reports what a full disk or closed pipe did to the buffer. */
@@ -286,8 +288,11 @@ stage_run(struct stage *s, stage_work *work, void *arg)
 	signal(SIGPIPE, SIG_IGN);
 	if (pipeline_open(&s->p, !s->new_doc && !s->no_stdin, s->first, s->version_tag, &e) < 0)
 		return stage_exit_code(err_report(&e));
-	if (!s->acts_on_failure && pipeline_skip_upstream(&s->p, s->name, s->verb))
+	if (!s->acts_on_failure && pipeline_skip_upstream(&s->p, s->name, s->verb)) {
+		if (s->on_skip)
+			s->on_skip(s, arg, json_str(json_path(s->p.doc, s->name), "failed_stage"));
 		return stage_write(s, &e) < 0 ? err_report(&e) : EX_FAIL;
+	}
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;

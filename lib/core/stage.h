@@ -83,6 +83,10 @@ struct stage {
 	int first;			/* empty stdin starts a document */
 	int acts_on_failure;		/* run the work even when upstream failed */
 	int no_stdin;			/* stdin holds something else (a password) */
+	int no_write;			/* standard output carries something else (TAP) */
+	/* Called after the upstream skip added its section, before the write
+	 * (ci-smoke's TAP says "1..0 # SKIP" there); may be NULL. */
+	void (*on_skip)(struct stage *s, void *arg, const char *failed_stage);
 
 	/* Set by stage_getopt() from the common options. */
 	int new_doc;			/* --new */

@@ -234,6 +234,18 @@ render_str(const struct run *r, const struct hurl_str *hs, char **why)
 
 /* ---- values from responses ------------------------------------------ */
 
+/* The integer part of d; -1 when d is not a number or out of range, as
+ * converting it would be undefined behaviour. */
+static int
+double_to_ll(double d, long long *out)
+{
+	/* -2^63 is a double exactly; 2^63 is the first one too big */
+	if (!(d >= -9223372036854775808.0 && d < 9223372036854775808.0))
+		return -1;
+	*out = (long long)d;
+	return 0;
+}
+
 static void
 sval_from_json(struct sval *v, const cJSON *item)
 {
@@ -259,9 +271,8 @@ sval_from_json(struct sval *v, const cJSON *item)
 	} else if (cJSON_IsNumber(item)) {
 		double d = item->valuedouble;
 
-		if (d == floor(d) && fabs(d) < 9.2e18) {
+		if (d == floor(d) && fabs(d) < 9.2e18 && double_to_ll(d, &v->i) == 0) {
 			v->type = SV_INT;
-			v->i = (long long)d;
 		} else {
 			v->type = SV_FLOAT;
 			v->f = d;
@@ -534,7 +545,13 @@ eval_filter(struct run *r, const struct hurl_filter *f, struct sval *v, char **w
 		if (v->type == SV_INT) {
 			return 0;
 		} else if (v->type == SV_FLOAT) {
-			out.i = (long long)v->f;
+			if (double_to_ll(v->f, &out.i) < 0) {
+				char *sh = sval_show(v);
+
+				*why = xasprintf("toInt: %s does not fit a 64-bit integer", sh);
+				free(sh);
+				return -1;
+			}
 		} else if (v->type == SV_STRING) {
 			char *end;
 

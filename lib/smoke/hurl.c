@@ -1362,17 +1362,22 @@ parse_bool_text(const char *s, long long *out)
 	return -1;
 }
 
-/* Milliseconds: a bare integer, or a duration with units ("500ms", "2s"). */
+/*
+ * Milliseconds: a bare integer, or a duration with units ("500ms", "2s").
+ * A bare integer is read as "Nms", so that it has the bound every duration
+ * has: the engine adds it to the clock, which must not overflow.
+ */
 static int
 parse_ms_text(const char *s, long long *out)
 {
 	const char *why;
-	char *end;
+	char ms[32];
+	size_t n = strspn(s, "0123456789");
 
-	errno = 0;
-	*out = strtoll(s, &end, 10);
-	if (end != s && !*end && !errno && *out >= 0)
-		return 0;
+	if (n && !s[n] && n + 3 <= sizeof(ms)) {
+		snprintf(ms, sizeof(ms), "%sms", s);
+		return parse_duration(ms, out, &why);
+	}
 	return parse_duration(s, out, &why);
 }
 

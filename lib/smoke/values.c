@@ -404,6 +404,18 @@ smoke_secret_add(struct smoke_secrets *s, const char *value)
 	secret_push(s, value);
 	enc = http_urlencode(value);
 	secret_push(s, enc);
+	/* libcurl's URL API writes its escapes in lowercase ("%2f"): that
+	 * form is the same secret too. */
+	if (strchr(enc, '%')) {
+		char *p;
+
+		for (p = enc; *p; p++)
+			if (*p == '%' && p[1] && p[2]) {
+				p[1] = (char)tolower((unsigned char)p[1]);
+				p[2] = (char)tolower((unsigned char)p[2]);
+			}
+		secret_push(s, enc);
+	}
 	free_secret(enc);
 	q = quote(value, strlen(value), (size_t)-1);
 	n = strlen(q);

@@ -75,4 +75,15 @@ test_expect_success '... with the option named' '
 	! test -s j.out && test_grep "ci-build: error: -j .0.: expected a number of threads" j.err
 '
 
+test_expect_code 2 '--chunk-size (an upload option) is refused' '
+	(cd app && ci-build --new --chunk-size 8M -o ../chunk . >../chunk.out 2>../chunk.err)
+'
+
+test_expect_success '... saying why; nothing built; --help does not offer it' '
+	! test -s chunk.out && ! test -e chunk &&
+	test_grep "ci-build: error: --chunk-size: ci-build only pulls" chunk.err &&
+	ci-build --help >help.out && test_grep "registry options" help.out &&
+	test_grep "retry-time" help.out && ! grep -e "--chunk-size" help.out
+'
+
 test_done

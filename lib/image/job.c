@@ -7,6 +7,7 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -580,37 +581,68 @@ write_outputs(struct run *u, struct err *e)
 	return 0;
 }
 
-/* Swap the new layout in. */
+/*
+ * Make the renames in dir durable.  Some file systems cannot fsync a
+ * directory (EINVAL, ENOTSUP, EROFS): the renames stand.  (core/fsutil
+ * does this inside atomic_write() but has no helper of its own.)
+ */
+static int
+sync_dir(const char *dir, struct err *e)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), saved;
+
+	if (fd < 0)
+		return err_set(e, EX_IOERR_, "cannot open '%s': %s", dir, strerror(errno));
+	if (fsync(fd) != 0 && errno != EINVAL && errno != ENOTSUP && errno != EROFS) {
+		saved = errno;
+		close(fd);
+		return err_set(e, EX_IOERR_, "cannot sync '%s': %s", dir, strerror(saved));
+	}
+	close(fd);
+	return 0;
+}
+
+/*
+ * Swap the new layout in: the old one aside, the new one in its place,
+ * the directory synced, the old one removed.  When the new one cannot be
+ * put in place, the old one goes back, or the message says where it is.
+ */
 static int
 swap_in(struct run *u, struct err *e)
 {
 	const char *out = u->j->out;
 	struct stat st;
 	char *old = NULL;
+	int saved;
 
 	if (stat(out, &st) == 0) {
 		old = xasprintf("%s.old-%ld", u->tmp, (long)getpid());
 		if (rename(out, old) != 0) {
-			err_set(e, EX_IOERR_, "cannot move '%s' aside: %s", out, strerror(errno));
+			err_set(e, EX_IOERR_, "cannot move '%s' aside to '%s': %s", out, old,
+			    strerror(errno));
 			free(old);
 			return -1;
 		}
 	}
 	if (rename(u->tmp, out) != 0) {
-		err_set(e, EX_IOERR_, "cannot rename '%s' to '%s': %s", u->tmp, out,
-		    strerror(errno));
-		if (old)
-			rename(old, out);
+		saved = errno;
+		if (old && rename(old, out) != 0)
+			err_set(e, EX_IOERR_, "cannot rename '%s' to '%s': %s; the previous "
+			    "image is left in '%s' (%s)", u->tmp, out, strerror(saved), old,
+			    strerror(errno));
+		else
+			err_set(e, EX_IOERR_, "cannot rename '%s' to '%s': %s", u->tmp, out,
+			    strerror(saved));
 		free(old);
 		return -1;
 	}
+	free(u->tmp);
+	u->tmp = NULL;
 	if (old) {
 		rm_rf(old);
 		free(old);
 	}
-	free(u->tmp);
-	u->tmp = NULL;
-	return 0;
+	return sync_dir(u->parent, e);
 }
 
 int

@@ -18,7 +18,7 @@ test_expect_success 'setup: a context in a git repository' '
 
 test_expect_success 'build: a layout, tags and the document' '
 	(cd app && ci-build --new -t registry.example/app -t registry.example/app:stable \
-		--version 2.4.1 . >../doc.json 2>../err) &&
+		--version-tag 2.4.1 . >../doc.json 2>../err) &&
 	short=$(cut -c1-7 commit) &&
 	test -f app/ci-out/image/oci-layout &&
 	test_json doc.json "d[\"build\"][\"status\"] == \"passed\"" &&

@@ -1168,8 +1168,9 @@ copy_do(struct builder *b, struct build_stage *s, const struct df_inst *in)
 
 		if (plan_expand(b, s, in, in->args[i], &w) < 0)
 			goto out;
-		words = xrealloc(words, (nw + 1) * sizeof(*words));
-		words[nw++] = w;
+		words = strv_push(words, w);
+		nw++;
+		free(w);
 	}
 	if (df_has_flag(in, "exclude")) {
 		builder_err(b, in, EX_USAGE_, "%s --exclude is not supported; use .dockerignore",
@@ -1511,9 +1512,7 @@ out:
 		free(srcs[i].real);
 	}
 	free(srcs);
-	for (i = 0; i < nw; i++)
-		free(words[i]);
-	free(words);
+	strv_free(words);
 	free(from);
 	free(dest_r);
 	owner_free(&j.cp.own);

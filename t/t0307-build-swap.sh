@@ -1,0 +1,61 @@
+#!/bin/sh
+test_description='ci-build swaps its output in checked: rename and directory sync'
+. "${0%/*}/test-lib.sh"
+. "$TEST_DIRECTORY/helpers/build-lib.sh"
+
+# rename(2) and fsync(2) failures are injected with an LD_PRELOAD shim:
+# as root no permission makes them fail.  (A sanitizer build cannot take
+# a preloaded library: then these tests are skipped.)
+if cc -shared -fPIC -o failsys.so "$TEST_DIRECTORY/helpers/failsys.c" -ldl 2>/dev/null &&
+	LD_PRELOAD=$PWD/failsys.so ci-build --version >/dev/null 2>&1; then
+	test_set_prereq FAILSYS
+fi
+
+test_expect_success 'setup: a context and a first image' '
+	mkdir app && echo one >app/f.txt &&
+	printf "FROM scratch\nCOPY f.txt /\n" >app/Dockerfile &&
+	ci-build --new -q -o out/image app >first.json &&
+	cp -r out/image before &&
+	echo two >app/f.txt
+'
+
+test_expect_code 74 FAILSYS 'the new layout cannot be renamed into place: exit 74' '
+	FAIL_RENAME_TO=out/image FAIL_RENAME_ONCE=1 LD_PRELOAD=$PWD/failsys.so \
+		ci-build --new -o out/image app >ren.json 2>ren.err
+'
+
+test_expect_success FAILSYS '... with a clear error; the old output is back, untouched' '
+	test_grep "ci-build: error: cannot rename .out/.image.tmp-[0-9]*. to .out/image.: Input/output error" ren.err &&
+	test_json ren.json "d[\"build\"][\"status\"] == \"error\" and d[\"build\"][\"exit_code\"] == 74" &&
+	diff -r before out/image && no_tmp_dirs out
+'
+
+test_expect_code 74 FAILSYS 'nor can the old one be put back: exit 74' '
+	FAIL_RENAME_TO=out/image LD_PRELOAD=$PWD/failsys.so \
+		ci-build --new -o out/image app >back.json 2>back.err
+'
+
+test_expect_success FAILSYS '... the message says where the old image is; it is intact there' '
+	old=$(ls -d out/.image.tmp-*.old-*) &&
+	test_grep "cannot rename .out/.image.tmp-[0-9]*. to .out/image.: Input/output error; the previous image is left in .$old." back.err &&
+	! test -e out/image && diff -r before "$old" &&
+	mv "$old" out/image && no_tmp_dirs out
+'
+
+test_expect_code 74 FAILSYS 'the output directory cannot be synced: exit 74' '
+	FAIL_FSYNC_DIR=$(cd out && pwd) LD_PRELOAD=$PWD/failsys.so \
+		ci-build --new -o out/image app >sync.json 2>sync.err
+'
+
+test_expect_success FAILSYS '... saying so' '
+	test_grep "ci-build: error: cannot sync .out.: Input/output error" sync.err &&
+	test_json sync.json "d[\"build\"][\"exit_code\"] == 74"
+'
+
+test_expect_success 'without faults the new image replaces the old one' '
+	ci-build --new -q -o out/image app >ok.json &&
+	test_json ok.json "d[\"build\"][\"status\"] == \"passed\"" &&
+	! diff -r before out/image >/dev/null && no_tmp_dirs out
+'
+
+test_done

@@ -12,7 +12,6 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +26,8 @@
 #include "core/fsutil.h"
 #include "net/http.h"
 #include "core/json.h"
+#include "core/retry.h"
+#include "core/size.h"
 #include "net/registry.h"
 #include "core/timeutil.h"
 
@@ -94,8 +95,7 @@ struct xfer {
 	struct http_response resp;
 	int in_flight;
 
-	int attempts;
-	long long first_fail_ms;
+	struct retry_state retry;	/* transient failures of this request */
 	long long not_before_ms;
 	int auth_rounds;
 	int transient;			/* the response is a transient failure */
@@ -132,42 +132,6 @@ void
 registry_opts_init(struct registry_opts *o)
 {
 	memset(o, 0, sizeof(*o));
-}
-
-static int
-parse_size(const char *s, long long *out)
-{
-	char *end;
-	long long v, mul = 1;
-
-	errno = 0;
-	v = strtoll(s, &end, 10);
-	if (end == s || errno || v < 0)
-		return -1;
-	switch (*end) {
-	case '\0':
-		break;
-	case 'k': case 'K':
-		mul = 1LL << 10;
-		end++;
-		break;
-	case 'm': case 'M':
-		mul = 1LL << 20;
-		end++;
-		break;
-	case 'g': case 'G':
-		mul = 1LL << 30;
-		end++;
-		break;
-	default:
-		return -1;
-	}
-	if (*end == 'i' || *end == 'B' || *end == 'b')
-		end += (*end == 'i' && (end[1] == 'B' || end[1] == 'b')) ? 2 : 1;
-	if (*end || v > LLONG_MAX / mul)
-		return -1;
-	*out = v * mul;
-	return 0;
 }
 
 static int
@@ -418,13 +382,7 @@ struct registry *
 registry_new(const struct registry_opts *o)
 {
 	struct registry *r = xcalloc(1, sizeof(*r));
-	static int seeded;
 
-	if (!seeded) {
-		/* Jitter only: no need for anything stronger. */
-		srand((unsigned)(now_ms() ^ (long long)getpid()));
-		seeded = 1;
-	}
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	r->o = o;
 	r->ho.ca_file = o->ca_file;
@@ -467,6 +425,17 @@ static long long
 opt_retry_time(const struct registry *r)
 {
 	return r->o->retry_time_ms > 0 ? r->o->retry_time_ms : REGISTRY_DEFAULT_RETRY_TIME_MS;
+}
+
+/* --retries and --retry-time: the one policy (core/retry.h) for every
+ * request and every upload session. */
+static void
+retry_policy_of(const struct registry *r, struct retry_policy *p)
+{
+	p->max_attempts = opt_retries(r);
+	p->base_ms = BACKOFF_BASE_MS;
+	p->cap_ms = BACKOFF_CAP_MS;
+	p->max_total_ms = opt_retry_time(r);
 }
 
 static void
@@ -547,8 +516,7 @@ xfer_clear_request(struct xfer *x)
 	x->simple_retry = 0;
 	x->auth_soft = 0;
 	x->body_max = 0;
-	x->attempts = 0;
-	x->first_fail_ms = 0;
+	memset(&x->retry, 0, sizeof(x->retry));
 	x->not_before_ms = 0;
 	x->auth_rounds = 0;
 	x->transient = 0;
@@ -756,6 +724,7 @@ bearer_for(struct registry *r, struct xfer *x, const char **token, struct err *e
 		http_url_free(&realm);
 	}
 	q.retries = opt_retries(r) < 3 ? opt_retries(r) : 3;
+	q.retry_time_ms = opt_retry_time(r);
 	return auth_token_get(&r->tokens, &q, token, e);
 }
 
@@ -861,17 +830,6 @@ xfer_start(struct xfer *x, struct err *e)
 	return 0;
 }
 
-static long long
-backoff_ms(int attempt)
-{
-	long long base = (long long)BACKOFF_BASE_MS << (attempt < 8 ? attempt : 8);
-
-	if (base > BACKOFF_CAP_MS)
-		base = BACKOFF_CAP_MS;
-	/* "Equal jitter": half fixed, half random. */
-	return base / 2 + (long long)(rand() % (int)(base / 2 + 1));
-}
-
 /*
  * A transient failure happened (x->terr says what): schedule the next
  * attempt, or fail when the attempts or the time are used up.
@@ -879,24 +837,19 @@ backoff_ms(int attempt)
 static int
 xfer_backoff(struct xfer *x, struct err *e)
 {
-	struct registry *r = x->r;
-	long long now = mono_ms(), wait;
+	struct retry_policy p;
+	long long wait;
 
-	if (!x->first_fail_ms)
-		x->first_fail_ms = now;
-	x->attempts++;
-	wait = backoff_ms(x->attempts - 1);
-	if (x->retry_after_ms > wait)
-		wait = x->retry_after_ms;
-	if (x->attempts >= opt_retries(r) ||
-	    now + wait - x->first_fail_ms > opt_retry_time(r)) {
+	retry_policy_of(x->r, &p);
+	wait = retry_next(&p, &x->retry, x->retry_after_ms);
+	if (wait < 0) {
 		err_set(e, EX_SERVICE, "%s", x->terr.msg);
-		if (x->attempts > 1)
-			err_prefix(e, "gave up after %d attempts", x->attempts);
+		if (x->retry.attempts > 1)
+			err_prefix(e, "gave up after %d attempts", x->retry.attempts);
 		return -1;
 	}
 	log_verbose("%s; retrying in %lld ms", x->terr.msg, wait);
-	x->not_before_ms = now + wait;
+	x->not_before_ms = mono_ms() + wait;
 	return 0;
 }
 
@@ -1593,8 +1546,7 @@ struct push_task {
 	long long offset;		/* bytes the registry holds */
 	long long chunk;		/* PATCH size */
 	int outcome;
-	int fails;
-	long long first_fail_ms;
+	struct retry_state retry;	/* failures of the upload session */
 	int restarts;
 	int phase;			/* 1: look (HEAD, mounts); 2: upload */
 	int need_upload;		/* phase 1 ended: this blob must go up */
@@ -1735,16 +1687,13 @@ push_recover(struct push_task *p, struct err *e)
 
 	push_prepare(p, "GET", xstrdup(p->location));
 	x->simple_retry = 1;
-	x->attempts = p->fails;
-	x->first_fail_ms = p->first_fail_ms;
+	x->retry = p->retry;
 	x->terr = terr;
 	x->retry_after_ms = ra;
 	if (xfer_backoff(x, e) < 0)
 		return -1;
-	p->fails = x->attempts;
-	p->first_fail_ms = x->first_fail_ms;
-	x->attempts = 0;
-	x->first_fail_ms = 0;
+	p->retry = x->retry;
+	memset(&x->retry, 0, sizeof(x->retry));
 	p->t.state = P_STATUS;
 	return 1;
 }
@@ -1899,8 +1848,7 @@ push_step(struct task *t, struct err *e)
 		}
 		if (http_header(&x->resp, "Location") && take_location(p, e) < 0)
 			return -1;
-		p->fails = 0;
-		p->first_fail_ms = 0;
+		memset(&p->retry, 0, sizeof(p->retry));
 		return push_upload(p, e);
 	case P_PUT:
 		if (x->transient)

@@ -5,13 +5,13 @@
 #include <strings.h>
 #include <time.h>
 
-#include <openssl/evp.h>
-
 #include "net/auth.h"
 #include "core/buf.h"
+#include "core/encode.h"
 #include "core/fsutil.h"
 #include "core/json.h"
 #include "core/proc.h"
+#include "core/retry.h"
 #include "core/timeutil.h"
 
 #define AUTHFILE_MAX (1u << 20)
@@ -20,6 +20,8 @@
 #define HELPER_GRACE_MS 2000		/* SIGTERM to SIGKILL at the timeout */
 #define TOKEN_BODY_MAX (1u << 20)
 #define DOCKER_HUB_URL "https://index.docker.io/v1/"
+#define TOKEN_BACKOFF_BASE_MS 200
+#define TOKEN_BACKOFF_CAP_MS 5000
 
 static char *
 dup_or_null(const char *s)
@@ -54,19 +56,28 @@ is_docker_hub(const char *host)
 	    !strcasecmp(host, "registry-1.docker.io");
 }
 
-/* The host part of an auths/credHelpers key: "https://h:5000/v1/" -> "h:5000". */
+/* Does an auths/credHelpers key name registry?  Keys are "h:5000" or a
+ * URL, "https://h:5000/v1/" (its host and the port it names). */
 static int
 key_matches(const char *key, const char *registry)
 {
-	const char *p = strstr(key, "://");
+	struct http_url u;
 	size_t n;
 	char host[512];
+	int rc;
 
-	p = p ? p + 3 : key;
-	n = strcspn(p, "/");
+	if (strstr(key, "://")) {
+		if (http_url_parse(key, &u) < 0)
+			return 0;
+		rc = !strcasecmp(u.hostport, registry) ||
+		    (is_docker_hub(u.host) && is_docker_hub(registry));
+		http_url_free(&u);
+		return rc;
+	}
+	n = strcspn(key, "/");
 	if (n == 0 || n >= sizeof(host))
 		return 0;
-	memcpy(host, p, n);
+	memcpy(host, key, n);
 	host[n] = '\0';
 	if (!strcasecmp(host, registry))
 		return 1;
@@ -209,39 +220,6 @@ done:
 	return rc;
 }
 
-static char *
-b64decode(const char *s, size_t *len)
-{
-	size_t n = strlen(s), pad = 0;
-	unsigned char *out;
-	int got;
-
-	if (n == 0 || n % 4)
-		return NULL;
-	if (s[n - 1] == '=')
-		pad++;
-	if (n > 1 && s[n - 2] == '=')
-		pad++;
-	out = xmalloc(n / 4 * 3 + 1);
-	got = EVP_DecodeBlock(out, (const unsigned char *)s, (int)n);
-	if (got < 0 || (size_t)got < pad) {
-		free(out);
-		return NULL;
-	}
-	*len = (size_t)got - pad;
-	out[*len] = '\0';
-	return (char *)out;
-}
-
-static char *
-b64encode(const void *p, size_t n)
-{
-	char *out = xmalloc(4 * ((n + 2) / 3) + 1);
-
-	EVP_EncodeBlock((unsigned char *)out, p, (int)n);
-	return out;
-}
-
 static int
 from_auths_entry(const cJSON *ent, const char *file, const char *registry,
     struct auth_creds *c, struct err *e)
@@ -252,9 +230,14 @@ from_auths_entry(const cJSON *ent, const char *file, const char *registry,
 	if (!cJSON_IsObject(ent))
 		return err_set(e, EX_USAGE_, "%s: auths['%s']: expected an object", file, ent->string);
 	if (auth && *auth) {
-		size_t len;
-		char *dec = b64decode(auth, &len), *colon;
+		size_t len = 0;
+		unsigned char *raw = NULL;
+		char *dec, *colon;
 
+		/* Decoded data ends in a NUL (core/encode.h): a string. */
+		if (b64_decode(auth, strlen(auth), B64_STD, &raw, &len) < 0)
+			raw = NULL;
+		dec = (char *)raw;
 		if (!dec || memchr(dec, '\0', len) || !(colon = strchr(dec, ':'))) {
 			free_secret(dec);
 			return err_set(e, EX_USAGE_, "%s: auths['%s'].auth: expected base64 of "
@@ -383,7 +366,7 @@ auth_basic(const struct auth_creds *c)
 {
 	char *plain = xasprintf("%s:%s", c->username ? c->username : "",
 	    c->password ? c->password : "");
-	char *enc = b64encode(plain, strlen(plain));
+	char *enc = b64_encode(plain, strlen(plain), B64_STD, 1);
 	char *out = xasprintf("Basic %s", enc);
 
 	free_secret(plain);
@@ -475,30 +458,25 @@ auth_tokens_free(struct auth_tokens *tc)
 	memset(tc, 0, sizeof(*tc));
 }
 
-/* The URL of a GET token request: realm?service=..&scope=..&scope=.. */
+/* The URL of a GET token request: realm?service=..&scope=..&scope=..
+ * (realm is a parsed http(s) URL, so adding to it cannot fail). */
 static char *
-token_url(const struct auth_token_req *q)
+token_url(const char *realm, const struct auth_token_req *q)
 {
-	struct buf b = BUF_INIT;
-	char sep = strchr(q->realm, '?') ? '&' : '?';
+	char *url = xstrdup(realm), *next;
 	size_t i;
 
-	buf_adds(&b, q->realm);
 	if (q->service) {
-		char *v = http_urlencode(q->service);
-
-		buf_addf(&b, "%cservice=%s", sep, v);
-		free(v);
-		sep = '&';
+		next = http_url_add_query(url, "service", q->service);
+		free(url);
+		url = next;
 	}
-	for (i = 0; i < q->nscopes; i++) {
-		char *v = http_urlencode(q->scopes[i]);
-
-		buf_addf(&b, "%cscope=%s", sep, v);
-		free(v);
-		sep = '&';
+	for (i = 0; url && i < q->nscopes; i++) {
+		next = http_url_add_query(url, "scope", q->scopes[i]);
+		free(url);
+		url = next;
 	}
-	return buf_detach(&b, NULL);
+	return url ? url : xstrdup(realm);
 }
 
 /* The form body of an OAuth2 refresh-token request. */
@@ -530,22 +508,15 @@ token_form(const struct auth_token_req *q)
 	return buf_detach(&b, NULL);
 }
 
-static long long
-backoff(int attempt)
-{
-	long long base = 200LL << (attempt < 6 ? attempt : 6);
-
-	if (base > 5000)
-		base = 5000;
-	return base / 2 + (long long)(rand() % (int)(base / 2 + 1));
-}
-
+/* GET (or POST, for a refresh token) a token from realm, a checked
+ * http(s) URL without userinfo: it names the server in messages. */
 static int
-fetch_token(const struct auth_token_req *q, char **token, long long *expires_in_ms,
-    struct err *e)
+fetch_token(const struct auth_token_req *q, const char *realm, char **token,
+    long long *expires_in_ms, struct err *e)
 {
 	struct http_opts ho;
-	int attempts = q->retries > 0 ? q->retries : 3, attempt;
+	struct retry_policy pol = { 0, TOKEN_BACKOFF_BASE_MS, TOKEN_BACKOFF_CAP_MS, 0 };
+	struct retry_state rs = { 0, 0 };
 	int use_form = q->creds && q->creds->identity_token && !q->creds->password;
 	int rc = -1;
 
@@ -554,15 +525,17 @@ fetch_token(const struct auth_token_req *q, char **token, long long *expires_in_
 		ho = *q->http;
 	ho.body_max = TOKEN_BODY_MAX;
 	ho.follow = 0;
-	for (attempt = 0; attempt < attempts; attempt++) {
+	pol.max_attempts = q->retries > 0 ? q->retries : 3;
+	pol.max_total_ms = q->retry_time_ms;
+	for (;;) {
 		struct http_response resp = HTTP_RESPONSE_INIT;
 		struct curl_slist *h = NULL;
-		char *url = use_form ? xstrdup(q->realm) : token_url(q), *form = NULL, *basic = NULL;
+		char *url = use_form ? xstrdup(realm) : token_url(realm, q), *form = NULL, *basic = NULL;
 		char *hdr = NULL;
 		CURL *c = http_easy(&ho, &resp);
 		cJSON *j;
 		const char *tok;
-		long long exp;
+		long long exp, retry_after = -1, wait;
 		int retry = 0;
 
 		if (!c) {
@@ -583,32 +556,33 @@ fetch_token(const struct auth_token_req *q, char **token, long long *expires_in_
 			curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
 		if (http_perform(c, &resp, "token server", e) < 0) {
 			retry = 1;
-			err_prefix(e, "cannot get a token from '%s'", q->realm);
+			err_prefix(e, "cannot get a token from '%s'", realm);
 		} else if (resp.status == 401 || resp.status == 403) {
 			char who[512];
 
 			auth_describe(q->creds, who, sizeof(who));
-			err_set(e, EX_AUTH, "token server '%s' refused %s (HTTP %ld)", q->realm, who,
+			err_set(e, EX_AUTH, "token server '%s' refused %s (HTTP %ld)", realm, who,
 			    resp.status);
 		} else if (resp.status == 408 || resp.status == 429 || resp.status >= 500) {
 			retry = 1;
-			err_set(e, EX_SERVICE, "token server '%s' answered HTTP %ld", q->realm,
+			retry_after = http_retry_after_ms(http_header(&resp, "Retry-After"));
+			err_set(e, EX_SERVICE, "token server '%s' answered HTTP %ld", realm,
 			    resp.status);
 		} else if (resp.status != 200) {
-			err_set(e, EX_SERVICE, "token server '%s' answered HTTP %ld", q->realm,
+			err_set(e, EX_SERVICE, "token server '%s' answered HTTP %ld", realm,
 			    resp.status);
 		} else if (!(j = json_parse(buf_str(&resp.body), resp.body.len, NULL, NULL, e)) ||
 		    !cJSON_IsObject(j)) {
 			cJSON_Delete(j);
 			err_set(e, EX_SERVICE, "token server '%s' answered something other than a "
-			    "JSON object", q->realm);
+			    "JSON object", realm);
 		} else {
 			tok = json_str(j, "token");
 			if (!tok || !*tok)
 				tok = json_str(j, "access_token");
 			if (!tok || !*tok) {
 				err_set(e, EX_SERVICE, "token server '%s' answered without a token",
-				    q->realm);
+				    realm);
 			} else {
 				const cJSON *ei = cJSON_GetObjectItemCaseSensitive(j, "expires_in");
 
@@ -639,8 +613,9 @@ fetch_token(const struct auth_token_req *q, char **token, long long *expires_in_
 		free_secret(hdr);
 		if (rc == 0 || !retry)
 			break;
-		if (attempt + 1 < attempts)
-			sleep_ms(backoff(attempt), NULL);
+		if ((wait = retry_next(&pol, &rs, retry_after)) < 0)
+			break;
+		sleep_ms(wait, NULL);
 	}
 	return rc;
 }
@@ -651,29 +626,44 @@ auth_token_get(struct auth_tokens *tc, const struct auth_token_req *q,
 {
 	char *key, *tok = NULL;
 	struct auth_token *t;
+	struct http_url realm;
 	long long exp_ms = 0;
+	int rc;
 
 	if (!q->realm || !*q->realm)
 		return err_set(e, EX_SERVICE, "the registry asked for a bearer token without "
 		    "naming a realm");
-	if (strncasecmp(q->realm, "https://", 8) != 0) {
-		if (strncasecmp(q->realm, "http://", 7) != 0)
-			return err_set(e, EX_SERVICE, "token realm '%.300s' is not an http(s) URL",
-			    q->realm);
-		if (!q->allow_http)
-			return err_set(e, EX_AUTH, "token realm '%.300s' is plain http and its host "
-			    "is not allowed plain HTTP (--insecure-registry)", q->realm);
+	/* From here on the realm is named without its userinfo, if any. */
+	if (http_url_parse(q->realm, &realm) < 0)
+		return err_set(e, EX_SERVICE, "token realm '%.300s' is not an http(s) URL",
+		    q->realm);
+	if (strcmp(realm.scheme, "https") != 0) {
+		if (strcmp(realm.scheme, "http") != 0)
+			rc = err_set(e, EX_SERVICE, "token realm '%.300s' is not an http(s) URL",
+			    realm.url);
+		else if (!q->allow_http)
+			rc = err_set(e, EX_AUTH, "token realm '%.300s' is plain http and its host "
+			    "is not allowed plain HTTP (--insecure-registry)", realm.url);
+		else
+			rc = 0;
+		if (rc < 0) {
+			http_url_free(&realm);
+			return -1;
+		}
 	}
 	key = token_key(q);
 	t = token_find(tc, key);
 	if (t && t->expires_ms > mono_ms()) {
 		free(key);
+		http_url_free(&realm);
 		*token = t->token;
 		return 0;
 	}
 	if (t)
 		token_remove(tc, t);
-	if (fetch_token(q, &tok, &exp_ms, e) < 0) {
+	rc = fetch_token(q, realm.url, &tok, &exp_ms, e);
+	http_url_free(&realm);
+	if (rc < 0) {
 		free(key);
 		return -1;
 	}

@@ -19,7 +19,10 @@
  * Tokens: auth_token_get() returns a bearer token for a realm, service and
  * set of scopes, from the cache while it is fresh, else from the token
  * server (GET with Basic credentials, or an OAuth2 POST with the refresh
- * token when only an identity token is known).
+ * token when only an identity token is known).  Connection errors, 408,
+ * 429 and 5xx are retried with core/retry's backoff, a Retry-After as its
+ * floor.  The realm is parsed by net/http: its user:password@, if any, is
+ * neither sent nor printed.
  *
  * Secrets (passwords, identity tokens, bearer tokens, helper output) are
  * wiped before they are freed and never appear in a message: messages say
@@ -84,6 +87,7 @@ struct auth_token_req {
 	const struct http_opts *http;
 	int allow_http;			/* the realm may be plain http:// */
 	int retries;			/* attempts; 0: 3 */
+	long long retry_time_ms;	/* retrying stops after this; 0: no bound */
 };
 
 /*

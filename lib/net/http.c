@@ -1,5 +1,6 @@
 #include <ctype.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -11,8 +12,7 @@
 
 #include "net/http.h"
 #include "core/timeutil.h"
-
-#define USER_AGENT "ci-tools/0.1.0"
+#include "core/version.h"
 
 static size_t
 on_header(char *data, size_t size, size_t n, void *arg)
@@ -98,6 +98,7 @@ http_easy(const struct http_opts *o, struct http_response *resp)
 {
 	static const struct http_opts defaults;
 	CURL *c = curl_easy_init();
+	char ua[64];
 
 	if (!c)
 		return NULL;
@@ -111,7 +112,9 @@ http_easy(const struct http_opts *o, struct http_response *resp)
 	curl_easy_setopt(c, CURLOPT_HEADERDATA, resp);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, resp);
-	curl_easy_setopt(c, CURLOPT_USERAGENT, o->user_agent ? o->user_agent : USER_AGENT);
+	/* libcurl copies string options: ua may go out of scope. */
+	snprintf(ua, sizeof(ua), "ci-tools/%s", ci_version);
+	curl_easy_setopt(c, CURLOPT_USERAGENT, o->user_agent ? o->user_agent : ua);
 	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
 	    (long)(o->connect_timeout_ms ? o->connect_timeout_ms : 10000));
 	if (o->max_time_ms)

@@ -16,7 +16,7 @@
  * used only when the server does not speak TLS at all.  A certificate that
  * fails verification is an error, never a reason to fall back.
  *
- * Credentials (lib/auth.h): --username with --password-stdin or
+ * Credentials (net/auth.h): --username with --password-stdin or
  * --password-file, else CI_REGISTRY_USER/CI_REGISTRY_PASSWORD, else the
  * auth file (--authfile, REGISTRY_AUTH_FILE, $DOCKER_CONFIG/config.json,
  * ~/.docker/config.json: auths, credHelpers, credsStore), else anonymous.

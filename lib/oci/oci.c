@@ -15,6 +15,7 @@
 #include <openssl/evp.h>
 
 #include "core/buf.h"
+#include "core/encode.h"
 #include "core/fsutil.h"
 #include "core/json.h"
 #include "core/log.h"
@@ -52,21 +53,14 @@ sha256_update(struct sha256 *h, const void *p, size_t n)
 void
 sha256_final(struct sha256 *h, char out[OCI_DIGEST_SIZE])
 {
-	static const char hex[] = "0123456789abcdef";
 	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int n = 0, i;
-	char *o;
+	unsigned int n = 0;
 
 	EVP_DigestFinal_ex(h->ctx, md, &n);
 	EVP_MD_CTX_free(h->ctx);
 	h->ctx = NULL;
 	memcpy(out, "sha256:", 7);
-	o = out + 7;
-	for (i = 0; i < n && i < 32; i++) {
-		*o++ = hex[md[i] >> 4];
-		*o++ = hex[md[i] & 15];
-	}
-	*o = '\0';
+	hex_encode(md, n < 32 ? n : 32, out + 7);
 }
 
 void

@@ -1,12 +1,197 @@
-/* Credentials: flags, env, auth files, credential helpers, token keys. */
+/* Credentials: flags, env, auth files, credential helpers, token keys,
+ * and token fetches against a scripted server on 127.0.0.1. */
+#include <netinet/in.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "net/auth.h"
+#include "core/timeutil.h"
 #include "tap.h"
+
+/*
+ * A token server that answers each connection with the next canned
+ * response (one request per connection: "Connection: close") and keeps
+ * the request heads it saw.
+ */
+struct server {
+	int fd;
+	int port;
+	const char *const *answers;	/* NULL-terminated */
+	char seen[4][2048];
+	int nseen;
+	pthread_t th;
+};
+
+static void *
+serve(void *arg)
+{
+	struct server *sv = arg;
+	int i;
+
+	for (i = 0; sv->answers[i]; i++) {
+		int c = accept(sv->fd, NULL, NULL);
+		char *req = sv->seen[i < 4 ? i : 3];
+		size_t got = 0;
+		ssize_t n;
+
+		if (c < 0)
+			break;
+		memset(req, 0, sizeof(sv->seen[0]));
+		while (got < sizeof(sv->seen[0]) - 1 && !strstr(req, "\r\n\r\n") &&
+		    (n = read(c, req + got, sizeof(sv->seen[0]) - 1 - got)) > 0)
+			got += (size_t)n;
+		sv->nseen = i + 1;
+		if (write(c, sv->answers[i], strlen(sv->answers[i])) < 0)
+			break;
+		close(c);
+	}
+	return NULL;
+}
+
+static int
+server_start(struct server *sv, const char *const *answers)
+{
+	struct sockaddr_in a;
+	socklen_t al = sizeof(a);
+
+	memset(sv, 0, sizeof(*sv));
+	sv->answers = answers;
+	memset(&a, 0, sizeof(a));
+	a.sin_family = AF_INET;
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if ((sv->fd = socket(AF_INET, SOCK_STREAM, 0)) < 0 ||
+	    bind(sv->fd, (struct sockaddr *)&a, sizeof(a)) != 0 || listen(sv->fd, 4) != 0 ||
+	    getsockname(sv->fd, (struct sockaddr *)&a, &al) != 0)
+		return -1;
+	sv->port = ntohs(a.sin_port);
+	return pthread_create(&sv->th, NULL, serve, sv) == 0 ? 0 : -1;
+}
+
+/* Stop the server (a connection of our own unblocks a pending accept). */
+static void
+server_stop(struct server *sv)
+{
+	struct sockaddr_in a;
+	int c;
+
+	memset(&a, 0, sizeof(a));
+	a.sin_family = AF_INET;
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	a.sin_port = htons((unsigned short)sv->port);
+	while (sv->answers[sv->nseen] && (c = socket(AF_INET, SOCK_STREAM, 0)) >= 0) {
+		int n = sv->nseen;
+
+		if (connect(c, (struct sockaddr *)&a, sizeof(a)) != 0) {
+			close(c);
+			break;
+		}
+		close(c);
+		while (sv->nseen == n)
+			sleep_ms(10, NULL);
+	}
+	pthread_join(sv->th, NULL);
+	close(sv->fd);
+}
+
+#define TOKEN_OK "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n" \
+	"Content-Length: 31\r\nConnection: close\r\n\r\n{\"token\":\"t0k\",\"expires_in\":60}"
+
+static void
+token_fetches(void)
+{
+	static const char *const busy_then_ok[] = {
+		"HTTP/1.1 503 Busy\r\nRetry-After: 1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+		TOKEN_OK, NULL
+	};
+	static const char *const busy_long[] = {
+		"HTTP/1.1 429 Slow down\r\nRetry-After: 30\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+		TOKEN_OK, NULL
+	};
+	static const char *const just_ok[] = { TOKEN_OK, NULL };
+	char *scopes[] = { "repository:team/app:pull,push" };
+	char realm[200];
+	struct auth_tokens tc = { NULL, 0 };
+	struct auth_token_req q;
+	struct auth_creds anon;
+	struct server sv;
+	struct err e = { 0, "" };
+	const char *tok = NULL;
+	long long t0;
+	int rc;
+
+	memset(&q, 0, sizeof(q));
+	memset(&anon, 0, sizeof(anon));
+	q.service = "reg example";
+	q.scopes = scopes;
+	q.nscopes = 1;
+	q.allow_http = 1;
+	q.retries = 3;
+
+	/* A 503 with Retry-After: 1 waits at least the second asked for. */
+	if (server_start(&sv, busy_then_ok) < 0) {
+		ok(0, "start a token server");
+		return;
+	}
+	snprintf(realm, sizeof(realm), "http://127.0.0.1:%d/token", sv.port);
+	q.realm = realm;
+	t0 = mono_ms();
+	rc = auth_token_get(&tc, &q, &tok, &e);
+	ok(rc == 0 && tok && !strcmp(tok, "t0k"), "a 503 is retried, then the token comes");
+	ok(mono_ms() - t0 >= 950, "... after the Retry-After of 1 s (waited %lld ms)", mono_ms() - t0);
+	like(sv.seen[1], "GET /token?service=reg%20example&scope=repository%3Ateam%2Fapp%3Apull%2Cpush ",
+	    "... the query names service and scope, encoded");
+	server_stop(&sv);
+	auth_tokens_free(&tc);
+
+	/* A Retry-After beyond the retry time: give up now, not in 30 s. */
+	if (server_start(&sv, busy_long) < 0) {
+		ok(0, "start a token server");
+		return;
+	}
+	snprintf(realm, sizeof(realm), "http://127.0.0.1:%d/token", sv.port);
+	q.retry_time_ms = 2000;
+	t0 = mono_ms();
+	memset(&e, 0, sizeof(e));
+	rc = auth_token_get(&tc, &q, &tok, &e);
+	ok(rc < 0 && e.code == EX_SERVICE, "a Retry-After past --retry-time: EX_SERVICE");
+	ok(mono_ms() - t0 < 2000, "... at once (%lld ms)", mono_ms() - t0);
+	like(e.msg, "answered HTTP 429", "... saying what the server answered");
+	server_stop(&sv);
+	q.retry_time_ms = 0;
+	auth_tokens_free(&tc);
+
+	/* user:password@ in a realm is never sent (libcurl would make it
+	 * Basic credentials) and never printed. */
+	if (server_start(&sv, just_ok) < 0) {
+		ok(0, "start a token server");
+		return;
+	}
+	snprintf(realm, sizeof(realm), "http://mallory:hunter2@127.0.0.1:%d/token#x", sv.port);
+	q.creds = &anon;
+	rc = auth_token_get(&tc, &q, &tok, &e);
+	ok(rc == 0, "a realm with userinfo: the token comes");
+	ok(sv.nseen == 1 && !strstr(sv.seen[0], "Authorization"), "... no Authorization was sent");
+	ok(sv.nseen == 1 && strstr(sv.seen[0], "GET /token?service=") == sv.seen[0],
+	    "... and the query goes before the fragment");
+	server_stop(&sv);
+	auth_tokens_free(&tc);
+	q.creds = NULL;
+	q.realm = "ftp://mallory:hunter2@x/token";
+	rc = auth_token_get(&tc, &q, &tok, &e);
+	ok(rc < 0 && strstr(e.msg, "not an http(s) URL") && !strstr(e.msg, "hunter2"),
+	    "an ftp realm is refused without printing its password");
+	q.realm = "http://mallory:hunter2@tokens.example/token";
+	q.allow_http = 0;
+	rc = auth_token_get(&tc, &q, &tok, &e);
+	ok(rc < 0 && e.code == EX_AUTH && !strstr(e.msg, "hunter2") && strstr(e.msg, "tokens.example"),
+	    "a plain http realm is refused without printing its password");
+	auth_tokens_free(&tc);
+}
 
 static char dir[256];
 
@@ -200,6 +385,16 @@ main(void)
 	snprintf(path, sizeof(path), "%s/bad2.json", dir);
 	rc = find(&s, "reg.example", &c, &e);
 	ok(rc < 0 && e.code == EX_USAGE_ && strstr(e.msg, "base64"), "bad base64 in auth");
+	put("unpadded.json", "{\"auths\": {\"reg.example\": {\"auth\": \"ZGF2ZTpkcHc\"}}}", 0600);
+	snprintf(path, sizeof(path), "%s/unpadded.json", dir);
+	rc = find(&s, "reg.example", &c, &e);
+	ok(rc == 1 && !strcmp(c.username, "dave") && !strcmp(c.password, "dpw"),
+	    "auth without '=' padding decodes");
+	auth_creds_free(&c);
+	put("nocolon.json", "{\"auths\": {\"reg.example\": {\"auth\": \"ZGF2ZQ==\"}}}", 0600);
+	snprintf(path, sizeof(path), "%s/nocolon.json", dir);
+	rc = find(&s, "reg.example", &c, &e);
+	ok(rc < 0 && e.code == EX_USAGE_ && strstr(e.msg, "user:password"), "auth without a colon refused");
 	snprintf(path, sizeof(path), "%s/none.json", dir);
 	rc = find(&s, "reg.example", &c, &e);
 	ok(rc < 0, "--authfile that does not exist is an error");
@@ -238,6 +433,8 @@ main(void)
 		is_int(tc.n, 0, "auth_token_drop forgets it");
 		auth_tokens_free(&tc);
 	}
+
+	token_fetches();
 
 	snprintf(path, sizeof(path), "rm -rf '%s'", dir);
 	if (system(path) != 0)

@@ -2,7 +2,7 @@
  * The registry client's option parsing, offline.
  *
  * Run with arguments, this program is also the shell tests' door to the
- * parts of lib/registry that no tool exposes yet (t02NN-push-*.sh):
+ * parts of net/registry that no tool exposes yet (t02NN-push-*.sh):
  *   registry.t pull REF LAYOUT [PLATFORM] [TAG]  pull into LAYOUT, print the digest
  *   registry.t resolve REF                      print digest and media type
  *   registry.t tag SRC TAG                      retag, print the digest
@@ -117,6 +117,13 @@ main(int argc, char **argv)
 	is_int(o.chunk_size, 1LL << 30, "1GiB");
 	arg(&o, REGOPT_CHUNK_SIZE, "1000", &e);
 	is_int(o.chunk_size, 1000, "plain bytes");
+	arg(&o, REGOPT_CHUNK_SIZE, "8MiB", &e);
+	is_int(o.chunk_size, 8LL << 20, "8MiB");
+	arg(&o, REGOPT_CHUNK_SIZE, "1G", &e);
+	is_int(o.chunk_size, 1LL << 30, "1G");
+	is_int(arg(&o, REGOPT_CHUNK_SIZE, "1.5M", &e), 1, "1.5M (core/size syntax)");
+	is_int(o.chunk_size, 3LL << 19, "... is 1.5 MiB");
+	ok(arg(&o, REGOPT_CHUNK_SIZE, "0.3", &e) < 0, "a fraction of a byte refused");
 	ok(arg(&o, REGOPT_CHUNK_SIZE, "12X", &e) < 0 && e.code == EX_USAGE_, "12X refused");
 	like(e.msg, "--chunk-size '12X'", "... naming option and value");
 	ok(arg(&o, REGOPT_CHUNK_SIZE, "0", &e) < 0, "0 refused");

@@ -274,6 +274,45 @@ test_linemap_and_opts(void)
 	cJSON_Delete(j);
 }
 
+/* max_file_size takes core/size.h's syntax, or bytes as a number; at least 1. */
+static void
+test_sizes(void)
+{
+	static const struct {
+		const char *json;
+		long long want;		/* 0: refused */
+	} cases[] = {
+		{ "\"1M\"", 1 << 20 }, { "\"512K\"", 512 << 10 }, { "\"512k\"", 512 << 10 },
+		{ "\"1.5M\"", 3 << 19 }, { "\"8MiB\"", 8 << 20 }, { "\"2GB\"", 2LL << 30 },
+		{ "\"4096\"", 4096 }, { "1048576", 1 << 20 }, { "1", 1 },
+		{ "\"0\"", 0 }, { "0", 0 }, { "-5", 0 }, { "2.5", 0 }, { "\"big\"", 0 },
+		{ "\"1M \"", 0 }, { "\"-1K\"", 0 }, { "true", 0 }, { "1e300", 0 },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct secrets_opts o;
+		struct err e = { 0, "" };
+		const cJSON *bad = NULL;
+		char *text = xasprintf("{\"max_file_size\": %s}", cases[i].json);
+		cJSON *j = cJSON_Parse(text);
+		int rc;
+
+		secrets_opts_init(&o);
+		rc = secrets_opts_parse(&o, j, NULL, &bad, &e);
+		if (cases[i].want)
+			ok(rc == 0 && o.max_file_size == cases[i].want, "max_file_size %s is %lld bytes",
+			    cases[i].json, cases[i].want);
+		else
+			ok(rc < 0 && bad == cJSON_GetObjectItem(j, "max_file_size") &&
+			    !strcmp(e.msg, "max_file_size: expected a size, as 1048576 or \"1M\""),
+			    "max_file_size %s is refused", cases[i].json);
+		secrets_opts_free(&o);
+		cJSON_Delete(j);
+		free(text);
+	}
+}
+
 static void
 test_baseline(void)
 {
@@ -439,6 +478,7 @@ main(void)
 	test_many_lines();
 	test_generic_parse();
 	test_linemap_and_opts();
+	test_sizes();
 	test_baseline();
 	test_reports();
 	test_block();

@@ -34,6 +34,7 @@
 #include <openssl/evp.h>
 
 #include "core/buf.h"
+#include "core/encode.h"
 #include "core/json.h"
 #include "gate/secrets-rules.h"
 #include "gate/secrets-scan.h"
@@ -51,6 +52,7 @@
 #define KEY_BODY_CAP 16384
 #define GENERIC_MIN 8
 #define GENERIC_MAX 512
+#define JWT_HEADER_MAX 340	/* base64 characters of a JWT header decoded (255 bytes) */
 #define ALLOW_MARK "ci-gate:allow"
 
 /* Words that, after the keyword, make a key name something else than the
@@ -202,9 +204,8 @@ void
 secrets_fingerprint(const char *rule, const char *path, const char *secret,
     size_t n, char out[SECRETS_FP_LEN + 1])
 {
-	static const char hex[] = "0123456789abcdef";
 	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int mdlen = 0, i;
+	unsigned int mdlen = 0;
 	EVP_MD_CTX *c = EVP_MD_CTX_new();
 
 	out[0] = '\0';
@@ -216,11 +217,8 @@ secrets_fingerprint(const char *rule, const char *path, const char *secret,
 	EVP_DigestUpdate(c, secret, n);
 	EVP_DigestFinal_ex(c, md, &mdlen);
 	EVP_MD_CTX_free(c);
-	for (i = 0; i < mdlen && i < SECRETS_FP_LEN / 2; i++) {
-		out[2 * i] = hex[md[i] >> 4];
-		out[2 * i + 1] = hex[md[i] & 15];
-	}
-	out[2 * i] = '\0';
+	if (mdlen == SECRETS_FP_LEN / 2)
+		hex_encode(md, mdlen, out);
 }
 
 
@@ -425,38 +423,27 @@ b64_char(int c)
 	return is_alnum(c) || c == '+' || c == '/' || c == '=';
 }
 
-/* Decode base64url into out (at most outsz-1 bytes), NUL-terminated. */
-static size_t
-b64url_decode(const char *s, size_t n, char *out, size_t outsz)
+/*
+ * Does a JWT's first segment (n bytes at s) decode to a header, JSON with
+ * "alg" or "typ"?  Only its start is decoded (JWT_HEADER_MAX characters,
+ * a multiple of 4: whole bytes); a last lone character adds no byte.
+ */
+static int
+jwt_header(const char *s, size_t n)
 {
-	unsigned v = 0;
-	int bits = 0;
-	size_t i, o = 0;
+	unsigned char *hdr;
+	size_t len;
+	int yes;
 
-	for (i = 0; i < n && o + 1 < outsz; i++) {
-		int c = (unsigned char)s[i], d;
-
-		if (c >= 'A' && c <= 'Z')
-			d = c - 'A';
-		else if (c >= 'a' && c <= 'z')
-			d = c - 'a' + 26;
-		else if (c >= '0' && c <= '9')
-			d = c - '0' + 52;
-		else if (c == '-' || c == '+')
-			d = 62;
-		else if (c == '_' || c == '/')
-			d = 63;
-		else
-			break;
-		v = (v << 6) | (unsigned)d;
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			out[o++] = (char)((v >> bits) & 0xff);
-		}
-	}
-	out[o] = '\0';
-	return o;
+	if (n > JWT_HEADER_MAX)
+		n = JWT_HEADER_MAX;
+	if (n % 4 == 1)
+		n--;
+	if (b64_decode(s, n, B64_ANY, &hdr, &len) < 0)
+		return 0;
+	yes = strstr((char *)hdr, "\"alg\"") || strstr((char *)hdr, "\"typ\"");
+	free(hdr);
+	return yes;
 }
 
 static int
@@ -767,11 +754,9 @@ check_match(struct ctx *c, int k, size_t base, const regmatch_t *m)
 	if (secrets_placeholder(t + a, b - a, 0) || secrets_entropy(t + a, b - a) < rd->min_entropy)
 		return;
 	if (rd->kind == RULE_JWT) {
-		char hdr[256];
 		const char *dot = memchr(t + a, '.', b - a);
 
-		b64url_decode(t + a, dot ? (size_t)(dot - (t + a)) : b - a, hdr, sizeof(hdr));
-		if (!strstr(hdr, "\"alg\"") && !strstr(hdr, "\"typ\""))
+		if (!jwt_header(t + a, dot ? (size_t)(dot - (t + a)) : b - a))
 			return;
 	}
 	report(c, k, a, a, b, t + a, b - a);

@@ -19,6 +19,8 @@
 
 #define AWS "AK" "IAQ3EGT5NNB6ZQ7WXY"
 #define GH "gh" "p_4fK9xQm2LpZ7vR1tY8wB3nC6dE0hJ5sA2uVi"
+/* A JWT's payload and signature; headers vary below. */
+#define JWT_REST ".eyJzdWIiOiJxN0xtMlh2VDlwWnIiLCJpYXQiOjE3MTYyMzkwMjJ9.jxOnklUBvN7wQncZPIiaC-RdYS8"
 
 /* Scan text as one file; return the findings as "rule:line:col" joined by spaces. */
 static char *
@@ -122,6 +124,14 @@ test_rules(void)
 		is_str(got, "aws-access-key-id:1:5", "a NUL byte does not hide what follows");
 		free(got);
 	}
+	SCAN_IS("x " "ey" "JhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9" JWT_REST "\n", "jwt:1:3",
+	    "a JWT: its header decodes to alg and typ");
+	SCAN_IS("x " "ey" "JhbGciOiJSUzI1NiIsImtpZCI6IngxIn0" JWT_REST "\n", "jwt:1:3",
+	    "... a header of 35 characters (base64url, unpadded)");
+	SCAN_IS("x " "ey" "JhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9Q" JWT_REST "\n", "jwt:1:3",
+	    "... a stray last character adds no byte");
+	SCAN_IS("x " "ey" "Jmb28iOiJiYXIiLCJiYXoiOjF9" JWT_REST "\n", "",
+	    "... but JSON without alg or typ is no JWT header");
 	SCAN_IS("password = \"q7Lm2XvT9pZr4KwYb8\"\n", "generic-secret:1:13", "a generic password");
 	SCAN_IS("password = \"aaaaaaaaaaaaaaaaaaaa\"\n", "", "... not one of low entropy");
 	SCAN_IS("password_hash = \"q7Lm2XvT9pZr4KwYb8\"\n", "", "... nor a key that names something else");

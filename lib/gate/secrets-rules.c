@@ -434,7 +434,7 @@ secrets_allow_free(struct secrets_allow *a)
 static int
 fp_cmp(const void *a, const void *b)
 {
-	return strcmp(*(char *const *)a, *(char *const *)b);
+	return strcmp(a, b);
 }
 
 int
@@ -458,6 +458,7 @@ secrets_baseline_load(struct secrets_baseline *b, const char *path, struct err *
 		err_set(e, EX_USAGE_, "baseline %s: expected an object with a \"findings\" array", where);
 		goto bad;
 	}
+	b->fp = xcalloc((size_t)cJSON_GetArraySize(list) + 1, sizeof(*b->fp));
 	cJSON_ArrayForEach(it, list) {
 		const char *fp = json_str(it, "fingerprint");
 		size_t k;
@@ -473,10 +474,9 @@ secrets_baseline_load(struct secrets_baseline *b, const char *path, struct err *
 			    where, i);
 			goto bad;
 		}
-		b->fp = xrealloc(b->fp, (b->n + 1) * sizeof(*b->fp));
-		b->fp[b->n] = xstrdup(fp);
 		for (k = 0; k < SECRETS_FP_LEN; k++)
 			b->fp[b->n][k] = (char)tolower((unsigned char)fp[k]);
+		b->fp[b->n][k] = '\0';
 		b->n++;
 		i++;
 	}
@@ -493,18 +493,12 @@ bad:
 int
 secrets_baseline_has(const struct secrets_baseline *b, const char *fp)
 {
-	const char *key = fp;
-
-	return b->n && bsearch(&key, b->fp, b->n, sizeof(*b->fp), fp_cmp) != NULL;
+	return b->n && bsearch(fp, b->fp, b->n, sizeof(*b->fp), fp_cmp) != NULL;
 }
 
 void
 secrets_baseline_free(struct secrets_baseline *b)
 {
-	size_t i;
-
-	for (i = 0; i < b->n; i++)
-		free(b->fp[i]);
 	free(b->fp);
 	memset(b, 0, sizeof(*b));
 }

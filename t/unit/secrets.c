@@ -3,6 +3,9 @@
  * the review trailers that go with the built-in gates).  Every secret is
  * written in two pieces ("AK" "IA...") so that this file holds none.
  */
+#include <sys/stat.h>
+
+#include <ctype.h>
 #include <math.h>
 #include <regex.h>
 #include <stdio.h>
@@ -356,6 +359,39 @@ test_baseline(void)
 	secrets_free(s);
 	secrets_result_free(&r);
 
+	/* Written by hand: unsorted, uppercase, one not ours. */
+	{
+		char f1[SECRETS_FP_LEN + 1], f2[SECRETS_FP_LEN + 1];
+		size_t k;
+
+		secrets_fingerprint("aws-access-key-id", "a.env", AWS, strlen(AWS), f1);
+		secrets_fingerprint("github-token", "a.env", GH, strlen(GH), f2);
+		for (k = 0; k < SECRETS_FP_LEN; k++)
+			f2[k] = (char)toupper((unsigned char)f2[k]);
+		fp = fopen(path, "w");
+		fprintf(fp, "{\"findings\": [{\"fingerprint\": \"%s\"}, {\"fingerprint\": \"%064d\"}, "
+		    "{\"fingerprint\": \"%s\"}]}", f2, 7, f1);
+		fclose(fp);
+	}
+	s = secrets_new(&o, &e);
+	memset(&r, 0, sizeof(r));
+	if (s)
+		secrets_scan_text(s, "a.env", text, strlen(text), NULL, &r);
+	ok(s && r.n == 2 && secrets_live(&r) == 0, "a hand-written baseline: any order, any case");
+	secrets_free(s);
+	secrets_result_free(&r);
+
+	fp = fopen(path, "w");
+	fputs("{\"findings\": []}", fp);
+	fclose(fp);
+	s = secrets_new(&o, &e);
+	memset(&r, 0, sizeof(r));
+	if (s)
+		secrets_scan_text(s, "a.env", text, strlen(text), NULL, &r);
+	ok(s && secrets_live(&r) == 2, "an empty baseline suppresses nothing");
+	secrets_free(s);
+	secrets_result_free(&r);
+
 	fp = fopen(path, "w");
 	fputs("{\"findings\": [{\"fingerprint\": 5}]}", fp);
 	fclose(fp);
@@ -363,6 +399,75 @@ test_baseline(void)
 	like(e.msg, "findings[0].fingerprint: expected 64 hex digits", "... saying where");
 	secrets_opts_free(&o);
 	unlink(path);
+	rmdir(dir);
+}
+
+/* A tree (every file, not git's): byte order, .git skipped, whatever
+ * readdir gives. */
+static void
+test_walk(void)
+{
+	static const char *const files[] = { "b.env", "a.env", "B.env", "c/z.env", "c/.git/x.env",
+		".git/HEAD.env", "a-b.env", NULL };
+	char dir[] = "/tmp/secrets-walk-XXXXXX", path[256], *want, *got;
+	struct secrets_opts o;
+	struct secrets_result r;
+	struct err e = { 0, "" };
+	struct secrets *s;
+	struct buf b = BUF_INIT;
+	size_t i;
+	FILE *fp;
+
+	ok(mkdtemp(dir) != NULL, "a scratch directory");
+	snprintf(path, sizeof(path), "%s/c", dir);
+	mkdir(path, 0755);
+	snprintf(path, sizeof(path), "%s/c/.git", dir);
+	mkdir(path, 0755);
+	snprintf(path, sizeof(path), "%s/.git", dir);
+	mkdir(path, 0755);
+	for (i = 0; files[i]; i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, files[i]);
+		fp = fopen(path, "w");
+		fprintf(fp, "k=%s\n", AWS);
+		fclose(fp);
+	}
+	secrets_opts_init(&o);
+	o.mode = SECRETS_ALL;
+	o.paths = strv_push(NULL, dir);
+	s = secrets_new(&o, &e);
+	memset(&r, 0, sizeof(r));
+	ok(s && secrets_run(s, &r, &e) == 0, "a tree is scanned");
+	for (i = 0; i < r.n; i++)
+		buf_addf(&b, "%s%s", i ? " " : "", r.f[i].path + strlen(dir) + 1);
+	got = buf_detach(&b, NULL);
+	want = "B.env a-b.env a.env b.env c/z.env";
+	is_str(got, want, "files in byte order, .git skipped at any depth");
+	ok(r.st.files == 5 && r.st.skipped_other == 0, "five files read");
+	free(got);
+	secrets_free(s);
+	secrets_result_free(&r);
+
+	snprintf(path, sizeof(path), "%s/none", dir);
+	strv_free(o.paths);
+	o.paths = strv_push(NULL, path);
+	s = secrets_new(&o, &e);
+	memset(&r, 0, sizeof(r));
+	ok(s && secrets_run(s, &r, &e) < 0 && e.code == EX_USAGE_, "a path that is not there is refused");
+	like(e.msg, "cannot scan '", "... naming it");
+	secrets_free(s);
+	secrets_result_free(&r);
+	secrets_opts_free(&o);
+
+	for (i = 0; files[i]; i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, files[i]);
+		unlink(path);
+	}
+	snprintf(path, sizeof(path), "%s/c/.git", dir);
+	rmdir(path);
+	snprintf(path, sizeof(path), "%s/c", dir);
+	rmdir(path);
+	snprintf(path, sizeof(path), "%s/.git", dir);
+	rmdir(path);
 	rmdir(dir);
 }
 
@@ -490,6 +595,7 @@ main(void)
 	test_linemap_and_opts();
 	test_sizes();
 	test_baseline();
+	test_walk();
 	test_reports();
 	test_block();
 	test_trailers();

@@ -72,6 +72,8 @@ struct span {
 	size_t a, b;
 };
 
+/* A keyword at pos: the rules it belongs to (a stream's hits hold the
+ * automaton's state row instead, looked up once the streams are merged). */
 struct hit {
 	size_t pos;
 	uint64_t mask;
@@ -104,8 +106,7 @@ struct secrets {
 	size_t fbuf_alloc;
 	struct span *spans;
 	size_t nspans, spans_alloc;
-	struct hit *hits;	/* the keywords of the current line */
-	size_t nhits, hits_alloc;
+	struct hitv hits;	/* the keywords of the current line */
 	int hits_over;		/* more than HITS_MAX on the line */
 	struct hitv sh[STREAMS];	/* keywords found by each stream */
 	struct hitv fhits;	/* ... and in the whole text, in order */
@@ -404,7 +405,7 @@ secrets_free(struct secrets *s)
 	free(s->line);
 	free(s->fbuf);
 	free(s->spans);
-	free(s->hits);
+	free(s->hits.h);
 	for (i = 0; i < STREAMS; i++)
 		free(s->sh[i].h);
 	free(s->fhits.h);
@@ -446,6 +447,31 @@ jwt_header(const char *s, size_t n)
 	return yes;
 }
 
+/* Room for one more element (size bytes) in p, which holds n of *alloc:
+ * the vectors of the scanner double, from first. */
+static void *
+grow(void *p, size_t n, size_t *alloc, size_t size, size_t first)
+{
+	if (n < *alloc)
+		return p;
+	*alloc = *alloc ? 2 * *alloc : first;
+	return xrealloc(p, *alloc * size);
+}
+
+/* Copy n bytes of the text to s->line, NUL-terminated (regexec wants a
+ * string; the text is not one). */
+static void
+line_copy(struct secrets *s, const char *t, size_t n)
+{
+	if (n + 1 > s->line_alloc) {
+		s->line_alloc = n + 1 > 4096 ? n + 1 : 4096;
+		free(s->line);
+		s->line = xmalloc(s->line_alloc);
+	}
+	memcpy(s->line, t, n);
+	s->line[n] = '\0';
+}
+
 static int
 overlaps(const struct secrets *s, size_t a, size_t b)
 {
@@ -460,10 +486,7 @@ overlaps(const struct secrets *s, size_t a, size_t b)
 static void
 add_span(struct secrets *s, size_t a, size_t b)
 {
-	if (s->nspans == s->spans_alloc) {
-		s->spans_alloc = s->spans_alloc ? 2 * s->spans_alloc : 16;
-		s->spans = xrealloc(s->spans, s->spans_alloc * sizeof(*s->spans));
-	}
+	s->spans = grow(s->spans, s->nspans, &s->spans_alloc, sizeof(*s->spans), 16);
 	s->spans[s->nspans].a = a;
 	s->spans[s->nspans].b = b;
 	s->nspans++;
@@ -503,10 +526,7 @@ report(struct ctx *c, int rule, size_t at, size_t a, size_t b, const char *secre
 		r->st.sup_allowlist++;
 		return;
 	}
-	if (r->n == r->alloc) {
-		r->alloc = r->alloc ? 2 * r->alloc : 16;
-		r->f = xrealloc(r->f, r->alloc * sizeof(*r->f));
-	}
+	r->f = grow(r->f, r->n, &r->alloc, sizeof(*r->f), 16);
 	f = &r->f[r->n++];
 	memset(f, 0, sizeof(*f));
 	f->rule = rule;
@@ -771,16 +791,10 @@ match_window(struct ctx *c, int k, size_t wa, size_t wb)
 	regmatch_t m[NMATCH];
 	int base_flags = (wa > c->ls ? REG_NOTBOL : 0) | (wb < c->le ? REG_NOTEOL : 0);
 
-	if (n + 1 > s->line_alloc) {
-		s->line_alloc = n + 1 > 4096 ? n + 1 : 4096;
-		free(s->line);
-		s->line = xmalloc(s->line_alloc);
-	}
-	memcpy(s->line, c->text + wa, n);
+	line_copy(s, c->text + wa, n);
 	for (i = 0; i < n; i++)
 		if (s->line[i] == '\0')
 			s->line[i] = ' ';
-	s->line[n] = '\0';
 	while (off < n) {
 		int flags = base_flags | (off ? REG_NOTBOL : 0);
 
@@ -880,10 +894,10 @@ generic_line(struct ctx *c, int k)
 	size_t h, last = (size_t)-1;
 	regmatch_t m[NMATCH];
 
-	for (h = 0; h < s->nhits; h++) {
-		size_t p = s->hits[h].pos, ks = p, n;
+	for (h = 0; h < s->hits.n; h++) {
+		size_t p = s->hits.h[h].pos, ks = p, n;
 
-		if (!(s->hits[h].mask & bit) || !assign_follows(c->text, p + 1, c->le))
+		if (!(s->hits.h[h].mask & bit) || !assign_follows(c->text, p + 1, c->le))
 			continue;
 		while (ks > c->ls && key_char((unsigned char)c->text[ks - 1]))
 			ks--;
@@ -891,11 +905,6 @@ generic_line(struct ctx *c, int k)
 			continue;	/* two keywords in one key */
 		last = ks;
 		n = c->le - ks < WIN_AFTER ? c->le - ks : WIN_AFTER;
-		if (n + 1 > s->line_alloc) {
-			s->line_alloc = n + 1 > 4096 ? n + 1 : 4096;
-			free(s->line);
-			s->line = xmalloc(s->line_alloc);
-		}
 		/* By hand first: most values are names or calls, and glibc's
 		 * regexec with subexpressions is slow.  The expression decides. */
 		{
@@ -907,10 +916,9 @@ generic_line(struct ctx *c, int k)
 			    ks + vb < c->le ? (unsigned char)c->text[ks + vb] : 0))
 				continue;
 		}
-		memcpy(s->line, c->text + ks, n);
-		s->line[n] = '\0';
-		if (memchr(s->line, '\0', n))
+		if (memchr(c->text + ks, '\0', n))
 			continue;
+		line_copy(s, c->text + ks, n);
 		if (regexec(&s->generic, s->line, NMATCH, m, n < c->le - ks ? REG_NOTEOL : 0) == 0)
 			check_match(c, k, ks, m);
 	}
@@ -939,10 +947,10 @@ flush_line(struct ctx *c, uint64_t mask)
 			continue;
 		}
 		/* A long line: windows around the keywords, not the whole line. */
-		for (h = 0; h < s->nhits; h++) {
-			size_t p = s->hits[h].pos;
+		for (h = 0; h < s->hits.n; h++) {
+			size_t p = s->hits.h[h].pos;
 
-			if (!(s->hits[h].mask & bit) || (any && p < last + 64))
+			if (!(s->hits.h[h].mask & bit) || (any && p < last + 64))
 				continue;
 			match_window(c, (int)k, p > c->ls + WIN_BEFORE ? p - WIN_BEFORE : c->ls,
 			    p + WIN_AFTER < c->le ? p + WIN_AFTER : c->le);
@@ -953,20 +961,23 @@ flush_line(struct ctx *c, uint64_t mask)
 }
 
 static void
+hitv_push(struct hitv *v, size_t pos, uint64_t mask)
+{
+	v->h = grow(v->h, v->n, &v->alloc, sizeof(*v->h), 64);
+	v->h[v->n].pos = pos;
+	v->h[v->n].mask = mask;
+	v->n++;
+}
+
+static void
 add_hit(struct secrets *s, size_t pos, uint64_t mask)
 {
-	if (s->nhits == HITS_MAX) {
+	if (s->hits.n == HITS_MAX) {
 		s->hits_over = 1;	/* then the whole line is matched */
-		s->hits[s->nhits - 1].mask |= mask;
+		s->hits.h[s->hits.n - 1].mask |= mask;
 		return;
 	}
-	if (s->nhits == s->hits_alloc) {
-		s->hits_alloc = s->hits_alloc ? 2 * s->hits_alloc : 16;
-		s->hits = xrealloc(s->hits, s->hits_alloc * sizeof(*s->hits));
-	}
-	s->hits[s->nhits].pos = pos;
-	s->hits[s->nhits].mask = mask;
-	s->nhits++;
+	hitv_push(&s->hits, pos, mask);
 }
 
 /*
@@ -975,18 +986,6 @@ add_hit(struct secrets *s, size_t pos, uint64_t mask)
  * lines), because one stream waits on its table lookups and four keep the
  * processor busy.  The hits go to s->fhits in text order.
  */
-static void
-hitv_push(struct hitv *v, size_t pos, size_t off)
-{
-	if (v->n == v->alloc) {
-		v->alloc = v->alloc ? 2 * v->alloc : 64;
-		v->h = xrealloc(v->h, v->alloc * sizeof(*v->h));
-	}
-	v->h[v->n].pos = pos;
-	v->h[v->n].mask = off;	/* the state's row; its mask is looked up later */
-	v->n++;
-}
-
 static void
 ac_collect(struct secrets *s, const unsigned char *u, size_t len)
 {
@@ -1075,7 +1074,7 @@ secrets_scan_text(struct secrets *s, const char *path, const char *text,
 	c.len = len;
 	c.linemap = linemap;
 	s->nspans = 0;
-	s->nhits = 0;
+	s->hits.n = 0;
 	s->hits_over = 0;
 	ac_collect(s, (const unsigned char *)text, len);
 	for (h = 0; h < s->fhits.n; h++) {
@@ -1105,7 +1104,7 @@ secrets_scan_text(struct secrets *s, const char *path, const char *text,
 		}
 		counted = c.ls > counted ? c.ls : counted;
 		mask = m;
-		s->nhits = 0;
+		s->hits.n = 0;
 		s->hits_over = 0;
 		add_hit(s, i, m);
 	}

@@ -11,7 +11,6 @@
  * a true positive in t/data/secrets/tp and a case in t/unit/secrets.c.
  */
 #include <ctype.h>
-#include <errno.h>
 #include <regex.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -21,10 +20,12 @@
 #include "core/buf.h"
 #include "core/fsutil.h"
 #include "core/json.h"
+#include "core/size.h"
 #include "gate/secrets-rules.h"
 #include "gate/secrets.h"
 
 #define BASELINE_MAX (64u << 20)
+#define MAX_FILE_SIZE_MAX (1LL << 50)	/* as parse_size() allows */
 
 /* A word boundary that POSIX ERE lacks: group 1 eats the char before. */
 #define B "(^|[^A-Za-z0-9_])"
@@ -245,32 +246,6 @@ opt_strings(const cJSON *v, const char *key, int regex, char ***out,
 }
 
 static int
-parse_size(const char *s, long long *out)
-{
-	char *end;
-	double v;
-
-	errno = 0;
-	v = strtod(s, &end);
-	if (errno || end == s || v < 1)
-		return -1;
-	if (*end == 'K' || *end == 'k')
-		v *= 1024, end++;
-	else if (*end == 'M')
-		v *= 1024 * 1024, end++;
-	else if (*end == 'G')
-		v *= 1024.0 * 1024 * 1024, end++;
-	if (*end == 'i' && end[1] == 'B')
-		end += 2;
-	else if (*end == 'B')
-		end++;
-	if (*end || v > 1e15)
-		return -1;
-	*out = (long long)v;
-	return 0;
-}
-
-static int
 ignored(const char *k, const char *const *ignore)
 {
 	size_t i;
@@ -368,12 +343,13 @@ secrets_opts_parse(struct secrets_opts *o, const cJSON *obj,
 				return opt_fail(bad, it, e, "%s: expected bits per character, from 0 to 8", k);
 			o->entropy = it->valuedouble;
 		} else if (!strcmp(k, "max_file_size")) {
-			long long v;
+			long long v = 0;
 
-			if (cJSON_IsNumber(it) && it->valuedouble >= 1 && it->valuedouble <= 1e15 &&
-			    it->valuedouble == (double)(long long)it->valuedouble)
-				v = (long long)it->valuedouble;
-			else if (!cJSON_IsString(it) || parse_size(it->valuestring, &v) < 0)
+			/* Bytes as a number, or core/size.h's syntax ("512K", "1.5M"). */
+			if (cJSON_IsNumber(it) ? json_get_i64(it, &v) < 0 || v > MAX_FILE_SIZE_MAX :
+			    !cJSON_IsString(it) || parse_size(it->valuestring, &v) < 0)
+				v = 0;
+			if (v < 1)
 				return opt_fail(bad, it, e, "%s: expected a size, as 1048576 or \"1M\"", k);
 			o->max_file_size = v;
 		} else {
@@ -458,7 +434,7 @@ secrets_allow_free(struct secrets_allow *a)
 static int
 fp_cmp(const void *a, const void *b)
 {
-	return strcmp(*(char *const *)a, *(char *const *)b);
+	return strcmp(a, b);
 }
 
 int
@@ -482,6 +458,7 @@ secrets_baseline_load(struct secrets_baseline *b, const char *path, struct err *
 		err_set(e, EX_USAGE_, "baseline %s: expected an object with a \"findings\" array", where);
 		goto bad;
 	}
+	b->fp = xcalloc((size_t)cJSON_GetArraySize(list) + 1, sizeof(*b->fp));
 	cJSON_ArrayForEach(it, list) {
 		const char *fp = json_str(it, "fingerprint");
 		size_t k;
@@ -497,10 +474,9 @@ secrets_baseline_load(struct secrets_baseline *b, const char *path, struct err *
 			    where, i);
 			goto bad;
 		}
-		b->fp = xrealloc(b->fp, (b->n + 1) * sizeof(*b->fp));
-		b->fp[b->n] = xstrdup(fp);
 		for (k = 0; k < SECRETS_FP_LEN; k++)
 			b->fp[b->n][k] = (char)tolower((unsigned char)fp[k]);
+		b->fp[b->n][k] = '\0';
 		b->n++;
 		i++;
 	}
@@ -517,18 +493,12 @@ bad:
 int
 secrets_baseline_has(const struct secrets_baseline *b, const char *fp)
 {
-	const char *key = fp;
-
-	return b->n && bsearch(&key, b->fp, b->n, sizeof(*b->fp), fp_cmp) != NULL;
+	return b->n && bsearch(fp, b->fp, b->n, sizeof(*b->fp), fp_cmp) != NULL;
 }
 
 void
 secrets_baseline_free(struct secrets_baseline *b)
 {
-	size_t i;
-
-	for (i = 0; i < b->n; i++)
-		free(b->fp[i]);
 	free(b->fp);
 	memset(b, 0, sizeof(*b));
 }

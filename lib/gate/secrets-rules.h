@@ -80,9 +80,10 @@ int secrets_allow_path(const struct secrets_allow *a, const char *path);
 int secrets_allow_value(const struct secrets_allow *a, const char *s, size_t n);
 void secrets_allow_free(struct secrets_allow *a);
 
-/* The fingerprints of a baseline file, sorted and lowercase. */
+/* The fingerprints of a baseline file, sorted and lowercase, in one
+ * allocation (a baseline may hold many thousands). */
 struct secrets_baseline {
-	char **fp;
+	char (*fp)[SECRETS_FP_LEN + 1];
 	size_t n;
 };
 

@@ -34,6 +34,7 @@
 #include <openssl/evp.h>
 
 #include "core/buf.h"
+#include "core/encode.h"
 #include "core/json.h"
 #include "gate/secrets-rules.h"
 #include "gate/secrets-scan.h"
@@ -51,6 +52,7 @@
 #define KEY_BODY_CAP 16384
 #define GENERIC_MIN 8
 #define GENERIC_MAX 512
+#define JWT_HEADER_MAX 340	/* base64 characters of a JWT header decoded (255 bytes) */
 #define ALLOW_MARK "ci-gate:allow"
 
 /* Words that, after the keyword, make a key name something else than the
@@ -70,6 +72,8 @@ struct span {
 	size_t a, b;
 };
 
+/* A keyword at pos: the rules it belongs to (a stream's hits hold the
+ * automaton's state row instead, looked up once the streams are merged). */
 struct hit {
 	size_t pos;
 	uint64_t mask;
@@ -102,8 +106,7 @@ struct secrets {
 	size_t fbuf_alloc;
 	struct span *spans;
 	size_t nspans, spans_alloc;
-	struct hit *hits;	/* the keywords of the current line */
-	size_t nhits, hits_alloc;
+	struct hitv hits;	/* the keywords of the current line */
 	int hits_over;		/* more than HITS_MAX on the line */
 	struct hitv sh[STREAMS];	/* keywords found by each stream */
 	struct hitv fhits;	/* ... and in the whole text, in order */
@@ -202,9 +205,8 @@ void
 secrets_fingerprint(const char *rule, const char *path, const char *secret,
     size_t n, char out[SECRETS_FP_LEN + 1])
 {
-	static const char hex[] = "0123456789abcdef";
 	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int mdlen = 0, i;
+	unsigned int mdlen = 0;
 	EVP_MD_CTX *c = EVP_MD_CTX_new();
 
 	out[0] = '\0';
@@ -216,11 +218,8 @@ secrets_fingerprint(const char *rule, const char *path, const char *secret,
 	EVP_DigestUpdate(c, secret, n);
 	EVP_DigestFinal_ex(c, md, &mdlen);
 	EVP_MD_CTX_free(c);
-	for (i = 0; i < mdlen && i < SECRETS_FP_LEN / 2; i++) {
-		out[2 * i] = hex[md[i] >> 4];
-		out[2 * i + 1] = hex[md[i] & 15];
-	}
-	out[2 * i] = '\0';
+	if (mdlen == SECRETS_FP_LEN / 2)
+		hex_encode(md, mdlen, out);
 }
 
 
@@ -406,7 +405,7 @@ secrets_free(struct secrets *s)
 	free(s->line);
 	free(s->fbuf);
 	free(s->spans);
-	free(s->hits);
+	free(s->hits.h);
 	for (i = 0; i < STREAMS; i++)
 		free(s->sh[i].h);
 	free(s->fhits.h);
@@ -425,38 +424,52 @@ b64_char(int c)
 	return is_alnum(c) || c == '+' || c == '/' || c == '=';
 }
 
-/* Decode base64url into out (at most outsz-1 bytes), NUL-terminated. */
-static size_t
-b64url_decode(const char *s, size_t n, char *out, size_t outsz)
+/*
+ * Does a JWT's first segment (n bytes at s) decode to a header, JSON with
+ * "alg" or "typ"?  Only its start is decoded (JWT_HEADER_MAX characters,
+ * a multiple of 4: whole bytes); a last lone character adds no byte.
+ */
+static int
+jwt_header(const char *s, size_t n)
 {
-	unsigned v = 0;
-	int bits = 0;
-	size_t i, o = 0;
+	unsigned char *hdr;
+	size_t len;
+	int yes;
 
-	for (i = 0; i < n && o + 1 < outsz; i++) {
-		int c = (unsigned char)s[i], d;
+	if (n > JWT_HEADER_MAX)
+		n = JWT_HEADER_MAX;
+	if (n % 4 == 1)
+		n--;
+	if (b64_decode(s, n, B64_ANY, &hdr, &len) < 0)
+		return 0;
+	yes = strstr((char *)hdr, "\"alg\"") || strstr((char *)hdr, "\"typ\"");
+	free(hdr);
+	return yes;
+}
 
-		if (c >= 'A' && c <= 'Z')
-			d = c - 'A';
-		else if (c >= 'a' && c <= 'z')
-			d = c - 'a' + 26;
-		else if (c >= '0' && c <= '9')
-			d = c - '0' + 52;
-		else if (c == '-' || c == '+')
-			d = 62;
-		else if (c == '_' || c == '/')
-			d = 63;
-		else
-			break;
-		v = (v << 6) | (unsigned)d;
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			out[o++] = (char)((v >> bits) & 0xff);
-		}
+/* Room for one more element (size bytes) in p, which holds n of *alloc:
+ * the vectors of the scanner double, from first. */
+static void *
+grow(void *p, size_t n, size_t *alloc, size_t size, size_t first)
+{
+	if (n < *alloc)
+		return p;
+	*alloc = *alloc ? 2 * *alloc : first;
+	return xrealloc(p, *alloc * size);
+}
+
+/* Copy n bytes of the text to s->line, NUL-terminated (regexec wants a
+ * string; the text is not one). */
+static void
+line_copy(struct secrets *s, const char *t, size_t n)
+{
+	if (n + 1 > s->line_alloc) {
+		s->line_alloc = n + 1 > 4096 ? n + 1 : 4096;
+		free(s->line);
+		s->line = xmalloc(s->line_alloc);
 	}
-	out[o] = '\0';
-	return o;
+	memcpy(s->line, t, n);
+	s->line[n] = '\0';
 }
 
 static int
@@ -473,10 +486,7 @@ overlaps(const struct secrets *s, size_t a, size_t b)
 static void
 add_span(struct secrets *s, size_t a, size_t b)
 {
-	if (s->nspans == s->spans_alloc) {
-		s->spans_alloc = s->spans_alloc ? 2 * s->spans_alloc : 16;
-		s->spans = xrealloc(s->spans, s->spans_alloc * sizeof(*s->spans));
-	}
+	s->spans = grow(s->spans, s->nspans, &s->spans_alloc, sizeof(*s->spans), 16);
 	s->spans[s->nspans].a = a;
 	s->spans[s->nspans].b = b;
 	s->nspans++;
@@ -516,10 +526,7 @@ report(struct ctx *c, int rule, size_t at, size_t a, size_t b, const char *secre
 		r->st.sup_allowlist++;
 		return;
 	}
-	if (r->n == r->alloc) {
-		r->alloc = r->alloc ? 2 * r->alloc : 16;
-		r->f = xrealloc(r->f, r->alloc * sizeof(*r->f));
-	}
+	r->f = grow(r->f, r->n, &r->alloc, sizeof(*r->f), 16);
 	f = &r->f[r->n++];
 	memset(f, 0, sizeof(*f));
 	f->rule = rule;
@@ -767,11 +774,9 @@ check_match(struct ctx *c, int k, size_t base, const regmatch_t *m)
 	if (secrets_placeholder(t + a, b - a, 0) || secrets_entropy(t + a, b - a) < rd->min_entropy)
 		return;
 	if (rd->kind == RULE_JWT) {
-		char hdr[256];
 		const char *dot = memchr(t + a, '.', b - a);
 
-		b64url_decode(t + a, dot ? (size_t)(dot - (t + a)) : b - a, hdr, sizeof(hdr));
-		if (!strstr(hdr, "\"alg\"") && !strstr(hdr, "\"typ\""))
+		if (!jwt_header(t + a, dot ? (size_t)(dot - (t + a)) : b - a))
 			return;
 	}
 	report(c, k, a, a, b, t + a, b - a);
@@ -786,16 +791,10 @@ match_window(struct ctx *c, int k, size_t wa, size_t wb)
 	regmatch_t m[NMATCH];
 	int base_flags = (wa > c->ls ? REG_NOTBOL : 0) | (wb < c->le ? REG_NOTEOL : 0);
 
-	if (n + 1 > s->line_alloc) {
-		s->line_alloc = n + 1 > 4096 ? n + 1 : 4096;
-		free(s->line);
-		s->line = xmalloc(s->line_alloc);
-	}
-	memcpy(s->line, c->text + wa, n);
+	line_copy(s, c->text + wa, n);
 	for (i = 0; i < n; i++)
 		if (s->line[i] == '\0')
 			s->line[i] = ' ';
-	s->line[n] = '\0';
 	while (off < n) {
 		int flags = base_flags | (off ? REG_NOTBOL : 0);
 
@@ -895,10 +894,10 @@ generic_line(struct ctx *c, int k)
 	size_t h, last = (size_t)-1;
 	regmatch_t m[NMATCH];
 
-	for (h = 0; h < s->nhits; h++) {
-		size_t p = s->hits[h].pos, ks = p, n;
+	for (h = 0; h < s->hits.n; h++) {
+		size_t p = s->hits.h[h].pos, ks = p, n;
 
-		if (!(s->hits[h].mask & bit) || !assign_follows(c->text, p + 1, c->le))
+		if (!(s->hits.h[h].mask & bit) || !assign_follows(c->text, p + 1, c->le))
 			continue;
 		while (ks > c->ls && key_char((unsigned char)c->text[ks - 1]))
 			ks--;
@@ -906,11 +905,6 @@ generic_line(struct ctx *c, int k)
 			continue;	/* two keywords in one key */
 		last = ks;
 		n = c->le - ks < WIN_AFTER ? c->le - ks : WIN_AFTER;
-		if (n + 1 > s->line_alloc) {
-			s->line_alloc = n + 1 > 4096 ? n + 1 : 4096;
-			free(s->line);
-			s->line = xmalloc(s->line_alloc);
-		}
 		/* By hand first: most values are names or calls, and glibc's
 		 * regexec with subexpressions is slow.  The expression decides. */
 		{
@@ -922,10 +916,9 @@ generic_line(struct ctx *c, int k)
 			    ks + vb < c->le ? (unsigned char)c->text[ks + vb] : 0))
 				continue;
 		}
-		memcpy(s->line, c->text + ks, n);
-		s->line[n] = '\0';
-		if (memchr(s->line, '\0', n))
+		if (memchr(c->text + ks, '\0', n))
 			continue;
+		line_copy(s, c->text + ks, n);
 		if (regexec(&s->generic, s->line, NMATCH, m, n < c->le - ks ? REG_NOTEOL : 0) == 0)
 			check_match(c, k, ks, m);
 	}
@@ -954,10 +947,10 @@ flush_line(struct ctx *c, uint64_t mask)
 			continue;
 		}
 		/* A long line: windows around the keywords, not the whole line. */
-		for (h = 0; h < s->nhits; h++) {
-			size_t p = s->hits[h].pos;
+		for (h = 0; h < s->hits.n; h++) {
+			size_t p = s->hits.h[h].pos;
 
-			if (!(s->hits[h].mask & bit) || (any && p < last + 64))
+			if (!(s->hits.h[h].mask & bit) || (any && p < last + 64))
 				continue;
 			match_window(c, (int)k, p > c->ls + WIN_BEFORE ? p - WIN_BEFORE : c->ls,
 			    p + WIN_AFTER < c->le ? p + WIN_AFTER : c->le);
@@ -968,20 +961,23 @@ flush_line(struct ctx *c, uint64_t mask)
 }
 
 static void
+hitv_push(struct hitv *v, size_t pos, uint64_t mask)
+{
+	v->h = grow(v->h, v->n, &v->alloc, sizeof(*v->h), 64);
+	v->h[v->n].pos = pos;
+	v->h[v->n].mask = mask;
+	v->n++;
+}
+
+static void
 add_hit(struct secrets *s, size_t pos, uint64_t mask)
 {
-	if (s->nhits == HITS_MAX) {
+	if (s->hits.n == HITS_MAX) {
 		s->hits_over = 1;	/* then the whole line is matched */
-		s->hits[s->nhits - 1].mask |= mask;
+		s->hits.h[s->hits.n - 1].mask |= mask;
 		return;
 	}
-	if (s->nhits == s->hits_alloc) {
-		s->hits_alloc = s->hits_alloc ? 2 * s->hits_alloc : 16;
-		s->hits = xrealloc(s->hits, s->hits_alloc * sizeof(*s->hits));
-	}
-	s->hits[s->nhits].pos = pos;
-	s->hits[s->nhits].mask = mask;
-	s->nhits++;
+	hitv_push(&s->hits, pos, mask);
 }
 
 /*
@@ -990,18 +986,6 @@ add_hit(struct secrets *s, size_t pos, uint64_t mask)
  * lines), because one stream waits on its table lookups and four keep the
  * processor busy.  The hits go to s->fhits in text order.
  */
-static void
-hitv_push(struct hitv *v, size_t pos, size_t off)
-{
-	if (v->n == v->alloc) {
-		v->alloc = v->alloc ? 2 * v->alloc : 64;
-		v->h = xrealloc(v->h, v->alloc * sizeof(*v->h));
-	}
-	v->h[v->n].pos = pos;
-	v->h[v->n].mask = off;	/* the state's row; its mask is looked up later */
-	v->n++;
-}
-
 static void
 ac_collect(struct secrets *s, const unsigned char *u, size_t len)
 {
@@ -1090,7 +1074,7 @@ secrets_scan_text(struct secrets *s, const char *path, const char *text,
 	c.len = len;
 	c.linemap = linemap;
 	s->nspans = 0;
-	s->nhits = 0;
+	s->hits.n = 0;
 	s->hits_over = 0;
 	ac_collect(s, (const unsigned char *)text, len);
 	for (h = 0; h < s->fhits.n; h++) {
@@ -1120,7 +1104,7 @@ secrets_scan_text(struct secrets *s, const char *path, const char *text,
 		}
 		counted = c.ls > counted ? c.ls : counted;
 		mask = m;
-		s->nhits = 0;
+		s->hits.n = 0;
 		s->hits_over = 0;
 		add_hit(s, i, m);
 	}

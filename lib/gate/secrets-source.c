@@ -85,20 +85,26 @@ on_tracked(void *ctx, char *rec, size_t len, struct err *e)
 	return 0;
 }
 
+/* Neither ".", ".." nor .git (a work tree's history is not its content). */
 static int
-name_cmp(const void *a, const void *b)
+entry_wanted(const struct dirent *de)
 {
-	return strcmp(*(char *const *)a, *(char *const *)b);
+	return strcmp(de->d_name, ".") && strcmp(de->d_name, "..") && strcmp(de->d_name, ".git");
+}
+
+/* Byte order, whatever the locale: the same tree gives the same report. */
+static int
+entry_cmp(const struct dirent **a, const struct dirent **b)
+{
+	return strcmp((*a)->d_name, (*b)->d_name);
 }
 
 static int
 walk(struct secrets *s, const char *path, struct secrets_result *r, int top, struct err *e)
 {
 	struct stat sb;
-	DIR *d;
-	struct dirent *de;
-	char **names = NULL;
-	size_t n = 0, i;
+	struct dirent **ents;
+	int n, i;
 
 	if (lstat(path, &sb) < 0) {
 		if (top)
@@ -110,27 +116,22 @@ walk(struct secrets *s, const char *path, struct secrets_result *r, int top, str
 		secrets_scan_file(s, path, r);
 		return 0;
 	}
-	d = opendir(path);
-	if (!d) {
+	n = scandir(path, &ents, entry_wanted, entry_cmp);
+	if (n < 0) {
 		if (top)
 			return err_set(e, EX_USAGE_, "cannot scan '%s': %s", path, strerror(errno));
 		r->st.skipped_other++;
 		return 0;
 	}
-	while ((de = readdir(d))) {
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") || !strcmp(de->d_name, ".git"))
-			continue;
-		names = xrealloc(names, (n + 1) * sizeof(*names));
-		names[n++] = strcmp(path, ".") ? xasprintf("%s%s%s", path,
-		    path[strlen(path) - 1] == '/' ? "" : "/", de->d_name) : xstrdup(de->d_name);
-	}
-	closedir(d);
-	qsort(names, n, sizeof(*names), name_cmp);
 	for (i = 0; i < n; i++) {
-		walk(s, names[i], r, 0, e);
-		free(names[i]);
+		char *sub = strcmp(path, ".") ? xasprintf("%s%s%s", path,
+		    path[strlen(path) - 1] == '/' ? "" : "/", ents[i]->d_name) : xstrdup(ents[i]->d_name);
+
+		walk(s, sub, r, 0, e);
+		free(sub);
+		free(ents[i]);
 	}
-	free(names);
+	free(ents);
 	return 0;
 }
 

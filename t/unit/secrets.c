@@ -3,6 +3,9 @@
  * the review trailers that go with the built-in gates).  Every secret is
  * written in two pieces ("AK" "IA...") so that this file holds none.
  */
+#include <sys/stat.h>
+
+#include <ctype.h>
 #include <math.h>
 #include <regex.h>
 #include <stdio.h>
@@ -19,6 +22,8 @@
 
 #define AWS "AK" "IAQ3EGT5NNB6ZQ7WXY"
 #define GH "gh" "p_4fK9xQm2LpZ7vR1tY8wB3nC6dE0hJ5sA2uVi"
+/* A JWT's payload and signature; headers vary below. */
+#define JWT_REST ".eyJzdWIiOiJxN0xtMlh2VDlwWnIiLCJpYXQiOjE3MTYyMzkwMjJ9.jxOnklUBvN7wQncZPIiaC-RdYS8"
 
 /* Scan text as one file; return the findings as "rule:line:col" joined by spaces. */
 static char *
@@ -122,6 +127,14 @@ test_rules(void)
 		is_str(got, "aws-access-key-id:1:5", "a NUL byte does not hide what follows");
 		free(got);
 	}
+	SCAN_IS("x " "ey" "JhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9" JWT_REST "\n", "jwt:1:3",
+	    "a JWT: its header decodes to alg and typ");
+	SCAN_IS("x " "ey" "JhbGciOiJSUzI1NiIsImtpZCI6IngxIn0" JWT_REST "\n", "jwt:1:3",
+	    "... a header of 35 characters (base64url, unpadded)");
+	SCAN_IS("x " "ey" "JhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9Q" JWT_REST "\n", "jwt:1:3",
+	    "... a stray last character adds no byte");
+	SCAN_IS("x " "ey" "Jmb28iOiJiYXIiLCJiYXoiOjF9" JWT_REST "\n", "",
+	    "... but JSON without alg or typ is no JWT header");
 	SCAN_IS("password = \"q7Lm2XvT9pZr4KwYb8\"\n", "generic-secret:1:13", "a generic password");
 	SCAN_IS("password = \"aaaaaaaaaaaaaaaaaaaa\"\n", "", "... not one of low entropy");
 	SCAN_IS("password_hash = \"q7Lm2XvT9pZr4KwYb8\"\n", "", "... nor a key that names something else");
@@ -274,6 +287,45 @@ test_linemap_and_opts(void)
 	cJSON_Delete(j);
 }
 
+/* max_file_size takes core/size.h's syntax, or bytes as a number; at least 1. */
+static void
+test_sizes(void)
+{
+	static const struct {
+		const char *json;
+		long long want;		/* 0: refused */
+	} cases[] = {
+		{ "\"1M\"", 1 << 20 }, { "\"512K\"", 512 << 10 }, { "\"512k\"", 512 << 10 },
+		{ "\"1.5M\"", 3 << 19 }, { "\"8MiB\"", 8 << 20 }, { "\"2GB\"", 2LL << 30 },
+		{ "\"4096\"", 4096 }, { "1048576", 1 << 20 }, { "1", 1 },
+		{ "\"0\"", 0 }, { "0", 0 }, { "-5", 0 }, { "2.5", 0 }, { "\"big\"", 0 },
+		{ "\"1M \"", 0 }, { "\"-1K\"", 0 }, { "true", 0 }, { "1e300", 0 },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct secrets_opts o;
+		struct err e = { 0, "" };
+		const cJSON *bad = NULL;
+		char *text = xasprintf("{\"max_file_size\": %s}", cases[i].json);
+		cJSON *j = cJSON_Parse(text);
+		int rc;
+
+		secrets_opts_init(&o);
+		rc = secrets_opts_parse(&o, j, NULL, &bad, &e);
+		if (cases[i].want)
+			ok(rc == 0 && o.max_file_size == cases[i].want, "max_file_size %s is %lld bytes",
+			    cases[i].json, cases[i].want);
+		else
+			ok(rc < 0 && bad == cJSON_GetObjectItem(j, "max_file_size") &&
+			    !strcmp(e.msg, "max_file_size: expected a size, as 1048576 or \"1M\""),
+			    "max_file_size %s is refused", cases[i].json);
+		secrets_opts_free(&o);
+		cJSON_Delete(j);
+		free(text);
+	}
+}
+
 static void
 test_baseline(void)
 {
@@ -307,6 +359,39 @@ test_baseline(void)
 	secrets_free(s);
 	secrets_result_free(&r);
 
+	/* Written by hand: unsorted, uppercase, one not ours. */
+	{
+		char f1[SECRETS_FP_LEN + 1], f2[SECRETS_FP_LEN + 1];
+		size_t k;
+
+		secrets_fingerprint("aws-access-key-id", "a.env", AWS, strlen(AWS), f1);
+		secrets_fingerprint("github-token", "a.env", GH, strlen(GH), f2);
+		for (k = 0; k < SECRETS_FP_LEN; k++)
+			f2[k] = (char)toupper((unsigned char)f2[k]);
+		fp = fopen(path, "w");
+		fprintf(fp, "{\"findings\": [{\"fingerprint\": \"%s\"}, {\"fingerprint\": \"%064d\"}, "
+		    "{\"fingerprint\": \"%s\"}]}", f2, 7, f1);
+		fclose(fp);
+	}
+	s = secrets_new(&o, &e);
+	memset(&r, 0, sizeof(r));
+	if (s)
+		secrets_scan_text(s, "a.env", text, strlen(text), NULL, &r);
+	ok(s && r.n == 2 && secrets_live(&r) == 0, "a hand-written baseline: any order, any case");
+	secrets_free(s);
+	secrets_result_free(&r);
+
+	fp = fopen(path, "w");
+	fputs("{\"findings\": []}", fp);
+	fclose(fp);
+	s = secrets_new(&o, &e);
+	memset(&r, 0, sizeof(r));
+	if (s)
+		secrets_scan_text(s, "a.env", text, strlen(text), NULL, &r);
+	ok(s && secrets_live(&r) == 2, "an empty baseline suppresses nothing");
+	secrets_free(s);
+	secrets_result_free(&r);
+
 	fp = fopen(path, "w");
 	fputs("{\"findings\": [{\"fingerprint\": 5}]}", fp);
 	fclose(fp);
@@ -314,6 +399,75 @@ test_baseline(void)
 	like(e.msg, "findings[0].fingerprint: expected 64 hex digits", "... saying where");
 	secrets_opts_free(&o);
 	unlink(path);
+	rmdir(dir);
+}
+
+/* A tree (every file, not git's): byte order, .git skipped, whatever
+ * readdir gives. */
+static void
+test_walk(void)
+{
+	static const char *const files[] = { "b.env", "a.env", "B.env", "c/z.env", "c/.git/x.env",
+		".git/HEAD.env", "a-b.env", NULL };
+	char dir[] = "/tmp/secrets-walk-XXXXXX", path[256], *want, *got;
+	struct secrets_opts o;
+	struct secrets_result r;
+	struct err e = { 0, "" };
+	struct secrets *s;
+	struct buf b = BUF_INIT;
+	size_t i;
+	FILE *fp;
+
+	ok(mkdtemp(dir) != NULL, "a scratch directory");
+	snprintf(path, sizeof(path), "%s/c", dir);
+	mkdir(path, 0755);
+	snprintf(path, sizeof(path), "%s/c/.git", dir);
+	mkdir(path, 0755);
+	snprintf(path, sizeof(path), "%s/.git", dir);
+	mkdir(path, 0755);
+	for (i = 0; files[i]; i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, files[i]);
+		fp = fopen(path, "w");
+		fprintf(fp, "k=%s\n", AWS);
+		fclose(fp);
+	}
+	secrets_opts_init(&o);
+	o.mode = SECRETS_ALL;
+	o.paths = strv_push(NULL, dir);
+	s = secrets_new(&o, &e);
+	memset(&r, 0, sizeof(r));
+	ok(s && secrets_run(s, &r, &e) == 0, "a tree is scanned");
+	for (i = 0; i < r.n; i++)
+		buf_addf(&b, "%s%s", i ? " " : "", r.f[i].path + strlen(dir) + 1);
+	got = buf_detach(&b, NULL);
+	want = "B.env a-b.env a.env b.env c/z.env";
+	is_str(got, want, "files in byte order, .git skipped at any depth");
+	ok(r.st.files == 5 && r.st.skipped_other == 0, "five files read");
+	free(got);
+	secrets_free(s);
+	secrets_result_free(&r);
+
+	snprintf(path, sizeof(path), "%s/none", dir);
+	strv_free(o.paths);
+	o.paths = strv_push(NULL, path);
+	s = secrets_new(&o, &e);
+	memset(&r, 0, sizeof(r));
+	ok(s && secrets_run(s, &r, &e) < 0 && e.code == EX_USAGE_, "a path that is not there is refused");
+	like(e.msg, "cannot scan '", "... naming it");
+	secrets_free(s);
+	secrets_result_free(&r);
+	secrets_opts_free(&o);
+
+	for (i = 0; files[i]; i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, files[i]);
+		unlink(path);
+	}
+	snprintf(path, sizeof(path), "%s/c/.git", dir);
+	rmdir(path);
+	snprintf(path, sizeof(path), "%s/c", dir);
+	rmdir(path);
+	snprintf(path, sizeof(path), "%s/.git", dir);
+	rmdir(path);
 	rmdir(dir);
 }
 
@@ -439,7 +593,9 @@ main(void)
 	test_many_lines();
 	test_generic_parse();
 	test_linemap_and_opts();
+	test_sizes();
 	test_baseline();
+	test_walk();
 	test_reports();
 	test_block();
 	test_trailers();

@@ -1,6 +1,8 @@
 #!/bin/sh
 test_description='ci-gate runs the seed quality gates from a spec and the command line'
 . "${0%/*}/test-lib.sh"
+# Every test runs in (or reads what was run in) the git repository below.
+test_require GIT
 
 DATA=$TEST_DIRECTORY/data
 export DATA

@@ -2,7 +2,7 @@
 test_description='ci-gate review gate: approvals from trailers, up to date, conflicts, signatures'
 . "${0%/*}/test-lib.sh"
 
-command -v ssh-keygen >/dev/null 2>&1 && test_set_prereq SSHKEYGEN
+test_tool_prereq SSHKEYGEN openssh-client command -v ssh-keygen
 
 # review SPEC-OPTIONS OUT: run a gate with one review job in ./work.
 # The spec and the logs stay out of the work tree, which the tests commit.

@@ -165,7 +165,7 @@ test_expect_success REGISTRY 'no progress with -q' '
 	! test -s qerr
 '
 
-command -v script >/dev/null 2>&1 && test_set_prereq SCRIPT
+test_tool_prereq SCRIPT bsdutils command -v script
 test_expect_success REGISTRY,SCRIPT 'a progress bar on a terminal' '
 	TERM=xterm script -qec "ci-push --new --no-blob-cache --layout img $reg/tty:v1 >tty.json" typescript >/dev/null &&
 	test_grep "push \[.*\] .* / .*blobs" typescript &&

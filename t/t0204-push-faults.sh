@@ -61,7 +61,7 @@ test_expect_success REGISTRY 'connection resets: retried' '
 	reg_has_manifest $rport rst v1
 '
 
-test_expect_success REGISTRY 'a monolithic upload stopped midway: the push completes and the blob is intact' '
+test_expect_success REGISTRY,SKOPEO 'a monolithic upload stopped midway: the push completes and the blob is intact' '
 	rules "[{\"method\": \"PUT\", \"path\": \"/blobs/uploads/.*digest=\", \"action\": \"cut\", \"bytes\": 1000000, \"times\": 1}]" &&
 	$PUSH --layout img $reg/cut:v1 >out.json &&
 	test $(injected cut) = 1 &&

@@ -24,7 +24,7 @@ test_expect_success REGISTRY,SKOPEO 'our pull of an image skopeo pushed gives th
 	test $(ls pulled/blobs/sha256 | wc -l) = 4
 '
 
-test_expect_success REGISTRY,SKOPEO 'what we pulled is a layout other tools read' '
+test_expect_success REGISTRY,SKOPEO,UMOCI 'what we pulled is a layout other tools read' '
 	skopeo inspect --raw oci:pulled:v1 | sha256sum >a &&
 	skopeo inspect --raw --tls-verify=false docker://$reg/app:v1 | sha256sum >b &&
 	test_cmp a b &&

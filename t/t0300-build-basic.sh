@@ -2,6 +2,8 @@
 test_description='ci-build writes an OCI layout and the build section of the document'
 . "${0%/*}/test-lib.sh"
 . "$TEST_DIRECTORY/helpers/build-lib.sh"
+# The context every test builds is a git repository.
+test_require GIT
 
 test_expect_success 'setup: a context in a git repository' '
 	mkdir app && cd app &&

@@ -2,6 +2,8 @@
 test_description='ci-build: the same inputs give the same digest; the layer cache'
 . "${0%/*}/test-lib.sh"
 . "$TEST_DIRECTORY/helpers/build-lib.sh"
+# The project every test builds is committed in git and cloned.
+test_require GIT
 
 test_expect_success 'setup: a project in git, committed at a fixed time' '
 	mkdir proj && cd proj && git init -q &&

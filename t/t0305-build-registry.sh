@@ -59,7 +59,7 @@ test_expect_success REGISTRY,SKOPEO,BUSYBOX '... and without the cache the image
 	test "$(img_digest doc3.json)" = "$(img_digest doc.json)"
 '
 
-test_expect_success REGISTRY,SKOPEO,BUSYBOX,UMOCI,RUNC 'runc runs the image and prints what the Dockerfile says' '
+test_expect_success REGISTRY,SKOPEO,BUSYBOX,UMOCI,RUNC,ROOT 'runc runs the image and prints what the Dockerfile says' '
 	umoci unpack --image img:1 bundle >/dev/null &&
 	python3 - bundle/config.json <<-\PY &&
 	import json, sys

@@ -4,7 +4,7 @@ test_description='ci-smoke verifies TLS unless told otherwise; options delay and
 . "$TEST_DIRECTORY/data/smoke/lib.sh"
 
 start_app
-command -v openssl >/dev/null 2>&1 && test_set_prereq OPENSSL
+test_tool_prereq OPENSSL openssl command -v openssl
 if test_have_prereq OPENSSL; then
 	openssl req -x509 -newkey rsa:2048 -nodes -keyout key.pem -out cert.pem -days 2 \
 	    -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 >/dev/null 2>&1 ||

@@ -6,12 +6,21 @@
 #   test_expect_code N COMMAND [ARG...]       (in a body: COMMAND must exit N)
 #   test_cmp expect actual
 #   test_when_finished 'cleanup commands'
-#   test_have_prereq NAME / test_set_prereq NAME / 'PREREQ' as first arg
+#   test_have_prereq NAME / test_set_prereq NAME / 'PREREQ,!OTHER' as first arg
+#   test_tool_prereq NAME PACKAGE CHECK...    (NAME is a part of Debian's PACKAGE)
+#   test_env_prereq NAME CHECK...             (NAME is about the machine: ROOT)
+#   test_require PREREQ...                    (the whole script needs them)
 #   test_done
 #
 # Each script runs in its own scratch directory t/trash.NAME, with the built
 # tools first on PATH.  Set TEST_VERBOSE=1 (or run with -v) to see the output
 # of the commands; failures always show it.
+#
+# With CI set (.ci/run sets CI=true) a test that needs a missing program
+# fails, naming the package to install, instead of skipping: CI runs every
+# test.  Prerequisites about the environment (ROOT, a negated one) skip.
+# A test that names a prerequisite nobody declared fails, CI or not: a
+# typo, or a script that did not source the helper that declares it.
 
 TEST_DIRECTORY=$(cd "$(dirname "$0")" && pwd)
 SRC_ROOT=$(cd "$TEST_DIRECTORY/.." && pwd)
@@ -32,6 +41,9 @@ test_count=0
 test_failed=0
 test_cleanup=:
 test_prereqs=" "
+test_prereq_pkgs=" "
+test_prereq_envs=" "
+case "${CI-}" in ""|false|0) test_ci= ;; *) test_ci=1 ;; esac
 
 rm -rf "$TRASH"
 mkdir -p "$TRASH" || { echo "Bail out! cannot create $TRASH"; exit 1; }
@@ -51,6 +63,96 @@ test_set_prereq() { test_prereqs="$test_prereqs$1 "; }
 test_have_prereq() {
 	case "$test_prereqs" in *" $1 "*) return 0 ;; esac
 	return 1
+}
+
+# test_tool_prereq NAME PACKAGE CHECK...: set NAME when the command CHECK
+# succeeds; NAME is a program (or module) of Debian's PACKAGE, which
+# scripts/install-deps installs, so under CI its absence is a failure.
+test_tool_prereq() {
+	ttp_name_=$1 ttp_pkg_=$2
+	shift 2
+	test_prereq_pkgs="$test_prereq_pkgs$ttp_name_=$ttp_pkg_ "
+	if "$@" >/dev/null 2>&1; then test_set_prereq "$ttp_name_"; fi
+}
+
+# test_env_prereq NAME CHECK...: set NAME when CHECK succeeds; NAME is about
+# the machine, not a package, so a test that needs it skips even under CI.
+test_env_prereq() {
+	tep_name_=$1
+	shift
+	test_prereq_envs="$test_prereq_envs$tep_name_ "
+	if "$@" >/dev/null 2>&1; then test_set_prereq "$tep_name_"; fi
+}
+
+# test_prereq_package_ NAME: the package of NAME, or nothing when NAME is
+# about the environment.
+test_prereq_package_() {
+	case "$test_prereq_pkgs" in
+	*" $1="*)
+		tpp_=${test_prereq_pkgs#*" $1="}
+		echo "${tpp_%% *}"
+		;;
+	esac
+}
+
+# test_missing_ PREREQS: what keeps a test from running.  Sets
+# missing_unknown_ (a name nobody declared: a bug in the script),
+# missing_env_ (an environment prerequisite: always a skip) and
+# missing_names_ and missing_pkgs_ (programs, and their packages).
+test_missing_() {
+	missing_unknown_= missing_env_= missing_names_= missing_pkgs_=
+	tm_ifs_=$IFS
+	IFS=,
+	for tm_p_ in $1; do
+		IFS=$tm_ifs_
+		case "$tm_p_" in
+		!*)
+			test_have_prereq "${tm_p_#!}" && missing_env_=${missing_env_:-$tm_p_}
+			continue
+			;;
+		esac
+		test_have_prereq "$tm_p_" && continue
+		tm_pkg_=$(test_prereq_package_ "$tm_p_")
+		case "$tm_pkg_:$test_prereq_envs" in
+		:*" $tm_p_ "*)
+			missing_env_=${missing_env_:-$tm_p_}
+			;;
+		:*)
+			missing_unknown_=${missing_unknown_:-$tm_p_}
+			;;
+		*)
+			missing_names_="${missing_names_:+$missing_names_, }$tm_p_"
+			case " $missing_pkgs_ " in
+			*" $tm_pkg_ "*) ;;
+			*) missing_pkgs_="${missing_pkgs_:+$missing_pkgs_ }$tm_pkg_" ;;
+			esac
+			;;
+		esac
+	done
+	IFS=$tm_ifs_
+	test -n "$missing_unknown_$missing_env_$missing_names_"
+}
+
+# test_require PREREQ...: at the top of a script whose every test needs
+# them; skips the whole script, or (under CI, for a program) fails it.
+test_require() {
+	test_missing_ "$(echo "$*" | tr ' ' ,)" || return 0
+	if test -n "$missing_unknown_"; then
+		echo "not ok 1 - $TEST_NAME: unknown prerequisite $missing_unknown_"
+		echo "1..1"
+		exit 1
+	fi
+	if test -n "$missing_env_"; then
+		echo "1..0 # SKIP missing $missing_env_"
+		exit 0
+	fi
+	if test -n "$test_ci"; then
+		echo "not ok 1 - $TEST_NAME: missing $missing_names_: install $missing_pkgs_ (scripts/install-deps)"
+		echo "1..1"
+		exit 1
+	fi
+	echo "1..0 # SKIP missing $missing_names_: install $missing_pkgs_"
+	exit 0
 }
 
 test_when_finished() {
@@ -85,21 +187,22 @@ test_report_() {
 }
 
 test_skip_() {
-	# test_skip_ PREREQS name: returns 0 (and reports) when it must skip
-	old_ifs=$IFS
-	IFS=,
-	for p in $1; do
-		IFS=$old_ifs
-		case "$p" in
-		!*) test_have_prereq "${p#!}" || continue ;;
-		*) ! test_have_prereq "$p" || continue ;;
-		esac
+	# test_skip_ PREREQS name: returns 0 (having reported) when the test
+	# does not run: skipped, or failed under CI for a missing program
+	test_missing_ "$1" || return 1
+	rm -f "$TRASH/.out"
+	if test -n "$missing_unknown_"; then
+		test_report_ fail "$2: unknown prerequisite $missing_unknown_"
+	elif test -n "$missing_env_"; then
 		test_count=$((test_count + 1))
-		echo "ok $test_count # skip $2 (missing $p)"
-		return 0
-	done
-	IFS=$old_ifs
-	return 1
+		echo "ok $test_count # skip $2 (missing $missing_env_)"
+	elif test -n "$test_ci"; then
+		test_report_ fail "$2: missing $missing_names_: install $missing_pkgs_ (scripts/install-deps)"
+	else
+		test_count=$((test_count + 1))
+		echo "ok $test_count # skip $2 (missing $missing_names_: install $missing_pkgs_)"
+	fi
+	return 0
 }
 
 LF='
@@ -207,9 +310,9 @@ test_done() {
 	exit 1
 }
 
-command -v python3 >/dev/null 2>&1 && test_set_prereq PYTHON
-command -v xmllint >/dev/null 2>&1 && test_set_prereq XMLLINT
-command -v git >/dev/null 2>&1 && test_set_prereq GIT
+test_tool_prereq PYTHON python3 command -v python3
+test_tool_prereq XMLLINT libxml2-utils command -v xmllint
+test_tool_prereq GIT git command -v git
 
 # proc_gone PID: the process no longer runs (absent, or a zombie waiting
 # for a reaper that is not us).  Waits up to 5 s for it to go.

@@ -11,13 +11,15 @@
 #                             /etc/passwd and /etc/group with user app and group staff
 #   no_tmp_dirs DIR           DIR holds no ".*.tmp-*" leftovers
 
-command -v umoci >/dev/null 2>&1 && test_set_prereq UMOCI
-command -v skopeo >/dev/null 2>&1 && test_set_prereq SKOPEO
-test -x /bin/busybox && test_set_prereq BUSYBOX
-command -v runc >/dev/null 2>&1 && test "$(id -u)" = 0 && test_set_prereq RUNC
-command -v zstd >/dev/null 2>&1 && test_set_prereq ZSTD
-command -v pigz >/dev/null 2>&1 && test_set_prereq PIGZ
-test "$(id -u)" = 0 && test_set_prereq ROOT
+test_tool_prereq UMOCI umoci command -v umoci
+test_tool_prereq SKOPEO skopeo command -v skopeo
+test_tool_prereq BUSYBOX busybox-static test -x /bin/busybox
+# runc runs containers as root only here: a test with RUNC also needs ROOT.
+test_tool_prereq RUNC runc command -v runc
+test_tool_prereq ZSTD zstd command -v zstd
+test_tool_prereq PIGZ pigz command -v pigz
+# Not a package: unpacking with owners and running containers need root.
+test_env_prereq ROOT test "$(id -u)" = 0
 
 img_digest() {
 	python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["build"]["image"]["digest"])' "$1"

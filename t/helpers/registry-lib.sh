@@ -39,12 +39,12 @@ reg_track_() {
 	echo "$1" >>"$REG_PIDFILE"
 }
 
-command -v docker-registry >/dev/null 2>&1 && test_set_prereq REGISTRY
-command -v skopeo >/dev/null 2>&1 && test_set_prereq SKOPEO
-command -v umoci >/dev/null 2>&1 && test_set_prereq UMOCI
-command -v htpasswd >/dev/null 2>&1 && test_set_prereq HTPASSWD
-command -v openssl >/dev/null 2>&1 && test_set_prereq OPENSSL
-python3 -c 'import cryptography' 2>/dev/null && test_set_prereq CRYPTOGRAPHY
+test_tool_prereq REGISTRY docker-registry command -v docker-registry
+test_tool_prereq SKOPEO skopeo command -v skopeo
+test_tool_prereq UMOCI umoci command -v umoci
+test_tool_prereq HTPASSWD apache2-utils command -v htpasswd
+test_tool_prereq OPENSSL openssl command -v openssl
+test_tool_prereq CRYPTOGRAPHY python3-cryptography python3 -c 'import cryptography'
 
 start_registry() {
 	dir=$1

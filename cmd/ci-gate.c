@@ -23,6 +23,10 @@
 #include <unistd.h>
 
 #include "gate/block.h"
+#include "gate/builtin.h"
+#include "gate/dag.h"
+#include "gate/job.h"
+#include "gate/spec.h"
 #include "core/buf.h"
 #include "core/fsutil.h"
 #include "core/json.h"
@@ -37,76 +41,20 @@
 #include "format/xml.h"
 
 #define VERSION "0.1.0"
-#define SPEC_MAX_BYTES (4u << 20)
 #define REPORT_MAX_BYTES (64u << 20)
 #define DEFAULT_TIMEOUT_MS (60LL * 60 * 1000)
-#define TAIL_LINES 20
+#define GATE_TAIL_LINES 20
 #define GH_MAX_ERRORS 10
 #define GH_MAX_LOG (1u << 20)
 #define RESULT_MAX_BYTES (64u << 20)
 #define REASON_FINDINGS 3	/* findings named in a secrets job's reason */
 #define CHILD_ARG "--builtin-child"
 
-enum job_state { WAITING, RUNNING, DONE };
-enum job_status { J_NONE, J_PASSED, J_FAILED, J_TIMED_OUT, J_CANCELLED, J_SKIPPED, J_ERROR };
-
-static const char *const status_names[] = {
-	"waiting", "passed", "failed", "timed_out", "cancelled", "skipped", "error"
-};
-
-struct job {
-	char *name;
-	char *run;		/* shell text, or ... */
-	char **argv;		/* ... an argv (NULL-terminated) */
-	char **needs;		/* names, NULL-terminated */
-	size_t *deps;		/* indices of needs */
-	size_t ndeps;
-	long long timeout_ms;	/* -1: the default */
-	char **env;		/* "KEY=VALUE", NULL-terminated */
-	char *cwd;
-	int allow_failure;
-	char **junit;		/* globs, NULL-terminated */
-	char *builtin;		/* "secrets", "review", or NULL */
-	char *bopts;		/* the built-in's options, JSON text */
-	int cov_format;		/* -1: no coverage */
-	char *cov_path;
-	double min_lines, min_branches;	/* -1: no threshold */
-
-	int state, status;
-	struct proc proc;
-	char *log_path;
-	char *reason;
-	char *tail;
-	long long started_wall, duration_ms;
-	struct junit_result jr;
-	int have_junit;
-	struct coverage cov;
-	int have_cov;
-	int cov_ok;
-	char *opts_path;	/* a built-in's options, for the child */
-	char *result_path;	/* a built-in's verdict, written by the child */
-	cJSON *result;
-};
-
-struct gate {
-	struct job *jobs;
-	size_t njobs;
-	size_t max_parallel;	/* 0: unset */
-	long long timeout_ms;	/* -1: unset */
-	int fail_fast;		/* -1: unset */
-};
-
-struct needs_arg {
-	char *job;
-	char *deps;
-};
-
 struct options {
 	const char *spec;
 	char **inline_jobs;	/* "NAME=COMMAND" */
 	size_t ninline;
-	struct needs_arg *needs;
-	size_t nneeds;
+	char **needs;		/* "JOB:DEP,..." (strv) */
 	long jobs;		/* 0: unset */
 	int keep_going;		/* -1 unset, 0 fail fast, 1 keep going */
 	long long timeout_ms;	/* -1 unset */
@@ -184,470 +132,6 @@ usage(FILE *fp)
 	    "      --version          print the version\n");
 }
 
-/* ---- the spec ------------------------------------------------------- */
-
-static int
-valid_job_name(const char *s)
-{
-	if (!*s || strlen(s) > 100 || *s == '.' || *s == '-')
-		return 0;
-	for (; *s; s++)
-		if (!isalnum((unsigned char)*s) && !strchr("_.-", *s))
-			return 0;
-	return 1;
-}
-
-static struct job *
-job_add(struct gate *g, const char *name)
-{
-	struct job *j;
-
-	g->jobs = xrealloc(g->jobs, (g->njobs + 1) * sizeof(*g->jobs));
-	j = &g->jobs[g->njobs++];
-	memset(j, 0, sizeof(*j));
-	j->name = xstrdup(name);
-	j->timeout_ms = -1;
-	j->cov_format = -1;
-	j->min_lines = -1;
-	j->min_branches = -1;
-	j->proc.pid = -1;
-	return j;
-}
-
-static struct job *
-job_find(struct gate *g, const char *name)
-{
-	size_t i;
-
-	for (i = 0; i < g->njobs; i++)
-		if (!strcmp(g->jobs[i].name, name))
-			return &g->jobs[i];
-	return NULL;
-}
-
-/* Spec errors: "FILE:LINE:COL: PATH: what". */
-static int
-spec_error(struct err *e, const struct json_src *src, const cJSON *at,
-    const char *path, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-
-static int
-spec_error(struct err *e, const struct json_src *src, const cJSON *at,
-    const char *path, const char *fmt, ...)
-{
-	char where[512], what[512];
-	va_list ap;
-
-	json_where(src, at, where, sizeof(where));
-	va_start(ap, fmt);
-	vsnprintf(what, sizeof(what), fmt, ap);
-	va_end(ap);
-	return err_set(e, EX_USAGE_, "%s: %s: %s", where, path, what);
-}
-
-static int
-spec_string_list(const struct json_src *src, const cJSON *v, const char *path,
-    char ***out, struct err *e)
-{
-	const cJSON *it;
-	int i = 0;
-
-	if (cJSON_IsString(v)) {
-		*out = strv_push(*out, v->valuestring);
-		return 0;
-	}
-	if (!cJSON_IsArray(v))
-		return spec_error(e, src, v, path, "expected a string or an array of strings");
-	cJSON_ArrayForEach(it, v) {
-		if (!cJSON_IsString(it))
-			return spec_error(e, src, it, path, "item %d: expected a string", i);
-		*out = strv_push(*out, it->valuestring);
-		i++;
-	}
-	return 0;
-}
-
-static int
-spec_duration(const struct json_src *src, const cJSON *v, const char *path,
-    long long *ms, struct err *e)
-{
-	const char *why = NULL;
-
-	if (!cJSON_IsString(v))
-		return spec_error(e, src, v, path, "expected a duration string such as \"10m\"");
-	if (parse_duration(v->valuestring, ms, &why) < 0)
-		return spec_error(e, src, v, path, "bad duration '%s': %s", v->valuestring,
-		    why ? why : "invalid");
-	return 0;
-}
-
-static int
-spec_percent(const struct json_src *src, const cJSON *v, const char *path,
-    double *out, struct err *e)
-{
-	if (!cJSON_IsNumber(v) || v->valuedouble < 0 || v->valuedouble > 100)
-		return spec_error(e, src, v, path, "expected a percentage from 0 to 100");
-	*out = v->valuedouble;
-	return 0;
-}
-
-static int
-spec_coverage(const struct json_src *src, struct job *j, const cJSON *cov,
-    const char *path, struct err *e)
-{
-	const cJSON *it;
-	char p[512];
-
-	if (!cJSON_IsObject(cov))
-		return spec_error(e, src, cov, path, "expected an object");
-	cJSON_ArrayForEach(it, cov) {
-		int fmt = coverage_format(it->string);
-
-		snprintf(p, sizeof(p), "%s.%s", path, it->string);
-		if (fmt >= 0) {
-			if (j->cov_format >= 0)
-				return spec_error(e, src, it, p, "only one of lcov, cobertura, istanbul may be given");
-			if (!cJSON_IsString(it) || !*it->valuestring)
-				return spec_error(e, src, it, p, "expected the report's path");
-			j->cov_format = fmt;
-			j->cov_path = xstrdup(it->valuestring);
-		} else if (!strcmp(it->string, "min_lines")) {
-			if (spec_percent(src, it, p, &j->min_lines, e) < 0)
-				return -1;
-		} else if (!strcmp(it->string, "min_branches")) {
-			if (spec_percent(src, it, p, &j->min_branches, e) < 0)
-				return -1;
-		} else {
-			return spec_error(e, src, it, p, "unknown key (expected lcov, cobertura, istanbul, min_lines, min_branches)");
-		}
-	}
-	if (j->cov_format < 0)
-		return spec_error(e, src, cov, path, "needs the report: one of lcov, cobertura, istanbul");
-	return 0;
-}
-
-/* The keys every job has; a built-in job's other keys are its options. */
-static const char *const generic_keys[] = {
-	"builtin", "needs", "timeout", "env", "cwd", "allow_failure", NULL
-};
-
-/* Check a built-in job's options where they are written, and keep them
- * (without the generic keys) as the JSON text its child will read. */
-static int
-builtin_options(const struct json_src *src, struct job *j, const cJSON *def,
-    const char *path, struct err *e)
-{
-	struct err be = { 0, "" };
-	const cJSON *bad = NULL;
-	cJSON *dup;
-	size_t i;
-	int rc;
-
-	if (!strcmp(j->builtin, "secrets")) {
-		struct secrets_opts so;
-
-		secrets_opts_init(&so);
-		rc = secrets_opts_parse(&so, def, generic_keys, &bad, &be);
-		secrets_opts_free(&so);
-	} else {
-		struct review_opts ro;
-
-		review_opts_init(&ro);
-		rc = review_opts_parse(&ro, def, generic_keys, &bad, &be);
-		review_opts_free(&ro);
-	}
-	if (rc < 0) {
-		char where[512];
-
-		json_where(src, bad ? bad : def, where, sizeof(where));
-		return err_set(e, EX_USAGE_, "%s: %s.%s", where, path, be.msg);
-	}
-	dup = cJSON_Duplicate(def, 1);
-	for (i = 0; generic_keys[i]; i++)
-		cJSON_DeleteItemFromObjectCaseSensitive(dup, generic_keys[i]);
-	j->bopts = json_print(dup);
-	cJSON_Delete(dup);
-	return 0;
-}
-
-static int
-spec_job(const struct json_src *src, struct gate *g, const cJSON *def, struct err *e)
-{
-	const cJSON *it, *bi;
-	struct job *j;
-	char path[256], p[300];
-
-	snprintf(path, sizeof(path), "jobs.%s", def->string);
-	if (!valid_job_name(def->string))
-		return spec_error(e, src, def, path, "bad job name (letters, digits, '_', '.', '-')");
-	if (!cJSON_IsObject(def))
-		return spec_error(e, src, def, path, "expected an object");
-	j = job_add(g, def->string);
-	bi = cJSON_GetObjectItemCaseSensitive(def, "builtin");
-	if (bi) {
-		snprintf(p, sizeof(p), "%s.builtin", path);
-		if (!cJSON_IsString(bi))
-			return spec_error(e, src, bi, p, "expected \"secrets\" or \"review\"");
-		if (strcmp(bi->valuestring, "secrets") != 0 && strcmp(bi->valuestring, "review") != 0)
-			return spec_error(e, src, bi, p, "unknown built-in '%s' (expected secrets or review)",
-			    bi->valuestring);
-		j->builtin = xstrdup(bi->valuestring);
-	}
-	cJSON_ArrayForEach(it, def) {
-		const char *k = it->string;
-
-		snprintf(p, sizeof(p), "%s.%s", path, k);
-		if (j->builtin && (!strcmp(k, "run") || !strcmp(k, "argv") || !strcmp(k, "junit") ||
-		    !strcmp(k, "coverage")))
-			return spec_error(e, src, it, p, "not allowed in a built-in job");
-		if (!strcmp(k, "run")) {
-			if (!cJSON_IsString(it) || !*it->valuestring)
-				return spec_error(e, src, it, p, "expected a shell command");
-			j->run = xstrdup(it->valuestring);
-		} else if (!strcmp(k, "argv")) {
-			if (!cJSON_IsArray(it) || cJSON_GetArraySize(it) == 0)
-				return spec_error(e, src, it, p, "expected a non-empty array of strings");
-			if (spec_string_list(src, it, p, &j->argv, e) < 0)
-				return -1;
-		} else if (!strcmp(k, "needs")) {
-			if (spec_string_list(src, it, p, &j->needs, e) < 0)
-				return -1;
-		} else if (!strcmp(k, "timeout")) {
-			if (spec_duration(src, it, p, &j->timeout_ms, e) < 0)
-				return -1;
-		} else if (!strcmp(k, "env")) {
-			const cJSON *kv;
-
-			if (!cJSON_IsObject(it))
-				return spec_error(e, src, it, p, "expected an object of strings");
-			cJSON_ArrayForEach(kv, it) {
-				char *pair;
-
-				if (!*kv->string || strchr(kv->string, '='))
-					return spec_error(e, src, kv, p, "bad variable name '%s'", kv->string);
-				if (!cJSON_IsString(kv))
-					return spec_error(e, src, kv, p, "%s: expected a string", kv->string);
-				pair = xasprintf("%s=%s", kv->string, kv->valuestring);
-				j->env = strv_push(j->env, pair);
-				free(pair);
-			}
-		} else if (!strcmp(k, "cwd")) {
-			if (!cJSON_IsString(it) || !*it->valuestring)
-				return spec_error(e, src, it, p, "expected a directory");
-			j->cwd = xstrdup(it->valuestring);
-		} else if (!strcmp(k, "allow_failure")) {
-			if (!cJSON_IsBool(it))
-				return spec_error(e, src, it, p, "expected true or false");
-			j->allow_failure = cJSON_IsTrue(it);
-		} else if (!strcmp(k, "junit")) {
-			if (spec_string_list(src, it, p, &j->junit, e) < 0)
-				return -1;
-		} else if (!strcmp(k, "coverage")) {
-			if (spec_coverage(src, j, it, p, e) < 0)
-				return -1;
-		} else if (!strcmp(k, "builtin")) {
-			/* checked above */
-		} else if (j->builtin) {
-			/* an option of the built-in, checked below */
-		} else {
-			return spec_error(e, src, it, p, "unknown key");
-		}
-	}
-	if (j->builtin)
-		return builtin_options(src, j, def, path, e);
-	if (j->run && j->argv)
-		return spec_error(e, src, def, path, "give either run or argv, not both");
-	if (!j->run && !j->argv)
-		return spec_error(e, src, def, path, "needs run (a shell command), argv or builtin");
-	return 0;
-}
-
-static int
-spec_load(const char *file, struct gate *g, struct err *e)
-{
-	struct json_src src = { NULL, NULL, 0, 0 };
-	cJSON *root, *it;
-	int rc = -1;
-
-	root = json_load(file, SPEC_MAX_BYTES, 1, &src, e);
-	if (!root) {
-		json_src_free(&src);
-		e->code = EX_USAGE_;
-		return -1;
-	}
-	if (!cJSON_IsObject(root)) {
-		spec_error(e, &src, root, "(top)", "expected an object with \"jobs\"");
-		goto out;
-	}
-	cJSON_ArrayForEach(it, root) {
-		const char *k = it->string;
-
-		if (!strcmp(k, "jobs")) {
-			const cJSON *def;
-
-			if (!cJSON_IsObject(it)) {
-				spec_error(e, &src, it, k, "expected an object of jobs");
-				goto out;
-			}
-			cJSON_ArrayForEach(def, it)
-				if (spec_job(&src, g, def, e) < 0)
-					goto out;
-		} else if (!strcmp(k, "timeout")) {
-			if (spec_duration(&src, it, k, &g->timeout_ms, e) < 0)
-				goto out;
-		} else if (!strcmp(k, "max_parallel")) {
-			if (!cJSON_IsNumber(it) || it->valuedouble < 1 || it->valuedouble > 1024 ||
-			    it->valuedouble != (double)(int)it->valuedouble) {
-				spec_error(e, &src, it, k, "expected an integer from 1 to 1024");
-				goto out;
-			}
-			g->max_parallel = (size_t)it->valuedouble;
-		} else if (!strcmp(k, "fail_fast")) {
-			if (!cJSON_IsBool(it)) {
-				spec_error(e, &src, it, k, "expected true or false");
-				goto out;
-			}
-			g->fail_fast = cJSON_IsTrue(it);
-		} else if (!strcmp(k, "$schema") || !strcmp(k, "description")) {
-			/* documentation for humans and editors */
-		} else {
-			spec_error(e, &src, it, k, "unknown key");
-			goto out;
-		}
-	}
-	if (!cJSON_GetObjectItemCaseSensitive(root, "jobs")) {
-		spec_error(e, &src, root, "jobs", "missing");
-		goto out;
-	}
-	rc = 0;
-out:
-	cJSON_Delete(root);
-	json_src_free(&src);
-	return rc;
-}
-
-static int
-add_inline(struct gate *g, const char *arg, struct err *e)
-{
-	const char *eq = strchr(arg, '=');
-	char *name;
-	struct job *j;
-
-	if (!eq || eq == arg || !eq[1])
-		return err_set(e, EX_USAGE_, "-g '%s': expected NAME=COMMAND", arg);
-	name = xstrndup(arg, (size_t)(eq - arg));
-	if (!valid_job_name(name)) {
-		err_set(e, EX_USAGE_, "-g '%s': bad job name '%s' (letters, digits, '_', '.', '-')", arg, name);
-		free(name);
-		return -1;
-	}
-	if (job_find(g, name)) {
-		err_set(e, EX_USAGE_, "-g: job '%s' is defined twice", name);
-		free(name);
-		return -1;
-	}
-	j = job_add(g, name);
-	j->run = xstrdup(eq + 1);
-	free(name);
-	return 0;
-}
-
-static int
-add_needs(struct gate *g, const struct needs_arg *na, struct err *e)
-{
-	struct job *j = job_find(g, na->job);
-	char *copy, *tok, *save = NULL;
-
-	if (!j)
-		return err_set(e, EX_USAGE_, "--needs %s:%s: no job named '%s'", na->job, na->deps, na->job);
-	copy = xstrdup(na->deps);
-	for (tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
-		j->needs = strv_push(j->needs, tok);
-	free(copy);
-	return 0;
-}
-
-/* Resolve needs to indices; refuse unknown names, self-needs and cycles. */
-static int
-resolve(struct gate *g, struct err *e)
-{
-	size_t i, k, n;
-	int *color;
-
-	for (i = 0; i < g->njobs; i++) {
-		struct job *j = &g->jobs[i];
-
-		for (n = 0; j->needs && j->needs[n]; n++)
-			;
-		j->deps = xcalloc(n ? n : 1, sizeof(*j->deps));
-		for (k = 0; k < n; k++) {
-			struct job *d = job_find(g, j->needs[k]);
-			size_t m;
-
-			if (!d)
-				return err_set(e, EX_USAGE_, "job '%s' needs '%s', which is not defined",
-				    j->name, j->needs[k]);
-			if (d == j)
-				return err_set(e, EX_USAGE_, "job '%s' needs itself", j->name);
-			for (m = 0; m < j->ndeps; m++)
-				if (j->deps[m] == (size_t)(d - g->jobs))
-					break;
-			if (m == j->ndeps)
-				j->deps[j->ndeps++] = (size_t)(d - g->jobs);
-		}
-	}
-	/* Iterative DFS: 0 white, 1 on the stack, 2 done. */
-	color = xcalloc(g->njobs, sizeof(*color));
-	for (i = 0; i < g->njobs; i++) {
-		size_t *stack, *next, top = 0;
-
-		if (color[i])
-			continue;
-		stack = xcalloc(g->njobs + 1, sizeof(*stack));
-		next = xcalloc(g->njobs + 1, sizeof(*next));
-		stack[top] = i;
-		next[top] = 0;
-		color[i] = 1;
-		while (1) {
-			struct job *j = &g->jobs[stack[top]];
-
-			if (next[top] < j->ndeps) {
-				size_t d = j->deps[next[top]++];
-
-				if (color[d] == 1) {
-					struct buf cyc = BUF_INIT;
-					size_t s;
-
-					for (s = 0; s <= top && stack[s] != d; s++)
-						;
-					for (; s <= top; s++)
-						buf_addf(&cyc, "%s -> ", g->jobs[stack[s]].name);
-					buf_adds(&cyc, g->jobs[d].name);
-					err_set(e, EX_USAGE_, "the needs form a cycle: %s", buf_str(&cyc));
-					buf_free(&cyc);
-					free(stack);
-					free(next);
-					free(color);
-					return -1;
-				}
-				if (color[d] == 0) {
-					color[d] = 1;
-					stack[++top] = d;
-					next[top] = 0;
-				}
-				continue;
-			}
-			color[stack[top]] = 2;
-			if (top == 0)
-				break;
-			top--;
-		}
-		free(stack);
-		free(next);
-	}
-	free(color);
-	return 0;
-}
-
 /* ---- output while running ------------------------------------------ */
 
 struct view {
@@ -677,26 +161,26 @@ live_draw(struct view *v, const struct gate *g)
 		return;
 	live_clear(v);
 	for (i = 0; i < g->njobs; i++) {
-		const struct job *j = &g->jobs[i];
+		const struct gate_job *j = &g->jobs[i];
 		const char *mark = "     ";
 
-		if (j->state == RUNNING) {
+		if (j->state == GATE_RUNNING) {
 			format_duration(proc_elapsed_ms(&j->proc) / 1000 * 1000, dur, sizeof(dur));
 			fprintf(stderr, "  \033[33m[ .. ]\033[m %-20s running %s\033[K\n", j->name, dur);
-		} else if (j->state == DONE) {
+		} else if (j->state == GATE_DONE) {
 			format_duration(j->duration_ms, dur, sizeof(dur));
-			if (j->status == J_PASSED)
+			if (j->status == GATE_PASSED)
 				mark = "\033[32m[ ok ]\033[m";
-			else if (j->status == J_SKIPPED || j->status == J_CANCELLED)
+			else if (j->status == GATE_SKIPPED || j->status == GATE_CANCELLED)
 				mark = "\033[2m[skip]\033[m";
 			else if (j->allow_failure)
 				mark = "\033[33m[warn]\033[m";
 			else
 				mark = "\033[31m[FAIL]\033[m";
 			fprintf(stderr, "  %s %-20s %s%s%s%s%.60s\033[K\n", mark, j->name,
-			    status_names[j->status],
-			    j->status == J_SKIPPED ? "" : " in ",
-			    j->status == J_SKIPPED ? "" : dur,
+			    gate_status_name(j->status),
+			    j->status == GATE_SKIPPED ? "" : " in ",
+			    j->status == GATE_SKIPPED ? "" : dur,
 			    j->reason ? ": " : "", j->reason ? j->reason : "");
 		} else {
 			fprintf(stderr, "  \033[2m[wait]\033[m %-20s\033[K\n", j->name);
@@ -728,7 +212,7 @@ gh_escape(struct buf *b, const char *s, int property)
 
 /* One annotation per secret found, at its place; the match is redacted. */
 static int
-gh_findings(struct view *v, const struct job *j)
+gh_findings(struct view *v, const struct gate_job *j)
 {
 	const cJSON *fs = j->result ? cJSON_GetObjectItemCaseSensitive(j->result, "findings") : NULL;
 	const cJSON *f;
@@ -773,7 +257,7 @@ gh_findings(struct view *v, const struct job *j)
 }
 
 static void
-gh_job_finished(struct view *v, const struct job *j)
+gh_job_finished(struct view *v, const struct gate_job *j)
 {
 	char dur[32];
 	char *log;
@@ -782,7 +266,7 @@ gh_job_finished(struct view *v, const struct job *j)
 	format_duration(j->duration_ms, dur, sizeof(dur));
 	if (v->quiet)
 		goto annotate;
-	fprintf(stderr, "::group::%s: %s in %s\n", j->name, status_names[j->status], dur);
+	fprintf(stderr, "::group::%s: %s in %s\n", j->name, gate_status_name(j->status), dur);
 	if (j->log_path && (log = read_file(j->log_path, GH_MAX_LOG, &len, NULL))) {
 		fwrite(log, 1, len, stderr);
 		if (len && log[len - 1] != '\n')
@@ -793,9 +277,9 @@ gh_job_finished(struct view *v, const struct job *j)
 	}
 	fprintf(stderr, "::endgroup::\n");
 annotate:
-	if (j->status == J_FAILED && gh_findings(v, j))
+	if (j->status == GATE_FAILED && gh_findings(v, j))
 		return;
-	if (j->status != J_PASSED && j->status != J_SKIPPED && j->status != J_CANCELLED) {
+	if (j->status != GATE_PASSED && j->status != GATE_SKIPPED && j->status != GATE_CANCELLED) {
 		struct buf b = BUF_INIT;
 
 		if (v->gh_errors == GH_MAX_ERRORS) {
@@ -808,13 +292,13 @@ annotate:
 		v->gh_errors++;
 		buf_adds(&b, j->allow_failure ? "::warning title=" : "::error title=");
 		{
-			char *title = xasprintf("ci-gate: %s %s", j->name, status_names[j->status]);
+			char *title = xasprintf("ci-gate: %s %s", j->name, gate_status_name(j->status));
 
 			gh_escape(&b, title, 1);
 			free(title);
 		}
 		buf_adds(&b, "::");
-		gh_escape(&b, j->reason ? j->reason : status_names[j->status], 0);
+		gh_escape(&b, j->reason ? j->reason : gate_status_name(j->status), 0);
 		if (j->tail && *j->tail) {
 			size_t n = strlen(j->tail);
 			char *t = xstrndup(j->tail, n && j->tail[n - 1] == '\n' ? n - 1 : n);
@@ -846,7 +330,7 @@ print_tail(const char *tail)
 }
 
 static void
-report_start(struct view *v, const struct job *j)
+report_start(struct view *v, const struct gate_job *j)
 {
 	if (v->quiet || v->tty)
 		return;
@@ -854,11 +338,11 @@ report_start(struct view *v, const struct job *j)
 }
 
 static void
-report_finish(struct view *v, const struct gate *g, const struct job *j)
+report_finish(struct view *v, const struct gate *g, const struct gate_job *j)
 {
 	char dur[32];
-	int bad = j->status != J_PASSED && j->status != J_SKIPPED &&
-	    j->status != J_CANCELLED;
+	int bad = j->status != GATE_PASSED && j->status != GATE_SKIPPED &&
+	    j->status != GATE_CANCELLED;
 
 	if (v->github) {
 		gh_job_finished(v, j);
@@ -869,7 +353,7 @@ report_finish(struct view *v, const struct gate *g, const struct job *j)
 	live_clear(v);
 	format_duration(j->duration_ms, dur, sizeof(dur));
 	if (!v->tty || bad)
-		log_info("%s: %s%s%s (%s)%s", j->name, status_names[j->status],
+		log_info("%s: %s%s%s (%s)%s", j->name, gate_status_name(j->status),
 		    j->reason ? ": " : "", j->reason ? j->reason : "", dur,
 		    bad && j->allow_failure ? " [allowed to fail]" : "");
 	if (bad && j->tail && *j->tail) {
@@ -881,13 +365,6 @@ report_finish(struct view *v, const struct gate *g, const struct job *j)
 
 /* ---- running -------------------------------------------------------- */
 
-static int
-job_ok(const struct job *j)
-{
-	return j->status == J_PASSED || (j->allow_failure &&
-	    (j->status == J_FAILED || j->status == J_TIMED_OUT || j->status == J_ERROR));
-}
-
 static char *
 join_path(const char *dir, const char *path)
 {
@@ -896,23 +373,9 @@ join_path(const char *dir, const char *path)
 	return xasprintf("%s/%s", dir, path);
 }
 
-static void
-set_reason(struct job *j, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void
-set_reason(struct job *j, const char *fmt, ...)
-{
-	va_list ap;
-
-	free(j->reason);
-	va_start(ap, fmt);
-	j->reason = xvasprintf(fmt, ap);
-	va_end(ap);
-}
-
 /* Read the JUnit reports a job left; may turn a pass into failed or error. */
 static void
-collect_junit(struct job *j)
+collect_junit(struct gate_job *j)
 {
 	size_t i, k;
 	int matched = 0;
@@ -930,9 +393,9 @@ collect_junit(struct job *j)
 
 				matched++;
 				if (junit_parse_file(gl.gl_pathv[k], &j->jr, &e) < 0) {
-					if (j->status == J_PASSED || j->status == J_FAILED) {
-						j->status = J_ERROR;
-						set_reason(j, "bad JUnit report: %s", e.msg);
+					if (j->status == GATE_PASSED || j->status == GATE_FAILED) {
+						j->status = GATE_ERROR;
+						gate_job_reason(j, "bad JUnit report: %s", e.msg);
 					}
 				}
 			}
@@ -943,30 +406,30 @@ collect_junit(struct job *j)
 		free(pat);
 	}
 	j->have_junit = matched > 0;
-	if (!matched && j->status == J_PASSED) {
-		j->status = J_ERROR;
-		set_reason(j, "no JUnit report matches '%s'", j->junit[0]);
+	if (!matched && j->status == GATE_PASSED) {
+		j->status = GATE_ERROR;
+		gate_job_reason(j, "no JUnit report matches '%s'", j->junit[0]);
 		return;
 	}
-	if (j->status == J_PASSED && (j->jr.failures || j->jr.errors)) {
-		j->status = J_FAILED;
-		set_reason(j, "the command passed but the JUnit report has %d failures and %d errors",
+	if (j->status == GATE_PASSED && (j->jr.failures || j->jr.errors)) {
+		j->status = GATE_FAILED;
+		gate_job_reason(j, "the command passed but the JUnit report has %d failures and %d errors",
 		    j->jr.failures, j->jr.errors);
 	}
 }
 
 static void
-collect_coverage(struct job *j)
+collect_coverage(struct gate_job *j)
 {
 	struct err e = { 0, "" };
 	char *path;
 
-	if (j->cov_format < 0 || j->status != J_PASSED)
+	if (j->cov_format < 0 || j->status != GATE_PASSED)
 		return;
 	path = join_path(j->cwd, j->cov_path);
 	if (coverage_parse_file(path, j->cov_format, &j->cov, &e) < 0) {
-		j->status = J_ERROR;
-		set_reason(j, "coverage: %s", e.msg);
+		j->status = GATE_ERROR;
+		gate_job_reason(j, "coverage: %s", e.msg);
 		free(path);
 		return;
 	}
@@ -975,24 +438,24 @@ collect_coverage(struct job *j)
 	j->cov_ok = 1;
 	if (j->min_lines >= 0 && j->cov.lines_pct + 1e-9 < j->min_lines) {
 		j->cov_ok = 0;
-		set_reason(j, "line coverage %.2f%% is below the required %g%%",
+		gate_job_reason(j, "line coverage %.2f%% is below the required %g%%",
 		    j->cov.lines_pct, j->min_lines);
 	}
 	if (j->cov_ok && j->min_branches >= 0) {
 		if (j->cov.branches_pct < 0) {
-			j->status = J_ERROR;
-			set_reason(j, "coverage: min_branches is set but '%s' has no branch data",
+			j->status = GATE_ERROR;
+			gate_job_reason(j, "coverage: min_branches is set but '%s' has no branch data",
 			    j->cov_path);
 			return;
 		}
 		if (j->cov.branches_pct + 1e-9 < j->min_branches) {
 			j->cov_ok = 0;
-			set_reason(j, "branch coverage %.2f%% is below the required %g%%",
+			gate_job_reason(j, "branch coverage %.2f%% is below the required %g%%",
 			    j->cov.branches_pct, j->min_branches);
 		}
 	}
 	if (!j->cov_ok)
-		j->status = J_FAILED;
+		j->status = GATE_FAILED;
 }
 
 /* A path that a job running in cwd reported, as seen from here. */
@@ -1008,7 +471,7 @@ under_cwd(const char *cwd, const char *path)
 
 /* A built-in ended: its verdict is the result file it wrote. */
 static void
-builtin_finished(struct job *j, const char *how)
+builtin_finished(struct gate_job *j, const char *how)
 {
 	struct err e = { 0, "" };
 	cJSON *res, *fs, *f;
@@ -1016,24 +479,24 @@ builtin_finished(struct job *j, const char *how)
 	int code;
 
 	if (j->proc.cancelled) {
-		j->status = J_CANCELLED;
+		j->status = GATE_CANCELLED;
 		return;
 	}
 	if (j->proc.timed_out) {
-		j->status = J_TIMED_OUT;
-		set_reason(j, "%s", how);
+		j->status = GATE_TIMED_OUT;
+		gate_job_reason(j, "%s", how);
 		return;
 	}
 	if (j->proc.exec_errno) {
-		j->status = J_ERROR;
-		set_reason(j, "%s", how);
+		j->status = GATE_ERROR;
+		gate_job_reason(j, "%s", how);
 		return;
 	}
 	res = json_load(j->result_path, RESULT_MAX_BYTES, 0, NULL, &e);
 	st = res ? json_str(res, "status") : NULL;
 	if (!st || (strcmp(st, "passed") && strcmp(st, "failed") && strcmp(st, "error"))) {
-		j->status = J_ERROR;
-		set_reason(j, "built-in '%s' ended without a verdict: %s", j->builtin, how);
+		j->status = GATE_ERROR;
+		gate_job_reason(j, "built-in '%s' ended without a verdict: %s", j->builtin, how);
 		cJSON_Delete(res);
 		return;
 	}
@@ -1041,15 +504,15 @@ builtin_finished(struct job *j, const char *how)
 	 * crashed (or a sanitizer that found a leak) is not to be trusted. */
 	code = proc_exit_code(&j->proc);
 	if (code != (!strcmp(st, "passed") ? EX_PASS : !strcmp(st, "failed") ? EX_FAIL : EX_USAGE_)) {
-		j->status = J_ERROR;
-		set_reason(j, "built-in '%s' %s after its verdict (%s)", j->builtin, how, st);
+		j->status = GATE_ERROR;
+		gate_job_reason(j, "built-in '%s' %s after its verdict (%s)", j->builtin, how, st);
 		cJSON_Delete(res);
 		return;
 	}
 	j->result = res;
-	j->status = !strcmp(st, "passed") ? J_PASSED : !strcmp(st, "failed") ? J_FAILED : J_ERROR;
-	if (j->status != J_PASSED)
-		set_reason(j, "%s", json_str(res, "reason") ? json_str(res, "reason") : how);
+	j->status = !strcmp(st, "passed") ? GATE_PASSED : !strcmp(st, "failed") ? GATE_FAILED : GATE_ERROR;
+	if (j->status != GATE_PASSED)
+		gate_job_reason(j, "%s", json_str(res, "reason") ? json_str(res, "reason") : how);
 	/* Paths are relative to the job's cwd; the document's, to ours. */
 	fs = cJSON_GetObjectItemCaseSensitive(res, "findings");
 	if (j->cwd && cJSON_IsArray(fs))
@@ -1066,47 +529,47 @@ builtin_finished(struct job *j, const char *how)
 }
 
 static void
-job_finished(struct job *j)
+job_finished(struct gate_job *j)
 {
 	char how[256];
 	int code = proc_exit_code(&j->proc);
 
-	j->state = DONE;
+	j->state = GATE_DONE;
 	j->duration_ms = proc_elapsed_ms(&j->proc);
-	j->tail = ring_lines(&j->proc.tail, TAIL_LINES);
+	j->tail = ring_lines(&j->proc.tail, GATE_TAIL_LINES);
 	proc_describe(&j->proc, how, sizeof(how));
 	if (j->builtin) {
 		builtin_finished(j, how);
-		if (j->proc.log_errno && j->status == J_PASSED) {
-			j->status = J_ERROR;
-			set_reason(j, "cannot write '%s': %s", j->log_path, strerror(j->proc.log_errno));
+		if (j->proc.log_errno && j->status == GATE_PASSED) {
+			j->status = GATE_ERROR;
+			gate_job_reason(j, "cannot write '%s': %s", j->log_path, strerror(j->proc.log_errno));
 		}
 		return;
 	}
 	if (j->proc.cancelled) {
-		j->status = J_CANCELLED;
+		j->status = GATE_CANCELLED;
 	} else if (j->proc.timed_out) {
-		j->status = J_TIMED_OUT;
-		set_reason(j, "%s", how);
+		j->status = GATE_TIMED_OUT;
+		gate_job_reason(j, "%s", how);
 	} else if (j->proc.exec_errno || (j->run && (code == 127 || code == 126))) {
-		j->status = J_ERROR;
-		set_reason(j, "%s", how);
+		j->status = GATE_ERROR;
+		gate_job_reason(j, "%s", how);
 	} else if (code == 0) {
-		j->status = J_PASSED;
+		j->status = GATE_PASSED;
 	} else {
-		j->status = J_FAILED;
-		set_reason(j, "%s", how);
+		j->status = GATE_FAILED;
+		gate_job_reason(j, "%s", how);
 	}
-	if (j->proc.log_errno && j->status == J_PASSED) {
-		j->status = J_ERROR;
-		set_reason(j, "cannot write '%s': %s", j->log_path, strerror(j->proc.log_errno));
+	if (j->proc.log_errno && j->status == GATE_PASSED) {
+		j->status = GATE_ERROR;
+		gate_job_reason(j, "cannot write '%s': %s", j->log_path, strerror(j->proc.log_errno));
 	}
 	collect_junit(j);
 	collect_coverage(j);
 }
 
 static int
-job_start(struct job *j, const struct options *o, long long timeout_ms, struct err *e)
+job_start(struct gate_job *j, const struct options *o, long long timeout_ms, struct err *e)
 {
 	struct proc_spec ps;
 	char *child[6];
@@ -1147,7 +610,7 @@ job_start(struct job *j, const struct options *o, long long timeout_ms, struct e
 	j->started_wall = now_ms();
 	if (proc_start(&j->proc, &ps, e) < 0)
 		return -1;
-	j->state = RUNNING;
+	j->state = GATE_RUNNING;
 	return 0;
 }
 
@@ -1161,24 +624,24 @@ propagate_skips(struct gate *g, struct view *v)
 	do {
 		changed = 0;
 		for (i = 0; i < g->njobs; i++) {
-			struct job *j = &g->jobs[i];
+			struct gate_job *j = &g->jobs[i];
 
-			if (j->state != WAITING)
+			if (j->state != GATE_WAITING)
 				continue;
 			for (k = 0; k < j->ndeps; k++) {
-				struct job *d = &g->jobs[j->deps[k]];
+				struct gate_job *d = &g->jobs[j->deps[k]];
 
-				if (d->state != DONE || job_ok(d))
+				if (d->state != GATE_DONE || gate_job_ok(d))
 					continue;
-				j->state = DONE;
-				j->status = J_SKIPPED;
-				if (d->status == J_SKIPPED)
-					set_reason(j, "needs '%s', which was skipped (%s)", d->name, d->reason);
+				j->state = GATE_DONE;
+				j->status = GATE_SKIPPED;
+				if (d->status == GATE_SKIPPED)
+					gate_job_reason(j, "needs '%s', which was skipped (%s)", d->name, d->reason);
 				else
-					set_reason(j, "needs '%s', which %s", d->name,
-					    d->status == J_CANCELLED ? "was cancelled" :
-					    d->status == J_TIMED_OUT ? "timed out" :
-					    d->status == J_ERROR ? "could not run" : "failed");
+					gate_job_reason(j, "needs '%s', which %s", d->name,
+					    d->status == GATE_CANCELLED ? "was cancelled" :
+					    d->status == GATE_TIMED_OUT ? "timed out" :
+					    d->status == GATE_ERROR ? "could not run" : "failed");
 				report_finish(v, g, j);
 				changed = any = 1;
 				break;
@@ -1189,12 +652,12 @@ propagate_skips(struct gate *g, struct view *v)
 }
 
 static int
-deps_done(const struct gate *g, const struct job *j)
+deps_done(const struct gate *g, const struct gate_job *j)
 {
 	size_t k;
 
 	for (k = 0; k < j->ndeps; k++)
-		if (g->jobs[j->deps[k]].state != DONE)
+		if (g->jobs[j->deps[k]].state != GATE_DONE)
 			return 0;
 	return 1;
 }
@@ -1205,7 +668,7 @@ run_gate(struct gate *g, const struct options *o, struct view *v, struct err *e)
 {
 	size_t i, running = 0, limit;
 	struct proc **procs = xcalloc(g->njobs, sizeof(*procs));
-	struct job **owners = xcalloc(g->njobs, sizeof(*owners));
+	struct gate_job **owners = xcalloc(g->njobs, sizeof(*owners));
 	long long timeout = o->timeout_ms >= 0 ? o->timeout_ms :
 	    g->timeout_ms >= 0 ? g->timeout_ms : DEFAULT_TIMEOUT_MS;
 	int fail_fast = o->keep_going >= 0 ? !o->keep_going :
@@ -1225,9 +688,9 @@ run_gate(struct gate *g, const struct options *o, struct view *v, struct err *e)
 
 		if (!stop) {
 			for (i = 0; i < g->njobs && running < limit; i++) {
-				struct job *j = &g->jobs[i];
+				struct gate_job *j = &g->jobs[i];
 
-				if (j->state != WAITING || !deps_done(g, j))
+				if (j->state != GATE_WAITING || !deps_done(g, j))
 					continue;
 				if (job_start(j, o, timeout, e) < 0) {
 					rc = -1;
@@ -1240,7 +703,7 @@ run_gate(struct gate *g, const struct options *o, struct view *v, struct err *e)
 			live_draw(v, g);
 		}
 		for (i = 0; i < g->njobs; i++)
-			if (g->jobs[i].state == RUNNING) {
+			if (g->jobs[i].state == GATE_RUNNING) {
 				owners[n] = &g->jobs[i];
 				procs[n++] = &g->jobs[i].proc;
 			}
@@ -1256,18 +719,18 @@ run_gate(struct gate *g, const struct options *o, struct view *v, struct err *e)
 				proc_cancel(procs[i]);
 		}
 		for (i = 0; i < n; i++) {
-			struct job *j = owners[i];
+			struct gate_job *j = owners[i];
 
 			if (j->proc.state != PROC_DONE)
 				continue;
 			running--;
 			job_finished(j);
-			if (j->status == J_CANCELLED)
-				set_reason(j, interrupted ? "cancelled: ci-gate was interrupted" :
+			if (j->status == GATE_CANCELLED)
+				gate_job_reason(j, interrupted ? "cancelled: ci-gate was interrupted" :
 				    "cancelled after '%s' failed (fail-fast)",
 				    first_failure ? first_failure : "?");
 			report_finish(v, g, j);
-			if (!job_ok(j) && j->status != J_CANCELLED && !first_failure) {
+			if (!gate_job_ok(j) && j->status != GATE_CANCELLED && !first_failure) {
 				first_failure = j->name;
 				if (fail_fast) {
 					size_t m;
@@ -1285,18 +748,18 @@ run_gate(struct gate *g, const struct options *o, struct view *v, struct err *e)
 	/* Whatever never started was skipped. */
 	propagate_skips(g, v);
 	for (i = 0; i < g->njobs; i++) {
-		struct job *j = &g->jobs[i];
+		struct gate_job *j = &g->jobs[i];
 
-		if (j->state != WAITING)
+		if (j->state != GATE_WAITING)
 			continue;
-		j->state = DONE;
-		j->status = J_SKIPPED;
+		j->state = GATE_DONE;
+		j->status = GATE_SKIPPED;
 		if (interrupted)
-			set_reason(j, "not started: ci-gate was interrupted");
+			gate_job_reason(j, "not started: ci-gate was interrupted");
 		else if (rc < 0)
-			set_reason(j, "not started: %s", e->msg);
+			gate_job_reason(j, "not started: %s", e->msg);
 		else
-			set_reason(j, "not started: '%s' failed (fail-fast)",
+			gate_job_reason(j, "not started: '%s' failed (fail-fast)",
 			    first_failure ? first_failure : "?");
 		report_finish(v, g, j);
 	}
@@ -1310,14 +773,14 @@ run_gate(struct gate *g, const struct options *o, struct view *v, struct err *e)
 /* ---- results -------------------------------------------------------- */
 
 static cJSON *
-job_json(const struct job *j)
+job_json(const struct gate_job *j)
 {
 	cJSON *o = cJSON_CreateObject(), *a;
 	size_t i;
 	int code = j->proc.pid > 0 && j->proc.state == PROC_DONE ? proc_exit_code(&j->proc) : -1;
 	int sig = j->proc.pid > 0 && j->proc.state == PROC_DONE ? proc_signal(&j->proc) : 0;
 
-	cJSON_AddStringToObject(o, "status", status_names[j->status]);
+	cJSON_AddStringToObject(o, "status", gate_status_name(j->status));
 	if (j->reason)
 		cJSON_AddStringToObject(o, "reason", j->reason);
 	if (j->builtin) {
@@ -1335,7 +798,7 @@ job_json(const struct job *j)
 		cJSON_AddItemToArray(a, cJSON_CreateString(j->needs[i]));
 	if (j->allow_failure)
 		cJSON_AddTrueToObject(o, "allow_failure");
-	if (j->status != J_SKIPPED) {
+	if (j->status != GATE_SKIPPED) {
 		char when[32];
 
 		format_rfc3339((time_t)(j->started_wall / 1000), when, sizeof(when));
@@ -1411,7 +874,7 @@ gate_json(const struct gate *g, const char *spec, long long started, long long d
     int *failed_out)
 {
 	cJSON *sec = cJSON_CreateObject(), *jobs, *sum, *failed;
-	int counts[7] = { 0 }, allowed = 0, bad = 0;
+	int counts[GATE_NSTATUS] = { 0 }, allowed = 0, bad = 0;
 	size_t i;
 	char when[32];
 	struct buf why = BUF_INIT;
@@ -1425,29 +888,29 @@ gate_json(const struct gate *g, const char *spec, long long started, long long d
 	jobs = cJSON_AddObjectToObject(sec, "jobs");
 	failed = cJSON_CreateArray();
 	for (i = 0; i < g->njobs; i++) {
-		const struct job *j = &g->jobs[i];
+		const struct gate_job *j = &g->jobs[i];
 
 		cJSON_AddItemToObject(jobs, j->name, job_json(j));
 		counts[j->status]++;
-		if (j->status == J_PASSED)
+		if (j->status == GATE_PASSED)
 			continue;
-		if (job_ok(j)) {
+		if (gate_job_ok(j)) {
 			allowed++;
 			continue;
 		}
-		if (j->status == J_SKIPPED || j->status == J_CANCELLED)
+		if (j->status == GATE_SKIPPED || j->status == GATE_CANCELLED)
 			continue;
 		cJSON_AddItemToArray(failed, cJSON_CreateString(j->name));
 		buf_addf(&why, "%s%s", bad ? ", " : "", j->name);
 		bad++;
 	}
 	/* Skips and cancels with no failure behind them mean an interrupt. */
-	if (!bad && (counts[J_SKIPPED] || counts[J_CANCELLED]))
+	if (!bad && (counts[GATE_SKIPPED] || counts[GATE_CANCELLED]))
 		bad = -1;
 	sum = cJSON_AddObjectToObject(sec, "summary");
 	cJSON_AddNumberToObject(sum, "total", (double)g->njobs);
-	for (i = 1; i < 7; i++)
-		cJSON_AddNumberToObject(sum, status_names[i], counts[i]);
+	for (i = 1; i < GATE_NSTATUS; i++)
+		cJSON_AddNumberToObject(sum, gate_status_name(i), counts[i]);
 	cJSON_AddNumberToObject(sum, "allowed_failures", allowed);
 	cJSON_AddItemToObject(sec, "failed", failed);
 	if (bad) {
@@ -1499,11 +962,11 @@ gate_junit_write(const struct gate *g, const char *path, long long dur, struct e
 	buf_addf(&b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
 	    "<testsuites name=\"ci-gate\" time=\"%.3f\">\n", (double)dur / 1000);
 	for (i = 0; i < g->njobs; i++) {
-		const struct job *j = &g->jobs[i];
+		const struct gate_job *j = &g->jobs[i];
 		int tests, failures = 0, errors = 0, skipped = 0;
-		int st = j->status == J_PASSED ? JUNIT_PASSED :
-		    j->status == J_SKIPPED || j->status == J_CANCELLED ? JUNIT_SKIPPED :
-		    j->status == J_ERROR || j->status == J_TIMED_OUT ? JUNIT_ERROR : JUNIT_FAILED;
+		int st = j->status == GATE_PASSED ? JUNIT_PASSED :
+		    j->status == GATE_SKIPPED || j->status == GATE_CANCELLED ? JUNIT_SKIPPED :
+		    j->status == GATE_ERROR || j->status == GATE_TIMED_OUT ? JUNIT_ERROR : JUNIT_FAILED;
 
 		if (j->have_junit && j->jr.ncases) {
 			tests = (int)j->jr.ncases;
@@ -1580,16 +1043,16 @@ github_summary(const struct gate *g, const cJSON *sec)
 	fprintf(fp, "### ci-gate: %s\n\n| Job | Status | Duration | Details |\n|---|---|---|---|\n",
 	    json_str(sec, "status"));
 	for (i = 0; i < g->njobs; i++) {
-		const struct job *j = &g->jobs[i];
+		const struct gate_job *j = &g->jobs[i];
 		char dur[32] = "";
 
-		if (j->status != J_SKIPPED)
+		if (j->status != GATE_SKIPPED)
 			format_duration(j->duration_ms, dur, sizeof(dur));
 		fputs("| ", fp);
 		md_cell(fp, j->name);
-		fprintf(fp, " | %s %s | %s | ", j->status == J_PASSED ? ":white_check_mark:" :
-		    j->status == J_SKIPPED || j->status == J_CANCELLED ? ":fast_forward:" :
-		    j->allow_failure ? ":warning:" : ":x:", status_names[j->status], dur);
+		fprintf(fp, " | %s %s | %s | ", j->status == GATE_PASSED ? ":white_check_mark:" :
+		    j->status == GATE_SKIPPED || j->status == GATE_CANCELLED ? ":fast_forward:" :
+		    j->allow_failure ? ":warning:" : ":x:", gate_status_name(j->status), dur);
 		if (j->have_junit)
 			fprintf(fp, "%d tests, %d failed; ", j->jr.tests, j->jr.failures + j->jr.errors);
 		if (j->have_cov)
@@ -1600,81 +1063,6 @@ github_summary(const struct gate *g, const cJSON *sec)
 	fputc('\n', fp);
 	if (fclose(fp) == EOF)
 		log_warn("cannot write GITHUB_STEP_SUMMARY '%s': %s", path, strerror(errno));
-}
-
-static void
-print_plan(const struct gate *g, size_t limit)
-{
-	int *level = xcalloc(g->njobs, sizeof(*level));
-	int max = 0, changed = 1, l;
-	size_t i, k;
-
-	/* Longest path from a root; the graph is acyclic by now. */
-	while (changed) {
-		changed = 0;
-		for (i = 0; i < g->njobs; i++)
-			for (k = 0; k < g->jobs[i].ndeps; k++)
-				if (level[i] < level[g->jobs[i].deps[k]] + 1) {
-					level[i] = level[g->jobs[i].deps[k]] + 1;
-					changed = 1;
-				}
-	}
-	for (i = 0; i < g->njobs; i++)
-		if (level[i] > max)
-			max = level[i];
-	printf("plan: %zu job%s in %d step%s, at most %zu at once\n", g->njobs,
-	    g->njobs == 1 ? "" : "s", max + 1, max ? "s" : "", limit);
-	for (l = 0; l <= max; l++) {
-		int n = 0;
-
-		printf("  %d:", l + 1);
-		for (i = 0; i < g->njobs; i++)
-			if (level[i] == l) {
-				const struct job *j = &g->jobs[i];
-
-				printf("%s %s", n++ ? "," : "", j->name);
-				if (j->ndeps) {
-					printf(" (after");
-					for (k = 0; k < j->ndeps; k++)
-						printf("%s %s", k ? "," : "", g->jobs[j->deps[k]].name);
-					printf(")");
-				}
-			}
-		printf("%s\n", n > 1 ? "   [parallel]" : "");
-	}
-	free(level);
-}
-
-static void
-gate_free(struct gate *g)
-{
-	size_t i;
-
-	for (i = 0; i < g->njobs; i++) {
-		struct job *j = &g->jobs[i];
-
-		free(j->name);
-		free(j->run);
-		strv_free(j->argv);
-		strv_free(j->needs);
-		free(j->deps);
-		strv_free(j->env);
-		free(j->cwd);
-		strv_free(j->junit);
-		free(j->builtin);
-		free(j->bopts);
-		free(j->opts_path);
-		free(j->result_path);
-		cJSON_Delete(j->result);
-		free(j->cov_path);
-		if (j->proc.pid > 0)
-			proc_free(&j->proc);
-		free(j->log_path);
-		free(j->reason);
-		free(j->tail);
-		junit_result_free(&j->jr);
-	}
-	free(g->jobs);
 }
 
 /* ---- built-ins: the child's side ------------------------------------- */
@@ -2097,9 +1485,7 @@ parse_args(int argc, char **argv, struct options *o)
 				log_error("--needs '%s': expected JOB:DEP[,DEP...]", optarg);
 				return -1;
 			}
-			o->needs = xrealloc(o->needs, (o->nneeds + 1) * sizeof(*o->needs));
-			o->needs[o->nneeds].job = xstrndup(optarg, (size_t)(colon - optarg));
-			o->needs[o->nneeds++].deps = xstrdup(colon + 1);
+			o->needs = strv_push(o->needs, optarg);
 			break;
 		case OPT_NEW:
 			o->new_doc = 1;
@@ -2166,7 +1552,7 @@ parse_args(int argc, char **argv, struct options *o)
 		}
 		return 0;
 	}
-	if (o->spec || o->ninline || o->nneeds) {
+	if (o->spec || o->ninline || o->needs) {
 		log_error("--secrets runs the secret scanner alone: it takes no -f, -g or --needs "
 		    "(add a \"builtin\": \"secrets\" job to the spec file instead)");
 		return -1;
@@ -2183,13 +1569,7 @@ parse_args(int argc, char **argv, struct options *o)
 static void
 options_free(struct options *o)
 {
-	size_t i;
-
-	for (i = 0; i < o->nneeds; i++) {
-		free(o->needs[i].job);
-		free(o->needs[i].deps);
-	}
-	free(o->needs);
+	strv_free(o->needs);
 	free(o->inline_jobs);
 }
 
@@ -2201,12 +1581,9 @@ load_gate(const struct options *o, struct gate *g, const char **spec_used, struc
 
 	*spec_used = NULL;
 	if (o->secrets) {
-		struct job *j = job_add(g, "secrets");
 		cJSON *opts = cJSON_CreateObject();
-		struct secrets_opts so;
 		int rc;
 
-		j->builtin = xstrdup("secrets");
 		if (o->npaths) {
 			cJSON *a = cJSON_AddArrayToObject(opts, "paths");
 
@@ -2223,15 +1600,11 @@ load_gate(const struct options *o, struct gate *g, const char **spec_used, struc
 			cJSON_AddStringToObject(opts, "baseline", o->baseline);
 		if (o->write_baseline)
 			cJSON_AddStringToObject(opts, "write_baseline", o->write_baseline);
-		secrets_opts_init(&so);
-		rc = secrets_opts_parse(&so, opts, NULL, NULL, e);
-		secrets_opts_free(&so);
-		if (rc == 0)
-			j->bopts = json_print(opts);
+		rc = gate_add_builtin(g, "secrets", "secrets", opts, e);
 		cJSON_Delete(opts);
 		if (rc < 0)
 			return err_prefix(e, "--secrets");
-		return resolve(g, e);
+		return gate_resolve(g, e);
 	}
 	if (o->spec) {
 		*spec_used = o->spec;
@@ -2241,17 +1614,17 @@ load_gate(const struct options *o, struct gate *g, const char **spec_used, struc
 			    "give a spec with -f FILE or jobs with -g NAME=COMMAND");
 		*spec_used = "gates.json";
 	}
-	if (*spec_used && spec_load(*spec_used, g, e) < 0)
+	if (*spec_used && gate_spec_load(g, *spec_used, e) < 0)
 		return -1;
 	for (i = 0; i < o->ninline; i++)
-		if (add_inline(g, o->inline_jobs[i], e) < 0)
+		if (gate_add_inline(g, o->inline_jobs[i], e) < 0)
 			return -1;
-	for (i = 0; i < o->nneeds; i++)
-		if (add_needs(g, &o->needs[i], e) < 0)
+	for (i = 0; o->needs && o->needs[i]; i++)
+		if (gate_add_needs(g, o->needs[i], e) < 0)
 			return -1;
 	if (!g->njobs)
 		return err_set(e, EX_USAGE_, "%s: no jobs defined", *spec_used ? *spec_used : "command line");
-	return resolve(g, e);
+	return gate_resolve(g, e);
 }
 
 int
@@ -2275,14 +1648,12 @@ main(int argc, char **argv)
 	if (argc >= 2 && !strcmp(argv[1], CHILD_ARG))
 		return builtin_child(argc, argv);
 	memset(&o, 0, sizeof(o));
-	memset(&g, 0, sizeof(g));
+	gate_init(&g);
 	memset(&v, 0, sizeof(v));
 	o.keep_going = -1;
 	o.timeout_ms = -1;
 	o.grace_ms = 5000;
 	o.out_dir = "ci-out/gate";
-	g.timeout_ms = -1;
-	g.fail_fast = -1;
 	/* Built-in jobs run this very executable again. */
 	sl = readlink("/proc/self/exe", self, sizeof(self) - 1);
 	if (sl > 0) {
@@ -2315,9 +1686,12 @@ main(int argc, char **argv)
 			rc = err_report(&e);
 		} else {
 			long n = sysconf(_SC_NPROCESSORS_ONLN);
+			struct buf plan = BUF_INIT;
 
-			print_plan(&g, o.jobs > 0 ? (size_t)o.jobs : g.max_parallel ? g.max_parallel :
-			    n > 0 ? (size_t)n : 1);
+			gate_plan(&g, o.jobs > 0 ? (size_t)o.jobs : g.max_parallel ? g.max_parallel :
+			    n > 0 ? (size_t)n : 1, &plan);
+			fputs(buf_str(&plan), stdout);
+			buf_free(&plan);
 			rc = fflush(stdout) == EOF || ferror(stdout) ? EX_IOERR_ : 0;
 		}
 		gate_free(&g);

@@ -26,6 +26,7 @@
 #include "gate/builtin.h"
 #include "gate/dag.h"
 #include "gate/job.h"
+#include "gate/sched.h"
 #include "gate/spec.h"
 #include "core/buf.h"
 #include "core/fsutil.h"
@@ -42,13 +43,8 @@
 
 #define VERSION "0.1.0"
 #define REPORT_MAX_BYTES (64u << 20)
-#define DEFAULT_TIMEOUT_MS (60LL * 60 * 1000)
-#define GATE_TAIL_LINES 20
 #define GH_MAX_ERRORS 10
 #define GH_MAX_LOG (1u << 20)
-#define RESULT_MAX_BYTES (64u << 20)
-#define REASON_FINDINGS 3	/* findings named in a secrets job's reason */
-#define CHILD_ARG "--builtin-child"
 
 struct options {
 	const char *spec;
@@ -152,8 +148,9 @@ live_clear(struct view *v)
 }
 
 static void
-live_draw(struct view *v, const struct gate *g)
+live_draw(const struct gate *g, void *arg)
 {
+	struct view *v = arg;
 	size_t i;
 	char dur[32];
 
@@ -330,16 +327,19 @@ print_tail(const char *tail)
 }
 
 static void
-report_start(struct view *v, const struct gate_job *j)
+report_start(const struct gate_job *j, void *arg)
 {
+	struct view *v = arg;
+
 	if (v->quiet || v->tty)
 		return;
 	log_info("%s: started", j->name);
 }
 
 static void
-report_finish(struct view *v, const struct gate *g, const struct gate_job *j)
+report_finish(const struct gate *g, const struct gate_job *j, void *arg)
 {
+	struct view *v = arg;
 	char dur[32];
 	int bad = j->status != GATE_PASSED && j->status != GATE_SKIPPED &&
 	    j->status != GATE_CANCELLED;
@@ -360,414 +360,7 @@ report_finish(struct view *v, const struct gate *g, const struct gate_job *j)
 		fprintf(stderr, "  last lines of %s:\n", j->log_path ? j->log_path : "the output");
 		print_tail(j->tail);
 	}
-	live_draw(v, g);
-}
-
-/* ---- running -------------------------------------------------------- */
-
-static char *
-join_path(const char *dir, const char *path)
-{
-	if (!dir || path[0] == '/')
-		return xstrdup(path);
-	return xasprintf("%s/%s", dir, path);
-}
-
-/* Read the JUnit reports a job left; may turn a pass into failed or error. */
-static void
-collect_junit(struct gate_job *j)
-{
-	size_t i, k;
-	int matched = 0;
-
-	if (!j->junit)
-		return;
-	for (i = 0; j->junit[i]; i++) {
-		char *pat = join_path(j->cwd, j->junit[i]);
-		glob_t gl;
-		int rc = glob(pat, 0, NULL, &gl);
-
-		if (rc == 0) {
-			for (k = 0; k < gl.gl_pathc; k++) {
-				struct err e = { 0, "" };
-
-				matched++;
-				if (junit_parse_file(gl.gl_pathv[k], &j->jr, &e) < 0) {
-					if (j->status == GATE_PASSED || j->status == GATE_FAILED) {
-						j->status = GATE_ERROR;
-						gate_job_reason(j, "bad JUnit report: %s", e.msg);
-					}
-				}
-			}
-			globfree(&gl);
-		} else if (rc != GLOB_NOMATCH) {
-			globfree(&gl);
-		}
-		free(pat);
-	}
-	j->have_junit = matched > 0;
-	if (!matched && j->status == GATE_PASSED) {
-		j->status = GATE_ERROR;
-		gate_job_reason(j, "no JUnit report matches '%s'", j->junit[0]);
-		return;
-	}
-	if (j->status == GATE_PASSED && (j->jr.failures || j->jr.errors)) {
-		j->status = GATE_FAILED;
-		gate_job_reason(j, "the command passed but the JUnit report has %d failures and %d errors",
-		    j->jr.failures, j->jr.errors);
-	}
-}
-
-static void
-collect_coverage(struct gate_job *j)
-{
-	struct err e = { 0, "" };
-	char *path;
-
-	if (j->cov_format < 0 || j->status != GATE_PASSED)
-		return;
-	path = join_path(j->cwd, j->cov_path);
-	if (coverage_parse_file(path, j->cov_format, &j->cov, &e) < 0) {
-		j->status = GATE_ERROR;
-		gate_job_reason(j, "coverage: %s", e.msg);
-		free(path);
-		return;
-	}
-	free(path);
-	j->have_cov = 1;
-	j->cov_ok = 1;
-	if (j->min_lines >= 0 && j->cov.lines_pct + 1e-9 < j->min_lines) {
-		j->cov_ok = 0;
-		gate_job_reason(j, "line coverage %.2f%% is below the required %g%%",
-		    j->cov.lines_pct, j->min_lines);
-	}
-	if (j->cov_ok && j->min_branches >= 0) {
-		if (j->cov.branches_pct < 0) {
-			j->status = GATE_ERROR;
-			gate_job_reason(j, "coverage: min_branches is set but '%s' has no branch data",
-			    j->cov_path);
-			return;
-		}
-		if (j->cov.branches_pct + 1e-9 < j->min_branches) {
-			j->cov_ok = 0;
-			gate_job_reason(j, "branch coverage %.2f%% is below the required %g%%",
-			    j->cov.branches_pct, j->min_branches);
-		}
-	}
-	if (!j->cov_ok)
-		j->status = GATE_FAILED;
-}
-
-/* A path that a job running in cwd reported, as seen from here. */
-static char *
-under_cwd(const char *cwd, const char *path)
-{
-	while (path[0] == '.' && path[1] == '/')
-		path += 2;
-	if (!cwd || !strcmp(cwd, ".") || path[0] == '/')
-		return xstrdup(path);
-	return xasprintf("%s%s%s", cwd, cwd[strlen(cwd) - 1] == '/' ? "" : "/", path);
-}
-
-/* A built-in ended: its verdict is the result file it wrote. */
-static void
-builtin_finished(struct gate_job *j, const char *how)
-{
-	struct err e = { 0, "" };
-	cJSON *res, *fs, *f;
-	const char *st;
-	int code;
-
-	if (j->proc.cancelled) {
-		j->status = GATE_CANCELLED;
-		return;
-	}
-	if (j->proc.timed_out) {
-		j->status = GATE_TIMED_OUT;
-		gate_job_reason(j, "%s", how);
-		return;
-	}
-	if (j->proc.exec_errno) {
-		j->status = GATE_ERROR;
-		gate_job_reason(j, "%s", how);
-		return;
-	}
-	res = json_load(j->result_path, RESULT_MAX_BYTES, 0, NULL, &e);
-	st = res ? json_str(res, "status") : NULL;
-	if (!st || (strcmp(st, "passed") && strcmp(st, "failed") && strcmp(st, "error"))) {
-		j->status = GATE_ERROR;
-		gate_job_reason(j, "built-in '%s' ended without a verdict: %s", j->builtin, how);
-		cJSON_Delete(res);
-		return;
-	}
-	/* The exit status must agree: a child that wrote its verdict and then
-	 * crashed (or a sanitizer that found a leak) is not to be trusted. */
-	code = proc_exit_code(&j->proc);
-	if (code != (!strcmp(st, "passed") ? EX_PASS : !strcmp(st, "failed") ? EX_FAIL : EX_USAGE_)) {
-		j->status = GATE_ERROR;
-		gate_job_reason(j, "built-in '%s' %s after its verdict (%s)", j->builtin, how, st);
-		cJSON_Delete(res);
-		return;
-	}
-	j->result = res;
-	j->status = !strcmp(st, "passed") ? GATE_PASSED : !strcmp(st, "failed") ? GATE_FAILED : GATE_ERROR;
-	if (j->status != GATE_PASSED)
-		gate_job_reason(j, "%s", json_str(res, "reason") ? json_str(res, "reason") : how);
-	/* Paths are relative to the job's cwd; the document's, to ours. */
-	fs = cJSON_GetObjectItemCaseSensitive(res, "findings");
-	if (j->cwd && cJSON_IsArray(fs))
-		cJSON_ArrayForEach(f, fs) {
-			const char *file = json_str(f, "file");
-
-			if (file) {
-				char *np = under_cwd(j->cwd, file);
-
-				json_set(f, "file", cJSON_CreateString(np));
-				free(np);
-			}
-		}
-}
-
-static void
-job_finished(struct gate_job *j)
-{
-	char how[256];
-	int code = proc_exit_code(&j->proc);
-
-	j->state = GATE_DONE;
-	j->duration_ms = proc_elapsed_ms(&j->proc);
-	j->tail = ring_lines(&j->proc.tail, GATE_TAIL_LINES);
-	proc_describe(&j->proc, how, sizeof(how));
-	if (j->builtin) {
-		builtin_finished(j, how);
-		if (j->proc.log_errno && j->status == GATE_PASSED) {
-			j->status = GATE_ERROR;
-			gate_job_reason(j, "cannot write '%s': %s", j->log_path, strerror(j->proc.log_errno));
-		}
-		return;
-	}
-	if (j->proc.cancelled) {
-		j->status = GATE_CANCELLED;
-	} else if (j->proc.timed_out) {
-		j->status = GATE_TIMED_OUT;
-		gate_job_reason(j, "%s", how);
-	} else if (j->proc.exec_errno || (j->run && (code == 127 || code == 126))) {
-		j->status = GATE_ERROR;
-		gate_job_reason(j, "%s", how);
-	} else if (code == 0) {
-		j->status = GATE_PASSED;
-	} else {
-		j->status = GATE_FAILED;
-		gate_job_reason(j, "%s", how);
-	}
-	if (j->proc.log_errno && j->status == GATE_PASSED) {
-		j->status = GATE_ERROR;
-		gate_job_reason(j, "cannot write '%s': %s", j->log_path, strerror(j->proc.log_errno));
-	}
-	collect_junit(j);
-	collect_coverage(j);
-}
-
-static int
-job_start(struct gate_job *j, const struct options *o, long long timeout_ms, struct err *e)
-{
-	struct proc_spec ps;
-	char *child[6];
-
-	memset(&ps, 0, sizeof(ps));
-	j->log_path = xasprintf("%s/%s.log", o->out_dir, j->name);
-	ps.argv = j->argv;
-	ps.shell = j->run;
-	if (j->builtin) {
-		/* The child runs in the job's cwd: give it an absolute path. */
-		char cwd[PATH_MAX], *base;
-
-		if (o->out_dir[0] == '/' || !getcwd(cwd, sizeof(cwd)))
-			base = xasprintf("%s/%s", o->out_dir, j->name);
-		else
-			base = xasprintf("%s/%s/%s", cwd, o->out_dir, j->name);
-		/* The options go in a file: a list of paths can be long. */
-		j->opts_path = xasprintf("%s.options.json", base);
-		j->result_path = xasprintf("%s.result.json", base);
-		free(base);
-		unlink(j->result_path);
-		if (atomic_write(j->opts_path, j->bopts, strlen(j->bopts), 0644, e) < 0)
-			return -1;
-		child[0] = (char *)o->self;
-		child[1] = CHILD_ARG;
-		child[2] = j->builtin;
-		child[3] = j->result_path;
-		child[4] = j->opts_path;
-		child[5] = NULL;
-		ps.argv = child;
-		ps.shell = NULL;
-	}
-	ps.cwd = j->cwd;
-	ps.env = j->env;
-	ps.log_path = j->log_path;
-	ps.timeout_ms = j->timeout_ms >= 0 ? j->timeout_ms : timeout_ms;
-	ps.grace_ms = o->grace_ms;
-	j->started_wall = now_ms();
-	if (proc_start(&j->proc, &ps, e) < 0)
-		return -1;
-	j->state = GATE_RUNNING;
-	return 0;
-}
-
-/* Mark waiting jobs whose needs can no longer be met as skipped. */
-static int
-propagate_skips(struct gate *g, struct view *v)
-{
-	size_t i, k;
-	int changed, any = 0;
-
-	do {
-		changed = 0;
-		for (i = 0; i < g->njobs; i++) {
-			struct gate_job *j = &g->jobs[i];
-
-			if (j->state != GATE_WAITING)
-				continue;
-			for (k = 0; k < j->ndeps; k++) {
-				struct gate_job *d = &g->jobs[j->deps[k]];
-
-				if (d->state != GATE_DONE || gate_job_ok(d))
-					continue;
-				j->state = GATE_DONE;
-				j->status = GATE_SKIPPED;
-				if (d->status == GATE_SKIPPED)
-					gate_job_reason(j, "needs '%s', which was skipped (%s)", d->name, d->reason);
-				else
-					gate_job_reason(j, "needs '%s', which %s", d->name,
-					    d->status == GATE_CANCELLED ? "was cancelled" :
-					    d->status == GATE_TIMED_OUT ? "timed out" :
-					    d->status == GATE_ERROR ? "could not run" : "failed");
-				report_finish(v, g, j);
-				changed = any = 1;
-				break;
-			}
-		}
-	} while (changed);
-	return any;
-}
-
-static int
-deps_done(const struct gate *g, const struct gate_job *j)
-{
-	size_t k;
-
-	for (k = 0; k < j->ndeps; k++)
-		if (g->jobs[j->deps[k]].state != GATE_DONE)
-			return 0;
-	return 1;
-}
-
-/* Run the DAG; returns 0, or -1 with e set when we could not run a job. */
-static int
-run_gate(struct gate *g, const struct options *o, struct view *v, struct err *e)
-{
-	size_t i, running = 0, limit;
-	struct proc **procs = xcalloc(g->njobs, sizeof(*procs));
-	struct gate_job **owners = xcalloc(g->njobs, sizeof(*owners));
-	long long timeout = o->timeout_ms >= 0 ? o->timeout_ms :
-	    g->timeout_ms >= 0 ? g->timeout_ms : DEFAULT_TIMEOUT_MS;
-	int fail_fast = o->keep_going >= 0 ? !o->keep_going :
-	    g->fail_fast >= 0 ? g->fail_fast : 1;
-	int stop = 0, rc = 0;
-	char *first_failure = NULL;
-
-	limit = o->jobs > 0 ? (size_t)o->jobs : g->max_parallel ? g->max_parallel : 0;
-	if (!limit) {
-		long n = sysconf(_SC_NPROCESSORS_ONLN);
-
-		limit = n > 0 ? (size_t)n : 1;
-	}
-	live_draw(v, g);
-	for (;;) {
-		size_t n = 0;
-
-		if (!stop) {
-			for (i = 0; i < g->njobs && running < limit; i++) {
-				struct gate_job *j = &g->jobs[i];
-
-				if (j->state != GATE_WAITING || !deps_done(g, j))
-					continue;
-				if (job_start(j, o, timeout, e) < 0) {
-					rc = -1;
-					stop = 1;
-					break;
-				}
-				running++;
-				report_start(v, j);
-			}
-			live_draw(v, g);
-		}
-		for (i = 0; i < g->njobs; i++)
-			if (g->jobs[i].state == GATE_RUNNING) {
-				owners[n] = &g->jobs[i];
-				procs[n++] = &g->jobs[i].proc;
-			}
-		if (n == 0)
-			break;
-		proc_poll(procs, n, v->tty ? 200 : 1000);
-		if (interrupted && !stop) {
-			stop = 1;
-			if (!v->quiet)
-				log_warn("interrupted by %s: cancelling running jobs",
-				    interrupted == SIGINT ? "SIGINT" : "SIGTERM");
-			for (i = 0; i < n; i++)
-				proc_cancel(procs[i]);
-		}
-		for (i = 0; i < n; i++) {
-			struct gate_job *j = owners[i];
-
-			if (j->proc.state != PROC_DONE)
-				continue;
-			running--;
-			job_finished(j);
-			if (j->status == GATE_CANCELLED)
-				gate_job_reason(j, interrupted ? "cancelled: ci-gate was interrupted" :
-				    "cancelled after '%s' failed (fail-fast)",
-				    first_failure ? first_failure : "?");
-			report_finish(v, g, j);
-			if (!gate_job_ok(j) && j->status != GATE_CANCELLED && !first_failure) {
-				first_failure = j->name;
-				if (fail_fast) {
-					size_t m;
-
-					stop = 1;
-					for (m = 0; m < n; m++)
-						if (procs[m]->state != PROC_DONE)
-							proc_cancel(procs[m]);
-				}
-			}
-		}
-		propagate_skips(g, v);
-		live_draw(v, g);
-	}
-	/* Whatever never started was skipped. */
-	propagate_skips(g, v);
-	for (i = 0; i < g->njobs; i++) {
-		struct gate_job *j = &g->jobs[i];
-
-		if (j->state != GATE_WAITING)
-			continue;
-		j->state = GATE_DONE;
-		j->status = GATE_SKIPPED;
-		if (interrupted)
-			gate_job_reason(j, "not started: ci-gate was interrupted");
-		else if (rc < 0)
-			gate_job_reason(j, "not started: %s", e->msg);
-		else
-			gate_job_reason(j, "not started: '%s' failed (fail-fast)",
-			    first_failure ? first_failure : "?");
-		report_finish(v, g, j);
-	}
-	live_draw(v, g);
-	v->drawn = 0;	/* leave the final block on screen */
-	free(procs);
-	free(owners);
-	return rc;
+	live_draw(g, v);
 }
 
 /* ---- results -------------------------------------------------------- */
@@ -1063,195 +656,6 @@ github_summary(const struct gate *g, const cJSON *sec)
 	fputc('\n', fp);
 	if (fclose(fp) == EOF)
 		log_warn("cannot write GITHUB_STEP_SUMMARY '%s': %s", path, strerror(errno));
-}
-
-/* ---- built-ins: the child's side ------------------------------------- */
-
-/* A path for a log line: control characters shown as '?', and never a
- * line beginning with "::" (GitHub would read a workflow command). */
-static void
-print_path(const char *p)
-{
-	if (p[0] == ':')
-		fputs("./", stdout);
-	for (; *p; p++)
-		putchar((unsigned char)*p < 0x20 || *p == 0x7f ? '?' : *p);
-}
-
-static void
-fmt_bytes(long long n, char *out, size_t outsz)
-{
-	if (n >= 10LL << 20)
-		snprintf(out, outsz, "%.0f MiB", (double)n / (1 << 20));
-	else if (n >= 1 << 20)
-		snprintf(out, outsz, "%.1f MiB", (double)n / (1 << 20));
-	else if (n >= 1 << 10)
-		snprintf(out, outsz, "%.1f KiB", (double)n / (1 << 10));
-	else
-		snprintf(out, outsz, "%lld bytes", n);
-}
-
-static int
-child_error(cJSON *res, const char *what, const char *msg)
-{
-	printf("%s: error: %s\n", what, msg);
-	json_set(res, "status", cJSON_CreateString("error"));
-	cJSON_AddStringToObject(res, "reason", msg);
-	return EX_USAGE_;
-}
-
-static int
-child_secrets(const cJSON *opts, cJSON *res)
-{
-	const struct secret_rule_info *rules = secrets_rules(NULL);
-	struct secrets_opts so;
-	struct secrets_result r;
-	struct secrets *s = NULL;
-	struct err e = { 0, "" };
-	struct buf why = BUF_INIT;
-	char size[32], cap[32];
-	const char *p;
-	size_t i, live, shown = 0;
-	int rc;
-
-	memset(&r, 0, sizeof(r));
-	secrets_opts_init(&so);
-	if (secrets_opts_parse(&so, opts, NULL, NULL, &e) < 0 || !(s = secrets_new(&so, &e)) ||
-	    secrets_run(s, &r, &e) < 0) {
-		rc = child_error(res, "secrets", e.msg);
-		goto out;
-	}
-	for (i = 0; i < r.n; i++) {
-		const struct secret_finding *f = &r.f[i];
-
-		if (f->baselined)
-			continue;
-		print_path(f->path);
-		printf(":%ld:%ld: %s: %s (%s)\n", f->line, f->column, rules[f->rule].id,
-		    f->redacted, rules[f->rule].title);
-	}
-	fmt_bytes(r.st.bytes, size, sizeof(size));
-	fmt_bytes(so.max_file_size, cap, sizeof(cap));
-	printf("scanned %lld file%s (%s, %s)", r.st.files, r.st.files == 1 ? "" : "s", size,
-	    !strcmp(r.st.mode, "tracked") ? "the files git tracks" : !strcmp(r.st.mode, "all") ?
-	    "every file" : !strcmp(r.st.mode, "since") ? "lines added since the base" :
-	    "lines staged for commit");
-	printf("; skipped %lld binary, %lld over %s, %lld allowlisted, %lld other\n",
-	    r.st.skipped_binary, r.st.skipped_large, cap, r.st.skipped_allowlist, r.st.skipped_other);
-	if (r.st.sup_inline || r.st.sup_allowlist || r.st.sup_baseline)
-		printf("not reported: %lld marked ci-gate:allow, %lld allowlisted, %lld in the baseline\n",
-		    r.st.sup_inline, r.st.sup_allowlist, r.st.sup_baseline);
-	if (so.write_baseline) {
-		cJSON *bw;
-
-		if (secrets_write_baseline(so.write_baseline, &r, &e) < 0) {
-			rc = child_error(res, "secrets", e.msg);
-			goto out;
-		}
-		printf("wrote the baseline '%s' with %zu finding%s\n", so.write_baseline, r.n,
-		    r.n == 1 ? "" : "s");
-		/* Judge as the next run with --baseline will. */
-		for (i = 0; i < r.n; i++)
-			if (!r.f[i].baselined) {
-				r.f[i].baselined = 1;
-				r.st.sup_baseline++;
-			}
-		bw = cJSON_AddObjectToObject(res, "baseline_written");
-		cJSON_AddStringToObject(bw, "file", so.write_baseline);
-		cJSON_AddNumberToObject(bw, "findings", (double)r.n);
-	}
-	live = secrets_live(&r);
-	if (live) {
-		buf_addf(&why, "%zu secret%s found: ", live, live == 1 ? "" : "s");
-		for (i = 0; i < r.n && shown < REASON_FINDINGS; i++) {
-			if (r.f[i].baselined)
-				continue;
-			buf_addf(&why, "%s%s at ", shown ? ", " : "", rules[r.f[i].rule].id);
-			for (p = r.f[i].path; *p; p++)
-				buf_addc(&why, (unsigned char)*p < 0x20 || *p == 0x7f ? '?' : *p);
-			buf_addf(&why, ":%ld", r.f[i].line);
-			shown++;
-		}
-		if (live > shown)
-			buf_addf(&why, " and %zu more", live - shown);
-		json_set(res, "status", cJSON_CreateString("failed"));
-		cJSON_AddStringToObject(res, "reason", buf_str(&why));
-		printf("%s\n", buf_str(&why));
-	} else {
-		json_set(res, "status", cJSON_CreateString("passed"));
-		printf("no secrets found\n");
-	}
-	cJSON_AddItemToObject(res, "findings", secrets_findings_json(&r));
-	cJSON_AddItemToObject(res, "scan", secrets_stats_json(&r, &so));
-	rc = live ? EX_FAIL : EX_PASS;
-out:
-	buf_free(&why);
-	secrets_free(s);
-	secrets_result_free(&r);
-	secrets_opts_free(&so);
-	return rc;
-}
-
-static int
-child_review(const cJSON *opts, cJSON *res)
-{
-	struct review_opts ro;
-	struct review_result rr;
-	struct err e = { 0, "" };
-	int rc;
-
-	memset(&rr, 0, sizeof(rr));
-	review_opts_init(&ro);
-	if (review_opts_parse(&ro, opts, NULL, NULL, &e) < 0 || review_run(&ro, &rr, &e) < 0) {
-		rc = child_error(res, "review", e.msg);
-		goto out;
-	}
-	fputs(buf_str(&rr.notes), stdout);
-	json_set(res, "status", cJSON_CreateString(rr.passed ? "passed" : "failed"));
-	if (rr.reason) {
-		cJSON_AddStringToObject(res, "reason", rr.reason);
-		printf("review failed: %s\n", rr.reason);
-	} else {
-		printf("review passed\n");
-	}
-	cJSON_AddItemToObject(res, "review", rr.json);
-	rr.json = NULL;
-	rc = rr.passed ? EX_PASS : EX_FAIL;
-out:
-	review_result_free(&rr);
-	review_opts_free(&ro);
-	return rc;
-}
-
-/* ci-gate --builtin-child NAME RESULT-FILE OPTIONS-FILE: run a built-in
- * as a job (stdout is the job's log) and write its verdict to RESULT-FILE. */
-static int
-builtin_child(int argc, char **argv)
-{
-	struct err e = { 0, "" };
-	cJSON *opts, *res;
-	char *text;
-	int rc;
-
-	if (argc != 5 || (strcmp(argv[2], "secrets") && strcmp(argv[2], "review"))) {
-		log_error("%s is for ci-gate's own use: %s NAME RESULT-FILE OPTIONS-FILE", CHILD_ARG, CHILD_ARG);
-		return EX_USAGE_;
-	}
-	opts = json_load(argv[4], RESULT_MAX_BYTES, 0, NULL, &e);
-	if (!opts)
-		return err_report(&e);
-	res = cJSON_CreateObject();
-	cJSON_AddStringToObject(res, "status", "error");
-	rc = !strcmp(argv[2], "secrets") ? child_secrets(opts, res) : child_review(opts, res);
-	cJSON_Delete(opts);
-	text = json_print(res);
-	cJSON_Delete(res);
-	if (atomic_write(argv[3], text, strlen(text), 0644, &e) < 0)
-		rc = err_report(&e);
-	free(text);
-	if (fflush(stdout) == EOF || ferror(stdout))
-		rc = rc ? rc : EX_IOERR_;
-	return rc;
 }
 
 /* ---- reports of findings --------------------------------------------- */
@@ -1635,6 +1039,7 @@ main(int argc, char **argv)
 	struct pipeline p = { NULL, 0 };
 	struct err e = { 0, "" };
 	struct view v;
+	struct gate_sched sc;
 	struct sigaction sa;
 	const char *spec = NULL;
 	const char *gha = getenv("GITHUB_ACTIONS");
@@ -1645,8 +1050,12 @@ main(int argc, char **argv)
 	ssize_t sl;
 
 	log_init("ci-gate");
-	if (argc >= 2 && !strcmp(argv[1], CHILD_ARG))
-		return builtin_child(argc, argv);
+	if (argc >= 2 && !strcmp(argv[1], GATE_CHILD_ARG)) {
+		rc = gate_builtin_child(argc, argv, stdout);
+		if (fflush(stdout) == EOF || ferror(stdout))
+			rc = rc ? rc : EX_IOERR_;
+		return rc;
+	}
 	memset(&o, 0, sizeof(o));
 	gate_init(&g);
 	memset(&v, 0, sizeof(v));
@@ -1685,11 +1094,9 @@ main(int argc, char **argv)
 		if (load_gate(&o, &g, &spec, &e) < 0) {
 			rc = err_report(&e);
 		} else {
-			long n = sysconf(_SC_NPROCESSORS_ONLN);
 			struct buf plan = BUF_INIT;
 
-			gate_plan(&g, o.jobs > 0 ? (size_t)o.jobs : g.max_parallel ? g.max_parallel :
-			    n > 0 ? (size_t)n : 1, &plan);
+			gate_plan(&g, gate_limit(&g, o.jobs), &plan);
 			fputs(buf_str(&plan), stdout);
 			buf_free(&plan);
 			rc = fflush(stdout) == EOF || ferror(stdout) ? EX_IOERR_ : 0;
@@ -1741,8 +1148,23 @@ main(int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 
-	if (run_gate(&g, &o, &v, &e) < 0)
+	memset(&sc, 0, sizeof(sc));
+	sc.out_dir = o.out_dir;
+	sc.self = o.self;
+	sc.limit = gate_limit(&g, o.jobs);
+	sc.timeout_ms = o.timeout_ms >= 0 ? o.timeout_ms : g.timeout_ms >= 0 ? g.timeout_ms :
+	    GATE_DEFAULT_TIMEOUT_MS;
+	sc.grace_ms = o.grace_ms;
+	sc.fail_fast = o.keep_going >= 0 ? !o.keep_going : g.fail_fast >= 0 ? g.fail_fast : 1;
+	sc.stop = &interrupted;
+	sc.started = report_start;
+	sc.finished = report_finish;
+	sc.tick = live_draw;
+	sc.tick_ms = v.tty ? 200 : 1000;
+	sc.arg = &v;
+	if (gate_run(&g, &sc, &e) < 0)
 		run_rc = err_report(&e);
+	v.drawn = 0;	/* leave the final block on screen */
 	sec = gate_json(&g, spec, started, mono_ms() - t0, &gate_failed);
 	if (blocked) {
 		cJSON_AddItemToObject(sec, "blocked", blocked);

@@ -18,11 +18,15 @@
 #ifndef CI_GATE_BUILTIN_H
 #define CI_GATE_BUILTIN_H
 
+#include <stdio.h>
 #include <cJSON.h>
 
 #include "core/log.h"
+#include "gate/job.h"
 
 #define GATE_CHILD_ARG "--builtin-child"
+#define GATE_CHILD_ARGC 5	/* SELF --builtin-child NAME RESULT OPTIONS */
+#define GATE_RESULT_MAX_BYTES (64u << 20)
 
 /* "secrets" or "review". */
 int gate_builtin_known(const char *name);
@@ -34,5 +38,29 @@ int gate_builtin_known(const char *name);
  */
 int gate_builtin_check(const char *builtin, const cJSON *opts,
     const char *const *ignore, const cJSON **bad, struct err *e);
+
+/*
+ * The parent's side, before the start: write j's options file (under
+ * out_dir, made absolute, since the child runs in the job's cwd), remove
+ * a stale result, and fill argv (GATE_CHILD_ARGC + 1 entries, borrowing
+ * self and j's strings) with the child's command line.
+ */
+int gate_builtin_prepare(struct gate_job *j, const char *out_dir, const char *self,
+    char **argv, struct err *e);
+
+/*
+ * The parent's side, after the end: j's status and reason from the
+ * verdict file (j->result takes it), or an error when there is none or
+ * the exit status disagrees with it; how is proc_describe()'s text.
+ * Paths of findings are made relative to where ci-gate runs.
+ */
+void gate_builtin_finished(struct gate_job *j, const char *how);
+
+/*
+ * The child's side: argv as above.  Run the built-in, write its log to
+ * log and its verdict to RESULT-FILE; return the exit status (messages
+ * on stderr).  The caller flushes log.
+ */
+int gate_builtin_child(int argc, char **argv, FILE *log);
 
 #endif

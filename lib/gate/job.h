@@ -95,4 +95,9 @@ int gate_job_bad(const struct gate_job *j);
 void gate_job_reason(struct gate_job *j, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
+/* The job's process has ended: set state, duration, tail, status and
+ * reason, reading a built-in's verdict (builtin.h) or the job's JUnit
+ * and coverage reports (format/report.h). */
+void gate_job_finished(struct gate_job *j);
+
 #endif

@@ -11,10 +11,8 @@
  * OUT/NAME.options.json and writes its verdict to OUT/NAME.result.json,
  * which ci-gate reads back into the job.
  */
-#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
-#include <glob.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -22,29 +20,24 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "gate/block.h"
-#include "gate/builtin.h"
-#include "gate/dag.h"
-#include "gate/job.h"
-#include "gate/sched.h"
-#include "gate/spec.h"
 #include "core/buf.h"
 #include "core/fsutil.h"
 #include "core/json.h"
 #include "core/log.h"
 #include "core/pipeline.h"
-#include "core/proc.h"
-#include "format/report.h"
-#include "gate/review.h"
-#include "format/sarif.h"
-#include "gate/secrets.h"
 #include "core/timeutil.h"
-#include "format/xml.h"
+#include "core/version.h"
+#include "gate/block.h"
+#include "gate/builtin.h"
+#include "gate/dag.h"
+#include "gate/gate.h"
+#include "gate/job.h"
+#include "gate/reports.h"
+#include "gate/sched.h"
+#include "gate/secrets.h"
+#include "gate/spec.h"
+#include "gate/view.h"
 
-#define VERSION "0.1.0"
-#define REPORT_MAX_BYTES (64u << 20)
-#define GH_MAX_ERRORS 10
-#define GH_MAX_LOG (1u << 20)
 
 struct options {
 	const char *spec;
@@ -126,668 +119,6 @@ usage(FILE *fp)
 	    "  -v, --verbose          more detail on stderr\n"
 	    "  -h, --help             this text\n"
 	    "      --version          print the version\n");
-}
-
-/* ---- output while running ------------------------------------------ */
-
-struct view {
-	int tty;		/* live status block on stderr */
-	int github;		/* GitHub Actions workflow commands */
-	int quiet;
-	int drawn;		/* lines of the live block on screen */
-	int gh_errors;
-};
-
-static void
-live_clear(struct view *v)
-{
-	if (!v->tty || !v->drawn)
-		return;
-	fprintf(stderr, "\033[%dA\033[J", v->drawn);
-	v->drawn = 0;
-}
-
-static void
-live_draw(const struct gate *g, void *arg)
-{
-	struct view *v = arg;
-	size_t i;
-	char dur[32];
-
-	if (!v->tty || v->quiet)
-		return;
-	live_clear(v);
-	for (i = 0; i < g->njobs; i++) {
-		const struct gate_job *j = &g->jobs[i];
-		const char *mark = "     ";
-
-		if (j->state == GATE_RUNNING) {
-			format_duration(proc_elapsed_ms(&j->proc) / 1000 * 1000, dur, sizeof(dur));
-			fprintf(stderr, "  \033[33m[ .. ]\033[m %-20s running %s\033[K\n", j->name, dur);
-		} else if (j->state == GATE_DONE) {
-			format_duration(j->duration_ms, dur, sizeof(dur));
-			if (j->status == GATE_PASSED)
-				mark = "\033[32m[ ok ]\033[m";
-			else if (j->status == GATE_SKIPPED || j->status == GATE_CANCELLED)
-				mark = "\033[2m[skip]\033[m";
-			else if (j->allow_failure)
-				mark = "\033[33m[warn]\033[m";
-			else
-				mark = "\033[31m[FAIL]\033[m";
-			fprintf(stderr, "  %s %-20s %s%s%s%s%.60s\033[K\n", mark, j->name,
-			    gate_status_name(j->status),
-			    j->status == GATE_SKIPPED ? "" : " in ",
-			    j->status == GATE_SKIPPED ? "" : dur,
-			    j->reason ? ": " : "", j->reason ? j->reason : "");
-		} else {
-			fprintf(stderr, "  \033[2m[wait]\033[m %-20s\033[K\n", j->name);
-		}
-		v->drawn++;
-	}
-	fflush(stderr);
-}
-
-/* GitHub workflow command escaping: data, and property values. */
-static void
-gh_escape(struct buf *b, const char *s, int property)
-{
-	for (; *s; s++) {
-		if (*s == '%')
-			buf_adds(b, "%25");
-		else if (*s == '\r')
-			buf_adds(b, "%0D");
-		else if (*s == '\n')
-			buf_adds(b, "%0A");
-		else if (property && *s == ':')
-			buf_adds(b, "%3A");
-		else if (property && *s == ',')
-			buf_adds(b, "%2C");
-		else
-			buf_addc(b, *s);
-	}
-}
-
-/* One annotation per secret found, at its place; the match is redacted. */
-static int
-gh_findings(struct view *v, const struct gate_job *j)
-{
-	const cJSON *fs = j->result ? cJSON_GetObjectItemCaseSensitive(j->result, "findings") : NULL;
-	const cJSON *f;
-
-	if (!cJSON_IsArray(fs) || !cJSON_GetArraySize(fs))
-		return 0;
-	cJSON_ArrayForEach(f, fs) {
-		const struct secret_rule_info *ri = secrets_rule(json_str(f, "rule") ? json_str(f, "rule") : "");
-		const cJSON *ln = cJSON_GetObjectItemCaseSensitive(f, "line");
-		const cJSON *cl = cJSON_GetObjectItemCaseSensitive(f, "column");
-		struct buf b = BUF_INIT;
-		char *title, *msg;
-
-		if (v->gh_errors == GH_MAX_ERRORS) {
-			fprintf(stderr, "::warning title=ci-gate::more failures than GitHub shows annotations for; see the step summary\n");
-			v->gh_errors++;
-			break;
-		}
-		if (v->gh_errors > GH_MAX_ERRORS)
-			break;
-		v->gh_errors++;
-		buf_adds(&b, j->allow_failure ? "::warning file=" : "::error file=");
-		gh_escape(&b, json_str(f, "file") ? json_str(f, "file") : "", 1);
-		buf_addf(&b, ",line=%ld", cJSON_IsNumber(ln) ? (long)ln->valuedouble : 1L);
-		if (cJSON_IsNumber(cl))
-			buf_addf(&b, ",col=%ld", (long)cl->valuedouble);
-		title = xasprintf("ci-gate: %s: %s", j->name, json_str(f, "rule") ? json_str(f, "rule") : "secret");
-		buf_adds(&b, ",title=");
-		gh_escape(&b, title, 1);
-		free(title);
-		msg = xasprintf("%s: %s (fingerprint %.12s)", ri ? ri->title : "secret",
-		    json_str(f, "match") ? json_str(f, "match") : "", json_str(f, "fingerprint") ?
-		    json_str(f, "fingerprint") : "");
-		buf_adds(&b, "::");
-		gh_escape(&b, msg, 0);
-		free(msg);
-		fprintf(stderr, "%s\n", buf_str(&b));
-		buf_free(&b);
-	}
-	fflush(stderr);
-	return 1;
-}
-
-static void
-gh_job_finished(struct view *v, const struct gate_job *j)
-{
-	char dur[32];
-	char *log;
-	size_t len = 0;
-
-	format_duration(j->duration_ms, dur, sizeof(dur));
-	if (v->quiet)
-		goto annotate;
-	fprintf(stderr, "::group::%s: %s in %s\n", j->name, gate_status_name(j->status), dur);
-	if (j->log_path && (log = read_file(j->log_path, GH_MAX_LOG, &len, NULL))) {
-		fwrite(log, 1, len, stderr);
-		if (len && log[len - 1] != '\n')
-			fputc('\n', stderr);
-		free(log);
-	} else if (j->log_path) {
-		fprintf(stderr, "(log too large to show here: see %s)\n", j->log_path);
-	}
-	fprintf(stderr, "::endgroup::\n");
-annotate:
-	if (j->status == GATE_FAILED && gh_findings(v, j))
-		return;
-	if (j->status != GATE_PASSED && j->status != GATE_SKIPPED && j->status != GATE_CANCELLED) {
-		struct buf b = BUF_INIT;
-
-		if (v->gh_errors == GH_MAX_ERRORS) {
-			fprintf(stderr, "::warning title=ci-gate::more failures than GitHub shows annotations for; see the step summary\n");
-			v->gh_errors++;
-			return;
-		}
-		if (v->gh_errors > GH_MAX_ERRORS)
-			return;
-		v->gh_errors++;
-		buf_adds(&b, j->allow_failure ? "::warning title=" : "::error title=");
-		{
-			char *title = xasprintf("ci-gate: %s %s", j->name, gate_status_name(j->status));
-
-			gh_escape(&b, title, 1);
-			free(title);
-		}
-		buf_adds(&b, "::");
-		gh_escape(&b, j->reason ? j->reason : gate_status_name(j->status), 0);
-		if (j->tail && *j->tail) {
-			size_t n = strlen(j->tail);
-			char *t = xstrndup(j->tail, n && j->tail[n - 1] == '\n' ? n - 1 : n);
-
-			buf_adds(&b, "%0A");
-			gh_escape(&b, t, 0);
-			free(t);
-		}
-		fprintf(stderr, "%s\n", buf_str(&b));
-		buf_free(&b);
-	}
-	fflush(stderr);
-}
-
-static void
-print_tail(const char *tail)
-{
-	const char *p = tail, *nl;
-
-	while (*p) {
-		nl = strchr(p, '\n');
-		if (!nl) {
-			fprintf(stderr, "    | %s\n", p);
-			break;
-		}
-		fprintf(stderr, "    | %.*s\n", (int)(nl - p), p);
-		p = nl + 1;
-	}
-}
-
-static void
-report_start(const struct gate_job *j, void *arg)
-{
-	struct view *v = arg;
-
-	if (v->quiet || v->tty)
-		return;
-	log_info("%s: started", j->name);
-}
-
-static void
-report_finish(const struct gate *g, const struct gate_job *j, void *arg)
-{
-	struct view *v = arg;
-	char dur[32];
-	int bad = j->status != GATE_PASSED && j->status != GATE_SKIPPED &&
-	    j->status != GATE_CANCELLED;
-
-	if (v->github) {
-		gh_job_finished(v, j);
-		return;
-	}
-	if (v->quiet)
-		return;
-	live_clear(v);
-	format_duration(j->duration_ms, dur, sizeof(dur));
-	if (!v->tty || bad)
-		log_info("%s: %s%s%s (%s)%s", j->name, gate_status_name(j->status),
-		    j->reason ? ": " : "", j->reason ? j->reason : "", dur,
-		    bad && j->allow_failure ? " [allowed to fail]" : "");
-	if (bad && j->tail && *j->tail) {
-		fprintf(stderr, "  last lines of %s:\n", j->log_path ? j->log_path : "the output");
-		print_tail(j->tail);
-	}
-	live_draw(g, v);
-}
-
-/* ---- results -------------------------------------------------------- */
-
-static cJSON *
-job_json(const struct gate_job *j)
-{
-	cJSON *o = cJSON_CreateObject(), *a;
-	size_t i;
-	int code = j->proc.pid > 0 && j->proc.state == PROC_DONE ? proc_exit_code(&j->proc) : -1;
-	int sig = j->proc.pid > 0 && j->proc.state == PROC_DONE ? proc_signal(&j->proc) : 0;
-
-	cJSON_AddStringToObject(o, "status", gate_status_name(j->status));
-	if (j->reason)
-		cJSON_AddStringToObject(o, "reason", j->reason);
-	if (j->builtin) {
-		cJSON_AddStringToObject(o, "builtin", j->builtin);
-		code = -1;	/* our own child's status says nothing more */
-	} else if (j->run)
-		cJSON_AddStringToObject(o, "run", j->run);
-	else {
-		a = cJSON_AddArrayToObject(o, "argv");
-		for (i = 0; j->argv[i]; i++)
-			cJSON_AddItemToArray(a, cJSON_CreateString(j->argv[i]));
-	}
-	a = cJSON_AddArrayToObject(o, "needs");
-	for (i = 0; j->needs && j->needs[i]; i++)
-		cJSON_AddItemToArray(a, cJSON_CreateString(j->needs[i]));
-	if (j->allow_failure)
-		cJSON_AddTrueToObject(o, "allow_failure");
-	if (j->status != GATE_SKIPPED) {
-		char when[32];
-
-		format_rfc3339((time_t)(j->started_wall / 1000), when, sizeof(when));
-		cJSON_AddStringToObject(o, "started_at", when);
-		json_add_i64(o, "duration_ms", j->duration_ms);
-		if (code >= 0)
-			cJSON_AddNumberToObject(o, "exit_code", code);
-		if (sig) {
-			char sb[32];
-
-			cJSON_AddStringToObject(o, "signal", sig_name(sig, sb, sizeof(sb)));
-		}
-		if (j->log_path)
-			cJSON_AddStringToObject(o, "log", j->log_path);
-		cJSON_AddStringToObject(o, "tail", j->tail ? j->tail : "");
-	}
-	if (j->result) {
-		static const char *const keys[] = { "findings", "scan", "baseline_written", "review", NULL };
-
-		for (i = 0; keys[i]; i++) {
-			const cJSON *v = cJSON_GetObjectItemCaseSensitive(j->result, keys[i]);
-
-			if (v)
-				cJSON_AddItemToObject(o, keys[i], cJSON_Duplicate(v, 1));
-		}
-	}
-	if (j->have_junit) {
-		cJSON *ju = cJSON_AddObjectToObject(o, "junit");
-		cJSON *failed;
-
-		cJSON_AddNumberToObject(ju, "tests", j->jr.tests);
-		cJSON_AddNumberToObject(ju, "failures", j->jr.failures);
-		cJSON_AddNumberToObject(ju, "errors", j->jr.errors);
-		cJSON_AddNumberToObject(ju, "skipped", j->jr.skipped);
-		failed = cJSON_AddArrayToObject(ju, "failed");
-		for (i = 0; i < j->jr.ncases; i++) {
-			const struct junit_case *c = &j->jr.cases[i];
-			char *name;
-
-			if (c->status != JUNIT_FAILED && c->status != JUNIT_ERROR)
-				continue;
-			name = *c->classname ? xasprintf("%s.%s", c->classname, c->name) :
-			    xstrdup(c->name);
-			cJSON_AddItemToArray(failed, cJSON_CreateString(name));
-			free(name);
-		}
-	}
-	if (j->have_cov) {
-		cJSON *cv = cJSON_AddObjectToObject(o, "coverage");
-
-		cJSON_AddStringToObject(cv, "format", coverage_format_name(j->cov_format));
-		cJSON_AddStringToObject(cv, "report", j->cov_path);
-		cJSON_AddNumberToObject(cv, "lines", (double)(long long)(j->cov.lines_pct * 100 + 0.5) / 100);
-		json_add_i64(cv, "lines_total", j->cov.lines_total);
-		json_add_i64(cv, "lines_hit", j->cov.lines_hit);
-		if (j->cov.branches_pct >= 0) {
-			cJSON_AddNumberToObject(cv, "branches",
-			    (double)(long long)(j->cov.branches_pct * 100 + 0.5) / 100);
-			json_add_i64(cv, "branches_total", j->cov.branches_total);
-			json_add_i64(cv, "branches_hit", j->cov.branches_hit);
-		}
-		if (j->min_lines >= 0)
-			cJSON_AddNumberToObject(cv, "min_lines", j->min_lines);
-		if (j->min_branches >= 0)
-			cJSON_AddNumberToObject(cv, "min_branches", j->min_branches);
-		cJSON_AddBoolToObject(cv, "passed", j->cov_ok);
-	}
-	return o;
-}
-
-static cJSON *
-gate_json(const struct gate *g, const char *spec, long long started, long long dur,
-    int *failed_out)
-{
-	cJSON *sec = cJSON_CreateObject(), *jobs, *sum, *failed;
-	int counts[GATE_NSTATUS] = { 0 }, allowed = 0, bad = 0;
-	size_t i;
-	char when[32];
-	struct buf why = BUF_INIT;
-
-	cJSON_AddStringToObject(sec, "status", "passed");
-	format_rfc3339((time_t)(started / 1000), when, sizeof(when));
-	cJSON_AddStringToObject(sec, "started_at", when);
-	json_add_i64(sec, "duration_ms", dur);
-	if (spec)
-		cJSON_AddStringToObject(sec, "spec", spec);
-	jobs = cJSON_AddObjectToObject(sec, "jobs");
-	failed = cJSON_CreateArray();
-	for (i = 0; i < g->njobs; i++) {
-		const struct gate_job *j = &g->jobs[i];
-
-		cJSON_AddItemToObject(jobs, j->name, job_json(j));
-		counts[j->status]++;
-		if (j->status == GATE_PASSED)
-			continue;
-		if (gate_job_ok(j)) {
-			allowed++;
-			continue;
-		}
-		if (j->status == GATE_SKIPPED || j->status == GATE_CANCELLED)
-			continue;
-		cJSON_AddItemToArray(failed, cJSON_CreateString(j->name));
-		buf_addf(&why, "%s%s", bad ? ", " : "", j->name);
-		bad++;
-	}
-	/* Skips and cancels with no failure behind them mean an interrupt. */
-	if (!bad && (counts[GATE_SKIPPED] || counts[GATE_CANCELLED]))
-		bad = -1;
-	sum = cJSON_AddObjectToObject(sec, "summary");
-	cJSON_AddNumberToObject(sum, "total", (double)g->njobs);
-	for (i = 1; i < GATE_NSTATUS; i++)
-		cJSON_AddNumberToObject(sum, gate_status_name(i), counts[i]);
-	cJSON_AddNumberToObject(sum, "allowed_failures", allowed);
-	cJSON_AddItemToObject(sec, "failed", failed);
-	if (bad) {
-		char *r = bad > 0 ? xasprintf("%d of %zu jobs did not pass: %s", bad, g->njobs, buf_str(&why)) :
-		    xstrdup("interrupted before every job ran");
-
-		json_set(sec, "status", cJSON_CreateString("failed"));
-		cJSON_AddStringToObject(sec, "reason", r);
-		free(r);
-	}
-	buf_free(&why);
-	*failed_out = bad != 0;
-	return sec;
-}
-
-static void
-junit_write_case(struct buf *b, const char *classname, const char *name, double t,
-    int status, const char *message, const char *detail)
-{
-	buf_adds(b, "    <testcase classname=\"");
-	xml_escape(b, classname);
-	buf_adds(b, "\" name=\"");
-	xml_escape(b, name);
-	buf_addf(b, "\" time=\"%.3f\"", t);
-	if (status == JUNIT_PASSED) {
-		buf_adds(b, "/>\n");
-		return;
-	}
-	buf_adds(b, ">\n      <");
-	buf_adds(b, status == JUNIT_SKIPPED ? "skipped" : status == JUNIT_ERROR ? "error" : "failure");
-	buf_adds(b, " message=\"");
-	xml_escape(b, message ? message : "");
-	buf_adds(b, "\">");
-	if (detail)
-		xml_escape(b, detail);
-	buf_adds(b, "</");
-	buf_adds(b, status == JUNIT_SKIPPED ? "skipped" : status == JUNIT_ERROR ? "error" : "failure");
-	buf_adds(b, ">\n    </testcase>\n");
-}
-
-static int
-gate_junit_write(const struct gate *g, const char *path, long long dur, struct err *e)
-{
-	struct buf b;
-	size_t i, k;
-	int rc;
-
-	buf_init(&b, 0);
-	buf_addf(&b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-	    "<testsuites name=\"ci-gate\" time=\"%.3f\">\n", (double)dur / 1000);
-	for (i = 0; i < g->njobs; i++) {
-		const struct gate_job *j = &g->jobs[i];
-		int tests, failures = 0, errors = 0, skipped = 0;
-		int st = j->status == GATE_PASSED ? JUNIT_PASSED :
-		    j->status == GATE_SKIPPED || j->status == GATE_CANCELLED ? JUNIT_SKIPPED :
-		    j->status == GATE_ERROR || j->status == GATE_TIMED_OUT ? JUNIT_ERROR : JUNIT_FAILED;
-
-		if (j->have_junit && j->jr.ncases) {
-			tests = (int)j->jr.ncases;
-			failures = j->jr.failures;
-			errors = j->jr.errors;
-			skipped = j->jr.skipped;
-			/* A job that failed with all its cases passing still fails. */
-			if (st != JUNIT_PASSED && st != JUNIT_SKIPPED && !failures && !errors) {
-				tests++;
-				if (st == JUNIT_ERROR)
-					errors++;
-				else
-					failures++;
-			}
-		} else {
-			tests = 1;
-			failures = st == JUNIT_FAILED;
-			errors = st == JUNIT_ERROR;
-			skipped = st == JUNIT_SKIPPED;
-		}
-		buf_adds(&b, "  <testsuite name=\"");
-		xml_escape(&b, j->name);
-		buf_addf(&b, "\" tests=\"%d\" failures=\"%d\" errors=\"%d\" skipped=\"%d\" time=\"%.3f\">\n",
-		    tests, failures, errors, skipped, (double)j->duration_ms / 1000);
-		if (j->have_junit && j->jr.ncases) {
-			for (k = 0; k < j->jr.ncases; k++) {
-				const struct junit_case *c = &j->jr.cases[k];
-
-				junit_write_case(&b, *c->classname ? c->classname : j->name, c->name,
-				    c->time_s, c->status, c->message, NULL);
-			}
-			if (tests > (int)j->jr.ncases)
-				junit_write_case(&b, "ci-gate", j->name, (double)j->duration_ms / 1000,
-				    st, j->reason, j->tail);
-		} else {
-			junit_write_case(&b, "ci-gate", j->name, (double)j->duration_ms / 1000,
-			    st, j->reason, j->tail);
-		}
-		buf_adds(&b, "  </testsuite>\n");
-	}
-	buf_adds(&b, "</testsuites>\n");
-	rc = mkdir_parent(path, e) < 0 ? -1 : atomic_write(path, b.data, b.len, 0644, e);
-	buf_free(&b);
-	return rc;
-}
-
-static void
-md_cell(FILE *fp, const char *s)
-{
-	for (; s && *s; s++) {
-		if (*s == '|')
-			fputs("\\|", fp);
-		else if (*s == '\n' || *s == '\r')
-			fputc(' ', fp);
-		else
-			fputc(*s, fp);
-	}
-}
-
-static void
-github_summary(const struct gate *g, const cJSON *sec)
-{
-	const char *path = getenv("GITHUB_STEP_SUMMARY");
-	FILE *fp;
-	size_t i;
-
-	if (!path || !*path)
-		return;
-	fp = fopen(path, "a");
-	if (!fp) {
-		log_warn("cannot append to GITHUB_STEP_SUMMARY '%s': %s", path, strerror(errno));
-		return;
-	}
-	fprintf(fp, "### ci-gate: %s\n\n| Job | Status | Duration | Details |\n|---|---|---|---|\n",
-	    json_str(sec, "status"));
-	for (i = 0; i < g->njobs; i++) {
-		const struct gate_job *j = &g->jobs[i];
-		char dur[32] = "";
-
-		if (j->status != GATE_SKIPPED)
-			format_duration(j->duration_ms, dur, sizeof(dur));
-		fputs("| ", fp);
-		md_cell(fp, j->name);
-		fprintf(fp, " | %s %s | %s | ", j->status == GATE_PASSED ? ":white_check_mark:" :
-		    j->status == GATE_SKIPPED || j->status == GATE_CANCELLED ? ":fast_forward:" :
-		    j->allow_failure ? ":warning:" : ":x:", gate_status_name(j->status), dur);
-		if (j->have_junit)
-			fprintf(fp, "%d tests, %d failed; ", j->jr.tests, j->jr.failures + j->jr.errors);
-		if (j->have_cov)
-			fprintf(fp, "lines %.1f%%; ", j->cov.lines_pct);
-		md_cell(fp, j->reason);
-		fputs(" |\n", fp);
-	}
-	fputc('\n', fp);
-	if (fclose(fp) == EOF)
-		log_warn("cannot write GITHUB_STEP_SUMMARY '%s': %s", path, strerror(errno));
-}
-
-/* ---- reports of findings --------------------------------------------- */
-
-static int
-write_finding_reports(const struct gate *g, const struct options *o, struct err *e)
-{
-	const struct secret_rule_info *ri;
-	struct report_rule *rules;
-	struct report_finding *rf = NULL;
-	struct report_tool tool;
-	char **msgs = NULL, cwd[PATH_MAX];
-	size_t nrules, i, n = 0;
-	int rc = 0;
-
-	if (!o->sarif_out && !o->cq_out)
-		return 0;
-	ri = secrets_rules(&nrules);
-	rules = xcalloc(nrules, sizeof(*rules));
-	for (i = 0; i < nrules; i++) {
-		rules[i].id = ri[i].id;
-		rules[i].name = ri[i].name;
-		rules[i].title = ri[i].title;
-		rules[i].help = ri[i].help;
-		rules[i].severity = ri[i].severity;
-		rules[i].security_severity = ri[i].security_severity;
-	}
-	for (i = 0; i < g->njobs; i++) {
-		const cJSON *fs, *f;
-
-		if (!g->jobs[i].result || strcmp(g->jobs[i].builtin, "secrets"))
-			continue;
-		fs = cJSON_GetObjectItemCaseSensitive(g->jobs[i].result, "findings");
-		cJSON_ArrayForEach(f, fs) {
-			const char *rule = json_str(f, "rule"), *file = json_str(f, "file");
-			const cJSON *ln = cJSON_GetObjectItemCaseSensitive(f, "line");
-			const cJSON *cl = cJSON_GetObjectItemCaseSensitive(f, "column");
-			const struct secret_rule_info *r;
-
-			if (!rule || !file || !json_str(f, "fingerprint"))
-				continue;
-			r = secrets_rule(rule);
-			rf = xrealloc(rf, (n + 1) * sizeof(*rf));
-			msgs = xrealloc(msgs, (n + 1) * sizeof(*msgs));
-			msgs[n] = xasprintf("%s: %s", r ? r->title : rule,
-			    json_str(f, "match") ? json_str(f, "match") : "");
-			rf[n].rule = rule;
-			rf[n].path = file;
-			rf[n].line = cJSON_IsNumber(ln) ? (long)ln->valuedouble : 1;
-			rf[n].column = cJSON_IsNumber(cl) ? (long)cl->valuedouble : 0;
-			rf[n].message = msgs[n];
-			rf[n].fingerprint = json_str(f, "fingerprint");
-			n++;
-		}
-	}
-	memset(&tool, 0, sizeof(tool));
-	tool.name = "ci-gate";
-	tool.version = VERSION;
-	tool.srcroot = getcwd(cwd, sizeof(cwd));
-	if (o->sarif_out) {
-		char *t = sarif_render(&tool, rules, nrules, rf, n);
-
-		if (report_write(o->sarif_out, t, e) < 0)
-			rc = -1;
-		free(t);
-	}
-	if (o->cq_out && rc == 0) {
-		char *t = codequality_render(rules, nrules, rf, n);
-
-		if (report_write(o->cq_out, t, e) < 0)
-			rc = -1;
-		free(t);
-	}
-	for (i = 0; i < n; i++)
-		free(msgs[i]);
-	free(msgs);
-	free(rf);
-	free(rules);
-	return rc;
-}
-
-/* ---- the rollback block ----------------------------------------------- */
-
-/*
- * Returns 0 when the gate may run (no block, or --ignore-block), or 1
- * when it is blocked: then *sec is the gate section that says so.  A
- * block file that cannot be read blocks too.  *info, when set, goes
- * into the gate section as "blocked".
- */
-static int
-check_block(const struct options *o, cJSON **info, cJSON **sec)
-{
-	struct block b;
-	struct err e = { 0, "" };
-	struct buf why = BUF_INIT;
-	int rc = block_read(NULL, &b, &e);
-
-	*info = NULL;
-	*sec = NULL;
-	if (rc == 0)
-		return 0;
-	*info = cJSON_CreateObject();
-	cJSON_AddStringToObject(*info, "file", b.path);
-	if (rc > 0) {
-		cJSON_AddStringToObject(*info, "since", b.since);
-		cJSON_AddStringToObject(*info, "release", b.release);
-		cJSON_AddStringToObject(*info, "digest", b.digest);
-		cJSON_AddStringToObject(*info, "reason", b.reason);
-		buf_addf(&why, "the pipeline is blocked since %s: release %s (%s) failed: %s",
-		    b.since, b.release, b.digest, b.reason);
-	} else {
-		cJSON_AddStringToObject(*info, "error", e.msg);
-		buf_addf(&why, "the pipeline is blocked: the block file cannot be read (%s), and "
-		    "a block file that cannot be read blocks all the same", e.msg);
-	}
-	cJSON_AddBoolToObject(*info, "ignored", o->ignore_block);
-	if (o->ignore_block) {
-		log_warn("%s; running anyway, as --ignore-block asks", buf_str(&why));
-	} else {
-		buf_addf(&why, "; fix the cause, then clear the block with "
-		    "'ci-rollback --unblock --reason TEXT' (ci-rollback is not released yet: "
-		    "until then, remove '%s'), or run with --ignore-block", b.path);
-		log_error("%s", buf_str(&why));
-		*sec = cJSON_CreateObject();
-		cJSON_AddStringToObject(*sec, "status", "failed");
-		cJSON_AddStringToObject(*sec, "reason", buf_str(&why));
-		cJSON_AddItemToObject(*sec, "blocked", *info);
-		*info = NULL;
-	}
-	buf_free(&why);
-	block_free(&b);
-	return !o->ignore_block;
 }
 
 /* ---- main ----------------------------------------------------------- */
@@ -895,7 +226,7 @@ parse_args(int argc, char **argv, struct options *o)
 			o->new_doc = 1;
 			break;
 		case OPT_VERSION:
-			printf("ci-gate %s\n", VERSION);
+			printf("ci-gate %s\n", ci_version);
 			exit(0);
 		case OPT_VERSION_TAG:
 			o->version = optarg;
@@ -1038,11 +369,10 @@ main(int argc, char **argv)
 	struct gate g;
 	struct pipeline p = { NULL, 0 };
 	struct err e = { 0, "" };
-	struct view v;
+	struct gate_view v;
 	struct gate_sched sc;
 	struct sigaction sa;
 	const char *spec = NULL;
-	const char *gha = getenv("GITHUB_ACTIONS");
 	long long started, t0;
 	int rc, run_rc = 0, gate_failed = 0;
 	cJSON *sec, *blocked = NULL;
@@ -1120,7 +450,7 @@ main(int argc, char **argv)
 
 	started = now_ms();
 	t0 = mono_ms();
-	if (check_block(&o, &blocked, &sec)) {
+	if (block_check(o.ignore_block, &blocked, &sec)) {
 		pipeline_set_section(&p, "gate", sec, started, 0);
 		rc = pipeline_write(&p, stdout, &e) < 0 ? err_report(&e) : EX_FAIL;
 		goto out;
@@ -1138,10 +468,7 @@ main(int argc, char **argv)
 		goto out;
 	}
 
-	v.github = gha && !strcmp(gha, "true");
-	v.tty = !v.github && isatty(2) && log_level() >= LOG_NORMAL &&
-	    getenv("TERM") && strcmp(getenv("TERM"), "dumb") != 0;
-	v.quiet = log_level() < LOG_NORMAL;
+	gate_view_init(&v);
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
 	sigemptyset(&sa.sa_mask);
@@ -1157,29 +484,27 @@ main(int argc, char **argv)
 	sc.grace_ms = o.grace_ms;
 	sc.fail_fast = o.keep_going >= 0 ? !o.keep_going : g.fail_fast >= 0 ? g.fail_fast : 1;
 	sc.stop = &interrupted;
-	sc.started = report_start;
-	sc.finished = report_finish;
-	sc.tick = live_draw;
-	sc.tick_ms = v.tty ? 200 : 1000;
+	sc.started = gate_view_started;
+	sc.finished = gate_view_finished;
+	sc.tick = gate_view_draw;
+	sc.tick_ms = gate_view_tick_ms(&v);
 	sc.arg = &v;
 	if (gate_run(&g, &sc, &e) < 0)
 		run_rc = err_report(&e);
-	v.drawn = 0;	/* leave the final block on screen */
-	sec = gate_json(&g, spec, started, mono_ms() - t0, &gate_failed);
+	sec = gate_section(&g, spec, started, mono_ms() - t0, &gate_failed);
 	if (blocked) {
 		cJSON_AddItemToObject(sec, "blocked", blocked);
 		blocked = NULL;
 	}
-	if (v.github)
-		github_summary(&g, sec);
+	gate_view_end(&v, &g, json_str(sec, "status"));
 	if (!v.quiet)
 		log_info("gate %s: %s", json_str(sec, "status"),
 		    json_str(sec, "reason") ? json_str(sec, "reason") : "every job passed");
 	pipeline_set_section(&p, "gate", sec, started, mono_ms() - t0);
 	rc = interrupted ? EX_TEMP : run_rc ? run_rc : gate_failed ? EX_FAIL : EX_PASS;
-	if (o.junit_out && gate_junit_write(&g, o.junit_out, mono_ms() - t0, &e) < 0)
+	if (o.junit_out && gate_write_junit(&g, o.junit_out, mono_ms() - t0, &e) < 0)
 		rc = err_report(&e);
-	if (write_finding_reports(&g, &o, &e) < 0)
+	if (gate_write_findings(&g, o.sarif_out, o.cq_out, &e) < 0)
 		rc = err_report(&e);
 	if (pipeline_write(&p, stdout, &e) < 0)
 		rc = err_report(&e);

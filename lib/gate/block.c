@@ -12,6 +12,7 @@
 #include <cJSON.h>
 
 #include "gate/block.h"
+#include "core/buf.h"
 #include "core/fsutil.h"
 #include "core/json.h"
 #include "core/timeutil.h"
@@ -149,4 +150,49 @@ block_free(struct block *b)
 	free(b->digest);
 	free(b->reason);
 	memset(b, 0, sizeof(*b));
+}
+
+int
+block_check(int ignore, cJSON **info, cJSON **section)
+{
+	struct block b;
+	struct err e = { 0, "" };
+	struct buf why = BUF_INIT;
+	int rc = block_read(NULL, &b, &e);
+
+	*info = NULL;
+	*section = NULL;
+	if (rc == 0)
+		return 0;
+	*info = cJSON_CreateObject();
+	cJSON_AddStringToObject(*info, "file", b.path);
+	if (rc > 0) {
+		cJSON_AddStringToObject(*info, "since", b.since);
+		cJSON_AddStringToObject(*info, "release", b.release);
+		cJSON_AddStringToObject(*info, "digest", b.digest);
+		cJSON_AddStringToObject(*info, "reason", b.reason);
+		buf_addf(&why, "the pipeline is blocked since %s: release %s (%s) failed: %s",
+		    b.since, b.release, b.digest, b.reason);
+	} else {
+		cJSON_AddStringToObject(*info, "error", e.msg);
+		buf_addf(&why, "the pipeline is blocked: the block file cannot be read (%s), and "
+		    "a block file that cannot be read blocks all the same", e.msg);
+	}
+	cJSON_AddBoolToObject(*info, "ignored", ignore);
+	if (ignore) {
+		log_warn("%s; running anyway, as --ignore-block asks", buf_str(&why));
+	} else {
+		buf_addf(&why, "; fix the cause, then clear the block with "
+		    "'ci-rollback --unblock --reason TEXT' (ci-rollback is not released yet: "
+		    "until then, remove '%s'), or run with --ignore-block", b.path);
+		log_error("%s", buf_str(&why));
+		*section = cJSON_CreateObject();
+		cJSON_AddStringToObject(*section, "status", "failed");
+		cJSON_AddStringToObject(*section, "reason", buf_str(&why));
+		cJSON_AddItemToObject(*section, "blocked", *info);
+		*info = NULL;
+	}
+	buf_free(&why);
+	block_free(&b);
+	return !ignore;
 }

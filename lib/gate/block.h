@@ -15,6 +15,8 @@
 #ifndef CI_BLOCK_H
 #define CI_BLOCK_H
 
+#include <cJSON.h>
+
 #include "core/log.h"
 
 #define STATE_DIR_DEFAULT ".ci-state"
@@ -47,5 +49,15 @@ int block_read(const char *dir, struct block *b, struct err *e);
 int block_write(const char *dir, const struct block *b, struct err *e);
 
 void block_free(struct block *b);
+
+/*
+ * The gate's check (state_dir()): 0 when the gate may run (no block, or
+ * ignore set: then a warning), 1 when it is blocked: then *section is
+ * the gate section that says so (status failed, the reason with how to
+ * clear it, "blocked") and the error is logged.  *info, when set, is the
+ * "blocked" object for the section of a gate that runs anyway.  Both are
+ * the caller's.
+ */
+int block_check(int ignore, cJSON **info, cJSON **section);
 
 #endif

@@ -44,6 +44,20 @@ gate_builtin_check(const char *builtin, const cJSON *opts, const char *const *ig
 	return rc;
 }
 
+void
+gate_builtin_rules(struct buf *out, int verbose)
+{
+	size_t i, n;
+	const struct secret_rule_info *ri = secrets_rules(&n);
+
+	for (i = 0; i < n; i++) {
+		buf_addf(out, "%s\t%s\t%s", ri[i].id, ri[i].severity, ri[i].title);
+		if (verbose)
+			buf_addf(out, "\t%s\t%s", ri[i].icase ? "icase" : "case", ri[i].regex);
+		buf_addc(out, '\n');
+	}
+}
+
 /* ---- the parent's side ------------------------------------------------ */
 
 int

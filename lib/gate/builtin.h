@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <cJSON.h>
 
+#include "core/buf.h"
 #include "core/log.h"
 #include "gate/job.h"
 
@@ -38,6 +39,10 @@ int gate_builtin_known(const char *name);
  */
 int gate_builtin_check(const char *builtin, const cJSON *opts,
     const char *const *ignore, const cJSON **bad, struct err *e);
+
+/* --list-rules: the secret scanner's rules, one a line: id, severity,
+ * title (verbose: and case, the ERE), tab-separated, appended to out. */
+void gate_builtin_rules(struct buf *out, int verbose);
 
 /*
  * The parent's side, before the start: write j's options file (under

@@ -1,14 +1,23 @@
 /*
- * gate: the gate section of the pipeline document.  See gate.h.
+ * gate: the work of ci-gate and its section of the document.  See gate.h.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "core/buf.h"
+#include "core/fsutil.h"
 #include "core/json.h"
 #include "core/timeutil.h"
+#include "gate/block.h"
+#include "gate/dag.h"
 #include "gate/gate.h"
+#include "gate/reports.h"
+#include "gate/sched.h"
+#include "gate/spec.h"
+#include "gate/view.h"
 
 /* Counts and the failed cases, as "classname.name". */
 static void
@@ -174,3 +183,155 @@ gate_section(const struct gate *g, const char *spec, long long started, long lon
 }
 
 
+/* ---- the work ------------------------------------------------------- */
+
+void
+gate_opts_init(struct gate_opts *o, const char *argv0)
+{
+	ssize_t n;
+
+	memset(o, 0, sizeof(*o));
+	o->keep_going = -1;
+	o->timeout_ms = -1;
+	o->grace_ms = GATE_DEFAULT_GRACE_MS;
+	o->out_dir = GATE_DEFAULT_OUT;
+	/* Built-in jobs run this very executable again. */
+	n = readlink("/proc/self/exe", o->self, sizeof(o->self) - 1);
+	if (n > 0)
+		o->self[n] = '\0';
+	else
+		snprintf(o->self, sizeof(o->self), "%s",
+		    argv0 && strchr(argv0, '/') ? argv0 : "ci-gate");
+}
+
+int
+gate_load(struct gate *g, const struct gate_opts *o, const char **spec_used, struct err *e)
+{
+	size_t i;
+
+	*spec_used = NULL;
+	if (o->secrets) {
+		if (gate_add_builtin(g, "secrets", "secrets", o->secrets, e) < 0)
+			return err_prefix(e, "--secrets");
+		return gate_resolve(g, e);
+	}
+	if (o->spec) {
+		*spec_used = o->spec;
+	} else if (!o->inline_jobs) {
+		if (!path_exists("gates.json"))
+			return err_set(e, EX_USAGE_, "no jobs: there is no gates.json here; "
+			    "give a spec with -f FILE or jobs with -g NAME=COMMAND");
+		*spec_used = "gates.json";
+	}
+	if (*spec_used && gate_spec_load(g, *spec_used, e) < 0)
+		return -1;
+	for (i = 0; o->inline_jobs && o->inline_jobs[i]; i++)
+		if (gate_add_inline(g, o->inline_jobs[i], e) < 0)
+			return -1;
+	for (i = 0; o->needs && o->needs[i]; i++)
+		if (gate_add_needs(g, o->needs[i], e) < 0)
+			return -1;
+	if (!g->njobs)
+		return err_set(e, EX_USAGE_, "%s: no jobs defined", *spec_used ? *spec_used :
+		    "command line");
+	return gate_resolve(g, e);
+}
+
+int
+gate_dry_run(const struct gate_opts *o, struct buf *out, struct err *e)
+{
+	struct gate g;
+	const char *spec;
+	int rc;
+
+	gate_init(&g);
+	rc = gate_load(&g, o, &spec, e);
+	if (rc == 0)
+		gate_plan(&g, gate_limit(&g, o->jobs), out);
+	gate_free(&g);
+	return rc;
+}
+
+/* Keep the latest error in e, reporting the one it replaces. */
+static void
+keep_error(struct err *e, const struct err *next)
+{
+	if (e->code)
+		err_report(e);
+	*e = *next;
+}
+
+static void
+run(struct gate *g, const struct gate_opts *o, struct gate_view *v, struct err *e)
+{
+	struct gate_sched sc;
+	struct err re = { 0, "" };
+
+	memset(&sc, 0, sizeof(sc));
+	sc.out_dir = o->out_dir;
+	sc.self = o->self;
+	sc.limit = gate_limit(g, o->jobs);
+	sc.timeout_ms = o->timeout_ms >= 0 ? o->timeout_ms : g->timeout_ms >= 0 ?
+	    g->timeout_ms : GATE_DEFAULT_TIMEOUT_MS;
+	sc.grace_ms = o->grace_ms;
+	sc.fail_fast = o->keep_going >= 0 ? !o->keep_going : g->fail_fast >= 0 ?
+	    g->fail_fast : 1;
+	sc.stop = o->stop;
+	sc.started = gate_view_started;
+	sc.finished = gate_view_finished;
+	sc.tick = gate_view_draw;
+	sc.tick_ms = gate_view_tick_ms(v);
+	sc.arg = v;
+	if (gate_run(g, &sc, &re) < 0)
+		keep_error(e, &re);
+}
+
+int
+gate_work(const struct gate_opts *o, cJSON **section, struct err *e)
+{
+	struct gate g;
+	struct gate_view v;
+	struct err re = { 0, "" };
+	const char *spec = NULL;
+	long long started = now_ms(), t0 = mono_ms();
+	cJSON *blocked = NULL, *sec;
+	int failed = 0;
+
+	*section = NULL;
+	err_clear(e);
+	if (block_check(o->ignore_block, &blocked, section))
+		return EX_FAIL;
+	gate_init(&g);
+	if (gate_load(&g, o, &spec, e) < 0 || mkdir_p(o->out_dir, 0755, e) < 0) {
+		/* A spec error is the gate's verdict too: write it down so the
+		 * stages downstream do not act. */
+		*section = cJSON_CreateObject();
+		cJSON_AddStringToObject(*section, "status", "error");
+		cJSON_AddStringToObject(*section, "reason", e->msg);
+		cJSON_Delete(blocked);
+		gate_free(&g);
+		return -1;
+	}
+	gate_view_init(&v);
+	run(&g, o, &v, e);
+	sec = gate_section(&g, spec, started, mono_ms() - t0, &failed);
+	if (blocked)
+		cJSON_AddItemToObject(sec, "blocked", blocked);
+	gate_view_end(&v, &g, json_str(sec, "status"));
+	log_info("gate %s: %s", json_str(sec, "status"),
+	    json_str(sec, "reason") ? json_str(sec, "reason") : "every job passed");
+	if (o->stop && *o->stop) {
+		err_set(&re, EX_TEMP, "interrupted by %s: the running jobs were cancelled",
+		    *o->stop == SIGINT ? "SIGINT" : "SIGTERM");
+		keep_error(e, &re);
+	}
+	if (o->junit_out && gate_write_junit(&g, o->junit_out, mono_ms() - t0, &re) < 0)
+		keep_error(e, &re);
+	if (gate_write_findings(&g, o->sarif_out, o->cq_out, &re) < 0)
+		keep_error(e, &re);
+	gate_free(&g);
+	*section = sec;
+	if (e->code)
+		return -1;
+	return failed ? EX_FAIL : EX_PASS;
+}

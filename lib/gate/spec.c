@@ -308,20 +308,33 @@ out:
 }
 
 int
+gate_inline_check(const char *arg, struct err *e)
+{
+	const char *eq = strchr(arg, '=');
+	char *name;
+	int ok;
+
+	if (!eq || eq == arg || !eq[1])
+		return err_set(e, EX_USAGE_, "-g '%s': expected NAME=COMMAND", arg);
+	name = xstrndup(arg, (size_t)(eq - arg));
+	ok = gate_job_name_valid(name);
+	if (!ok)
+		err_set(e, EX_USAGE_, "-g '%s': bad job name '%s' (letters, digits, '_', '.', '-')",
+		    arg, name);
+	free(name);
+	return ok ? 0 : -1;
+}
+
+int
 gate_add_inline(struct gate *g, const char *arg, struct err *e)
 {
 	const char *eq = strchr(arg, '=');
 	char *name;
 	struct gate_job *j;
 
-	if (!eq || eq == arg || !eq[1])
-		return err_set(e, EX_USAGE_, "-g '%s': expected NAME=COMMAND", arg);
-	name = xstrndup(arg, (size_t)(eq - arg));
-	if (!gate_job_name_valid(name)) {
-		err_set(e, EX_USAGE_, "-g '%s': bad job name '%s' (letters, digits, '_', '.', '-')", arg, name);
-		free(name);
+	if (gate_inline_check(arg, e) < 0)
 		return -1;
-	}
+	name = xstrndup(arg, (size_t)(eq - arg));
 	if (gate_job_find(g, name)) {
 		err_set(e, EX_USAGE_, "-g: job '%s' is defined twice", name);
 		free(name);

@@ -23,8 +23,10 @@
 /* Add the jobs and settings of the spec file to g. */
 int gate_spec_load(struct gate *g, const char *file, struct err *e);
 
-/* -g NAME=COMMAND: a job running COMMAND with sh -c. */
+/* -g NAME=COMMAND: a job running COMMAND with sh -c.  gate_inline_check()
+ * checks the form alone (the name too), for the option parser. */
 int gate_add_inline(struct gate *g, const char *arg, struct err *e);
+int gate_inline_check(const char *arg, struct err *e);
 
 /* --needs JOB:DEP[,DEP...]: more needs for a job already defined. */
 int gate_add_needs(struct gate *g, const char *arg, struct err *e);

@@ -14,15 +14,9 @@
 static char *
 gh(int level, const char *file, long line, long col, const char *title, const char *msg)
 {
-	struct annotation a;
+	struct annotation a = { level, file, line, col, title, msg };
 	struct buf b = BUF_INIT;
 
-	a.level = level;
-	a.file = file;
-	a.line = line;
-	a.col = col;
-	a.title = title;
-	a.message = msg;
 	annotate_github(&b, &a);
 	return buf_detach(&b, NULL);
 }

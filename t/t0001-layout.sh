@@ -32,7 +32,7 @@ test_expect_success '... and on a copy of it' '
 test_expect_success 'an include against the direction fails, naming the file and line' '
 	fresh_tree &&
 	n=$(add_line tree/lib/net/http.h "#include \"smoke/hurl.h\"") &&
-	test_expect_code 1 "$SRC_ROOT/scripts/check-layers" "$PWD/tree" 2>err &&
+	test_expect_code 1 sh "$SRC_ROOT/scripts/check-layers" "$PWD/tree" 2>err &&
 	test_grep "^lib/net/http.h:$n: #include \"smoke/hurl.h\": lib/net may not include lib/smoke" err &&
 	test $(wc -l <err) = 1
 '
@@ -40,28 +40,28 @@ test_expect_success 'an include against the direction fails, naming the file and
 test_expect_success 'an include of a peer on the same line fails too' '
 	fresh_tree &&
 	n=$(add_line tree/lib/gate/secrets.c "#include \"image/layer.h\"") &&
-	test_expect_code 1 "$SRC_ROOT/scripts/check-layers" "$PWD/tree" 2>err &&
+	test_expect_code 1 sh "$SRC_ROOT/scripts/check-layers" "$PWD/tree" 2>err &&
 	test_grep "^lib/gate/secrets.c:$n: #include \"image/layer.h\": lib/gate may not include lib/image" err
 '
 
 test_expect_success 'an include without a folder fails' '
 	fresh_tree &&
 	n=$(add_line tree/lib/net/http.h "#include \"log.h\"") &&
-	test_expect_code 1 "$SRC_ROOT/scripts/check-layers" "$PWD/tree" 2>err &&
+	test_expect_code 1 sh "$SRC_ROOT/scripts/check-layers" "$PWD/tree" 2>err &&
 	test_grep "^lib/net/http.h:$n: #include \"log.h\": name the domain" err
 '
 
 test_expect_success 'an include of a folder that is no domain fails' '
 	fresh_tree &&
 	n=$(add_line tree/lib/core/buf.c "#include \"misc/x.h\"") &&
-	test_expect_code 1 "$SRC_ROOT/scripts/check-layers" "$PWD/tree" 2>err &&
+	test_expect_code 1 sh "$SRC_ROOT/scripts/check-layers" "$PWD/tree" 2>err &&
 	test_grep "^lib/core/buf.c:$n: #include \"misc/x.h\": no domain .misc." err
 '
 
 test_expect_success 'a folder with no rank fails' '
 	fresh_tree &&
 	mkdir tree/lib/misc && echo "int x;" >tree/lib/misc/x.c &&
-	test_expect_code 1 "$SRC_ROOT/scripts/check-layers" "$PWD/tree" 2>err &&
+	test_expect_code 1 sh "$SRC_ROOT/scripts/check-layers" "$PWD/tree" 2>err &&
 	test_grep "^check-layers: lib/misc/: a domain with no rank" err
 '
 

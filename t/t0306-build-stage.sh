@@ -11,8 +11,8 @@ test_expect_success 'setup: a context in a git repository' '
 	git rev-parse --short=7 HEAD >../short
 '
 
-test_expect_code 2 'an unknown option: exit 2' '
-	ci-build --bogus >bogus.out 2>bogus.err
+test_expect_success 'an unknown option: exit 2' '
+	test_expect_code 2 ci-build --bogus >bogus.out 2>bogus.err
 '
 
 test_expect_success '... named as the user wrote it, after the program name' '
@@ -34,8 +34,8 @@ test_expect_success '--version-tag wins over the version of the document' '
 	test_json vt2.json "d[\"run\"][\"source\"][\"version\"] == \"9.9\""
 '
 
-test_expect_code 2 'the old --version VERSION is refused, not taken for --version' '
-	(cd app && ci-build --new -t reg.example/app --version 3.1.0 -o ../old . >../old.out 2>../old.err)
+test_expect_success 'the old --version VERSION is refused, not taken for --version' '
+	(cd app && test_expect_code 2 ci-build --new -t reg.example/app --version 3.1.0 -o ../old . >../old.out 2>../old.err)
 '
 
 test_expect_success '... saying what to use; nothing on stdout, nothing built' '
@@ -43,8 +43,8 @@ test_expect_success '... saying what to use; nothing on stdout, nothing built' '
 	test_grep "ci-build: error: --version takes no value: the release version is --version-tag VERSION" old.err
 '
 
-test_expect_code 2 '--version=VALUE is refused too' '
-	ci-build --version=3.1.0 >/dev/null 2>old2.err
+test_expect_success '--version=VALUE is refused too' '
+	test_expect_code 2 ci-build --version=3.1.0 >/dev/null 2>old2.err
 '
 
 test_expect_success '--version alone prints the program version and nothing else' '
@@ -57,9 +57,9 @@ test_expect_success 'stdin from /dev/null starts a new document, as a terminal d
 	test_json devnull.json "d[\"build\"][\"status\"] == \"passed\" and d[\"stages\"][-1][\"name\"] == \"build\""
 '
 
-test_expect_code 65 'an empty file on stdin: exit 65' '
+test_expect_success 'an empty file on stdin: exit 65' '
 	: >empty.json &&
-	(cd app && ci-build -q -o ../never . <../empty.json >../empty.out 2>../empty.err)
+	(cd app && test_expect_code 65 ci-build -q -o ../never . <../empty.json >../empty.out 2>../empty.err)
 '
 
 test_expect_success '... nothing on stdout, nothing built' '
@@ -67,16 +67,16 @@ test_expect_success '... nothing on stdout, nothing built' '
 	test_grep "no pipeline document on stdin" empty.err
 '
 
-test_expect_code 2 'a bad option value: exit 2, no document' '
-	(cd app && ci-build --new -j 0 . >../j.out 2>../j.err)
+test_expect_success 'a bad option value: exit 2, no document' '
+	(cd app && test_expect_code 2 ci-build --new -j 0 . >../j.out 2>../j.err)
 '
 
 test_expect_success '... with the option named' '
 	! test -s j.out && test_grep "ci-build: error: -j .0.: expected a number of threads" j.err
 '
 
-test_expect_code 2 '--chunk-size (an upload option) is refused' '
-	(cd app && ci-build --new --chunk-size 8M -o ../chunk . >../chunk.out 2>../chunk.err)
+test_expect_success '--chunk-size (an upload option) is refused' '
+	(cd app && test_expect_code 2 ci-build --new --chunk-size 8M -o ../chunk . >../chunk.out 2>../chunk.err)
 '
 
 test_expect_success '... saying why; nothing built; --help does not offer it' '

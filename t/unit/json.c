@@ -919,7 +919,8 @@ test_big(void)
 	j = json_parse(doc, n, &o, &src, &e);
 	t = now() - t;
 	ok(j != NULL, "10 MB document parses (%s)", j ? "" : e.msg);
-	ok(t < 5.0, "in reasonable time (%.2fs)", t);
+	/* No wall-clock bound in a test (CI machines are noisy): shown only. */
+	printf("# parsed in %.2fs\n", t);
 	json_where(&src, json_path(j, "wide.key19999"), w, sizeof(w));
 	like(w, "big.json:", "positions in a big document");
 	cJSON_Delete(j);

@@ -95,6 +95,8 @@ b64_decode(const char *s, size_t n, enum b64_alphabet a, unsigned char **out, si
 	*len = k;
 	return 0;
 bad:
+	/* What was decoded may be part of a password. */
+	memset(o, 0, n / 4 * 3 + 4);
 	free(o);
 	return -1;
 }

@@ -199,8 +199,6 @@ usage_lines(FILE *fp, const struct stage_opt *o, const struct stage *s)
 
 		if (!o->help)
 			continue;
-		if (o->key == 'v' && o == &common_opts[3])
-			continue;
 		if (o->key > 0 && o->key < 0x80 && o->name)
 			n = snprintf(left, sizeof(left), "  -%c, --%s", o->key, o->name);
 		else if (o->key > 0 && o->key < 0x80)
@@ -310,10 +308,8 @@ stage_run(struct stage *s, stage_work *work, void *arg)
 			err_set(&e, EX_TEMP, "interrupted by signal %d: %s", (int)stage_signal,
 			    e.msg);
 		rc = stage_exit_code(err_report(&e));
-		if (!sec && rc == EX_USAGE_) {
-			cJSON_Delete(sec);
+		if (!sec && rc == EX_USAGE_)
 			return rc;
-		}
 		if (!sec) {
 			sec = cJSON_CreateObject();
 			cJSON_AddStringToObject(sec, "status", "error");

@@ -45,9 +45,13 @@ without() {
 	echo "$PWD/without-$1"
 }
 
-# The finder for the form test_expect_code had before it was a command.
+# The finder for the form test_expect_code had before it was a command:
+# a number, perhaps prerequisites, then a quoted name.
+SQ="'"
 test_expect_success 'no test uses test_expect_code N NAME BODY any more' '
-	! grep -nE "^[[:space:]]*test_expect_code [0-9]+ +([A-Z!,]+ +)?[\"\x27]" "$TEST_DIRECTORY"/t[0-9]*.sh
+	printf "%s\n" "test_expect_code 74 FAIL \"x\" \\" "	test_expect_code 1 ${SQ}name$SQ $SQ" >old-form &&
+	test $(grep -cE "^[[:space:]]*test_expect_code [0-9]+ +([A-Z!,]+ +)?[\"$SQ]" old-form) = 2 &&
+	! grep -nE "^[[:space:]]*test_expect_code [0-9]+ +([A-Z!,]+ +)?[\"$SQ]" "$TEST_DIRECTORY"/t[0-9]*.sh
 '
 
 test_expect_success 'test_expect_code: the exit status it wants passes, and the checks after it run' '

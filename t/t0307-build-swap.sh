@@ -19,35 +19,26 @@ test_expect_success 'setup: a context and a first image' '
 	echo two >app/f.txt
 '
 
-test_expect_code 74 FAILSYS 'the new layout cannot be renamed into place: exit 74' '
-	FAIL_RENAME_TO=out/image FAIL_RENAME_ONCE=1 LD_PRELOAD=$PWD/failsys.so \
-		ci-build --new -o out/image app >ren.json 2>ren.err
-'
-
-test_expect_success FAILSYS '... with a clear error; the old output is back, untouched' '
+test_expect_success FAILSYS 'the new layout cannot be renamed into place: exit 74' '
+	test_expect_code 74 env FAIL_RENAME_TO=out/image FAIL_RENAME_ONCE=1 LD_PRELOAD=$PWD/failsys.so \
+		ci-build --new -o out/image app >ren.json 2>ren.err &&
 	test_grep "ci-build: error: cannot rename .out/.image.tmp-[0-9]*. to .out/image.: Input/output error" ren.err &&
 	test_json ren.json "d[\"build\"][\"status\"] == \"error\" and d[\"build\"][\"exit_code\"] == 74" &&
 	diff -r before out/image && no_tmp_dirs out
 '
 
-test_expect_code 74 FAILSYS 'nor can the old one be put back: exit 74' '
-	FAIL_RENAME_TO=out/image LD_PRELOAD=$PWD/failsys.so \
-		ci-build --new -o out/image app >back.json 2>back.err
-'
-
-test_expect_success FAILSYS '... the message says where the old image is; it is intact there' '
+test_expect_success FAILSYS 'nor can the old one be put back: exit 74' '
+	test_expect_code 74 env FAIL_RENAME_TO=out/image LD_PRELOAD=$PWD/failsys.so \
+		ci-build --new -o out/image app >back.json 2>back.err &&
 	old=$(ls -d out/.image.tmp-*.old-*) &&
 	test_grep "cannot rename .out/.image.tmp-[0-9]*. to .out/image.: Input/output error; the previous image is left in .$old." back.err &&
 	! test -e out/image && diff -r before "$old" &&
 	mv "$old" out/image && no_tmp_dirs out
 '
 
-test_expect_code 74 FAILSYS 'the output directory cannot be synced: exit 74' '
-	FAIL_FSYNC_DIR=$(cd out && pwd) LD_PRELOAD=$PWD/failsys.so \
-		ci-build --new -o out/image app >sync.json 2>sync.err
-'
-
-test_expect_success FAILSYS '... saying so' '
+test_expect_success FAILSYS 'the output directory cannot be synced: exit 74' '
+	test_expect_code 74 env FAIL_FSYNC_DIR=$(cd out && pwd) LD_PRELOAD=$PWD/failsys.so \
+		ci-build --new -o out/image app >sync.json 2>sync.err &&
 	test_grep "ci-build: error: cannot sync .out.: Input/output error" sync.err &&
 	test_json sync.json "d[\"build\"][\"exit_code\"] == 74"
 '

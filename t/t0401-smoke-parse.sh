@@ -18,7 +18,8 @@ test_expect_success 'usage: no file is an error' '
 '
 
 test_expect_success '... saying so, with the usage on stderr' '
-	test_grep "no Hurl file given" err && test_grep "^usage:" err && ! test -s out
+	test_grep "^ci-smoke: error: no Hurl file given" err &&
+	test_grep "try .ci-smoke --help." err && ! test -s out
 '
 
 bad_option() {
@@ -32,7 +33,7 @@ bad_option '-j 0' '-j 0' "-j '0': expected a number from 1 to 1024"
 bad_option 'a bad duration' '--max-time soon' "--max-time 'soon'"
 bad_option 'a bad --retry' '--retry -2' "--retry '-2'"
 bad_option 'a bad --repeat' '--repeat 0' "--repeat '0'"
-bad_option 'an unknown option' '--frobnicate' 'unrecognized option'
+bad_option 'an unknown option' '--frobnicate' "^ci-smoke: error: unknown option '--frobnicate'"
 
 test_expect_success 'a bad -v is a usage error naming it' '
 	echo "GET $DEAD/" >ok.hurl &&

@@ -31,6 +31,8 @@ void buf_reset(struct buf *b);
 int buf_add(struct buf *b, const void *p, size_t n);
 int buf_adds(struct buf *b, const char *s);
 int buf_addc(struct buf *b, int c);
+/* The UTF-8 bytes of code point cp (at most U+10FFFF; the caller checks). */
+int buf_add_utf8(struct buf *b, unsigned long cp);
 int buf_addf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int buf_vaddf(struct buf *b, const char *fmt, va_list ap);
 /* The contents as a string ("" when empty); borrowed. */

@@ -184,9 +184,8 @@ gitx_free(struct gitx *g)
 }
 
 int
-gitx_in_work_tree(void)
+gitx_true(const char *const *args)
 {
-	static const char *const args[] = { "rev-parse", "--is-inside-work-tree", NULL };
 	struct gitx g;
 	int yes;
 
@@ -195,6 +194,14 @@ gitx_in_work_tree(void)
 	yes = g.status == 0 && g.out && !strcmp(g.out, "true");
 	gitx_free(&g);
 	return yes;
+}
+
+int
+gitx_in_work_tree(void)
+{
+	static const char *const args[] = { "rev-parse", "--is-inside-work-tree", NULL };
+
+	return gitx_true(args);
 }
 
 char *

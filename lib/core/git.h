@@ -78,6 +78,8 @@ int gitx_each(struct gitx *g, const char *const *args, int delim,
 
 void gitx_free(struct gitx *g);
 
+/* 1 when git, run with args, succeeds and prints "true" (rev-parse --is-*). */
+int gitx_true(const char *const *args);
 /* 1 when the current directory is inside a git work tree. */
 int gitx_in_work_tree(void);
 

@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1242,4 +1243,18 @@ json_print(const cJSON *item)
 		abort();
 	}
 	return s;
+}
+
+int
+json_refuse(const cJSON **bad, const cJSON *at, struct err *e, const char *fmt, ...)
+{
+	char msg[sizeof(e->msg)];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (bad)
+		*bad = at;
+	return err_set(e, EX_USAGE_, "%s", msg);
 }

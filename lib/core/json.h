@@ -77,6 +77,14 @@ cJSON *json_add_i64(cJSON *obj, const char *key, long long v);
 /* Replace obj[key] keeping its position, or append it; takes val. */
 void json_set(cJSON *obj, const char *key, cJSON *val);
 
+/*
+ * Refuse a value of a spec: *bad (when bad is set) points at the offending
+ * item, so that the caller can say where it is; e gets the message as a
+ * usage error.  Returns -1.
+ */
+int json_refuse(const cJSON **bad, const cJSON *at, struct err *e, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
 /* Compact one-line text, owned by the caller. */
 char *json_print(const cJSON *item);
 

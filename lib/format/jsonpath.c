@@ -97,26 +97,6 @@ name_char(unsigned char c)
 	    c == '_' || c == '-' || c >= 0x80;
 }
 
-static void
-utf8_put(struct buf *b, unsigned long cp)
-{
-	if (cp < 0x80) {
-		buf_addc(b, (int)cp);
-	} else if (cp < 0x800) {
-		buf_addc(b, (int)(0xc0 | (cp >> 6)));
-		buf_addc(b, (int)(0x80 | (cp & 0x3f)));
-	} else if (cp < 0x10000) {
-		buf_addc(b, (int)(0xe0 | (cp >> 12)));
-		buf_addc(b, (int)(0x80 | ((cp >> 6) & 0x3f)));
-		buf_addc(b, (int)(0x80 | (cp & 0x3f)));
-	} else {
-		buf_addc(b, (int)(0xf0 | (cp >> 18)));
-		buf_addc(b, (int)(0x80 | ((cp >> 12) & 0x3f)));
-		buf_addc(b, (int)(0x80 | ((cp >> 6) & 0x3f)));
-		buf_addc(b, (int)(0x80 | (cp & 0x3f)));
-	}
-}
-
 static int
 hex4(const char *s, unsigned long *out)
 {
@@ -194,7 +174,7 @@ parse_quoted(struct parser *p)
 				perr(p, "bad \\u escape: a lone surrogate");
 				return NULL;
 			}
-			utf8_put(&b, cp);
+			buf_add_utf8(&b, cp);
 			break;
 		}
 		default:

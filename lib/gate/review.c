@@ -41,24 +41,6 @@ review_opts_free(struct review_opts *o)
 }
 
 static int
-fail(const cJSON **bad, const cJSON *at, struct err *e, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static int
-fail(const cJSON **bad, const cJSON *at, struct err *e, const char *fmt, ...)
-{
-	char msg[sizeof(e->msg)];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	if (bad)
-		*bad = at;
-	return err_set(e, EX_USAGE_, "%s", msg);
-}
-
-static int
 valid_trailer_key(const char *s)
 {
 	if (!*s || strlen(s) > 100)
@@ -73,9 +55,9 @@ static int
 rev_opt(const cJSON *it, const char *k, char **out, const cJSON **bad, struct err *e)
 {
 	if (!cJSON_IsString(it) || !*it->valuestring)
-		return fail(bad, it, e, "%s: expected a revision, as \"origin/main\"", k);
+		return json_refuse(bad, it, e, "%s: expected a revision, as \"origin/main\"", k);
 	if (it->valuestring[0] == '-')
-		return fail(bad, it, e, "%s: a revision may not begin with '-'", k);
+		return json_refuse(bad, it, e, "%s: a revision may not begin with '-'", k);
 	free(*out);
 	*out = xstrdup(it->valuestring);
 	return 0;
@@ -95,7 +77,7 @@ review_opts_parse(struct review_opts *o, const cJSON *obj,
 	size_t i;
 
 	if (!cJSON_IsObject(obj))
-		return fail(bad, obj, e, "options: expected an object");
+		return json_refuse(bad, obj, e, "options: expected an object");
 	cJSON_ArrayForEach(it, obj) {
 		const char *k = it->string;
 		int skip = 0;
@@ -110,7 +92,7 @@ review_opts_parse(struct review_opts *o, const cJSON *obj,
 				break;
 		if (i < sizeof(bools) / sizeof(bools[0])) {
 			if (!cJSON_IsBool(it))
-				return fail(bad, it, e, "%s: expected true or false", k);
+				return json_refuse(bad, it, e, "%s: expected true or false", k);
 			*(int *)(void *)((char *)o + bools[i].off) = cJSON_IsTrue(it);
 		} else if (!strcmp(k, "base")) {
 			if (rev_opt(it, k, &o->base, bad, e) < 0)
@@ -121,23 +103,23 @@ review_opts_parse(struct review_opts *o, const cJSON *obj,
 		} else if (!strcmp(k, "approvals")) {
 			if (!cJSON_IsNumber(it) || it->valuedouble < 0 || it->valuedouble > 100 ||
 			    it->valuedouble != (double)(int)it->valuedouble)
-				return fail(bad, it, e, "%s: expected an integer from 0 to 100", k);
+				return json_refuse(bad, it, e, "%s: expected an integer from 0 to 100", k);
 			o->approvals = (int)it->valuedouble;
 		} else if (!strcmp(k, "trailers")) {
 			int n = 0;
 
 			if (!cJSON_IsArray(it) || cJSON_GetArraySize(it) == 0)
-				return fail(bad, it, e, "%s: expected a non-empty array of trailer keys", k);
+				return json_refuse(bad, it, e, "%s: expected a non-empty array of trailer keys", k);
 			strv_free(o->trailers);
 			o->trailers = NULL;
 			cJSON_ArrayForEach(t, it) {
 				if (!cJSON_IsString(t) || !valid_trailer_key(t->valuestring))
-					return fail(bad, t, e, "%s[%d]: expected a trailer key, as \"Reviewed-by\"", k, n);
+					return json_refuse(bad, t, e, "%s[%d]: expected a trailer key, as \"Reviewed-by\"", k, n);
 				o->trailers = strv_push(o->trailers, t->valuestring);
 				n++;
 			}
 		} else {
-			return fail(bad, it, e, "%s: unknown key (expected base, head, approvals, trailers, "
+			return json_refuse(bad, it, e, "%s: unknown key (expected base, head, approvals, trailers, "
 			    "require_up_to_date, require_no_conflicts, require_signed, stale_approvals)", k);
 		}
 	}
@@ -209,14 +191,8 @@ static int
 is_shallow(void)
 {
 	static const char *const args[] = { "rev-parse", "--is-shallow-repository", NULL };
-	struct gitx g;
-	int yes;
 
-	if (gitx_run(&g, args, 4096, NULL) < 0)
-		return 0;
-	yes = g.status == 0 && g.out && !strcmp(g.out, "true");
-	gitx_free(&g);
-	return yes;
+	return gitx_true(args);
 }
 
 static const char *

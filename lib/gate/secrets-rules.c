@@ -12,7 +12,6 @@
  */
 #include <ctype.h>
 #include <regex.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -185,24 +184,6 @@ secrets_opts_free(struct secrets_opts *o)
 }
 
 static int
-opt_fail(const cJSON **bad, const cJSON *at, struct err *e, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static int
-opt_fail(const cJSON **bad, const cJSON *at, struct err *e, const char *fmt, ...)
-{
-	char msg[sizeof(e->msg)];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	if (bad)
-		*bad = at;
-	return err_set(e, EX_USAGE_, "%s", msg);
-}
-
-static int
 check_regex(const char *re, char *why, size_t whysz)
 {
 	regex_t r;
@@ -227,17 +208,17 @@ opt_strings(const cJSON *v, const char *key, int regex, char ***out,
 
 	if (cJSON_IsString(v)) {
 		if (regex && check_regex(v->valuestring, why, sizeof(why)) < 0)
-			return opt_fail(bad, v, e, "%s: bad regular expression '%s': %s", key, v->valuestring, why);
+			return json_refuse(bad, v, e, "%s: bad regular expression '%s': %s", key, v->valuestring, why);
 		*out = strv_push(*out, v->valuestring);
 		return 0;
 	}
 	if (!cJSON_IsArray(v))
-		return opt_fail(bad, v, e, "%s: expected a string or an array of strings", key);
+		return json_refuse(bad, v, e, "%s: expected a string or an array of strings", key);
 	cJSON_ArrayForEach(it, v) {
 		if (!cJSON_IsString(it) || !*it->valuestring)
-			return opt_fail(bad, it, e, "%s[%d]: expected a non-empty string", key, i);
+			return json_refuse(bad, it, e, "%s[%d]: expected a non-empty string", key, i);
 		if (regex && check_regex(it->valuestring, why, sizeof(why)) < 0)
-			return opt_fail(bad, it, e, "%s[%d]: bad regular expression '%s': %s", key, i,
+			return json_refuse(bad, it, e, "%s[%d]: bad regular expression '%s': %s", key, i,
 			    it->valuestring, why);
 		*out = strv_push(*out, it->valuestring);
 		i++;
@@ -260,7 +241,7 @@ static int
 opt_string(const cJSON *it, const char *k, char **out, const cJSON **bad, struct err *e)
 {
 	if (!cJSON_IsString(it) || !*it->valuestring)
-		return opt_fail(bad, it, e, "%s: expected a non-empty string", k);
+		return json_refuse(bad, it, e, "%s: expected a non-empty string", k);
 	free(*out);
 	*out = xstrdup(it->valuestring);
 	return 0;
@@ -274,7 +255,7 @@ secrets_opts_parse(struct secrets_opts *o, const cJSON *obj,
 	int modes = 0, i;
 
 	if (!cJSON_IsObject(obj))
-		return opt_fail(bad, obj, e, "options: expected an object");
+		return json_refuse(bad, obj, e, "options: expected an object");
 	cJSON_ArrayForEach(it, obj) {
 		const char *k = it->string;
 
@@ -285,23 +266,23 @@ secrets_opts_parse(struct secrets_opts *o, const cJSON *obj,
 				return -1;
 		} else if (!strcmp(k, "all_files") || !strcmp(k, "staged")) {
 			if (!cJSON_IsBool(it))
-				return opt_fail(bad, it, e, "%s: expected true or false", k);
+				return json_refuse(bad, it, e, "%s: expected true or false", k);
 			if (cJSON_IsTrue(it)) {
 				if (modes++)
-					return opt_fail(bad, it, e, "%s: give at most one of all_files, since and staged", k);
+					return json_refuse(bad, it, e, "%s: give at most one of all_files, since and staged", k);
 				o->mode = k[0] == 'a' ? SECRETS_ALL : SECRETS_STAGED;
 			}
 		} else if (!strcmp(k, "since")) {
 			if (opt_string(it, k, &o->since, bad, e) < 0)
 				return -1;
 			if (o->since[0] == '-')
-				return opt_fail(bad, it, e, "%s: a revision may not begin with '-'", k);
+				return json_refuse(bad, it, e, "%s: a revision may not begin with '-'", k);
 			if (modes++)
-				return opt_fail(bad, it, e, "%s: give at most one of all_files, since and staged", k);
+				return json_refuse(bad, it, e, "%s: give at most one of all_files, since and staged", k);
 			o->mode = SECRETS_SINCE;
 		} else if (!strcmp(k, "allowlist")) {
 			if (!cJSON_IsObject(it))
-				return opt_fail(bad, it, e, "%s: expected an object with paths and regexes", k);
+				return json_refuse(bad, it, e, "%s: expected an object with paths and regexes", k);
 			cJSON_ArrayForEach(a, it) {
 				char p[128];
 
@@ -313,7 +294,7 @@ secrets_opts_parse(struct secrets_opts *o, const cJSON *obj,
 					if (opt_strings(a, p, 1, &o->allow_regexes, bad, e) < 0)
 						return -1;
 				} else {
-					return opt_fail(bad, a, e, "%s: unknown key (expected paths, regexes)", p);
+					return json_refuse(bad, a, e, "%s: unknown key (expected paths, regexes)", p);
 				}
 			}
 		} else if (!strcmp(k, "baseline")) {
@@ -331,7 +312,7 @@ secrets_opts_parse(struct secrets_opts *o, const cJSON *obj,
 			}
 			for (i = 0; ids && ids[i]; i++) {
 				if (secrets_rule_index(ids[i]) < 0) {
-					opt_fail(bad, it, e, "%s: no rule '%s'", k, ids[i]);
+					json_refuse(bad, it, e, "%s: no rule '%s'", k, ids[i]);
 					strv_free(ids);
 					return -1;
 				}
@@ -340,7 +321,7 @@ secrets_opts_parse(struct secrets_opts *o, const cJSON *obj,
 			strv_free(ids);
 		} else if (!strcmp(k, "entropy")) {
 			if (!cJSON_IsNumber(it) || it->valuedouble < 0 || it->valuedouble > 8)
-				return opt_fail(bad, it, e, "%s: expected bits per character, from 0 to 8", k);
+				return json_refuse(bad, it, e, "%s: expected bits per character, from 0 to 8", k);
 			o->entropy = it->valuedouble;
 		} else if (!strcmp(k, "max_file_size")) {
 			long long v = 0;
@@ -350,10 +331,10 @@ secrets_opts_parse(struct secrets_opts *o, const cJSON *obj,
 			    !cJSON_IsString(it) || parse_size(it->valuestring, &v) < 0)
 				v = 0;
 			if (v < 1)
-				return opt_fail(bad, it, e, "%s: expected a size, as 1048576 or \"1M\"", k);
+				return json_refuse(bad, it, e, "%s: expected a size, as 1048576 or \"1M\"", k);
 			o->max_file_size = v;
 		} else {
-			return opt_fail(bad, it, e, "%s: unknown key (expected paths, all_files, since, staged, "
+			return json_refuse(bad, it, e, "%s: unknown key (expected paths, all_files, since, staged, "
 			    "allowlist, baseline, write_baseline, disable, entropy, max_file_size)", k);
 		}
 	}

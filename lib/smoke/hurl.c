@@ -257,26 +257,6 @@ str_free(struct hurl_str *hs)
 	hs->s = NULL;
 }
 
-static void
-utf8_put(struct buf *b, unsigned long cp)
-{
-	if (cp < 0x80) {
-		buf_addc(b, (int)cp);
-	} else if (cp < 0x800) {
-		buf_addc(b, (int)(0xc0 | (cp >> 6)));
-		buf_addc(b, (int)(0x80 | (cp & 0x3f)));
-	} else if (cp < 0x10000) {
-		buf_addc(b, (int)(0xe0 | (cp >> 12)));
-		buf_addc(b, (int)(0x80 | ((cp >> 6) & 0x3f)));
-		buf_addc(b, (int)(0x80 | (cp & 0x3f)));
-	} else {
-		buf_addc(b, (int)(0xf0 | (cp >> 18)));
-		buf_addc(b, (int)(0x80 | ((cp >> 12) & 0x3f)));
-		buf_addc(b, (int)(0x80 | ((cp >> 6) & 0x3f)));
-		buf_addc(b, (int)(0x80 | (cp & 0x3f)));
-	}
-}
-
 /*
  * The escape at x->s[x->i] ('\\'): append its character to b.  extra lists
  * the characters that may follow a backslash as themselves in this context
@@ -310,7 +290,7 @@ lx_escape(struct lx *x, struct buf *b, const char *extra)
 		if (!digits || k >= x->n || x->s[k] != '}' || cp > 0x10ffff ||
 		    (cp >= 0xd800 && cp < 0xe000) || cp == 0)
 			return lxerr(x, "bad unicode escape: expected '\\u{hex}' with a valid code point");
-		utf8_put(b, cp);
+		buf_add_utf8(b, cp);
 		x->i = k + 1;
 		return 0;
 	}

@@ -129,34 +129,6 @@ find(const struct parser *p, size_t from, const char *lit)
 	return (size_t)-1;
 }
 
-static void
-put_utf8(struct buf *b, unsigned long cp)
-{
-	unsigned char u[4];
-	size_t n;
-
-	if (cp < 0x80) {
-		u[0] = (unsigned char)cp;
-		n = 1;
-	} else if (cp < 0x800) {
-		u[0] = (unsigned char)(0xC0 | (cp >> 6));
-		u[1] = (unsigned char)(0x80 | (cp & 0x3F));
-		n = 2;
-	} else if (cp < 0x10000) {
-		u[0] = (unsigned char)(0xE0 | (cp >> 12));
-		u[1] = (unsigned char)(0x80 | ((cp >> 6) & 0x3F));
-		u[2] = (unsigned char)(0x80 | (cp & 0x3F));
-		n = 3;
-	} else {
-		u[0] = (unsigned char)(0xF0 | (cp >> 18));
-		u[1] = (unsigned char)(0x80 | ((cp >> 12) & 0x3F));
-		u[2] = (unsigned char)(0x80 | ((cp >> 6) & 0x3F));
-		u[3] = (unsigned char)(0x80 | (cp & 0x3F));
-		n = 4;
-	}
-	buf_add(b, u, n);
-}
-
 /* The Char production of XML 1.0. */
 static int
 xml_char(unsigned long cp)
@@ -214,7 +186,7 @@ entity(struct parser *p, struct buf *b)
 		}
 		if (!xml_char(cp))
 			goto badnum;
-		put_utf8(b, cp);
+		buf_add_utf8(b, cp);
 		adv(p, n + 2);
 		return 0;
 	}

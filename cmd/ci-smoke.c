@@ -55,29 +55,6 @@ static const struct stage_opt opts[] = {
 	STAGE_OPT_END
 };
 
-static int
-duration_arg(const struct stage *st, const char *opt, const char *arg, long long *out)
-{
-	const char *why = NULL;
-
-	if (parse_duration(arg, out, &why) < 0)
-		return stage_usage_error(st, "--%s '%s': %s", opt, arg, why ? why : "bad duration");
-	return 0;
-}
-
-static int
-long_arg(const struct stage *st, const char *opt, const char *arg, long lo, long hi, long *out)
-{
-	char *end;
-
-	errno = 0;
-	*out = strtol(arg, &end, 10);
-	if (errno || end == arg || *end || *out < lo || *out > hi)
-		return stage_usage_error(st, "%s '%s': expected a number from %ld to %ld", opt, arg,
-		    lo, hi);
-	return 0;
-}
-
 /* Returns -1 to go on, else the exit status. */
 static int
 parse_args(struct stage *st, int argc, char **argv, struct smoke_cmd *o, int *dry_run)
@@ -96,7 +73,7 @@ parse_args(struct stage *st, int argc, char **argv, struct smoke_cmd *o, int *dr
 	while (rc == 0 && (c = stage_getopt(st, argc, argv)) != -1) {
 		switch (c) {
 		case 'j':
-			rc = long_arg(st, "-j", optarg, 1, 1024, &o->jobs);
+			rc = stage_long_arg(st, "-j", optarg, 1, 1024, &o->jobs);
 			break;
 		case 'n':
 			*dry_run = 1;
@@ -108,7 +85,7 @@ parse_args(struct stage *st, int argc, char **argv, struct smoke_cmd *o, int *dr
 			o->ca_file = optarg;
 			break;
 		case OPT_CONNECT_TIMEOUT:
-			rc = duration_arg(st, "connect-timeout", optarg, &o->connect_timeout_ms);
+			rc = stage_duration_arg(st, "--connect-timeout", optarg, &o->connect_timeout_ms);
 			break;
 		case OPT_CONTINUE:
 			o->continue_on_error = 1;
@@ -120,20 +97,20 @@ parse_args(struct stage *st, int argc, char **argv, struct smoke_cmd *o, int *dr
 			o->junit = optarg;
 			break;
 		case OPT_MAX_P99:
-			rc = duration_arg(st, "max-p99", optarg, &o->max_p99_ms);
+			rc = stage_duration_arg(st, "--max-p99", optarg, &o->max_p99_ms);
 			break;
 		case OPT_MAX_TIME:
-			rc = duration_arg(st, "max-time", optarg, &o->max_time_ms);
+			rc = stage_duration_arg(st, "--max-time", optarg, &o->max_time_ms);
 			break;
 		case OPT_REPEAT:
-			rc = long_arg(st, "--repeat", optarg, 1, 1000000, &o->repeat);
+			rc = stage_long_arg(st, "--repeat", optarg, 1, 1000000, &o->repeat);
 			break;
 		case OPT_RETRY:
-			rc = long_arg(st, "--retry", optarg, -1, 1000000, &n);
+			rc = stage_long_arg(st, "--retry", optarg, -1, 1000000, &n);
 			o->retry = n;
 			break;
 		case OPT_RETRY_INTERVAL:
-			rc = duration_arg(st, "retry-interval", optarg, &o->retry_interval_ms);
+			rc = stage_duration_arg(st, "--retry-interval", optarg, &o->retry_interval_ms);
 			break;
 		case OPT_SECRET:
 			smoke_cmd_add_var(o, 's', optarg);
@@ -149,7 +126,7 @@ parse_args(struct stage *st, int argc, char **argv, struct smoke_cmd *o, int *dr
 			o->wait_url = optarg;
 			break;
 		case OPT_WAIT_TIMEOUT:
-			rc = duration_arg(st, "wait-timeout", optarg, &o->wait_timeout_ms);
+			rc = stage_duration_arg(st, "--wait-timeout", optarg, &o->wait_timeout_ms);
 			break;
 		}
 	}

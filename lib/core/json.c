@@ -1258,3 +1258,17 @@ json_refuse(const cJSON **bad, const cJSON *at, struct err *e, const char *fmt, 
 		*bad = at;
 	return err_set(e, EX_USAGE_, "%s", msg);
 }
+
+int
+json_error_at(struct err *e, const struct json_src *src, const cJSON *at, const char *path,
+    const char *fmt, ...)
+{
+	char where[512], what[512];
+	va_list ap;
+
+	json_where(src, at, where, sizeof(where));
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	return err_set(e, EX_USAGE_, "%s: %s: %s", where, path, what);
+}

@@ -77,6 +77,10 @@ cJSON *json_add_i64(cJSON *obj, const char *key, long long v);
 /* Replace obj[key] keeping its position, or append it; takes val. */
 void json_set(cJSON *obj, const char *key, cJSON *val);
 
+/* A spec error at item: "FILE:LINE:COL: PATH: what" (EX_USAGE_); -1. */
+int json_error_at(struct err *e, const struct json_src *src, const cJSON *at, const char *path,
+    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
 /*
  * Refuse a value of a spec: *bad (when bad is set) points at the offending
  * item, so that the caller can say where it is; e gets the message as a

@@ -334,3 +334,27 @@ stage_free(struct stage *s)
 	s->longopts_ = NULL;
 	s->shortopts_ = NULL;
 }
+
+int
+stage_duration_arg(const struct stage *s, const char *opt, const char *arg, long long *out)
+{
+	const char *why = NULL;
+
+	if (parse_duration(arg, out, &why) < 0)
+		return stage_usage_error(s, "%s '%s': %s", opt, arg, why ? why : "bad duration");
+	return 0;
+}
+
+int
+stage_long_arg(const struct stage *s, const char *opt, const char *arg, long lo, long hi,
+    long *out)
+{
+	char *end;
+
+	errno = 0;
+	*out = strtol(arg, &end, 10);
+	if (errno || end == arg || *end || *out < lo || *out > hi)
+		return stage_usage_error(s, "%s '%s': expected a number from %ld to %ld", opt, arg,
+		    lo, hi);
+	return 0;
+}

@@ -125,6 +125,12 @@ void stage_usage(const struct stage *s, FILE *fp);
 int stage_usage_error(const struct stage *s, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
+/* Option values: a duration (core/timeutil.h) or a whole number from lo to
+ * hi.  0, or a usage error naming opt as written ("--interval", "-j"). */
+int stage_duration_arg(const struct stage *s, const char *opt, const char *arg, long long *out);
+int stage_long_arg(const struct stage *s, const char *opt, const char *arg, long lo, long hi,
+    long *out);
+
 /*
  * Open the document, skip on upstream failure, run work, add the section
  * and its stages entry, write the document; return the exit status.

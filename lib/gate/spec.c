@@ -1,7 +1,6 @@
 /*
  * spec: the gate's jobs from a spec file and the command line.  See spec.h.
  */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,25 +16,6 @@ static const char *const generic_keys[] = {
 	"builtin", "needs", "timeout", "env", "cwd", "allow_failure", NULL
 };
 
-/* Spec errors: "FILE:LINE:COL: PATH: what". */
-static int
-spec_error(struct err *e, const struct json_src *src, const cJSON *at,
-    const char *path, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-
-static int
-spec_error(struct err *e, const struct json_src *src, const cJSON *at,
-    const char *path, const char *fmt, ...)
-{
-	char where[512], what[512];
-	va_list ap;
-
-	json_where(src, at, where, sizeof(where));
-	va_start(ap, fmt);
-	vsnprintf(what, sizeof(what), fmt, ap);
-	va_end(ap);
-	return err_set(e, EX_USAGE_, "%s: %s: %s", where, path, what);
-}
-
 static int
 spec_string_list(const struct json_src *src, const cJSON *v, const char *path,
     char ***out, struct err *e)
@@ -48,10 +28,10 @@ spec_string_list(const struct json_src *src, const cJSON *v, const char *path,
 		return 0;
 	}
 	if (!cJSON_IsArray(v))
-		return spec_error(e, src, v, path, "expected a string or an array of strings");
+		return json_error_at(e, src, v, path, "expected a string or an array of strings");
 	cJSON_ArrayForEach(it, v) {
 		if (!cJSON_IsString(it))
-			return spec_error(e, src, it, path, "item %d: expected a string", i);
+			return json_error_at(e, src, it, path, "item %d: expected a string", i);
 		*out = strv_push(*out, it->valuestring);
 		i++;
 	}
@@ -65,9 +45,9 @@ spec_duration(const struct json_src *src, const cJSON *v, const char *path,
 	const char *why = NULL;
 
 	if (!cJSON_IsString(v))
-		return spec_error(e, src, v, path, "expected a duration string such as \"10m\"");
+		return json_error_at(e, src, v, path, "expected a duration string such as \"10m\"");
 	if (parse_duration(v->valuestring, ms, &why) < 0)
-		return spec_error(e, src, v, path, "bad duration '%s': %s", v->valuestring,
+		return json_error_at(e, src, v, path, "bad duration '%s': %s", v->valuestring,
 		    why ? why : "invalid");
 	return 0;
 }
@@ -77,7 +57,7 @@ spec_percent(const struct json_src *src, const cJSON *v, const char *path,
     double *out, struct err *e)
 {
 	if (!cJSON_IsNumber(v) || v->valuedouble < 0 || v->valuedouble > 100)
-		return spec_error(e, src, v, path, "expected a percentage from 0 to 100");
+		return json_error_at(e, src, v, path, "expected a percentage from 0 to 100");
 	*out = v->valuedouble;
 	return 0;
 }
@@ -90,16 +70,16 @@ spec_coverage(const struct json_src *src, struct gate_job *j, const cJSON *cov,
 	char p[512];
 
 	if (!cJSON_IsObject(cov))
-		return spec_error(e, src, cov, path, "expected an object");
+		return json_error_at(e, src, cov, path, "expected an object");
 	cJSON_ArrayForEach(it, cov) {
 		int fmt = coverage_format(it->string);
 
 		snprintf(p, sizeof(p), "%s.%s", path, it->string);
 		if (fmt >= 0) {
 			if (j->cov_format >= 0)
-				return spec_error(e, src, it, p, "only one of lcov, cobertura, istanbul may be given");
+				return json_error_at(e, src, it, p, "only one of lcov, cobertura, istanbul may be given");
 			if (!cJSON_IsString(it) || !*it->valuestring)
-				return spec_error(e, src, it, p, "expected the report's path");
+				return json_error_at(e, src, it, p, "expected the report's path");
 			j->cov_format = fmt;
 			j->cov_path = xstrdup(it->valuestring);
 		} else if (!strcmp(it->string, "min_lines")) {
@@ -109,11 +89,11 @@ spec_coverage(const struct json_src *src, struct gate_job *j, const cJSON *cov,
 			if (spec_percent(src, it, p, &j->min_branches, e) < 0)
 				return -1;
 		} else {
-			return spec_error(e, src, it, p, "unknown key (expected lcov, cobertura, istanbul, min_lines, min_branches)");
+			return json_error_at(e, src, it, p, "unknown key (expected lcov, cobertura, istanbul, min_lines, min_branches)");
 		}
 	}
 	if (j->cov_format < 0)
-		return spec_error(e, src, cov, path, "needs the report: one of lcov, cobertura, istanbul");
+		return json_error_at(e, src, cov, path, "needs the report: one of lcov, cobertura, istanbul");
 	return 0;
 }
 
@@ -149,14 +129,14 @@ spec_env(const struct json_src *src, struct gate_job *j, const cJSON *it, const 
 	const cJSON *kv;
 
 	if (!cJSON_IsObject(it))
-		return spec_error(e, src, it, p, "expected an object of strings");
+		return json_error_at(e, src, it, p, "expected an object of strings");
 	cJSON_ArrayForEach(kv, it) {
 		char *pair;
 
 		if (!*kv->string || strchr(kv->string, '='))
-			return spec_error(e, src, kv, p, "bad variable name '%s'", kv->string);
+			return json_error_at(e, src, kv, p, "bad variable name '%s'", kv->string);
 		if (!cJSON_IsString(kv))
-			return spec_error(e, src, kv, p, "%s: expected a string", kv->string);
+			return json_error_at(e, src, kv, p, "%s: expected a string", kv->string);
 		pair = xasprintf("%s=%s", kv->string, kv->valuestring);
 		j->env = strv_push(j->env, pair);
 		free(pair);
@@ -173,14 +153,14 @@ spec_key(const struct json_src *src, struct gate_job *j, const cJSON *it, const 
 
 	if (j->builtin && (!strcmp(k, "run") || !strcmp(k, "argv") || !strcmp(k, "junit") ||
 	    !strcmp(k, "coverage")))
-		return spec_error(e, src, it, p, "not allowed in a built-in job");
+		return json_error_at(e, src, it, p, "not allowed in a built-in job");
 	if (!strcmp(k, "run")) {
 		if (!cJSON_IsString(it) || !*it->valuestring)
-			return spec_error(e, src, it, p, "expected a shell command");
+			return json_error_at(e, src, it, p, "expected a shell command");
 		j->run = xstrdup(it->valuestring);
 	} else if (!strcmp(k, "argv")) {
 		if (!cJSON_IsArray(it) || cJSON_GetArraySize(it) == 0)
-			return spec_error(e, src, it, p, "expected a non-empty array of strings");
+			return json_error_at(e, src, it, p, "expected a non-empty array of strings");
 		return spec_string_list(src, it, p, &j->argv, e);
 	} else if (!strcmp(k, "needs")) {
 		return spec_string_list(src, it, p, &j->needs, e);
@@ -190,11 +170,11 @@ spec_key(const struct json_src *src, struct gate_job *j, const cJSON *it, const 
 		return spec_env(src, j, it, p, e);
 	} else if (!strcmp(k, "cwd")) {
 		if (!cJSON_IsString(it) || !*it->valuestring)
-			return spec_error(e, src, it, p, "expected a directory");
+			return json_error_at(e, src, it, p, "expected a directory");
 		j->cwd = xstrdup(it->valuestring);
 	} else if (!strcmp(k, "allow_failure")) {
 		if (!cJSON_IsBool(it))
-			return spec_error(e, src, it, p, "expected true or false");
+			return json_error_at(e, src, it, p, "expected true or false");
 		j->allow_failure = cJSON_IsTrue(it);
 	} else if (!strcmp(k, "junit")) {
 		return spec_string_list(src, it, p, &j->junit, e);
@@ -203,7 +183,7 @@ spec_key(const struct json_src *src, struct gate_job *j, const cJSON *it, const 
 	} else if (!strcmp(k, "builtin") || j->builtin) {
 		/* checked by spec_job(); a built-in's option, checked there too */
 	} else {
-		return spec_error(e, src, it, p, "unknown key");
+		return json_error_at(e, src, it, p, "unknown key");
 	}
 	return 0;
 }
@@ -217,17 +197,17 @@ spec_job(const struct json_src *src, struct gate *g, const cJSON *def, struct er
 
 	snprintf(path, sizeof(path), "jobs.%s", def->string);
 	if (!gate_job_name_valid(def->string))
-		return spec_error(e, src, def, path, "bad job name (letters, digits, '_', '.', '-')");
+		return json_error_at(e, src, def, path, "bad job name (letters, digits, '_', '.', '-')");
 	if (!cJSON_IsObject(def))
-		return spec_error(e, src, def, path, "expected an object");
+		return json_error_at(e, src, def, path, "expected an object");
 	j = gate_job_add(g, def->string);
 	bi = cJSON_GetObjectItemCaseSensitive(def, "builtin");
 	if (bi) {
 		snprintf(p, sizeof(p), "%s.builtin", path);
 		if (!cJSON_IsString(bi))
-			return spec_error(e, src, bi, p, "expected \"secrets\" or \"review\"");
+			return json_error_at(e, src, bi, p, "expected \"secrets\" or \"review\"");
 		if (!gate_builtin_known(bi->valuestring))
-			return spec_error(e, src, bi, p, "unknown built-in '%s' (expected secrets or review)",
+			return json_error_at(e, src, bi, p, "unknown built-in '%s' (expected secrets or review)",
 			    bi->valuestring);
 		j->builtin = xstrdup(bi->valuestring);
 	}
@@ -239,9 +219,9 @@ spec_job(const struct json_src *src, struct gate *g, const cJSON *def, struct er
 	if (j->builtin)
 		return builtin_options(src, j, def, path, e);
 	if (j->run && j->argv)
-		return spec_error(e, src, def, path, "give either run or argv, not both");
+		return json_error_at(e, src, def, path, "give either run or argv, not both");
 	if (!j->run && !j->argv)
-		return spec_error(e, src, def, path, "needs run (a shell command), argv or builtin");
+		return json_error_at(e, src, def, path, "needs run (a shell command), argv or builtin");
 	return 0;
 }
 
@@ -254,7 +234,7 @@ spec_top(const struct json_src *src, struct gate *g, const cJSON *it, struct err
 
 	if (!strcmp(k, "jobs")) {
 		if (!cJSON_IsObject(it))
-			return spec_error(e, src, it, k, "expected an object of jobs");
+			return json_error_at(e, src, it, k, "expected an object of jobs");
 		cJSON_ArrayForEach(def, it)
 			if (spec_job(src, g, def, e) < 0)
 				return -1;
@@ -263,15 +243,15 @@ spec_top(const struct json_src *src, struct gate *g, const cJSON *it, struct err
 	} else if (!strcmp(k, "max_parallel")) {
 		if (!cJSON_IsNumber(it) || it->valuedouble < 1 || it->valuedouble > 1024 ||
 		    it->valuedouble != (double)(int)it->valuedouble)
-			return spec_error(e, src, it, k, "expected an integer from 1 to 1024");
+			return json_error_at(e, src, it, k, "expected an integer from 1 to 1024");
 		g->max_parallel = (size_t)it->valuedouble;
 	} else if (!strcmp(k, "fail_fast")) {
 		if (!cJSON_IsBool(it))
-			return spec_error(e, src, it, k, "expected true or false");
+			return json_error_at(e, src, it, k, "expected true or false");
 		g->fail_fast = cJSON_IsTrue(it);
 	} else if (strcmp(k, "$schema") != 0 && strcmp(k, "description") != 0) {
 		/* ($schema and description are for humans and editors) */
-		return spec_error(e, src, it, k, "unknown key");
+		return json_error_at(e, src, it, k, "unknown key");
 	}
 	return 0;
 }
@@ -290,14 +270,14 @@ gate_spec_load(struct gate *g, const char *file, struct err *e)
 		return -1;
 	}
 	if (!cJSON_IsObject(root)) {
-		spec_error(e, &src, root, "(top)", "expected an object with \"jobs\"");
+		json_error_at(e, &src, root, "(top)", "expected an object with \"jobs\"");
 		goto out;
 	}
 	cJSON_ArrayForEach(it, root)
 		if (spec_top(&src, g, it, e) < 0)
 			goto out;
 	if (!cJSON_GetObjectItemCaseSensitive(root, "jobs")) {
-		spec_error(e, &src, root, "jobs", "missing");
+		json_error_at(e, &src, root, "jobs", "missing");
 		goto out;
 	}
 	rc = 0;

@@ -2,7 +2,7 @@
 test_description='every tool runs the same stage skeleton: options, stdin rules, upstream skip, checked writes'
 . "${0%/*}/test-lib.sh"
 
-TOOLS="ci-gate ci-build ci-push ci-smoke"
+TOOLS="ci-gate ci-build ci-push ci-smoke ci-canary"
 version=$(sed -n 's/^VERSION *= *//p' "$SRC_ROOT/Makefile")
 
 test_expect_success 'setup: a context, a Hurl file, a failed upstream document' '
@@ -17,6 +17,7 @@ test_expect_success 'setup: a context, a Hurl file, a failed upstream document' 
 args() {
 	case "$1" in
 	ci-smoke) echo check.hurl ;;
+	ci-canary) echo --socket 127.0.0.1:9 --backend app ;;
 	esac
 }
 
@@ -67,7 +68,7 @@ for t in $TOOLS; do
 	'
 done
 
-for t in ci-build ci-push ci-smoke; do
+for t in ci-build ci-push ci-smoke ci-canary; do
 	test_expect_success "$t: an empty pipe means the stage before died: exit 65" '
 		printf "" | test_expect_code 65 $t $(args $t) >out 2>err &&
 		! test -s out &&

@@ -1,0 +1,75 @@
+/*
+ * metrics: one measurement of each metric of the analysis per interval,
+ * canary and stable side by side, and the verdict on it.
+ *
+ *   haproxy     HAProxy's per-server counters from "show stat" as deltas
+ *               over the interval: requests (req_tot, else sessions) and
+ *               errors (5xx answers, response and connection errors).  A
+ *               reload or restart (Pid or Uptime_sec going back, a counter
+ *               going down) starts the deltas from zero, never negative.
+ *               Value: the error rate in percent.
+ *   health      HAProxy's health check of the canary: DOWN is critical.
+ *   prometheus  GET ADDRESS/api/v1/query?query=Q, Q with {{canary}} and
+ *               {{stable}} replaced by the slots' names; the first sample
+ *               of a vector, or a scalar.  An empty vector or NaN is "no
+ *               data", never a pass.  HTTP 400 (a bad query) is EX_USAGE_.
+ *   exec        sh -c COMMAND with {{slot}} as "$1" and {{role}} ("canary"
+ *               or "stable") as "$2"; it prints one number.
+ *
+ * A verdict is pass, fail or inconclusive (no data, too few requests).
+ * Comparisons with stable: the error rate's increase counts only when
+ * Fisher's exact test finds the canary worse (p < alpha), so a zero-error
+ * stable does not make one canary error fatal (rollout/stats.h).
+ */
+#ifndef CI_ROLLOUT_METRICS_H
+#define CI_ROLLOUT_METRICS_H
+
+#include <cJSON.h>
+
+#include "core/log.h"
+#include "rollout/spec.h"
+#include "rollout/traffic.h"
+
+enum verdict { V_PASS, V_FAIL, V_INCONCLUSIVE };
+
+struct counters {
+	long long req, err;
+};
+
+/* What the analysis keeps between intervals. */
+struct metrics_ctx {
+	struct traffic *t;
+	const struct rollout_spec *spec;
+	long long pid, uptime;
+	struct counters last[2];	/* [0] stable, [1] canary: at interval start */
+	int have_last;
+	struct counters delta[2];	/* over the last interval */
+	int reset_seen;			/* a counter reset was handled */
+};
+
+struct measurement {
+	int verdict;		/* enum verdict */
+	int error;		/* the source could not be read (why says so) */
+	int critical;		/* a failure that aborts at once */
+	int has_canary, has_stable;
+	double canary, stable;
+	long long canary_n, stable_n;	/* requests (haproxy) */
+	double p;		/* p-value of the comparison, or -1 */
+	char why[1200];		/* for the document and the verdict */
+};
+
+/* Start the counters (at a step's start, after a weight change). */
+int metrics_begin(struct metrics_ctx *m, struct err *e);
+
+/* Read the counters for the interval that just ended (haproxy driver). */
+int metrics_sample(struct metrics_ctx *m, struct err *e);
+
+/* Measure metric mt over the interval just sampled. */
+void metrics_measure(struct metrics_ctx *m, const struct rollout_metric *mt,
+    struct measurement *out);
+
+/* Parse a Prometheus /api/v1/query answer: 1 with *v, 0 for no data,
+ * -1 with e for an answer that is not one ("NAME: ...", EX_SERVICE). */
+int prometheus_parse(const char *body, size_t len, const char *name, double *v, struct err *e);
+
+#endif

@@ -1,0 +1,579 @@
+/*
+ * spec: the rollout spec, its defaults and its checks (spec.h).
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/buf.h"
+#include "core/json.h"
+#include "core/log.h"
+#include "core/timeutil.h"
+#include "rollout/spec.h"
+
+#define SPEC_MAX_BYTES (1u << 20)
+#define MAX_STEPS 100
+#define MAX_METRICS 64
+
+static const struct rollout_step seed_steps[] = {
+	{ 5, 10 * 60 * 1000LL }, { 25, 10 * 60 * 1000LL }, { 50, 5 * 60 * 1000LL }, { 100, 0 }
+};
+
+const char *
+metric_source_name(int source)
+{
+	switch (source) {
+	case METRIC_HAPROXY: return "haproxy";
+	case METRIC_HEALTH: return "health";
+	case METRIC_PROMETHEUS: return "prometheus";
+	case METRIC_EXEC: return "exec";
+	}
+	return "?";
+}
+
+static void
+metric_free(struct rollout_metric *m)
+{
+	free(m->name);
+	free(m->query);
+	free(m->address);
+	free(m->command);
+	memset(m, 0, sizeof(*m));
+}
+
+static struct rollout_metric *
+metric_add(struct rollout_spec *s, const char *name, int source)
+{
+	struct rollout_metric *m, *v;
+
+	v = xrealloc(s->metrics, (s->nmetrics + 1) * sizeof(*v));
+	s->metrics = v;
+	m = &v[s->nmetrics++];
+	memset(m, 0, sizeof(*m));
+	m->name = xstrdup(name);
+	m->source = source;
+	return m;
+}
+
+void
+rollout_spec_init(struct rollout_spec *s)
+{
+	struct rollout_metric *m;
+
+	memset(s, 0, sizeof(*s));
+	s->nsteps = sizeof(seed_steps) / sizeof(seed_steps[0]);
+	s->steps = xmalloc(sizeof(seed_steps));
+	memcpy(s->steps, seed_steps, sizeof(seed_steps));
+	s->interval_ms = 60 * 1000;
+	s->failure_limit = 3;
+	s->consecutive_error_limit = 4;
+	s->min_requests = 50;
+	s->max_extend_ms = -1;		/* the step's own pause, when not given */
+	s->alpha = 0.05;
+	/* The seed's analysis: error rate under 5%; the load balancer's
+	 * health check of the canary is watched too. */
+	m = metric_add(s, "error-rate", METRIC_HAPROXY);
+	if (m) {
+		m->has_max = 1;
+		m->max = 5;
+	}
+	m = metric_add(s, "health", METRIC_HEALTH);
+	if (m)
+		m->critical = 1;
+}
+
+void
+rollout_spec_free(struct rollout_spec *s)
+{
+	size_t i;
+
+	free(s->app);
+	free(s->traffic.socket);
+	free(s->traffic.backend);
+	free(s->traffic.slots[0]);
+	free(s->traffic.slots[1]);
+	free(s->traffic.state_file);
+	free(s->traffic.set);
+	free(s->traffic.get);
+	free(s->traffic.promote);
+	cJSON_Delete(s->traffic.json);
+	free(s->steps);
+	for (i = 0; i < s->nmetrics; i++)
+		metric_free(&s->metrics[i]);
+	free(s->metrics);
+	memset(s, 0, sizeof(*s));
+}
+
+/* Refuse keys of obj not in the NULL-terminated list. */
+static int
+known_keys(const cJSON *obj, const char *path, const char *const *keys,
+    const struct json_src *src, struct err *e)
+{
+	const cJSON *it;
+	size_t i;
+
+	if (!cJSON_IsObject(obj))
+		return json_error_at(e, src, obj, path, "expected an object");
+	cJSON_ArrayForEach(it, obj) {
+		for (i = 0; keys[i]; i++)
+			if (!strcmp(it->string, keys[i]))
+				break;
+		if (!keys[i]) {
+			struct buf b = BUF_INIT;
+			int rc;
+
+			for (i = 0; keys[i]; i++)
+				buf_addf(&b, "%s%s", i ? ", " : "", keys[i]);
+			rc = json_error_at(e, src, it, path, "unknown key '%s' (expected %s)", it->string,
+			    buf_str(&b));
+			buf_free(&b);
+			return rc;
+		}
+	}
+	return 0;
+}
+
+static int
+get_string(const cJSON *obj, const char *key, const char *path, char **out,
+    const struct json_src *src, struct err *e)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+
+	if (!v)
+		return 0;
+	if (!cJSON_IsString(v) || !*v->valuestring)
+		return json_error_at(e, src, v, path, "'%s' must be a non-empty string", key);
+	free(*out);
+	*out = xstrdup(v->valuestring);
+	return 0;
+}
+
+static int
+get_duration(const cJSON *obj, const char *key, const char *path, long long *out,
+    const struct json_src *src, struct err *e)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+	const char *why = NULL;
+
+	if (!v)
+		return 0;
+	if (!cJSON_IsString(v) || parse_duration(v->valuestring, out, &why) < 0)
+		return json_error_at(e, src, v, path, "'%s' must be a duration like \"60s\" or \"10m\"%s%s",
+		    key, why ? ": " : "", why ? why : "");
+	return 0;
+}
+
+static int
+get_int(const cJSON *obj, const char *key, const char *path, long long lo, long long hi,
+    long long *out, const struct json_src *src, struct err *e)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+	long long n;
+
+	if (!v)
+		return 0;
+	if (json_get_i64(v, &n) < 0 || cJSON_IsString(v) || n < lo || n > hi)
+		return json_error_at(e, src, v, path, "'%s' must be a whole number from %lld to %lld", key,
+		    lo, hi);
+	*out = n;
+	return 0;
+}
+
+static int
+get_number(const cJSON *obj, const char *key, const char *path, int *has, double *out,
+    const struct json_src *src, struct err *e)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+
+	if (!v)
+		return 0;
+	if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble))
+		return json_error_at(e, src, v, path, "'%s' must be a number", key);
+	*out = v->valuedouble;
+	*has = 1;
+	return 0;
+}
+
+static int
+load_traffic(struct rollout_spec *s, const cJSON *t, const struct json_src *src, struct err *e)
+{
+	static const char *const keys[] = { "driver", "socket", "backend", "slots", "state_file",
+		"set", "get", "promote", NULL };
+	const cJSON *d, *slots;
+	char *driver = NULL;
+
+	if (known_keys(t, "traffic", keys, src, e) < 0)
+		return -1;
+	d = cJSON_GetObjectItemCaseSensitive(t, "driver");
+	if (!d)
+		return json_error_at(e, src, t, "traffic", "'driver' is missing (haproxy or exec)");
+	if (get_string(t, "driver", "traffic.driver", &driver, src, e) < 0)
+		return -1;
+	if (!strcmp(driver, "haproxy")) {
+		s->traffic.driver = TRAFFIC_HAPROXY;
+	} else if (!strcmp(driver, "exec")) {
+		s->traffic.driver = TRAFFIC_EXEC;
+	} else if (!strcmp(driver, "nginx")) {
+		free(driver);
+		return json_error_at(e, src, d, "traffic.driver",
+		    "the nginx driver is not built yet; use haproxy, or exec with your own command");
+	} else {
+		free(driver);
+		return json_error_at(e, src, d, "traffic.driver", "unknown driver (expected haproxy or exec)");
+	}
+	free(driver);
+	if (get_string(t, "socket", "traffic.socket", &s->traffic.socket, src, e) < 0 ||
+	    get_string(t, "backend", "traffic.backend", &s->traffic.backend, src, e) < 0 ||
+	    get_string(t, "state_file", "traffic.state_file", &s->traffic.state_file, src, e) < 0 ||
+	    get_string(t, "set", "traffic.set", &s->traffic.set, src, e) < 0 ||
+	    get_string(t, "get", "traffic.get", &s->traffic.get, src, e) < 0 ||
+	    get_string(t, "promote", "traffic.promote", &s->traffic.promote, src, e) < 0)
+		return -1;
+	slots = cJSON_GetObjectItemCaseSensitive(t, "slots");
+	if (slots) {
+		const cJSON *a = cJSON_GetArrayItem(slots, 0), *b = cJSON_GetArrayItem(slots, 1);
+
+		if (!cJSON_IsArray(slots) || cJSON_GetArraySize(slots) != 2 ||
+		    !cJSON_IsString(a) || !cJSON_IsString(b) || !*a->valuestring ||
+		    !*b->valuestring || !strcmp(a->valuestring, b->valuestring))
+			return json_error_at(e, src, slots, "traffic.slots",
+			    "expected two different server names, like [\"blue\", \"green\"]");
+		free(s->traffic.slots[0]);
+		free(s->traffic.slots[1]);
+		s->traffic.slots[0] = xstrdup(a->valuestring);
+		s->traffic.slots[1] = xstrdup(b->valuestring);
+	}
+	if (s->traffic.driver == TRAFFIC_HAPROXY) {
+		if (!s->traffic.socket)
+			return json_error_at(e, src, t, "traffic", "the haproxy driver needs 'socket'");
+		if (!s->traffic.backend)
+			return json_error_at(e, src, t, "traffic", "the haproxy driver needs 'backend'");
+	} else if (!s->traffic.set) {
+		return json_error_at(e, src, t, "traffic", "the exec driver needs 'set'");
+	}
+	cJSON_Delete(s->traffic.json);
+	s->traffic.json = cJSON_Duplicate(t, 1);
+	return 0;
+}
+
+static int
+load_steps(struct rollout_spec *s, const cJSON *a, const struct json_src *src, struct err *e)
+{
+	static const char *const keys[] = { "weight", "pause", NULL };
+	struct rollout_step *v;
+	const cJSON *it;
+	size_t n = 0;
+	char path[64];
+
+	if (!cJSON_IsArray(a))
+		return json_error_at(e, src, a, "steps", "expected an array of {\"weight\": N, \"pause\": DURATION}");
+	if (cJSON_GetArraySize(a) < 1 || cJSON_GetArraySize(a) > MAX_STEPS)
+		return json_error_at(e, src, a, "steps", "expected 1 to %d steps", MAX_STEPS);
+	v = xcalloc((size_t)cJSON_GetArraySize(a), sizeof(*v));
+	cJSON_ArrayForEach(it, a) {
+		long long w = -1;
+
+		snprintf(path, sizeof(path), "steps[%zu]", n);
+		if (known_keys(it, path, keys, src, e) < 0 ||
+		    get_int(it, "weight", path, 1, 100, &w, src, e) < 0 ||
+		    get_duration(it, "pause", path, &v[n].pause_ms, src, e) < 0)
+			goto fail;
+		if (w < 0) {
+			json_error_at(e, src, it, path, "'weight' is missing");
+			goto fail;
+		}
+		if (n > 0 && w <= v[n - 1].weight) {
+			json_error_at(e, src, it, path, "weights must increase: %lld after %d", w, v[n - 1].weight);
+			goto fail;
+		}
+		v[n++].weight = (int)w;
+	}
+	if (v[n - 1].weight != 100) {
+		json_error_at(e, src, cJSON_GetArrayItem(a, (int)n - 1), "steps",
+		    "the last step must have weight 100 (the canary takes all traffic)");
+		goto fail;
+	}
+	free(s->steps);
+	s->steps = v;
+	s->nsteps = n;
+	return 0;
+fail:
+	free(v);
+	return -1;
+}
+
+static int
+load_metric(struct rollout_spec *s, const cJSON *m, const char *path,
+    const struct json_src *src, struct err *e)
+{
+	static const char *const keys[] = { "name", "source", "max", "max_increase", "critical",
+		"query", "address", "command", NULL };
+	struct rollout_metric mm, *dst;
+	const cJSON *c;
+	char *source = NULL;
+
+	memset(&mm, 0, sizeof(mm));
+	if (known_keys(m, path, keys, src, e) < 0 ||
+	    get_string(m, "source", path, &source, src, e) < 0)
+		return -1;
+	if (!source)
+		return json_error_at(e, src, m, path, "'source' is missing (haproxy, health, prometheus or exec)");
+	if (!strcmp(source, "haproxy"))
+		mm.source = METRIC_HAPROXY;
+	else if (!strcmp(source, "health"))
+		mm.source = METRIC_HEALTH;
+	else if (!strcmp(source, "prometheus"))
+		mm.source = METRIC_PROMETHEUS;
+	else if (!strcmp(source, "exec"))
+		mm.source = METRIC_EXEC;
+	free(source);
+	if (!mm.source) {
+		c = cJSON_GetObjectItemCaseSensitive(m, "source");
+		return json_error_at(e, src, c, path,
+		    "unknown source '%s' (expected haproxy, health, prometheus or exec; "
+		    "haproxy-log, resources and synthetic are not built yet)", c->valuestring);
+	}
+	if (get_string(m, "name", path, &mm.name, src, e) < 0 ||
+	    get_string(m, "query", path, &mm.query, src, e) < 0 ||
+	    get_string(m, "address", path, &mm.address, src, e) < 0 ||
+	    get_string(m, "command", path, &mm.command, src, e) < 0 ||
+	    get_number(m, "max", path, &mm.has_max, &mm.max, src, e) < 0 ||
+	    get_number(m, "max_increase", path, &mm.has_max_increase, &mm.max_increase, src, e) < 0)
+		goto fail;
+	c = cJSON_GetObjectItemCaseSensitive(m, "critical");
+	if (c && !cJSON_IsBool(c)) {
+		json_error_at(e, src, c, path, "'critical' must be true or false");
+		goto fail;
+	}
+	mm.critical = cJSON_IsTrue(c);
+	if (!mm.name)
+		mm.name = xstrdup(metric_source_name(mm.source));
+	if (mm.source == METRIC_PROMETHEUS && (!mm.query || !mm.address)) {
+		json_error_at(e, src, m, path, "a prometheus metric needs 'address' and 'query'");
+		goto fail;
+	}
+	if (mm.source == METRIC_EXEC && !mm.command) {
+		json_error_at(e, src, m, path, "an exec metric needs 'command'");
+		goto fail;
+	}
+	if (mm.source != METRIC_HEALTH && !mm.has_max && !mm.has_max_increase) {
+		json_error_at(e, src, m, path, "give 'max', 'max_increase' or both");
+		goto fail;
+	}
+	if (mm.source == METRIC_HEALTH && (mm.has_max || mm.has_max_increase)) {
+		json_error_at(e, src, m, path, "a health metric has no threshold: a canary that is DOWN fails it");
+		goto fail;
+	}
+	if (mm.source == METRIC_HEALTH)
+		mm.critical = 1;
+	if (s->nmetrics >= MAX_METRICS) {
+		json_error_at(e, src, m, path, "more than %d metrics", MAX_METRICS);
+		goto fail;
+	}
+	dst = metric_add(s, mm.name, mm.source);
+	if (!dst) {
+		err_set(e, EX_INTERNAL, "out of memory");
+		goto fail;
+	}
+	free(dst->name);
+	*dst = mm;
+	return 0;
+fail:
+	metric_free(&mm);
+	return -1;
+}
+
+static int
+load_analysis(struct rollout_spec *s, const cJSON *a, const struct json_src *src, struct err *e)
+{
+	static const char *const keys[] = { "interval", "failure_limit", "consecutive_error_limit",
+		"min_requests", "max_extend", "error_budget", "alpha", "metrics", NULL };
+	const cJSON *ms, *it;
+	long long n;
+	size_t i = 0;
+	int has = 0;
+	char path[64];
+
+	if (known_keys(a, "analysis", keys, src, e) < 0 ||
+	    get_duration(a, "interval", "analysis", &s->interval_ms, src, e) < 0 ||
+	    get_duration(a, "max_extend", "analysis", &s->max_extend_ms, src, e) < 0 ||
+	    get_int(a, "min_requests", "analysis", 0, 1000000000LL, &s->min_requests, src, e) < 0 ||
+	    get_int(a, "error_budget", "analysis", 0, 1000000000LL, &s->error_budget, src, e) < 0 ||
+	    get_number(a, "alpha", "analysis", &has, &s->alpha, src, e) < 0)
+		return -1;
+	if (s->interval_ms < 100)
+		return json_error_at(e, src, cJSON_GetObjectItemCaseSensitive(a, "interval"), "analysis",
+		    "'interval' must be at least 100ms");
+	if (has && (s->alpha <= 0 || s->alpha >= 0.5))
+		return json_error_at(e, src, cJSON_GetObjectItemCaseSensitive(a, "alpha"), "analysis",
+		    "'alpha' must be above 0 and below 0.5");
+	n = s->failure_limit;
+	if (get_int(a, "failure_limit", "analysis", 1, 1000, &n, src, e) < 0)
+		return -1;
+	s->failure_limit = (int)n;
+	n = s->consecutive_error_limit;
+	if (get_int(a, "consecutive_error_limit", "analysis", 1, 1000, &n, src, e) < 0)
+		return -1;
+	s->consecutive_error_limit = (int)n;
+	ms = cJSON_GetObjectItemCaseSensitive(a, "metrics");
+	if (!ms)
+		return 0;
+	if (!cJSON_IsArray(ms) || cJSON_GetArraySize(ms) == 0)
+		return json_error_at(e, src, ms, "analysis.metrics", "expected a non-empty array of metrics");
+	/* Metrics given replace the defaults. */
+	for (i = 0; i < s->nmetrics; i++)
+		metric_free(&s->metrics[i]);
+	s->nmetrics = 0;
+	i = 0;
+	cJSON_ArrayForEach(it, ms) {
+		snprintf(path, sizeof(path), "analysis.metrics[%zu]", i++);
+		if (load_metric(s, it, path, src, e) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+int
+rollout_spec_load(struct rollout_spec *s, const char *path, struct err *e)
+{
+	static const char *const keys[] = { "app", "traffic", "steps", "analysis", "approval",
+		NULL };
+	struct json_src src = { 0 };
+	cJSON *root, *v;
+	int rc = -1;
+
+	root = json_load(path, SPEC_MAX_BYTES, 1, &src, e);
+	if (!root) {
+		json_src_free(&src);
+		return -1;
+	}
+	if (!cJSON_IsObject(root)) {
+		json_error_at(e, &src, root, "(top)", "expected a JSON object");
+		goto out;
+	}
+	if (known_keys(root, "(top)", keys, &src, e) < 0 ||
+	    get_string(root, "app", "app", &s->app, &src, e) < 0)
+		goto out;
+	if ((v = cJSON_GetObjectItemCaseSensitive(root, "traffic")) &&
+	    load_traffic(s, v, &src, e) < 0)
+		goto out;
+	if ((v = cJSON_GetObjectItemCaseSensitive(root, "steps")) && load_steps(s, v, &src, e) < 0)
+		goto out;
+	if ((v = cJSON_GetObjectItemCaseSensitive(root, "analysis")) &&
+	    load_analysis(s, v, &src, e) < 0)
+		goto out;
+	if ((v = cJSON_GetObjectItemCaseSensitive(root, "approval"))) {
+		const cJSON *n = cJSON_GetObjectItemCaseSensitive(v, "after_step");
+		long long k = 0;
+
+		if (cJSON_IsString(v) && !strcmp(v->valuestring, "before")) {
+			s->approval = APPROVAL_BEFORE;
+		} else if (cJSON_IsObject(v) && n && cJSON_GetArraySize(v) == 1 &&
+		    get_int(v, "after_step", "approval", 1, (long long)s->nsteps - 1 > 0 ?
+		    (long long)s->nsteps - 1 : 1, &k, &src, e) == 0) {
+			s->approval = APPROVAL_AFTER_STEP;
+			s->approval_step = (int)k;
+		} else {
+			if (!e->code)
+				json_error_at(e, &src, v, "approval",
+				    "expected \"before\" or {\"after_step\": N}");
+			goto out;
+		}
+	}
+	rc = 0;
+out:
+	cJSON_Delete(root);
+	json_src_free(&src);
+	return rc;
+}
+
+int
+rollout_spec_set_steps(struct rollout_spec *s, const char *list, long long pause_ms,
+    struct err *e)
+{
+	struct rollout_step *v;
+	const char *p = list;
+	size_t n = 0;
+
+	v = xcalloc(MAX_STEPS, sizeof(*v));
+	while (*p) {
+		char *end;
+		long w;
+
+		errno = 0;
+		w = strtol(p, &end, 10);
+		if (errno || end == p || w < 1 || w > 100 || (*end && *end != ',') ||
+		    (*end == ',' && !end[1]) || n >= MAX_STEPS) {
+			free(v);
+			return err_set(e, EX_USAGE_,
+			    "--steps '%s': expected increasing weights from 1 to 100, like 5,25,50,100",
+			    list);
+		}
+		if (n > 0 && w <= v[n - 1].weight) {
+			int prev = v[n - 1].weight;
+
+			free(v);
+			return err_set(e, EX_USAGE_, "--steps '%s': weights must increase: %ld after %d",
+			    list, w, prev);
+		}
+		v[n].weight = (int)w;
+		v[n++].pause_ms = pause_ms;
+		p = *end ? end + 1 : end;
+	}
+	if (n == 0 || v[n - 1].weight != 100) {
+		free(v);
+		return err_set(e, EX_USAGE_, "--steps '%s': the last weight must be 100", list);
+	}
+	v[n - 1].pause_ms = 0;
+	free(s->steps);
+	s->steps = v;
+	s->nsteps = n;
+	return 0;
+}
+
+void
+rollout_spec_set_max(struct rollout_spec *s, int source, const char *name, double max)
+{
+	struct rollout_metric *m = NULL;
+	size_t i;
+
+	for (i = 0; i < s->nmetrics && !m; i++)
+		if (s->metrics[i].source == source)
+			m = &s->metrics[i];
+	if (!m)
+		m = metric_add(s, name, source);
+	if (m) {
+		m->has_max = 1;
+		m->max = max;
+	}
+}
+
+int
+rollout_spec_check(const struct rollout_spec *s, struct err *e)
+{
+	size_t i;
+
+	if (!s->traffic.driver)
+		return err_set(e, EX_USAGE_,
+		    "no traffic driver: give a spec with \"traffic\" (-f FILE) or --socket and --backend");
+	if (s->nsteps == 0 || s->steps[s->nsteps - 1].weight != 100)
+		return err_set(e, EX_USAGE_, "the last step must have weight 100");
+	if (s->nmetrics == 0)
+		return err_set(e, EX_USAGE_, "no metric to analyse");
+	for (i = 0; i < s->nmetrics; i++) {
+		const struct rollout_metric *m = &s->metrics[i];
+
+		if ((m->source == METRIC_HAPROXY || m->source == METRIC_HEALTH) &&
+		    s->traffic.driver != TRAFFIC_HAPROXY)
+			return err_set(e, EX_USAGE_,
+			    "metric '%s': the %s source reads HAProxy's counters and needs the haproxy "
+			    "driver; with the exec driver use prometheus or exec metrics", m->name,
+			    metric_source_name(m->source));
+	}
+	if (s->approval == APPROVAL_AFTER_STEP && (size_t)s->approval_step >= s->nsteps)
+		return err_set(e, EX_USAGE_, "approval after step %d: there are only %zu steps",
+		    s->approval_step, s->nsteps);
+	return 0;
+}

@@ -1,0 +1,109 @@
+/*
+ * spec: what a rollout is to do, from a rollout.json (JSON with comments)
+ * and the command's flags, with the seed's defaults for whatever neither
+ * says: steps 5% (pause 10m), 25% (10m), 50% (5m), 100%; analysis every
+ * 60s; error rate < 5%; failure limit 3.
+ *
+ *   {"app": "shop",
+ *    "traffic": {"driver": "haproxy", "socket": "/run/haproxy/admin.sock",
+ *                "backend": "app", "slots": ["blue", "green"]},
+ *    "steps": [{"weight": 5, "pause": "10m"}, ..., {"weight": 100}],
+ *    "analysis": {"interval": "60s", "failure_limit": 3, "min_requests": 50,
+ *                 "metrics": [{"name": "error-rate", "source": "haproxy",
+ *                              "max": 5}]},
+ *    "approval": "before" | {"after_step": N}}
+ *
+ * Unknown keys are refused with their path and file:line:col, as are
+ * weights that do not increase, a last step that is not 100, bad
+ * durations.  struct rollout_spec owns every string and array in it.
+ */
+#ifndef CI_ROLLOUT_SPEC_H
+#define CI_ROLLOUT_SPEC_H
+
+#include <stddef.h>
+#include <cJSON.h>
+
+#include "core/log.h"
+
+enum traffic_driver { TRAFFIC_HAPROXY = 1, TRAFFIC_EXEC };
+
+enum metric_source {
+	METRIC_HAPROXY = 1,	/* error ratio from HAProxy's per-server counters */
+	METRIC_HEALTH,		/* HAProxy's health check: canary DOWN is critical */
+	METRIC_PROMETHEUS,	/* an instant query; one number */
+	METRIC_EXEC		/* a command that prints one number */
+};
+
+struct rollout_step {
+	int weight;		/* percent of traffic to the canary, 1..100 */
+	long long pause_ms;	/* how long the step lasts (0 for the last) */
+};
+
+struct rollout_metric {
+	char *name;
+	int source;		/* enum metric_source */
+	int has_max;
+	double max;		/* fail when the canary's value is over it */
+	int has_max_increase;
+	double max_increase;	/* fail when canary - stable is over it */
+	int critical;		/* one failure aborts at once */
+	char *query;		/* prometheus: {{canary}}, {{stable}} substituted */
+	char *address;		/* prometheus: base URL */
+	char *command;		/* exec: sh -c TEXT, {{canary}}/{{stable}} as $1/$2 */
+};
+
+struct rollout_traffic {
+	int driver;		/* enum traffic_driver */
+	char *socket;		/* haproxy: stats socket path or HOST:PORT */
+	char *backend;		/* haproxy: backend name */
+	char *slots[2];		/* haproxy: the two servers (default blue, green) */
+	char *state_file;	/* haproxy: server-state-file to keep across reloads */
+	char *set;		/* exec: command setting weights */
+	char *get;		/* exec: command printing "STABLE CANARY" (optional) */
+	char *promote;		/* exec: command run when the canary reaches 100 */
+	cJSON *json;		/* the traffic object as given, for the document */
+};
+
+enum approval { APPROVAL_NONE, APPROVAL_BEFORE, APPROVAL_AFTER_STEP };
+
+struct rollout_spec {
+	char *app;
+	struct rollout_traffic traffic;
+	struct rollout_step *steps;
+	size_t nsteps;
+	long long interval_ms;
+	int failure_limit;		/* failed measurements that abort */
+	int consecutive_error_limit;	/* unreadable measurements in a row that abort */
+	long long min_requests;		/* canary requests a step needs to pass */
+	long long max_extend_ms;	/* how long a step may be extended for data */
+	long long error_budget;		/* canary 5xx in one interval that abort (0: off) */
+	double alpha;			/* significance of the canary/stable tests */
+	struct rollout_metric *metrics;
+	size_t nmetrics;
+	int approval;			/* enum approval */
+	int approval_step;		/* APPROVAL_AFTER_STEP: 1-based */
+};
+
+/* The seed's defaults; traffic unset (the caller must give one). */
+void rollout_spec_init(struct rollout_spec *s);
+void rollout_spec_free(struct rollout_spec *s);
+
+/* Read a spec file over the defaults.  Errors: EX_USAGE_, "FILE:LINE:COL:
+ * PATH: what". */
+int rollout_spec_load(struct rollout_spec *s, const char *path, struct err *e);
+
+/* "5,25,50,100" -> steps, each but the last with pause_ms. */
+int rollout_spec_set_steps(struct rollout_spec *s, const char *list, long long pause_ms,
+    struct err *e);
+
+/* Set the first metric of a source (adding it when missing) to max. */
+void rollout_spec_set_max(struct rollout_spec *s, int source, const char *name, double max);
+
+/* Checks that need every part: traffic given, steps increasing and ending
+ * at 100, a metric at least. */
+int rollout_spec_check(const struct rollout_spec *s, struct err *e);
+
+/* The name of a source, for messages and the document. */
+const char *metric_source_name(int source);
+
+#endif

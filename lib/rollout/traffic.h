@@ -1,0 +1,69 @@
+/*
+ * traffic: the one interface ci-canary has to the load balancer, whatever
+ * drives it: set the canary's share, read the shares back, take the
+ * canary out at once (abort), hand it all traffic (promote), and ask
+ * the load balancer's health check about a server.
+ *
+ *   haproxy  the runtime API (rollout/haproxy.h): weights out of 100 on
+ *            the two slots of one backend; abort puts the canary in maint
+ *            and shuts its sessions, so users pinned to it by a cookie or
+ *            a hash land on stable at once; after every change "show
+ *            servers state" goes to the server-state file when the spec
+ *            names one, so a reload keeps the weights.
+ *   exec     the user's commands, as sh -c TEXT with {{stable_weight}},
+ *            {{canary_weight}}, {{image}}, {{stable}} and {{canary}}
+ *            turned into "$1".."$5": the values travel as arguments, never
+ *            spliced into the text.
+ *
+ * Weights are percents of traffic to the canary (0..100); the stable slot
+ * gets the rest.
+ */
+#ifndef CI_ROLLOUT_TRAFFIC_H
+#define CI_ROLLOUT_TRAFFIC_H
+
+#include "core/log.h"
+#include "rollout/haproxy.h"
+#include "rollout/spec.h"
+
+struct traffic {
+	const struct rollout_traffic *cfg;
+	struct haproxy hap;
+	const char *image;	/* the release, for {{image}} */
+	const char *stable;	/* slot names */
+	const char *canary;
+};
+
+void traffic_init(struct traffic *t, const struct rollout_traffic *cfg, const char *image);
+
+/* The canary gets weight percent (0..100), stable the rest. */
+int traffic_set(struct traffic *t, int weight, struct err *e);
+
+/* The canary's share as the load balancer has it: 1 with *weight set,
+ * 0 when the driver cannot tell (exec without a get command). */
+int traffic_get(struct traffic *t, int *weight, struct err *e);
+
+/* All traffic to stable now, the canary drained of its users. */
+int traffic_abort(struct traffic *t, struct err *e);
+
+/* The canary takes all traffic (exec: then the promote command). */
+int traffic_promote(struct traffic *t, struct err *e);
+
+/* HAProxy's view of a slot: *up 1 (UP or no check), 0 (DOWN, MAINT...);
+ * status (may be NULL) gets its words.  exec: always up. */
+int traffic_health(struct traffic *t, const char *slot, int *up, char *status, size_t statussz,
+    struct err *e);
+
+/* The two slots' weights straight from HAProxy (discovery of the stable
+ * slot before any state exists). */
+int traffic_slot_weights(struct traffic *t, int *w0, int *w1, struct err *e);
+
+/*
+ * Run the user's text as sh -c with each {{names[i]}} replaced by "$N",
+ * values[i] passed as that argument; stdout captured (1 MiB), 60 s at
+ * most.  Returns 0 when the command exited 0 (*out, owned, is its stdout),
+ * else -1 with e naming what (EX_SERVICE) and the tail of its stderr.
+ */
+int rollout_sh(const char *what, const char *text, const char *const *names,
+    const char *const *values, int n, char **out, struct err *e);
+
+#endif

@@ -1,0 +1,172 @@
+#!/bin/sh
+test_description='ci-canary refuses bad specs and options before it touches any traffic'
+. "${0%/*}/test-lib.sh"
+
+CI_STATE_DIR=$TRASH/state
+export CI_STATE_DIR
+
+# A socket nothing listens on.
+DEAD=127.0.0.1:$(test_free_port)
+
+# refused NAME SPEC MESSAGE: exit 2, the message, nothing on stdout, no state.
+refused() {
+	printf '%s\n' "$2" >"spec-$1.json"
+	test_expect_success "refused: $1" "
+		test_expect_code 2 ci-canary --new --image r/shop:v1 -f spec-$1.json >out 2>err &&
+		! test -s out &&
+		test_grep \"$3\" err &&
+		! test -e state/canary/shop.json
+	"
+}
+
+refused unknown-key '{"app": "shop", "traffic": {"driver": "haproxy", "socket": "/s", "backend": "b"},
+ "analysis": {"intervall": "10s"}}' \
+	"spec-unknown-key.json:2:15: analysis: unknown key 'intervall' (expected interval, "
+
+refused unknown-top '{"app": "shop", "stepz": []}' \
+	"spec-unknown-top.json:1:17: (top): unknown key 'stepz' (expected app, traffic, steps, analysis, approval)"
+
+refused not-increasing '{"steps": [{"weight": 25, "pause": "1m"}, {"weight": 5}, {"weight": 100}]}' \
+	"spec-not-increasing.json:1:43: steps\[1\]: weights must increase: 5 after 25"
+
+refused no-steps '{"steps": []}' \
+	"spec-no-steps.json:1:[0-9]*: steps: expected 1 to 100 steps"
+
+refused last-not-100 '{"steps": [{"weight": 5}, {"weight": 50}]}' \
+	"steps: the last step must have weight 100"
+
+refused bad-duration '{"steps": [{"weight": 5, "pause": "ten minutes"}, {"weight": 100}]}' \
+	"spec-bad-duration.json:1:26: steps\[0\]: 'pause' must be a duration like .60s. or .10m."
+
+refused weight-range '{"steps": [{"weight": 0}, {"weight": 100}]}' \
+	"steps\[0\]: 'weight' must be a whole number from 1 to 100"
+
+refused bad-json '{"steps": [' \
+	"spec-bad-json.json:2:1: "
+
+refused unknown-driver '{"traffic": {"driver": "f5"}}' \
+	"traffic.driver: unknown driver (expected haproxy or exec)"
+
+refused nginx-not-built '{"traffic": {"driver": "nginx"}}' \
+	"the nginx driver is not built yet"
+
+refused haproxy-needs-socket '{"traffic": {"driver": "haproxy", "backend": "b"}}' \
+	"the haproxy driver needs 'socket'"
+
+refused unknown-source '{"traffic": {"driver": "haproxy", "socket": "/s", "backend": "b"},
+ "analysis": {"metrics": [{"source": "haproxy-log", "max": 1}]}}' \
+	"unknown source 'haproxy-log'.*not built yet"
+
+refused metric-without-threshold '{"traffic": {"driver": "haproxy", "socket": "/s", "backend": "b"},
+ "analysis": {"metrics": [{"source": "haproxy"}]}}' \
+	"analysis.metrics\[0\]: give 'max', 'max_increase' or both"
+
+refused prometheus-without-query '{"traffic": {"driver": "haproxy", "socket": "/s", "backend": "b"},
+ "analysis": {"metrics": [{"source": "prometheus", "address": "http://p:9090", "max": 1}]}}' \
+	"a prometheus metric needs 'address' and 'query'"
+
+refused haproxy-metric-on-exec '{"traffic": {"driver": "exec", "set": "true"}}' \
+	"metric 'error-rate': the haproxy source reads HAProxy's counters and needs the haproxy driver"
+
+refused approval '{"traffic": {"driver": "exec", "set": "true"}, "approval": "later"}' \
+	"spec-approval.json:1:48: approval: expected .before. or {.after_step.: N}"
+
+refused slots '{"traffic": {"driver": "haproxy", "socket": "/s", "backend": "b", "slots": ["a", "a"]}}' \
+	"traffic.slots: expected two different server names"
+
+test_expect_success 'no traffic driver at all is a usage error' '
+	test_expect_code 2 ci-canary --new --image r/shop:v1 >out 2>err &&
+	! test -s out &&
+	test_grep "no traffic driver: give a spec with .traffic. (-f FILE) or --socket and --backend" err
+'
+
+bad_option() {
+	test_expect_success "usage: $1" "
+		test_expect_code 2 ci-canary --new --socket /s --backend b $2 >out 2>err &&
+		! test -s out &&
+		test_grep \"$3\" err
+	"
+}
+bad_option 'steps not increasing' '--steps 5,5,100' "--steps '5,5,100': weights must increase: 5 after 5"
+bad_option 'steps not ending at 100' '--steps 5,50' "--steps '5,50': the last weight must be 100"
+bad_option 'steps not numbers' '--steps five,100' "--steps 'five,100': expected increasing weights"
+bad_option 'a bad interval' '--interval 10' "--interval '10'"
+bad_option 'an interval too short' '--interval 10ms' "--interval '10ms': at least 100ms"
+bad_option 'a bad error rate' '--max-error-rate 150' "--max-error-rate '150': expected a percent"
+bad_option 'a bad failure limit' '--failure-limit 0' "--failure-limit '0': expected a number from 1 to 1000"
+bad_option '--pause without --steps' '--pause 1m' "--pause goes with --steps"
+bad_option '--max-p99 is not built yet' '--max-p99 500ms' "--max-p99: per-request latencies need the haproxy-log metric source, which is not built yet"
+bad_option 'two actions' '--promote --abort' "--promote, --abort and --resume go alone"
+bad_option 'bad slots' '--slots blue' "--slots 'blue': expected two names"
+bad_option 'a bad app name' '--app ../etc --image r/x:1' "app name '../etc'"
+
+test_expect_success 'an unreachable socket: exit 69 naming it, the document says error' '
+	test_expect_code 69 ci-canary --new --app shop --image r/shop:v1 --socket "$DEAD" \
+		--backend app >doc.json 2>err &&
+	test_grep "$DEAD" err &&
+	test_json doc.json "d[\"canary\"][\"status\"] == \"error\" and \"$DEAD\" in d[\"canary\"][\"reason\"]"
+'
+
+test_expect_success 'a missing socket file: exit 69 naming it' '
+	test_expect_code 69 ci-canary --new --app shop --image r/shop:v1 --socket "$TRASH/nope.sock" \
+		--backend app >doc.json 2>err &&
+	test_grep "nope.sock" err
+'
+
+test_expect_success 'no image: a usage error' '
+	test_expect_code 2 ci-canary --new --app shop --socket /s --backend app >out 2>err &&
+	test_grep "no image to roll out" err
+'
+
+test_expect_success '--promote with nothing paused is a usage error' '
+	test_expect_code 2 ci-canary --new --app shop --socket /s --backend app --promote >out 2>err &&
+	test_grep "no rollout of .shop. to promote" err
+'
+
+test_expect_success 'a damaged state file is refused, not overwritten' '
+	mkdir -p state/canary && echo "{\"app\": " >state/canary/shop.json &&
+	test_expect_code 74 ci-canary --new --app shop --image r/shop:v1 --socket /s --backend app >out 2>err &&
+	test_grep "the rollout state is damaged" err &&
+	echo "{\"app\": " >expect && test_cmp expect state/canary/shop.json &&
+	rm state/canary/shop.json
+'
+
+test_expect_success 'the exec driver: weights through the user command, values as arguments' '
+	cat >exec.json <<-\EOF &&
+	{"app": "shop",
+	 "traffic": {"driver": "exec",
+	             "set": "echo {{stable}}={{stable_weight}} {{canary}}={{canary_weight}} {{image}} >>weights.log",
+	             "promote": "echo promoted {{image}} >>weights.log"},
+	 "steps": [{"weight": 10, "pause": "300ms"}, {"weight": 50, "pause": "300ms"}, {"weight": 100}],
+	 "analysis": {"interval": "150ms", "min_requests": 0,
+	              "metrics": [{"name": "errors", "source": "exec", "command": "echo 0.5", "max": 1}]}}
+	EOF
+	ci-canary --new -f exec.json --image "r/shop:v1;touch pwned" >doc.json 2>err &&
+	test_json doc.json "d[\"canary\"][\"status\"] == \"passed\"" &&
+	cat >expect <<-\EOF &&
+	blue=90 green=10 r/shop:v1;touch pwned
+	blue=50 green=50 r/shop:v1;touch pwned
+	blue=0 green=100 r/shop:v1;touch pwned
+	promoted r/shop:v1;touch pwned
+	EOF
+	test_cmp expect weights.log &&
+	! test -e pwned &&
+	test_json doc.json "d[\"canary\"][\"intervals\"][0][\"metrics\"][\"errors\"][\"canary\"] == 0.5"
+'
+
+test_expect_success 'an exec metric over its max fails the canary after failure_limit' '
+	sed -e "s/echo 0.5/echo 7/" exec.json >bad.json &&
+	rm -f weights.log &&
+	test_expect_code 1 ci-canary --new -f bad.json --image r/shop:v2 >doc.json 2>err &&
+	test_json doc.json "d[\"canary\"][\"status\"] == \"failed\" and d[\"canary\"][\"reason\"] == \"errors 7 > 1, 3 of 3 failures\"" &&
+	tail -n 1 weights.log >last &&
+	echo "green=100 blue=0 r/shop:v2" >expect && test_cmp expect last
+'
+
+test_expect_success 'an exec metric that prints no number: the source is unreadable, then abort' '
+	sed -e "s/echo 0.5/echo n\/a/" exec.json >nan.json &&
+	test_expect_code 1 ci-canary --new -f nan.json --image r/shop:v3 >doc.json 2>err &&
+	test_json doc.json "\"could not be read 4 times in a row\" in d[\"canary\"][\"reason\"] and \"not one number\" in d[\"canary\"][\"reason\"]"
+'
+
+test_done

@@ -20,7 +20,8 @@
 enum {
 	OPT_APP = STAGE_KEY, OPT_SOCKET, OPT_BACKEND, OPT_SLOTS, OPT_STATE_FILE, OPT_IMAGE,
 	OPT_STEPS, OPT_PAUSE, OPT_INTERVAL, OPT_MAX_ERROR_RATE, OPT_MAX_P99, OPT_FAILURE_LIMIT,
-	OPT_MIN_REQUESTS, OPT_PROMOTE, OPT_ABORT, OPT_SLOT, OPT_ABORT_ON_SIGNAL, OPT_RESUME
+	OPT_MIN_REQUESTS, OPT_PROMOTE, OPT_ABORT, OPT_SLOT, OPT_ABORT_ON_SIGNAL, OPT_RESUME,
+	OPT_LOG_LISTEN
 };
 
 static const struct stage_opt opts[] = {
@@ -40,6 +41,8 @@ static const struct stage_opt opts[] = {
 	{ "interval", OPT_INTERVAL, required_argument, "DUR", "analysis interval (default 60s)" },
 	{ "max-error-rate", OPT_MAX_ERROR_RATE, required_argument, "PCT",
 	  "fail a measurement over PCT% errors (default 5)" },
+	{ "log-listen", OPT_LOG_LISTEN, required_argument, "ADDR",
+	  "receive HAProxy's request log on UDP ADDR: p99 latency (< 500ms)" },
 	{ "max-p99", OPT_MAX_P99, required_argument, "DUR",
 	  "fail a measurement whose p99 latency is over DUR" },
 	{ "failure-limit", OPT_FAILURE_LIMIT, required_argument, "N",
@@ -58,8 +61,9 @@ static const struct stage_opt opts[] = {
 };
 
 struct flags {
-	const char *file, *app, *socket, *backend, *slots, *state_file, *steps;
-	long long pause_ms, interval_ms;
+	const char *file, *app, *socket, *backend, *slots, *state_file, *steps, *log_listen;
+	long long pause_ms, interval_ms, max_p99_ms;
+	int has_max_p99;
 	int has_pause, has_interval, has_max_err, has_failure_limit, has_min_requests;
 	double max_err;
 	long failure_limit, min_requests;
@@ -76,7 +80,8 @@ parse_args(struct stage *st, int argc, char **argv, struct flags *f, struct cana
 	st->synopsis = "ci-canary [-q] [-f FILE] [--app NAME] [--image REF] [--socket ADDR]\n"
 	    "                 [--backend NAME] [--slots A,B] [--state-file FILE] [--steps LIST]\n"
 	    "                 [--pause DUR] [--interval DUR] [--max-error-rate PCT]\n"
-	    "                 [--failure-limit N] [--min-requests N] [--abort-on-signal]\n"
+	    "                 [--log-listen ADDR] [--max-p99 DUR] [--failure-limit N]\n"
+	    "                 [--min-requests N] [--abort-on-signal]\n"
 	    "                 [--new] [--version-tag VERSION] [--verbose]\n"
 	    "       ci-canary [-f FILE] [--app NAME] --promote | --abort | --resume\n"
 	    "       ci-canary [-f FILE] [--app NAME] [--socket ADDR --backend NAME] --slot\n"
@@ -123,10 +128,12 @@ parse_args(struct stage *st, int argc, char **argv, struct flags *f, struct cana
 				    "from 0 to 100", optarg);
 			f->has_max_err = 1;
 			break;
+		case OPT_LOG_LISTEN:
+			f->log_listen = optarg;
+			break;
 		case OPT_MAX_P99:
-			rc = stage_usage_error(st, "--max-p99: per-request latencies need the "
-			    "haproxy-log metric source, which is not built yet; use a prometheus "
-			    "or exec metric with \"max\" in the spec");
+			rc = stage_duration_arg(st, "--max-p99", optarg, &f->max_p99_ms);
+			f->has_max_p99 = 1;
 			break;
 		case OPT_MIN_REQUESTS:
 			rc = stage_long_arg(st, "--min-requests", optarg, 0, 1000000000L, &f->min_requests);
@@ -233,6 +240,29 @@ apply_flags(struct stage *st, struct flags *f, struct canary_cmd *c)
 		s->min_requests = f->min_requests;
 	if (f->has_max_err)
 		rollout_spec_set_max(s, METRIC_HAPROXY, "error-rate", f->max_err);
+	if (f->log_listen) {
+		struct rollout_metric *m;
+
+		rollout_spec_set_max(s, METRIC_HAPROXY_LOG, "p99", 500);
+		for (m = s->metrics; m->source != METRIC_HAPROXY_LOG; m++)
+			;
+		free(m->listen);
+		m->listen = xstrdup(f->log_listen);
+		if (!m->quantile)
+			m->quantile = 99;
+	}
+	if (f->has_max_p99) {
+		size_t i;
+
+		for (i = 0; i < s->nmetrics && s->metrics[i].source != METRIC_HAPROXY_LOG; i++)
+			;
+		if (i == s->nmetrics)
+			return stage_usage_error(st, "--max-p99 needs per-request latencies: give "
+			    "--log-listen HOST:PORT (HAProxy's \"log\" target) or a haproxy-log "
+			    "metric in the spec");
+		s->metrics[i].has_max = 1;
+		s->metrics[i].max = (double)f->max_p99_ms;
+	}
 	return 0;
 }
 

@@ -2,6 +2,7 @@
 test_description='ci-canary rolls releases out behind a real HAProxy: promote, abort, pause, resume'
 . "${0%/*}/test-lib.sh"
 . "$TEST_DIRECTORY/helpers/haproxy-lib.sh"
+. "$TEST_DIRECTORY/helpers/canary-lib.sh"
 
 CI_STATE_DIR=$TRASH/state
 export CI_STATE_DIR
@@ -18,36 +19,6 @@ canary_bg() {
 	(exec ci-canary --app shop --socket "$TRASH/lb/admin.sock" --backend app \
 		--state-file "$TRASH/lb/state" --interval 300ms "$@" >doc.json 2>err.bg) &
 	echo $! >canary.pid
-}
-
-# load SECONDS [PATH]: traffic through HAProxy in the background, until
-# SECONDS pass or the file stop-load appears; counts in load.json.
-load() {
-	rm -f stop-load load.json load-ready &&
-	{ loadgen --url "http://127.0.0.1:$(cat "$TRASH/lb/port")${2:-/search?q=shoes}" \
-		--rps 200 --workers 4 --max-seconds "$1" --stop-file stop-load \
-		--ready-file load-ready --out load.json & echo $! >load.pid; } &&
-	n=0 && until test -e load-ready; do sleep 0.1; n=$((n + 1)); test $n -lt 150; done
-}
-stop_load() {
-	touch stop-load && wait_pid_file load.pid
-}
-wait_pid_file() {
-	n=0
-	while kill -0 "$(cat "$1")" 2>/dev/null && test $n -lt 100; do
-		sleep 0.1
-		n=$((n + 1))
-	done
-}
-
-# weight SERVER: HAProxy's own answer, through a client that is not ours.
-weight() {
-	haproxy_admin "$TRASH/lb" "get weight app/$1" | cut -d" " -f1
-}
-
-# is ACTUAL EXPECTED: test = that says what it got.
-is() {
-	test "$1" = "$2" || { echo "got '$1', want '$2'"; return 1; }
 }
 
 # wait_weight SERVER W: until HAProxy gives SERVER weight W (15 s).
@@ -239,7 +210,7 @@ test_expect_success HAPROXY 'an HAProxy reload mid-rollout: weights kept, the co
 	haproxy_app_start green "$(cat green/port)" --version v8 &&
 	haproxy_wait_status lb app/green UP &&
 	load 40 &&
-	canary_bg --new --image reg.example/shop:v8 --steps 20,100 --pause 3s \
+	canary_bg --new --image reg.example/shop:v8 --steps 20,100 --pause 8s \
 		--min-requests 1 &&
 	wait_weight green 20 &&
 	sleep 1 &&

@@ -45,17 +45,62 @@ refused bad-json '{"steps": [' \
 	"spec-bad-json.json:2:1: "
 
 refused unknown-driver '{"traffic": {"driver": "f5"}}' \
-	"traffic.driver: unknown driver (expected haproxy or exec)"
+	"traffic.driver: unknown driver (expected haproxy, nginx or exec)"
 
-refused nginx-not-built '{"traffic": {"driver": "nginx"}}' \
-	"the nginx driver is not built yet"
+refused nginx-needs-servers '{"traffic": {"driver": "nginx", "upstream": "app", "file": "/x.conf"}}' \
+	"spec-nginx-needs-servers.json:1:2: traffic: the nginx driver needs 'servers'"
+
+refused nginx-needs-file '{"traffic": {"driver": "nginx", "upstream": "app"}}' \
+	"traffic: the nginx driver needs 'file'"
+
+refused nginx-haproxy-key '{"traffic": {"driver": "nginx", "socket": "/s", "upstream": "app"}}' \
+	"spec-nginx-haproxy-key.json:1:33: traffic: 'socket' is for the haproxy driver, not nginx"
+
+refused haproxy-nginx-key '{"traffic": {"driver": "haproxy", "socket": "/s", "backend": "b", "file": "/x.conf"}}' \
+	"traffic: 'file' is for the nginx driver, not haproxy"
+
+refused exec-nginx-key '{"traffic": {"driver": "exec", "set": "true", "servers": {}}}' \
+	"traffic: 'servers' is for the nginx driver, not exec"
+
+refused nginx-slot-without-server '{"traffic": {"driver": "nginx", "upstream": "app", "file": "/x.conf",
+ "servers": {"blue": "127.0.0.1:8001", "red": "127.0.0.1:8002"}}}' \
+	"spec-nginx-slot-without-server.json:2:2: traffic.servers: no address for the slot 'green' (the slots are 'blue' and 'green')"
+
+refused nginx-bad-address '{"traffic": {"driver": "nginx", "upstream": "app", "file": "/x.conf",
+ "servers": {"blue": "127.0.0.1:8001; server evil:80", "green": "127.0.0.1:8002"}}}' \
+	"traffic.servers: 'blue': invalid nginx server address '127.0.0.1:8001; server evil:80'"
+
+refused nginx-same-address '{"traffic": {"driver": "nginx", "upstream": "app", "file": "/x.conf",
+ "servers": {"blue": "127.0.0.1:8001", "green": "127.0.0.1:8001"}}}' \
+	"traffic.servers: 'blue' and 'green' have the same address '127.0.0.1:8001'"
+
+refused nginx-bad-upstream '{"traffic": {"driver": "nginx", "upstream": "app {", "file": "/x.conf",
+ "servers": {"blue": "127.0.0.1:8001", "green": "127.0.0.1:8002"}}}' \
+	"traffic.upstream: invalid nginx upstream name 'app {'"
+
+refused haproxy-metric-on-nginx '{"traffic": {"driver": "nginx", "upstream": "app", "file": "/x.conf",
+ "servers": {"blue": "127.0.0.1:8001", "green": "127.0.0.1:8002"}}}' \
+	"metric 'error-rate': the haproxy source reads HAProxy's counters and needs the haproxy driver; with the nginx driver use prometheus or exec metrics"
+
+refused health-metric-on-nginx '{"traffic": {"driver": "nginx", "upstream": "app", "file": "/x.conf",
+ "servers": {"blue": "127.0.0.1:8001", "green": "127.0.0.1:8002"}},
+ "analysis": {"metrics": [{"source": "health"}]}}' \
+	"metric 'health': the health source reads HAProxy's health check and needs the haproxy driver"
 
 refused haproxy-needs-socket '{"traffic": {"driver": "haproxy", "backend": "b"}}' \
 	"the haproxy driver needs 'socket'"
 
 refused unknown-source '{"traffic": {"driver": "haproxy", "socket": "/s", "backend": "b"},
+ "analysis": {"metrics": [{"source": "resources", "max": 1}]}}' \
+	"unknown source 'resources'.*resources and synthetic are not built yet"
+
+refused log-without-listen '{"traffic": {"driver": "haproxy", "socket": "/s", "backend": "b"},
  "analysis": {"metrics": [{"source": "haproxy-log", "max": 1}]}}' \
-	"unknown source 'haproxy-log'.*not built yet"
+	"spec-log-without-listen.json:2:27: analysis.metrics\[0\]: a haproxy-log metric needs 'listen'"
+
+refused quantile-range '{"traffic": {"driver": "haproxy", "socket": "/s", "backend": "b"},
+ "analysis": {"metrics": [{"source": "haproxy-log", "listen": "127.0.0.1:1", "quantile": 101, "max": 1}]}}' \
+	"'quantile' must be from 50 to 100"
 
 refused metric-without-threshold '{"traffic": {"driver": "haproxy", "socket": "/s", "backend": "b"},
  "analysis": {"metrics": [{"source": "haproxy"}]}}' \
@@ -95,7 +140,7 @@ bad_option 'an interval too short' '--interval 10ms' "--interval '10ms': at leas
 bad_option 'a bad error rate' '--max-error-rate 150' "--max-error-rate '150': expected a percent"
 bad_option 'a bad failure limit' '--failure-limit 0' "--failure-limit '0': expected a number from 1 to 1000"
 bad_option '--pause without --steps' '--pause 1m' "--pause goes with --steps"
-bad_option '--max-p99 is not built yet' '--max-p99 500ms' "--max-p99: per-request latencies need the haproxy-log metric source, which is not built yet"
+bad_option '--max-p99 without a latency source' '--max-p99 500ms' "--max-p99 needs per-request latencies: give --log-listen"
 bad_option 'two actions' '--promote --abort' "--promote, --abort and --resume go alone"
 bad_option 'bad slots' '--slots blue' "--slots 'blue': expected two names"
 bad_option 'a bad app name' '--app ../etc --image r/x:1' "app name '../etc'"

@@ -2,10 +2,16 @@
  * metrics: measuring canary and stable each interval (metrics.h).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 #include <curl/curl.h>
 
@@ -16,6 +22,11 @@
 #include "rollout/haproxy.h"
 #include "rollout/metrics.h"
 #include "rollout/stats.h"
+#include "smoke/smoke.h"
+#include "core/timeutil.h"
+
+#define LOG_SAMPLES_MAX 2000000
+#define LOG_DGRAM_MAX 65536
 
 static long long
 nz(long long v)
@@ -54,11 +65,27 @@ read_counters(struct metrics_ctx *m, struct counters now[2], long long *pid, lon
 	return 0;
 }
 
+static void
+logs_reset(struct metrics_ctx *m)
+{
+	size_t i;
+
+	for (i = 0; i < m->nlogs; i++) {
+		int k;
+
+		for (k = 0; k < 2; k++) {
+			m->logs[i].lat[k].n = m->logs[i].done[k].n = 0;
+			m->logs[i].lat[k].dropped = m->logs[i].done[k].dropped = 0;
+		}
+	}
+}
+
 int
 metrics_begin(struct metrics_ctx *m, struct err *e)
 {
 	m->have_last = 0;
 	memset(m->delta, 0, sizeof(m->delta));
+	logs_reset(m);
 	if (m->t->cfg->driver != TRAFFIC_HAPROXY)
 		return 0;
 	if (read_counters(m, m->last, &m->pid, &m->uptime, e) < 0)
@@ -67,13 +94,31 @@ metrics_begin(struct metrics_ctx *m, struct err *e)
 	return 0;
 }
 
+static void drain(struct metrics_ctx *m, struct loglistener *L);
+
 int
 metrics_sample(struct metrics_ctx *m, struct err *e)
 {
 	struct counters now[2];
 	long long pid, up;
 	int i, reset;
+	size_t j;
 
+	/* The log records of the interval that ends now are measured apart
+	 * from those that keep arriving. */
+	for (j = 0; j < m->nlogs; j++) {
+		struct loglistener *L = &m->logs[j];
+
+		drain(m, L);
+		for (i = 0; i < 2; i++) {
+			struct latencies t = L->done[i];
+
+			L->done[i] = L->lat[i];
+			L->lat[i] = t;
+			L->lat[i].n = 0;
+			L->lat[i].dropped = 0;
+		}
+	}
 	if (m->t->cfg->driver != TRAFFIC_HAPROXY)
 		return 0;
 	if (read_counters(m, now, &pid, &up, e) < 0)
@@ -272,7 +317,12 @@ prom_query(const struct rollout_metric *mt, const char *canary, const char *stab
 	    L - 1 : L), mt->address, enc);
 	c = http_easy(&ho, &resp);
 	curl_easy_setopt(c, CURLOPT_URL, url);
-	rc = http_perform(c, &resp, "prometheus", e);
+	{
+		char what[512];
+
+		snprintf(what, sizeof(what), "metric '%s': Prometheus at '%s'", mt->name, mt->address);
+		rc = http_perform(c, &resp, what, e);
+	}
 	if (rc == 0 && resp.status == 400) {
 		rc = err_set(e, EX_USAGE_, "metric '%s': Prometheus refused the query '%s': %.200s",
 		    mt->name, q, buf_str(&resp.body));
@@ -354,14 +404,326 @@ measure_value(struct metrics_ctx *m, const struct rollout_metric *mt, struct mea
 		return;
 	}
 	if (rc == 0) {
+		/* Read fine, nothing in it: no verdict, which the step's own
+		 * rule (every metric judged once) turns into a wait. */
 		o->verdict = V_INCONCLUSIVE;
-		o->error = 1;
 		snprintf(o->why, sizeof(o->why), "metric '%s': no data", mt->name);
 		return;
 	}
 	o->has_canary = 1;
 	o->has_stable = rs == 1;
 	judge(mt, o, -1);
+}
+
+/* ---- haproxy-log: per-request records over UDP syslog ------------------ */
+
+static int
+all_digits(const char *s, size_t n)
+{
+	size_t i;
+
+	if (n == 0)
+		return 0;
+	for (i = 0; i < n; i++)
+		if (s[i] < '0' || s[i] > '9')
+			return 0;
+	return 1;
+}
+
+/* "TR/Tw/Tc/Tr/Ta" (each -1, N or +N): Ta into *ta. */
+static int
+timers(const char *s, size_t n, long long *ta)
+{
+	const char *p = s, *end = s + n;
+	int k;
+
+	for (k = 0; k < 5; k++) {
+		const char *q = p;
+		long long v = 0;
+		int neg = 0;
+
+		if (q < end && (*q == '+' || *q == '-')) {
+			neg = *q == '-';
+			q++;
+		}
+		if (q >= end || *q < '0' || *q > '9')
+			return 0;
+		while (q < end && *q >= '0' && *q <= '9') {
+			if (v > 100000000000LL)
+				return 0;
+			v = v * 10 + (*q++ - '0');
+		}
+		if (k < 4 && (q >= end || *q != '/'))
+			return 0;
+		if (k == 4 && q != end)
+			return 0;
+		if (k == 4)
+			*ta = neg ? -v : v;
+		p = q + 1;
+	}
+	return 1;
+}
+
+int
+haproxy_log_parse(const char *line, size_t len, char *backend, char *server, long *status,
+    long long *ta_ms)
+{
+	const char *tok[64];
+	size_t tlen[64], nt = 0, i = 0, k;
+
+	/* Split on spaces; HAProxy's httplog fields never hold one before
+	 * the request line, which comes last. */
+	while (i < len && nt < 64) {
+		while (i < len && (line[i] == ' ' || line[i] == '\n' || line[i] == '\r'))
+			i++;
+		if (i >= len || line[i] == '"')
+			break;
+		tok[nt] = line + i;
+		while (i < len && line[i] != ' ' && line[i] != '\n' && line[i] != '\r')
+			i++;
+		tlen[nt] = (size_t)(line + i - tok[nt]);
+		nt++;
+	}
+	/* "backend/server" "TR/Tw/Tc/Tr/Ta" "status": the first such triple. */
+	for (k = 0; k + 2 < nt; k++) {
+		const char *slash = memchr(tok[k], '/', tlen[k]);
+		size_t bl, sl;
+
+		if (!slash || !timers(tok[k + 1], tlen[k + 1], ta_ms))
+			continue;
+		if (!(tlen[k + 2] == 3 && all_digits(tok[k + 2], 3)) &&
+		    !(tlen[k + 2] == 2 && !memcmp(tok[k + 2], "-1", 2)))
+			continue;
+		bl = (size_t)(slash - tok[k]);
+		sl = tlen[k] - bl - 1;
+		if (bl == 0 || sl == 0 || bl > 127 || sl > 127)
+			continue;
+		memcpy(backend, tok[k], bl);
+		backend[bl] = '\0';
+		memcpy(server, slash + 1, sl);
+		server[sl] = '\0';
+		*status = tok[k + 2][0] == '-' ? -1 : strtol(tok[k + 2], NULL, 10);
+		return 1;
+	}
+	return 0;
+}
+
+static int
+bind_udp(const char *addr, struct err *e)
+{
+	struct sockaddr_in sa;
+	const char *colon = strrchr(addr, ':');
+	char host[64];
+	long port;
+	char *end;
+	int fd, sz = 4 << 20;
+
+	if (!colon || (size_t)(colon - addr) >= sizeof(host) || colon == addr)
+		return err_set(e, EX_USAGE_, "haproxy-log: listen address '%s': expected HOST:PORT", addr);
+	memcpy(host, addr, (size_t)(colon - addr));
+	host[colon - addr] = '\0';
+	errno = 0;
+	port = strtol(colon + 1, &end, 10);
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	if (errno || *end || port < 1 || port > 65535 || inet_pton(AF_INET, host, &sa.sin_addr) != 1)
+		return err_set(e, EX_USAGE_, "haproxy-log: listen address '%s': expected an IPv4 "
+		    "HOST:PORT like 127.0.0.1:5514", addr);
+	sa.sin_port = htons((unsigned short)port);
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return err_set(e, EX_SERVICE, "haproxy-log: socket: %s", strerror(errno));
+	/* A second of records at a few thousand a second fits. */
+	(void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		int saved = errno;
+
+		close(fd);
+		return err_set(e, EX_SERVICE, "haproxy-log: cannot listen on '%s': %s", addr,
+		    strerror(saved));
+	}
+	return fd;
+}
+
+int
+metrics_open(struct metrics_ctx *m, struct err *e)
+{
+	size_t i, j;
+
+	for (i = 0; i < m->spec->nmetrics; i++) {
+		const struct rollout_metric *mt = &m->spec->metrics[i];
+		int fd;
+
+		if (mt->source != METRIC_HAPROXY_LOG)
+			continue;
+		for (j = 0; j < m->nlogs; j++)
+			if (!strcmp(m->logs[j].addr, mt->listen))
+				break;
+		if (j < m->nlogs)
+			continue;
+		if ((fd = bind_udp(mt->listen, e)) < 0)
+			return -1;
+		m->logs = xrealloc(m->logs, (m->nlogs + 1) * sizeof(*m->logs));
+		memset(&m->logs[m->nlogs], 0, sizeof(m->logs[0]));
+		m->logs[m->nlogs].addr = xstrdup(mt->listen);
+		m->logs[m->nlogs].fd = fd;
+		m->nlogs++;
+	}
+	return 0;
+}
+
+void
+metrics_close(struct metrics_ctx *m)
+{
+	size_t i;
+
+	for (i = 0; i < m->nlogs; i++) {
+		close(m->logs[i].fd);
+		free(m->logs[i].addr);
+		free(m->logs[i].lat[0].v);
+		free(m->logs[i].lat[1].v);
+		free(m->logs[i].done[0].v);
+		free(m->logs[i].done[1].v);
+	}
+	free(m->logs);
+	m->logs = NULL;
+	m->nlogs = 0;
+}
+
+static void
+lat_add(struct latencies *l, long long v)
+{
+	if (l->n >= LOG_SAMPLES_MAX) {
+		l->dropped++;
+		return;
+	}
+	if (l->n == l->cap) {
+		l->cap = l->cap ? l->cap * 2 : 1024;
+		l->v = xrealloc(l->v, l->cap * sizeof(*l->v));
+	}
+	l->v[l->n++] = v;
+}
+
+static void
+drain(struct metrics_ctx *m, struct loglistener *L)
+{
+	char buf[LOG_DGRAM_MAX + 1], be[128], sv[128];
+	long status;
+	long long ta;
+	ssize_t n;
+
+	while ((n = recv(L->fd, buf, LOG_DGRAM_MAX, 0)) >= 0) {
+		L->lines++;
+		if (!haproxy_log_parse(buf, (size_t)n, be, sv, &status, &ta) || ta < 0 ||
+		    strcmp(be, m->t->cfg->backend ? m->t->cfg->backend : "")) {
+			L->foreign++;
+			continue;
+		}
+		if (!strcmp(sv, m->t->stable))
+			lat_add(&L->lat[0], ta);
+		else if (!strcmp(sv, m->t->canary))
+			lat_add(&L->lat[1], ta);
+		else
+			L->foreign++;
+	}
+}
+
+int
+metrics_wait(struct metrics_ctx *m, long long ms, const volatile sig_atomic_t *stop)
+{
+	struct pollfd pf[16];
+	long long end = mono_ms() + ms;
+	size_t i, n = m->nlogs < 16 ? m->nlogs : 16;
+
+	if (n == 0)
+		return sleep_ms(ms, stop);
+	for (;;) {
+		long long left = end - mono_ms();
+
+		if (stop && *stop)
+			return -1;
+		for (i = 0; i < n; i++) {
+			pf[i].fd = m->logs[i].fd;
+			pf[i].events = POLLIN;
+			pf[i].revents = 0;
+		}
+		if (poll(pf, (nfds_t)n, left <= 0 ? 0 : left > 100 ? 100 : (int)left) > 0)
+			for (i = 0; i < n; i++)
+				if (pf[i].revents & POLLIN)
+					drain(m, &m->logs[i]);
+		if (left <= 0)
+			return 0;
+	}
+}
+
+static int
+cmp_ll(const void *a, const void *b)
+{
+	long long x = *(const long long *)a, y = *(const long long *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static double *
+as_doubles(const struct latencies *l)
+{
+	double *d = xmalloc((l->n ? l->n : 1) * sizeof(*d));
+	size_t i;
+
+	for (i = 0; i < l->n; i++)
+		d[i] = (double)l->v[i];
+	return d;
+}
+
+static void
+measure_log(struct metrics_ctx *m, const struct rollout_metric *mt, struct measurement *o)
+{
+	struct loglistener *L = NULL;
+	struct latencies *c, *s;
+	size_t i;
+
+	for (i = 0; i < m->nlogs && !L; i++)
+		if (!strcmp(m->logs[i].addr, mt->listen))
+			L = &m->logs[i];
+	if (!L) {
+		o->error = 1;
+		o->verdict = V_INCONCLUSIVE;
+		snprintf(o->why, sizeof(o->why), "%s: no listener on '%s'", mt->name, mt->listen);
+		return;
+	}
+	s = &L->done[0];
+	c = &L->done[1];
+	o->canary_n = (long long)c->n;
+	o->stable_n = (long long)s->n;
+	if (c->n == 0) {
+		o->verdict = V_INCONCLUSIVE;
+		snprintf(o->why, sizeof(o->why), "%s: no request of the canary in HAProxy's log "
+		    "(%lld records on '%s')", mt->name, L->lines, L->addr);
+		return;
+	}
+	qsort(c->v, c->n, sizeof(*c->v), cmp_ll);
+	o->has_canary = 1;
+	o->canary = (double)smoke_percentile(c->v, c->n, mt->quantile);
+	if (s->n > 0) {
+		double *x = as_doubles(c), *y = as_doubles(s);
+
+		qsort(s->v, s->n, sizeof(*s->v), cmp_ll);
+		o->has_stable = 1;
+		o->stable = (double)smoke_percentile(s->v, s->n, mt->quantile);
+		o->p = stats_mann_whitney_greater(x, c->n, y, s->n);
+		free(x);
+		free(y);
+	}
+	judge(mt, o, m->spec->alpha);
+	if (o->verdict == V_FAIL) {
+		if (mt->has_max && o->canary > mt->max)
+			snprintf(o->why, sizeof(o->why), "%s %gms > %gms (p%g of %zu canary requests)",
+			    mt->name, o->canary, mt->max, mt->quantile, c->n);
+		else
+			snprintf(o->why, sizeof(o->why), "%s %gms vs stable %gms: more than +%gms "
+			    "(Mann-Whitney p = %.3g, %zu and %zu requests)", mt->name, o->canary,
+			    o->stable, mt->max_increase, o->p, c->n, s->n);
+	}
 }
 
 void
@@ -382,6 +744,9 @@ metrics_measure(struct metrics_ctx *m, const struct rollout_metric *mt, struct m
 		break;
 	case METRIC_HEALTH:
 		measure_health(m, mt, o);
+		break;
+	case METRIC_HAPROXY_LOG:
+		measure_log(m, mt, o);
 		break;
 	default:
 		measure_value(m, mt, o);

@@ -15,6 +15,12 @@
  *               data", never a pass.  HTTP 400 (a bad query) is EX_USAGE_.
  *   exec        sh -c COMMAND with {{slot}} as "$1" and {{role}} ("canary"
  *               or "stable") as "$2"; it prints one number.
+ *   haproxy-log per-request records HAProxy sends over UDP syslog ("log
+ *               HOST:PORT local0" with the default "option httplog"
+ *               format): the backend/server, the timers TR/Tw/Tc/Tr/Ta and
+ *               the status.  Value: the quantile (nearest rank, as
+ *               ci-smoke's) of Ta, the total active time, in ms; canary
+ *               against stable with Mann-Whitney U.
  *
  * A verdict is pass, fail or inconclusive (no data, too few requests).
  * Comparisons with stable: the error rate's increase counts only when
@@ -24,6 +30,7 @@
 #ifndef CI_ROLLOUT_METRICS_H
 #define CI_ROLLOUT_METRICS_H
 
+#include <signal.h>
 #include <cJSON.h>
 
 #include "core/log.h"
@@ -36,6 +43,22 @@ struct counters {
 	long long req, err;
 };
 
+/* Latencies of one slot over an interval, in ms. */
+struct latencies {
+	long long *v;
+	size_t n, cap;
+	long long dropped;	/* past LOG_SAMPLES_MAX in one interval */
+};
+
+/* One UDP syslog listener (metrics that name the same address share it). */
+struct loglistener {
+	char *addr;
+	int fd;
+	struct latencies lat[2];	/* [0] stable, [1] canary: filling */
+	struct latencies done[2];	/* the interval metrics_sample() closed */
+	long long lines, foreign;	/* records seen; lines that are not ours */
+};
+
 /* What the analysis keeps between intervals. */
 struct metrics_ctx {
 	struct traffic *t;
@@ -45,6 +68,8 @@ struct metrics_ctx {
 	int have_last;
 	struct counters delta[2];	/* over the last interval */
 	int reset_seen;			/* a counter reset was handled */
+	struct loglistener *logs;	/* haproxy-log listeners */
+	size_t nlogs;
 };
 
 struct measurement {
@@ -57,6 +82,19 @@ struct measurement {
 	double p;		/* p-value of the comparison, or -1 */
 	char why[1200];		/* for the document and the verdict */
 };
+
+/* Bind the haproxy-log listeners (EX_USAGE_ for a bad address,
+ * EX_SERVICE when it cannot be bound). */
+int metrics_open(struct metrics_ctx *m, struct err *e);
+void metrics_close(struct metrics_ctx *m);
+
+/* Wait ms, receiving log records meanwhile; -1 at once when *stop is set. */
+int metrics_wait(struct metrics_ctx *m, long long ms, const volatile sig_atomic_t *stop);
+
+/* Take one syslog datagram apart: 1 with backend/server (at most 127
+ * bytes each), the status and Ta; 0 when it is not an httplog record. */
+int haproxy_log_parse(const char *line, size_t len, char *backend, char *server, long *status,
+    long long *ta_ms);
 
 /* Start the counters (at a step's start, after a weight change). */
 int metrics_begin(struct metrics_ctx *m, struct err *e);

@@ -30,6 +30,8 @@ struct run {
 	struct metrics_ctx m;
 	cJSON *sec;			/* st.section, borrowed */
 	long long rollback_ms;
+	cJSON *pending;			/* a measure event to journal after the abort */
+	unsigned char *judged;		/* per metric: a conclusive measurement this step */
 };
 
 static void
@@ -203,6 +205,11 @@ do_abort(struct run *r, const char *reason, struct err *e)
 
 	rc = traffic_abort(&r->t, &ae);
 	r->rollback_ms = mono_ms() - t0;
+	/* Only now the journal of the measurement that decided it. */
+	if (r->pending) {
+		event(r, "measure", r->pending);
+		r->pending = NULL;
+	}
 	set_status(r, "failed", reason);
 	set_str(r->sec, "verdict", "rollback");
 	set_num(r->sec, "rollback_ms", (double)r->rollback_ms);
@@ -271,7 +278,7 @@ analyse(struct run *r, int stepi, long long *step_requests, char *why, size_t wh
 	struct err e = { 0, "" };
 	char at[40];
 	size_t i;
-	int critical = 0, failed = 0, errors = 0, any_ok = 0;
+	int critical = 0, failed = 0, errors = 0, any_ok = 0, spec_error = 0;
 	struct buf line = BUF_INIT;
 
 	*why = '\0';
@@ -307,6 +314,8 @@ analyse(struct run *r, int stepi, long long *step_requests, char *why, size_t wh
 			if (o.why[0])
 				cJSON_AddStringToObject(mj, "why", o.why);
 			cJSON_AddItemToObject(ms, mt->name, mj);
+			if (o.verdict != V_INCONCLUSIVE)
+				r->judged[i] = 1;
 			if (o.has_canary)
 				buf_addf(&line, "; %s %.4g%s", mt->name, o.canary,
 				    o.verdict == V_FAIL ? " FAIL" : "");
@@ -327,6 +336,7 @@ analyse(struct run *r, int stepi, long long *step_requests, char *why, size_t wh
 			} else if (o.critical && o.error && !critical) {
 				/* a spec the metric source refuses */
 				critical = 1;
+				spec_error = 1;
 				snprintf(why, whysz, "%s", o.why);
 			} else if (o.error && !*why) {
 				snprintf(why, whysz, "%s", o.why);
@@ -341,7 +351,9 @@ analyse(struct run *r, int stepi, long long *step_requests, char *why, size_t wh
 	if (cJSON_GetArraySize(ivs) >= MAX_INTERVALS)
 		cJSON_DeleteItemFromArray(ivs, 0);
 	cJSON_AddItemToArray(ivs, cJSON_Duplicate(iv, 1));
-	event(r, "measure", iv);
+	/* An abort moves traffic before the journal is written (fsync). */
+	cJSON_Delete(r->pending);
+	r->pending = iv;
 
 	log_info("step %d of %zu (%d%%): canary %lld requests%s", stepi + 1, s->nsteps,
 	    s->steps[stepi].weight, r->m.delta[1].req, buf_str(&line));
@@ -353,6 +365,8 @@ analyse(struct run *r, int stepi, long long *step_requests, char *why, size_t wh
 	else
 		r->st.consecutive_errors = 0;
 	set_num(r->sec, "failures", r->st.failures);
+	if (spec_error)
+		return 3;
 	if (critical)
 		return 2;
 	if (failed && r->st.failures >= s->failure_limit) {
@@ -369,6 +383,8 @@ analyse(struct run *r, int stepi, long long *step_requests, char *why, size_t wh
 		free(tmp);
 		return 2;
 	}
+	event(r, "measure", r->pending);
+	r->pending = NULL;
 	return 0;
 }
 
@@ -451,6 +467,22 @@ wait_healthy(struct run *r, char *why, size_t whysz, struct err *e)
 	snprintf(why, whysz, "the canary '%s' is %s in the load balancer's health check",
 	    r->t.canary, status);
 	return 1;
+}
+
+/* 0 when every metric was judged (pass or fail) at least once in the step;
+ * else 1 with why naming the first that was not: no data is no verdict. */
+static int
+unjudged(struct run *r, char *why, size_t whysz, int stepi)
+{
+	size_t i;
+
+	for (i = 0; i < r->spec->nmetrics; i++)
+		if (!r->judged[i]) {
+			snprintf(why, whysz, "metric '%s' gave no verdict during step %d (no data)",
+			    r->spec->metrics[i].name, stepi + 1);
+			return 1;
+		}
+	return 0;
 }
 
 static int
@@ -539,13 +571,14 @@ run_steps(struct run *r, struct err *e)
 		}
 		if (metrics_begin(&r->m, e) < 0)
 			return -1;
+		memset(r->judged, 0, s->nmetrics);
 		for (;;) {
 			long long left, wait;
 
 			now = now_ms();
 			left = r->st.step_deadline_ms - now;
 			wait = left < s->interval_ms ? left : s->interval_ms;
-			if (wait > 0 && sleep_ms(wait, &stage_signal) < 0) {
+			if (wait > 0 && metrics_wait(&r->m, wait, &stage_signal) < 0) {
 				if (r->c->abort_on_signal)
 					return do_abort(r, "interrupted by a signal (--abort-on-signal)", e);
 				if (save(r, e) < 0)
@@ -558,20 +591,38 @@ run_steps(struct run *r, struct err *e)
 				set_num(se, "requests", (double)requests);
 			if (rc == 2)
 				return do_abort(r, why, e);
+			if (rc == 3) {
+				/* The spec's fault, not the canary's: roll back all
+				 * the same, and say error. */
+				if (do_abort(r, why, e) < 0)
+					return -1;
+				set_status(r, "error", why);
+				cJSON_DeleteItemFromObjectCaseSensitive(r->sec, "verdict");
+				if (save(r, e) < 0)
+					return -1;
+				return err_set(e, EX_USAGE_, "%s", why);
+			}
 			now = now_ms();
-			if (now >= r->st.step_pause_end_ms && requests >= s->min_requests)
+			if (now >= r->st.step_pause_end_ms && requests >= s->min_requests &&
+			    unjudged(r, why, sizeof(why), i) == 0)
 				break;
 			if (now >= r->st.step_deadline_ms) {
 				long long ext = s->max_extend_ms >= 0 ? s->max_extend_ms : step->pause_ms;
 
 				if (r->st.step_deadline_ms < r->st.step_pause_end_ms + ext) {
 					r->st.step_deadline_ms = r->st.step_pause_end_ms + ext;
-					log_info("step %d: %lld of %lld canary requests: extending the step",
-					    i + 1, requests, s->min_requests);
+					if (requests < s->min_requests)
+						log_info("step %d: %lld of %lld canary requests: extending "
+						    "the step", i + 1, requests, s->min_requests);
+					else
+						log_info("step %d: %s: extending the step", i + 1, why);
 				} else {
-					snprintf(why, sizeof(why), "too little traffic at step %d (%d%%): "
-					    "%lld canary requests, %lld needed", i + 1, step->weight,
-					    requests, s->min_requests);
+					if (requests < s->min_requests)
+						snprintf(why, sizeof(why), "too little traffic at step %d "
+						    "(%d%%): %lld canary requests, %lld needed", i + 1,
+						    step->weight, requests, s->min_requests);
+					else
+						unjudged(r, why, sizeof(why), i);
 					return pause_for(r, why, e);
 				}
 			}
@@ -629,6 +680,10 @@ canary_work(struct stage *stg, void *arg, cJSON **section, struct err *e)
 	traffic_init(&r.t, &c->spec.traffic, image);
 	r.m.t = &r.t;
 	r.m.spec = &c->spec;
+	r.judged = xcalloc(c->spec.nmetrics + 1, 1);
+	/* The log listeners first: a bad or taken address changes nothing. */
+	if (metrics_open(&r.m, e) < 0)
+		goto fail;
 	if (have && r.st.status && (!strcmp(r.st.status, "running") ||
 	    !strcmp(r.st.status, "paused"))) {
 		/* A rollout in progress: this run resumes it, or acts on it. */
@@ -691,6 +746,9 @@ canary_work(struct stage *stg, void *arg, cJSON **section, struct err *e)
 	}
 	rc = run_steps(&r, e);
 done:
+	metrics_close(&r.m);
+	cJSON_Delete(r.pending);
+	free(r.judged);
 	if (rc < 0 && e->code != EX_TEMP && r.sec && r.st.status &&
 	    strcmp(r.st.status, "failed")) {
 		/* An error mid-rollout: the canary is not trusted; say so. */
@@ -705,6 +763,8 @@ done:
 	rollout_state_free(&r.st);
 	return rc;
 fail:
+	metrics_close(&r.m);
+	free(r.judged);
 	rollout_state_free(&r.st);
 	return -1;
 }

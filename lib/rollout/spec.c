@@ -11,6 +11,7 @@
 #include "core/json.h"
 #include "core/log.h"
 #include "core/timeutil.h"
+#include "rollout/nginx.h"
 #include "rollout/spec.h"
 
 #define SPEC_MAX_BYTES (1u << 20)
@@ -29,6 +30,7 @@ metric_source_name(int source)
 	case METRIC_HEALTH: return "health";
 	case METRIC_PROMETHEUS: return "prometheus";
 	case METRIC_EXEC: return "exec";
+	case METRIC_HAPROXY_LOG: return "haproxy-log";
 	}
 	return "?";
 }
@@ -40,6 +42,7 @@ metric_free(struct rollout_metric *m)
 	free(m->query);
 	free(m->address);
 	free(m->command);
+	free(m->listen);
 	memset(m, 0, sizeof(*m));
 }
 
@@ -98,6 +101,14 @@ rollout_spec_free(struct rollout_spec *s)
 	free(s->traffic.set);
 	free(s->traffic.get);
 	free(s->traffic.promote);
+	free(s->traffic.upstream);
+	free(s->traffic.file);
+	free(s->traffic.server_slot[0]);
+	free(s->traffic.server_slot[1]);
+	free(s->traffic.server_addr[0]);
+	free(s->traffic.server_addr[1]);
+	free(s->traffic.test);
+	free(s->traffic.reload);
 	cJSON_Delete(s->traffic.json);
 	free(s->steps);
 	for (i = 0; i < s->nmetrics; i++)
@@ -196,19 +207,133 @@ get_number(const cJSON *obj, const char *key, const char *path, int *has, double
 	return 0;
 }
 
+static const char *
+driver_name(int driver)
+{
+	switch (driver) {
+	case TRAFFIC_HAPROXY: return "haproxy";
+	case TRAFFIC_EXEC: return "exec";
+	case TRAFFIC_NGINX: return "nginx";
+	}
+	return "?";
+}
+
+/* The keys of the traffic object, and which drivers read each: a key of
+ * another driver is a mistake the user must hear about, not a no-op. */
+#define FOR_ALL ((1 << TRAFFIC_HAPROXY) | (1 << TRAFFIC_EXEC) | (1 << TRAFFIC_NGINX))
+static const struct {
+	const char *key;
+	int drivers;
+} traffic_keys[] = {
+	{ "driver", FOR_ALL }, { "slots", FOR_ALL },
+	{ "socket", 1 << TRAFFIC_HAPROXY }, { "backend", 1 << TRAFFIC_HAPROXY },
+	{ "state_file", 1 << TRAFFIC_HAPROXY },
+	{ "set", 1 << TRAFFIC_EXEC }, { "get", 1 << TRAFFIC_EXEC }, { "promote", 1 << TRAFFIC_EXEC },
+	{ "upstream", 1 << TRAFFIC_NGINX }, { "file", 1 << TRAFFIC_NGINX },
+	{ "servers", 1 << TRAFFIC_NGINX }, { "test", 1 << TRAFFIC_NGINX },
+	{ "reload", 1 << TRAFFIC_NGINX },
+};
+#define NTRAFFIC_KEYS (sizeof(traffic_keys) / sizeof(traffic_keys[0]))
+
+static int
+driver_keys(const struct rollout_traffic *tr, const cJSON *t, const struct json_src *src,
+    struct err *e)
+{
+	const cJSON *it;
+	size_t i;
+	int d;
+
+	cJSON_ArrayForEach(it, t) {
+		for (i = 0; i < NTRAFFIC_KEYS; i++)
+			if (!strcmp(it->string, traffic_keys[i].key))
+				break;
+		if (i == NTRAFFIC_KEYS || (traffic_keys[i].drivers & (1 << tr->driver)))
+			continue;
+		for (d = TRAFFIC_HAPROXY; d <= TRAFFIC_NGINX; d++)
+			if (traffic_keys[i].drivers & (1 << d))
+				break;
+		return json_error_at(e, src, it, "traffic", "'%s' is for the %s driver, not %s",
+		    it->string, driver_name(d), driver_name(tr->driver));
+	}
+	return 0;
+}
+
+/* The nginx driver's keys: the upstream, its file, the slots' servers. */
+static int
+load_nginx(struct rollout_traffic *tr, const cJSON *t, const struct json_src *src,
+    struct err *e)
+{
+	const cJSON *sv, *it;
+	const char *slot[2];
+	struct err ce = { 0, "" };
+	int i = 0, k;
+
+	if (get_string(t, "upstream", "traffic.upstream", &tr->upstream, src, e) < 0 ||
+	    get_string(t, "file", "traffic.file", &tr->file, src, e) < 0 ||
+	    get_string(t, "test", "traffic.test", &tr->test, src, e) < 0 ||
+	    get_string(t, "reload", "traffic.reload", &tr->reload, src, e) < 0)
+		return -1;
+	if (!tr->upstream)
+		return json_error_at(e, src, t, "traffic",
+		    "the nginx driver needs 'upstream' (the name of the upstream block it writes)");
+	if (nginx_check_upstream(tr->upstream, &ce) < 0)
+		return json_error_at(e, src, cJSON_GetObjectItemCaseSensitive(t, "upstream"),
+		    "traffic.upstream", "%s", ce.msg);
+	if (!tr->file)
+		return json_error_at(e, src, t, "traffic", "the nginx driver needs 'file' (a file "
+		    "of its own for the upstream block, which nginx.conf includes)");
+	sv = cJSON_GetObjectItemCaseSensitive(t, "servers");
+	if (!sv)
+		return json_error_at(e, src, t, "traffic", "the nginx driver needs 'servers' (each "
+		    "slot's address, like {\"blue\": \"127.0.0.1:8001\", \"green\": \"127.0.0.1:8002\"})");
+	if (!cJSON_IsObject(sv) || cJSON_GetArraySize(sv) != 2)
+		return json_error_at(e, src, sv, "traffic.servers", "expected the two slots' "
+		    "addresses, like {\"blue\": \"127.0.0.1:8001\", \"green\": \"127.0.0.1:8002\"}");
+	cJSON_ArrayForEach(it, sv) {
+		if (!cJSON_IsString(it))
+			return json_error_at(e, src, it, "traffic.servers",
+			    "'%s' must be an address string, like \"127.0.0.1:8001\"", it->string);
+		if (nginx_check_server(it->valuestring, &ce) < 0)
+			return json_error_at(e, src, it, "traffic.servers", "'%s': %s", it->string,
+			    ce.msg);
+		free(tr->server_slot[i]);
+		free(tr->server_addr[i]);
+		tr->server_slot[i] = xstrdup(it->string);
+		tr->server_addr[i++] = xstrdup(it->valuestring);
+	}
+	if (!strcmp(tr->server_addr[0], tr->server_addr[1]))
+		return json_error_at(e, src, sv, "traffic.servers", "'%s' and '%s' have the same "
+		    "address '%s': the slots must be two servers", tr->server_slot[0],
+		    tr->server_slot[1], tr->server_addr[0]);
+	slot[0] = tr->slots[0] ? tr->slots[0] : "blue";
+	slot[1] = tr->slots[1] ? tr->slots[1] : "green";
+	for (k = 0; k < 2; k++)
+		if (strcmp(slot[k], tr->server_slot[0]) && strcmp(slot[k], tr->server_slot[1]))
+			return json_error_at(e, src, sv, "traffic.servers", "no address for the slot "
+			    "'%s' (the slots are '%s' and '%s')", slot[k], slot[0], slot[1]);
+	if (!tr->test)
+		tr->test = xstrdup("nginx -t");
+	if (!tr->reload)
+		tr->reload = xstrdup("nginx -s reload");
+	return 0;
+}
+
 static int
 load_traffic(struct rollout_spec *s, const cJSON *t, const struct json_src *src, struct err *e)
 {
-	static const char *const keys[] = { "driver", "socket", "backend", "slots", "state_file",
-		"set", "get", "promote", NULL };
+	const char *keys[NTRAFFIC_KEYS + 1];
 	const cJSON *d, *slots;
 	char *driver = NULL;
+	size_t i;
 
+	for (i = 0; i < NTRAFFIC_KEYS; i++)
+		keys[i] = traffic_keys[i].key;
+	keys[i] = NULL;
 	if (known_keys(t, "traffic", keys, src, e) < 0)
 		return -1;
 	d = cJSON_GetObjectItemCaseSensitive(t, "driver");
 	if (!d)
-		return json_error_at(e, src, t, "traffic", "'driver' is missing (haproxy or exec)");
+		return json_error_at(e, src, t, "traffic", "'driver' is missing (haproxy, nginx or exec)");
 	if (get_string(t, "driver", "traffic.driver", &driver, src, e) < 0)
 		return -1;
 	if (!strcmp(driver, "haproxy")) {
@@ -216,14 +341,15 @@ load_traffic(struct rollout_spec *s, const cJSON *t, const struct json_src *src,
 	} else if (!strcmp(driver, "exec")) {
 		s->traffic.driver = TRAFFIC_EXEC;
 	} else if (!strcmp(driver, "nginx")) {
-		free(driver);
-		return json_error_at(e, src, d, "traffic.driver",
-		    "the nginx driver is not built yet; use haproxy, or exec with your own command");
+		s->traffic.driver = TRAFFIC_NGINX;
 	} else {
 		free(driver);
-		return json_error_at(e, src, d, "traffic.driver", "unknown driver (expected haproxy or exec)");
+		return json_error_at(e, src, d, "traffic.driver",
+		    "unknown driver (expected haproxy, nginx or exec)");
 	}
 	free(driver);
+	if (driver_keys(&s->traffic, t, src, e) < 0)
+		return -1;
 	if (get_string(t, "socket", "traffic.socket", &s->traffic.socket, src, e) < 0 ||
 	    get_string(t, "backend", "traffic.backend", &s->traffic.backend, src, e) < 0 ||
 	    get_string(t, "state_file", "traffic.state_file", &s->traffic.state_file, src, e) < 0 ||
@@ -245,13 +371,21 @@ load_traffic(struct rollout_spec *s, const cJSON *t, const struct json_src *src,
 		s->traffic.slots[0] = xstrdup(a->valuestring);
 		s->traffic.slots[1] = xstrdup(b->valuestring);
 	}
-	if (s->traffic.driver == TRAFFIC_HAPROXY) {
+	switch (s->traffic.driver) {
+	case TRAFFIC_HAPROXY:
 		if (!s->traffic.socket)
 			return json_error_at(e, src, t, "traffic", "the haproxy driver needs 'socket'");
 		if (!s->traffic.backend)
 			return json_error_at(e, src, t, "traffic", "the haproxy driver needs 'backend'");
-	} else if (!s->traffic.set) {
-		return json_error_at(e, src, t, "traffic", "the exec driver needs 'set'");
+		break;
+	case TRAFFIC_EXEC:
+		if (!s->traffic.set)
+			return json_error_at(e, src, t, "traffic", "the exec driver needs 'set'");
+		break;
+	case TRAFFIC_NGINX:
+		if (load_nginx(&s->traffic, t, src, e) < 0)
+			return -1;
+		break;
 	}
 	cJSON_Delete(s->traffic.json);
 	s->traffic.json = cJSON_Duplicate(t, 1);
@@ -309,17 +443,19 @@ load_metric(struct rollout_spec *s, const cJSON *m, const char *path,
     const struct json_src *src, struct err *e)
 {
 	static const char *const keys[] = { "name", "source", "max", "max_increase", "critical",
-		"query", "address", "command", NULL };
+		"query", "address", "command", "listen", "quantile", NULL };
 	struct rollout_metric mm, *dst;
 	const cJSON *c;
 	char *source = NULL;
+	int has_q = 0;
 
 	memset(&mm, 0, sizeof(mm));
 	if (known_keys(m, path, keys, src, e) < 0 ||
 	    get_string(m, "source", path, &source, src, e) < 0)
 		return -1;
 	if (!source)
-		return json_error_at(e, src, m, path, "'source' is missing (haproxy, health, prometheus or exec)");
+		return json_error_at(e, src, m, path,
+		    "'source' is missing (haproxy, haproxy-log, health, prometheus or exec)");
 	if (!strcmp(source, "haproxy"))
 		mm.source = METRIC_HAPROXY;
 	else if (!strcmp(source, "health"))
@@ -328,17 +464,21 @@ load_metric(struct rollout_spec *s, const cJSON *m, const char *path,
 		mm.source = METRIC_PROMETHEUS;
 	else if (!strcmp(source, "exec"))
 		mm.source = METRIC_EXEC;
+	else if (!strcmp(source, "haproxy-log"))
+		mm.source = METRIC_HAPROXY_LOG;
 	free(source);
 	if (!mm.source) {
 		c = cJSON_GetObjectItemCaseSensitive(m, "source");
 		return json_error_at(e, src, c, path,
-		    "unknown source '%s' (expected haproxy, health, prometheus or exec; "
-		    "haproxy-log, resources and synthetic are not built yet)", c->valuestring);
+		    "unknown source '%s' (expected haproxy, haproxy-log, health, prometheus or "
+		    "exec; resources and synthetic are not built yet)", c->valuestring);
 	}
 	if (get_string(m, "name", path, &mm.name, src, e) < 0 ||
 	    get_string(m, "query", path, &mm.query, src, e) < 0 ||
 	    get_string(m, "address", path, &mm.address, src, e) < 0 ||
 	    get_string(m, "command", path, &mm.command, src, e) < 0 ||
+	    get_string(m, "listen", path, &mm.listen, src, e) < 0 ||
+	    get_number(m, "quantile", path, &has_q, &mm.quantile, src, e) < 0 ||
 	    get_number(m, "max", path, &mm.has_max, &mm.max, src, e) < 0 ||
 	    get_number(m, "max_increase", path, &mm.has_max_increase, &mm.max_increase, src, e) < 0)
 		goto fail;
@@ -352,6 +492,23 @@ load_metric(struct rollout_spec *s, const cJSON *m, const char *path,
 		mm.name = xstrdup(metric_source_name(mm.source));
 	if (mm.source == METRIC_PROMETHEUS && (!mm.query || !mm.address)) {
 		json_error_at(e, src, m, path, "a prometheus metric needs 'address' and 'query'");
+		goto fail;
+	}
+	if (mm.source == METRIC_HAPROXY_LOG) {
+		if (!mm.listen) {
+			json_error_at(e, src, m, path, "a haproxy-log metric needs 'listen' "
+			    "(HOST:PORT of HAProxy's \"log\" target)");
+			goto fail;
+		}
+		if (!has_q)
+			mm.quantile = 99;
+		if (mm.quantile < 50 || mm.quantile > 100) {
+			json_error_at(e, src, cJSON_GetObjectItemCaseSensitive(m, "quantile"), path,
+			    "'quantile' must be from 50 to 100");
+			goto fail;
+		}
+	} else if (has_q || mm.listen) {
+		json_error_at(e, src, m, path, "'listen' and 'quantile' are for haproxy-log metrics");
 		goto fail;
 	}
 	if (mm.source == METRIC_EXEC && !mm.command) {
@@ -565,12 +722,16 @@ rollout_spec_check(const struct rollout_spec *s, struct err *e)
 	for (i = 0; i < s->nmetrics; i++) {
 		const struct rollout_metric *m = &s->metrics[i];
 
-		if ((m->source == METRIC_HAPROXY || m->source == METRIC_HEALTH) &&
+		if ((m->source == METRIC_HAPROXY || m->source == METRIC_HEALTH ||
+		    m->source == METRIC_HAPROXY_LOG) &&
 		    s->traffic.driver != TRAFFIC_HAPROXY)
 			return err_set(e, EX_USAGE_,
-			    "metric '%s': the %s source reads HAProxy's counters and needs the haproxy "
-			    "driver; with the exec driver use prometheus or exec metrics", m->name,
-			    metric_source_name(m->source));
+			    "metric '%s': the %s source reads %s and needs the haproxy driver; with "
+			    "the %s driver use prometheus or exec metrics", m->name,
+			    metric_source_name(m->source), m->source == METRIC_HEALTH ?
+			    "HAProxy's health check" : m->source == METRIC_HAPROXY_LOG ?
+			    "HAProxy's request log" : "HAProxy's counters",
+			    driver_name(s->traffic.driver));
 	}
 	if (s->approval == APPROVAL_AFTER_STEP && (size_t)s->approval_step >= s->nsteps)
 		return err_set(e, EX_USAGE_, "approval after step %d: there are only %zu steps",

@@ -7,15 +7,19 @@
  *   {"app": "shop",
  *    "traffic": {"driver": "haproxy", "socket": "/run/haproxy/admin.sock",
  *                "backend": "app", "slots": ["blue", "green"]},
+ *    (or {"driver": "nginx", "upstream": "app", "file": PATH,
+ *         "servers": {"blue": "127.0.0.1:8001", "green": "127.0.0.1:8002"}},
+ *     or {"driver": "exec", "set": COMMAND}),
  *    "steps": [{"weight": 5, "pause": "10m"}, ..., {"weight": 100}],
  *    "analysis": {"interval": "60s", "failure_limit": 3, "min_requests": 50,
  *                 "metrics": [{"name": "error-rate", "source": "haproxy",
  *                              "max": 5}]},
  *    "approval": "before" | {"after_step": N}}
  *
- * Unknown keys are refused with their path and file:line:col, as are
- * weights that do not increase, a last step that is not 100, bad
- * durations.  struct rollout_spec owns every string and array in it.
+ * Unknown keys are refused with their path and file:line:col, as are a
+ * traffic key of another driver, weights that do not increase, a last
+ * step that is not 100, bad durations.  struct rollout_spec owns every
+ * string and array in it.
  */
 #ifndef CI_ROLLOUT_SPEC_H
 #define CI_ROLLOUT_SPEC_H
@@ -25,13 +29,14 @@
 
 #include "core/log.h"
 
-enum traffic_driver { TRAFFIC_HAPROXY = 1, TRAFFIC_EXEC };
+enum traffic_driver { TRAFFIC_HAPROXY = 1, TRAFFIC_EXEC, TRAFFIC_NGINX };
 
 enum metric_source {
 	METRIC_HAPROXY = 1,	/* error ratio from HAProxy's per-server counters */
 	METRIC_HEALTH,		/* HAProxy's health check: canary DOWN is critical */
 	METRIC_PROMETHEUS,	/* an instant query; one number */
-	METRIC_EXEC		/* a command that prints one number */
+	METRIC_EXEC,		/* a command that prints one number */
+	METRIC_HAPROXY_LOG	/* a latency quantile from HAProxy's request log */
 };
 
 struct rollout_step {
@@ -49,7 +54,9 @@ struct rollout_metric {
 	int critical;		/* one failure aborts at once */
 	char *query;		/* prometheus: {{canary}}, {{stable}} substituted */
 	char *address;		/* prometheus: base URL */
-	char *command;		/* exec: sh -c TEXT, {{canary}}/{{stable}} as $1/$2 */
+	char *command;		/* exec: sh -c TEXT, {{slot}}/{{role}} as $1/$2 */
+	char *listen;		/* haproxy-log: HOST:PORT to receive syslog on */
+	double quantile;	/* haproxy-log: 50..100 (default 99) */
 };
 
 struct rollout_traffic {
@@ -61,6 +68,12 @@ struct rollout_traffic {
 	char *set;		/* exec: command setting weights */
 	char *get;		/* exec: command printing "STABLE CANARY" (optional) */
 	char *promote;		/* exec: command run when the canary reaches 100 */
+	char *upstream;		/* nginx: the upstream block's name */
+	char *file;		/* nginx: the file holding that block alone, ours */
+	char *server_slot[2];	/* nginx: the slots of "servers", in its order ... */
+	char *server_addr[2];	/* ... and their addresses (HOST:PORT, unix:PATH) */
+	char *test;		/* nginx: the config check (default "nginx -t") */
+	char *reload;		/* nginx: the reload (default "nginx -s reload") */
 	cJSON *json;		/* the traffic object as given, for the document */
 };
 

@@ -186,6 +186,11 @@ rollout_state_event(const struct rollout_state *st, const char *event, cJSON *fi
 	cJSON_AddStringToObject(j, "event", event);
 	while (fields && (c = fields->child)) {
 		cJSON_DetachItemViaPointer(fields, c);
+		/* The journal's own time and name win over a field's. */
+		if (!strcmp(c->string, "at") || !strcmp(c->string, "event")) {
+			cJSON_Delete(c);
+			continue;
+		}
 		cJSON_AddItemToObject(j, c->string, c);
 	}
 	cJSON_Delete(fields);

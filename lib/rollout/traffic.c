@@ -10,6 +10,7 @@
 #include "core/log.h"
 #include "core/proc.h"
 #include "rollout/haproxy.h"
+#include "rollout/nginx.h"
 #include "rollout/traffic.h"
 
 #define SH_TIMEOUT_MS (60 * 1000)
@@ -123,8 +124,12 @@ traffic_set(struct traffic *t, int weight, struct err *e)
 {
 	const char *px = t->cfg->backend;
 
-	if (t->cfg->driver == TRAFFIC_EXEC)
+	switch (t->cfg->driver) {
+	case TRAFFIC_EXEC:
 		return exec_set(t, t->cfg->set, weight, "traffic.set", e);
+	case TRAFFIC_NGINX:
+		return nginx_set(t->cfg, t->stable, t->canary, weight, e);
+	}
 	/* A canary left in maint by an earlier abort comes back first; the
 	 * stable slot is never in maint while it serves. */
 	if (haproxy_set_state(&t->hap, px, t->stable, "ready", e) < 0 ||
@@ -137,34 +142,43 @@ traffic_set(struct traffic *t, int weight, struct err *e)
 	return hap_save(t, e);
 }
 
+static int
+exec_get(struct traffic *t, int *weight, struct err *e)
+{
+	static const char *const names[] = { "image", "stable", "canary" };
+	const char *values[3] = { t->image, t->stable, t->canary };
+	char *out = NULL, *end;
+	long s, c;
+
+	if (!t->cfg->get)
+		return 0;
+	if (rollout_sh("traffic.get", t->cfg->get, names, values, 3, &out, e) < 0)
+		return -1;
+	s = strtol(out, &end, 10);
+	c = strtol(end, &end, 10);
+	while (*end == ' ' || *end == '\n' || *end == '\t' || *end == '\r')
+		end++;
+	if (*end || s < 0 || c < 0 || s + c == 0) {
+		err_set(e, EX_SERVICE, "traffic.get: expected \"STABLE CANARY\" weights, got '%.60s'",
+		    out);
+		free(out);
+		return -1;
+	}
+	free(out);
+	*weight = (int)((c * 100 + (s + c) / 2) / (s + c));
+	return 1;
+}
+
 int
 traffic_get(struct traffic *t, int *weight, struct err *e)
 {
 	int cur, init, scur;
 
-	if (t->cfg->driver == TRAFFIC_EXEC) {
-		static const char *const names[] = { "image", "stable", "canary" };
-		const char *values[3] = { t->image, t->stable, t->canary };
-		char *out = NULL, *end;
-		long s, c;
-
-		if (!t->cfg->get)
-			return 0;
-		if (rollout_sh("traffic.get", t->cfg->get, names, values, 3, &out, e) < 0)
-			return -1;
-		s = strtol(out, &end, 10);
-		c = strtol(end, &end, 10);
-		while (*end == ' ' || *end == '\n' || *end == '\t' || *end == '\r')
-			end++;
-		if (*end || s < 0 || c < 0 || s + c == 0) {
-			err_set(e, EX_SERVICE, "traffic.get: expected \"STABLE CANARY\" weights, got '%.60s'",
-			    out);
-			free(out);
-			return -1;
-		}
-		free(out);
-		*weight = (int)((c * 100 + (s + c) / 2) / (s + c));
-		return 1;
+	switch (t->cfg->driver) {
+	case TRAFFIC_EXEC:
+		return exec_get(t, weight, e);
+	case TRAFFIC_NGINX:
+		return nginx_get(t->cfg, t->stable, t->canary, weight, e) < 0 ? -1 : 1;
 	}
 	if (haproxy_get_weight(&t->hap, t->cfg->backend, t->canary, &cur, &init, e) < 0 ||
 	    haproxy_get_weight(&t->hap, t->cfg->backend, t->stable, &scur, &init, e) < 0)
@@ -182,8 +196,14 @@ traffic_abort(struct traffic *t, struct err *e)
 {
 	const char *px = t->cfg->backend;
 
-	if (t->cfg->driver == TRAFFIC_EXEC)
+	switch (t->cfg->driver) {
+	case TRAFFIC_EXEC:
 		return exec_set(t, t->cfg->set, 0, "traffic.set", e);
+	case TRAFFIC_NGINX:
+		/* The canary "down": nginx's new workers send it nothing; the
+		 * old ones only finish the requests they hold. */
+		return nginx_set(t->cfg, t->stable, t->canary, 0, e);
+	}
 	/* Weight first: from here no new request reaches the canary; then
 	 * maint and shutdown move the users that a cookie or a hash pinned. */
 	if (haproxy_set_weight(&t->hap, px, t->canary, 0, e) < 0 ||
@@ -200,10 +220,13 @@ traffic_promote(struct traffic *t, struct err *e)
 {
 	const char *px = t->cfg->backend;
 
-	if (t->cfg->driver == TRAFFIC_EXEC) {
+	switch (t->cfg->driver) {
+	case TRAFFIC_EXEC:
 		if (exec_set(t, t->cfg->set, 100, "traffic.set", e) < 0)
 			return -1;
 		return t->cfg->promote ? exec_set(t, t->cfg->promote, 100, "traffic.promote", e) : 0;
+	case TRAFFIC_NGINX:
+		return nginx_set(t->cfg, t->stable, t->canary, 100, e);
 	}
 	if (haproxy_set_state(&t->hap, px, t->canary, "ready", e) < 0 ||
 	    haproxy_set_weight(&t->hap, px, t->canary, 100, e) < 0 ||
@@ -222,8 +245,15 @@ traffic_health(struct traffic *t, const char *slot, int *up, char *status, size_
 	*up = 1;
 	if (status && statussz)
 		snprintf(status, statussz, "unknown");
-	if (t->cfg->driver != TRAFFIC_HAPROXY)
+	switch (t->cfg->driver) {
+	case TRAFFIC_EXEC:
 		return 0;
+	case TRAFFIC_NGINX:
+		/* Open source nginx has no active health check to ask. */
+		if (status && statussz)
+			snprintf(status, statussz, "no check");
+		return 0;
+	}
 	if (haproxy_show_stat(&t->hap, &st, e) < 0)
 		return -1;
 	r = hap_stat_find(&st, t->cfg->backend, slot);

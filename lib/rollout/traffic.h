@@ -10,6 +10,10 @@
  *            a hash land on stable at once; after every change "show
  *            servers state" goes to the server-state file when the spec
  *            names one, so a reload keeps the weights.
+ *   nginx    the upstream block in a file of its own, checked with the
+ *            spec's "nginx -t" and reloaded (rollout/nginx.h): a weight
+ *            of 0 is "down", and a file nginx refuses is put back as it
+ *            was; no health check to ask, so every server is up.
  *   exec     the user's commands, as sh -c TEXT with {{stable_weight}},
  *            {{canary_weight}}, {{image}}, {{stable}} and {{canary}}
  *            turned into "$1".."$5": the values travel as arguments, never
@@ -38,8 +42,9 @@ void traffic_init(struct traffic *t, const struct rollout_traffic *cfg, const ch
 /* The canary gets weight percent (0..100), stable the rest. */
 int traffic_set(struct traffic *t, int weight, struct err *e);
 
-/* The canary's share as the load balancer has it: 1 with *weight set,
- * 0 when the driver cannot tell (exec without a get command). */
+/* The canary's share as the load balancer has it (nginx: as the file
+ * has it): 1 with *weight set, 0 when the driver cannot tell (exec
+ * without a get command). */
 int traffic_get(struct traffic *t, int *weight, struct err *e);
 
 /* All traffic to stable now, the canary drained of its users. */
@@ -49,7 +54,7 @@ int traffic_abort(struct traffic *t, struct err *e);
 int traffic_promote(struct traffic *t, struct err *e);
 
 /* HAProxy's view of a slot: *up 1 (UP or no check), 0 (DOWN, MAINT...);
- * status (may be NULL) gets its words.  exec: always up. */
+ * status (may be NULL) gets its words.  exec and nginx: always up. */
 int traffic_health(struct traffic *t, const char *slot, int *up, char *status, size_t statussz,
     struct err *e);
 

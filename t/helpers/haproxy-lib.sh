@@ -2,7 +2,7 @@
 # tests (sourced after test-lib.sh; after registry-lib.sh when a script
 # needs both, since it takes over the EXIT trap and calls theirs).
 #
-#   haproxy_start DIR STABLE_PORT CANARY_PORT [--cookie] [--prometheus]
+#   haproxy_start DIR STABLE_PORT CANARY_PORT [--cookie] [--prometheus] [--log PORT]
 #       writes DIR/haproxy.cfg and starts HAProxy in the foreground (-db):
 #       the runtime API on DIR/admin.sock (level admin), the server-state
 #       file DIR/state, a frontend on a free port (DIR/port) to backend
@@ -10,7 +10,9 @@
 #       (CANARY_PORT, weight 0), both health-checked on GET /health every
 #       200ms.  --cookie: sticky sessions (cookie SRV, values blue and
 #       green).  --prometheus: /metrics on a second free port
-#       (DIR/prom-port).  Its pid is in DIR/pid, its output in DIR/log.
+#       (DIR/prom-port).  --log PORT: the request log (option httplog) goes
+#       over UDP syslog to 127.0.0.1:PORT.  Its pid is in DIR/pid, its
+#       output in DIR/log.
 #   haproxy_reload DIR [--keep-state-file]
 #       saves "show servers state" to DIR/state (unless told to keep the
 #       file as it is), starts a new HAProxy with -sf OLDPID, which loads
@@ -180,13 +182,15 @@ haproxy_start() {
 	test $# -ge 3 || { echo "usage: haproxy_start DIR STABLE_PORT CANARY_PORT [--cookie] [--prometheus]"; return 2; }
 	hs_dir_=$1 hs_stable_=$2 hs_canary_=$3
 	shift 3
-	hs_cookie_='' hs_prom_=''
-	for hs_opt_ in "$@"; do
-		case "$hs_opt_" in
+	hs_cookie_='' hs_prom_='' hs_log_=''
+	while test $# -gt 0; do
+		case "$1" in
 		--cookie) hs_cookie_=1 ;;
 		--prometheus) hs_prom_=1 ;;
-		*) echo "haproxy_start: unknown option '$hs_opt_'"; return 2 ;;
+		--log) hs_log_=$2; shift ;;
+		*) echo "haproxy_start: unknown option '$1'"; return 2 ;;
 		esac
+		shift
 	done
 	mkdir -p "$hs_dir_" && hs_dir_=$(cd "$hs_dir_" && pwd) || return 1
 	hs_port_=$(test_free_port) && echo "$hs_port_" >"$hs_dir_/port" || return 1
@@ -197,6 +201,7 @@ haproxy_start() {
 		echo "global"
 		echo "	stats socket $hs_dir_/admin.sock mode 600 level admin"
 		echo "	server-state-file $hs_dir_/state"
+		test -z "$hs_log_" || echo "	log 127.0.0.1:$hs_log_ local0"
 		echo ""
 		echo "defaults"
 		echo "	mode http"
@@ -204,6 +209,7 @@ haproxy_start() {
 		echo "	timeout client 10s"
 		echo "	timeout server 10s"
 		echo "	option httplog"
+		test -z "$hs_log_" || echo "	log global"
 		echo "	load-server-state-from-file global"
 		echo ""
 		echo "frontend fe"

@@ -233,6 +233,70 @@ test_state(void)
 		printf("# could not remove %s\n", dir);
 }
 
+static void
+test_log(void)
+{
+	static const struct {
+		const char *line;
+		int ok;
+		const char *be, *sv;
+		long status;
+		long long ta;
+	} cases[] = {
+		/* What HAProxy 2.6 sends with "option httplog" over syslog. */
+		{ "<134>Dec  5 07:40:00 haproxy[4321]: 127.0.0.1:54321 [05/Dec/2026:07:40:00.123] "
+		  "fe app/green 0/0/0/12/13 200 123 - - ---- 1/1/0/0/0 0/0 \"GET /search HTTP/1.1\"",
+		  1, "app", "green", 200, 13 },
+		{ "<134>Dec  5 07:40:00 haproxy[4321]: 127.0.0.1:54321 [05/Dec/2026:07:40:00.123] "
+		  "fe app/blue 0/0/1/-1/502 502 204 - - SH-- 1/1/0/0/0 0/0 \"GET / HTTP/1.1\"",
+		  1, "app", "blue", 502, 502 },
+		/* logasap: the total time is prefixed with '+'. */
+		{ "127.0.0.1:1 [05/Dec/2026:07:40:00.123] fe app/blue 0/0/0/5/+7 200 1 - - ---- "
+		  "1/1/0/0/0 0/0 \"GET / HTTP/1.1\"", 1, "app", "blue", 200, 7 },
+		/* A request HAProxy answered itself: no server. */
+		{ "<134>Dec  5 07:40:00 haproxy[1]: 127.0.0.1:1 [05/Dec/2026:07:40:00.123] fe "
+		  "fe/<NOSRV> 0/-1/-1/-1/0 503 217 - - SC-- 1/1/0/0/0 0/0 \"GET / HTTP/1.1\"",
+		  1, "fe", "<NOSRV>", 503, 0 },
+		{ "<134>Dec  5 07:40:00 haproxy[1]: Proxy fe started.", 0, NULL, NULL, 0, 0 },
+		{ "<134>Dec  5 07:40:00 haproxy[1]: Server app/green is DOWN, reason: Layer4 "
+		  "connection problem", 0, NULL, NULL, 0, 0 },
+		{ "app/green 1/2/3/4 200", 0, NULL, NULL, 0, 0 },
+		{ "app/green 1/2/3/4/5/6 200", 0, NULL, NULL, 0, 0 },
+		{ "app/green 1/2/3/4/x 200", 0, NULL, NULL, 0, 0 },
+		{ "app/green 1/2/3/4/5 2000", 0, NULL, NULL, 0, 0 },
+		{ "/green 1/2/3/4/5 200", 0, NULL, NULL, 0, 0 },
+		{ "app/ 1/2/3/4/5 200", 0, NULL, NULL, 0, 0 },
+		{ "app/green 1/2/3/4/99999999999999999999 200", 0, NULL, NULL, 0, 0 },
+		{ "", 0, NULL, NULL, 0, 0 },
+		{ "\"app/green 1/2/3/4/5 200\"", 0, NULL, NULL, 0, 0 },
+	};
+	char big[70000];
+	char be[128], sv[128];
+	long status;
+	long long ta;
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int rc = haproxy_log_parse(cases[i].line, strlen(cases[i].line), be, sv, &status, &ta);
+
+		is_int(rc, cases[i].ok, "log line %zu: %s", i, cases[i].ok ? "a record" : "not one");
+		if (cases[i].ok && rc == 1)
+			ok(!strcmp(be, cases[i].be) && !strcmp(sv, cases[i].sv) &&
+			    status == cases[i].status && ta == cases[i].ta,
+			    "... %s/%s %ld in %lldms", cases[i].be, cases[i].sv, cases[i].status,
+			    cases[i].ta);
+	}
+	memset(big, 'a', sizeof(big));
+	memcpy(big + sizeof(big) - 30, " app/green 1/2/3/4/5 200 ", 25);
+	ok(haproxy_log_parse(big, sizeof(big), be, sv, &status, &ta) == 1 && !strcmp(sv, "green"),
+	    "a 70 KB first field: the record after it is still found, nothing overrun");
+	memset(big, ' ', sizeof(big));
+	ok(haproxy_log_parse(big, sizeof(big), be, sv, &status, &ta) == 0, "nothing but spaces");
+	for (i = 0; i < sizeof(big); i++)
+		big[i] = (char)(i * 7919 % 251);
+	ok(haproxy_log_parse(big, sizeof(big), be, sv, &status, &ta) >= 0, "random bytes");
+}
+
 int
 main(void)
 {
@@ -241,5 +305,6 @@ main(void)
 	test_steps();
 	test_prometheus();
 	test_state();
+	test_log();
 	return done_testing();
 }

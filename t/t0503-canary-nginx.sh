@@ -1,0 +1,202 @@
+#!/bin/sh
+test_description='ci-canary drives a real nginx: the upstream file, nginx -t, reload, abort, resume'
+. "${0%/*}/test-lib.sh"
+. "$TEST_DIRECTORY/helpers/haproxy-lib.sh"
+
+test_tool_prereq NGINX nginx-light command -v nginx
+
+CI_STATE_DIR=$TRASH/state
+export CI_STATE_DIR
+
+# nginx with a prefix, config and pid file of its own under ngx/: the
+# machine's nginx, if any, is never touched.
+NGX=$TRASH/ngx
+UP=$NGX/app-upstream.conf
+NGINX="nginx -p $NGX/ -c $NGX/nginx.conf"
+
+# nginx_start: ngx/nginx.conf includes $UP (upstream "app") and proxies a
+# free port (ngx/port) to it; nginx runs in the foreground, its pid in
+# ngx/pid, stopped with the apps when the script ends (haproxy-lib.sh's
+# tracking: a watcher ends it should the script die unannounced).
+nginx_start() {
+	mkdir -p "$NGX/tmp" &&
+	ns_port_=$(test_free_port) && echo "$ns_port_" >"$NGX/port" &&
+	cat >"$NGX/nginx.conf" <<-EOF &&
+	daemon off;
+	worker_processes 1;
+	pid $NGX/nginx.pid;
+	error_log $NGX/error.log notice;
+	events { worker_connections 64; }
+	http {
+	access_log $NGX/access.log;
+	client_body_temp_path $NGX/tmp/body;
+	proxy_temp_path $NGX/tmp/proxy;
+	fastcgi_temp_path $NGX/tmp/fastcgi;
+	uwsgi_temp_path $NGX/tmp/uwsgi;
+	scgi_temp_path $NGX/tmp/scgi;
+	include $UP;
+	server {
+	listen 127.0.0.1:$ns_port_;
+	location / { proxy_pass http://app; }
+	}
+	}
+	EOF
+	$NGINX -t 2>"$NGX/check" || { cat "$NGX/check"; return 1; }
+	$NGINX </dev/null >>"$NGX/log" 2>&1 &
+	ns_pid_=$!
+	hap_track_ "$ns_pid_" nginx
+	echo "$ns_pid_" >"$NGX/pid"
+	wait_for_port "$ns_port_"
+}
+
+# versions N: the X-App-Version of N requests through nginx, on one line.
+versions() {
+	vs_i_=0 vs_all_=
+	while test $vs_i_ -lt "$1"; do
+		vs_v_=$(curl -s -D - -o /dev/null "http://127.0.0.1:$(cat "$NGX/port")/health" |
+			tr -d "\r" | grep -i "^x-app-version:" | cut -d" " -f2)
+		vs_all_="$vs_all_${vs_all_:+ }${vs_v_:-none}"
+		vs_i_=$((vs_i_ + 1))
+	done
+	echo "$vs_all_"
+}
+
+# wait_served V: until nginx's new workers answer with V (a reload
+# returns before they take over; 10 s).
+wait_served() {
+	ws_n_=0
+	until test "$(versions 1)" = "$1"; do
+		test $ws_n_ -lt 100 || { echo "nginx does not serve $1: $(versions 4)"; return 1; }
+		sleep 0.1
+		ws_n_=$((ws_n_ + 1))
+	done
+}
+
+# upstream BLUE GREEN: the file ci-canary writes, each slot's weight
+# ("down" for 0).
+upstream() {
+	echo "upstream app {"
+	upstream_server_ blue "$1"
+	upstream_server_ green "$2"
+	echo "}"
+}
+upstream_server_() {
+	if test "$2" = 0; then
+		echo "    server 127.0.0.1:$(cat "$1/port") down;"
+	else
+		echo "    server 127.0.0.1:$(cat "$1/port") weight=$2;"
+	fi
+}
+
+# wait_grep PATTERN FILE: until FILE has PATTERN (10 s).
+wait_grep() {
+	wg_n_=0
+	until grep -q -e "$1" "$2" 2>/dev/null; do
+		test $wg_n_ -lt 100 || { echo "no '$1' in $2:"; cat "$2"; return 1; }
+		sleep 0.1
+		wg_n_=$((wg_n_ + 1))
+	done
+}
+
+# spec FILE METRIC_COMMAND [STEPS]: a rollout of "shop" through nginx;
+# every reload also appends the file to rendered.
+spec() {
+	sp_steps_=${3:-'[{"weight": 10, "pause": "300ms"}, {"weight": 50, "pause": "300ms"}, {"weight": 100}]'}
+	cat >"$1" <<-EOF
+	{"app": "shop",
+	 "traffic": {"driver": "nginx", "upstream": "app", "file": "$UP",
+	             "servers": {"blue": "127.0.0.1:$(cat blue/port)",
+	                         "green": "127.0.0.1:$(cat green/port)"},
+	             "test": "$NGINX -t",
+	             "reload": "$NGINX -s reload && cat $UP >>$TRASH/rendered"},
+	 "steps": $sp_steps_,
+	 "analysis": {"interval": "150ms", "min_requests": 0,
+	              "metrics": [{"name": "errors", "source": "exec", "command": "$2", "max": 1}]}}
+	EOF
+}
+
+test_expect_success NGINX,CURL 'setup: v1 on blue carries the traffic through nginx, green waits' '
+	haproxy_app_start blue "$(test_free_port)" --version v1 &&
+	haproxy_app_start green "$(test_free_port)" --version v2 &&
+	mkdir -p "$NGX" &&
+	printf "upstream app {\n    server 127.0.0.1:%s;\n}\n" "$(cat blue/port)" >"$UP" &&
+	nginx_start &&
+	echo "v1 v1 v1 v1" >expect && versions 4 >got && test_cmp expect got
+'
+
+test_expect_success NGINX,CURL 'a failing canary: the canary goes down, all traffic back on v1' '
+	spec bad0.json "echo 7" &&
+	sed -e "s/\"min_requests\": 0/&, \"failure_limit\": 1/" bad0.json >bad.json &&
+	test_grep "\"failure_limit\": 1" bad.json &&
+	test_expect_code 1 ci-canary --new -f bad.json --image reg.example/shop:v2 >doc.json 2>err &&
+	test_json doc.json "d[\"canary\"][\"status\"] == \"failed\" and d[\"canary\"][\"verdict\"] == \"rollback\"" &&
+	test_json doc.json "d[\"canary\"][\"reason\"] == \"errors 7 > 1, 1 of 1 failures\"" &&
+	test_json doc.json "d[\"canary\"][\"weights\"] == {\"stable\": 100, \"canary\": 0}" &&
+	test_grep "rolled back in [0-9]* ms: errors 7 > 1" err &&
+	upstream 100 0 >expect && test_cmp expect "$UP" &&
+	{ upstream 90 10 && upstream 100 0; } >expect && test_cmp expect rendered &&
+	wait_served v1 &&
+	echo "v1 v1 v1 v1 v1 v1 v1 v1" >expect && versions 8 >got && test_cmp expect got &&
+	test_json state/canary/shop.json "d[\"status\"] == \"failed\" and d[\"stable_slot\"] == \"blue\""
+'
+
+test_expect_success NGINX,CURL 'a healthy canary goes 10, 50, 100 and nginx serves v2 alone' '
+	rm -f rendered &&
+	spec good.json "echo 0" &&
+	ci-canary --new -f good.json --image reg.example/shop:v2 >doc.json 2>err &&
+	test_json doc.json "d[\"canary\"][\"status\"] == \"passed\" and d[\"canary\"][\"verdict\"] == \"promoted\"" &&
+	test_json doc.json "[s[\"status\"] for s in d[\"canary\"][\"steps\"]] == [\"passed\"] * 3" &&
+	test_json doc.json "d[\"canary\"][\"traffic\"][\"driver\"] == \"nginx\"" &&
+	{ upstream 90 10 && upstream 50 50 && upstream 0 100; } >expect &&
+	test_cmp expect rendered &&
+	cat >expect <<-EOF &&
+	upstream app {
+	    server 127.0.0.1:$(cat blue/port) down;
+	    server 127.0.0.1:$(cat green/port) weight=100;
+	}
+	EOF
+	test_cmp expect "$UP" &&
+	wait_served v2 &&
+	echo "v2 v2 v2 v2 v2 v2 v2 v2 v2 v2" >expect && versions 10 >got && test_cmp expect got &&
+	test_json state/canary/shop.json "d[\"status\"] == \"passed\" and d[\"stable_slot\"] == \"green\"" &&
+	! ls "$NGX" | grep -q "\.tmp\."
+'
+
+test_expect_success NGINX,CURL 'nginx -t refuses the file: the old one stays, nginx serves on, exit 69' '
+	cp "$UP" before &&
+	sed -e "s/\"blue\": \"127.0.0.1:[0-9]*\"/\"blue\": \"127.0.0.1:99999\"/" good.json >refused.json &&
+	test_grep 99999 refused.json &&
+	test_expect_code 69 ci-canary --new -f refused.json --app refused \
+		--image reg.example/shop:v3 >doc.json 2>err &&
+	test_grep "nginx refused .$UP.: .$NGINX -t. exited with status 1: .*invalid port in upstream \"127.0.0.1:99999\"" err &&
+	test_grep "the previous file is back" err &&
+	test_json doc.json "d[\"canary\"][\"status\"] == \"error\" and \"$UP\" in d[\"canary\"][\"reason\"]" &&
+	test_cmp before "$UP" &&
+	kill -0 "$(cat "$NGX/pid")" &&
+	echo "v2 v2 v2 v2" >expect && versions 4 >got && test_cmp expect got &&
+	! ls "$NGX" | grep -q "\.tmp\."
+'
+
+test_expect_success NGINX,CURL 'kill -9 mid-step: the file is read back, weights changed by hand set again' '
+	haproxy_app_stop blue &&
+	haproxy_app_start blue "$(cat blue/port)" --version v3 &&
+	spec resume.json "echo 0" "[{\"weight\": 25, \"pause\": \"3s\"}, {\"weight\": 100}]" &&
+	{ (exec ci-canary --new -f resume.json --image reg.example/shop:v3 >doc.json 2>err.bg) &
+	  echo $! >canary.pid; } &&
+	wait_grep "step 1 of 2: 25%" err.bg &&
+	kill -9 "$(cat canary.pid)" &&
+	proc_gone "$(cat canary.pid)" &&
+	upstream 25 75 >expect && test_cmp expect "$UP" &&
+	printf "upstream app {\n    server 127.0.0.1:1 weight=1;\n}\n" >"$UP" &&
+	test_expect_code 2 ci-canary --new -f resume.json --image reg.example/shop:v3 >doc.json 2>err &&
+	test_grep "$UP:2: .server 127.0.0.1:1 weight=1;.: a server not in traffic.servers" err &&
+	upstream 0 100 >"$UP" &&
+	ci-canary --new -f resume.json --image reg.example/shop:v3 >doc.json 2>err &&
+	test_grep "the canary had weight 0, setting 25 again" err &&
+	test_json doc.json "d[\"canary\"][\"status\"] == \"passed\"" &&
+	upstream 100 0 >expect && test_cmp expect "$UP" &&
+	wait_served v3 &&
+	echo "v3 v3 v3 v3" >expect && versions 4 >got && test_cmp expect got
+'
+
+test_done

@@ -21,7 +21,7 @@ enum {
 	OPT_APP = STAGE_KEY, OPT_SOCKET, OPT_BACKEND, OPT_SLOTS, OPT_STATE_FILE, OPT_IMAGE,
 	OPT_STEPS, OPT_PAUSE, OPT_INTERVAL, OPT_MAX_ERROR_RATE, OPT_MAX_P99, OPT_FAILURE_LIMIT,
 	OPT_MIN_REQUESTS, OPT_PROMOTE, OPT_ABORT, OPT_SLOT, OPT_ABORT_ON_SIGNAL, OPT_RESUME,
-	OPT_LOG_LISTEN
+	OPT_LOG_LISTEN, OPT_REPORT
 };
 
 static const struct stage_opt opts[] = {
@@ -57,6 +57,8 @@ static const struct stage_opt opts[] = {
 	  "print the slot the next release must be deployed to, and exit" },
 	{ "abort-on-signal", OPT_ABORT_ON_SIGNAL, no_argument, NULL,
 	  "on SIGINT/SIGTERM roll back before exiting" },
+	{ "report", OPT_REPORT, required_argument, "FILE",
+	  "write an SVG chart of weights and metrics over the rollout" },
 	STAGE_OPT_END
 };
 
@@ -81,7 +83,7 @@ parse_args(struct stage *st, int argc, char **argv, struct flags *f, struct cana
 	    "                 [--backend NAME] [--slots A,B] [--state-file FILE] [--steps LIST]\n"
 	    "                 [--pause DUR] [--interval DUR] [--max-error-rate PCT]\n"
 	    "                 [--log-listen ADDR] [--max-p99 DUR] [--failure-limit N]\n"
-	    "                 [--min-requests N] [--abort-on-signal]\n"
+	    "                 [--min-requests N] [--abort-on-signal] [--report FILE]\n"
 	    "                 [--new] [--version-tag VERSION] [--verbose]\n"
 	    "       ci-canary [-f FILE] [--app NAME] --promote | --abort | --resume\n"
 	    "       ci-canary [-f FILE] [--app NAME] [--socket ADDR --backend NAME] --slot\n"
@@ -146,6 +148,9 @@ parse_args(struct stage *st, int argc, char **argv, struct flags *f, struct cana
 		case OPT_PROMOTE:
 			c->action = CANARY_PROMOTE;
 			actions++;
+			break;
+		case OPT_REPORT:
+			c->report = optarg;
 			break;
 		case OPT_RESUME:
 			c->action = CANARY_RUN;

@@ -46,12 +46,15 @@ without() {
 }
 
 # The finder for the form test_expect_code had before it was a command:
-# a number, perhaps prerequisites, then a quoted name.
+# a number, perhaps prerequisites, a quoted name, and the body's opening
+# quote ending the line.  A quoted command of the new form is no match.
 SQ="'"
+OLD_FORM="^[[:space:]]*test_expect_code [0-9]+ +([A-Z!,]+ +)?[\"$SQ][^\"$SQ]*[\"$SQ] +[\"$SQ]\$"
 test_expect_success 'no test uses test_expect_code N NAME BODY any more' '
-	printf "%s\n" "test_expect_code 74 FAIL \"x\" \\" "	test_expect_code 1 ${SQ}name$SQ $SQ" >old-form &&
-	test $(grep -cE "^[[:space:]]*test_expect_code [0-9]+ +([A-Z!,]+ +)?[\"$SQ]" old-form) = 2 &&
-	! grep -nE "^[[:space:]]*test_expect_code [0-9]+ +([A-Z!,]+ +)?[\"$SQ]" "$TEST_DIRECTORY"/t[0-9]*.sh
+	printf "%s\n" "test_expect_code 74 FAIL \"x y\" \"" "	test_expect_code 1 ${SQ}name$SQ $SQ" \
+		"	test_expect_code 1 \"\$HAP\" cmd x &&" "test_expect_code 2 ${SQ}a b$SQ c" >forms &&
+	test $(grep -cE "$OLD_FORM" forms) = 2 &&
+	! grep -nE "$OLD_FORM" "$TEST_DIRECTORY"/t[0-9]*.sh
 '
 
 test_expect_success 'test_expect_code: the exit status it wants passes, and the checks after it run' '

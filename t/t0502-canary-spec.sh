@@ -202,10 +202,19 @@ test_expect_success 'the exec driver: weights through the user command, values a
 test_expect_success 'an exec metric over its max fails the canary after failure_limit' '
 	sed -e "s/echo 0.5/echo 7/" exec.json >bad.json &&
 	rm -f weights.log &&
-	test_expect_code 1 ci-canary --new -f bad.json --image r/shop:v2 >doc.json 2>err &&
+	test_expect_code 1 ci-canary --new -f bad.json --image r/shop:v2 --report chart.svg >doc.json 2>err &&
+	xmllint --noout chart.svg &&
+	test_grep "<polyline" chart.svg &&
+	test "$(grep -c "class=.fail." chart.svg)" -ge 3 &&
 	test_json doc.json "d[\"canary\"][\"status\"] == \"failed\" and d[\"canary\"][\"reason\"] == \"errors 7 > 1, 3 of 3 failures\"" &&
 	tail -n 1 weights.log >last &&
 	echo "green=100 blue=0 r/shop:v2" >expect && test_cmp expect last
+'
+
+test_expect_success '--report to a place that cannot be written: the verdict stands, the error is said' '
+	test_expect_code 1 ci-canary --new -f bad.json --image r/shop:v2c --report no/such/dir/c.svg >doc.json 2>err &&
+	test_json doc.json "d[\"canary\"][\"status\"] == \"failed\"" &&
+	test_grep "no/such/dir/c.svg" err
 '
 
 test_expect_success 'an exec metric that prints no number: the source is unreadable, then abort' '

@@ -15,6 +15,7 @@
 #include "core/stage.h"
 #include "core/timeutil.h"
 #include "rollout/metrics.h"
+#include "rollout/report.h"
 #include "rollout/rollout.h"
 #include "rollout/state.h"
 #include "rollout/traffic.h"
@@ -754,6 +755,20 @@ done:
 		/* An error mid-rollout: the canary is not trusted; say so. */
 		set_str(r.sec, "status", "error");
 		set_str(r.sec, "reason", e->msg);
+	}
+	if (r.sec && c->report) {
+		struct err re = { 0, "" };
+
+		/* The chart never hides the verdict: a rollout that failed
+		 * still exits 1; only a passed one turns into an I/O error. */
+		if (rollout_report_svg(r.sec, c->report, &re) < 0) {
+			if (rc == EX_PASS) {
+				*e = re;
+				rc = -1;
+			} else {
+				log_error("%s", re.msg);
+			}
+		}
 	}
 	if (r.sec) {
 		*section = cJSON_Duplicate(r.sec, 1);

@@ -36,6 +36,7 @@ struct canary_cmd {
 	int action;			/* enum canary_action */
 	int abort_on_signal;
 	int ask;			/* may ask for approval on the terminal */
+	const char *report;		/* --report FILE.svg, or NULL */
 };
 
 /* The stage's work (core/stage.h). */

@@ -61,6 +61,7 @@ test_expect_success HAPROXY 'a fast canary passes the same analysis, its p99 in 
 	stop_load &&
 	test_json doc.json "d[\"canary\"][\"status\"] == \"passed\"" &&
 	test_json doc.json "any(\"canary\" in i[\"metrics\"][\"p99\"] and i[\"metrics\"][\"p99\"][\"canary\"] < 500 for i in d[\"canary\"][\"intervals\"])" &&
+	test_json doc.json "any(i[\"metrics\"][\"p99\"][\"canary_requests\"] > 0 and i[\"metrics\"][\"p99\"][\"stable_requests\"] > 0 for i in d[\"canary\"][\"intervals\"])" &&
 	is "$(weight green)" 100
 '
 

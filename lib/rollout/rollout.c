@@ -305,7 +305,7 @@ analyse(struct run *r, int stepi, long long *step_requests, char *why, size_t wh
 				cJSON_AddNumberToObject(mj, "canary", o.canary);
 			if (o.has_stable)
 				cJSON_AddNumberToObject(mj, "stable", o.stable);
-			if (mt->source == METRIC_HAPROXY) {
+			if (mt->source == METRIC_HAPROXY || mt->source == METRIC_HAPROXY_LOG) {
 				cJSON_AddNumberToObject(mj, "canary_requests", (double)o.canary_n);
 				cJSON_AddNumberToObject(mj, "stable_requests", (double)o.stable_n);
 			}

@@ -13,6 +13,11 @@ hap() {
 	"$HAP" cmd "$SOCK" "$@"
 }
 
+# hap_at ADDR ...: the same against another address.
+hap_at() {
+	"$HAP" cmd "$@"
+}
+
 # row B/S: its line of show-stat.
 row() {
 	hap show-stat >row.all && grep "^$1 " row.all
@@ -158,11 +163,11 @@ test_expect_success 'an unknown server or backend: the error names it, in HAProx
 '
 
 test_expect_success 'an unreachable socket: exit 1, and the message names the address' '
-	test_expect_code 1 "$HAP" cmd "$TRASH/nothing.sock" info >out 2>err &&
+	test_expect_code 1 hap_at "$TRASH/nothing.sock" info >out 2>err &&
 	test_grep "^error: cannot reach haproxy at .$TRASH/nothing.sock.: No such file or directory$" err &&
 	! test -s out &&
 	port=$(test_free_port) &&
-	test_expect_code 1 "$HAP" cmd "127.0.0.1:$port" info 2>err &&
+	test_expect_code 1 hap_at "127.0.0.1:$port" info 2>err &&
 	test_grep "^error: cannot reach haproxy at .127.0.0.1:$port.: Connection refused$" err
 '
 

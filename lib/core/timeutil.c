@@ -199,6 +199,19 @@ format_rfc3339(time_t t, char *out, size_t outsz)
 	    tm.tm_hour, tm.tm_min, tm.tm_sec);
 }
 
+void
+format_rfc3339_ms(long long ms, char *out, size_t outsz)
+{
+	long long sec = ms >= 0 ? ms / 1000 : (ms - 999) / 1000;
+	size_t n;
+
+	format_rfc3339((time_t)sec, out, outsz);
+	n = strlen(out);
+	/* "...:00Z" -> "...:00.123Z" */
+	if (n == 20 && outsz >= 25)
+		snprintf(out + 19, outsz - 19, ".%03lldZ", ms - sec * 1000);
+}
+
 /* Read exactly n digits; -1 when any is missing. */
 static int
 digits(const char **pp, int n)

@@ -30,6 +30,9 @@ int sleep_ms(long long ms, const volatile sig_atomic_t *stop);
 
 /* "2026-11-26T09:00:00Z" (millis are dropped); out needs 21 bytes. */
 void format_rfc3339(time_t t, char *out, size_t outsz);
+/* The same with milliseconds, from wall-clock ms since the epoch:
+ * "2026-11-26T09:00:00.123Z"; out needs 25 bytes. */
+void format_rfc3339_ms(long long ms, char *out, size_t outsz);
 /* Accepts Z or +hh:mm offsets and fractional seconds; -1 on bad input. */
 int parse_rfc3339(const char *s, time_t *t);
 

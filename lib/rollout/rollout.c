@@ -36,12 +36,6 @@ struct run {
 };
 
 static void
-rfc3339_ms(long long ms, char *out, size_t outsz)
-{
-	format_rfc3339((time_t)(ms / 1000), out, outsz);
-}
-
-static void
 set_str(cJSON *o, const char *k, const char *v)
 {
 	json_set(o, k, v ? cJSON_CreateString(v) : cJSON_CreateNull());
@@ -283,7 +277,7 @@ analyse(struct run *r, int stepi, long long *step_requests, char *why, size_t wh
 	struct buf line = BUF_INIT;
 
 	*why = '\0';
-	rfc3339_ms(now_ms(), at, sizeof(at));
+	format_rfc3339_ms(now_ms(), at, sizeof(at));
 	cJSON_AddNumberToObject(iv, "step", stepi + 1);
 	cJSON_AddStringToObject(iv, "at", at);
 	cJSON_AddNumberToObject(iv, "weight", s->steps[stepi].weight);
@@ -524,7 +518,7 @@ run_steps(struct run *r, struct err *e)
 			r->st.step_started_ms = now;
 			r->st.step_pause_end_ms = now + step->pause_ms;
 			r->st.step_deadline_ms = now + step->pause_ms;
-			rfc3339_ms(now, at, sizeof(at));
+			format_rfc3339_ms(now, at, sizeof(at));
 			if (se) {
 				set_str(se, "status", "running");
 				set_str(se, "started_at", at);
@@ -633,7 +627,7 @@ run_steps(struct run *r, struct err *e)
 		{
 			char at[40];
 
-			rfc3339_ms(now_ms(), at, sizeof(at));
+			format_rfc3339_ms(now_ms(), at, sizeof(at));
 			if (se) {
 				set_str(se, "status", "passed");
 				set_str(se, "ended_at", at);

@@ -177,10 +177,7 @@ rollout_state_event(const struct rollout_state *st, const char *event, cJSON *fi
 	size_t len, off = 0;
 	int fd, rc = 0;
 
-	format_rfc3339((time_t)(now / 1000), at, sizeof(at));
-	/* Milliseconds matter for the journal: "...:00.123Z". */
-	if (strlen(at) == 20)
-		snprintf(at + 19, sizeof(at) - 19, ".%03lldZ", now % 1000);
+	format_rfc3339_ms(now, at, sizeof(at));
 	/* "at" and "event" first: easier to read with grep. */
 	cJSON_AddStringToObject(j, "at", at);
 	cJSON_AddStringToObject(j, "event", event);

@@ -241,6 +241,15 @@ main(void)
 	format_rfc3339((time_t)253402300800LL, out, sizeof(out));
 	is_str(out, "", "year 10000 has no RFC 3339 form");
 
+	format_rfc3339_ms(1764925200123LL, out, sizeof(out));
+	is_str(out, "2025-12-05T09:00:00.123Z", "milliseconds after the seconds");
+	format_rfc3339_ms(1764925200005LL, out, sizeof(out));
+	is_str(out, "2025-12-05T09:00:00.005Z", "... zero-padded");
+	format_rfc3339_ms(-1, out, sizeof(out));
+	is_str(out, "1969-12-31T23:59:59.999Z", "... and right before the epoch");
+	ok(parse_rfc3339("2025-12-05T09:00:00.123Z", &t) == 0 && (long long)t == 1764925200LL,
+	    "parse_rfc3339 reads them back");
+
 	/* Format then parse, across a range of times. */
 	ok_all = 1;
 	for (x = -2208988800LL; x < 4102444800LL && ok_all; x += 86400LL * 37 + 3671) {

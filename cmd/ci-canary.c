@@ -220,7 +220,8 @@ apply_flags(struct stage *st, struct flags *f, struct canary_cmd *c)
 		const char *comma = strchr(f->slots, ',');
 
 		if (!comma || comma == f->slots || !comma[1] || strchr(comma + 1, ',') ||
-		    !strncmp(f->slots, comma + 1, (size_t)(comma - f->slots)))
+		    (strlen(comma + 1) == (size_t)(comma - f->slots) &&
+		    !strncmp(f->slots, comma + 1, (size_t)(comma - f->slots))))
 			return stage_usage_error(st, "--slots '%s': expected two names, like blue,green",
 			    f->slots);
 		free(t->slots[0]);
@@ -246,11 +247,16 @@ apply_flags(struct stage *st, struct flags *f, struct canary_cmd *c)
 	if (f->has_max_err)
 		rollout_spec_set_max(s, METRIC_HAPROXY, "error-rate", f->max_err);
 	if (f->log_listen) {
-		struct rollout_metric *m;
+		struct rollout_metric *m = s->metrics, *end = s->metrics + s->nmetrics;
 
-		rollout_spec_set_max(s, METRIC_HAPROXY_LOG, "p99", 500);
-		for (m = s->metrics; m->source != METRIC_HAPROXY_LOG; m++)
-			;
+		/* A haproxy-log metric of the spec keeps its bound; a new one
+		 * gets the seed's 500 ms. */
+		while (m < end && m->source != METRIC_HAPROXY_LOG)
+			m++;
+		if (m == end) {
+			rollout_spec_set_max(s, METRIC_HAPROXY_LOG, "p99", 500);
+			m = &s->metrics[s->nmetrics - 1];
+		}
 		free(m->listen);
 		m->listen = xstrdup(f->log_listen);
 		if (!m->quantile)

@@ -143,6 +143,14 @@ bad_option '--pause without --steps' '--pause 1m' "--pause goes with --steps"
 bad_option '--max-p99 without a latency source' '--max-p99 500ms' "--max-p99 needs per-request latencies: give --log-listen"
 bad_option 'two actions' '--promote --abort' "--promote, --abort and --resume go alone"
 bad_option 'bad slots' '--slots blue' "--slots 'blue': expected two names"
+bad_option 'the same slot twice' '--slots blue,blue' "--slots 'blue,blue': expected two names"
+
+test_expect_success '--slots takes names that share a prefix' '
+	test_expect_code 69 ci-canary --app pre --socket "$DEAD" --backend b \
+		--slots blue,blueberry --slot >out 2>err &&
+	test_grep "cannot reach haproxy" err
+'
+
 bad_option 'a bad app name' '--app ../etc --image r/x:1' "app name '../etc'"
 
 test_expect_success 'an unreachable socket: exit 69 naming it, the document says error' '

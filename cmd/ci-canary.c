@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include <sys/ioctl.h>
 
 #include <curl/curl.h>
 
@@ -21,7 +23,7 @@ enum {
 	OPT_APP = STAGE_KEY, OPT_SOCKET, OPT_BACKEND, OPT_SLOTS, OPT_STATE_FILE, OPT_IMAGE,
 	OPT_STEPS, OPT_PAUSE, OPT_INTERVAL, OPT_MAX_ERROR_RATE, OPT_MAX_P99, OPT_FAILURE_LIMIT,
 	OPT_MIN_REQUESTS, OPT_PROMOTE, OPT_ABORT, OPT_SLOT, OPT_ABORT_ON_SIGNAL, OPT_RESUME,
-	OPT_LOG_LISTEN, OPT_REPORT
+	OPT_LOG_LISTEN, OPT_REPORT, OPT_DASHBOARD, OPT_NO_DASHBOARD
 };
 
 static const struct stage_opt opts[] = {
@@ -59,6 +61,10 @@ static const struct stage_opt opts[] = {
 	  "on SIGINT/SIGTERM roll back before exiting" },
 	{ "report", OPT_REPORT, required_argument, "FILE",
 	  "write an SVG chart of weights and metrics over the rollout" },
+	{ "dashboard", OPT_DASHBOARD, no_argument, NULL,
+	  "redraw a live panel on stderr each interval (default: on a terminal)" },
+	{ "no-dashboard", OPT_NO_DASHBOARD, no_argument, NULL,
+	  "one log line per interval, even on a terminal" },
 	STAGE_OPT_END
 };
 
@@ -70,7 +76,25 @@ struct flags {
 	double max_err;
 	long failure_limit, min_requests;
 	int slot;
+	int dashboard;		/* 1 --dashboard, -1 --no-dashboard, 0 auto */
 };
+
+/* The panel goes to a terminal that can draw it, unless told. */
+static void
+dashboard_setup(const struct flags *f, struct canary_cmd *c)
+{
+	const char *term = getenv("TERM"), *cols = getenv("COLUMNS");
+	int tty = isatty(2) && term && *term && strcmp(term, "dumb");
+	struct winsize ws;
+
+	c->dashboard = f->dashboard > 0 || (f->dashboard == 0 && tty);
+	c->color = tty && !getenv("NO_COLOR");
+	c->cols = 80;
+	if (tty && ioctl(2, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0)
+		c->cols = ws.ws_col;
+	else if (cols && strtol(cols, NULL, 10) > 0 && strtol(cols, NULL, 10) < 10000)
+		c->cols = (int)strtol(cols, NULL, 10);
+}
 
 /* Returns -1 to go on, else the exit status. */
 static int
@@ -151,6 +175,12 @@ parse_args(struct stage *st, int argc, char **argv, struct flags *f, struct cana
 			break;
 		case OPT_REPORT:
 			c->report = optarg;
+			break;
+		case OPT_DASHBOARD:
+			f->dashboard = 1;
+			break;
+		case OPT_NO_DASHBOARD:
+			f->dashboard = -1;
 			break;
 		case OPT_RESUME:
 			c->action = CANARY_RUN;
@@ -305,6 +335,7 @@ main(int argc, char **argv)
 				rc = EX_IOERR_;
 			}
 		} else {
+			dashboard_setup(&f, &c);
 			rc = stage_run(&st, canary_work, &c);
 		}
 		curl_global_cleanup();

@@ -91,8 +91,8 @@ refused haproxy-needs-socket '{"traffic": {"driver": "haproxy", "backend": "b"}}
 	"the haproxy driver needs 'socket'"
 
 refused unknown-source '{"traffic": {"driver": "haproxy", "socket": "/s", "backend": "b"},
- "analysis": {"metrics": [{"source": "resources", "max": 1}]}}' \
-	"unknown source 'resources'.*resources and synthetic are not built yet"
+ "analysis": {"metrics": [{"source": "disk", "max": 1}]}}' \
+	"unknown source 'disk' (expected haproxy, haproxy-log, health, prometheus, exec, resources or synthetic)"
 
 refused log-without-listen '{"traffic": {"driver": "haproxy", "socket": "/s", "backend": "b"},
  "analysis": {"metrics": [{"source": "haproxy-log", "max": 1}]}}' \

@@ -2,6 +2,7 @@
 test_description='ci-canary drives a real nginx: the upstream file, nginx -t, reload, abort, resume'
 . "${0%/*}/test-lib.sh"
 . "$TEST_DIRECTORY/helpers/haproxy-lib.sh"
+. "$TEST_DIRECTORY/helpers/canary-lib.sh"
 
 test_tool_prereq NGINX nginx-light command -v nginx
 
@@ -69,6 +70,18 @@ wait_served() {
 		test $ws_n_ -lt 100 || { echo "nginx does not serve $1: $(versions 4)"; return 1; }
 		sleep 0.1
 		ws_n_=$((ws_n_ + 1))
+	done
+}
+
+# users_versions: "userN VERSION" for 3 requests of each of 20 users,
+# each with its own session cookie.
+users_versions() {
+	for uv_u_ in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do
+		for uv_k_ in 1 2 3; do
+			curl -s -D - -o /dev/null -H "Cookie: session=user$uv_u_" \
+				"http://127.0.0.1:$(cat "$NGX/port")/health" |
+				tr -d "\r" | sed -n "s/^[Xx]-[Aa]pp-[Vv]ersion: /user$uv_u_ /p"
+		done
 	done
 }
 
@@ -197,6 +210,26 @@ test_expect_success NGINX,CURL 'kill -9 mid-step: the file is read back, weights
 	upstream 100 0 >expect && test_cmp expect "$UP" &&
 	wait_served v3 &&
 	echo "v3 v3 v3 v3" >expect && versions 4 >got && test_cmp expect got
+'
+
+test_expect_success NGINX,CURL 'sticky cookie: nginx hashes the session cookie; each user keeps a version' '
+	spec sticky.json "echo 0" "[{\"weight\": 50, \"pause\": \"3s\"}, {\"weight\": 100}]" &&
+	sed -i "s|\"servers\":|\"sticky\": \"cookie:session\", \"servers\":|" sticky.json &&
+	{ (exec ci-canary --new -f sticky.json --image reg.example/shop:v2 >doc.json 2>err.bg) &
+	  echo $! >canary.pid; } &&
+	wait_grep "step 1 of 2: 50%" err.bg &&
+	test_grep "^map \$cookie_session \$ci_sticky_app {" "$UP" &&
+	test_grep "hash \$ci_sticky_app consistent;" "$UP" &&
+	n=0 &&
+	until users_versions >users && test "$(cut -d" " -f2 users | sort -u | wc -l)" = 2; do
+		test $n -lt 30 || { cat users; false; } && sleep 0.3 && n=$((n + 1)) || return 1
+	done &&
+	is "$(wc -l <users)" 60 &&
+	is "$(sort -u users | wc -l)" 20 &&
+	is "$(cut -d" " -f2 users | sort -u | tr "\n" " ")" "v2 v3 " &&
+	wait_pid_file canary.pid &&
+	test_json doc.json "d[\"canary\"][\"status\"] == \"passed\"" &&
+	test_grep "^map \$cookie_session" "$UP"
 '
 
 test_done

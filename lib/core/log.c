@@ -35,6 +35,14 @@ log_level(void)
 	return level;
 }
 
+static unsigned long lines_written;
+
+unsigned long
+log_lines(void)
+{
+	return lines_written;
+}
+
 static void
 vlog(const char *tag, const char *fmt, va_list ap)
 {
@@ -50,6 +58,7 @@ vlog(const char *tag, const char *fmt, va_list ap)
 	line[n++] = '\n';
 	fwrite(line, 1, (size_t)n, stderr);
 	fflush(stderr);
+	lines_written++;
 }
 
 void

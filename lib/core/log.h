@@ -36,6 +36,9 @@ void log_init(const char *prog);
 const char *log_prog(void);
 void log_set_level(int level);
 int log_level(void);
+/* How many messages went to stderr so far (a terminal display that redraws
+ * itself knows when someone wrote below it). */
+unsigned long log_lines(void);
 
 void log_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

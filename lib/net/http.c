@@ -310,6 +310,20 @@ http_retry_after_ms(const char *v)
 	return s < 0 ? 0 : s;
 }
 
+int
+http_token_ok(const char *s)
+{
+	const char *p;
+
+	if (!s || !*s)
+		return 0;
+	for (p = s; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		    (*p >= '0' && *p <= '9') || (*p && strchr("!#$%&'*+-.^_`|~", *p))))
+			return 0;
+	return 1;
+}
+
 char *
 http_urlencode(const char *s)
 {

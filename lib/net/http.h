@@ -95,6 +95,10 @@ void http_challenge_free(struct http_challenge *c);
 /* Retry-After: delta-seconds or an HTTP-date; milliseconds from now, or -1. */
 long long http_retry_after_ms(const char *value);
 
+/* 1 when s is an RFC 9110 token (a header or cookie name): one or more of
+ * letters, digits and !#$%&'*+-.^_`|~. */
+int http_token_ok(const char *s);
+
 /*
  * URLs go through libcurl's URL API (curl_url), never a parser of our
  * own: the same rules decide what is requested and where credentials go.

@@ -461,7 +461,8 @@ refused(const struct haproxy *h, const char *cmd, const char *ans, struct err *e
 {
 	/* HAProxy 2.6's words for a name it does not know. */
 	static const char *const unknown[] = {
-		"No such server", "No such backend", "Can't find backend", NULL
+		"No such server", "No such backend", "Can't find backend",
+		"Unknown map identifier", NULL
 	};
 	char words[SHOWN_MAX + 4];
 	int i, code = EX_SERVICE;
@@ -633,6 +634,104 @@ haproxy_shutdown_sessions(const struct haproxy *h, const char *px, const char *s
 	return r;
 }
 
+/* A map name or an entry that stays one word of one command line. */
+static int
+map_word(const char *what, const char *s, struct err *e)
+{
+	char buf[SHOWN_MAX + 4];
+	const char *p;
+
+	for (p = s; *p; p++)
+		if ((unsigned char)*p <= ' ' || *p == ';' || *p == '\\' || *p == 0x7f)
+			break;
+	if (*s && !*p)
+		return 0;
+	shown(buf, sizeof(buf), s, strlen(s));
+	return err_set(e, EX_USAGE_, "%s '%s': not one word without ';' or '\\' for the "
+	    "runtime API", what, buf);
+}
+
+int
+haproxy_map_get(const struct haproxy *h, const char *map, const char *key, char **value,
+    struct err *e)
+{
+	char *cmd, *ans, *line, *next, buf[SHOWN_MAX + 4];
+	int r = 0;
+
+	*value = NULL;
+	if (map_word("map", map, e) != 0 || map_word("map key", key, e) != 0)
+		return -1;
+	cmd = xasprintf("show map %s", map);
+	if (haproxy_cmd(h, cmd, &ans, e) != 0) {
+		free(cmd);
+		return -1;
+	}
+	/* Each entry is "0xID KEY VALUE"; a complaint is anything else. */
+	for (line = ans; *line && r == 0; line = next) {
+		char *k, *v, *end;
+
+		next = line + strcspn(line, "\n");
+		if (*next)
+			*next++ = '\0';
+		if (!*line || *line == '\r')
+			continue;
+		if (strncmp(line, "0x", 2) != 0 || !(k = strchr(line, ' '))) {
+			first_line(buf, sizeof(buf), line);
+			r = line == ans ? refused(h, cmd, line, e) :
+			    err_set(e, EX_SERVICE, "haproxy at '%s': '%s': expected '0xID KEY "
+			    "VALUE', got '%s'", h->addr, cmd, buf);
+			break;
+		}
+		k++;
+		if (!(v = strchr(k, ' ')))
+			continue;
+		*v++ = '\0';
+		if ((end = strchr(v, '\r')))
+			*end = '\0';
+		if (!strcmp(k, key) && !*value)
+			*value = xstrdup(v);
+	}
+	free(ans);
+	free(cmd);
+	if (r != 0) {
+		free(*value);
+		*value = NULL;
+		return -1;
+	}
+	return *value ? 1 : 0;
+}
+
+int
+haproxy_map_set(const struct haproxy *h, const char *map, const char *key, const char *value,
+    struct err *e)
+{
+	char *cur = NULL, *cmd;
+	int had, r;
+
+	if ((had = haproxy_map_get(h, map, key, &cur, e)) < 0)
+		return -1;
+	if (value && map_word("map value", value, e) != 0) {
+		free(cur);
+		return -1;
+	}
+	if (!value && !had)
+		return 0;
+	if (value && had && !strcmp(cur, value)) {
+		free(cur);
+		return 0;
+	}
+	free(cur);
+	if (!value)
+		cmd = xasprintf("del map %s %s", map, key);
+	else if (had)
+		cmd = xasprintf("set map %s %s %s", map, key, value);
+	else
+		cmd = xasprintf("add map %s %s %s", map, key, value);
+	r = cmd_quiet(h, cmd, e);
+	free(cmd);
+	return r;
+}
+
 int
 haproxy_save_state(const struct haproxy *h, const char *px, const char *path, struct err *e)
 {
@@ -732,7 +831,7 @@ haproxy_info(const struct haproxy *h, long long *pid, long long *uptime_sec, str
 enum {
 	F_PX, F_SV, F_STOT, F_REQ_TOT, F_HRSP_OTHER, F_HRSP_1XX, F_HRSP_2XX,
 	F_HRSP_3XX, F_HRSP_4XX, F_HRSP_5XX, F_ECON, F_ERESP, F_WEIGHT,
-	F_STATUS, F_CHECK_STATUS, F_RTIME, NFIELDS
+	F_STATUS, F_CHECK_STATUS, F_RTIME, F_COOKIE, F_ALGO, F_ADDR, NFIELDS
 };
 
 static const struct {
@@ -755,6 +854,9 @@ static const struct {
 	[F_STATUS] = { "status", 1 },
 	[F_CHECK_STATUS] = { "check_status", 0 },
 	[F_RTIME] = { "rtime", 0 },
+	[F_COOKIE] = { "cookie", 0 },
+	[F_ALGO] = { "algo", 0 },
+	[F_ADDR] = { "addr", 0 },
 };
 
 struct csv {
@@ -893,6 +995,9 @@ row_free(struct hap_row *r)
 	free(r->sv);
 	free(r->status);
 	free(r->check_status);
+	free(r->cookie);
+	free(r->algo);
+	free(r->addr);
 }
 
 void
@@ -995,6 +1100,9 @@ stat_row(struct csv *c, const long col_of[NFIELDS], size_t ncols, struct hap_row
 	str[F_SV] = &row->sv;
 	str[F_STATUS] = &row->status;
 	str[F_CHECK_STATUS] = &row->check_status;
+	str[F_COOKIE] = &row->cookie;
+	str[F_ALGO] = &row->algo;
+	str[F_ADDR] = &row->addr;
 	/* Strings first, so that every row (even a failed one) has them. */
 	for (i = 0; i < NFIELDS; i++)
 		if (str[i])

@@ -53,6 +53,9 @@ struct hap_row {
 	char *status;		/* "UP", "DOWN", "MAINT", "no check", "UP 1/3"... */
 	char *check_status;	/* "L7OK", "L4CON"... or "" */
 	long long rtime;	/* average response time, ms, last 1024 (-1: empty) */
+	char *cookie;		/* a server's cookie value; a backend's cookie name, or "" */
+	char *algo;		/* a backend's balance algorithm ("roundrobin", "hdr", "source"...) */
+	char *addr;		/* a server's HOST:PORT, or "" */
 };
 
 struct hap_stat {
@@ -98,5 +101,14 @@ int haproxy_shutdown_sessions(const struct haproxy *h, const char *px, const cha
  * atomically to path (HAProxy's server-state-file), so that a reload
  * keeps the weights and the admin states. */
 int haproxy_save_state(const struct haproxy *h, const char *px, const char *path, struct err *e);
+
+/* "show map MAP": the value of key (owned) into *value: 1, or 0 when the
+ * map has no such key.  A map HAProxy did not load is EX_USAGE_. */
+int haproxy_map_get(const struct haproxy *h, const char *map, const char *key, char **value,
+    struct err *e);
+/* Make key map to value in MAP ("add map" or "set map"); value NULL
+ * removes the key ("del map").  Nothing is sent when it already holds. */
+int haproxy_map_set(const struct haproxy *h, const char *map, const char *key, const char *value,
+    struct err *e);
 
 #endif

@@ -46,7 +46,7 @@ read_counters(struct metrics_ctx *m, struct counters now[2], long long *pid, lon
     struct err *e)
 {
 	struct hap_stat st;
-	const char *slots[2] = { m->t->stable, m->t->canary };
+	const char *slots[2] = { traffic_compare(m->t), m->t->canary };
 	int i;
 
 	if (haproxy_info(&m->t->hap, pid, up, e) < 0 || haproxy_show_stat(&m->t->hap, &st, e) < 0)
@@ -86,6 +86,7 @@ metrics_begin(struct metrics_ctx *m, struct err *e)
 	m->have_last = 0;
 	memset(m->delta, 0, sizeof(m->delta));
 	logs_reset(m);
+	probes_begin(m);
 	if (m->t->cfg->driver != TRAFFIC_HAPROXY)
 		return 0;
 	if (read_counters(m, m->last, &m->pid, &m->uptime, e) < 0)
@@ -144,8 +145,8 @@ metrics_sample(struct metrics_ctx *m, struct err *e)
 	return 0;
 }
 
-static void
-judge(const struct rollout_metric *mt, struct measurement *o, double tolerance_p)
+void
+metrics_judge(const struct rollout_metric *mt, struct measurement *o, double tolerance_p)
 {
 	if (mt->has_max && o->canary > mt->max) {
 		o->verdict = V_FAIL;
@@ -155,8 +156,9 @@ judge(const struct rollout_metric *mt, struct measurement *o, double tolerance_p
 	if (mt->has_max_increase && o->has_stable && o->canary - o->stable > mt->max_increase &&
 	    (tolerance_p < 0 || o->p < tolerance_p)) {
 		o->verdict = V_FAIL;
-		snprintf(o->why, sizeof(o->why), "%s %g is %g over stable's %g (at most +%g)",
-		    mt->name, o->canary, o->canary - o->stable, o->stable, mt->max_increase);
+		snprintf(o->why, sizeof(o->why), "%s %g is %g over %s's %g (at most +%g)",
+		    mt->name, o->canary, o->canary - o->stable, o->versus, o->stable,
+		    mt->max_increase);
 		return;
 	}
 	o->verdict = V_PASS;
@@ -181,7 +183,7 @@ measure_haproxy(struct metrics_ctx *m, const struct rollout_metric *mt, struct m
 		o->stable = 100.0 * (double)s->err / (double)s->req;
 		o->p = stats_fisher_greater(c->err, c->req, s->err, s->req);
 	}
-	judge(mt, o, m->spec->alpha);
+	metrics_judge(mt, o, m->spec->alpha);
 	if (o->verdict == V_FAIL) {
 		size_t L = strlen(o->why);
 
@@ -193,7 +195,7 @@ measure_haproxy(struct metrics_ctx *m, const struct rollout_metric *mt, struct m
 			snprintf(o->why + L, sizeof(o->why) - L, " > %g%%", mt->max);
 		else
 			snprintf(o->why + L, sizeof(o->why) - L,
-			    " vs stable %.1f%%: more than +%g%% (p = %.3g)", o->stable,
+			    " vs %s %.1f%%: more than +%g%% (p = %.3g)", o->versus, o->stable,
 			    mt->max_increase, o->p);
 	}
 }
@@ -278,25 +280,6 @@ out:
 	return rc;
 }
 
-static char *
-subst(const char *q, const char *canary, const char *stable)
-{
-	struct buf b = BUF_INIT;
-
-	while (*q) {
-		if (!strncmp(q, "{{canary}}", 10)) {
-			buf_adds(&b, canary);
-			q += 10;
-		} else if (!strncmp(q, "{{stable}}", 10)) {
-			buf_adds(&b, stable);
-			q += 10;
-		} else {
-			buf_addc(&b, *q++);
-		}
-	}
-	return buf_detach(&b, NULL);
-}
-
 /* 1 value, 0 no data, -1 error (usage errors keep their code). */
 static int
 prom_query(const struct rollout_metric *mt, const char *canary, const char *stable, double *v,
@@ -304,7 +287,9 @@ prom_query(const struct rollout_metric *mt, const char *canary, const char *stab
 {
 	struct http_opts ho;
 	struct http_response resp = HTTP_RESPONSE_INIT;
-	char *q = subst(mt->query, canary, stable), *enc = http_urlencode(q), *url;
+	static const char *const names[] = { "canary", "stable" };
+	const char *values[2] = { canary, stable };
+	char *q = rollout_subst(mt->query, names, values, 2), *enc = http_urlencode(q), *url;
 	size_t L = strlen(mt->address);
 	CURL *c;
 	int rc;
@@ -373,23 +358,35 @@ exec_query(const struct rollout_metric *mt, const char *slot, const char *role, 
 	return rc;
 }
 
+/* One side's value of a one-number source: 1 with *v, 0 for no data, -1
+ * with e set.  side 1 is the canary, 0 what it is compared with. */
+static int
+side_value(struct metrics_ctx *m, const struct rollout_metric *mt, int side, const char *role,
+    double *v, struct err *e)
+{
+	const char *me = side ? m->t->canary : traffic_compare(m->t);
+	const char *other = side ? traffic_compare(m->t) : m->t->canary;
+
+	switch (mt->source) {
+	case METRIC_PROMETHEUS:
+		return prom_query(mt, me, other, v, e);
+	case METRIC_RESOURCES:
+		return probe_resources_value(m, mt, side, v, e);
+	}
+	return exec_query(mt, me, role, v, e);
+}
+
 static void
 measure_value(struct metrics_ctx *m, const struct rollout_metric *mt, struct measurement *o)
 {
 	struct err e = { 0, "" };
 	int rc, rs = 0;
 
-	if (mt->source == METRIC_PROMETHEUS)
-		rc = prom_query(mt, m->t->canary, m->t->stable, &o->canary, &e);
-	else
-		rc = exec_query(mt, m->t->canary, "canary", &o->canary, &e);
+	rc = side_value(m, mt, 1, "canary", &o->canary, &e);
 	if (rc == 1 && mt->has_max_increase) {
 		struct err e2 = { 0, "" };
 
-		if (mt->source == METRIC_PROMETHEUS)
-			rs = prom_query(mt, m->t->stable, m->t->canary, &o->stable, &e2);
-		else
-			rs = exec_query(mt, m->t->stable, "stable", &o->stable, &e2);
+		rs = side_value(m, mt, 0, o->versus, &o->stable, &e2);
 		if (rs < 0) {
 			rc = -1;
 			e = e2;
@@ -399,7 +396,7 @@ measure_value(struct metrics_ctx *m, const struct rollout_metric *mt, struct mea
 		o->error = 1;
 		o->verdict = V_INCONCLUSIVE;
 		/* A query Prometheus refuses is the spec's fault: say so loudly. */
-		o->critical = e.code == EX_USAGE_;
+		o->critical = e.code == EX_USAGE_ && mt->source == METRIC_PROMETHEUS;
 		snprintf(o->why, sizeof(o->why), "%s", e.msg);
 		return;
 	}
@@ -407,12 +404,17 @@ measure_value(struct metrics_ctx *m, const struct rollout_metric *mt, struct mea
 		/* Read fine, nothing in it: no verdict, which the step's own
 		 * rule (every metric judged once) turns into a wait. */
 		o->verdict = V_INCONCLUSIVE;
-		snprintf(o->why, sizeof(o->why), "metric '%s': no data", mt->name);
+		snprintf(o->why, sizeof(o->why), "metric '%s': no data%s", mt->name,
+		    mt->source == METRIC_RESOURCES ? " (a first CPU sample: no rate yet)" : "");
 		return;
 	}
 	o->has_canary = 1;
 	o->has_stable = rs == 1;
-	judge(mt, o, -1);
+	metrics_judge(mt, o, -1);
+	if (o->verdict == V_FAIL && mt->source == METRIC_RESOURCES)
+		snprintf(o->why + strlen(o->why), sizeof(o->why) - strlen(o->why),
+		    " (%% of the %s limit of '%s')", mt->resource == RESOURCE_CPU ? "CPU" : "memory",
+		    m->t->canary);
 }
 
 /* ---- haproxy-log: per-request records over UDP syslog ------------------ */
@@ -550,6 +552,8 @@ metrics_open(struct metrics_ctx *m, struct err *e)
 {
 	size_t i, j;
 
+	if (probes_open(m, e) < 0)
+		return -1;
 	for (i = 0; i < m->spec->nmetrics; i++) {
 		const struct rollout_metric *mt = &m->spec->metrics[i];
 		int fd;
@@ -588,6 +592,7 @@ metrics_close(struct metrics_ctx *m)
 	free(m->logs);
 	m->logs = NULL;
 	m->nlogs = 0;
+	probes_close(m);
 }
 
 static void
@@ -619,7 +624,7 @@ drain(struct metrics_ctx *m, struct loglistener *L)
 			L->foreign++;
 			continue;
 		}
-		if (!strcmp(sv, m->t->stable))
+		if (!strcmp(sv, traffic_compare(m->t)))
 			lat_add(&L->lat[0], ta);
 		else if (!strcmp(sv, m->t->canary))
 			lat_add(&L->lat[1], ta);
@@ -719,15 +724,15 @@ measure_log(struct metrics_ctx *m, const struct rollout_metric *mt, struct measu
 		free(x);
 		free(y);
 	}
-	judge(mt, o, m->spec->alpha);
+	metrics_judge(mt, o, m->spec->alpha);
 	if (o->verdict == V_FAIL) {
 		if (mt->has_max && o->canary > mt->max)
 			snprintf(o->why, sizeof(o->why), "%s %gms > %gms (p%g of %zu canary requests)",
 			    mt->name, o->canary, mt->max, mt->quantile, c->n);
 		else
-			snprintf(o->why, sizeof(o->why), "%s %gms vs stable %gms: more than +%gms "
+			snprintf(o->why, sizeof(o->why), "%s %gms vs %s %gms: more than +%gms "
 			    "(Mann-Whitney p = %.3g, %zu and %zu requests)", mt->name, o->canary,
-			    o->stable, mt->max_increase, o->p, c->n, s->n);
+			    o->versus, o->stable, mt->max_increase, o->p, c->n, s->n);
 	}
 }
 
@@ -736,6 +741,7 @@ metrics_measure(struct metrics_ctx *m, const struct rollout_metric *mt, struct m
 {
 	memset(o, 0, sizeof(*o));
 	o->p = -1;
+	o->versus = m->t->baseline ? "baseline" : "stable";
 	switch (mt->source) {
 	case METRIC_HAPROXY:
 		measure_haproxy(m, mt, o);
@@ -752,6 +758,9 @@ metrics_measure(struct metrics_ctx *m, const struct rollout_metric *mt, struct m
 		break;
 	case METRIC_HAPROXY_LOG:
 		measure_log(m, mt, o);
+		break;
+	case METRIC_SYNTHETIC:
+		measure_synthetic(m, mt, o);
 		break;
 	default:
 		measure_value(m, mt, o);

@@ -59,6 +59,8 @@ struct loglistener {
 	long long lines, foreign;	/* records seen; lines that are not ours */
 };
 
+struct probe;	/* resources and synthetic metrics (rollout/probe.c) */
+
 /* What the analysis keeps between intervals. */
 struct metrics_ctx {
 	struct traffic *t;
@@ -70,6 +72,7 @@ struct metrics_ctx {
 	int reset_seen;			/* a counter reset was handled */
 	struct loglistener *logs;	/* haproxy-log listeners */
 	size_t nlogs;
+	struct probe *probes;		/* one per metric of the spec */
 };
 
 struct measurement {
@@ -80,6 +83,7 @@ struct measurement {
 	double canary, stable;
 	long long canary_n, stable_n;	/* requests (haproxy) */
 	double p;		/* p-value of the comparison, or -1 */
+	const char *versus;	/* "stable", or "baseline" when the spec has one */
 	char why[1200];		/* for the document and the verdict */
 };
 
@@ -105,6 +109,26 @@ int metrics_sample(struct metrics_ctx *m, struct err *e);
 /* Measure metric mt over the interval just sampled. */
 void metrics_measure(struct metrics_ctx *m, const struct rollout_metric *mt,
     struct measurement *out);
+
+/* The verdict on o from mt's thresholds: max on the canary's value,
+ * max_increase over the other side's (counted only when o->p is below
+ * tolerance_p, unless that is negative). */
+void metrics_judge(const struct rollout_metric *mt, struct measurement *o, double tolerance_p);
+
+/* rollout/probe.c: load each synthetic metric's Hurl file (EX_USAGE_
+ * with FILE:LINE for a bad one) and take each resources metric's first
+ * sample; probes_close() frees them. */
+int probes_open(struct metrics_ctx *m, struct err *e);
+void probes_close(struct metrics_ctx *m);
+/* At a step's start: the first CPU sample of each resources metric. */
+void probes_begin(struct metrics_ctx *m);
+/* A resources metric's value for side 1 (the canary) or 0 (what it is
+ * compared with): 1 with *v, 0 for no data yet (a first CPU sample), -1
+ * with e set. */
+int probe_resources_value(struct metrics_ctx *m, const struct rollout_metric *mt, int side,
+    double *v, struct err *e);
+void measure_synthetic(struct metrics_ctx *m, const struct rollout_metric *mt,
+    struct measurement *o);
 
 /* Parse a Prometheus /api/v1/query answer: 1 with *v, 0 for no data,
  * -1 with e for an answer that is not one ("NAME: ...", EX_SERVICE). */

@@ -88,13 +88,64 @@ nginx_check_server(const char *addr, struct err *e)
 	    "[V6]:PORT or unix:PATH, in letters, digits and '._-:/[]'", buf);
 }
 
-char *
-nginx_render(const char *upstream, const char *const addr[2], const int w[2])
+/* The name of the variable the sticky key goes in: ci_sticky_UPSTREAM,
+ * with what a variable name cannot hold as '_'. */
+static void
+sticky_var(char *dst, size_t dstsz, const char *upstream)
 {
-	struct buf b = BUF_INIT;
+	size_t i = (size_t)snprintf(dst, dstsz, "ci_sticky_");
+
+	for (; *upstream && i + 1 < dstsz; upstream++)
+		dst[i++] = ((*upstream >= 'a' && *upstream <= 'z') || (*upstream >= 'A' &&
+		    *upstream <= 'Z') || (*upstream >= '0' && *upstream <= '9')) ? *upstream : '_';
+	dst[i] = '\0';
+}
+
+/* nginx's variable for a cookie or a header: $cookie_NAME, or
+ * $http_NAME lowercased with '-' as '_'. */
+static void
+name_var(char *dst, size_t dstsz, int sticky, const char *name)
+{
+	size_t i = (size_t)snprintf(dst, dstsz, "$%s_", sticky == STICKY_COOKIE ? "cookie" : "http");
+
+	for (; *name && i + 1 < dstsz; name++)
+		dst[i++] = sticky == STICKY_COOKIE ? *name : *name == '-' ? '_' :
+		    (*name >= 'A' && *name <= 'Z') ? (char)(*name - 'A' + 'a') : *name;
+	dst[i] = '\0';
+}
+
+/* What stickiness adds before the block (the map) and in it (hash). */
+static void
+sticky_text(const char *upstream, int sticky, const char *name, struct buf *pre,
+    struct buf *hash)
+{
+	char var[NAME_MAX_ + 16], nv[NAME_MAX_ + 16];
+
+	if (sticky == STICKY_NONE)
+		return;
+	if (sticky == STICKY_SOURCE) {
+		buf_adds(hash, "    hash $remote_addr consistent;\n");
+		return;
+	}
+	/* Users without the cookie or header yet hash by their address, not
+	 * all onto one server by the empty string. */
+	sticky_var(var, sizeof(var), upstream);
+	name_var(nv, sizeof(nv), sticky, name ? name : "");
+	buf_addf(pre, "map %s $%s {\n    \"\" $remote_addr;\n    default %s;\n}\n", nv, var, nv);
+	buf_addf(hash, "    hash $%s consistent;\n", var);
+}
+
+char *
+nginx_render(const char *upstream, int sticky, const char *sticky_name,
+    const char *const addr[2], const int w[2])
+{
+	struct buf b = BUF_INIT, hash = BUF_INIT;
 	int i;
 
+	sticky_text(upstream, sticky, sticky_name, &b, &hash);
 	buf_addf(&b, "upstream %s {\n", upstream);
+	buf_adds(&b, buf_str(&hash));
+	buf_free(&hash);
 	for (i = 0; i < 2; i++) {
 		if (w[i] > 0)
 			buf_addf(&b, "    server %s weight=%d;\n", addr[i], w[i]);
@@ -192,16 +243,50 @@ body_line(char **word, int n, const char *const addr[2], int w[2], int seen[2],
 	return 0;
 }
 
-int
-nginx_parse(const char *path, const char *text, const char *upstream,
-    const char *const addr[2], int w[2], struct err *e)
+/* The next non-blank line of text at *p, its words joined by one blank,
+ * into a buf; 0 at the end. */
+static int
+next_norm(const char **p, struct buf *out)
 {
-	/* Where we are: before "upstream", in the block, after its "}". */
-	enum { HEAD, BODY, TAIL } at = HEAD;
-	const char *p = text, *nl;
-	char *line = NULL, *orig = NULL, *word[4], what[NAME_MAX_ + 64], a[SHOWN_MAX + 4];
-	int lineno = 0, closing = 0, seen[2] = { 0, 0 }, n, i, rc = -1;
+	char *line, *word[64];
+	int n, i;
 
+	while (**p) {
+		const char *nl = strchr(*p, '\n');
+		size_t len = nl ? (size_t)(nl - *p) : strlen(*p);
+
+		line = xstrndup(*p, len);
+		*p += len + (nl ? 1 : 0);
+		n = split_words(line, word, 63);
+		if (n == 0) {
+			free(line);
+			continue;
+		}
+		buf_reset(out);
+		for (i = 0; i < n && i < 63; i++)
+			buf_addf(out, "%s%s", i ? " " : "", word[i]);
+		free(line);
+		return 1;
+	}
+	return 0;
+}
+
+int
+nginx_parse(const char *path, const char *text, const char *upstream, int sticky,
+    const char *sticky_name, const char *const addr[2], int w[2], struct err *e)
+{
+	/* Where we are: the map stickiness adds, before "upstream", the
+	 * hash line, in the block, after its "}". */
+	enum { PRE, HEAD, HASH, BODY, TAIL } at = PRE;
+	struct buf pre = BUF_INIT, hash = BUF_INIT, want = BUF_INIT;
+	const char *p = text, *nl, *pp;
+	char *line = NULL, *orig = NULL, *word[4], what[NAME_MAX_ + 64], a[SHOWN_MAX + 4];
+	int lineno = 0, closing = 0, seen[2] = { 0, 0 }, nonblank = 0, n, i, rc = -1;
+
+	sticky_text(upstream, sticky, sticky_name, &pre, &hash);
+	pp = buf_str(&pre);
+	if (!next_norm(&pp, &want))
+		at = HEAD;
 	while (*p) {
 		nl = strchr(p, '\n');
 		free(line);
@@ -210,8 +295,33 @@ nginx_parse(const char *path, const char *text, const char *upstream,
 		orig = xstrdup(line);
 		p = nl ? nl + 1 : p + strlen(p);
 		lineno++;
+		if (at == PRE || at == HASH) {
+			struct buf got = BUF_INIT;
+			const char *q = orig;
+			int same;
+
+			if (!next_norm(&q, &got)) {
+				buf_free(&got);
+				continue;
+			}
+			nonblank = 1;
+			same = !strcmp(buf_str(&got), buf_str(&want));
+			buf_free(&got);
+			if (!same) {
+				snprintf(what, sizeof(what), "expected '%.*s' (traffic.sticky)",
+				    NAME_MAX_, buf_str(&want));
+				refuse_line(e, path, lineno, orig, what);
+				goto out;
+			}
+			if (at == HASH)
+				at = BODY;
+			else if (!next_norm(&pp, &want))
+				at = HEAD;
+			continue;
+		}
 		if ((n = split_words(line, word, 3)) == 0)
 			continue;
+		nonblank = 1;
 		if (at == HEAD) {
 			if (n != 3 || strcmp(word[0], "upstream") || strcmp(word[2], "{")) {
 				refuse_line(e, path, lineno, orig, "expected 'upstream NAME {'");
@@ -222,7 +332,8 @@ nginx_parse(const char *path, const char *text, const char *upstream,
 				refuse_line(e, path, lineno, orig, what);
 				goto out;
 			}
-			at = BODY;
+			pp = buf_str(&hash);
+			at = next_norm(&pp, &want) ? HASH : BODY;
 		} else if (at == BODY) {
 			if ((n = body_line(word, n, addr, w, seen, path, lineno, orig, e)) < 0)
 				goto out;
@@ -235,12 +346,13 @@ nginx_parse(const char *path, const char *text, const char *upstream,
 			goto out;
 		}
 	}
-	if (at == HEAD) {
-		err_set(e, EX_USAGE_, "%s: empty; expected 'upstream %s {', the block ci-canary "
-		    "writes", path, upstream);
+	if (at == PRE || at == HEAD) {
+		err_set(e, EX_USAGE_, "%s: %s; expected %s'upstream %s {', the block%s ci-canary "
+		    "writes", path, nonblank ? "ends early" : "empty", at == PRE ? "the sticky map and " :
+		    "", upstream, at == PRE ? "s" : "");
 		goto out;
 	}
-	if (at == BODY) {
+	if (at == BODY || at == HASH) {
 		err_set(e, EX_USAGE_, "%s:%d: upstream '%s' has no closing '}'", path, lineno,
 		    upstream);
 		goto out;
@@ -263,6 +375,9 @@ nginx_parse(const char *path, const char *text, const char *upstream,
 out:
 	free(line);
 	free(orig);
+	buf_free(&pre);
+	buf_free(&hash);
+	buf_free(&want);
 	return rc;
 }
 
@@ -429,7 +544,7 @@ nginx_set(const struct rollout_traffic *cfg, const char *stable, const char *can
 	w[si] = 100 - weight;
 	if ((had = read_previous(cfg->file, &prev, &plen, &mode, e)) < 0)
 		return -1;
-	text = nginx_render(cfg->upstream, addr, w);
+	text = nginx_render(cfg->upstream, cfg->sticky, cfg->sticky_name, addr, w);
 	if (atomic_write(cfg->file, text, strlen(text), mode, e) < 0)
 		goto out;
 	if (run_sh(cfg->test ? cfg->test : "nginx -t", how, sizeof(how)) < 0) {
@@ -475,7 +590,8 @@ nginx_get(const struct rollout_traffic *cfg, const char *stable, const char *can
 	}
 	addr[0] = cfg->server_addr[0];
 	addr[1] = cfg->server_addr[1];
-	if (nginx_parse(cfg->file, text, cfg->upstream, addr, w, e) < 0) {
+	if (nginx_parse(cfg->file, text, cfg->upstream, cfg->sticky, cfg->sticky_name, addr, w,
+	    e) < 0) {
 		free(text);
 		return -1;
 	}

@@ -41,8 +41,21 @@ int nginx_check_upstream(const char *name, struct err *e);
 int nginx_check_server(const char *addr, struct err *e);
 
 /* The file for weight w[i] (0..100; 0 is "down") of server addr[i], in
- * that order; owned by the caller. */
-char *nginx_render(const char *upstream, const char *const addr[2], const int w[2]);
+ * that order; owned by the caller.  sticky (enum sticky) adds a "hash
+ * KEY consistent;" line to the block: $remote_addr for source; for a
+ * cookie or header, a map before the block that takes its value, or the
+ * client's address while it has none:
+ *
+ *   map $cookie_session $ci_sticky_app {
+ *       "" $remote_addr;
+ *       default $cookie_session;
+ *   }
+ *   upstream app {
+ *       hash $ci_sticky_app consistent;
+ *       ...
+ */
+char *nginx_render(const char *upstream, int sticky, const char *sticky_name,
+    const char *const addr[2], const int w[2]);
 
 /*
  * Read text, the file at path (named in messages), back: w[i] the weight
@@ -50,8 +63,8 @@ char *nginx_render(const char *upstream, const char *const addr[2], const int w[
  * for this upstream and these two servers (whitespace and blank lines
  * aside) is refused: -1, EX_USAGE_, "PATH:LINE: what".
  */
-int nginx_parse(const char *path, const char *text, const char *upstream,
-    const char *const addr[2], int w[2], struct err *e);
+int nginx_parse(const char *path, const char *text, const char *upstream, int sticky,
+    const char *sticky_name, const char *const addr[2], int w[2], struct err *e);
 
 /*
  * The slot canary gets weight percent (0..100) of the traffic, the slot

@@ -14,6 +14,7 @@
 #include "core/log.h"
 #include "core/stage.h"
 #include "core/timeutil.h"
+#include "rollout/dashboard.h"
 #include "rollout/metrics.h"
 #include "rollout/report.h"
 #include "rollout/rollout.h"
@@ -33,7 +34,68 @@ struct run {
 	long long rollback_ms;
 	cJSON *pending;			/* a measure event to journal after the abort */
 	unsigned char *judged;		/* per metric: a conclusive measurement this step */
+	struct dash_view dv;		/* the panel on a terminal */
+	int dash_lines;			/* lines of the last frame */
+	unsigned long dash_logs;	/* log_lines() after it */
+	long long started_ms;		/* this run's start (monotonic) */
 };
+
+/* The panel: what the interval measured, then a frame on stderr.  A log
+ * message written since the last frame keeps it (the new one goes
+ * below), so the panel never draws over anyone's words. */
+static void
+dash_interval(struct run *r, int stepi, const struct measurement *err,
+    const struct rollout_metric *errm, const struct measurement *lat,
+    const struct rollout_metric *latm, int failed_now, const char *last)
+{
+	struct dash_view *v = &r->dv;
+	struct buf out = BUF_INIT;
+	long long now = now_ms();
+	int n, w = r->spec->steps[stepi].weight;
+
+	v->app = r->spec->app;
+	v->image = r->st.image;
+	v->step = stepi + 1;
+	v->nsteps = (int)r->spec->nsteps;
+	v->step_left_ms = r->st.step_pause_end_ms > now ? r->st.step_pause_end_ms - now : 0;
+	v->elapsed_ms = mono_ms() - r->started_ms;
+	v->stable.slot = traffic_compare(&r->t);
+	v->canary.slot = r->t.canary;
+	v->canary.weight = w;
+	v->stable.weight = r->t.baseline ? (w < 100 - w ? w : 100 - w) : 100 - w;
+	v->stable.requests = r->m.have_last ? r->m.delta[0].req : -1;
+	v->canary.requests = r->m.have_last ? r->m.delta[1].req : -1;
+	v->canary.has_err = err && err->has_canary;
+	v->canary.err_pct = err ? err->canary : 0;
+	v->stable.has_err = err && err->has_stable;
+	v->stable.err_pct = err ? err->stable : 0;
+	v->has_max_err = errm && errm->has_max;
+	v->max_err = errm ? errm->max : 0;
+	v->canary.has_p99 = lat && lat->has_canary;
+	v->canary.p99_ms = lat ? lat->canary : 0;
+	v->stable.has_p99 = lat && lat->has_stable;
+	v->stable.p99_ms = lat ? lat->stable : 0;
+	v->has_max_p99 = latm && latm->has_max;
+	v->max_p99 = latm ? latm->max : 0;
+	dash_series_push(&v->canary.err, v->canary.has_err, v->canary.err_pct);
+	dash_series_push(&v->stable.err, v->stable.has_err, v->stable.err_pct);
+	dash_series_push(&v->canary.p99, v->canary.has_p99, v->canary.p99_ms);
+	dash_series_push(&v->stable.p99, v->stable.has_p99, v->stable.p99_ms);
+	v->failures = r->st.failures + failed_now;
+	v->failure_limit = r->spec->failure_limit;
+	v->status = "running";
+	v->last = last;
+	if (log_lines() != r->dash_logs)
+		r->dash_lines = 0;
+	n = dash_render(&out, v, r->c->cols, r->c->color, r->dash_lines);
+	if (n >= 0) {
+		fwrite(buf_str(&out), 1, out.len, stderr);
+		fflush(stderr);
+		r->dash_lines = n;
+	}
+	r->dash_logs = log_lines();
+	buf_free(&out);
+}
 
 static void
 set_str(cJSON *o, const char *k, const char *v)
@@ -99,6 +161,8 @@ section_init(struct run *r)
 	slots = cJSON_AddObjectToObject(sec, "slots");
 	cJSON_AddStringToObject(slots, "stable", r->st.stable_slot ? r->st.stable_slot : "");
 	cJSON_AddStringToObject(slots, "canary", r->st.canary_slot ? r->st.canary_slot : "");
+	if (s->traffic.baseline)
+		cJSON_AddStringToObject(slots, "baseline", s->traffic.baseline);
 	steps = cJSON_AddArrayToObject(sec, "steps");
 	for (i = 0; i < s->nsteps; i++) {
 		cJSON *st = cJSON_CreateObject();
@@ -275,6 +339,8 @@ analyse(struct run *r, int stepi, long long *step_requests, char *why, size_t wh
 	size_t i;
 	int critical = 0, failed = 0, errors = 0, any_ok = 0, spec_error = 0;
 	struct buf line = BUF_INIT;
+	struct measurement err_o, lat_o;
+	const struct rollout_metric *errm = NULL, *latm = NULL;
 
 	*why = '\0';
 	format_rfc3339_ms(now_ms(), at, sizeof(at));
@@ -294,6 +360,13 @@ analyse(struct run *r, int stepi, long long *step_requests, char *why, size_t wh
 			cJSON *mj = cJSON_CreateObject();
 
 			metrics_measure(&r->m, mt, &o);
+			if (mt->source == METRIC_HAPROXY && !errm) {
+				errm = mt;
+				err_o = o;
+			} else if (mt->source == METRIC_HAPROXY_LOG && !latm) {
+				latm = mt;
+				lat_o = o;
+			}
 			cJSON_AddStringToObject(mj, "source", metric_source_name(mt->source));
 			if (o.has_canary)
 				cJSON_AddNumberToObject(mj, "canary", o.canary);
@@ -305,6 +378,8 @@ analyse(struct run *r, int stepi, long long *step_requests, char *why, size_t wh
 			}
 			if (o.p >= 0)
 				cJSON_AddNumberToObject(mj, "p", o.p);
+			if (r->t.baseline && o.has_stable)
+				cJSON_AddStringToObject(mj, "versus", o.versus);
 			cJSON_AddStringToObject(mj, "verdict", verdict_name(o.verdict));
 			if (o.why[0])
 				cJSON_AddStringToObject(mj, "why", o.why);
@@ -350,8 +425,16 @@ analyse(struct run *r, int stepi, long long *step_requests, char *why, size_t wh
 	cJSON_Delete(r->pending);
 	r->pending = iv;
 
-	log_info("step %d of %zu (%d%%): canary %lld requests%s", stepi + 1, s->nsteps,
-	    s->steps[stepi].weight, r->m.delta[1].req, buf_str(&line));
+	if (r->c->dashboard) {
+		char *last = xasprintf("canary %lld requests%s", r->m.delta[1].req, buf_str(&line));
+
+		dash_interval(r, stepi, errm ? &err_o : NULL, errm, latm ? &lat_o : NULL, latm,
+		    failed, last);
+		free(last);
+	} else {
+		log_info("step %d of %zu (%d%%): canary %lld requests%s", stepi + 1, s->nsteps,
+		    s->steps[stepi].weight, r->m.delta[1].req, buf_str(&line));
+	}
 	buf_free(&line);
 	if (failed)
 		r->st.failures++;
@@ -659,6 +742,7 @@ canary_work(struct stage *stg, void *arg, cJSON **section, struct err *e)
 	memset(&r, 0, sizeof(r));
 	r.c = c;
 	r.spec = &c->spec;
+	r.started_ms = mono_ms();
 	if (rollout_spec_check(&c->spec, e) < 0)
 		return -1;
 	if (!c->spec.app && image)
@@ -693,6 +777,8 @@ canary_work(struct stage *stg, void *arg, cJSON **section, struct err *e)
 			section_init(&r);
 		r.sec = r.st.section;
 		bind_slots(&r);
+		if (c->action != CANARY_ABORT && traffic_check(&r.t, e) < 0)
+			goto fail;
 		if (c->action == CANARY_ABORT) {
 			rc = do_abort(&r, "aborted by hand (--abort)", e);
 			goto done;
@@ -727,6 +813,8 @@ canary_work(struct stage *stg, void *arg, cJSON **section, struct err *e)
 		if (discover_slots(&r, e) < 0)
 			goto fail;
 		bind_slots(&r);
+		if (traffic_check(&r.t, e) < 0)
+			goto fail;
 		section_init(&r);
 		{
 			cJSON *ev = cJSON_CreateObject();

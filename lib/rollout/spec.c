@@ -11,6 +11,7 @@
 #include "core/json.h"
 #include "core/log.h"
 #include "core/timeutil.h"
+#include "net/http.h"
 #include "rollout/nginx.h"
 #include "rollout/spec.h"
 
@@ -31,6 +32,8 @@ metric_source_name(int source)
 	case METRIC_PROMETHEUS: return "prometheus";
 	case METRIC_EXEC: return "exec";
 	case METRIC_HAPROXY_LOG: return "haproxy-log";
+	case METRIC_RESOURCES: return "resources";
+	case METRIC_SYNTHETIC: return "synthetic";
 	}
 	return "?";
 }
@@ -43,6 +46,10 @@ metric_free(struct rollout_metric *m)
 	free(m->address);
 	free(m->command);
 	free(m->listen);
+	free(m->instance);
+	free(m->runc_root);
+	free(m->file);
+	cJSON_Delete(m->urls);
 	memset(m, 0, sizeof(*m));
 }
 
@@ -109,6 +116,11 @@ rollout_spec_free(struct rollout_spec *s)
 	free(s->traffic.server_addr[1]);
 	free(s->traffic.test);
 	free(s->traffic.reload);
+	free(s->traffic.sticky_name);
+	free(s->traffic.route_header);
+	free(s->traffic.route_value);
+	free(s->traffic.route_map);
+	free(s->traffic.baseline);
 	cJSON_Delete(s->traffic.json);
 	free(s->steps);
 	for (i = 0; i < s->nmetrics; i++)
@@ -232,6 +244,9 @@ static const struct {
 	{ "upstream", 1 << TRAFFIC_NGINX }, { "file", 1 << TRAFFIC_NGINX },
 	{ "servers", 1 << TRAFFIC_NGINX }, { "test", 1 << TRAFFIC_NGINX },
 	{ "reload", 1 << TRAFFIC_NGINX },
+	{ "sticky", 1 << TRAFFIC_HAPROXY | 1 << TRAFFIC_NGINX },
+	{ "route", 1 << TRAFFIC_HAPROXY },
+	{ "baseline", 1 << TRAFFIC_HAPROXY | 1 << TRAFFIC_EXEC },
 };
 #define NTRAFFIC_KEYS (sizeof(traffic_keys) / sizeof(traffic_keys[0]))
 
@@ -249,11 +264,17 @@ driver_keys(const struct rollout_traffic *tr, const cJSON *t, const struct json_
 				break;
 		if (i == NTRAFFIC_KEYS || (traffic_keys[i].drivers & (1 << tr->driver)))
 			continue;
-		for (d = TRAFFIC_HAPROXY; d <= TRAFFIC_NGINX; d++)
-			if (traffic_keys[i].drivers & (1 << d))
-				break;
-		return json_error_at(e, src, it, "traffic", "'%s' is for the %s driver, not %s",
-		    it->string, driver_name(d), driver_name(tr->driver));
+		{
+			char names[64] = "";
+			int k = 0;
+
+			for (d = TRAFFIC_HAPROXY; d <= TRAFFIC_NGINX; d++)
+				if (traffic_keys[i].drivers & (1 << d))
+					snprintf(names + strlen(names), sizeof(names) - strlen(names),
+					    "%s%s", k++ ? " and " : "", driver_name(d));
+			return json_error_at(e, src, it, "traffic", "'%s' is for the %s driver%s, not %s",
+			    it->string, names, k > 1 ? "s" : "", driver_name(tr->driver));
+		}
 	}
 	return 0;
 }
@@ -318,6 +339,92 @@ load_nginx(struct rollout_traffic *tr, const cJSON *t, const struct json_src *sr
 	return 0;
 }
 
+/* "sticky": "cookie", "cookie:NAME", "header:NAME" or "source". */
+static int
+load_sticky(struct rollout_traffic *tr, const cJSON *t, const struct json_src *src,
+    struct err *e)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(t, "sticky");
+	const char *s, *name = NULL;
+
+	if (!v)
+		return 0;
+	if (!cJSON_IsString(v))
+		goto bad;
+	s = v->valuestring;
+	if (!strcmp(s, "cookie")) {
+		tr->sticky = STICKY_COOKIE;
+	} else if (!strncmp(s, "cookie:", 7)) {
+		tr->sticky = STICKY_COOKIE;
+		name = s + 7;
+	} else if (!strncmp(s, "header:", 7)) {
+		tr->sticky = STICKY_HEADER;
+		name = s + 7;
+	} else if (!strcmp(s, "source")) {
+		tr->sticky = STICKY_SOURCE;
+	} else {
+		goto bad;
+	}
+	if (name && !http_token_ok(name))
+		return json_error_at(e, src, v, "traffic.sticky", "'%s' is not a cookie or header "
+		    "name (letters, digits and !#$%%&'*+-.^_`|~)", name);
+	if (name && strlen(name) > 100)
+		return json_error_at(e, src, v, "traffic.sticky", "the name is longer than 100 bytes");
+	if (name && tr->driver == TRAFFIC_NGINX && tr->sticky == STICKY_COOKIE &&
+	    name[strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")])
+		return json_error_at(e, src, v, "traffic.sticky", "nginx reads a cookie as "
+		    "$cookie_NAME: the name '%s' must be letters, digits and '_'", name);
+	if (name)
+		tr->sticky_name = xstrdup(name);
+	if (tr->driver == TRAFFIC_NGINX && tr->sticky == STICKY_COOKIE && !name)
+		return json_error_at(e, src, v, "traffic.sticky", "nginx cannot insert a cookie: "
+		    "name the application's own, as \"cookie:NAME\"");
+	return 0;
+bad:
+	return json_error_at(e, src, v, "traffic.sticky",
+	    "expected \"cookie\", \"cookie:NAME\", \"header:NAME\" or \"source\"");
+}
+
+/* "route": {"header": NAME, "value": TEXT, "map": PATH}. */
+static int
+load_route(struct rollout_traffic *tr, const cJSON *t, const struct json_src *src,
+    struct err *e)
+{
+	static const char *const keys[] = { "header", "value", "map", NULL };
+	const cJSON *r = cJSON_GetObjectItemCaseSensitive(t, "route");
+	const char *p;
+
+	if (!r)
+		return 0;
+	if (!cJSON_IsObject(r))
+		return json_error_at(e, src, r, "traffic.route", "expected {\"header\": NAME, "
+		    "\"value\": TEXT, \"map\": PATH}");
+	if (known_keys(r, "traffic.route", keys, src, e) < 0 ||
+	    get_string(r, "header", "traffic.route.header", &tr->route_header, src, e) < 0 ||
+	    get_string(r, "value", "traffic.route.value", &tr->route_value, src, e) < 0 ||
+	    get_string(r, "map", "traffic.route.map", &tr->route_map, src, e) < 0)
+		return -1;
+	if (!tr->route_header || !tr->route_value || !tr->route_map)
+		return json_error_at(e, src, r, "traffic.route", "needs 'header', 'value' and "
+		    "'map' (the map file HAProxy's configuration looks the header up in)");
+	if (!http_token_ok(tr->route_header))
+		return json_error_at(e, src, r, "traffic.route.header", "'%s' is not a header "
+		    "name", tr->route_header);
+	/* The value and the path travel in one runtime API command line. */
+	for (p = tr->route_value; *p; p++)
+		if ((unsigned char)*p <= ' ' || *p == ';' || *p == '\\' || *p == 0x7f)
+			return json_error_at(e, src, r, "traffic.route.value", "'%s': blanks, "
+			    "';' and control characters cannot be looked up in a map",
+			    tr->route_value);
+	if (!*tr->route_value)
+		return json_error_at(e, src, r, "traffic.route.value", "is empty");
+	for (p = tr->route_map; *p; p++)
+		if ((unsigned char)*p <= ' ' || *p == ';' || *p == 0x7f)
+			return json_error_at(e, src, r, "traffic.route.map", "'%s': a path "
+			    "without blanks or ';'", tr->route_map);
+	return 0;
+}
+
 static int
 load_traffic(struct rollout_spec *s, const cJSON *t, const struct json_src *src, struct err *e)
 {
@@ -370,6 +477,19 @@ load_traffic(struct rollout_spec *s, const cJSON *t, const struct json_src *src,
 		free(s->traffic.slots[1]);
 		s->traffic.slots[0] = xstrdup(a->valuestring);
 		s->traffic.slots[1] = xstrdup(b->valuestring);
+	}
+	if (load_sticky(&s->traffic, t, src, e) < 0 || load_route(&s->traffic, t, src, e) < 0 ||
+	    get_string(t, "baseline", "traffic.baseline", &s->traffic.baseline, src, e) < 0)
+		return -1;
+	if (s->traffic.baseline) {
+		const char *a = s->traffic.slots[0] ? s->traffic.slots[0] : "blue";
+		const char *b = s->traffic.slots[1] ? s->traffic.slots[1] : "green";
+
+		if (!*s->traffic.baseline || !strcmp(s->traffic.baseline, a) ||
+		    !strcmp(s->traffic.baseline, b))
+			return json_error_at(e, src, cJSON_GetObjectItemCaseSensitive(t, "baseline"),
+			    "traffic.baseline", "expected a third server, not one of the slots "
+			    "'%s' and '%s'", a, b);
 	}
 	switch (s->traffic.driver) {
 	case TRAFFIC_HAPROXY:
@@ -438,15 +558,89 @@ fail:
 	return -1;
 }
 
+/* The keys of a resources metric: "resource" and "instance". */
+static int
+load_resources(struct rollout_metric *mm, const char *resource, const cJSON *m, const char *path,
+    const struct json_src *src, struct err *e)
+{
+	static const char *const kinds[] = { "cgroup:", "pid:", "pidfile:", "runc:", NULL };
+	int i;
+
+	if (mm->source != METRIC_RESOURCES) {
+		if (resource || mm->instance || mm->runc_root)
+			return json_error_at(e, src, m, path, "'resource', 'instance' and 'runc_root' "
+			    "are for resources metrics");
+		return 0;
+	}
+	if (!resource || !mm->instance)
+		return json_error_at(e, src, m, path, "a resources metric needs 'resource' (cpu or "
+		    "memory) and 'instance' (cgroup:PATH, pid:N, pidfile:FILE or runc:ID, with "
+		    "{{slot}} for the slot's name)");
+	if (!strcmp(resource, "cpu"))
+		mm->resource = RESOURCE_CPU;
+	else if (!strcmp(resource, "memory"))
+		mm->resource = RESOURCE_MEMORY;
+	else
+		return json_error_at(e, src, cJSON_GetObjectItemCaseSensitive(m, "resource"), path,
+		    "unknown resource '%s' (expected cpu or memory)", resource);
+	for (i = 0; kinds[i]; i++)
+		if (!strncmp(mm->instance, kinds[i], strlen(kinds[i])))
+			break;
+	if (!kinds[i])
+		return json_error_at(e, src, cJSON_GetObjectItemCaseSensitive(m, "instance"), path,
+		    "'%s': expected cgroup:PATH, pid:N, pidfile:FILE or runc:ID", mm->instance);
+	if (!mm->name || !strcmp(mm->name, "resources")) {
+		free(mm->name);
+		mm->name = xstrdup(resource);
+	}
+	return 0;
+}
+
+/* The keys of a synthetic metric: "file" and "urls". */
+static int
+load_synthetic(struct rollout_metric *mm, const cJSON *m, const char *path,
+    const struct json_src *src, struct err *e)
+{
+	const cJSON *u = cJSON_GetObjectItemCaseSensitive(m, "urls"), *it;
+
+	if (mm->source != METRIC_SYNTHETIC) {
+		if (mm->file || u)
+			return json_error_at(e, src, m, path, "'file' and 'urls' are for synthetic "
+			    "metrics");
+		return 0;
+	}
+	if (!mm->file)
+		return json_error_at(e, src, m, path, "a synthetic metric needs 'file' (a Hurl file "
+		    "run against each slot, its base URL in {{base_url}})");
+	if (!mm->has_max && !mm->has_max_increase) {
+		/* Any failed request of the checks is one too many. */
+		mm->has_max = 1;
+		mm->max = 0;
+	}
+	if (!u)
+		return 0;
+	if (!cJSON_IsObject(u) || !cJSON_GetArraySize(u))
+		return json_error_at(e, src, u, path, "'urls' maps each slot to its base URL, like "
+		    "{\"blue\": \"http://127.0.0.1:8001\", \"green\": \"http://127.0.0.1:8002\"}");
+	cJSON_ArrayForEach(it, u)
+		if (!cJSON_IsString(it) || (strncmp(it->valuestring, "http://", 7) &&
+		    strncmp(it->valuestring, "https://", 8)))
+			return json_error_at(e, src, it, path, "urls.%s: expected an http:// or "
+			    "https:// URL", it->string);
+	mm->urls = cJSON_Duplicate(u, 1);
+	return 0;
+}
+
 static int
 load_metric(struct rollout_spec *s, const cJSON *m, const char *path,
     const struct json_src *src, struct err *e)
 {
 	static const char *const keys[] = { "name", "source", "max", "max_increase", "critical",
-		"query", "address", "command", "listen", "quantile", NULL };
+		"query", "address", "command", "listen", "quantile", "resource", "instance",
+		"runc_root", "file", "urls", NULL };
 	struct rollout_metric mm, *dst;
 	const cJSON *c;
-	char *source = NULL;
+	char *source = NULL, *resource = NULL;
 	int has_q = 0;
 
 	memset(&mm, 0, sizeof(mm));
@@ -455,7 +649,8 @@ load_metric(struct rollout_spec *s, const cJSON *m, const char *path,
 		return -1;
 	if (!source)
 		return json_error_at(e, src, m, path,
-		    "'source' is missing (haproxy, haproxy-log, health, prometheus or exec)");
+		    "'source' is missing (haproxy, haproxy-log, health, prometheus, exec, "
+		    "resources or synthetic)");
 	if (!strcmp(source, "haproxy"))
 		mm.source = METRIC_HAPROXY;
 	else if (!strcmp(source, "health"))
@@ -466,18 +661,26 @@ load_metric(struct rollout_spec *s, const cJSON *m, const char *path,
 		mm.source = METRIC_EXEC;
 	else if (!strcmp(source, "haproxy-log"))
 		mm.source = METRIC_HAPROXY_LOG;
+	else if (!strcmp(source, "resources"))
+		mm.source = METRIC_RESOURCES;
+	else if (!strcmp(source, "synthetic"))
+		mm.source = METRIC_SYNTHETIC;
 	free(source);
 	if (!mm.source) {
 		c = cJSON_GetObjectItemCaseSensitive(m, "source");
 		return json_error_at(e, src, c, path,
-		    "unknown source '%s' (expected haproxy, haproxy-log, health, prometheus or "
-		    "exec; resources and synthetic are not built yet)", c->valuestring);
+		    "unknown source '%s' (expected haproxy, haproxy-log, health, prometheus, "
+		    "exec, resources or synthetic)", c->valuestring);
 	}
 	if (get_string(m, "name", path, &mm.name, src, e) < 0 ||
 	    get_string(m, "query", path, &mm.query, src, e) < 0 ||
 	    get_string(m, "address", path, &mm.address, src, e) < 0 ||
 	    get_string(m, "command", path, &mm.command, src, e) < 0 ||
 	    get_string(m, "listen", path, &mm.listen, src, e) < 0 ||
+	    get_string(m, "resource", path, &resource, src, e) < 0 ||
+	    get_string(m, "instance", path, &mm.instance, src, e) < 0 ||
+	    get_string(m, "runc_root", path, &mm.runc_root, src, e) < 0 ||
+	    get_string(m, "file", path, &mm.file, src, e) < 0 ||
 	    get_number(m, "quantile", path, &has_q, &mm.quantile, src, e) < 0 ||
 	    get_number(m, "max", path, &mm.has_max, &mm.max, src, e) < 0 ||
 	    get_number(m, "max_increase", path, &mm.has_max_increase, &mm.max_increase, src, e) < 0)
@@ -515,6 +718,11 @@ load_metric(struct rollout_spec *s, const cJSON *m, const char *path,
 		json_error_at(e, src, m, path, "an exec metric needs 'command'");
 		goto fail;
 	}
+	if (load_resources(&mm, resource, m, path, src, e) < 0 ||
+	    load_synthetic(&mm, m, path, src, e) < 0)
+		goto fail;
+	free(resource);
+	resource = NULL;
 	if (mm.source != METRIC_HEALTH && !mm.has_max && !mm.has_max_increase) {
 		json_error_at(e, src, m, path, "give 'max', 'max_increase' or both");
 		goto fail;
@@ -538,6 +746,7 @@ load_metric(struct rollout_spec *s, const cJSON *m, const char *path,
 	*dst = mm;
 	return 0;
 fail:
+	free(resource);
 	metric_free(&mm);
 	return -1;
 }

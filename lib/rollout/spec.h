@@ -16,6 +16,12 @@
  *                              "max": 5}]},
  *    "approval": "before" | {"after_step": N}}
  *
+ * traffic may also hold "sticky" ("cookie[:NAME]", "header:NAME",
+ * "source"), "route" ({"header", "value", "map"}: haproxy) and
+ * "baseline" (a third server: haproxy, exec); a metric of source
+ * "resources" has "resource" (cpu, memory) and "instance", one of source
+ * "synthetic" has "file" and optionally "urls".
+ *
  * Unknown keys are refused with their path and file:line:col, as are a
  * traffic key of another driver, weights that do not increase, a last
  * step that is not 100, bad durations.  struct rollout_spec owns every
@@ -31,13 +37,20 @@
 
 enum traffic_driver { TRAFFIC_HAPROXY = 1, TRAFFIC_EXEC, TRAFFIC_NGINX };
 
+/* How a user stays on one version (traffic.sticky). */
+enum sticky { STICKY_NONE, STICKY_COOKIE, STICKY_HEADER, STICKY_SOURCE };
+
 enum metric_source {
 	METRIC_HAPROXY = 1,	/* error ratio from HAProxy's per-server counters */
 	METRIC_HEALTH,		/* HAProxy's health check: canary DOWN is critical */
 	METRIC_PROMETHEUS,	/* an instant query; one number */
 	METRIC_EXEC,		/* a command that prints one number */
-	METRIC_HAPROXY_LOG	/* a latency quantile from HAProxy's request log */
+	METRIC_HAPROXY_LOG,	/* a latency quantile from HAProxy's request log */
+	METRIC_RESOURCES,	/* CPU or memory of an instance, % of its limit */
+	METRIC_SYNTHETIC	/* a Hurl file run against each instance */
 };
+
+enum resource { RESOURCE_CPU = 1, RESOURCE_MEMORY };
 
 struct rollout_step {
 	int weight;		/* percent of traffic to the canary, 1..100 */
@@ -57,6 +70,12 @@ struct rollout_metric {
 	char *command;		/* exec: sh -c TEXT, {{slot}}/{{role}} as $1/$2 */
 	char *listen;		/* haproxy-log: HOST:PORT to receive syslog on */
 	double quantile;	/* haproxy-log: 50..100 (default 99) */
+	int resource;		/* resources: enum resource */
+	char *instance;		/* resources: "cgroup:P", "pid:N", "pidfile:F", "runc:ID",
+				 * {{slot}} and {{role}} substituted */
+	char *runc_root;	/* resources: runc's --root */
+	char *file;		/* synthetic: the Hurl file */
+	cJSON *urls;		/* synthetic: {"SLOT": "http://HOST:PORT", ...} or NULL */
 };
 
 struct rollout_traffic {
@@ -74,6 +93,12 @@ struct rollout_traffic {
 	char *server_addr[2];	/* ... and their addresses (HOST:PORT, unix:PATH) */
 	char *test;		/* nginx: the config check (default "nginx -t") */
 	char *reload;		/* nginx: the reload (default "nginx -s reload") */
+	int sticky;		/* enum sticky */
+	char *sticky_name;	/* the cookie's or the header's name, or NULL */
+	char *route_header;	/* requests with this header ... */
+	char *route_value;	/* ... set to this value go to the canary */
+	char *route_map;	/* haproxy: the map file the config looks the value up in */
+	char *baseline;		/* a third server: the stable release, started fresh */
 	cJSON *json;		/* the traffic object as given, for the document */
 };
 

@@ -20,7 +20,12 @@
  *            spliced into the text.
  *
  * Weights are percents of traffic to the canary (0..100); the stable slot
- * gets the rest.
+ * gets the rest.  With a baseline (haproxy, exec), the baseline gets as
+ * much as the canary while the canary has at most half, and the stable
+ * slot the rest: 5 -> 90/5/5, 50 -> 0/50/50, 100 -> 0/100/0.  A route
+ * (haproxy) sends the requests whose header has the route's value to the
+ * canary whenever it has traffic: the route's map maps that value to the
+ * canary's name, and the entry goes when the canary has none.
  */
 #ifndef CI_ROLLOUT_TRAFFIC_H
 #define CI_ROLLOUT_TRAFFIC_H
@@ -35,7 +40,11 @@ struct traffic {
 	const char *image;	/* the release, for {{image}} */
 	const char *stable;	/* slot names */
 	const char *canary;
+	const char *baseline;	/* the spec's third server, or NULL */
 };
+
+/* What the canary is compared with: the baseline when there is one. */
+#define traffic_compare(t) ((t)->baseline ? (t)->baseline : (t)->stable)
 
 void traffic_init(struct traffic *t, const struct rollout_traffic *cfg, const char *image);
 
@@ -58,9 +67,24 @@ int traffic_promote(struct traffic *t, struct err *e);
 int traffic_health(struct traffic *t, const char *slot, int *up, char *status, size_t statussz,
     struct err *e);
 
+/*
+ * Check that the load balancer does what the spec says before anything
+ * changes: the backend and its servers exist; stickiness is configured
+ * as traffic.sticky says (HAProxy: the backend's cookie and each
+ * server's, or the balance algorithm "hdr" or "source", read back from
+ * "show stat"); HAProxy loaded the route's map.  EX_USAGE_ with what to
+ * add to the configuration when it does not.
+ */
+int traffic_check(struct traffic *t, struct err *e);
+
 /* The two slots' weights straight from HAProxy (discovery of the stable
  * slot before any state exists). */
 int traffic_slot_weights(struct traffic *t, int *w0, int *w1, struct err *e);
+
+/* text with each {{names[i]}} replaced by values[i] (not for a shell:
+ * rollout_sh() is); owned. */
+char *rollout_subst(const char *text, const char *const *names, const char *const *values,
+    int n);
 
 /*
  * Run the user's text as sh -c with each {{names[i]}} replaced by "$N",

@@ -3,6 +3,7 @@
 # needs both, since it takes over the EXIT trap and calls theirs).
 #
 #   haproxy_start DIR STABLE_PORT CANARY_PORT [--cookie] [--prometheus] [--log PORT]
+#                 [--balance ALGO] [--baseline PORT] [--route HEADER]
 #       writes DIR/haproxy.cfg and starts HAProxy in the foreground (-db):
 #       the runtime API on DIR/admin.sock (level admin), the server-state
 #       file DIR/state, a frontend on a free port (DIR/port) to backend
@@ -11,8 +12,12 @@
 #       200ms.  --cookie: sticky sessions (cookie SRV, values blue and
 #       green).  --prometheus: /metrics on a second free port
 #       (DIR/prom-port).  --log PORT: the request log (option httplog) goes
-#       over UDP syslog to 127.0.0.1:PORT.  Its pid is in DIR/pid, its
-#       output in DIR/log.
+#       over UDP syslog to 127.0.0.1:PORT.  --balance ALGO: "balance ALGO"
+#       and "hash-type consistent" instead of roundrobin.  --baseline PORT:
+#       a third server "base" (weight 0, cookie base).  --route HEADER:
+#       the value of HEADER is looked up in DIR/route.map (empty at start)
+#       and a request whose value maps to a server's name goes to it
+#       ("use-server").  Its pid is in DIR/pid, its output in DIR/log.
 #   haproxy_reload DIR [--keep-state-file]
 #       saves "show servers state" to DIR/state (unless told to keep the
 #       file as it is), starts a new HAProxy with -sf OLDPID, which loads
@@ -182,10 +187,13 @@ haproxy_start() {
 	test $# -ge 3 || { echo "usage: haproxy_start DIR STABLE_PORT CANARY_PORT [--cookie] [--prometheus]"; return 2; }
 	hs_dir_=$1 hs_stable_=$2 hs_canary_=$3
 	shift 3
-	hs_cookie_='' hs_prom_='' hs_log_=''
+	hs_cookie_='' hs_prom_='' hs_log_='' hs_balance_=roundrobin hs_base_='' hs_route_=''
 	while test $# -gt 0; do
 		case "$1" in
 		--cookie) hs_cookie_=1 ;;
+		--balance) hs_balance_=$2; shift ;;
+		--baseline) hs_base_=$2; shift ;;
+		--route) hs_route_=$2; shift ;;
 		--prometheus) hs_prom_=1 ;;
 		--log) hs_log_=$2; shift ;;
 		*) echo "haproxy_start: unknown option '$1'"; return 2 ;;
@@ -223,12 +231,20 @@ haproxy_start() {
 		fi
 		echo ""
 		echo "backend app"
-		echo "	balance roundrobin"
+		echo "	balance $hs_balance_"
+		test "$hs_balance_" = roundrobin || echo "	hash-type consistent"
 		echo "	option httpchk GET /health"
 		test -z "$hs_cookie_" || echo "	cookie SRV insert indirect nocache"
+		if test -n "$hs_route_"; then
+			echo "	http-request set-var(txn.route) req.hdr($hs_route_),map($hs_dir_/route.map)"
+			echo "	use-server blue if { var(txn.route) -m str blue }"
+			echo "	use-server green if { var(txn.route) -m str green }"
+		fi
 		echo "	server blue 127.0.0.1:$hs_stable_ weight 100 check inter 200ms fall 2 rise 2${hs_cookie_:+ cookie blue}"
 		echo "	server green 127.0.0.1:$hs_canary_ weight 0 check inter 200ms fall 2 rise 2${hs_cookie_:+ cookie green}"
+		test -z "$hs_base_" || echo "	server base 127.0.0.1:$hs_base_ weight 0 check inter 200ms fall 2 rise 2${hs_cookie_:+ cookie base}"
 	} >"$hs_dir_/haproxy.cfg" || return 1
+	: >"$hs_dir_/route.map" || return 1
 	haproxy -c -q -f "$hs_dir_/haproxy.cfg" || return 1
 	hap_run_ "$hs_dir_"
 }

@@ -35,7 +35,7 @@ test_render(void)
 	size_t i;
 
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		char *text = nginx_render("app", addrs, cases[i].w);
+		char *text = nginx_render("app", STICKY_NONE, NULL, addrs, cases[i].w);
 
 		is_str(text, cases[i].want, "render %d/%d: weights, and 'down' for 0", cases[i].w[0],
 		    cases[i].w[1]);
@@ -52,9 +52,10 @@ test_round_trip(void)
 	for (k = 0; k <= 100; k++) {
 		struct err e = { 0, "" };
 		int w[2] = { 100 - k, k }, got[2] = { -1, -1 };
-		char *text = nginx_render("app", addrs, w);
+		char *text = nginx_render("app", STICKY_NONE, NULL, addrs, w);
 
-		if (nginx_parse("f.conf", text, "app", addrs, got, &e) < 0 || got[0] != w[0] ||
+		if (nginx_parse("f.conf", text, "app", STICKY_NONE, NULL, addrs, got, &e) < 0 ||
+		    got[0] != w[0] ||
 		    got[1] != w[1]) {
 			printf("# %d: got %d/%d: %s\n", k, got[0], got[1], e.msg);
 			bad++;
@@ -68,7 +69,7 @@ test_round_trip(void)
 		const char *text = "\nupstream\tapp   {\r\n\n\tserver 127.0.0.1:8002   down;\n"
 		    "  server  127.0.0.1:8001 weight=7;  \n}\n\n";
 
-		ok(nginx_parse("f.conf", text, "app", addrs, got, &e) == 0 && got[0] == 7 &&
+		ok(nginx_parse("f.conf", text, "app", STICKY_NONE, NULL, addrs, got, &e) == 0 && got[0] == 7 &&
 		    got[1] == 0, "blanks, blank lines, CRLF and the servers' order do not matter");
 	}
 }
@@ -120,7 +121,7 @@ test_foreign(void)
 		struct err e = { 0, "" };
 		int got[2] = { -1, -1 };
 
-		ok(nginx_parse("f.conf", cases[i].text, "app", addrs, got, &e) < 0 &&
+		ok(nginx_parse("f.conf", cases[i].text, "app", STICKY_NONE, NULL, addrs, got, &e) < 0 &&
 		    e.code == EX_USAGE_, "a file it did not write is refused (%zu)", i);
 		like(e.msg, cases[i].msg, "... naming the file and the line");
 	}
@@ -340,6 +341,53 @@ test_traffic(const char *dir)
 	cfg_free(&c);
 }
 
+static void
+test_sticky(void)
+{
+	static const int w[2] = { 95, 5 };
+	struct err e = { 0, "" };
+	int got[2] = { -1, -1 };
+	char *text;
+
+	text = nginx_render("my-app", STICKY_COOKIE, "session", addrs, w);
+	is_str(text, "map $cookie_session $ci_sticky_my_app {\n    \"\" $remote_addr;\n"
+	    "    default $cookie_session;\n}\nupstream my-app {\n"
+	    "    hash $ci_sticky_my_app consistent;\n    server 127.0.0.1:8001 weight=95;\n"
+	    "    server 127.0.0.1:8002 weight=5;\n}\n",
+	    "sticky cookie: a map of the cookie (the address without one), hashed consistently");
+	ok(nginx_parse("f.conf", text, "my-app", STICKY_COOKIE, "session", addrs, got, &e) == 0 &&
+	    got[0] == 95 && got[1] == 5, "... and it reads back");
+	ok(nginx_parse("f.conf", text, "my-app", STICKY_NONE, NULL, addrs, got, &e) < 0 &&
+	    strstr(e.msg, "f.conf:1:") && strstr(e.msg, "expected 'upstream NAME {'"),
+	    "... a file with a map is not the file without stickiness: %s", e.msg);
+	ok(nginx_parse("f.conf", text, "my-app", STICKY_COOKIE, "sid", addrs, got, &e) < 0 &&
+	    strstr(e.msg, "f.conf:1:") && strstr(e.msg, "$cookie_sid"),
+	    "... nor the file for another cookie: %s", e.msg);
+	free(text);
+
+	text = nginx_render("app", STICKY_HEADER, "X-User-Id", addrs, w);
+	ok(strstr(text, "map $http_x_user_id $ci_sticky_app {") != NULL,
+	    "sticky header: nginx's $http_ variable, lowercase with '_'");
+	ok(nginx_parse("f.conf", text, "app", STICKY_HEADER, "X-User-Id", addrs, got, &e) == 0,
+	    "... reads back");
+	free(text);
+
+	text = nginx_render("app", STICKY_SOURCE, NULL, addrs, w);
+	is_str(text, "upstream app {\n    hash $remote_addr consistent;\n"
+	    "    server 127.0.0.1:8001 weight=95;\n    server 127.0.0.1:8002 weight=5;\n}\n",
+	    "sticky source: the client's address, hashed consistently");
+	ok(nginx_parse("f.conf", text, "app", STICKY_SOURCE, NULL, addrs, got, &e) == 0 &&
+	    got[1] == 5, "... reads back");
+	ok(nginx_parse("f.conf", "upstream app {\n    server 127.0.0.1:8001 weight=95;\n}\n",
+	    "app", STICKY_SOURCE, NULL, addrs, got, &e) < 0 && strstr(e.msg, "f.conf:2:") &&
+	    strstr(e.msg, "hash $remote_addr consistent;"),
+	    "a block without the hash line is refused, naming the line: %s", e.msg);
+	ok(nginx_parse("f.conf", "map $cookie_session $ci_sticky_app {\n", "app", STICKY_COOKIE,
+	    "session", addrs, got, &e) < 0 && strstr(e.msg, "ends early"),
+	    "a map cut short is refused: %s", e.msg);
+	free(text);
+}
+
 int
 main(void)
 {
@@ -350,6 +398,7 @@ main(void)
 	test_round_trip();
 	test_foreign();
 	test_names();
+	test_sticky();
 	if (!mkdtemp(dir)) {
 		ok(0, "mkdtemp");
 		return done_testing();

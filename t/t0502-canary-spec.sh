@@ -78,6 +78,54 @@ refused nginx-bad-upstream '{"traffic": {"driver": "nginx", "upstream": "app {",
  "servers": {"blue": "127.0.0.1:8001", "green": "127.0.0.1:8002"}}}' \
 	"traffic.upstream: invalid nginx upstream name 'app {'"
 
+refused nginx-baseline-not-in-servers '{"traffic": {"driver": "nginx", "upstream": "app", "file": "/x.conf",
+ "servers": {"blue": "127.0.0.1:8001", "green": "127.0.0.1:8002"}, "baseline": "base"}}' \
+	"spec-nginx-baseline-not-in-servers.json:2:68: traffic.baseline: .base. is not in traffic.servers: give its address there"
+
+refused nginx-baseline-other-server '{"traffic": {"driver": "nginx", "upstream": "app", "file": "/x.conf",
+ "servers": {"blue": "127.0.0.1:8001", "green": "127.0.0.1:8002", "red": "127.0.0.1:8003"},
+ "baseline": "base"}}' \
+	"spec-nginx-baseline-other-server.json:3:2: traffic.baseline: .base. is not in traffic.servers"
+
+refused nginx-three-servers-no-baseline '{"traffic": {"driver": "nginx", "upstream": "app", "file": "/x.conf",
+ "servers": {"blue": "127.0.0.1:8001", "green": "127.0.0.1:8002", "base": "127.0.0.1:8003"}}}' \
+	"spec-nginx-three-servers-no-baseline.json:2:2: traffic.servers: three servers, but no traffic.baseline"
+
+refused nginx-baseline-same-address '{"traffic": {"driver": "nginx", "upstream": "app", "file": "/x.conf",
+ "servers": {"blue": "127.0.0.1:8001", "green": "127.0.0.1:8002", "base": "127.0.0.1:8001"},
+ "baseline": "base"}}' \
+	"spec-nginx-baseline-same-address.json:2:2: traffic.servers: .blue. and .base. have the same address .127.0.0.1:8001."
+
+# nginx_route NAME ROUTE MESSAGE: refused, the nginx spec with that
+# traffic.route, on line 3.
+nginx_route() {
+	refused "$1" '{"traffic": {"driver": "nginx", "upstream": "app", "file": "/x.conf",
+ "servers": {"blue": "127.0.0.1:8001", "green": "127.0.0.1:8002"},
+ "route": '"$2"'}}' "$3"
+}
+
+nginx_route nginx-route-map '{"header": "X-Canary", "value": "1", "map": "/etc/haproxy/canary.map"}' \
+	"spec-nginx-route-map.json:3:48: traffic.route: .map. is for the haproxy driver: ci-canary writes nginx.s map into traffic.file"
+
+nginx_route nginx-route-value '{"header": "X-Canary", "value": "{beta}"}' \
+	"spec-nginx-route-value.json:3:34: traffic.route.value: .{beta}.: use printable ASCII without blanks"
+
+nginx_route nginx-route-value-regex '{"header": "X-Canary", "value": "~beta"}' \
+	"spec-nginx-route-value-regex.json:3:34: traffic.route.value: .~beta.: nginx.s map takes a value starting with .~. for a regular expression"
+
+nginx_route nginx-route-value-word '{"header": "X-Canary", "value": "include"}' \
+	"spec-nginx-route-value-word.json:3:34: traffic.route.value: .include.: .default. and .include. are words of nginx.s map"
+
+nginx_route nginx-route-header '{"header": "X.Canary", "value": "1"}' \
+	"spec-nginx-route-header.json:3:12: traffic.route.header: nginx reads a header as .http_NAME: .X.Canary. must be"
+
+nginx_route nginx-route-needs-value '{"header": "X-Canary"}' \
+	"spec-nginx-route-needs-value.json:3:2: traffic.route: needs .header. and .value."
+
+refused nginx-sticky-header '{"traffic": {"driver": "nginx", "upstream": "app", "file": "/x.conf",
+ "servers": {"blue": "127.0.0.1:8001", "green": "127.0.0.1:8002"}, "sticky": "header:X.User"}}' \
+	"spec-nginx-sticky-header.json:2:68: traffic.sticky: nginx reads a header as .http_NAME: .X.User. must be"
+
 refused haproxy-metric-on-nginx '{"traffic": {"driver": "nginx", "upstream": "app", "file": "/x.conf",
  "servers": {"blue": "127.0.0.1:8001", "green": "127.0.0.1:8002"}}}' \
 	"metric 'error-rate': the haproxy source reads HAProxy's counters and needs the haproxy driver; with the nginx driver use prometheus or exec metrics"

@@ -1,5 +1,5 @@
 #!/bin/sh
-test_description='ci-canary drives a real nginx: the upstream file, nginx -t, reload, abort, resume'
+test_description='ci-canary drives a real nginx: the upstream file, nginx -t, reload, abort, resume, users, a route, a baseline'
 . "${0%/*}/test-lib.sh"
 . "$TEST_DIRECTORY/helpers/haproxy-lib.sh"
 . "$TEST_DIRECTORY/helpers/canary-lib.sh"
@@ -16,11 +16,14 @@ UP=$NGX/app-upstream.conf
 NGINX="nginx -p $NGX/ -c $NGX/nginx.conf"
 
 # nginx_start: ngx/nginx.conf includes $UP (upstream "app") and proxies a
-# free port (ngx/port) to it; nginx runs in the foreground, its pid in
-# ngx/pid, stopped with the apps when the script ends (haproxy-lib.sh's
-# tracking: a watcher ends it should the script die unannounced).
+# free port (ngx/port) to it, and includes the server blocks a test puts
+# in ngx/servers/; nginx runs in the foreground, its pid in ngx/pid,
+# stopped with the apps when the script ends (haproxy-lib.sh's tracking:
+# a watcher ends it should the script die unannounced).  ngx/reload is
+# the reload the specs give: "nginx -s reload", returning once the old
+# workers are gone, so that what a test asks next meets the new file.
 nginx_start() {
-	mkdir -p "$NGX/tmp" &&
+	mkdir -p "$NGX/tmp" "$NGX/servers" &&
 	ns_port_=$(test_free_port) && echo "$ns_port_" >"$NGX/port" &&
 	cat >"$NGX/nginx.conf" <<-EOF &&
 	daemon off;
@@ -36,6 +39,7 @@ nginx_start() {
 	uwsgi_temp_path $NGX/tmp/uwsgi;
 	scgi_temp_path $NGX/tmp/scgi;
 	include $UP;
+	include $NGX/servers/*.conf;
 	server {
 	listen 127.0.0.1:$ns_port_;
 	location / { proxy_pass http://app; }
@@ -47,19 +51,64 @@ nginx_start() {
 	ns_pid_=$!
 	hap_track_ "$ns_pid_" nginx
 	echo "$ns_pid_" >"$NGX/pid"
+	cat >"$NGX/reload" <<-EOF &&
+	#!/bin/sh
+	old=\$(pgrep -P $ns_pid_)
+	$NGINX -s reload || exit
+	for p in \$old; do
+		n=0
+		while kill -0 "\$p" 2>/dev/null; do
+			test \$n -lt 100 || { echo "nginx worker \$p still serves" >&2; exit 1; }
+			sleep 0.1
+			n=\$((n + 1))
+		done
+	done
+	EOF
+	chmod +x "$NGX/reload" &&
 	wait_for_port "$ns_port_"
 }
 
+# route_server_start: a server block on a free port (ngx/route-port)
+# that proxies to the route's variable, as ci-canary(1) says; nginx
+# takes it with the next reload, which must find the route's map.
+route_server_start() {
+	rs_port_=$(test_free_port) && echo "$rs_port_" >"$NGX/route-port" &&
+	cat >"$NGX/servers/route.conf" <<-EOF
+	server {
+	listen 127.0.0.1:$rs_port_;
+	location / { proxy_pass http://\$ci_route_app; }
+	}
+	EOF
+}
+
 # versions N: the X-App-Version of N requests through nginx, on one line.
+# routed N [CURL_OPTIONS]: the same through the route's server block.
 versions() {
-	vs_i_=0 vs_all_=
-	while test $vs_i_ -lt "$1"; do
-		vs_v_=$(curl -s -D - -o /dev/null "http://127.0.0.1:$(cat "$NGX/port")/health" |
+	versions_at_ "$(cat "$NGX/port")" "$@"
+}
+routed() {
+	versions_at_ "$(cat "$NGX/route-port")" "$@"
+}
+versions_at_() {
+	vs_port_=$1 vs_n_=$2 vs_i_=0 vs_all_=
+	shift 2
+	while test $vs_i_ -lt "$vs_n_"; do
+		vs_v_=$(curl -s -D - -o /dev/null "$@" "http://127.0.0.1:$vs_port_/health" |
 			tr -d "\r" | grep -i "^x-app-version:" | cut -d" " -f2)
 		vs_all_="$vs_all_${vs_all_:+ }${vs_v_:-none}"
 		vs_i_=$((vs_i_ + 1))
 	done
 	echo "$vs_all_"
+}
+
+# repeated N WORD: WORD N times, on one line.
+repeated() {
+	tm_i_=0 tm_all_=
+	while test $tm_i_ -lt "$1"; do
+		tm_all_="$tm_all_${tm_all_:+ }$2"
+		tm_i_=$((tm_i_ + 1))
+	done
+	echo "$tm_all_"
 }
 
 # wait_served V: until nginx's new workers answer with V (a reload
@@ -85,12 +134,13 @@ users_versions() {
 	done
 }
 
-# upstream BLUE GREEN: the file ci-canary writes, each slot's weight
-# ("down" for 0).
+# upstream BLUE GREEN [BASE]: the file ci-canary writes, each slot's
+# weight ("down" for 0), and the baseline's after them.
 upstream() {
 	echo "upstream app {"
 	upstream_server_ blue "$1"
 	upstream_server_ green "$2"
+	test $# -lt 3 || upstream_server_ base "$3"
 	echo "}"
 }
 upstream_server_() {
@@ -98,6 +148,22 @@ upstream_server_() {
 		echo "    server 127.0.0.1:$(cat "$1/port") down;"
 	else
 		echo "    server 127.0.0.1:$(cat "$1/port") weight=$2;"
+	fi
+}
+
+# route_upstream TO BLUE GREEN: the file with the route X-Canary: 1,
+# which leads to TO: app, or app_canary, the upstream of blue alone, after
+# the block.
+route_upstream() {
+	echo "map \$http_x_canary \$ci_route_app {"
+	echo "    \"1\" $1;"
+	echo "    default app;"
+	echo "}"
+	upstream "$2" "$3"
+	if test "$1" = app_canary; then
+		echo "upstream app_canary {"
+		echo "    server 127.0.0.1:$(cat blue/port);"
+		echo "}"
 	fi
 }
 
@@ -111,20 +177,26 @@ wait_grep() {
 	done
 }
 
-# spec FILE METRIC_COMMAND [STEPS]: a rollout of "shop" through nginx;
-# every reload also appends the file to rendered.
+# spec FILE METRIC_COMMAND [STEPS] [TRAFFIC_EXTRA] [EXTRA]: a rollout of
+# "shop" through nginx; TRAFFIC_EXTRA ends the traffic object (a route),
+# EXTRA the spec (an approval); a baseline adds base/'s server after the
+# slots'.  Every reload also appends the file to rendered.
 spec() {
 	sp_steps_=${3:-'[{"weight": 10, "pause": "300ms"}, {"weight": 50, "pause": "300ms"}, {"weight": 100}]'}
+	sp_base_=
+	case "${4-}" in
+	*'"baseline"'*) sp_base_=", \"base\": \"127.0.0.1:$(cat base/port)\"" ;;
+	esac
 	cat >"$1" <<-EOF
 	{"app": "shop",
 	 "traffic": {"driver": "nginx", "upstream": "app", "file": "$UP",
 	             "servers": {"blue": "127.0.0.1:$(cat blue/port)",
-	                         "green": "127.0.0.1:$(cat green/port)"},
+	                         "green": "127.0.0.1:$(cat green/port)"$sp_base_},
 	             "test": "$NGINX -t",
-	             "reload": "$NGINX -s reload && cat $UP >>$TRASH/rendered"},
+	             "reload": "$NGX/reload && cat $UP >>$TRASH/rendered"${4-}},
 	 "steps": $sp_steps_,
 	 "analysis": {"interval": "150ms", "min_requests": 0,
-	              "metrics": [{"name": "errors", "source": "exec", "command": "$2", "max": 1}]}}
+	              "metrics": [{"name": "errors", "source": "exec", "command": "$2", "max": 1}]}${5-}}
 	EOF
 }
 
@@ -213,23 +285,107 @@ test_expect_success NGINX,CURL 'kill -9 mid-step: the file is read back, weights
 '
 
 test_expect_success NGINX,CURL 'sticky cookie: nginx hashes the session cookie; each user keeps a version' '
-	spec sticky.json "echo 0" "[{\"weight\": 50, \"pause\": \"3s\"}, {\"weight\": 100}]" &&
-	sed -i "s|\"servers\":|\"sticky\": \"cookie:session\", \"servers\":|" sticky.json &&
-	{ (exec ci-canary --new -f sticky.json --image reg.example/shop:v2 >doc.json 2>err.bg) &
-	  echo $! >canary.pid; } &&
-	wait_grep "step 1 of 2: 50%" err.bg &&
+	spec sticky.json "echo 0" "[{\"weight\": 50, \"pause\": \"300ms\"}, {\"weight\": 100}]" \
+		", \"sticky\": \"cookie:session\"" ", \"approval\": {\"after_step\": 1}" &&
+	test_expect_code 3 ci-canary --new -f sticky.json --image reg.example/shop:v2 >doc.json 2>err &&
+	test_json doc.json "d[\"canary\"][\"status\"] == \"paused\"" &&
 	test_grep "^map \$cookie_session \$ci_sticky_app {" "$UP" &&
 	test_grep "hash \$ci_sticky_app consistent;" "$UP" &&
-	n=0 &&
-	until users_versions >users && test "$(cut -d" " -f2 users | sort -u | wc -l)" = 2; do
-		test $n -lt 30 || { cat users; false; } && sleep 0.3 && n=$((n + 1)) || return 1
-	done &&
+	users_versions >users &&
 	is "$(wc -l <users)" 60 &&
 	is "$(sort -u users | wc -l)" 20 &&
 	is "$(cut -d" " -f2 users | sort -u | tr "\n" " ")" "v2 v3 " &&
-	wait_pid_file canary.pid &&
+	ci-canary -f sticky.json --promote >doc.json 2>err &&
 	test_json doc.json "d[\"canary\"][\"status\"] == \"passed\"" &&
 	test_grep "^map \$cookie_session" "$UP"
+'
+
+test_expect_success NGINX,CURL 'a route: X-Canary: 1 reaches the canary at 10%, every time' '
+	haproxy_app_stop blue &&
+	haproxy_app_start blue "$(cat blue/port)" --version v4 &&
+	route_server_start &&
+	spec route.json "echo 0" "[{\"weight\": 10, \"pause\": \"300ms\"}, {\"weight\": 100}]" \
+		", \"route\": {\"header\": \"X-Canary\", \"value\": \"1\"}" \
+		", \"approval\": {\"after_step\": 1}" &&
+	test_expect_code 3 ci-canary --new -f route.json --image reg.example/shop:v4 >doc.json 2>err &&
+	test_json doc.json "d[\"canary\"][\"status\"] == \"paused\"" &&
+	test_json doc.json "d[\"canary\"][\"slots\"] == {\"stable\": \"green\", \"canary\": \"blue\"}" &&
+	route_upstream app_canary 10 90 >expect && test_cmp expect "$UP" &&
+	test_grep "^    \"1\" app_canary;$" expect &&
+	test_grep "^upstream app_canary {$" expect &&
+	repeated 10 v4 >expect && routed 10 -H "X-Canary: 1" >got && test_cmp expect got &&
+	routed 10 -H "X-Canary: 2" | tr " " "\n" | sort | uniq -c >got &&
+	test_grep " [89] v2$" got &&
+	repeated 4 v4 >expect && routed 4 -H "x-canary: 1" >got && test_cmp expect got
+'
+
+test_expect_success NGINX,CURL '... abort: the route leads to app again, X-Canary: 1 gets stable' '
+	test_when_finished "rm -f $NGX/servers/route.conf" &&
+	test_expect_code 1 ci-canary -f route.json --abort >doc.json 2>err &&
+	test_json doc.json "d[\"canary\"][\"status\"] == \"failed\"" &&
+	route_upstream app 0 100 >expect && test_cmp expect "$UP" &&
+	test_grep ! app_canary expect &&
+	repeated 10 v2 >expect && routed 10 -H "X-Canary: 1" >got && test_cmp expect got &&
+	versions 4 >got && repeated 4 v2 >expect && test_cmp expect got
+'
+
+test_expect_success NGINX,CURL 'a baseline: nginx gives stable 90, canary 5 and the fresh baseline 5' '
+	haproxy_app_start base "$(test_free_port)" --version v2-baseline &&
+	rm -f rendered &&
+	spec base.json "echo 0" "[{\"weight\": 5, \"pause\": \"300ms\"}, {\"weight\": 100}]" \
+		", \"baseline\": \"base\"" ", \"approval\": {\"after_step\": 1}" &&
+	test_grep "\"base\": \"127.0.0.1:$(cat base/port)\"" base.json &&
+	test_expect_code 3 ci-canary --new -f base.json --image reg.example/shop:v4 >doc.json 2>err &&
+	test_json doc.json "d[\"canary\"][\"status\"] == \"paused\"" &&
+	test_json doc.json "d[\"canary\"][\"slots\"] == {\"stable\": \"green\", \"canary\": \"blue\", \"baseline\": \"base\"}" &&
+	upstream 5 90 5 >expect && test_cmp expect "$UP" &&
+	versions 100 | tr " " "\n" | sort | uniq -c | sed "s/^ *//" >got &&
+	printf "90 v2\n5 v2-baseline\n5 v4\n" >expect && test_cmp expect got
+'
+
+test_expect_success NGINX,CURL '... promoted: the canary alone, stable and baseline down' '
+	ci-canary -f base.json --promote >doc.json 2>err &&
+	test_json doc.json "d[\"canary\"][\"status\"] == \"passed\"" &&
+	upstream 100 0 0 >expect && test_cmp expect "$UP" &&
+	{ upstream 5 90 5 && upstream 100 0 0; } >expect && test_cmp expect rendered &&
+	repeated 6 v4 >expect && versions 6 >got && test_cmp expect got
+'
+
+test_expect_success NGINX,CURL 'sticky, a route and a baseline together: nginx takes the file, a resume reads it back' '
+	spec all.json "echo 0" "[{\"weight\": 20, \"pause\": \"3s\"}, {\"weight\": 100}]" \
+		", \"sticky\": \"cookie:session\", \"route\": {\"header\": \"X-Canary\", \"value\": \"1\"}, \"baseline\": \"base\"" &&
+	{ (exec ci-canary --new -f all.json --image reg.example/shop:v5 >doc.json 2>err.bg) &
+	  echo $! >canary.pid; } &&
+	wait_grep "step 1 of 2: 20%" err.bg &&
+	kill -9 "$(cat canary.pid)" &&
+	proc_gone "$(cat canary.pid)" &&
+	cat >expect <<-EOF &&
+	map \$cookie_session \$ci_sticky_app {
+	    "" \$remote_addr;
+	    default \$cookie_session;
+	}
+	map \$http_x_canary \$ci_route_app {
+	    "1" app_canary;
+	    default app;
+	}
+	upstream app {
+	    hash \$ci_sticky_app consistent;
+	    server 127.0.0.1:$(cat blue/port) weight=60;
+	    server 127.0.0.1:$(cat green/port) weight=20;
+	    server 127.0.0.1:$(cat base/port) weight=20;
+	}
+	upstream app_canary {
+	    server 127.0.0.1:$(cat green/port);
+	}
+	EOF
+	test_cmp expect "$UP" &&
+	ci-canary --new -f all.json --image reg.example/shop:v5 >doc.json 2>err &&
+	test_grep "resuming step 1 of 2 (20%)" err &&
+	test_json doc.json "d[\"canary\"][\"status\"] == \"passed\"" &&
+	sed -n "/^upstream app {/,/^}/p" "$UP" >block &&
+	{ echo "upstream app {" && echo "    hash \$ci_sticky_app consistent;" &&
+	  upstream 0 100 0 | sed 1d; } >expect && test_cmp expect block &&
+	test_grep "^    \"1\" app;$" "$UP" && test_grep ! app_canary "$UP"
 '
 
 test_done

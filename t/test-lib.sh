@@ -291,6 +291,26 @@ if not ok:
 PY
 }
 
+# test_json_lines FILE EXPR: the same over 'd', the list of the JSON
+# objects of FILE, one a line (a ledger, a journal).
+test_json_lines() {
+	python3 - "$1" "$2" <<'PY'
+import json, sys
+d = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+ok = eval(sys.argv[2], {"d": d})
+if not ok:
+    print("json lines check failed:", sys.argv[2])
+    print("\n".join(json.dumps(x) for x in d)[:4000])
+    sys.exit(1)
+PY
+}
+
+# is_lines FILE N: FILE has N lines.
+is_lines() {
+	il_n_=$(wc -l <"$1") &&
+	test "$il_n_" -eq "$2" || { echo "$1 has $il_n_ lines, not $2"; cat "$1"; return 1; }
+}
+
 # test_jq FILE PATH: print a value, for test_cmp.
 test_jval() {
 	python3 - "$1" "$2" <<'PY'

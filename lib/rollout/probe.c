@@ -167,8 +167,8 @@ base_url(struct metrics_ctx *m, const struct rollout_metric *mt, const char *slo
 	const cJSON *u = mt->urls ? cJSON_GetObjectItemCaseSensitive(mt->urls, slot) : NULL;
 	struct hap_stat st;
 	const struct hap_row *r;
+	const char *addr;
 	char *url;
-	int i;
 
 	if (u)
 		return xstrdup(u->valuestring);
@@ -178,15 +178,13 @@ base_url(struct metrics_ctx *m, const struct rollout_metric *mt, const char *slo
 		return NULL;
 	}
 	if (c->driver == TRAFFIC_NGINX) {
-		for (i = 0; i < 2; i++)
-			if (c->server_slot[i] && !strcmp(c->server_slot[i], slot))
-				break;
-		if (i == 2 || !strncmp(c->server_addr[i], "unix:", 5)) {
+		addr = rollout_server_addr(c, slot);
+		if (!addr || !strncmp(addr, "unix:", 5)) {
 			err_set(e, EX_USAGE_, "metric '%s': no TCP address for the slot '%s' in "
 			    "traffic.servers: give 'urls'", mt->name, slot);
 			return NULL;
 		}
-		return xasprintf("http://%s", c->server_addr[i]);
+		return xasprintf("http://%s", addr);
 	}
 	if (haproxy_show_stat(&m->t->hap, &st, e) < 0)
 		return NULL;

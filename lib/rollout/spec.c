@@ -110,10 +110,10 @@ rollout_spec_free(struct rollout_spec *s)
 	free(s->traffic.promote);
 	free(s->traffic.upstream);
 	free(s->traffic.file);
-	free(s->traffic.server_slot[0]);
-	free(s->traffic.server_slot[1]);
-	free(s->traffic.server_addr[0]);
-	free(s->traffic.server_addr[1]);
+	for (i = 0; i < TRAFFIC_SERVERS_MAX; i++) {
+		free(s->traffic.server_slot[i]);
+		free(s->traffic.server_addr[i]);
+	}
 	free(s->traffic.test);
 	free(s->traffic.reload);
 	free(s->traffic.sticky_name);
@@ -219,6 +219,17 @@ get_number(const cJSON *obj, const char *key, const char *path, int *has, double
 	return 0;
 }
 
+const char *
+rollout_server_addr(const struct rollout_traffic *t, const char *name)
+{
+	int i;
+
+	for (i = 0; i < TRAFFIC_SERVERS_MAX && t->server_slot[i]; i++)
+		if (name && !strcmp(t->server_slot[i], name))
+			return t->server_addr[i];
+	return NULL;
+}
+
 static const char *
 driver_name(int driver)
 {
@@ -245,8 +256,8 @@ static const struct {
 	{ "servers", 1 << TRAFFIC_NGINX }, { "test", 1 << TRAFFIC_NGINX },
 	{ "reload", 1 << TRAFFIC_NGINX },
 	{ "sticky", 1 << TRAFFIC_HAPROXY | 1 << TRAFFIC_NGINX },
-	{ "route", 1 << TRAFFIC_HAPROXY },
-	{ "baseline", 1 << TRAFFIC_HAPROXY | 1 << TRAFFIC_EXEC },
+	{ "route", 1 << TRAFFIC_HAPROXY | 1 << TRAFFIC_NGINX },
+	{ "baseline", FOR_ALL },
 };
 #define NTRAFFIC_KEYS (sizeof(traffic_keys) / sizeof(traffic_keys[0]))
 
@@ -279,15 +290,64 @@ driver_keys(const struct rollout_traffic *tr, const cJSON *t, const struct json_
 	return 0;
 }
 
-/* The nginx driver's keys: the upstream, its file, the slots' servers. */
+/* The nginx driver's servers: the slots' and, with a baseline, its own. */
+static int
+load_servers(struct rollout_traffic *tr, const cJSON *t, const struct json_src *src,
+    struct err *e)
+{
+	const cJSON *sv = cJSON_GetObjectItemCaseSensitive(t, "servers"), *it;
+	const char *slot[2];
+	struct err ce = { 0, "" };
+	int n, i = 0, k;
+
+	if (!sv)
+		return json_error_at(e, src, t, "traffic", "the nginx driver needs 'servers' (each "
+		    "slot's address, like {\"blue\": \"127.0.0.1:8001\", \"green\": \"127.0.0.1:8002\"})");
+	n = cJSON_IsObject(sv) ? cJSON_GetArraySize(sv) : 0;
+	if (n != 2 && n != TRAFFIC_SERVERS_MAX)
+		return json_error_at(e, src, sv, "traffic.servers", "expected the two slots' "
+		    "addresses, like {\"blue\": \"127.0.0.1:8001\", \"green\": \"127.0.0.1:8002\"}, "
+		    "and the baseline's with traffic.baseline");
+	if (n == TRAFFIC_SERVERS_MAX && !tr->baseline)
+		return json_error_at(e, src, sv, "traffic.servers", "three servers, but no "
+		    "traffic.baseline: name the third there, or give the two slots alone");
+	cJSON_ArrayForEach(it, sv) {
+		if (!cJSON_IsString(it))
+			return json_error_at(e, src, it, "traffic.servers",
+			    "'%s' must be an address string, like \"127.0.0.1:8001\"", it->string);
+		if (nginx_check_server(it->valuestring, &ce) < 0)
+			return json_error_at(e, src, it, "traffic.servers", "'%s': %s", it->string,
+			    ce.msg);
+		free(tr->server_slot[i]);
+		free(tr->server_addr[i]);
+		tr->server_slot[i] = xstrdup(it->string);
+		tr->server_addr[i++] = xstrdup(it->valuestring);
+	}
+	for (i = 0; i < n; i++)
+		for (k = i + 1; k < n; k++)
+			if (!strcmp(tr->server_addr[i], tr->server_addr[k]))
+				return json_error_at(e, src, sv, "traffic.servers", "'%s' and '%s' have "
+				    "the same address '%s': each must be a server of its own",
+				    tr->server_slot[i], tr->server_slot[k], tr->server_addr[i]);
+	slot[0] = tr->slots[0] ? tr->slots[0] : "blue";
+	slot[1] = tr->slots[1] ? tr->slots[1] : "green";
+	for (k = 0; k < 2; k++)
+		if (!rollout_server_addr(tr, slot[k]))
+			return json_error_at(e, src, sv, "traffic.servers", "no address for the slot "
+			    "'%s' (the slots are '%s' and '%s')", slot[k], slot[0], slot[1]);
+	if (tr->baseline && !rollout_server_addr(tr, tr->baseline))
+		return json_error_at(e, src, cJSON_GetObjectItemCaseSensitive(t, "baseline"),
+		    "traffic.baseline", "'%s' is not in traffic.servers: give its address there "
+		    "too", tr->baseline);
+	return 0;
+}
+
+/* The nginx driver's keys: the upstream, its file, the servers. */
 static int
 load_nginx(struct rollout_traffic *tr, const cJSON *t, const struct json_src *src,
     struct err *e)
 {
-	const cJSON *sv, *it;
-	const char *slot[2];
 	struct err ce = { 0, "" };
-	int i = 0, k;
 
 	if (get_string(t, "upstream", "traffic.upstream", &tr->upstream, src, e) < 0 ||
 	    get_string(t, "file", "traffic.file", &tr->file, src, e) < 0 ||
@@ -303,35 +363,8 @@ load_nginx(struct rollout_traffic *tr, const cJSON *t, const struct json_src *sr
 	if (!tr->file)
 		return json_error_at(e, src, t, "traffic", "the nginx driver needs 'file' (a file "
 		    "of its own for the upstream block, which nginx.conf includes)");
-	sv = cJSON_GetObjectItemCaseSensitive(t, "servers");
-	if (!sv)
-		return json_error_at(e, src, t, "traffic", "the nginx driver needs 'servers' (each "
-		    "slot's address, like {\"blue\": \"127.0.0.1:8001\", \"green\": \"127.0.0.1:8002\"})");
-	if (!cJSON_IsObject(sv) || cJSON_GetArraySize(sv) != 2)
-		return json_error_at(e, src, sv, "traffic.servers", "expected the two slots' "
-		    "addresses, like {\"blue\": \"127.0.0.1:8001\", \"green\": \"127.0.0.1:8002\"}");
-	cJSON_ArrayForEach(it, sv) {
-		if (!cJSON_IsString(it))
-			return json_error_at(e, src, it, "traffic.servers",
-			    "'%s' must be an address string, like \"127.0.0.1:8001\"", it->string);
-		if (nginx_check_server(it->valuestring, &ce) < 0)
-			return json_error_at(e, src, it, "traffic.servers", "'%s': %s", it->string,
-			    ce.msg);
-		free(tr->server_slot[i]);
-		free(tr->server_addr[i]);
-		tr->server_slot[i] = xstrdup(it->string);
-		tr->server_addr[i++] = xstrdup(it->valuestring);
-	}
-	if (!strcmp(tr->server_addr[0], tr->server_addr[1]))
-		return json_error_at(e, src, sv, "traffic.servers", "'%s' and '%s' have the same "
-		    "address '%s': the slots must be two servers", tr->server_slot[0],
-		    tr->server_slot[1], tr->server_addr[0]);
-	slot[0] = tr->slots[0] ? tr->slots[0] : "blue";
-	slot[1] = tr->slots[1] ? tr->slots[1] : "green";
-	for (k = 0; k < 2; k++)
-		if (strcmp(slot[k], tr->server_slot[0]) && strcmp(slot[k], tr->server_slot[1]))
-			return json_error_at(e, src, sv, "traffic.servers", "no address for the slot "
-			    "'%s' (the slots are '%s' and '%s')", slot[k], slot[0], slot[1]);
+	if (load_servers(tr, t, src, e) < 0)
+		return -1;
 	if (!tr->test)
 		tr->test = xstrdup("nginx -t");
 	if (!tr->reload)
@@ -346,6 +379,7 @@ load_sticky(struct rollout_traffic *tr, const cJSON *t, const struct json_src *s
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(t, "sticky");
 	const char *s, *name = NULL;
+	struct err ce = { 0, "" };
 
 	if (!v)
 		return 0;
@@ -374,6 +408,9 @@ load_sticky(struct rollout_traffic *tr, const cJSON *t, const struct json_src *s
 	    name[strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")])
 		return json_error_at(e, src, v, "traffic.sticky", "nginx reads a cookie as "
 		    "$cookie_NAME: the name '%s' must be letters, digits and '_'", name);
+	if (name && tr->driver == TRAFFIC_NGINX && tr->sticky == STICKY_HEADER &&
+	    nginx_check_header(name, &ce) < 0)
+		return json_error_at(e, src, v, "traffic.sticky", "%s", ce.msg);
 	if (name)
 		tr->sticky_name = xstrdup(name);
 	if (tr->driver == TRAFFIC_NGINX && tr->sticky == STICKY_COOKIE && !name)
@@ -385,39 +422,55 @@ bad:
 	    "expected \"cookie\", \"cookie:NAME\", \"header:NAME\" or \"source\"");
 }
 
-/* "route": {"header": NAME, "value": TEXT, "map": PATH}. */
+/* "route": {"header": NAME, "value": TEXT} and, for haproxy, "map": PATH;
+ * nginx's map is in the file ci-canary writes. */
 static int
 load_route(struct rollout_traffic *tr, const cJSON *t, const struct json_src *src,
     struct err *e)
 {
 	static const char *const keys[] = { "header", "value", "map", NULL };
-	const cJSON *r = cJSON_GetObjectItemCaseSensitive(t, "route");
+	const cJSON *r = cJSON_GetObjectItemCaseSensitive(t, "route"), *m;
+	const int ngx = tr->driver == TRAFFIC_NGINX;
+	struct err ce = { 0, "" };
 	const char *p;
 
 	if (!r)
 		return 0;
 	if (!cJSON_IsObject(r))
 		return json_error_at(e, src, r, "traffic.route", "expected {\"header\": NAME, "
-		    "\"value\": TEXT, \"map\": PATH}");
-	if (known_keys(r, "traffic.route", keys, src, e) < 0 ||
-	    get_string(r, "header", "traffic.route.header", &tr->route_header, src, e) < 0 ||
+		    "\"value\": TEXT%s}", ngx ? "" : ", \"map\": PATH");
+	if (known_keys(r, "traffic.route", keys, src, e) < 0)
+		return -1;
+	if (ngx && (m = cJSON_GetObjectItemCaseSensitive(r, "map")))
+		return json_error_at(e, src, m, "traffic.route", "'map' is for the haproxy driver: "
+		    "ci-canary writes nginx's map into traffic.file");
+	if (get_string(r, "header", "traffic.route.header", &tr->route_header, src, e) < 0 ||
 	    get_string(r, "value", "traffic.route.value", &tr->route_value, src, e) < 0 ||
 	    get_string(r, "map", "traffic.route.map", &tr->route_map, src, e) < 0)
 		return -1;
-	if (!tr->route_header || !tr->route_value || !tr->route_map)
+	if (ngx && (!tr->route_header || !tr->route_value))
+		return json_error_at(e, src, r, "traffic.route", "needs 'header' and 'value'");
+	if (!ngx && (!tr->route_header || !tr->route_value || !tr->route_map))
 		return json_error_at(e, src, r, "traffic.route", "needs 'header', 'value' and "
 		    "'map' (the map file HAProxy's configuration looks the header up in)");
 	if (!http_token_ok(tr->route_header))
 		return json_error_at(e, src, r, "traffic.route.header", "'%s' is not a header "
 		    "name", tr->route_header);
+	if (ngx) {
+		if (nginx_check_header(tr->route_header, &ce) < 0)
+			return json_error_at(e, src, cJSON_GetObjectItemCaseSensitive(r, "header"),
+			    "traffic.route.header", "%s", ce.msg);
+		if (nginx_check_route_value(tr->route_value, &ce) < 0)
+			return json_error_at(e, src, cJSON_GetObjectItemCaseSensitive(r, "value"),
+			    "traffic.route.value", "%s", ce.msg);
+		return 0;
+	}
 	/* The value and the path travel in one runtime API command line. */
 	for (p = tr->route_value; *p; p++)
 		if ((unsigned char)*p <= ' ' || *p == ';' || *p == '\\' || *p == 0x7f)
 			return json_error_at(e, src, r, "traffic.route.value", "'%s': blanks, "
 			    "';' and control characters cannot be looked up in a map",
 			    tr->route_value);
-	if (!*tr->route_value)
-		return json_error_at(e, src, r, "traffic.route.value", "is empty");
 	for (p = tr->route_map; *p; p++)
 		if ((unsigned char)*p <= ' ' || *p == ';' || *p == 0x7f)
 			return json_error_at(e, src, r, "traffic.route.map", "'%s': a path "
@@ -946,4 +999,30 @@ rollout_spec_check(const struct rollout_spec *s, struct err *e)
 		return err_set(e, EX_USAGE_, "approval after step %d: there are only %zu steps",
 		    s->approval_step, s->nsteps);
 	return 0;
+}
+
+int
+rollout_spec_load_traffic(struct rollout_spec *s, const cJSON *traffic, const char *name,
+    struct err *e)
+{
+	struct json_opts o = { name, 0 };
+	struct json_src src = { 0 };
+	char *text;
+	cJSON *t;
+	int rc;
+
+	if (!cJSON_IsObject(traffic))
+		return err_set(e, EX_USAGE_, "%s: expected the traffic object", name);
+	/* Parsed again, so that a refusal names the place in it. */
+	text = json_print(traffic);
+	t = json_parse(text, strlen(text), &o, &src, e);
+	free(text);
+	if (!t) {
+		json_src_free(&src);
+		return -1;
+	}
+	rc = load_traffic(s, t, &src, e);
+	cJSON_Delete(t);
+	json_src_free(&src);
+	return rc;
 }

@@ -17,8 +17,10 @@
  *    "approval": "before" | {"after_step": N}}
  *
  * traffic may also hold "sticky" ("cookie[:NAME]", "header:NAME",
- * "source"), "route" ({"header", "value", "map"}: haproxy) and
- * "baseline" (a third server: haproxy, exec); a metric of source
+ * "source"), "route" ({"header", "value", "map"} for haproxy, {"header",
+ * "value"} for nginx, which writes its map into its file) and "baseline"
+ * (a third server: every driver; nginx's "servers" then has its address
+ * too); a metric of source
  * "resources" has "resource" (cpu, memory) and "instance", one of source
  * "synthetic" has "file" and optionally "urls".
  *
@@ -51,6 +53,9 @@ enum metric_source {
 };
 
 enum resource { RESOURCE_CPU = 1, RESOURCE_MEMORY };
+
+/* nginx's servers: the two slots and a baseline. */
+#define TRAFFIC_SERVERS_MAX 3
 
 struct rollout_step {
 	int weight;		/* percent of traffic to the canary, 1..100 */
@@ -89,13 +94,15 @@ struct rollout_traffic {
 	char *promote;		/* exec: command run when the canary reaches 100 */
 	char *upstream;		/* nginx: the upstream block's name */
 	char *file;		/* nginx: the file holding that block alone, ours */
-	char *server_slot[2];	/* nginx: the slots of "servers", in its order ... */
-	char *server_addr[2];	/* ... and their addresses (HOST:PORT, unix:PATH) */
+	/* nginx: the servers of "servers", in its order: the two slots and,
+	 * with a baseline, its server; the entries after the last are NULL. */
+	char *server_slot[TRAFFIC_SERVERS_MAX];	/* the names ... */
+	char *server_addr[TRAFFIC_SERVERS_MAX];	/* ... and addresses (HOST:PORT, unix:PATH) */
 	char *test;		/* nginx: the config check (default "nginx -t") */
 	char *reload;		/* nginx: the reload (default "nginx -s reload") */
 	int sticky;		/* enum sticky */
 	char *sticky_name;	/* the cookie's or the header's name, or NULL */
-	char *route_header;	/* requests with this header ... */
+	char *route_header;	/* requests with this header (haproxy, nginx) ... */
 	char *route_value;	/* ... set to this value go to the canary */
 	char *route_map;	/* haproxy: the map file the config looks the value up in */
 	char *baseline;		/* a third server: the stable release, started fresh */
@@ -130,6 +137,11 @@ void rollout_spec_free(struct rollout_spec *s);
  * PATH: what". */
 int rollout_spec_load(struct rollout_spec *s, const char *path, struct err *e);
 
+/* A traffic object (the document's canary.traffic, which ci-rollback
+ * uses to put traffic back), checked as a spec's; name for messages. */
+int rollout_spec_load_traffic(struct rollout_spec *s, const cJSON *traffic, const char *name,
+    struct err *e);
+
 /* "5,25,50,100" -> steps, each but the last with pause_ms. */
 int rollout_spec_set_steps(struct rollout_spec *s, const char *list, long long pause_ms,
     struct err *e);
@@ -140,6 +152,10 @@ void rollout_spec_set_max(struct rollout_spec *s, int source, const char *name, 
 /* Checks that need every part: traffic given, steps increasing and ending
  * at 100, a metric at least. */
 int rollout_spec_check(const struct rollout_spec *s, struct err *e);
+
+/* The address traffic.servers gives the server name (nginx), or NULL;
+ * borrowed. */
+const char *rollout_server_addr(const struct rollout_traffic *t, const char *name);
 
 /* The name of a source, for messages and the document. */
 const char *metric_source_name(int source);

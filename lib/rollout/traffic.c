@@ -192,7 +192,8 @@ traffic_set(struct traffic *t, int weight, struct err *e)
 	case TRAFFIC_EXEC:
 		return exec_set(t, t->cfg->set, weight, "traffic.set", e);
 	case TRAFFIC_NGINX:
-		return nginx_set(t->cfg, t->stable, t->canary, weight, e);
+		return nginx_set(t->cfg, t->stable, t->canary, weight, baseline_weight(t, weight),
+		    e);
 	}
 	/* A canary left in maint by an earlier abort comes back first; the
 	 * stable slot is never in maint while it serves. */
@@ -270,7 +271,7 @@ traffic_abort(struct traffic *t, struct err *e)
 	case TRAFFIC_NGINX:
 		/* The canary "down": nginx's new workers send it nothing; the
 		 * old ones only finish the requests they hold. */
-		return nginx_set(t->cfg, t->stable, t->canary, 0, e);
+		return nginx_set(t->cfg, t->stable, t->canary, 0, 0, e);
 	}
 	/* Weight first: from here no new request reaches the canary; then
 	 * maint and shutdown move the users that a cookie or a hash pinned. */
@@ -295,7 +296,7 @@ traffic_promote(struct traffic *t, struct err *e)
 			return -1;
 		return t->cfg->promote ? exec_set(t, t->cfg->promote, 100, "traffic.promote", e) : 0;
 	case TRAFFIC_NGINX:
-		return nginx_set(t->cfg, t->stable, t->canary, 100, e);
+		return nginx_set(t->cfg, t->stable, t->canary, 100, 0, e);
 	}
 	if (haproxy_set_state(&t->hap, px, t->canary, "ready", e) < 0 ||
 	    haproxy_set_weight(&t->hap, px, t->canary, 100, e) < 0 ||

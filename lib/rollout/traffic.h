@@ -13,19 +13,21 @@
  *   nginx    the upstream block in a file of its own, checked with the
  *            spec's "nginx -t" and reloaded (rollout/nginx.h): a weight
  *            of 0 is "down", and a file nginx refuses is put back as it
- *            was; no health check to ask, so every server is up.
+ *            was; a route is a map in that file and an upstream of the
+ *            canary alone; no health check to ask, so every server is up.
  *   exec     the user's commands, as sh -c TEXT with {{stable_weight}},
  *            {{canary_weight}}, {{image}}, {{stable}} and {{canary}}
  *            turned into "$1".."$5": the values travel as arguments, never
  *            spliced into the text.
  *
  * Weights are percents of traffic to the canary (0..100); the stable slot
- * gets the rest.  With a baseline (haproxy, exec), the baseline gets as
+ * gets the rest.  With a baseline (every driver), the baseline gets as
  * much as the canary while the canary has at most half, and the stable
  * slot the rest: 5 -> 90/5/5, 50 -> 0/50/50, 100 -> 0/100/0.  A route
- * (haproxy) sends the requests whose header has the route's value to the
- * canary whenever it has traffic: the route's map maps that value to the
- * canary's name, and the entry goes when the canary has none.
+ * (haproxy, nginx) sends the requests whose header has the route's value
+ * to the canary whenever it has traffic: HAProxy's map maps that value to
+ * the canary's name, and the entry goes when the canary has none; nginx's
+ * map leads it to the canary's upstream, and to the main one at 0 and 100.
  */
 #ifndef CI_ROLLOUT_TRAFFIC_H
 #define CI_ROLLOUT_TRAFFIC_H

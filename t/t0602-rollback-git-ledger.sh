@@ -1,0 +1,87 @@
+#!/bin/sh
+test_description='ci-rollback --ledger git:REMOTE: a ledger that runners share through a git remote'
+. "${0%/*}/test-lib.sh"
+
+doc() { "$TEST_DIRECTORY/helpers/pipeline-doc" "$@"; }
+
+test_expect_success 'setup: a bare repository, and a clone whose origin it is' '
+	git init -q --bare remote.git &&
+	git init -q work && (cd work && git remote add origin "$TRASH/remote.git")
+'
+
+test_expect_success 'records go to refs/ci/ledger/APP of the remote, one commit each' '
+	doc --version 1.0 --run-id g1 >d1.json &&
+	(cd work && CI_STATE_DIR=$TRASH/s1 ci-rollback --ledger git:origin <../d1.json >../o1.json 2>../e1) &&
+	test_json o1.json "d[\"rollback\"][\"status\"] == \"passed\" and \"refs/ci/ledger/shop\" in d[\"rollback\"][\"ledger\"]" &&
+	git --git-dir=remote.git show refs/ci/ledger/shop:releases.jsonl >l1 &&
+	test_json_lines l1 "[(r[\"version\"], r[\"status\"]) for r in d] == [(\"1.0\", \"stable\")]" &&
+	! test -e s1/releases.jsonl
+'
+
+test_expect_success 'another runner, another state directory, sees the same history' '
+	doc --version 1.1 --run-id g2 >d2.json &&
+	CI_STATE_DIR=$TRASH/s2 ci-rollback --ledger "git:$TRASH/remote.git" <d2.json >o2.json 2>e2 &&
+	test_json o2.json "d[\"rollback\"][\"superseded\"] == \"1.0\"" &&
+	CI_STATE_DIR=$TRASH/s1 ci-rollback --ledger "git:$TRASH/remote.git" --app shop --status >st &&
+	test_json_lines st "[(r[\"version\"], r[\"status\"]) for r in d] == [(\"1.0\", \"stable\"), (\"1.0\", \"superseded\"), (\"1.1\", \"stable\")]" &&
+	test "$(git --git-dir=remote.git rev-list --count refs/ci/ledger/shop)" = 2
+'
+
+test_expect_success 'two runners at once: both records land, and one release ends stable' '
+	doc --version 2.0 --run-id a >da.json &&
+	doc --version 2.1 --run-id b >db.json &&
+	for i in 1 2 3 4 5 6 7 8; do
+		CI_STATE_DIR=$TRASH/ra ci-rollback --ledger "git:$TRASH/remote.git" <da.json >oa.json 2>ea &
+		pa=$! &&
+		CI_STATE_DIR=$TRASH/rb ci-rollback --ledger "git:$TRASH/remote.git" <db.json >ob.json 2>eb &
+		pb=$! &&
+		wait $pa && wait $pb || return 1
+	done &&
+	git --git-dir=remote.git show refs/ci/ledger/shop:releases.jsonl >l3 &&
+	python3 - <<-\PY
+	import json
+	d = [json.loads(l) for l in open("l3")]
+	# Every record is there once per decision, none lost: each run that
+	# made a release stable appended it, and the one before it superseded.
+	last = {}
+	for r in d:
+	    last[r["version"]] = r["status"]
+	stable = [v for v, s in last.items() if s == "stable"]
+	assert len(stable) == 1, last
+	assert stable[0] in ("2.0", "2.1"), last
+	# A release only becomes stable over the release that was stable.
+	cur = None
+	for r in d:
+	    if r["status"] == "superseded":
+	        assert r["version"] == cur, (r, cur)
+	        cur = None
+	    elif r["status"] == "stable":
+	        assert cur is None, (r, cur)
+	        cur = r["version"]
+	PY
+'
+
+test_expect_success 'a failed release is recorded there too; the block stays on the runner' '
+	doc --version 3.0 --canary failed --run-id g3 >d3.json &&
+	test_expect_code 1 env CI_STATE_DIR=$TRASH/s3 ci-rollback --ledger "git:$TRASH/remote.git" <d3.json >o3.json 2>e3 &&
+	git --git-dir=remote.git show refs/ci/ledger/shop:releases.jsonl >l4 &&
+	test_json_lines l4 "d[-1][\"version\"] == \"3.0\" and d[-1][\"status\"] == \"failed\"" &&
+	test -e s3/blocked.json
+'
+
+test_expect_success 'a remote that is not there: exit 69 for the ledger, the rollback still blocks' '
+	doc --version 4.0 --run-id g4 >d4.json &&
+	test_expect_code 69 env CI_STATE_DIR=$TRASH/s4 ci-rollback --ledger "git:$TRASH/nowhere.git" <d4.json >o4.json 2>e4 &&
+	test_grep "ledger .*nowhere.git refs/ci/ledger/shop: ls-remote failed" e4 &&
+	doc --version 4.1 --canary failed --run-id g5 >d5.json &&
+	test_expect_code 1 env CI_STATE_DIR=$TRASH/s5 ci-rollback --ledger "git:$TRASH/nowhere.git" <d5.json >o5.json 2>e5 &&
+	test_json o5.json "\"ls-remote failed\" in d[\"rollback\"][\"ledger_error\"]" &&
+	test -e s5/blocked.json
+'
+
+test_expect_success 'a remote name that the repository does not have is a usage error' '
+	test_expect_code 2 env CI_STATE_DIR=$TRASH/s6 ci-rollback --ledger git:upstream --app shop --status 2>e6 &&
+	test_grep "no remote .upstream." e6
+'
+
+test_done

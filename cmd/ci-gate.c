@@ -275,6 +275,13 @@ main(int argc, char **argv)
 	st.first = 1;
 	memset(&o, 0, sizeof(o));
 	gate_opts_init(&o.g, argv[0]);
+	{
+		/* The runners' shared block lives where their ledger does. */
+		const char *l = getenv("CI_LEDGER");
+
+		if (l && !strncmp(l, "git:", 4))
+			o.g.shared_block = l;
+	}
 	o.scan = cJSON_CreateObject();
 	rc = parse_args(&st, argc, argv, &o);
 	if (rc < 0 && o.list_rules) {

@@ -29,7 +29,7 @@ static const struct stage_opt opts[] = {
 	{ "app", OPT_APP, required_argument, "NAME",
 	  "the application (default: the canary's, else the image's name)" },
 	{ "ledger", OPT_LEDGER, required_argument, "git:REMOTE",
-	  "keep the ledger in a git remote (default: $CI_STATE_DIR/releases.jsonl)" },
+	  "keep the ledger and the block in a git remote (or CI_LEDGER)" },
 	{ "slack-webhook", OPT_SLACK, required_argument, "URL",
 	  "Slack incoming webhook (or CI_SLACK_WEBHOOK)" },
 	{ "pagerduty-key", OPT_PD_KEY, required_argument, "KEY",
@@ -200,6 +200,7 @@ parse_args(struct stage *st, int argc, char **argv, struct rollback_cmd *c,
 	if ((*action == ACT_STATUS || *action == ACT_TO) && !c->app)
 		return stage_usage_error(st, "%s needs --app NAME", *action == ACT_TO ? "--to" :
 		    "--status");
+	c->ledger = env_or(c->ledger, "CI_LEDGER");
 	c->slack = env_or(c->slack, "CI_SLACK_WEBHOOK");
 	c->pagerduty_key = env_or(c->pagerduty_key, "CI_PAGERDUTY_ROUTING_KEY");
 	c->pagerduty_url = env_or(c->pagerduty_url, "CI_PAGERDUTY_URL");

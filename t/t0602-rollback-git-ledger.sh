@@ -61,21 +61,50 @@ test_expect_success 'two runners at once: both records land, and one release end
 	PY
 '
 
-test_expect_success 'a failed release is recorded there too; the block stays on the runner' '
+test_expect_success 'a failed release is recorded there too, and blocks every runner' '
 	doc --version 3.0 --canary failed --run-id g3 >d3.json &&
 	test_expect_code 1 env CI_STATE_DIR=$TRASH/s3 ci-rollback --ledger "git:$TRASH/remote.git" <d3.json >o3.json 2>e3 &&
 	git --git-dir=remote.git show refs/ci/ledger/shop:releases.jsonl >l4 &&
 	test_json_lines l4 "d[-1][\"version\"] == \"3.0\" and d[-1][\"status\"] == \"failed\"" &&
-	test -e s3/blocked.json
+	test -e s3/blocked.json &&
+	git --git-dir=remote.git show refs/ci/block:blocked.json >shared-block &&
+	test_json shared-block "d[\"release\"] == \"3.0\" and d[\"reason\"].startswith(\"error-rate\")" &&
+	test_json o3.json "d[\"rollback\"][\"blocked_shared\"].endswith(\"refs/ci/block:blocked.json\")"
+'
+
+test_expect_success '... the gate of another runner (CI_LEDGER) refuses; without it, it runs' '
+	test_expect_code 1 env CI_STATE_DIR=$TRASH/s7 CI_LEDGER="git:$TRASH/remote.git" \
+		ci-gate --new -g "ok=true" >g7.json 2>g7.err &&
+	test_grep "blocked since .*: release 3.0" g7.err &&
+	test_json g7.json "d[\"gate\"][\"blocked\"][\"file\"].endswith(\"refs/ci/block:blocked.json\")" &&
+	CI_STATE_DIR=$TRASH/s7 ci-gate --new -g "ok=true" >g7b.json 2>/dev/null
+'
+
+test_expect_success '... a shared block that cannot be read blocks all the same' '
+	test_expect_code 1 env CI_STATE_DIR=$TRASH/s8 CI_LEDGER="git:$TRASH/nowhere.git" \
+		ci-gate --new -g "ok=true" >g8.json 2>g8.err &&
+	test_grep "the block file cannot be read (.*nowhere.git refs/ci/block: ls-remote failed" g8.err
+'
+
+test_expect_success '... and a third runner lifts it for all' '
+	CI_STATE_DIR=$TRASH/s9 CI_LEDGER="git:$TRASH/remote.git" \
+		ci-rollback --unblock --reason "fixed in 3.0.1" 2>u9.err &&
+	test_grep "block lifted (release 3.0" u9.err &&
+	test_expect_code 1 git --git-dir=remote.git rev-parse -q --verify refs/ci/block &&
+	CI_STATE_DIR=$TRASH/s7 CI_LEDGER="git:$TRASH/remote.git" ci-gate --new -g "ok=true" >g9.json &&
+	test_expect_code 1 env CI_STATE_DIR=$TRASH/s9 CI_LEDGER="git:$TRASH/remote.git" \
+		ci-rollback --unblock --reason again 2>u10.err &&
+	test_grep "nor one in the shared ledger" u10.err
 '
 
 test_expect_success 'a remote that is not there: exit 69 for the ledger, the rollback still blocks' '
 	doc --version 4.0 --run-id g4 >d4.json &&
 	test_expect_code 69 env CI_STATE_DIR=$TRASH/s4 ci-rollback --ledger "git:$TRASH/nowhere.git" <d4.json >o4.json 2>e4 &&
-	test_grep "ledger .*nowhere.git refs/ci/ledger/shop: ls-remote failed" e4 &&
+	test_grep "nowhere.git refs/ci/ledger/shop: ls-remote failed" e4 &&
 	doc --version 4.1 --canary failed --run-id g5 >d5.json &&
 	test_expect_code 1 env CI_STATE_DIR=$TRASH/s5 ci-rollback --ledger "git:$TRASH/nowhere.git" <d5.json >o5.json 2>e5 &&
 	test_json o5.json "\"ls-remote failed\" in d[\"rollback\"][\"ledger_error\"]" &&
+	test_json o5.json "\"ls-remote failed\" in d[\"rollback\"][\"block_shared_error\"]" &&
 	test -e s5/blocked.json
 '
 

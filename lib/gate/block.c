@@ -14,6 +14,7 @@
 #include "gate/block.h"
 #include "core/buf.h"
 #include "core/fsutil.h"
+#include "core/gitref.h"
 #include "core/json.h"
 #include "core/timeutil.h"
 
@@ -42,29 +43,20 @@ valid_digest(const char *s)
 	return strncmp(s, "sha256:", 7) != 0 || strlen(colon + 1) == 64;
 }
 
-int
-block_read(const char *dir, struct block *b, struct err *e)
+/* The block in text (name for messages) into b (b->path set by the
+ * caller): 1, or -1 with e. */
+static int
+block_parse(const char *text, size_t len, const char *name, struct block *b, struct err *e)
 {
+	struct json_opts o = { name, 0 };
 	struct json_src src = { NULL, NULL, 0, 0 };
-	struct stat sb;
 	cJSON *root;
 	const char *keys[] = { "since", "release", "digest", "reason" };
 	char **dst[4];
 	size_t i;
 	int rc = -1;
 
-	memset(b, 0, sizeof(*b));
-	b->path = xasprintf("%s/%s", dir ? dir : state_dir(), BLOCK_FILE);
-	if (stat(b->path, &sb) < 0) {
-		if (errno == ENOENT || errno == ENOTDIR) {
-			free(b->path);
-			b->path = NULL;
-			return 0;
-		}
-		return err_set(e, EX_IOERR_, "cannot tell whether '%s' exists: %s", b->path,
-		    strerror(errno));
-	}
-	root = json_load(b->path, BLOCK_MAX_BYTES, 0, &src, e);
+	root = json_parse(text, len, &o, &src, e);
 	if (!root) {
 		json_src_free(&src);
 		return -1;
@@ -74,7 +66,7 @@ block_read(const char *dir, struct block *b, struct err *e)
 	dst[2] = &b->digest;
 	dst[3] = &b->reason;
 	if (!cJSON_IsObject(root)) {
-		err_set(e, EX_USAGE_, "%s: expected a JSON object", b->path);
+		err_set(e, EX_USAGE_, "%s: expected a JSON object", name);
 		goto out;
 	}
 	for (i = 0; i < 4; i++) {
@@ -82,7 +74,7 @@ block_read(const char *dir, struct block *b, struct err *e)
 		char where[512];
 
 		if (!it) {
-			err_set(e, EX_USAGE_, "%s: %s: missing", b->path, keys[i]);
+			err_set(e, EX_USAGE_, "%s: %s: missing", name, keys[i]);
 			goto out;
 		}
 		json_where(&src, it, where, sizeof(where));
@@ -96,14 +88,14 @@ block_read(const char *dir, struct block *b, struct err *e)
 		time_t t;
 
 		if (parse_rfc3339(b->since, &t) < 0) {
-			err_set(e, EX_USAGE_, "%s: since: '%s' is not an RFC 3339 time", b->path, b->since);
+			err_set(e, EX_USAGE_, "%s: since: '%s' is not an RFC 3339 time", name, b->since);
 			goto out;
 		}
 	}
 	/* "unknown": a release rolled out by tag, whose digest nobody saw. */
 	if (!valid_digest(b->digest) && strcmp(b->digest, "unknown")) {
 		err_set(e, EX_USAGE_, "%s: digest: '%s' is not a digest such as sha256:<64 hex "
-		    "digits>, nor \"unknown\"", b->path, b->digest);
+		    "digits>, nor \"unknown\"", name, b->digest);
 		goto out;
 	}
 	rc = 1;
@@ -114,11 +106,63 @@ out:
 }
 
 int
-block_write(const char *dir, const struct block *b, struct err *e)
+block_read(const char *dir, struct block *b, struct err *e)
+{
+	struct stat sb;
+	char *text;
+	size_t len;
+	int rc;
+
+	memset(b, 0, sizeof(*b));
+	b->path = xasprintf("%s/%s", dir ? dir : state_dir(), BLOCK_FILE);
+	if (stat(b->path, &sb) < 0) {
+		if (errno == ENOENT || errno == ENOTDIR) {
+			free(b->path);
+			b->path = NULL;
+			return 0;
+		}
+		return err_set(e, EX_IOERR_, "cannot tell whether '%s' exists: %s", b->path,
+		    strerror(errno));
+	}
+	if (!(text = json_slurp(b->path, BLOCK_MAX_BYTES, &len, e)))
+		return -1;
+	rc = block_parse(text, len, b->path, b, e);
+	free(text);
+	return rc;
+}
+
+int
+block_read_shared(const char *where, struct block *b, struct err *e)
+{
+	struct gitref g;
+	char oid[GITREF_OID_MAX], *text = NULL;
+	size_t len = 0;
+	int rc;
+
+	memset(b, 0, sizeof(*b));
+	if (gitref_open(&g, state_dir(), where, BLOCK_REF, e) < 0)
+		return -1;
+	b->path = xasprintf("%s:%s", g.name, BLOCK_FILE);
+	rc = gitref_fetch(&g, oid, e);
+	if (rc == 0)
+		rc = gitref_read(&g, oid, BLOCK_FILE, &text, &len, e);
+	if (rc > 0)
+		rc = block_parse(text, len, b->path, b, e);
+	if (rc == 0) {
+		free(b->path);
+		b->path = NULL;
+	}
+	free(text);
+	gitref_close(&g);
+	return rc;
+}
+
+/* The block's JSON text, with a newline; owned. */
+static char *
+block_text(const struct block *b)
 {
 	cJSON *o = cJSON_CreateObject();
-	char when[32], *text, *path, *withnl;
-	int rc;
+	char when[32], *text, *withnl;
 
 	if (b->since) {
 		cJSON_AddStringToObject(o, "since", b->since);
@@ -133,12 +177,68 @@ block_write(const char *dir, const struct block *b, struct err *e)
 	cJSON_Delete(o);
 	withnl = xasprintf("%s\n", text);
 	free(text);
+	return withnl;
+}
+
+/* Write (text) or remove (NULL) the shared block, winning any race. */
+static int
+shared_set(const char *where, const char *text, struct err *e)
+{
+	struct gitref g;
+	int try, rc = -1;
+
+	if (gitref_open(&g, state_dir(), where, BLOCK_REF, e) < 0)
+		return -1;
+	for (try = 0; try < 10; try++) {
+		char oid[GITREF_OID_MAX];
+		struct gitref_file f = { BLOCK_FILE, text, text ? strlen(text) : 0 };
+
+		if (gitref_fetch(&g, oid, e) < 0)
+			break;
+		if (!text && !*oid) {
+			rc = 0;
+			break;
+		}
+		rc = gitref_write(&g, oid, &f, text ? 1 : 0, "ci-rollback: the block", e);
+		if (rc <= 0)
+			break;
+		rc = -1;
+		sleep_ms(100, NULL);
+	}
+	if (rc < 0 && !e->code)
+		err_set(e, EX_SERVICE, "%s: lost the race to other runners 10 times", g.name);
+	gitref_close(&g);
+	return rc;
+}
+
+int
+block_write_shared(const char *where, const struct block *b, struct err *e)
+{
+	char *text = block_text(b);
+	int rc = shared_set(where, text, e);
+
+	free(text);
+	return rc;
+}
+
+int
+block_remove_shared(const char *where, struct err *e)
+{
+	return shared_set(where, NULL, e);
+}
+
+int
+block_write(const char *dir, const struct block *b, struct err *e)
+{
+	char *text = block_text(b), *path;
+	int rc;
+
 	if (!dir)
 		dir = state_dir();
 	path = xasprintf("%s/%s", dir, BLOCK_FILE);
-	rc = mkdir_p(dir, 0755, e) < 0 ? -1 : atomic_write(path, withnl, strlen(withnl), 0644, e);
+	rc = mkdir_p(dir, 0755, e) < 0 ? -1 : atomic_write(path, text, strlen(text), 0644, e);
 	free(path);
-	free(withnl);
+	free(text);
 	return rc;
 }
 
@@ -154,12 +254,20 @@ block_free(struct block *b)
 }
 
 int
-block_check(int ignore, cJSON **info, cJSON **section)
+block_check(int ignore, const char *shared, cJSON **info, cJSON **section)
 {
 	struct block b;
 	struct err e = { 0, "" };
 	struct buf why = BUF_INIT;
 	int rc = block_read(NULL, &b, &e);
+
+	/* The runner's own block first; then the one runners share. */
+	if (rc == 0 && shared && *shared) {
+		block_free(&b);
+		rc = block_read_shared(shared, &b, &e);
+		if (rc < 0 && !b.path)
+			b.path = xstrdup(shared);
+	}
 
 	*info = NULL;
 	*section = NULL;

@@ -22,6 +22,7 @@
 #define STATE_DIR_DEFAULT ".ci-state"
 #define BLOCK_FILE "blocked.json"
 #define BLOCK_MAX_BYTES (1u << 20)
+#define BLOCK_REF "refs/ci/block"
 
 struct block {
 	char *path;		/* the block file */
@@ -48,16 +49,29 @@ int block_read(const char *dir, struct block *b, struct err *e);
  * may be NULL for now. */
 int block_write(const char *dir, const struct block *b, struct err *e);
 
+/*
+ * The block runners share: the file blocked.json of the ref
+ * refs/ci/block of a git remote ("git:REMOTE", core/gitref.h), which
+ * ci-rollback writes beside its own when its ledger is in that remote.
+ * Reading is block_read()'s contract (b->path names the remote, the ref
+ * and the file; a remote that cannot be read is -1: the caller blocks);
+ * writing wins any race; removing a block that is not there is 0.
+ */
+int block_read_shared(const char *where, struct block *b, struct err *e);
+int block_write_shared(const char *where, const struct block *b, struct err *e);
+int block_remove_shared(const char *where, struct err *e);
+
 void block_free(struct block *b);
 
 /*
- * The gate's check (state_dir()): 0 when the gate may run (no block, or
+ * The gate's check (state_dir(), then the shared block when shared is a
+ * "git:REMOTE"): 0 when the gate may run (no block, or
  * ignore set: then a warning), 1 when it is blocked: then *section is
  * the gate section that says so (status failed, the reason with how to
  * clear it, "blocked") and the error is logged.  *info, when set, is the
  * "blocked" object for the section of a gate that runs anyway.  Both are
  * the caller's.
  */
-int block_check(int ignore, cJSON **info, cJSON **section);
+int block_check(int ignore, const char *shared, cJSON **info, cJSON **section);
 
 #endif

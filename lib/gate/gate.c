@@ -299,7 +299,7 @@ gate_work(const struct gate_opts *o, cJSON **section, struct err *e)
 
 	*section = NULL;
 	err_clear(e);
-	if (block_check(o->ignore_block, &blocked, section))
+	if (block_check(o->ignore_block, o->shared_block, &blocked, section))
 		return EX_FAIL;
 	gate_init(&g);
 	if (gate_load(&g, o, &spec, e) < 0 || mkdir_p(o->out_dir, 0755, e) < 0) {

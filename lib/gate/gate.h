@@ -35,6 +35,7 @@ struct gate_opts {
 	long long grace_ms;
 	const char *out_dir;
 	int ignore_block;
+	const char *shared_block;	/* $CI_LEDGER when it is git:REMOTE: the runners' block */
 	const volatile sig_atomic_t *stop;	/* a signal: cancel (may be NULL) */
 	char self[PATH_MAX];	/* our executable, for built-in children */
 	/* The reports (NULL: none). */

@@ -13,14 +13,12 @@
 
 #include "core/buf.h"
 #include "core/fsutil.h"
-#include "core/git.h"
+#include "core/gitref.h"
 #include "core/json.h"
 #include "core/log.h"
-#include "core/proc.h"
 #include "core/timeutil.h"
 #include "release/ledger.h"
 
-#define GIT_TIMEOUT_MS (120 * 1000)
 #define CAS_TRIES 20
 
 static const char *const statuses[] = { "stable", "failed", "rolled_back", "superseded", NULL };
@@ -236,229 +234,7 @@ file_append(struct ledger *l, const char *data, size_t len, struct err *e)
 	return rc;
 }
 
-/* ---- the git backend ---------------------------------------------------- */
-
-/* Run git in our private repository; stdin from in (may be NULL).
- * Returns git's exit status (out set, owned), or -1 with e. */
-static int
-git_in(struct ledger *l, const char *const *args, const char *in, size_t inlen, char **out,
-    char *errbuf, size_t errsz, struct err *e)
-{
-	static char *const env[] = {
-		"GIT_AUTHOR_NAME=ci-rollback", "GIT_AUTHOR_EMAIL=ci-rollback@localhost",
-		"GIT_COMMITTER_NAME=ci-rollback", "GIT_COMMITTER_EMAIL=ci-rollback@localhost",
-		"GIT_TERMINAL_PROMPT=0", NULL
-	};
-	struct proc_spec spec;
-	struct proc_result r;
-	char **argv = NULL, *gd = xasprintf("--git-dir=%s", l->gitdir);
-	size_t i;
-	int rc;
-
-	argv = strv_push(argv, "git");
-	argv = strv_push(argv, gd);
-	for (i = 0; args[i]; i++)
-		argv = strv_push(argv, args[i]);
-	free(gd);
-	memset(&spec, 0, sizeof(spec));
-	spec.argv = argv;
-	spec.env = env;
-	spec.timeout_ms = GIT_TIMEOUT_MS;
-	spec.out_cap = LEDGER_MAX_BYTES;
-	spec.tail_bytes = 4096;
-	spec.in_data = in;
-	spec.in_len = inlen;
-	rc = proc_capture(&spec, &r, e);
-	strv_free(argv);
-	if (rc < 0) {
-		err_prefix(e, "%s", l->name);
-		e->code = EX_SERVICE;
-		proc_result_free(&r);
-		return -1;
-	}
-	if (errbuf) {
-		size_t n;
-
-		snprintf(errbuf, errsz, "%s", r.err ? r.err : "");
-		for (n = strlen(errbuf); n && (errbuf[n - 1] == '\n' || errbuf[n - 1] == '\r'); )
-			errbuf[--n] = '\0';
-		for (i = 0; errbuf[i]; i++)
-			if (errbuf[i] == '\n')
-				errbuf[i] = ' ';
-	}
-	if (out) {
-		*out = r.out;
-		r.out = NULL;
-		if (*out) {
-			size_t n = strlen(*out);
-
-			while (n && ((*out)[n - 1] == '\n'))
-				(*out)[--n] = '\0';
-		}
-	}
-	rc = r.status;
-	proc_result_free(&r);
-	return rc;
-}
-
-static int
-git_fail(struct ledger *l, const char *what, const char *words, struct err *e)
-{
-	char shown[1024];
-
-	/* git's words may quote the URL: no credentials in them. */
-	snprintf(shown, sizeof(shown), "%s", words);
-	url_strip_credentials(shown);
-	return err_set(e, EX_SERVICE, "%s: %s failed%s%s", l->name, what, *shown ? ": " : "",
-	    shown);
-}
-
-/* The remote's commit of the ref into *oid ("" when there is none yet),
- * fetched into our repository. */
-static int
-git_fetch(struct ledger *l, char *oid, size_t oidsz, struct err *e)
-{
-	const char *ls[] = { "ls-remote", "--refs", l->url, l->ref, NULL };
-	char *out = NULL, errb[1024], *spec;
-	int st;
-
-	*oid = '\0';
-	if ((st = git_in(l, ls, NULL, 0, &out, errb, sizeof(errb), e)) < 0)
-		return -1;
-	if (st != 0) {
-		free(out);
-		return git_fail(l, "ls-remote", errb, e);
-	}
-	if (*out) {
-		size_t n = strcspn(out, " \t");
-
-		if (n == 0 || n >= oidsz) {
-			err_set(e, EX_SERVICE, "%s: ls-remote answered '%.80s'", l->name, out);
-			free(out);
-			return -1;
-		}
-		memcpy(oid, out, n);
-		oid[n] = '\0';
-	}
-	free(out);
-	if (!*oid)
-		return 0;
-	spec = xasprintf("+%s:%s", l->ref, l->ref);
-	{
-		const char *fa[] = { "fetch", "--no-tags", "-q", l->url, spec, NULL };
-
-		st = git_in(l, fa, NULL, 0, NULL, errb, sizeof(errb), e);
-	}
-	free(spec);
-	if (st < 0)
-		return -1;
-	if (st != 0)
-		return git_fail(l, "fetch", errb, e);
-	return 0;
-}
-
-static int
-git_text(struct ledger *l, const char *oid, char **text, size_t *len, struct err *e)
-{
-	char *obj, errb[1024];
-	int st;
-
-	*text = NULL;
-	*len = 0;
-	if (!*oid)
-		return 0;
-	obj = xasprintf("%s:%s", oid, LEDGER_FILE);
-	{
-		const char *a[] = { "cat-file", "blob", obj, NULL };
-
-		st = git_in(l, a, NULL, 0, text, errb, sizeof(errb), e);
-	}
-	free(obj);
-	if (st < 0)
-		return -1;
-	if (st != 0) {
-		free(*text);
-		*text = NULL;
-		return git_fail(l, "reading " LEDGER_FILE, errb, e);
-	}
-	/* git_in took the last newlines off: every record has one. */
-	*len = strlen(*text);
-	if (*len) {
-		char *t = xasprintf("%s\n", *text);
-
-		free(*text);
-		*text = t;
-		*len += 1;
-	}
-	return 0;
-}
-
-/* Commit text over old and push it with a lease on old: 0, 1 when the
- * remote moved (someone else won), -1 with e. */
-static int
-git_push(struct ledger *l, const char *old, const char *text, size_t len, struct err *e)
-{
-	char *blob = NULL, *tree = NULL, *commit = NULL, *line, *lease, *spec, errb[1024];
-	int st, rc = -1;
-
-	{
-		const char *a[] = { "hash-object", "-w", "--stdin", NULL };
-
-		if ((st = git_in(l, a, text, len, &blob, errb, sizeof(errb), e)) != 0) {
-			if (st > 0)
-				git_fail(l, "hash-object", errb, e);
-			goto out;
-		}
-	}
-	line = xasprintf("100644 blob %s\t%s\n", blob, LEDGER_FILE);
-	{
-		const char *a[] = { "mktree", NULL };
-
-		st = git_in(l, a, line, strlen(line), &tree, errb, sizeof(errb), e);
-	}
-	free(line);
-	if (st != 0) {
-		if (st > 0)
-			git_fail(l, "mktree", errb, e);
-		goto out;
-	}
-	{
-		const char *a[] = { "commit-tree", tree, "-m", "ci-rollback: ledger", NULL };
-		const char *b[] = { "commit-tree", tree, "-p", old, "-m", "ci-rollback: ledger", NULL };
-
-		st = git_in(l, *old ? b : a, NULL, 0, &commit, errb, sizeof(errb), e);
-	}
-	if (st != 0) {
-		if (st > 0)
-			git_fail(l, "commit-tree", errb, e);
-		goto out;
-	}
-	lease = xasprintf("--force-with-lease=%s:%s", l->ref, old);
-	spec = xasprintf("%s:%s", commit, l->ref);
-	{
-		const char *a[] = { "push", "-q", "--porcelain", lease, l->url, spec, NULL };
-		char *out = NULL;
-
-		st = git_in(l, a, NULL, 0, &out, errb, sizeof(errb), e);
-		/* A refused lease or a non-fast-forward: another runner won. */
-		if (st > 0 && ((out && (strstr(out, "[rejected]") || strstr(out, "stale info"))) ||
-		    strstr(errb, "stale info") || strstr(errb, "rejected") ||
-		    strstr(errb, "fetch first")))
-			rc = 1;
-		else if (st > 0)
-			git_fail(l, "push", errb, e);
-		else if (st == 0)
-			rc = 0;
-		free(out);
-	}
-	free(lease);
-	free(spec);
-out:
-	free(blob);
-	free(tree);
-	free(commit);
-	return rc;
-}
+/* ---- the git backend: core/gitref ---------------------------------------- */
 
 /* ---- the interface ------------------------------------------------------ */
 
@@ -477,59 +253,19 @@ ledger_open(struct ledger *l, const char *state_dir, const char *where, const ch
 		l->name = xstrdup(l->path);
 		return 0;
 	}
-	if (strncmp(where, "git:", 4) || !where[4]) {
-		ledger_close(l);
-		return err_set(e, EX_USAGE_, "--ledger '%s': expected git:REMOTE (a remote's name, "
-		    "a URL or a path), or leave it out for the file in the state directory", where);
-	}
 	l->kind = LEDGER_GIT;
-	l->ref = xasprintf("refs/ci/ledger/%s", app);
-	l->gitdir = xasprintf("%s/ledger.git", state_dir);
 	{
-		/* A remote's name (no '/' nor ':') is looked up in the current
-		 * repository; anything else is a URL or a path already. */
-		const char *r = where + 4;
+		char *ref = xasprintf("refs/ci/ledger/%s", app);
+		int rc = gitref_open(&l->git, state_dir, where, ref, e);
 
-		if (!strpbrk(r, "/:")) {
-			const char *a[] = { "remote", "get-url", r, NULL };
-			struct gitx g;
-
-			memset(&g, 0, sizeof(g));
-			if (gitx_run(&g, a, 0, e) < 0 || g.status != 0) {
-				if (g.status != 0)
-					err_set(e, EX_USAGE_, "--ledger '%s': no remote '%s' in the current "
-					    "repository (%s)", where, r, g.err);
-				gitx_free(&g);
-				ledger_close(l);
-				return -1;
-			}
-			l->url = xstrdup(g.out);
-			gitx_free(&g);
-		} else {
-			l->url = xstrdup(r);
-		}
-	}
-	{
-		char shown[1024];
-
-		snprintf(shown, sizeof(shown), "%s", l->url);
-		url_strip_credentials(shown);
-		l->name = xasprintf("ledger %s %s", shown, l->ref);
-	}
-	if (!path_exists(l->gitdir)) {
-		const char *a[] = { "init", "-q", "--bare", l->gitdir, NULL };
-		struct gitx g;
-
-		memset(&g, 0, sizeof(g));
-		if (mkdir_p(state_dir, 0755, e) < 0 || gitx_run(&g, a, 0, e) < 0 || g.status != 0) {
-			if (g.status != 0)
-				err_set(e, EX_IOERR_, "cannot create '%s': %s", l->gitdir, g.err);
-			gitx_free(&g);
+		free(ref);
+		if (rc < 0) {
+			err_prefix(e, "--ledger");
 			ledger_close(l);
 			return -1;
 		}
-		gitx_free(&g);
 	}
+	l->name = xasprintf("ledger %s", l->git.name);
 	return 0;
 }
 
@@ -540,29 +276,28 @@ ledger_close(struct ledger *l)
 	free(l->name);
 	free(l->path);
 	free(l->lock);
-	free(l->url);
-	free(l->gitdir);
-	free(l->ref);
+	gitref_close(&l->git);
 	memset(l, 0, sizeof(*l));
 }
 
 int
 ledger_read(struct ledger *l, struct release_list *out, struct err *e)
 {
-	char *text = NULL, oid[128];
+	char *text = NULL, oid[GITREF_OID_MAX];
 	size_t len = 0;
 	int rc;
 
 	out->v = NULL;
 	out->n = 0;
 	if (l->kind == LEDGER_GIT)
-		rc = git_fetch(l, oid, sizeof(oid), e) < 0 ? -1 : git_text(l, oid, &text, &len, e);
+		rc = gitref_fetch(&l->git, oid, e) < 0 ? -1 :
+		    gitref_read(&l->git, oid, LEDGER_FILE, &text, &len, e);
 	else
 		rc = file_text(l, &text, &len, e);
 	if (rc < 0)
 		return -1;
 	if (text)
-		parse_text(l, text, len, l->kind == LEDGER_GIT ? l->ref : l->path, out);
+		parse_text(l, text, len, l->kind == LEDGER_GIT ? l->git.ref : l->path, out);
 	free(text);
 	return 0;
 }
@@ -624,14 +359,16 @@ update_git(struct ledger *l,
 
 	for (try = 0; try < CAS_TRIES; try++) {
 		struct release_list cur = { NULL, 0 }, add = { NULL, 0 };
-		char oid[128], *text = NULL, *more, *all;
+		struct gitref_file f;
+		char oid[GITREF_OID_MAX], *text = NULL, *more, *all;
 		size_t len = 0;
 		int rc, pushed;
 
-		if (git_fetch(l, oid, sizeof(oid), e) < 0 || git_text(l, oid, &text, &len, e) < 0)
+		if (gitref_fetch(&l->git, oid, e) < 0 ||
+		    gitref_read(&l->git, oid, LEDGER_FILE, &text, &len, e) < 0)
 			return -1;
 		if (text)
-			parse_text(l, text, len, l->ref, &cur);
+			parse_text(l, text, len, l->git.ref, &cur);
 		rc = decide(&cur, &add, arg, e);
 		release_list_free(&cur);
 		if (rc < 0 || !add.n) {
@@ -641,10 +378,15 @@ update_git(struct ledger *l,
 		}
 		more = lines_of(&add);
 		release_list_free(&add);
-		all = xasprintf("%s%s", text ? text : "", more);
+		/* A torn last line stays apart from ours. */
+		all = xasprintf("%s%s%s", text ? text : "", len && text[len - 1] != '\n' ? "\n" : "",
+		    more);
 		free(more);
 		free(text);
-		pushed = git_push(l, oid, all, strlen(all), e);
+		f.name = LEDGER_FILE;
+		f.data = all;
+		f.len = strlen(all);
+		pushed = gitref_write(&l->git, oid, &f, 1, "ci-rollback: ledger", e);
 		free(all);
 		if (pushed < 0)
 			return -1;

@@ -44,6 +44,7 @@
 
 #include <stddef.h>
 
+#include "core/gitref.h"
 #include "core/log.h"
 
 #define LEDGER_FILE "releases.jsonl"
@@ -67,9 +68,7 @@ struct ledger {
 	char *name;		/* for messages: the file, or "git:REMOTE refs/ci/ledger/APP" */
 	char *path;		/* file: the ledger file */
 	char *lock;		/* file: the lock file */
-	char *url;		/* git: the remote's URL */
-	char *gitdir;		/* git: our private bare repository */
-	char *ref;		/* git: refs/ci/ledger/APP */
+	struct gitref git;	/* git: refs/ci/ledger/APP of the remote */
 	int warned;		/* torn or foreign lines were read past */
 };
 

@@ -584,6 +584,19 @@ on_failure(struct rollback_cmd *c, const cJSON *doc, const char *stage, struct r
 		cJSON_AddStringToObject(sec, "blocked", p);
 		free(p);
 	}
+	/* Runners that share the ledger share the block. */
+	if (c->ledger) {
+		if (block_write_shared(c->ledger, &b, e) < 0) {
+			log_error("%s", e->msg);
+			cJSON_AddStringToObject(sec, "block_shared_error", e->msg);
+			err_clear(e);
+		} else {
+			char *p = xasprintf("%s %s:%s", c->ledger, BLOCK_REF, BLOCK_FILE);
+
+			cJSON_AddStringToObject(sec, "blocked_shared", p);
+			free(p);
+		}
+	}
 
 	/* 4. The alerts, each once per release. */
 	state = alert_state_load(c, r);
@@ -805,14 +818,27 @@ rollback_unblock(const struct rollback_cmd *c, struct err *e)
 		return err_set(e, EX_USAGE_, "--unblock needs --reason TEXT: say what was fixed");
 	memset(&b, 0, sizeof(b));
 	rc = block_read(c->state_dir, &b, e);
+	if (rc == 0 && c->ledger) {
+		/* Only the runners' shared block: that is the one to lift. */
+		block_free(&b);
+		if ((rc = block_read_shared(c->ledger, &b, e)) < 0 && e->code == EX_SERVICE) {
+			block_free(&b);
+			return -1;
+		}
+	}
 	if (rc == 0) {
 		block_free(&b);
-		return err_set(e, EX_FAIL, "no block to lift: %s/%s does not exist", c->state_dir,
-		    BLOCK_FILE);
+		return err_set(e, EX_FAIL, "no block to lift: %s/%s does not exist%s", c->state_dir,
+		    BLOCK_FILE, c->ledger ? ", nor one in the shared ledger" : "");
 	}
 	path = xasprintf("%s/%s", c->state_dir, BLOCK_FILE);
 	if (unlink(path) < 0 && errno != ENOENT) {
 		err_set(e, EX_IOERR_, "cannot remove '%s': %s", path, strerror(errno));
+		free(path);
+		block_free(&b);
+		return -1;
+	}
+	if (c->ledger && block_remove_shared(c->ledger, e) < 0) {
 		free(path);
 		block_free(&b);
 		return -1;

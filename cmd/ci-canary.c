@@ -322,6 +322,13 @@ main(int argc, char **argv)
 	rollout_spec_init(&c.spec);
 	c.state_dir = state_dir();
 	c.ask = 1;
+	{
+		/* Runners that share a git ledger share the rollout lease. */
+		const char *l = getenv("CI_LEDGER");
+
+		if (l && !strncmp(l, "git:", 4))
+			c.ledger = l;
+	}
 	rc = parse_args(&st, argc, argv, &f, &c);
 	if (rc < 0 && (rc = apply_flags(&st, &f, &c)) == 0) {
 		curl_global_init(CURL_GLOBAL_DEFAULT);

@@ -97,6 +97,35 @@ test_expect_success '... and a third runner lifts it for all' '
 	test_grep "nor one in the shared ledger" u10.err
 '
 
+test_expect_success 'one rollout of an app at a time across runners: the lease in refs/ci/lock/APP' '
+	cat >rollout.json <<-\EOF &&
+	{"app": "web", "traffic": {"driver": "exec", "set": "true"},
+	 "steps": [{"weight": 10, "pause": "200ms"}, {"weight": 100}],
+	 "analysis": {"interval": "100ms", "min_requests": 0,
+	              "metrics": [{"name": "m", "source": "exec", "command": "echo 0", "max": 1}]},
+	 "approval": "before"}
+	EOF
+	test_expect_code 3 env CI_STATE_DIR=$TRASH/ra CI_LEDGER="git:$TRASH/remote.git" \
+		ci-canary --new -f rollout.json --image reg.example/web:v1 >ca.json 2>ca.err &&
+	git --git-dir=remote.git show refs/ci/lock/web:lease.json >lease &&
+	test_json lease "d[\"image\"] == \"reg.example/web:v1\" and d[\"holder\"].endswith(\"/ra\")" &&
+	test_expect_code 2 env CI_STATE_DIR=$TRASH/rb CI_LEDGER="git:$TRASH/remote.git" \
+		ci-canary --new -f rollout.json --image reg.example/web:v2 >cb.json 2>cb.err &&
+	test_grep "a rollout of .web. is held by another runner, .*/ra (reg.example/web:v1, since .*); when that runner is gone for good, clear it with .git push .*remote.git :refs/ci/lock/web." cb.err
+'
+
+test_expect_success '... the holder runner resumes under it, and its end lets the other in' '
+	CI_STATE_DIR=$TRASH/ra CI_LEDGER="git:$TRASH/remote.git" \
+		ci-canary --new -f rollout.json --promote >ca2.json 2>ca2.err &&
+	test_json ca2.json "d[\"canary\"][\"status\"] == \"passed\"" &&
+	test_expect_code 1 git --git-dir=remote.git rev-parse -q --verify refs/ci/lock/web &&
+	test_expect_code 3 env CI_STATE_DIR=$TRASH/rb CI_LEDGER="git:$TRASH/remote.git" \
+		ci-canary --new -f rollout.json --image reg.example/web:v2 >cb2.json 2>cb2.err &&
+	test_expect_code 1 env CI_STATE_DIR=$TRASH/rb CI_LEDGER="git:$TRASH/remote.git" \
+		ci-canary --new -f rollout.json --abort >cb3.json 2>cb3.err &&
+	test_expect_code 1 git --git-dir=remote.git rev-parse -q --verify refs/ci/lock/web
+'
+
 test_expect_success 'a remote that is not there: exit 69 for the ledger, the rollback still blocks' '
 	doc --version 4.0 --run-id g4 >d4.json &&
 	test_expect_code 69 env CI_STATE_DIR=$TRASH/s4 ci-rollback --ledger "git:$TRASH/nowhere.git" <d4.json >o4.json 2>e4 &&

@@ -303,9 +303,11 @@ gitref_write(struct gitref *g, const char *old, const struct gitref_file *files,
 
 		st = git_in(g, a, NULL, 0, &out, errb, sizeof(errb), e);
 	}
-	/* A refused lease or a non-fast-forward: another runner won. */
+	/* A refused lease, a non-fast-forward, or the remote's own check of
+	 * the old value as it locks the ref: another runner won. */
 	if (st > 0 && ((out && (strstr(out, "[rejected]") || strstr(out, "stale info"))) ||
-	    strstr(errb, "stale info") || strstr(errb, "rejected") || strstr(errb, "fetch first")))
+	    strstr(errb, "stale info") || strstr(errb, "rejected") || strstr(errb, "fetch first") ||
+	    (strstr(errb, "cannot lock ref") && strstr(errb, "but expected"))))
 		rc = 1;
 	else if (st > 0)
 		git_fail(g, "push", errb, e);

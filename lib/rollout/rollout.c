@@ -15,6 +15,7 @@
 #include "core/stage.h"
 #include "core/timeutil.h"
 #include "rollout/dashboard.h"
+#include "rollout/lease.h"
 #include "rollout/metrics.h"
 #include "rollout/report.h"
 #include "rollout/rollout.h"
@@ -756,6 +757,11 @@ canary_work(struct stage *stg, void *arg, cJSON **section, struct err *e)
 	have = rollout_state_load(&r.st, e);
 	if (have < 0)
 		goto fail;
+	/* Across runners: the lease, before anything changes.  An abort is
+	 * an emergency, and goes ahead whoever holds it. */
+	if (c->ledger && c->action != CANARY_ABORT &&
+	    lease_take(c->state_dir, c->ledger, c->spec.app, image ? image : r.st.image, e) < 0)
+		goto fail;
 	traffic_init(&r.t, &c->spec.traffic, image);
 	r.m.t = &r.t;
 	r.m.spec = &c->spec;
@@ -856,6 +862,14 @@ done:
 		*section = cJSON_Duplicate(r.sec, 1);
 		if (rc < 0 && e->code == EX_TEMP)
 			set_str(*section, "status", "paused");
+	}
+	/* A rollout that ended lets the next one in, on any runner. */
+	if (c->ledger && rc != EX_PAUSED && !(rc < 0 && e->code == EX_TEMP) &&
+	    r.st.status && strcmp(r.st.status, "running") && strcmp(r.st.status, "paused")) {
+		struct err le = { 0, "" };
+
+		if (lease_drop(c->state_dir, c->ledger, c->spec.app, &le) < 0)
+			log_warn("the rollout lease stays: %s", le.msg);
 	}
 	rollout_state_free(&r.st);
 	return rc;

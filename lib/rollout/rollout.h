@@ -37,6 +37,7 @@ struct canary_cmd {
 	int abort_on_signal;
 	int ask;			/* may ask for approval on the terminal */
 	const char *report;		/* --report FILE.svg, or NULL */
+	const char *ledger;		/* CI_LEDGER git:REMOTE: the lease runners share */
 	int dashboard;			/* redraw a panel on stderr each interval */
 	int cols;			/* the terminal's width, for the panel */
 	int color;			/* ANSI colors in the panel */

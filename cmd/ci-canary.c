@@ -16,7 +16,6 @@
 #include "core/log.h"
 #include "core/stage.h"
 #include "core/timeutil.h"
-#include "gate/block.h"
 #include "rollout/rollout.h"
 
 enum {

@@ -347,3 +347,11 @@ pipeline_free(struct pipeline *p)
 	cJSON_Delete(p->doc);
 	p->doc = NULL;
 }
+
+const char *
+state_dir(void)
+{
+	const char *d = getenv("CI_STATE_DIR");
+
+	return d && *d ? d : STATE_DIR_DEFAULT;
+}

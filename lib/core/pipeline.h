@@ -30,6 +30,12 @@ struct pipeline {
  * input holds none (only whitespace), -1 on invalid input with e->code
  * EX_DOC and a message naming the byte offset or key.
  */
+/* The state directory the tools keep between runs (the block, the
+ * ledger, rollouts): $CI_STATE_DIR, else STATE_DIR_DEFAULT in the current
+ * directory (borrowed from the environment, or static). */
+#define STATE_DIR_DEFAULT ".ci-state"
+const char *state_dir(void);
+
 int pipeline_read(struct pipeline *p, int fd, const char *name, struct err *e);
 
 /* Check that doc has the shape ci-pipeline(5) requires. */

@@ -18,14 +18,6 @@
 #include "core/json.h"
 #include "core/timeutil.h"
 
-const char *
-state_dir(void)
-{
-	const char *d = getenv("CI_STATE_DIR");
-
-	return d && *d ? d : STATE_DIR_DEFAULT;
-}
-
 static int
 valid_digest(const char *s)
 {

@@ -18,8 +18,8 @@
 #include <cJSON.h>
 
 #include "core/log.h"
+#include "core/pipeline.h"
 
-#define STATE_DIR_DEFAULT ".ci-state"
 #define BLOCK_FILE "blocked.json"
 #define BLOCK_MAX_BYTES (1u << 20)
 #define BLOCK_REF "refs/ci/block"
@@ -31,10 +31,6 @@ struct block {
 	char *digest;
 	char *reason;
 };
-
-/* $CI_STATE_DIR, else STATE_DIR_DEFAULT (borrowed from the environment
- * or static). */
-const char *state_dir(void);
 
 /*
  * Look for the block file in dir (state_dir() when NULL).  Returns 0 when

@@ -193,6 +193,43 @@ test_expect_success HAPROXY '... and a canary that answers them passes' '
 	is "$(weight green)" 100
 '
 
+test_tool_prereq RUNC runc command -v runc
+test_tool_prereq BUSYBOX busybox-static test -x /bin/busybox
+
+# runc_bundle DIR ARGS_JSON: a busybox container held to half a core and
+# 128 MiB, its process ARGS_JSON.
+runc_bundle() {
+	mkdir -p "$1/rootfs/bin" && cp /bin/busybox "$1/rootfs/bin/busybox" &&
+	ln -sf busybox "$1/rootfs/bin/sh" &&
+	(cd "$1" && runc spec) &&
+	python3 - "$1/config.json" "$2" <<-\PY
+	import json, sys
+	c = json.load(open(sys.argv[1]))
+	c["process"]["terminal"] = False
+	c["process"]["args"] = json.loads(sys.argv[2])
+	c["root"]["readonly"] = True
+	c["linux"].setdefault("resources", {})
+	c["linux"]["resources"]["cpu"] = {"quota": 50000, "period": 100000}
+	c["linux"]["resources"]["memory"] = {"limit": 134217728}
+	json.dump(c, open(sys.argv[1], "w"))
+	PY
+}
+
+RUNC_ID=ci-tools-t0507-$$
+test_expect_success RUNC,BUSYBOX,CGROUPS 'runc containers: blue idles, green spins; the canary fails on its CPU' '
+	runc_bundle rb "[\"/bin/sh\", \"-c\", \"while :; do sleep 1; done\"]" &&
+	runc_bundle rg "[\"/bin/sh\", \"-c\", \"while :; do :; done\"]" &&
+	test_when_finished "runc delete -f $RUNC_ID-blue >/dev/null 2>&1; runc delete -f $RUNC_ID-green >/dev/null 2>&1; :" &&
+	(cd rb && runc run -d "$RUNC_ID-blue" </dev/null >/dev/null 2>&1) &&
+	(cd rg && runc run -d "$RUNC_ID-green" </dev/null >/dev/null 2>&1) &&
+	spec runc.json "{\"source\": \"resources\", \"resource\": \"cpu\", \"instance\": \"runc:$RUNC_ID-{{slot}}\", \"max\": 90}" &&
+	test_expect_code 1 ci-canary --new -f runc.json --app shop5 --image reg.example/shop:v9 >doc.json 2>err &&
+	test_grep "cpu [0-9.]* > 90 (% of the CPU limit of .green.)" err &&
+	spec runcm.json "{\"source\": \"resources\", \"resource\": \"memory\", \"instance\": \"runc:$RUNC_ID-{{slot}}\", \"max\": 50}" &&
+	ci-canary --new -f runcm.json --app shop6 --image reg.example/shop:v9 >docm.json 2>errm &&
+	test_json docm.json "d[\"canary\"][\"status\"] == \"passed\" and all(0 <= i[\"metrics\"][\"memory\"][\"canary\"] < 50 for i in d[\"canary\"][\"intervals\"])"
+'
+
 test_expect_success CGROUPS 'cleanup: the cgroups go' '
 	cg_cleanup &&
 	for d in $(cg_dirs blue) $(cg_dirs green); do ! test -e "$d" || return 1; done

@@ -58,6 +58,7 @@ struct build_opts {
 	char *const *exclude;		/* absolute paths the context walk skips (the
 					 * output itself); "PREFIX*" skips names that start so */
 	size_t nexclude;
+	const char *runtime;		/* RUN's OCI runtime; NULL: "runc" */
 };
 
 struct build_layer {

@@ -10,7 +10,9 @@
  *   copy.c    COPY, ADD and WORKDIR: sources (the context walk, archives,
  *             --from), --chown/--chmod, and the entries of a layer
  *   cache.c   the layer cache and the file-hash cache; blobs linked
- *             between layouts (cache, pulls, output)
+ *             between layouts
+ *   run.c     RUN: the view written out, the command in the OCI runtime,
+ *             its changes as a layer (cache, pulls, output)
  *
  * Functions shared between these files are named after the file that
  * defines them (plan_, base_, copy_, cache_) or after struct builder
@@ -183,6 +185,12 @@ void base_free(struct builder *b);
 /* copy.c */
 int copy_do(struct builder *b, struct build_stage *s, const struct df_inst *in); /* COPY, ADD */
 int copy_workdir(struct builder *b, struct build_stage *s, const struct df_inst *in);
+/* USER's "user[:group]" to ids, by the stage's /etc/passwd and /etc/group. */
+int copy_user(struct builder *b, struct build_stage *s, const struct df_inst *in, const char *spec,
+    long long *uid, long long *gid);
+
+/* run.c: RUN through the OCI runtime. */
+int run_do(struct builder *b, struct build_stage *s, const struct df_inst *in);
 
 /* cache.c */
 /* Open (or make) the cache directory b->o->cache_dir. */

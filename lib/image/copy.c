@@ -218,6 +218,20 @@ out:
 	return rc;
 }
 
+int
+copy_user(struct builder *b, struct build_stage *s, const struct df_inst *in, const char *spec,
+    long long *uid, long long *gid)
+{
+	struct owner ow;
+
+	if (resolve_owner(b, s, in, spec, "USER", &ow) < 0)
+		return -1;
+	*uid = ow.uid;
+	*gid = ow.gid;
+	owner_free(&ow);
+	return 0;
+}
+
 /* ---- the entries of a layer ------------------------------------------- */
 
 static size_t

@@ -659,13 +659,14 @@ parse_body(const struct pctx *c, struct df_inst *in, const char *rest)
 		return 0;
 	case DF_RUN:
 		if (df_has_flag(in, "mount"))
-			return perr(c, "RUN --mount is not supported; RUN needs an OCI runtime, "
-			    "which ci-build does not use yet: run the step before ci-build "
-			    "and COPY its output");
+			return perr(c, "RUN --mount is not built yet in ci-build (cache and bind "
+			    "mounts are next): COPY what the step needs instead");
+		if (df_has_flag(in, "security"))
+			return perr(c, "RUN --security is not supported: ci-build runs every step "
+			    "without new privileges");
 		if (has_heredoc(rest))
-			return perr(c, "RUN with a heredoc is not supported; RUN needs an OCI "
-			    "runtime, which ci-build does not use yet: run the step before "
-			    "ci-build and COPY its output");
+			return perr(c, "RUN with a heredoc is not supported; put the script in a "
+			    "file, COPY it and RUN it");
 		return parse_maybe_json(c, in, rest, kw);
 	case DF_CMD:
 	case DF_ENTRYPOINT:

@@ -392,9 +392,7 @@ plan_dispatch(struct builder *b, struct build_stage *s, const struct df_inst *in
 	case DF_FROM:
 		return builder_err(b, in, EX_INTERNAL, "FROM in the middle of a stage");
 	case DF_RUN:
-		return builder_err(b, in, EX_USAGE_,
-		    "RUN needs an OCI runtime; not yet supported (run "
-		    "the step before ci-build, in a ci-gate job for instance, and COPY its output)");
+		return run_do(b, s, in);
 	case DF_COPY:
 	case DF_ADD:
 		return copy_do(b, s, in);
@@ -666,14 +664,6 @@ plan_stages(struct builder *b)
 					p->needed = 1;
 			}
 		}
-	}
-	/* RUN cannot be done: refuse before any work. */
-	for (i = 0; i < b->nst; i++) {
-		if (!b->st[i].needed)
-			continue;
-		for (k = b->st[i].first + 1; k < b->st[i].end; k++)
-			if (b->df.v[k].kind == DF_RUN)
-				return plan_dispatch(b, &b->st[i], &b->df.v[k]);
 	}
 	return 0;
 }

@@ -54,11 +54,12 @@ probes_open(struct metrics_ctx *m, struct err *e)
 		if (!mt->urls && m->t->cfg->driver == TRAFFIC_EXEC)
 			return err_set(e, EX_USAGE_, "metric '%s': with the exec driver, give 'urls' "
 			    "(each slot's base URL)", mt->name);
+		/* What a failed load parsed is freed by probes_close() too. */
+		p->loaded = 1;
 		if (hurl_load(mt->file, &p->hurl, e) < 0) {
 			err_prefix(e, "metric '%s'", mt->name);
 			return -1;
 		}
-		p->loaded = 1;
 		smoke_vars_set_text(&vars, "base_url", "http://127.0.0.1:1");
 		smoke_vars_set_text(&vars, "slot", "blue");
 		rc = smoke_check(&p->hurl, &vars, e);

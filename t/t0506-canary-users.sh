@@ -124,7 +124,8 @@ test_expect_success HAPROXY 'the baseline, not the long-running stable, is what 
 	haproxy_wait_status lb app/blue UP &&
 	spec base.json ", \"baseline\": \"base\"" - \
 		", \"failure_limit\": 1, \"metrics\": [{\"name\": \"errors\", \"source\": \"haproxy\", \"max_increase\": 10}]" &&
-	sed -i "s/\"weight\": 5,/\"weight\": 40,/" base.json &&
+	sed -i "s/\"weight\": 5, \"pause\": \"600ms\"/\"weight\": 40, \"pause\": \"3s\"/" base.json &&
+	test_grep "\"weight\": 40, \"pause\": \"3s\"" base.json &&
 	load 30 &&
 	test_expect_code 1 ci-canary --new -f base.json --image reg.example/shop:v3 >doc.json 2>err &&
 	stop_load &&
@@ -141,6 +142,8 @@ test_expect_success HAPROXY,SCRIPT 'on a terminal: a panel on stderr, redrawn in
 	haproxy_admin lb "set server app/green state ready" &&
 	haproxy_wait_status lb app/blue UP && haproxy_wait_status lb app/green UP &&
 	spec dash.json "" - &&
+	sed -i "s/\"pause\": \"600ms\"/\"pause\": \"1500ms\"/" dash.json &&
+	test_grep 1500ms dash.json &&
 	load 20 &&
 	TERM=xterm COLUMNS=90 SHELL=/bin/sh script -qec \
 		"ci-canary --new -f dash.json --image reg.example/shop:v4 >doc.json" tty.out >/dev/null &&

@@ -49,6 +49,23 @@ test_expect_success BUSYBOX,RUNC,ROOT 'the context is not visible to RUN unless 
 	test_json iso.json "d[\"build\"][\"status\"] == \"passed\""
 '
 
+test_expect_success BUSYBOX,RUNC,ROOT,UMOCI 'multi-stage: RUN in a build stage, COPY --from it into scratch' '
+	busybox_ctx ms &&
+	cat >ms/Dockerfile <<-\EOF &&
+	FROM scratch AS build
+	COPY bin /bin/
+	ENV PATH=/bin
+	RUN echo built-in-stage > /artifact && echo more > /other
+	FROM scratch
+	COPY --from=build /artifact /artifact
+	EOF
+	ci-build --new -o msimg -t ms:1 ms >ms.json 2>ms.err &&
+	umoci unpack --image msimg:1 msun >/dev/null &&
+	test "$(cat msun/rootfs/artifact)" = built-in-stage &&
+	! test -e msun/rootfs/other && ! test -e msun/rootfs/bin &&
+	test_json ms.json "len(d[\"build\"][\"image\"][\"layers\"]) == 1"
+'
+
 test_expect_success BUSYBOX,RUNC,ROOT,UMOCI 'the image runs with runc' '
 	ctx runme "RUN echo from-run > /greeting" "CMD [\"/bin/cat\", \"/greeting\"]" &&
 	ci-build --new -o runimg -t run:1 runme >run.json 2>run.err &&

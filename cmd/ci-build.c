@@ -23,7 +23,7 @@ struct options {
 
 enum {
 	OPT_BUILD_ARG = STAGE_KEY, OPT_TARGET, OPT_PLATFORM, OPT_OCI_ARCHIVE,
-	OPT_DOCKER_ARCHIVE, OPT_COMPRESSION, OPT_LEVEL, OPT_CACHE_DIR, OPT_NO_CACHE, OPT_SDE
+	OPT_DOCKER_ARCHIVE, OPT_COMPRESSION, OPT_LEVEL, OPT_CACHE_DIR, OPT_NO_CACHE, OPT_SDE, OPT_RUNTIME
 };
 
 static const struct stage_opt opts[] = {
@@ -47,6 +47,7 @@ static const struct stage_opt opts[] = {
 	{ "cache-dir", OPT_CACHE_DIR, required_argument, "DIR",
 	  "layer and base image cache (default ~/.cache/ci-tools/build)" },
 	{ "no-cache", OPT_NO_CACHE, no_argument, NULL, "neither read nor write the cache" },
+	{ "runtime", OPT_RUNTIME, required_argument, "PATH", "the OCI runtime RUN uses (default runc)" },
 	{ "source-date-epoch", OPT_SDE, required_argument, "S",
 	  "the image's time (default $SOURCE_DATE_EPOCH, HEAD's, 0)" },
 	STAGE_OPT_END
@@ -169,6 +170,9 @@ take_option(struct stage *st, struct options *o, int c, const char *arg)
 		break;
 	case OPT_CACHE_DIR:
 		j->cache_dir = arg;
+		break;
+	case OPT_RUNTIME:
+		o->job.runtime = arg;
 		break;
 	case OPT_NO_CACHE:
 		j->no_cache = 1;

@@ -66,6 +66,12 @@ test_expect_success BUSYBOX,RUNC,ROOT,UMOCI 'multi-stage: RUN in a build stage, 
 	test_json ms.json "len(d[\"build\"][\"image\"][\"layers\"]) == 1"
 '
 
+test_expect_success BUSYBOX,ROOT '--runtime names the OCI runtime; a missing one is said, and nothing is written' '
+	test_expect_code 69 ci-build --new --runtime /nonexistent/runc -o rtimg iso >rt.json 2>rt.err &&
+	test_grep "/nonexistent/runc" rt.err &&
+	! test -e rtimg
+'
+
 test_expect_success BUSYBOX,RUNC,ROOT,UMOCI 'the image runs with runc' '
 	ctx runme "RUN echo from-run > /greeting" "CMD [\"/bin/cat\", \"/greeting\"]" &&
 	ci-build --new -o runimg -t run:1 runme >run.json 2>run.err &&

@@ -514,6 +514,7 @@ build(struct run *u, struct err *e)
 	memset(&bo, 0, sizeof(bo));
 	bo.dockerfile = u->dockerfile;
 	bo.context = j->context;
+	bo.runtime = j->runtime;
 	bo.build_args = j->build_args;
 	bo.nbuild_args = strv_len(j->build_args);
 	bo.target = j->target;

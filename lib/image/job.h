@@ -31,6 +31,7 @@ struct registry_opts;
 struct build_job {
 	const char *file;		/* the Dockerfile; NULL: CONTEXT/Dockerfile */
 	const char *context;		/* the build context directory */
+	const char *runtime;		/* RUN's OCI runtime (--runtime); NULL: runc */
 	char **tags;			/* -t NAME[:TAG] (strv), or NULL */
 	const char *version;		/* the release version; NULL: run.source.version */
 	char **build_args;		/* "KEY=VALUE" or "KEY" (strv), or NULL */

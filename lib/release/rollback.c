@@ -11,6 +11,7 @@
 #include "core/fsutil.h"
 #include "core/json.h"
 #include "core/log.h"
+#include "core/retry.h"
 #include "core/timeutil.h"
 #include "gate/block.h"
 #include "net/registry.h"
@@ -199,6 +200,8 @@ restore_traffic(const struct rollback_cmd *c, const cJSON *traffic, const char *
 {
 	struct rollout_spec spec;
 	struct traffic t;
+	struct retry_policy policy = { c->traffic_attempts, 500, 4000, 0 };
+	struct retry_state rs = { 0, 0 };
 	int attempt, w = -1, got = 0, rc = -1;
 	long long t0 = mono_ms();
 
@@ -211,7 +214,10 @@ restore_traffic(const struct rollback_cmd *c, const cJSON *traffic, const char *
 	t.stable = stable;
 	t.canary = canary;
 	t.baseline = baseline;
-	for (attempt = 1; attempt <= c->traffic_attempts; attempt++) {
+	/* core/retry's backoff: 0.5 s, 1 s, 2 s... with jitter, at most 4 s. */
+	for (attempt = 1;; attempt++) {
+		long long wait;
+
 		err_clear(e);
 		if (traffic_abort(&t, e) == 0 && (got = traffic_get(&t, &w, e)) >= 0) {
 			if (got == 0 || w == 0) {
@@ -221,17 +227,13 @@ restore_traffic(const struct rollback_cmd *c, const cJSON *traffic, const char *
 			err_set(e, EX_SERVICE, "the load balancer still gives the canary '%s' %d%%",
 			    canary, w);
 		}
-		cJSON_DeleteItemFromObjectCaseSensitive(out, "attempts");
-		cJSON_AddNumberToObject(out, "attempts", attempt);
-		if (attempt < c->traffic_attempts) {
-			log_warn("restoring traffic, attempt %d of %d: %s", attempt,
-			    c->traffic_attempts, e->msg);
-			sleep_ms(500LL << (attempt - 1), NULL);
-		}
+		if ((wait = retry_next(&policy, &rs, -1)) < 0)
+			break;
+		log_warn("restoring traffic, attempt %d of %d: %s", attempt, c->traffic_attempts,
+		    e->msg);
+		sleep_ms(wait, NULL);
 	}
-	cJSON_DeleteItemFromObjectCaseSensitive(out, "attempts");
-	cJSON_AddNumberToObject(out, "attempts", attempt > c->traffic_attempts ?
-	    c->traffic_attempts : attempt);
+	cJSON_AddNumberToObject(out, "attempts", attempt);
 	cJSON_AddBoolToObject(out, "restored", rc == 0);
 	if (rc == 0 && got == 1)
 		cJSON_AddNumberToObject(out, "canary_weight", w);
@@ -284,13 +286,12 @@ targets_of(const struct rollback_cmd *c, struct targets *ts, int success)
 /* Send ev to every target not yet delivered for this release (state's
  * "delivered"); the results into arr.  Returns how many failed. */
 static int
-send_alerts(const struct rollback_cmd *c, const struct targets *ts,
-    const struct alert_event *ev, cJSON *state, cJSON *arr, char *last_at, size_t lastsz)
+send_alerts(const struct targets *ts, const struct alert_event *ev, cJSON *state, cJSON *arr,
+    char *last_at, size_t lastsz)
 {
 	cJSON *done = cJSON_GetObjectItemCaseSensitive(state, "delivered");
 	int i, failed = 0;
 
-	(void)c;
 	for (i = 0; i < ts->n; i++) {
 		struct alert_result res;
 		cJSON *a = cJSON_CreateObject();
@@ -618,7 +619,7 @@ on_failure(struct rollback_cmd *c, const cJSON *doc, const char *stage, struct r
 	ev.rollback_ms = rb_ms;
 	targets_of(c, &ts, 0);
 	alerts = cJSON_AddArrayToObject(sec, "alerts");
-	send_alerts(c, &ts, &ev, state, alerts, sent_at, sizeof(sent_at));
+	send_alerts(&ts, &ev, state, alerts, sent_at, sizeof(sent_at));
 	if (alert_state_save(c, r->app, state, e) < 0) {
 		log_warn("%s: a re-run may alert again", e->msg);
 		err_clear(e);
@@ -717,7 +718,7 @@ on_success(struct rollback_cmd *c, struct rel *r, cJSON *sec, struct err *e)
 		ev.rollback_ms = -1;
 		targets_of(c, &ts, 1);
 		alerts = cJSON_AddArrayToObject(sec, "alerts");
-		send_alerts(c, &ts, &ev, state, alerts, sent, sizeof(sent));
+		send_alerts(&ts, &ev, state, alerts, sent, sizeof(sent));
 		cJSON_Delete(state);
 	}
 	free(sa.previous);

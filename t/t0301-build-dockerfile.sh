@@ -196,8 +196,14 @@ refuse addurl "$(printf 'FROM scratch\n\nADD https://example.com/a.tgz /a\n')" \
 	'r-addurl/Dockerfile:3: ADD of a URL or git repository .* download it before the build'
 refuse addurlvar "$(printf 'FROM scratch\nARG U=https://example.com/a\nADD $U /a\n')" \
 	'r-addurlvar/Dockerfile:3: ADD of a URL'
-refuse mount "$(printf 'FROM scratch\nRUN --mount=type=cache,target=/c make\n')" \
-	'r-mount/Dockerfile:2: RUN --mount is not built yet in ci-build'
+refuse mount "$(printf 'FROM scratch\nRUN --mount=type=secret,id=npmrc make\n')" \
+	'r-mount/Dockerfile:2: RUN: --mount=type=secret is not supported by ci-build'
+refuse mountctx "$(printf 'FROM scratch\nRUN --mount=target=/src make\n')" \
+	'r-mountctx/Dockerfile:2: RUN: --mount=type=bind without from= (the build context) is not built yet'
+refuse mountdotdot "$(printf 'FROM scratch\nRUN --mount=type=cache,target=/a/../../etc make\n')" \
+	"r-mountdotdot/Dockerfile:2: RUN: --mount: target='/a/../../etc' has a '..'"
+refuse mountkey "$(printf 'FROM scratch\nRUN --mount=type=cache,target=/c,size=1g make\n')" \
+	"r-mountkey/Dockerfile:2: RUN: --mount: unknown option 'size'"
 refuse unknown "$(printf 'FROM scratch\nBOGUS x\n')" "r-unknown/Dockerfile:2: unknown instruction 'BOGUS'"
 refuse beforefrom "$(printf 'ENV A=1\nFROM scratch\n')" \
 	'r-beforefrom/Dockerfile:1: ENV before the first FROM: only ARG may come before FROM'

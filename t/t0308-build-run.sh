@@ -67,7 +67,7 @@ test_expect_success BUSYBOX,RUNC,ROOT,UMOCI 'multi-stage: RUN in a build stage, 
 '
 
 test_expect_success BUSYBOX,ROOT '--runtime names the OCI runtime; a missing one is said, and nothing is written' '
-	test_expect_code 69 ci-build --new --runtime /nonexistent/runc -o rtimg iso >rt.json 2>rt.err &&
+	test_expect_code 69 ci-build --new --no-cache --runtime /nonexistent/runc -o rtimg iso >rt.json 2>rt.err &&
 	test_grep "/nonexistent/runc" rt.err &&
 	! test -e rtimg
 '

@@ -1,3 +1,5 @@
+/* copy_file_range() */
+#define _GNU_SOURCE
 #include <sys/stat.h>
 #include <sys/types.h>
 
@@ -269,6 +271,58 @@ read_file(const char *path, size_t cap, size_t *len, struct err *e)
 	if (len)
 		*len = n;
 	return p;
+}
+
+int
+file_copy(const char *src, const char *dst, mode_t mode, int replace, struct err *e)
+{
+	int in, out, rc = 0, kernel = 1;
+	char *buf = NULL;
+	ssize_t n;
+
+	if ((in = open(src, O_RDONLY | O_CLOEXEC)) < 0)
+		return err_set(e, EX_IOERR_, "cannot read '%s': %s", src, strerror(errno));
+	out = open(dst, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW |
+	    (replace ? O_TRUNC : O_EXCL), mode);
+	if (out < 0) {
+		rc = err_set(e, EX_IOERR_, "cannot create '%s': %s", dst, strerror(errno));
+		close(in);
+		return rc;
+	}
+	for (;;) {
+		if (kernel) {
+			n = copy_file_range(in, NULL, out, NULL, 1 << 30, 0);
+			if (n < 0 && (errno == ENOSYS || errno == EXDEV || errno == EINVAL ||
+			    errno == EOPNOTSUPP)) {
+				kernel = 0;
+				buf = xmalloc(1 << 18);
+				continue;
+			}
+		} else {
+			n = read(in, buf, 1 << 18);
+			if (n > 0 && write_all(out, buf, (size_t)n) < 0) {
+				rc = err_set(e, EX_IOERR_, "cannot write '%s': %s", dst,
+				    strerror(errno));
+				break;
+			}
+		}
+		if (n == 0)
+			break;
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			rc = err_set(e, EX_IOERR_, "cannot copy '%s' to '%s': %s", src, dst,
+			    strerror(errno));
+			break;
+		}
+	}
+	free(buf);
+	close(in);
+	if (close(out) < 0 && rc == 0)
+		rc = err_set(e, EX_IOERR_, "cannot write '%s': %s", dst, strerror(errno));
+	if (rc < 0)
+		unlink(dst);
+	return rc;
 }
 
 int

@@ -27,6 +27,14 @@ void unlock_file(int fd);
 /* Read a whole (small) file; NUL-terminated; cap as json_slurp. */
 char *read_file(const char *path, size_t cap, size_t *len, struct err *e);
 
+/*
+ * Copy the regular file src to dst, created (O_EXCL unless replace) with
+ * mode and not through a symlink; in the kernel (copy_file_range) where it
+ * can, else read and write.  On failure dst is removed.  Errors:
+ * EX_IOERR_ naming the file.
+ */
+int file_copy(const char *src, const char *dst, mode_t mode, int replace, struct err *e);
+
 /* 1 when path exists (any type), else 0. */
 int path_exists(const char *path);
 

@@ -523,6 +523,16 @@ base_start(struct builder *b, struct build_stage *s)
 	}
 	if (!s->base_name && s->base_stage < 0 && strcmp(s->base_ref, "scratch") != 0)
 		s->base_name = xstrdup(s->base_ref);
+	/* What the view starts from, for RUN's cache. */
+	if (s->base_stage >= 0) {
+		memcpy(s->state, b->st[s->base_stage].state, OCI_DIGEST_SIZE);
+	} else {
+		char *what = !strcmp(s->base_ref, "scratch") ? xasprintf("scratch %s",
+		    s->platform ? s->platform : b->platform) : xasprintf("image %s", s->base_digest);
+
+		sha256_digest(what, strlen(what), s->state);
+		free(what);
+	}
 	/* Our "created" and no leftover "author" of the base's build. */
 	json_set(s->cfg, "created", cJSON_CreateString(b->created));
 	if (s->chain) {

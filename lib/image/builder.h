@@ -93,6 +93,12 @@ struct build_stage {
 	char *base_name;
 	char base_digest[OCI_DIGEST_SIZE];
 	const struct df_inst *cur;	/* for messages */
+	/* What the view holds, as a digest folded over the base and each
+	 * change (cache_fold()); kept when the build has a RUN: RUN's cache
+	 * key starts from it. */
+	char state[OCI_DIGEST_SIZE];
+	char *run_dir;			/* the view written out by the last RUN */
+	int run_gen;			/* the view's generation it matches */
 };
 
 /* One build_run(). */
@@ -109,6 +115,7 @@ struct builder {
 	int have_pull;
 	struct layer_fcache *fcache;
 	int cache_has_layers;		/* some layer is cached: worth digesting first */
+	int has_run;			/* some needed stage has a RUN: keep states */
 	struct vars bargs;		/* --build-arg */
 	int *consumed;
 	struct vars global;		/* ARG before the first FROM */
@@ -185,12 +192,34 @@ void base_free(struct builder *b);
 /* copy.c */
 int copy_do(struct builder *b, struct build_stage *s, const struct df_inst *in); /* COPY, ADD */
 int copy_workdir(struct builder *b, struct build_stage *s, const struct df_inst *in);
+/* The view --from=FROM names (a stage built before s, or an image, loaded
+ * once); ident, when non-NULL, gets what identifies it (the stage's state
+ * or the image's digest).  what: "COPY" in messages. */
+struct rootfs *copy_from_fs(struct builder *b, struct build_stage *s, const struct df_inst *in,
+    const char *what, const char *from, char *ident);
 /* USER's "user[:group]" to ids, by the stage's /etc/passwd and /etc/group. */
 int copy_user(struct builder *b, struct build_stage *s, const struct df_inst *in, const char *spec,
     long long *uid, long long *gid);
 
 /* run.c: RUN through the OCI runtime. */
 int run_do(struct builder *b, struct build_stage *s, const struct df_inst *in);
+/* One RUN --mount=SPEC (expanded); a relative target is taken from cwd. */
+enum { RM_BIND, RM_CACHE };
+struct run_mount {
+	int type;		/* RM_BIND, RM_CACHE */
+	char *target;		/* absolute, cleaned */
+	char *source;		/* bind: in from's view, absolute, cleaned ("/") */
+	char *from;		/* bind: a stage or an image */
+	char *id;		/* cache: its name (default: target) */
+	int rw;			/* bind: writable (writes thrown away) */
+	int locked;		/* cache: sharing=locked or private */
+	unsigned mode;		/* cache: the directory made (0755) */
+	long long uid, gid;	/* cache: its owner (0) */
+	char *host;		/* set when prepared */
+	int is_file;		/* bind: the source is a file */
+};
+int run_mount_parse(const char *spec, const char *cwd, struct run_mount *m, struct err *e);
+void run_mount_free(struct run_mount *m);
 
 /* cache.c */
 /* Open (or make) the cache directory b->o->cache_dir. */
@@ -201,6 +230,23 @@ int cache_open(struct builder *b);
  * kept in the cache.  It joins the stage's layers and diff_ids.
  */
 int cache_layer(struct builder *b, struct build_stage *s, struct lb *lb,
+    struct layer_entry *ents, const struct df_inst *in);
+/* Fold what into s->state. */
+void cache_fold(struct build_stage *s, const char *what);
+/* Fold the layer of ents (its cache key) into s->state; a stage the
+ * target does not build on has its files digested for it. */
+int cache_fold_layer(struct builder *b, struct build_stage *s, struct lb *lb,
+    struct layer_entry *ents, const struct df_inst *in);
+/*
+ * RUN's layer by its step key: on a hit, the stage takes the cached layer
+ * (linked into the output when the target builds on s) and the blob's
+ * path in the cache is returned (fresh) for the view; NULL on a miss.
+ */
+char *cache_run_get(struct builder *b, struct build_stage *s, const char *key,
+    const struct df_inst *in);
+/* The layer of a RUN that ran: cache_layer() in a stage the target builds
+ * on, else written to the cache alone; then recorded under key. */
+int cache_run_put(struct builder *b, struct build_stage *s, const char *key, struct lb *lb,
     struct layer_entry *ents, const struct df_inst *in);
 /* Write the file-hash cache back (a failure is a warning). */
 void cache_save(struct builder *b);

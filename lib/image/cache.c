@@ -22,57 +22,7 @@
 #include "image/builder.h"
 #include "image/config.h"
 
-#define COPY_BUF (256u << 10)
-
 /* ---- blobs ------------------------------------------------------------------ */
-
-static int
-copy_file(const char *src, const char *dst, struct err *e)
-{
-	char *buf = xmalloc(COPY_BUF);
-	int in = open(src, O_RDONLY | O_CLOEXEC), out = -1, rc = 0;
-	ssize_t n;
-
-	if (in < 0) {
-		free(buf);
-		return err_set(e, EX_IOERR_, "cannot read '%s': %s", src, strerror(errno));
-	}
-	out = open(dst, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (out < 0) {
-		rc = err_set(e, EX_IOERR_, "cannot create '%s': %s", dst, strerror(errno));
-		goto done;
-	}
-	while ((n = read(in, buf, COPY_BUF)) != 0) {
-		ssize_t off = 0;
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			rc = err_set(e, EX_IOERR_, "cannot read '%s': %s", src, strerror(errno));
-			break;
-		}
-		while (off < n) {
-			ssize_t k = write(out, buf + off, (size_t)(n - off));
-
-			if (k < 0) {
-				if (errno == EINTR)
-					continue;
-				rc = err_set(e, EX_IOERR_, "cannot write '%s': %s", dst,
-				    strerror(errno));
-				goto done;
-			}
-			off += k;
-		}
-	}
-done:
-	if (out >= 0 && close(out) != 0 && rc == 0)
-		rc = err_set(e, EX_IOERR_, "cannot write '%s': %s", dst, strerror(errno));
-	close(in);
-	free(buf);
-	if (rc < 0)
-		unlink(dst);
-	return rc;
-}
 
 int
 build_blob_link(const char *src, const struct oci_layout *l, const char *digest,
@@ -105,7 +55,7 @@ build_blob_link(const char *src, const struct oci_layout *l, const char *digest,
 	}
 	/* Another file system, or links not allowed: copy, then rename. */
 	tmp = xasprintf("%s.tmp.%ld", dst, (long)getpid());
-	rc = copy_file(src, tmp, e);
+	rc = file_copy(src, tmp, 0644, 1, e);
 	if (rc == 0 && rename(tmp, dst) != 0) {
 		rc = err_set(e, EX_IOERR_, "cannot rename '%s': %s", tmp, strerror(errno));
 		unlink(tmp);
@@ -153,9 +103,9 @@ read_record(const char *path, struct build_layer *bl)
 }
 
 static void
-write_record(struct builder *b, const char *key, const struct build_layer *bl)
+write_record(struct builder *b, const char *sub, const char *key, const struct build_layer *bl)
 {
-	char *dir = xasprintf("%s/layers", b->o->cache_dir), *path;
+	char *dir = xasprintf("%s/%s", b->o->cache_dir, sub), *path;
 	cJSON *j = cJSON_CreateObject();
 	char *text;
 	struct err e = { 0, "" };
@@ -174,17 +124,18 @@ write_record(struct builder *b, const char *key, const struct build_layer *bl)
 	free(dir);
 }
 
-int
-cache_layer(struct builder *b, struct build_stage *s, struct lb *lb, struct layer_entry *ents,
-    const struct df_inst *in)
+/*
+ * Every file's content digest in ents: from the file-hash cache, else (with
+ * force, or when layers are cached) read.  Returns 1 when all are known,
+ * 0 when some are not (left for the layer's write), -1 on error.
+ */
+static int
+entry_digests(struct builder *b, struct lb *lb, struct layer_entry *ents,
+    const struct df_inst *in, int force)
 {
-	struct build_layer bl;
-	char key[OCI_DIGEST_SIZE];
 	size_t i;
-	int known = 1, cached = 0;
+	int known = 1;
 
-	memset(&bl, 0, sizeof(bl));
-	/* The cache key needs every file's content digest. */
 	for (i = 0; i < lb->n; i++) {
 		struct layer_entry *le = &ents[i];
 		struct stat st;
@@ -210,23 +161,58 @@ cache_layer(struct builder *b, struct build_stage *s, struct lb *lb, struct laye
 	/* With layers in the cache, reading the files is cheaper than a
 	 * compression that may not be needed (a fresh checkout of an
 	 * unchanged tree); with none, the write digests them anyway. */
-	if (!known && b->cache_has_layers) {
-		known = 1;
-		for (i = 0; i < lb->n && known; i++) {
-			struct layer_entry *le = &ents[i];
-			long long size;
+	if (known || !(force || b->cache_has_layers))
+		return known;
+	for (i = 0; i < lb->n; i++) {
+		struct layer_entry *le = &ents[i];
+		long long size;
 
-			if (le->type != LE_FILE || le->digest[0])
-				continue;
-			if (sha256_file(le->src, le->digest, &size, b->e) < 0) {
-				return builder_prefix(b, in);
-			}
-			if (size != le->size) {
-				return builder_err(b, in, EX_IOERR_,
-				    "'%s' changed while it was read", le->src);
-			}
-		}
+		if (le->type != LE_FILE || le->digest[0])
+			continue;
+		if (sha256_file(le->src, le->digest, &size, b->e) < 0)
+			return builder_prefix(b, in);
+		if (size != le->size)
+			return builder_err(b, in, EX_IOERR_, "'%s' changed while it was read",
+			    le->src);
 	}
+	return 1;
+}
+
+void
+cache_fold(struct build_stage *s, const char *what)
+{
+	char *text = xasprintf("%s\n%s", s->state, what);
+
+	sha256_digest(text, strlen(text), s->state);
+	free(text);
+}
+
+int
+cache_fold_layer(struct builder *b, struct build_stage *s, struct lb *lb,
+    struct layer_entry *ents, const struct df_inst *in)
+{
+	char key[OCI_DIGEST_SIZE];
+
+	if (!s->chain && entry_digests(b, lb, ents, in, 1) < 0)
+		return -1;
+	layer_cache_key(ents, lb->n, &b->o->layer, key);
+	cache_fold(s, key);
+	return 0;
+}
+
+int
+cache_layer(struct builder *b, struct build_stage *s, struct lb *lb, struct layer_entry *ents,
+    const struct df_inst *in)
+{
+	struct build_layer bl;
+	char key[OCI_DIGEST_SIZE];
+	size_t i;
+	int known, cached = 0;
+
+	memset(&bl, 0, sizeof(bl));
+	/* The cache key needs every file's content digest. */
+	if ((known = entry_digests(b, lb, ents, in, 0)) < 0)
+		return -1;
 	layer_cache_key(ents, lb->n, &b->o->layer, key);
 	if (known && b->o->cache_dir) {
 		char *rec = xasprintf("%s/layers/%s.json", b->o->cache_dir, key + 7);
@@ -266,7 +252,7 @@ cache_layer(struct builder *b, struct build_stage *s, struct lb *lb, struct laye
 
 			layer_cache_key(ents, lb->n, &b->o->layer, key);
 			if (build_blob_link(src, &b->cache, bl.digest, bl.size, b->e) == 0)
-				write_record(b, key, &bl);
+				write_record(b, "layers", key, &bl);
 			else
 				log_warn("cannot keep the layer in the cache: %s", b->e->msg);
 			err_clear(b->e);
@@ -297,6 +283,116 @@ cache_layer(struct builder *b, struct build_stage *s, struct lb *lb, struct laye
 		b->r->layers_built++;
 	log_verbose("%s:%d: layer %s (%lld bytes%s)", b->df.name, in->line, bl.digest,
 	    bl.size, cached ? ", cached" : "");
+	return 0;
+}
+
+/* ---- RUN's cache: a step's layer by the step's key ------------------------ */
+
+/* The stage takes layer bl (its blob in the cache layout). */
+static int
+stage_take(struct builder *b, struct build_stage *s, const struct build_layer *bl,
+    int cached, const struct df_inst *in)
+{
+	if (!s->chain)
+		return 0;
+	if (cached) {
+		char *blob = oci_blob_path(&b->cache, bl->digest);
+		int rc = build_blob_link(blob, b->out, bl->digest, bl->size, b->e);
+
+		free(blob);
+		if (rc < 0)
+			return builder_prefix(b, in);
+	}
+	s->layers = xrealloc(s->layers, (s->nlayers + 1) * sizeof(*s->layers));
+	s->layers[s->nlayers].info = *bl;
+	s->layers[s->nlayers].info.cached = cached;
+	s->layers[s->nlayers].path = oci_blob_path(b->out, bl->digest);
+	s->nlayers++;
+	imgconfig_add_diff_id(s->cfg, bl->diff_id);
+	return 0;
+}
+
+char *
+cache_run_get(struct builder *b, struct build_stage *s, const char *key,
+    const struct df_inst *in)
+{
+	struct build_layer bl;
+	char *rec, *blob = NULL;
+	struct stat st;
+
+	if (!b->have_cache)
+		return NULL;
+	memset(&bl, 0, sizeof(bl));
+	rec = xasprintf("%s/runs/%s.json", b->o->cache_dir, key + 7);
+	if (read_record(rec, &bl) == 0) {
+		blob = oci_blob_path(&b->cache, bl.digest);
+		if (!blob || stat(blob, &st) != 0 || st.st_size != bl.size) {
+			free(blob);
+			blob = NULL;
+		}
+	}
+	free(rec);
+	if (blob && stage_take(b, s, &bl, 1, in) < 0) {
+		/* Linking failed: run the step instead. */
+		log_verbose("%s:%d: cached layer not usable: %s", b->df.name, in->line,
+		    b->e->msg);
+		err_clear(b->e);
+		free(blob);
+		return NULL;
+	}
+	if (blob) {
+		if (s->chain)
+			b->r->layers_cached++;
+		log_verbose("%s:%d: layer %s (%lld bytes, cached)", b->df.name, in->line,
+		    bl.digest, bl.size);
+	}
+	return blob;
+}
+
+int
+cache_run_put(struct builder *b, struct build_stage *s, const char *key, struct lb *lb,
+    struct layer_entry *ents, const struct df_inst *in)
+{
+	struct build_layer bl;
+
+	if (s->chain) {
+		if (cache_layer(b, s, lb, ents, in) < 0)
+			return -1;
+		bl = s->layers[s->nlayers - 1].info;
+	} else {
+		struct layer_result lr;
+		char *tmp;
+
+		if (!b->have_cache)
+			return 0;
+		/* A stage the image does not build on: the layer only for
+		 * the cache, so that the step is not run again. */
+		tmp = xasprintf("%s/layer-%d.tmp", b->o->work_dir, ++b->seq);
+		if (layer_write(ents, lb->n, &b->o->layer, tmp, &lr, b->e) < 0 ||
+		    oci_blob_adopt(&b->cache, tmp, lr.digest, b->e) < 0) {
+			log_warn("cannot keep the layer of %s:%d in the cache: %s", b->df.name,
+			    in->line, b->e->msg);
+			err_clear(b->e);
+			unlink(tmp);
+			free(tmp);
+			return 0;
+		}
+		free(tmp);
+		memset(&bl, 0, sizeof(bl));
+		memcpy(bl.digest, lr.digest, OCI_DIGEST_SIZE);
+		memcpy(bl.diff_id, lr.diff_id, OCI_DIGEST_SIZE);
+		bl.size = lr.size;
+		bl.media_type = lr.media_type;
+	}
+	if (b->have_cache) {
+		char *blob = oci_blob_path(&b->cache, bl.digest);
+		struct stat st;
+
+		/* cache_layer() keeps it there unless the cache failed. */
+		if (blob && stat(blob, &st) == 0)
+			write_record(b, "runs", key, &bl);
+		free(blob);
+	}
 	return 0;
 }
 

@@ -631,6 +631,8 @@ lb_commit(struct builder *b, struct build_stage *s, struct lb *lb, const struct 
 		ents[i] = lb->v[i].ent;	/* borrowed: lb still owns the strings */
 	if (s->chain && cache_layer(b, s, lb, ents, in) < 0)
 		goto out;
+	if (b->has_run && cache_fold_layer(b, s, lb, ents, in) < 0)
+		goto out;
 	imgconfig_add_history(s->cfg, b->created, created_by, HISTORY_COMMENT, !s->chain);
 	/* Later instructions see the new entries, content on disk. */
 	for (i = 0; i < lb->n; i++) {
@@ -1158,6 +1160,46 @@ parse_chmod(const char *s, int *mode)
 	return 0;
 }
 
+struct rootfs *
+copy_from_fs(struct builder *b, struct build_stage *s, const struct df_inst *in,
+    const char *what, const char *from, char *ident)
+{
+	struct build_stage *fs_st = plan_find_stage(b, from, (size_t)s->idx);
+	struct build_stage *later;
+	struct rootfs *fs;
+	struct image *im;
+	const char *p;
+
+	if (fs_st) {
+		if (!fs_st->built) {
+			builder_err(b, in, EX_USAGE_, "%s --from='%s': that stage was not built "
+			    "(name stages in --from without variables)", what, from);
+			return NULL;
+		}
+		if (!(fs = base_stage_fs(b, fs_st))) {
+			builder_prefix(b, in);
+			return NULL;
+		}
+		if (ident)
+			memcpy(ident, fs_st->state, OCI_DIGEST_SIZE);
+		return fs;
+	}
+	later = plan_find_stage(b, from, b->nst);
+	for (p = from; *p >= '0' && *p <= '9'; p++)
+		;
+	if (later || (!*p && p != from)) {
+		builder_err(b, in, EX_USAGE_, "%s --from='%s': %s", what, from, later ?
+		    "that stage is not defined before this one" :
+		    "there is no stage with that index before this one");
+		return NULL;
+	}
+	if (!(im = base_image(b, in, from)))
+		return NULL;
+	if (ident)
+		memcpy(ident, im->digest, OCI_DIGEST_SIZE);
+	return im->fs;
+}
+
 int
 copy_do(struct builder *b, struct build_stage *s, const struct df_inst *in)
 {
@@ -1217,39 +1259,10 @@ copy_do(struct builder *b, struct build_stage *s, const struct df_inst *in)
 		free(v);
 	}
 	if ((f = df_flag(in, "from"))) {
-		struct build_stage *fs_st;
-
 		if (plan_expand(b, s, in, f, &from) < 0)
 			goto out;
-		if ((fs_st = plan_find_stage(b, from, (size_t)s->idx))) {
-			if (!fs_st->built) {
-				builder_err(b, in, EX_USAGE_,
-				    "%s --from='%s': that stage was not built (name "
-				    "stages in --from without variables)", kw, from);
-				goto out;
-			}
-			if (!(srcfs = base_stage_fs(b, fs_st))) {
-				builder_prefix(b, in);
-				goto out;
-			}
-		} else {
-			struct build_stage *later = plan_find_stage(b, from, b->nst);
-			struct image *im;
-			const char *p;
-
-			for (p = from; *p >= '0' && *p <= '9'; p++)
-				;
-			if (later || (!*p && p != from)) {
-				builder_err(b, in, EX_USAGE_, "%s --from='%s': %s", kw, from,
-				    later ?
-				    "that stage is not defined before this one" :
-				    "there is no stage with that index before this one");
-				goto out;
-			}
-			if (!(im = base_image(b, in, from)))
-				goto out;
-			srcfs = im->fs;
-		}
+		if (!(srcfs = copy_from_fs(b, s, in, kw, from, NULL)))
+			goto out;
 		j.cp.keep_owner = 1;
 	}
 	dest = words[nw - 1];

@@ -28,7 +28,8 @@ static const struct {
 	{ "volume", DF_VOLUME }, { "workdir", DF_WORKDIR },
 };
 
-/* The flags each instruction accepts: 's' takes a value, 'b' is a boolean. */
+/* The flags each instruction accepts: 's' takes a value, 'm' a value and may
+ * be given more than once (RUN --mount), 'b' is a boolean. */
 static const struct {
 	enum df_kind kind;
 	const char *name;
@@ -40,7 +41,7 @@ static const struct {
 	{ DF_ADD, "chown", 's' }, { DF_ADD, "chmod", 's' }, { DF_ADD, "link", 'b' },
 	{ DF_ADD, "keep-git-dir", 'b' }, { DF_ADD, "checksum", 's' },
 	{ DF_ADD, "exclude", 's' },
-	{ DF_RUN, "mount", 's' }, { DF_RUN, "network", 's' }, { DF_RUN, "security", 's' },
+	{ DF_RUN, "mount", 'm' }, { DF_RUN, "network", 's' }, { DF_RUN, "security", 's' },
 	{ DF_HEALTHCHECK, "interval", 's' }, { DF_HEALTHCHECK, "timeout", 's' },
 	{ DF_HEALTHCHECK, "start-period", 's' }, { DF_HEALTHCHECK, "start-interval", 's' },
 	{ DF_HEALTHCHECK, "retries", 's' },
@@ -283,12 +284,12 @@ parse_flags(const struct pctx *c, struct df_inst *in, char **words, size_t nword
 			free(name);
 			return -1;
 		}
-		if (df_has_flag(in, name)) {
+		if (type != 'm' && df_has_flag(in, name)) {
 			perr(c, "%s: --%s given twice", df_kind_name(in->kind), name);
 			free(name);
 			return -1;
 		}
-		if (type == 's' && !eq) {
+		if (type != 'b' && !eq) {
 			perr(c, "%s: --%s needs a value (--%s=VALUE)", df_kind_name(in->kind), name, name);
 			free(name);
 			return -1;
@@ -658,9 +659,6 @@ parse_body(const struct pctx *c, struct df_inst *in, const char *rest)
 					    "with curl in a CI step) and COPY the file", in->args[i]);
 		return 0;
 	case DF_RUN:
-		if (df_has_flag(in, "mount"))
-			return perr(c, "RUN --mount is not built yet in ci-build (cache and bind "
-			    "mounts are next): COPY what the step needs instead");
 		if (df_has_flag(in, "security"))
 			return perr(c, "RUN --security is not supported: ci-build runs every step "
 			    "without new privileges");

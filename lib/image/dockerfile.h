@@ -13,7 +13,7 @@
  *
  * Refused while parsing, with "FILE:LINE: what, and what to do instead":
  * unknown instructions and flags, missing arguments, heredocs, ADD of a
- * URL or git repository, RUN --mount, COPY --parents.  RUN itself parses:
+ * URL or git repository, RUN --security, COPY --parents.  RUN itself parses:
  * whether it can run is the builder's decision.
  *
  * Ownership: struct dockerfile owns every instruction and string in it.

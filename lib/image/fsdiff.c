@@ -183,8 +183,25 @@ fs_snapshot_take(const char *root, struct err *e)
 	}
 	s = xcalloc(1, sizeof(*s));
 	s->dev = st.st_dev;
+	/*
+	 * The clock of file times ticks coarsely: what was written in the
+	 * tick the walk begins in would count as changed (racily clean).
+	 * A tree just written out is, so the walk begins at the next tick
+	 * (a few milliseconds at most).
+	 */
 #ifdef CLOCK_REALTIME_COARSE
-	clock_gettime(CLOCK_REALTIME_COARSE, &now);	/* the clock of file times */
+	{
+		struct timespec t0, nap = { 0, 500000 };
+		int i;
+
+		clock_gettime(CLOCK_REALTIME_COARSE, &t0);
+		for (i = 0; i < 100; i++) {
+			clock_gettime(CLOCK_REALTIME_COARSE, &now);
+			if (ns(&now) != ns(&t0))
+				break;
+			nanosleep(&nap, NULL);
+		}
+	}
 #else
 	clock_gettime(CLOCK_REALTIME, &now);
 #endif

@@ -520,6 +520,30 @@ build_stage_free(struct build_stage *s)
 	vars_free(&s->args);
 	strv_free(s->labels);
 	free(s->base_name);
+	free(s->run_dir);
+}
+
+/* A RUN in a stage the target needs: the stages its mounts name are
+ * needed too, and the build keeps the stages' states for RUN's cache.
+ * A mount that does not parse is said when the step runs. */
+static void
+plan_run_needs(struct builder *b, struct build_stage *s, const struct df_inst *in)
+{
+	struct err e = { 0, "" };
+	struct run_mount m;
+	size_t i;
+
+	b->has_run = 1;
+	for (i = 0; i < in->nflags; i++) {
+		struct build_stage *p;
+
+		if (strcmp(in->flags[i].name, "mount") ||
+		    run_mount_parse(in->flags[i].value, "/", &m, &e) < 0)
+			continue;
+		if (m.from && (p = plan_find_stage(b, m.from, (size_t)s->idx)))
+			p->needed = 1;
+		run_mount_free(&m);
+	}
 }
 
 /* Split the Dockerfile into stages, expand FROM, and find what the
@@ -663,6 +687,8 @@ plan_stages(struct builder *b)
 				if (p)
 					p->needed = 1;
 			}
+			if (in->kind == DF_RUN)
+				plan_run_needs(b, s, in);
 		}
 	}
 	return 0;

@@ -9,6 +9,10 @@
 #   busybox_ctx DIR           a build context for a busybox base image:
 #                             /bin/busybox, its applets as symlinks,
 #                             /etc/passwd and /etc/group with user app and group staff
+#   host_tools DIR PROG...    copy the host's PROGs (absolute paths) into DIR
+#                             with the shared libraries they load, as a base
+#                             image has them (Debian's useradd, say)
+#   layer_paths LAYOUT TAG N  the paths in layer N (0 first, -1 last), sorted
 #   no_tmp_dirs DIR           DIR holds no ".*.tmp-*" leftovers
 
 test_tool_prereq UMOCI umoci command -v umoci
@@ -104,6 +108,30 @@ busybox_ctx() {
 	ENV PATH=/bin
 	CMD ["/bin/sh"]
 	EOF
+}
+
+host_tools() {
+	d=$1 && shift &&
+	for p in "$@"; do
+		mkdir -p "$d${p%/*}" && cp -L "$p" "$d$p" || return 1
+		for lib in $(ldd "$p" | sed -n 's|.*[ 	]\(/[^ ]*\) (0x.*|\1|p'); do
+			mkdir -p "$d${lib%/*}" && cp -L "$lib" "$d$lib" || return 1
+		done
+	done
+}
+
+layer_paths() {
+	python3 - "$@" <<'PY'
+import json, sys, tarfile
+lay, tag, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+idx = json.load(open(lay + "/index.json"))
+ms = [m for m in idx["manifests"]
+      if m.get("annotations", {}).get("org.opencontainers.image.ref.name") == tag]
+blob = lambda d: lay + "/blobs/sha256/" + d[7:]
+m = json.load(open(blob(ms[0]["digest"])))
+for name in sorted(t.name for t in tarfile.open(blob(m["layers"][n]["digest"]))):
+    print(name)
+PY
 }
 
 no_tmp_dirs() {

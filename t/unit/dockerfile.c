@@ -226,8 +226,23 @@ main(void)
 	    "Dockerfile:2: ADD of a URL or git repository ('https://example.com/x.tgz') is "
 	    "not supported; download it before the build", "ADD URL");
 	refused("FROM scratch\nADD git@github.com:a/b.git /src\n", "ADD of a URL", "ADD git");
-	refused("FROM scratch\nRUN --mount=type=cache,target=/root/.npm npm ci\n",
-	    "Dockerfile:2: RUN --mount is not built yet in ci-build", "RUN --mount");
+	refused("FROM scratch\nRUN --network=none --network=host true\n",
+	    "Dockerfile:2: RUN: --network given twice", "RUN --network twice");
+	refused("FROM scratch\nRUN --mount true\n", "RUN: --mount needs a value",
+	    "RUN --mount without a value");
+	{
+		/* Several mounts on one RUN, as BuildKit files have them. */
+		if (parse("FROM scratch\nRUN --mount=type=cache,target=/a "
+		    "--mount=type=bind,from=b,target=/b make\n", &df, &e) < 0) {
+			ok(0, "two --mount flags: %s", e.msg);
+		} else {
+			ok(df.v[1].nflags == 2 && !strcmp(df.v[1].flags[0].value,
+			    "type=cache,target=/a") && !strcmp(df.v[1].flags[1].value,
+			    "type=bind,from=b,target=/b") && !strcmp(df.v[1].rest, "make"),
+			    "two --mount flags on one RUN");
+			dockerfile_free(&df);
+		}
+	}
 	refused("FROM scratch\nADD --checksum=sha256:abc x /y\n", "ADD --checksum applies to URLs",
 	    "ADD --checksum");
 	refused("FROM scratch\nCOPY --parents a/b /x/\n", "COPY --parents is not supported",

@@ -1,0 +1,173 @@
+#!/bin/sh
+test_description='ci-build RUN: the step cache, cache and bind mounts, users added by real tools, escapes'
+. "${0%/*}/test-lib.sh"
+. "$TEST_DIRECTORY/helpers/build-lib.sh"
+
+# A busybox base with more applets; Dockerfile lines follow.
+ctx() {
+	busybox_ctx "$1" &&
+	for a in mkdir rm grep date ln touch; do ln -s busybox "$1/bin/$a" || return 1; done &&
+	d=$1 && shift &&
+	printf '%s\n' "$@" >>"$d/Dockerfile"
+}
+
+# build NAME CTX [ARGS...]: a build into layout NAME, tag NAME:1, the one cache.
+build() {
+	n=$1 c=$2 && shift 2 &&
+	ci-build --new --cache-dir "$TRASH/cache" -o "$n.oci" -t "$n:1" "$@" "$c" >"$n.json" 2>"$n.err"
+}
+
+test_expect_success BUSYBOX,RUNC,ROOT 'a RUN layer holds what the step changed, nothing else' '
+	ctx only "RUN echo hi > /new && rm /etc/group" &&
+	build only only &&
+	layer_paths only.oci 1 -1 >only.paths &&
+	printf "%s\n" etc etc/.wh.group new >only.want &&
+	test_cmp only.want only.paths
+'
+
+test_expect_success BUSYBOX,RUNC,ROOT 'an unchanged RUN is not run again: its layer comes from the cache' '
+	ctx c1 "RUN echo ran-once >&2 && date +%s%N > /stamp" "RUN echo second >&2 && echo 2 > /two" &&
+	build c1a c1 &&
+	test_grep "RUN | ran-once" c1a.err &&
+	build c1b c1 &&
+	test_grep "#7 RUN: cached" c1b.err &&
+	test_grep "#7 RUN: cached" c1b.err &&
+	test_grep ! "ran-once" c1b.err &&
+	test "$(img_digest c1a.json)" = "$(img_digest c1b.json)" &&
+	test_json c1b.json "d[\"build\"][\"layers_cached\"] == 4 and d[\"build\"][\"layers_built\"] == 0" &&
+	test "$(img_file c1a.oci 1 stamp)" = "$(img_file c1b.oci 1 stamp)"
+'
+
+test_expect_success BUSYBOX,RUNC,ROOT 'the key: the command, ENV, a build arg, an earlier COPY and USER each run it again' '
+	ctx k "ARG FLAVOUR=plain" "COPY extra /extra" "RUN echo step-ran >&2 && echo \$FLAVOUR > /flavour" &&
+	echo one >k/extra &&
+	build k1 k &&
+	test_grep "step-ran" k1.err &&
+	build k2 k --build-arg FLAVOUR=spicy &&
+	test_grep "step-ran" k2.err &&
+	test "$(img_file k2.oci 1 flavour)" = spicy &&
+	build k3 k --build-arg FLAVOUR=spicy &&
+	test_grep ! "step-ran" k3.err &&
+	echo two >k/extra &&
+	build k4 k --build-arg FLAVOUR=spicy &&
+	test_grep "step-ran" k4.err &&
+	sed -i "s/^RUN echo step-ran/ENV X=1\nRUN echo step-ran/" k/Dockerfile &&
+	build k5 k --build-arg FLAVOUR=spicy &&
+	test_grep "step-ran" k5.err &&
+	sed -i "s/^ENV X=1/ENV X=2/" k/Dockerfile &&
+	build k6 k --build-arg FLAVOUR=spicy &&
+	test_grep "step-ran" k6.err &&
+	sed -i "s/^ENV X=2/USER 1000/" k/Dockerfile &&
+	sed -i "s|> /flavour|> /tmp/flavour|; s|^ARG FLAVOUR=plain|ARG FLAVOUR=plain\nRUN mkdir -m 1777 /tmp|" k/Dockerfile &&
+	build k7 k --build-arg FLAVOUR=spicy &&
+	test_grep "step-ran" k7.err &&
+	build k8 k --build-arg FLAVOUR=spicy &&
+	test_grep ! "step-ran" k8.err
+'
+
+test_expect_success BUSYBOX,RUNC,ROOT 'a build stage the image does not build on is cached too' '
+	ctx ms &&
+	cat >>ms/Dockerfile <<-\EOF &&
+	RUN echo compiling >&2 && echo artifact > /out
+	FROM scratch
+	COPY --from=0 /out /out
+	EOF
+	build ms1 ms &&
+	test_grep "compiling" ms1.err &&
+	build ms2 ms &&
+	test_grep ! "compiling" ms2.err &&
+	test "$(img_file ms2.oci 1 out)" = artifact &&
+	test "$(img_digest ms1.json)" = "$(img_digest ms2.json)"
+'
+
+test_expect_success BUSYBOX,RUNC,ROOT,UMOCI 'a cache mount is kept between builds, under the cache, never in the image' '
+	ctx cm "RUN --mount=type=cache,target=/var/cache/app echo x >> /var/cache/app/runs && wc -l < /var/cache/app/runs > /count" &&
+	build cm1 cm &&
+	sed -i "s/^RUN --mount/ENV N=2\nRUN --mount/" cm/Dockerfile &&
+	build cm2 cm &&
+	test "$(img_file cm1.oci 1 count)" = 1 &&
+	test "$(img_file cm2.oci 1 count)" = 2 &&
+	umoci unpack --image cm2.oci:1 cmun >/dev/null &&
+	! test -e cmun/rootfs/var &&
+	test "$(cat cache/mounts/*/runs | wc -l)" = 2
+'
+
+test_expect_success BUSYBOX,RUNC,ROOT 'a cache mount with sharing=locked, an id, a mode and an owner' '
+	ctx cl "RUN --mount=type=cache,id=shared,target=/c,sharing=locked,mode=0700,uid=1000,gid=1001 stat -c %a:%u:%g /c > /perm" &&
+	ln -s busybox cl/bin/stat &&
+	build cl1 cl &&
+	test "$(img_file cl1.oci 1 perm)" = 700:1000:1001
+'
+
+test_expect_success BUSYBOX,RUNC,ROOT,UMOCI 'a bind from a stage: a directory or a file, read-only; rw writes are thrown away' '
+	ctx bm &&
+	sed -i "s/^FROM scratch/FROM scratch AS base/" bm/Dockerfile &&
+	cat >>bm/Dockerfile <<-\EOF &&
+	RUN mkdir -p /out/sub && echo a > /out/sub/a && echo f > /out/file
+	FROM base AS second
+	RUN --mount=type=bind,from=0,source=/out,target=/in cat /in/sub/a /in/file > /got && ! touch /in/new 2>/dev/null
+	RUN --mount=type=bind,from=0,source=out/file,target=/one cat /one > /gotfile
+	RUN --mount=type=bind,from=0,source=/out,target=/w,rw echo scribble > /w/file && cat /w/file > /wrote
+	RUN --mount=type=bind,from=0,source=/out,target=/w cat /w/file > /after
+	EOF
+	build bm1 bm &&
+	umoci unpack --image bm1.oci:1 bmun >/dev/null &&
+	printf "a\nf\n" >bm.want &&
+	test_cmp bm.want bmun/rootfs/got &&
+	test "$(cat bmun/rootfs/gotfile)" = f &&
+	test "$(cat bmun/rootfs/wrote)" = scribble &&
+	test "$(cat bmun/rootfs/after)" = f &&
+	test "$(cat bmun/rootfs/out/file)" = f &&
+	! test -e bmun/rootfs/in && ! test -e bmun/rootfs/one && ! test -e bmun/rootfs/w
+'
+
+test_expect_success BUSYBOX,RUNC,ROOT 'what a bind names must be there; a bad mount is said with its line' '
+	ctx bx &&
+	sed -i "s/^FROM scratch/FROM scratch AS base/" bx/Dockerfile &&
+	cat >>bx/Dockerfile <<-\EOF &&
+	FROM base
+	RUN --mount=type=bind,from=0,source=/nope,target=/x true
+	EOF
+	test_expect_code 2 build bx1 bx &&
+	test_grep "Dockerfile:[0-9]*: RUN --mount: source=./nope. is not in .0." bx1.err &&
+	ctx by "RUN --mount=type=bind,from=later,target=/x true" "FROM scratch AS later" &&
+	test_expect_code 2 build by1 by --target 0 &&
+	test_grep "RUN --mount --from=.later.: that stage is not defined before this one" by1.err &&
+	! test -e bx1.oci && ! test -e by1.oci
+'
+
+test_expect_success BUSYBOX,RUNC,ROOT 'a symlink to / in the image keeps mounts and WORKDIR inside' '
+	ctx esc "RUN ln -s / /escape" \
+		"RUN --mount=type=cache,target=/escape/ci-tools-escape-$$ echo in > /escape/ci-tools-escape-$$/probe" \
+		"WORKDIR /escape/ci-tools-wd-$$" "RUN pwd > /where" &&
+	build esc1 esc &&
+	! test -e /ci-tools-escape-$$ && ! test -e /ci-tools-wd-$$ &&
+	test "$(cat cache/mounts/*/probe)" = in
+'
+
+test_expect_success BUSYBOX,RUNC,ROOT,UMOCI 'users added by the real groupadd and useradd (Debian passwd) in a RUN' '
+	ctx users &&
+	host_tools users /usr/sbin/groupadd /usr/sbin/useradd &&
+	mkdir -p users/etc/default &&
+	cp /etc/login.defs users/etc/login.defs &&
+	printf "root:*::\n" >users/etc/gshadow &&
+	printf "root:*:19000:0:99999:7:::\n" >users/etc/shadow &&
+	cat >>users/Dockerfile <<-\EOF &&
+	COPY usr /usr/
+	COPY lib /lib/
+	COPY lib64 /lib64/
+	COPY etc /etc/
+	RUN /usr/sbin/groupadd --system web && /usr/sbin/useradd --system --gid web --no-create-home web
+	USER web
+	RUN id -un > /tmp/me 2>/dev/null || id -un
+	EOF
+	sed -i "s|^RUN id -un.*|RUN id -un \\&\\& id -un > /dev/null|" users/Dockerfile &&
+	build users1 users &&
+	umoci unpack --image users1.oci:1 usun >/dev/null &&
+	grep "^web:x:[0-9]*:[0-9]*:" usun/rootfs/etc/passwd &&
+	grep "^web:x:" usun/rootfs/etc/group &&
+	grep "^web:" usun/rootfs/etc/shadow &&
+	test_grep "RUN | web" users1.err
+'
+
+test_done

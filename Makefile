@@ -58,7 +58,7 @@ lib/libci.a: $(LIBOBJ)
 $(TOOLS): %: cmd/%.c lib/libci.a $(LIBHDR) .flags
 	$(CC) $(ALLCFLAGS) -o $@ cmd/$@.c lib/libci.a $(ALLLDFLAGS) $(PKG_LIBS) -lm
 
-$(UNITS): %.t: %.c lib/libci.a t/unit/tap.h $(LIBHDR) .flags
+$(UNITS): %.t: %.c lib/libci.a $(wildcard t/unit/*.h) $(LIBHDR) .flags
 	$(CC) $(ALLCFLAGS) -o $@ $< lib/libci.a $(ALLLDFLAGS) $(PKG_LIBS) -lm
 
 # make check installs what the tests need when something is missing, then

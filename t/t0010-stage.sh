@@ -2,7 +2,7 @@
 test_description='every tool runs the same stage skeleton: options, stdin rules, upstream skip, checked writes'
 . "${0%/*}/test-lib.sh"
 
-TOOLS="ci-gate ci-build ci-push ci-smoke ci-canary"
+TOOLS="ci-gate ci-build ci-push ci-smoke ci-canary ci-deploy"
 version=$(sed -n 's/^VERSION *= *//p' "$SRC_ROOT/Makefile")
 
 test_expect_success 'setup: a context, a Hurl file, a failed upstream document' '
@@ -18,6 +18,16 @@ args() {
 	case "$1" in
 	ci-smoke) echo check.hurl ;;
 	ci-canary) echo --socket 127.0.0.1:9 --backend app ;;
+	ci-deploy) echo --to staging -- true ;;
+	esac
+}
+
+# The section of each tool, for test_json: ci-deploy's is one per
+# environment (deploy.staging).
+section() {
+	case "$1" in
+	ci-deploy) echo "d[\"deploy\"][\"staging\"]" ;;
+	*) echo "d[\"${1#ci-}\"]" ;;
 	esac
 }
 
@@ -56,8 +66,8 @@ for t in $TOOLS; do
 
 	test_expect_success "$t: a failed upstream stage is skipped, exit 1, document written" '
 		test_expect_code 1 $t $(args $t) <failed.json >doc.json 2>err &&
-		name=${t#ci-} &&
-		test_json doc.json "d[\"$name\"][\"status\"] == \"skipped\" and d[\"$name\"][\"failed_stage\"] == \"gate\"" &&
+		sec=$(section $t) &&
+		test_json doc.json "$sec[\"status\"] == \"skipped\" and $sec[\"failed_stage\"] == \"gate\"" &&
 		test_json doc.json "d[\"status\"] == \"failed\""
 	'
 
@@ -68,7 +78,7 @@ for t in $TOOLS; do
 	'
 done
 
-for t in ci-build ci-push ci-smoke ci-canary; do
+for t in ci-build ci-push ci-smoke ci-canary ci-deploy; do
 	test_expect_success "$t: an empty pipe means the stage before died: exit 65" '
 		printf "" | test_expect_code 65 $t $(args $t) >out 2>err &&
 		! test -s out &&

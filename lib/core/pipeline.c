@@ -89,7 +89,7 @@ pipeline_validate(const cJSON *doc, struct err *e)
 			return err_set(e, EX_DOC, "stages[%d].status: expected one of passed, failed, skipped, paused, error", i);
 		/* Each stage named must have its section, with a status. */
 		{
-			const cJSON *sec = cJSON_GetObjectItemCaseSensitive(doc, name->valuestring);
+			const cJSON *sec = pipeline_section(doc, name->valuestring);
 			const cJSON *ss = cJSON_GetObjectItemCaseSensitive(sec, "status");
 
 			if (!cJSON_IsObject(sec))
@@ -246,6 +246,43 @@ pipeline_skip_upstream(struct pipeline *p, const char *name, const char *verb)
 	return 1;
 }
 
+cJSON *
+pipeline_section(const cJSON *doc, const char *name)
+{
+	const char *dot = strchr(name, '.');
+	const cJSON *parent;
+	char *key;
+
+	if (!dot)
+		return cJSON_GetObjectItemCaseSensitive(doc, name);
+	key = xstrndup(name, (size_t)(dot - name));
+	parent = cJSON_GetObjectItemCaseSensitive(doc, key);
+	free(key);
+	return cJSON_IsObject(parent) ? cJSON_GetObjectItemCaseSensitive(parent, dot + 1) : NULL;
+}
+
+/* doc[name] = section, or doc[KEY][SUB] for a name KEY.SUB. */
+static void
+put_section(cJSON *doc, const char *name, cJSON *section)
+{
+	const char *dot = strchr(name, '.');
+	cJSON *parent;
+	char *key;
+
+	if (!dot) {
+		json_set(doc, name, section);
+		return;
+	}
+	key = xstrndup(name, (size_t)(dot - name));
+	parent = cJSON_GetObjectItemCaseSensitive(doc, key);
+	if (!cJSON_IsObject(parent)) {
+		parent = cJSON_CreateObject();
+		json_set(doc, key, parent);
+	}
+	json_set(parent, dot + 1, section);
+	free(key);
+}
+
 const char *
 pipeline_failed_stage(const struct pipeline *p)
 {
@@ -308,7 +345,7 @@ pipeline_set_section(struct pipeline *p, const char *name, cJSON *section,
 		json_set(p->doc, "status", cJSON_CreateString("failed"));
 	else if (!cJSON_GetObjectItemCaseSensitive(p->doc, "status"))
 		json_set(p->doc, "status", cJSON_CreateString("running"));
-	json_set(p->doc, name, section);
+	put_section(p->doc, name, section);
 }
 
 void

@@ -8,6 +8,11 @@
  * and writes it back compact on one line; every other key is kept, in
  * order, byte for byte where numbers are concerned (see json.h).
  * struct pipeline owns doc.
+ *
+ * A stage's name is the key of its section, doc[NAME]; or KEY.SUB, split
+ * at the first dot, for a stage that runs once per target: its section
+ * is the member SUB of the object doc[KEY] ("deploy.staging" is
+ * doc.deploy.staging), and the stages of one KEY share that object.
  */
 #ifndef CI_PIPELINE_H
 #define CI_PIPELINE_H
@@ -65,13 +70,18 @@ int pipeline_open(struct pipeline *p, int read_stdin, int first_stage,
  */
 int pipeline_skip_upstream(struct pipeline *p, const char *name, const char *verb);
 
+/* The section of stage name in doc: doc[name], or doc[KEY][SUB] for a
+ * name KEY.SUB; NULL when there is none (borrowed). */
+cJSON *pipeline_section(const cJSON *doc, const char *name);
+
 /* The name of the first stage whose status is failed or error, or NULL
  * when the pipeline has not failed (borrowed). */
 const char *pipeline_failed_stage(const struct pipeline *p);
 
 /*
- * Put section (taken) under key name, replacing one already there in
- * place, and add or replace {"name", "status", "started_at", "duration_ms"}
+ * Put section (taken) where stage name's goes (pipeline_section()),
+ * replacing one already there in place (a KEY that is not an object
+ * becomes one), and add or replace {"name", "status", "started_at", "duration_ms"}
  * in "stages".  Top-level status becomes "failed" when the section's status
  * is failed or error.
  */

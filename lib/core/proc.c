@@ -45,6 +45,7 @@
 #define READ_CHUNK	16384
 #define READ_ROUNDS	16	/* per process and poll, so no job starves the rest */
 #define CAPTURE_DEFAULT	(1024 * 1024)	/* proc_capture()'s output cap */
+#define SHOW_LINE_MAX	8192	/* show_prefix: a longer line is shown in pieces */
 
 extern char **environ;
 
@@ -210,9 +211,20 @@ same_key(const char *a, const char *b)
 	return n == key_len(b) && strncmp(a, b, n) == 0;
 }
 
-/* Our environment with the spec's pairs replacing entries of the same name. */
+/* 1 when the name of kv is one of names. */
 static int
-build_env(struct launch *l, char *const *extra, struct err *e)
+named(const char *kv, char *const *names)
+{
+	for (; names && *names; names++)
+		if (key_len(kv) == strlen(*names) && strncmp(kv, *names, strlen(*names)) == 0)
+			return 1;
+	return 0;
+}
+
+/* Our environment, less the names unset, with the spec's pairs replacing
+ * entries of the same name. */
+static int
+build_env(struct launch *l, char *const *extra, char *const *unset, struct err *e)
 {
 	size_t n = 0, nx = 0, i, j, k = 0;
 
@@ -229,7 +241,7 @@ build_env(struct launch *l, char *const *extra, struct err *e)
 		for (j = 0; j < nx; j++)
 			if (same_key(environ[i], extra[j]))
 				break;
-		if (j == nx)
+		if (j == nx && !named(environ[i], unset))
 			l->envp[k++] = environ[i];
 	}
 	/* A later pair wins over an earlier one with the same key. */
@@ -429,6 +441,17 @@ proc_clear(struct proc *p)
 	buf_init(&p->out, 0);
 }
 
+static void
+show_free(struct proc *p)
+{
+	if (p->show_line)
+		wipe(p->show_line, SHOW_LINE_MAX);
+	free(p->show_line);
+	free(p->show_prefix);
+	p->show_line = p->show_prefix = NULL;
+	p->show_len = 0;
+}
+
 /* A pipe whose read end (which) the child gets; ours is non-blocking. */
 static int
 child_pipe(int *ours, int *theirs, int child_reads, struct err *e)
@@ -444,13 +467,13 @@ child_pipe(int *ours, int *theirs, int child_reads, struct err *e)
 	return 0;
 }
 
-/* The whole group: SIGTERM now, SIGKILL after the grace (check_deadlines). */
+/* The whole group: sig (SIGTERM) now, SIGKILL after the grace (check_deadlines). */
 static void
-begin_stop(struct proc *p, long long now)
+begin_stop(struct proc *p, long long now, int sig)
 {
 	if (p->reaped || p->term_sent_ms)
 		return;
-	signal_group(p->pid, SIGTERM);
+	signal_group(p->pid, sig);
 	signal_group(p->pid, SIGCONT);
 	p->term_sent_ms = now;
 }
@@ -517,10 +540,14 @@ proc_start(struct proc *p, const struct proc_spec *spec, struct err *e)
 	p->split = !spec->inherit_output && (spec->out_cap > 0 || spec->on_out);
 	p->on_out = spec->on_out;
 	p->on_out_ctx = spec->on_out_ctx;
+	if (spec->show_prefix && !spec->inherit_output) {
+		p->show_prefix = xstrdup(spec->show_prefix);
+		p->show_line = xmalloc(SHOW_LINE_MAX);
+	}
 	if (p->split && !p->on_out)
 		buf_init(&p->out, spec->out_cap);
 
-	if (build_env(&l, spec->env, e) == -1)
+	if (build_env(&l, spec->env, spec->unset_env, e) == -1)
 		goto fail;
 	if (spec->shell) {
 		l.shell_argv[0] = "sh";
@@ -630,9 +657,36 @@ fail:
 	ring_free(&p->tail);
 	free(p->in_data);
 	p->in_data = NULL;
+	show_free(p);
 	p->state = PROC_DONE;
 	p->pid = -1;
 	return -1;
+}
+
+static void
+show_line(struct proc *p)
+{
+	fprintf(stderr, "%s | %.*s\n", p->show_prefix, (int)p->show_len, p->show_line);
+	p->show_len = 0;
+}
+
+/* The output shown as it comes, a line at a time (show_prefix). */
+static void
+show(struct proc *p, const char *s, size_t n)
+{
+	size_t i;
+
+	if (!p->show_prefix)
+		return;
+	for (i = 0; i < n; i++) {
+		if (s[i] == '\n') {
+			show_line(p);
+			continue;
+		}
+		if (p->show_len == SHOW_LINE_MAX)
+			show_line(p);
+		p->show_line[p->show_len++] = s[i];
+	}
 }
 
 static void
@@ -667,13 +721,14 @@ take(struct proc *p, int captured, char *s, size_t n)
 	log_write(p, s, n);
 	if (!captured) {
 		ring_add(&p->tail, s, n);
+		show(p, s, n);
 		return;
 	}
 	if (p->on_out) {
 		p->on_out(p->on_out_ctx, s, n);
 	} else if (!p->overflowed && buf_add(&p->out, s, n) == -1) {
 		p->overflowed = 1;
-		begin_stop(p, mono_ms());
+		begin_stop(p, mono_ms(), SIGTERM);
 	}
 	wipe(s, n);
 }
@@ -753,7 +808,7 @@ check_deadlines(struct proc *p, long long now)
 	if (!p->term_sent_ms && p->timeout_ms > 0 &&
 	    now >= p->started_ms + p->timeout_ms) {
 		p->timed_out = 1;
-		begin_stop(p, now);
+		begin_stop(p, now, SIGTERM);
 	} else if (p->term_sent_ms && !p->kill_sent &&
 	    now >= p->term_sent_ms + p->grace_ms) {
 		signal_group(p->pid, SIGKILL);
@@ -801,6 +856,8 @@ service(struct proc *p, long long now, int ready)
 	}
 	if (p->reaped && p->out_fd < 0 && p->err_fd < 0) {
 		close_fd(&p->log_fd);
+		if (p->show_len)
+			show_line(p);
 		p->state = PROC_DONE;
 		return 1;
 	}
@@ -903,12 +960,18 @@ proc_poll(struct proc **ps, size_t n, int wait_ms)
 }
 
 void
-proc_cancel(struct proc *p)
+proc_stop(struct proc *p, int sig)
 {
 	if (p->state != PROC_RUNNING || p->reaped)
 		return;
 	p->cancelled = 1;
-	begin_stop(p, mono_ms());
+	begin_stop(p, mono_ms(), sig);
+}
+
+void
+proc_cancel(struct proc *p)
+{
+	proc_stop(p, SIGTERM);
 }
 
 int
@@ -1075,6 +1138,7 @@ proc_free(struct proc *p)
 	p->in_data = NULL;
 	free(p->exec_msg);
 	p->exec_msg = NULL;
+	show_free(p);
 }
 
 int

@@ -5,11 +5,13 @@
  * A started process runs as the leader of a new process group.  Its stdin
  * is /dev/null, or a pipe proc feeds the spec's bytes into (then closes).
  * Its stdout and stderr share one pipe that proc_poll() drains into a log
- * file (when asked) and a bounded tail ring; or, when the spec captures
- * stdout (out_cap or on_out), stdout has a pipe of its own, into a capped
- * buffer or a callback, and the tail ring holds stderr alone.  The deadline
- * sends SIGTERM to the whole group, then SIGKILL after the grace period;
- * so does stdout passing out_cap.  When the leader has exited, what
+ * file (when asked) and a bounded tail ring, and, with show_prefix, line by
+ * line to our stderr as they come; or, when the spec captures stdout
+ * (out_cap or on_out), stdout has a pipe of its own, into a capped buffer
+ * or a callback, and the tail ring (and the lines shown) hold stderr
+ * alone.  The deadline sends SIGTERM to the whole group, then SIGKILL
+ * after the grace period; so does stdout passing out_cap, and proc_stop()
+ * with the signal it is given.  When the leader has exited, what
  * remains of its group is killed, so nothing a job started outlives it.
  * Exec failures (command not found, not executable) are reported
  * distinctly from exit statuses.  struct proc owns its fds, the ring, the
@@ -36,11 +38,14 @@ struct proc_spec {
 	const char *shell;	/* ... text run as: sh -c TEXT (argv unused) */
 	const char *cwd;	/* NULL: inherit */
 	char *const *env;	/* extra "KEY=VALUE" pairs (NULL-terminated), or NULL */
+	char *const *unset_env;	/* names the child does not inherit (env may still set them) */
 	const char *log_path;	/* full output goes here (created/truncated); NULL: none */
 	size_t tail_bytes;	/* size of the tail ring; 0: 64 KiB */
 	long long timeout_ms;	/* 0: no timeout */
 	long long grace_ms;	/* SIGTERM to SIGKILL; 0: 5000 */
 	int inherit_output;	/* 1: share our stderr, capture nothing */
+	const char *show_prefix;	/* also show the output on our stderr, a line at a
+				 * time, as "PREFIX | line"; NULL: not shown */
 	const void *in_data;	/* bytes for the child's stdin (copied); NULL: /dev/null */
 	size_t in_len;
 	size_t out_cap;		/* >0: capture output apart, at most this many bytes */
@@ -81,6 +86,9 @@ struct proc {
 	size_t in_len, in_off;
 	void (*on_out)(void *ctx, const char *data, size_t len);
 	void *on_out_ctx;
+	char *show_prefix;	/* copy of spec.show_prefix, or NULL */
+	char *show_line;	/* the line being shown, show_len bytes so far */
+	size_t show_len;
 };
 
 /* Start a process; on failure return -1 with e set (p not running). */
@@ -96,6 +104,9 @@ int proc_poll(struct proc **ps, size_t n, int wait_ms);
 
 /* Start the TERM, grace, KILL sequence now for the whole group. */
 void proc_cancel(struct proc *p);
+/* The same sequence begun with sig instead of SIGTERM: a tool passes on
+ * the SIGINT or SIGTERM it was sent. */
+void proc_stop(struct proc *p, int sig);
 
 /* Start and wait for one process: convenience for simple callers. */
 int proc_run(struct proc *p, const struct proc_spec *spec, struct err *e);

@@ -77,7 +77,8 @@ build_tables(struct stage *s)
 	struct buf so = BUF_INIT;
 	const struct option *m;
 
-	buf_addc(&so, ':');	/* report a missing argument as ':' */
+	/* '+': stop at the first operand; ':': report a missing argument as ':'. */
+	buf_adds(&so, s->ordered ? "+:" : ":");
 	add_table(s->opts, &lo, &nlo, &so);
 	add_table(common_opts, &lo, &nlo, &so);
 	if (!claims(s->opts, 'v'))
@@ -288,7 +289,7 @@ stage_run(struct stage *s, stage_work *work, void *arg)
 		return stage_exit_code(err_report(&e));
 	if (!s->acts_on_failure && pipeline_skip_upstream(&s->p, s->name, s->verb)) {
 		if (s->on_skip)
-			s->on_skip(s, arg, json_str(json_path(s->p.doc, s->name), "failed_stage"));
+			s->on_skip(s, arg, json_str(pipeline_section(s->p.doc, s->name), "failed_stage"));
 		return stage_write(s, &e) < 0 ? err_report(&e) : EX_FAIL;
 	}
 

@@ -73,7 +73,8 @@ typedef int stage_work(struct stage *s, void *arg, cJSON **section, struct err *
 struct stage {
 	/* Set by the command before stage_getopt(). */
 	const char *prog;		/* "ci-push" */
-	const char *name;		/* the section and stages name: "push" */
+	const char *name;		/* the section and stages name: "push", or
+					 * KEY.SUB for one of many (pipeline.h) */
 	const char *verb;		/* "pushing": "not pushing: upstream ..." */
 	const char *synopsis;		/* the lines after "usage: " */
 	const char *about;		/* a paragraph after the synopsis */
@@ -84,6 +85,8 @@ struct stage {
 	int acts_on_failure;		/* run the work even when upstream failed */
 	int no_stdin;			/* stdin holds something else (a password) */
 	int no_write;			/* standard output carries something else (TAP) */
+	int ordered;			/* options end at the first operand: the rest is
+					 * a command's (ci-deploy -- CMD ARGS) */
 	/* Called after the upstream skip added its section, before the write
 	 * (ci-smoke's TAP says "1..0 # SKIP" there); may be NULL. */
 	void (*on_skip)(struct stage *s, void *arg, const char *failed_stage);

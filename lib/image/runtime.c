@@ -20,7 +20,6 @@
 #include "image/runtime.h"
 
 #define DEFAULT_PATH "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-#define LINE_MAX_SHOWN 8192		/* a longer line is shown in pieces */
 #define POLL_MS 100
 #define KILL_GRACE_MS 10000		/* after our "runc kill": the backstop */
 #define HELPER_TIMEOUT_MS 30000		/* runc kill, runc delete */
@@ -250,42 +249,6 @@ make_id(char *out, size_t outsz)
 	snprintf(out, outsz, "ci-build-%ld-%u-%08x", (long)getpid(), ++counter, rnd);
 }
 
-/* The output, as it reaches the log file, shown line by line. */
-struct shower {
-	const char *prefix;
-	int fd;				/* read end of the output log */
-	char line[LINE_MAX_SHOWN];
-	size_t len;
-};
-
-static void
-show_line(struct shower *sh)
-{
-	if (sh->prefix && log_level() > LOG_QUIET)
-		fprintf(stderr, "%s | %.*s\n", sh->prefix, (int)sh->len, sh->line);
-	sh->len = 0;
-}
-
-static void
-show_new(struct shower *sh, int at_end)
-{
-	char chunk[4096];
-	ssize_t n, i;
-
-	while (sh->fd >= 0 && (n = read(sh->fd, chunk, sizeof(chunk))) > 0)
-		for (i = 0; i < n; i++) {
-			if (chunk[i] == '\n') {
-				show_line(sh);
-				continue;
-			}
-			if (sh->len == sizeof(sh->line))
-				show_line(sh);
-			sh->line[sh->len++] = chunk[i];
-		}
-	if (at_end && sh->len)
-		show_line(sh);
-}
-
 /* Run "RUNTIME A1 A2 A3" to its end (kill, delete); its output is not shown. */
 static void
 runtime_cmd(const char *rt, const char *a1, const char *a2, const char *a3)
@@ -349,25 +312,23 @@ fill_tail(const struct ring *tail, char *out, size_t outsz)
 }
 
 struct bundle_files {
-	char *config, *out_log, *rt_log;
+	char *config, *rt_log;
 };
 
 static void
 bundle_files_drop(struct bundle_files *b)
 {
 	unlink(b->config);
-	unlink(b->out_log);
 	unlink(b->rt_log);
 	free(b->config);
-	free(b->out_log);
 	free(b->rt_log);
 }
 
-/* Poll the runtime to its end, showing its output, killing the container
- * at the deadline. */
+/* Poll the runtime to its end (proc shows its output), killing the
+ * container at the deadline. */
 static void
 wait_shown(struct proc *p, const struct run_spec *s, const char *rt, const char *id,
-    struct shower *sh, struct run_result *r)
+    struct run_result *r)
 {
 	long long deadline = s->timeout_ms > 0 ? mono_ms() + s->timeout_ms : 0;
 
@@ -386,9 +347,7 @@ wait_shown(struct proc *p, const struct run_spec *s, const char *rt, const char 
 				wait = (int)left;
 		}
 		proc_poll(&p, 1, wait);
-		show_new(sh, 0);
 	}
-	show_new(sh, 1);
 }
 
 int
@@ -396,7 +355,6 @@ runtime_run(const struct run_spec *s, struct run_result *r, struct err *e)
 {
 	const char *rt = s->runtime && *s->runtime ? s->runtime : "runc";
 	struct bundle_files bf;
-	struct shower sh;
 	struct proc_spec ps;
 	struct proc p;
 	char id[64], *config, *msg, *argv[10];
@@ -417,7 +375,6 @@ runtime_run(const struct run_spec *s, struct run_result *r, struct err *e)
 		return -1;
 	}
 	bf.config = xasprintf("%s/config.json", s->bundle_dir);
-	bf.out_log = xasprintf("%s/output.log", s->bundle_dir);
 	bf.rt_log = xasprintf("%s/runtime.log", s->bundle_dir);
 	unlink(bf.rt_log);
 	rc = atomic_write(bf.config, config, strlen(config), 0600, e);
@@ -439,20 +396,15 @@ runtime_run(const struct run_spec *s, struct run_result *r, struct err *e)
 	argv[9] = NULL;
 	memset(&ps, 0, sizeof(ps));
 	ps.argv = argv;
-	ps.log_path = bf.out_log;
 	ps.tail_bytes = sizeof(r->tail) - 1;
+	ps.show_prefix = log_level() > LOG_QUIET ? s->log_prefix : NULL;
 	/* The deadline is ours (runc kill); this one is for a runtime that hangs. */
 	ps.timeout_ms = s->timeout_ms > 0 ? s->timeout_ms + KILL_GRACE_MS : 0;
 	if (proc_start(&p, &ps, e) < 0) {
 		bundle_files_drop(&bf);
 		return err_prefix(e, "cannot start the OCI runtime '%s'", rt);
 	}
-	memset(&sh, 0, sizeof(sh));
-	sh.prefix = s->log_prefix;
-	sh.fd = open(bf.out_log, O_RDONLY | O_CLOEXEC);
-	wait_shown(&p, s, rt, id, &sh, r);
-	if (sh.fd >= 0)
-		close(sh.fd);
+	wait_shown(&p, s, rt, id, r);
 	r->status = proc_status(&p);
 	r->ms = proc_elapsed_ms(&p);
 	fill_tail(&p.tail, r->tail, sizeof(r->tail));

@@ -22,7 +22,7 @@
  * container id is unique (pid, counter, random); the container is always
  * deleted ("RUNTIME delete -f ID"), after a failure or a timeout too.
  * The bundle directory is created when missing; the files we write there
- * (config.json, the output log, the runtime's log) are removed.
+ * (config.json, the runtime's log) are removed.
  *
  * Ownership: the spec's strings are borrowed; runtime_config() returns a
  * fresh string.

@@ -1,5 +1,6 @@
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,8 +12,12 @@
 #include <openssl/x509.h>
 
 #include "net/http.h"
+#include "core/retry.h"
 #include "core/timeutil.h"
 #include "core/version.h"
+
+#define WAIT_BASE_MS 100		/* http_wait(): the first delay is at most this */
+#define WAIT_CAP_MS 2000		/* ... and none is longer than this */
 
 static size_t
 on_header(char *data, size_t size, size_t n, void *arg)
@@ -489,4 +494,100 @@ http_url_add_query(const char *url, const char *name, const char *value)
 	free(query);
 	curl_url_cleanup(u);
 	return out;
+}
+
+/* ---- waiting for a service ------------------------------------------- */
+
+/* What the last attempt got, for messages: "HTTP 503", or libcurl's reason. */
+static char *
+wait_answer(const struct http_wait *w, const struct http_response *resp, const struct err *e2)
+{
+	const char *raw = resp->errbuf[0] ? resp->errbuf : e2->msg;
+
+	if (resp->status > 0)
+		return xasprintf("HTTP %ld", resp->status);
+	return w->redact ? w->redact(w->redact_ctx, raw) : xstrdup(raw);
+}
+
+static int
+wait_ready(const struct http_wait *w, long status)
+{
+	return status >= 200 && (status < 300 || (w->accept_3xx && status < 400));
+}
+
+int
+http_wait(struct http_wait *w, struct err *e)
+{
+	/* A service coming up is the crowd case a jittered backoff is for. */
+	static const struct retry_policy policy = { INT_MAX, WAIT_BASE_MS, WAIT_CAP_MS, 0 };
+	struct retry_state rs = { 0, 0 };
+	struct http_url hu;
+	long long end = mono_ms() + w->timeout_ms, delay;
+	char *shown, *last = xstrdup("no answer yet");
+	int rc = -1;
+
+	if (w->shown) {
+		shown = xstrdup(w->shown);
+	} else if (http_url_parse(w->url, &hu) == 0) {
+		shown = xstrdup(hu.url);
+		http_url_free(&hu);
+	} else {
+		shown = xstrdup("(not a URL)");
+	}
+	w->attempts = 0;
+	w->status = 0;
+	for (;;) {
+		struct http_response resp = HTTP_RESPONSE_INIT;
+		struct http_opts ho;
+		struct err e2 = { 0, "" };
+		long long left = end - mono_ms();
+		CURL *c;
+
+		if (w->stop && *w->stop) {
+			err_set(e, EX_TEMP, "interrupted while waiting for '%s'", shown);
+			break;
+		}
+		memset(&ho, 0, sizeof(ho));
+		ho.ca_file = w->ca_file;
+		ho.insecure_tls = w->insecure_tls;
+		ho.connect_timeout_ms = left < 2000 ? (left > 1 ? left : 1) : 2000;
+		ho.max_time_ms = left < 10000 ? (left > 1 ? left : 1) : 10000;
+		ho.body_max = 1u << 20;
+		c = http_easy(&ho, &resp);
+		if (!c) {
+			err_set(e, EX_INTERNAL, "cannot create a curl handle");
+			break;
+		}
+		curl_easy_setopt(c, CURLOPT_URL, w->url);
+		w->attempts++;
+		if (http_perform(c, &resp, "GET", &e2) == 0 && wait_ready(w, resp.status)) {
+			w->status = resp.status;
+			log_verbose("'%s' is ready (HTTP %ld) after %d attempt%s", shown, resp.status,
+			    w->attempts, w->attempts == 1 ? "" : "s");
+			curl_easy_cleanup(c);
+			http_response_free(&resp);
+			rc = 0;
+			break;
+		}
+		w->status = resp.status;
+		free(last);
+		last = wait_answer(w, &resp, &e2);
+		curl_easy_cleanup(c);
+		http_response_free(&resp);
+		log_verbose("waiting for '%s': %s (attempt %d)", shown, last, w->attempts);
+		left = end - mono_ms();
+		if (left <= 0) {
+			char d[32];
+
+			format_duration(w->timeout_ms, d, sizeof(d));
+			err_set(e, EX_FAIL, "'%s' was not ready after %s (%d attempt%s; last: %s)", shown,
+			    d, w->attempts, w->attempts == 1 ? "" : "s", last);
+			break;
+		}
+		delay = retry_next(&policy, &rs, -1);
+		sleep_ms(delay >= 0 && delay < left ? delay : left, w->stop);
+	}
+	free(shown);
+	free(last);
+	return rc;
 }

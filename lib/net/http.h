@@ -16,6 +16,7 @@
 #ifndef CI_HTTP_H
 #define CI_HTTP_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <curl/curl.h>
 
@@ -98,6 +99,36 @@ long long http_retry_after_ms(const char *value);
 /* 1 when s is an RFC 9110 token (a header or cookie name): one or more of
  * letters, digits and !#$%&'*+-.^_`|~. */
 int http_token_ok(const char *s);
+
+/*
+ * Waiting for a service to come up (ci-smoke --wait, ci-deploy --wait):
+ * GET url until it answers 2xx (or 3xx too, with accept_3xx; redirects
+ * are not followed) or timeout_ms has passed.  A refused connection, a
+ * timeout and any other answer mean "not yet": back off through
+ * core/retry (at most 100 ms at first, doubling up to 2 s, jittered) and
+ * ask again, each request bounded by what is left of the time.  Messages
+ * name the URL as shown: the caller's form without secrets, or, when
+ * shown is NULL, the URL without its userinfo; redact, when set, hides
+ * secrets in libcurl's error texts (it returns a fresh string).
+ */
+struct http_wait {
+	const char *url;
+	const char *shown;
+	long long timeout_ms;
+	int accept_3xx;
+	const char *ca_file;
+	int insecure_tls;
+	const volatile sig_atomic_t *stop;	/* set by a signal: give up now */
+	char *(*redact)(const void *ctx, const char *text);
+	const void *redact_ctx;
+	/* Filled in by http_wait(). */
+	int attempts;			/* requests made */
+	long status;			/* of the last answer; 0 when none came */
+};
+
+/* 0 once the service answered; -1 with e set: EX_FAIL "'URL' was not ready
+ * after 1m (4 attempts; last: HTTP 503)", EX_TEMP when stop was set. */
+int http_wait(struct http_wait *w, struct err *e);
 
 /*
  * URLs go through libcurl's URL API (curl_url), never a parser of our

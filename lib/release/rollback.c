@@ -59,6 +59,17 @@ name_of_image(const char *image)
 	return n ? xstrndup(slash, n) : NULL;
 }
 
+const char *
+rollback_slot(const cJSON *doc)
+{
+	const cJSON *canary = cJSON_GetObjectItemCaseSensitive(doc, "canary");
+	const char *st = json_str(canary, "status"), *v;
+
+	/* A promoted canary's slot is the stable one now. */
+	v = json_str(json_path(canary, "slots"), st && !strcmp(st, "passed") ? "stable" : "canary");
+	return v && *v ? v : NULL;
+}
+
 static void
 rel_from_doc(const cJSON *doc, const struct rollback_cmd *c, struct rel *r)
 {
@@ -92,10 +103,8 @@ rel_from_doc(const cJSON *doc, const struct rollback_cmd *c, struct rel *r)
 		r->app = xstrdup(v);
 	else if (image)
 		r->app = name_of_image(image);
-	/* A promoted canary's slot is the stable one now. */
-	v = json_str(json_path(canary, "slots"), json_str(canary, "status") &&
-	    !strcmp(json_str(canary, "status"), "passed") ? "stable" : "canary");
-	r->slot = v && *v ? xstrdup(v) : NULL;
+	v = rollback_slot(doc);
+	r->slot = v ? xstrdup(v) : NULL;
 	v = json_str(json_path(doc, "run"), "id");
 	r->pipeline = v ? xstrdup(v) : NULL;
 }

@@ -63,6 +63,11 @@ struct rollback_cmd {
 	int tty;			/* output to a terminal: --status prints a table */
 };
 
+/* The slot the release of doc runs in, from its canary section: the
+ * stable one once the canary was promoted, else the canary's; NULL when
+ * the section names none (borrowed). */
+const char *rollback_slot(const cJSON *doc);
+
 /* The pipeline filter (core/stage.h); arg is the struct rollback_cmd. */
 int rollback_work(struct stage *s, void *arg, cJSON **section, struct err *e);
 

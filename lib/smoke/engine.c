@@ -18,7 +18,6 @@
 #include "core/buf.h"
 #include "core/fsutil.h"
 #include "core/json.h"
-#include "core/retry.h"
 #include "core/timeutil.h"
 #include "format/jsonpath.h"
 #include "net/http.h"
@@ -27,8 +26,6 @@
 #define BODY_EXCERPT 1024
 #define FILE_BODY_MAX (64u << 20)
 #define RESPONSE_MAX (64u << 20)
-#define WAIT_BASE_MS 100		/* --wait: the first delay is at most this */
-#define WAIT_CAP_MS 2000		/* ... and none is longer than this */
 
 enum { ST_START, ST_WAIT, ST_SEND, ST_XFER, ST_DONE };
 
@@ -2132,75 +2129,31 @@ smoke_percentile(const long long *sorted, size_t n, double p)
 
 /* ---- waiting for the service ---------------------------------------- */
 
+static char *
+wait_redact(const void *secrets, const char *text)
+{
+	return smoke_redact(secrets, text);
+}
+
 int
 smoke_wait(const char *url, long long timeout_ms, const struct smoke_opts *o, int *attempts,
     struct err *e)
 {
-	/* A service coming up is the crowd case a jittered backoff is for. */
-	static const struct retry_policy policy = { INT_MAX, WAIT_BASE_MS, WAIT_CAP_MS, 0 };
-	struct retry_state rs = { 0, 0 };
-	long long end = mono_ms() + timeout_ms, delay;
-	char *shown = smoke_redact(o->secrets, url), *last = xstrdup("no answer yet");
-	int rc = -1;
+	struct http_wait w;
+	char *shown = smoke_redact(o->secrets, url);
+	int rc;
 
-	*attempts = 0;
-	for (;;) {
-		struct http_response resp = HTTP_RESPONSE_INIT;
-		struct http_opts ho;
-		struct err e2 = { 0, "" };
-		long long left = end - mono_ms();
-		CURL *c;
-
-		if (o->stop && *o->stop) {
-			err_set(e, EX_TEMP, "interrupted while waiting for '%s'", shown);
-			break;
-		}
-		memset(&ho, 0, sizeof(ho));
-		ho.ca_file = o->ca_file;
-		ho.insecure_tls = o->insecure;
-		ho.connect_timeout_ms = left < 2000 ? (left > 1 ? left : 1) : 2000;
-		ho.max_time_ms = left < 10000 ? (left > 1 ? left : 1) : 10000;
-		ho.body_max = 1u << 20;
-		c = http_easy(&ho, &resp);
-		if (!c) {
-			err_set(e, EX_INTERNAL, "cannot create a curl handle");
-			break;
-		}
-		curl_easy_setopt(c, CURLOPT_URL, url);
-		(*attempts)++;
-		if (http_perform(c, &resp, "GET", &e2) == 0 && resp.status >= 200 && resp.status < 300) {
-			log_verbose("'%s' is ready (HTTP %ld) after %d attempt%s", shown, resp.status,
-			    *attempts, *attempts == 1 ? "" : "s");
-			curl_easy_cleanup(c);
-			http_response_free(&resp);
-			rc = 0;
-			break;
-		}
-		free(last);
-		if (resp.status > 0) {
-			last = xasprintf("HTTP %ld", resp.status);
-		} else {
-			char *raw = xstrdup(resp.errbuf[0] ? resp.errbuf : e2.msg);
-
-			last = smoke_redact(o->secrets, raw);
-			free(raw);
-		}
-		curl_easy_cleanup(c);
-		http_response_free(&resp);
-		log_verbose("waiting for '%s': %s (attempt %d)", shown, last, *attempts);
-		left = end - mono_ms();
-		if (left <= 0) {
-			char d[32];
-
-			format_duration(timeout_ms, d, sizeof(d));
-			err_set(e, EX_FAIL, "'%s' was not ready after %s (%d attempt%s; last: %s)", shown, d,
-			    *attempts, *attempts == 1 ? "" : "s", last);
-			break;
-		}
-		delay = retry_next(&policy, &rs, -1);
-		sleep_ms(delay >= 0 && delay < left ? delay : left, o->stop);
-	}
+	memset(&w, 0, sizeof(w));
+	w.url = url;
+	w.shown = shown;
+	w.timeout_ms = timeout_ms;
+	w.ca_file = o->ca_file;
+	w.insecure_tls = o->insecure;
+	w.stop = o->stop;
+	w.redact = wait_redact;
+	w.redact_ctx = o->secrets;
+	rc = http_wait(&w, e);
+	*attempts = w.attempts;
 	free(shown);
-	free(last);
 	return rc;
 }

@@ -184,9 +184,9 @@ void smoke_result_free(struct smoke_result *r);
 long long smoke_percentile(const long long *sorted, size_t n, double p);
 
 /*
- * Poll url until it answers 2xx or timeout_ms passes, backing off after
- * each failure with core/retry (up to 100 ms at first, doubling, at most
- * 2 s, jittered).  Returns 0 when ready, or -1 with e set (EX_FAIL, or
+ * Poll url until it answers 2xx or timeout_ms passes (net/http's
+ * http_wait(), with o's TLS options and its secrets hidden in messages:
+ * backoff through core/retry).  Returns 0 when ready, or -1 with e set (EX_FAIL, or
  * EX_TEMP when o->stop was set) naming the last answer; *attempts is the
  * number of requests made.
  */

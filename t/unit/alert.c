@@ -22,6 +22,7 @@
 #include <cJSON.h>
 #include <curl/curl.h>
 
+#include "port.h"
 #include "tap.h"
 #include "core/buf.h"
 #include "core/fsutil.h"
@@ -551,25 +552,6 @@ records(const struct receiver *rv, const char *path, int *n)
 	}
 	free(text);
 	return all;
-}
-
-/* A port nothing listens on (bound, then closed). */
-static int
-closed_port(void)
-{
-	struct sockaddr_in sin;
-	socklen_t sl = sizeof(sin);
-	int fd = socket(AF_INET, SOCK_STREAM, 0), port = 9;
-
-	memset(&sin, 0, sizeof(sin));
-	sin.sin_family = AF_INET;
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (fd >= 0 && bind(fd, (struct sockaddr *)&sin, sizeof(sin)) == 0 &&
-	    getsockname(fd, (struct sockaddr *)&sin, &sl) == 0)
-		port = ntohs(sin.sin_port);
-	if (fd >= 0)
-		close(fd);
-	return port;
 }
 
 static void

@@ -1,9 +1,44 @@
-/* Unit tests for net/http's parsers: challenges, Retry-After, URLs. */
+/* Unit tests for net/http's parsers: challenges, Retry-After, URLs; and
+ * http_wait() against a port nothing listens on. */
+#include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "core/log.h"
 #include "net/http.h"
+#include "port.h"
 #include "tap.h"
+
+static void
+test_wait(void)
+{
+	static volatile sig_atomic_t stop;
+	struct http_wait w;
+	struct err e = { 0, "" };
+	char url[128], shown[128];
+	int port = closed_port();
+
+	snprintf(url, sizeof(url), "http://alice:hunter2@127.0.0.1:%d/health", port);
+	snprintf(shown, sizeof(shown), "'http://127.0.0.1:%d/health' was not ready after 300ms", port);
+	memset(&w, 0, sizeof(w));
+	w.url = url;
+	w.timeout_ms = 300;
+	w.accept_3xx = 1;
+	is_int(http_wait(&w, &e), -1, "wait: nothing listens, not ready");
+	is_int(e.code, EX_FAIL, "wait: a verdict, exit 1");
+	like(e.msg, shown, "wait: the message names the URL without userinfo");
+	ok(!strstr(e.msg, "hunter2") && !strstr(e.msg, "alice"), "wait: no password in it");
+	ok(w.attempts >= 1 && w.status == 0, "wait: asked, got no answer");
+	stop = SIGTERM;
+	w.stop = &stop;
+	w.shown = "the service";
+	is_int(http_wait(&w, &e), -1, "wait: a signal stops it");
+	is_int(e.code, EX_TEMP, "wait: exit 75 then");
+	is_str(e.msg, "interrupted while waiting for 'the service'", "wait: saying so, as shown");
+	is_int(w.attempts, 0, "wait: before asking");
+}
 
 static void
 challenge(const char *h, const char *scheme, const char *realm, const char *service,
@@ -133,5 +168,8 @@ main(void)
 	s = http_url_add_query("not a url", "a", "b");
 	ok(s == NULL, "... not to a non-URL");
 	free(s);
+	log_init("http.t");
+	log_set_level(LOG_QUIET);
+	test_wait();
 	return done_testing();
 }

@@ -126,6 +126,64 @@ test_sections(void)
 	pipeline_free(&p);
 }
 
+/* A stage named KEY.SUB: one section per target, under one object. */
+static void
+test_nested(void)
+{
+	struct pipeline p;
+	struct err e = { 0, "" };
+	cJSON *sec;
+	char *text;
+
+	read_text(&p, good, strlen(good), &e);
+	sec = cJSON_CreateObject();
+	cJSON_AddStringToObject(sec, "status", "passed");
+	pipeline_set_section(&p, "deploy.staging", sec, 1795683600000LL, 5);
+	sec = cJSON_CreateObject();
+	cJSON_AddStringToObject(sec, "status", "failed");
+	pipeline_set_section(&p, "deploy.production", sec, 1795683600000LL, 6);
+	is_str(json_str(json_path(p.doc, "deploy.staging"), "status"), "passed",
+	    "nested: deploy.staging is doc.deploy.staging");
+	is_str(json_str(json_path(p.doc, "deploy.production"), "status"), "failed",
+	    "nested: a second one keeps the first");
+	ok(pipeline_section(p.doc, "deploy.production") == json_path(p.doc, "deploy.production"),
+	    "nested: pipeline_section() finds it");
+	ok(pipeline_section(p.doc, "deploy.qa") == NULL && pipeline_section(p.doc, "nope.x") == NULL,
+	    "nested: none for a missing one");
+	is_str(json_str(json_path(p.doc, "stages[2]"), "name"), "deploy.production",
+	    "nested: each has its stages entry");
+	is_str(pipeline_failed_stage(&p), "deploy.production", "nested: the failed one is named");
+	pipeline_skip(&p, "smoke", pipeline_failed_stage(&p));
+	is_str(json_str(json_path(p.doc, "smoke"), "reason"), "upstream stage 'deploy.production' failed",
+	    "nested: later stages skip, naming it");
+	sec = cJSON_CreateObject();
+	cJSON_AddStringToObject(sec, "status", "passed");
+	pipeline_set_section(&p, "deploy.staging", sec, 1795683600000LL, 7);
+	is_int(cJSON_GetArraySize(cJSON_GetObjectItem(p.doc, "stages")), 4,
+	    "nested: replacing one keeps one entry each");
+	is_str(cJSON_GetObjectItem(p.doc, "deploy")->child->string, "staging",
+	    "nested: and its place in the object");
+	text = write_text(&p);
+	pipeline_free(&p);
+	is_int(read_text(&p, text, strlen(text), &e), 1, "nested: the document reads back valid");
+	free(text);
+	pipeline_free(&p);
+	text = xstrdup("{\"ci\":1,\"run\":{\"id\":\"x\"},\"stages\":[{\"name\":\"deploy.qa\","
+	    "\"status\":\"passed\"}],\"deploy\":{\"staging\":{\"status\":\"passed\"}}}");
+	test_bad(text, strlen(text), "deploy.qa: the section of stage 'deploy.qa' is missing",
+	    "a nested stage without its section");
+	free(text);
+	/* A KEY that is not an object becomes one. */
+	read_text(&p, good, strlen(good), &e);
+	json_set(p.doc, "deploy", cJSON_CreateString("user text"));
+	sec = cJSON_CreateObject();
+	cJSON_AddStringToObject(sec, "status", "passed");
+	pipeline_set_section(&p, "deploy.staging", sec, 1795683600000LL, 5);
+	is_str(json_str(json_path(p.doc, "deploy.staging"), "status"), "passed",
+	    "nested: a KEY that was not an object is one now");
+	pipeline_free(&p);
+}
+
 static void
 test_start(void)
 {
@@ -230,6 +288,7 @@ main(void)
 	test_bad(nul, sizeof(nul) - 1, "NUL", "NUL byte");
 	test_bad("{\"ci\":1,\"run\":{\"id\":\"x\",\"source\":{\"commit\":7}}}", strlen("{\"ci\":1,\"run\":{\"id\":\"x\",\"source\":{\"commit\":7}}}"), "run.source.commit: expected a string", "commit type");
 	test_sections();
+	test_nested();
 	test_start();
 	test_write_error();
 	test_open();

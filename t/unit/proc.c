@@ -86,6 +86,19 @@ tail_of(const struct proc *p, int n)
 	return ring_lines(&p->tail, n);
 }
 
+/* Run shell text to completion and return the last n lines of its output. */
+static char *
+sh_tail(const char *text, struct proc_spec *spec, int n)
+{
+	struct proc p;
+	char *t;
+
+	run_sh(&p, text, spec);
+	t = tail_of(&p, n);
+	proc_free(&p);
+	return t;
+}
+
 /* Gone, or a zombie waiting for init: either way it runs no more. */
 static int
 is_dead(pid_t pid)
@@ -268,13 +281,11 @@ test_env_cwd(void)
 	setenv("CI_PROC_OVR", "old", 1);
 	memset(&spec, 0, sizeof(spec));
 	spec.env = env;
-	run_sh(&p, "printf '%s|%s|%s|' \"$CI_PROC_A\" \"$CI_PROC_OVR\" \"$CI_PROC_B\";"
-	    " env | grep -c '^CI_PROC_OVR='; env | grep -c '^CI_PROC_B='", &spec);
-	t = tail_of(&p, 10);
+	t = sh_tail("printf '%s|%s|%s|' \"$CI_PROC_A\" \"$CI_PROC_OVR\" \"$CI_PROC_B\";"
+	    " env | grep -c '^CI_PROC_OVR='; env | grep -c '^CI_PROC_B='", &spec, 10);
 	is_str(t, "hello world|new|second|1\n1\n",
 	    "env pairs passed, replacing ours, the last one winning");
 	free(t);
-	proc_free(&p);
 	is_str(getenv("CI_PROC_OVR"), "old", "our own environment untouched");
 
 	spec.env = bad_env;
@@ -489,6 +500,101 @@ test_cancel(void)
 	proc_describe(&p, d, sizeof(d));
 	is_str(d, "cancelled (killed by SIGKILL)", "cancel+grace: SIGKILL after grace");
 	proc_free(&p);
+}
+
+/* proc_stop(): the signal given goes to the whole group first. */
+static void
+test_stop(void)
+{
+	struct proc p, *ps[1] = { &p };
+	struct proc_spec spec;
+	struct err e;
+	char d[256], *got = path_in("stop-got"), *t;
+	int i;
+
+	memset(&spec, 0, sizeof(spec));
+	spec.shell = t = xasprintf("trap 'echo INT > %s; exit 9' INT; echo ready;"
+	    " while :; do sleep 0.05; done", got);
+	ok(proc_start(&p, &spec, &e) == 0, "stop: started");
+	for (i = 0; i < 1000 && p.tail.total == 0; i++)
+		proc_poll(ps, 1, 10);
+	proc_stop(&p, SIGINT);
+	while (p.state != PROC_DONE)
+		proc_poll(ps, 1, -1);
+	free(t);
+	t = slurp(got, NULL);
+	is_str(t, "INT\n", "stop: the job got SIGINT, not SIGTERM");
+	proc_describe(&p, d, sizeof(d));
+	is_str(d, "cancelled (exited with status 9)", "stop: described as cancelled");
+	free(t);
+	free(got);
+	proc_free(&p);
+}
+
+/* unset_env: names the child does not inherit, unless env sets them. */
+static void
+test_unset_env(void)
+{
+	struct proc_spec spec;
+	char *unset[] = { "CI_PROC_GONE", "CI_PROC_SET", NULL };
+	char *env[] = { "CI_PROC_SET=mine", NULL };
+	char *t;
+
+	setenv("CI_PROC_GONE", "stale", 1);
+	setenv("CI_PROC_GONE_NOT", "kept", 1);
+	setenv("CI_PROC_SET", "stale", 1);
+	memset(&spec, 0, sizeof(spec));
+	spec.unset_env = unset;
+	spec.env = env;
+	t = sh_tail("env | grep '^CI_PROC_' | grep -v OVR | sort", &spec, 10);
+	is_str(t, "CI_PROC_GONE_NOT=kept\nCI_PROC_SET=mine\n",
+	    "unset_env: a name unset is gone, a longer one kept, env still sets one");
+	free(t);
+	is_str(getenv("CI_PROC_GONE"), "stale", "unset_env: our own environment untouched");
+	unsetenv("CI_PROC_GONE");
+	unsetenv("CI_PROC_GONE_NOT");
+	unsetenv("CI_PROC_SET");
+}
+
+/* show_prefix: each line on our stderr as it comes, the last one too. */
+static void
+test_show(void)
+{
+	struct proc p;
+	struct proc_spec spec;
+	const char *want = "env | one\nenv | two\nenv | no newline\nbig | apart\nbig | x";
+	char *shown = path_in("shown"), *t, *big;
+	int saved = dup(2), fd = open(shown, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+
+	fflush(stderr);
+	dup2(fd, 2);
+	close(fd);
+	memset(&spec, 0, sizeof(spec));
+	spec.show_prefix = "env";
+	run_sh(&p, "echo one; echo two >&2; printf 'no newline'", &spec);
+	proc_free(&p);
+	spec.show_prefix = NULL;
+	run_sh(&p, "echo hidden", &spec);
+	proc_free(&p);
+	spec.show_prefix = "big";
+	spec.out_cap = 1024;
+	run_sh(&p, "echo captured; echo apart >&2; head -c 9000 /dev/zero | tr '\\0' x >&2", &spec);
+	proc_free(&p);
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	t = slurp(shown, NULL);
+	big = xmalloc(8192 + 1);
+	memset(big, 'x', 8192);
+	big[8192] = '\0';
+	ok(t && strncmp(t, want, strlen(want)) == 0,
+	    "show: lines prefixed, stderr too, a last line without newline");
+	ok(t && strstr(t, big) && strstr(t, "\nbig | xxxxxxxx") && !strstr(t, "hidden") &&
+	    !strstr(t, "captured"),
+	    "show: a long line in pieces; nothing without a prefix, nor stdout captured apart");
+	free(big);
+	free(t);
+	free(shown);
 }
 
 static void
@@ -925,6 +1031,9 @@ main(void)
 	test_exec_failures();
 	test_timeout_group();
 	test_cancel();
+	test_stop();
+	test_unset_env();
+	test_show();
 	test_parallel();
 	test_big_output();
 	test_pipe_held_open();

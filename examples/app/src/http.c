@@ -196,6 +196,22 @@ http_route(const char *method, const char *target, struct response *r)
 		reply(r, 405, "method not allowed: use GET");
 		return;
 	}
+#if defined(GREET_FAULT_AFTER) && GREET_FAULT_AFTER > 0
+	/*
+	 * The bug of the demo's bad release (make dist FAULT_AFTER=N, see
+	 * the Makefile): past the first N greetings of a process, every
+	 * other one fails.  The smoke tests greet twice and pass; production
+	 * traffic does not.
+	 */
+	{
+		static unsigned long greeted;
+
+		if (!strcmp(path, "/greet") && ++greeted > GREET_FAULT_AFTER && greeted % 2) {
+			reply(r, 500, "internal error");
+			return;
+		}
+	}
+#endif
 	if (!strcmp(path, "/health"))
 		reply(r, 200, "ok");
 	else if (!strcmp(path, "/version"))

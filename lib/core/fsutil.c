@@ -164,6 +164,117 @@ mkdir_p(const char *path, mode_t mode, struct err *e)
 }
 
 int
+outfile_open(struct outfile *o, const char *path, mode_t mode, struct err *e)
+{
+	struct stat st;
+	int in_place = 0, flags = O_WRONLY | O_CLOEXEC;
+
+	memset(o, 0, sizeof(*o));
+	o->fd = -1;
+	if (lstat(path, &st) == 0 && S_ISLNK(st.st_mode)) {
+		char *real;
+
+		if (stat(path, &st) != 0) {
+			/* A dangling link: its target is made. */
+			in_place = 1;
+			flags |= O_CREAT | O_TRUNC;
+		} else if (S_ISDIR(st.st_mode)) {
+			return err_set(e, EX_IOERR_, "cannot write '%s': it is a directory", path);
+		} else if (!S_ISREG(st.st_mode)) {
+			in_place = 1;
+		} else if ((real = realpath(path, NULL))) {
+			o->path = real;
+		} else {
+			return err_set(e, EX_IOERR_, "cannot write '%s': %s", path,
+			    strerror(errno));
+		}
+	} else if (lstat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+		return err_set(e, EX_IOERR_, "cannot write '%s': it is a directory", path);
+	} else if (lstat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+		in_place = 1;
+	}
+	if (in_place) {
+		o->path = xstrdup(path);
+		if ((o->fd = open(path, flags, mode)) < 0) {
+			err_set(e, EX_IOERR_, "cannot write '%s': %s", path, strerror(errno));
+			outfile_abort(o);
+			return -1;
+		}
+		return 0;
+	}
+	if (!o->path)
+		o->path = xstrdup(path);
+	if (mkdir_parent(o->path, e) < 0) {
+		err_prefix(e, "cannot write '%s'", o->path);
+		outfile_abort(o);
+		return -1;
+	}
+	o->tmp = xasprintf("%s.tmp.XXXXXX", o->path);
+	if ((o->fd = mkstemp(o->tmp)) < 0) {
+		err_set(e, EX_IOERR_, "cannot write '%s': %s", o->path, strerror(errno));
+		free(o->tmp);
+		o->tmp = NULL;
+		outfile_abort(o);
+		return -1;
+	}
+	(void)fcntl(o->fd, F_SETFD, FD_CLOEXEC);
+	if (fchmod(o->fd, mode) != 0) {
+		err_set(e, EX_IOERR_, "cannot write '%s': %s", o->path, strerror(errno));
+		outfile_abort(o);
+		return -1;
+	}
+	return 0;
+}
+
+int
+outfile_commit(struct outfile *o, struct err *e)
+{
+	int rc = 0;
+
+	if (o->tmp && fsync(o->fd) != 0)
+		rc = err_set(e, EX_IOERR_, "cannot write '%s': %s", o->path, strerror(errno));
+	if (close(o->fd) != 0 && rc == 0)
+		rc = err_set(e, EX_IOERR_, "cannot write '%s': %s", o->path, strerror(errno));
+	o->fd = -1;
+	if (rc == 0 && o->tmp && rename(o->tmp, o->path) != 0)
+		rc = err_set(e, EX_IOERR_, "cannot write '%s': %s", o->path, strerror(errno));
+	if (rc == 0) {
+		free(o->tmp);
+		o->tmp = NULL;
+	}
+	outfile_abort(o);
+	return rc;
+}
+
+void
+outfile_abort(struct outfile *o)
+{
+	if (o->fd >= 0)
+		close(o->fd);
+	if (o->tmp)
+		unlink(o->tmp);
+	free(o->tmp);
+	free(o->path);
+	memset(o, 0, sizeof(*o));
+	o->fd = -1;
+}
+
+int
+output_write(const char *path, const void *data, size_t len, mode_t mode, struct err *e)
+{
+	struct outfile o;
+
+	if (outfile_open(&o, path, mode, e) < 0)
+		return -1;
+	if (write_all(o.fd, data, len) != 0) {
+		err_set(e, EX_IOERR_, "cannot write '%s': %s", o.path, strerror(errno));
+		outfile_abort(&o);
+		return -1;
+	}
+	return outfile_commit(&o, e);
+}
+
+int
 mkdir_parent(const char *path, struct err *e)
 {
 	char *dir;

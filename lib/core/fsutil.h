@@ -19,6 +19,28 @@ int mkdir_p(const char *path, mode_t mode, struct err *e);
 /* mkdir_p() of the directory part of path. */
 int mkdir_parent(const char *path, struct err *e);
 
+/*
+ * A file the user named as an output (a report, an archive).  When it is a
+ * regular file or missing, it is written as atomic_write() does: a temp
+ * file beside it, renamed over it (its directory made when missing).  A
+ * symlink is followed: its target is replaced, the link stays.  Anything
+ * else -- a FIFO, a character device such as /dev/full, /dev/stdout on a
+ * pipe -- is written in place, and its write errors are reported, never
+ * hidden by a rename over it.  A directory is refused.  Errors: EX_IOERR_
+ * naming the path.
+ */
+struct outfile {
+	char *path;		/* what is written: the target */
+	char *tmp;		/* the temp file, or NULL: in place */
+	int fd;
+};
+int outfile_open(struct outfile *o, const char *path, mode_t mode, struct err *e);
+/* fsync (a regular file), close, rename; on error nothing is left. */
+int outfile_commit(struct outfile *o, struct err *e);
+void outfile_abort(struct outfile *o);
+/* outfile_open(), the data, outfile_commit(). */
+int output_write(const char *path, const void *data, size_t len, mode_t mode, struct err *e);
+
 /* Take an exclusive lock on path (created if missing).  wait: block until
  * free; else fail at once with EX_TEMP when held.  Returns the fd to keep. */
 int lock_file(const char *path, int wait, struct err *e);

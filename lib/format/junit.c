@@ -90,7 +90,7 @@ junit_write(const char *path, const char *name, double time_s,
 
 	buf_init(&b, 0);
 	junit_render(&b, name, time_s, suites, nsuites);
-	rc = mkdir_parent(path, e) < 0 ? -1 : atomic_write(path, b.data, b.len, 0644, e);
+	rc = output_write(path, b.data, b.len, 0644, e);
 	buf_free(&b);
 	return rc;
 }

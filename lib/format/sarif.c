@@ -244,7 +244,7 @@ report_write(const char *path, const char *text, struct err *e)
 
 	buf_adds(&b, text);
 	buf_addc(&b, '\n');
-	rc = mkdir_parent(path, e) < 0 ? -1 : atomic_write(path, b.data, b.len, 0644, e);
+	rc = output_write(path, b.data, b.len, 0644, e);
 	buf_free(&b);
 	return rc;
 }

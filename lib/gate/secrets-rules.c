@@ -530,7 +530,7 @@ secrets_write_baseline(const char *path, const struct secrets_result *r, struct 
 	}
 	buf_adds(&b, "\n ]}\n");
 	free(v);
-	rc = mkdir_parent(path, e) < 0 ? -1 : atomic_write(path, b.data, b.len, 0644, e);
+	rc = output_write(path, b.data, b.len, 0644, e);
 	buf_free(&b);
 	return rc;
 }

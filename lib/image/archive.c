@@ -24,6 +24,7 @@
 struct tw {
 	struct archive *a;
 	struct archive_entry *ae;
+	struct outfile of;	/* the archive (core/fsutil.h) */
 	int fd;
 	const char *path;
 	long long mtime;
@@ -56,15 +57,16 @@ tw_out(struct archive *a, void *client, const void *buf, size_t n)
 }
 
 static int
-tw_open(struct tw *t, const char *tmp, long long mtime, struct err *e)
+tw_open(struct tw *t, const char *path, long long mtime, struct err *e)
 {
 	memset(t, 0, sizeof(*t));
-	t->path = tmp;
 	t->mtime = mtime;
 	t->e = e;
-	t->fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (t->fd < 0)
-		return err_set(e, EX_IOERR_, "cannot create '%s': %s", tmp, strerror(errno));
+	t->fd = -1;
+	if (outfile_open(&t->of, path, 0644, e) < 0)
+		return -1;
+	t->fd = t->of.fd;
+	t->path = t->of.path;
 	t->a = archive_write_new();
 	archive_write_set_format_pax_restricted(t->a);
 	archive_write_set_bytes_per_block(t->a, 0);
@@ -155,7 +157,7 @@ tw_file(struct tw *t, const char *name, const char *src)
 }
 
 static int
-tw_close(struct tw *t, const char *final, int ok)
+tw_close(struct tw *t, int ok)
 {
 	int rc = ok ? 0 : -1;
 
@@ -171,21 +173,15 @@ tw_close(struct tw *t, const char *final, int ok)
 	if (t->ae)
 		archive_entry_free(t->ae);
 	if (t->fd >= 0) {
-		if (rc == 0 && fsync(t->fd) != 0 && errno != EINVAL)
-			rc = err_set(t->e, EX_IOERR_, "cannot sync '%s': %s", t->path,
-			    strerror(errno));
-		if (close(t->fd) != 0 && rc == 0)
-			rc = err_set(t->e, EX_IOERR_, "cannot write '%s': %s", t->path,
-			    strerror(errno));
+		if (rc == 0)
+			rc = outfile_commit(&t->of, t->e);
+		else
+			outfile_abort(&t->of);
 	}
 	t->a = NULL;
 	t->ae = NULL;
 	t->fd = -1;
-	if (rc == 0 && rename(t->path, final) != 0)
-		rc = err_set(t->e, EX_IOERR_, "cannot rename '%s' to '%s': %s", t->path, final,
-		    strerror(errno));
-	if (rc != 0)
-		unlink(t->path);
+	t->path = NULL;
 	return rc;
 }
 
@@ -198,7 +194,6 @@ name_cmp(const void *a, const void *b)
 int
 imgarchive_oci(const struct oci_layout *l, const char *path, long long mtime, struct err *e)
 {
-	char *tmp = xasprintf("%s.tmp.%ld", path, (long)getpid());
 	char *blobdir = xasprintf("%s/blobs/sha256", l->dir), **names = NULL;
 	size_t n = 0, i;
 	struct tw t;
@@ -206,14 +201,8 @@ imgarchive_oci(const struct oci_layout *l, const char *path, long long mtime, st
 	struct dirent *de;
 	int ok = 0;
 
-	if (mkdir_parent(path, e) < 0) {
-		free(tmp);
-		free(blobdir);
-		return -1;
-	}
 	if (!(d = opendir(blobdir))) {
 		err_set(e, EX_IOERR_, "cannot read '%s': %s", blobdir, strerror(errno));
-		free(tmp);
 		free(blobdir);
 		return -1;
 	}
@@ -225,7 +214,7 @@ imgarchive_oci(const struct oci_layout *l, const char *path, long long mtime, st
 	closedir(d);
 	if (n)
 		qsort(names, n, sizeof(*names), name_cmp);
-	if (tw_open(&t, tmp, mtime, e) == 0 && tw_dir(&t, "blobs/") == 0 &&
+	if (tw_open(&t, path, mtime, e) == 0 && tw_dir(&t, "blobs/") == 0 &&
 	    tw_dir(&t, "blobs/sha256/") == 0) {
 		ok = 1;
 		for (i = 0; i < n && ok; i++) {
@@ -246,8 +235,7 @@ imgarchive_oci(const struct oci_layout *l, const char *path, long long mtime, st
 		}
 	}
 	strv_free(names);
-	ok = tw_close(&t, path, ok) == 0;
-	free(tmp);
+	ok = tw_close(&t, ok) == 0;
 	free(blobdir);
 	return ok ? 0 : -1;
 }
@@ -361,7 +349,7 @@ imgarchive_docker(const struct oci_layout *l, const struct oci_desc *manifest,
     long long mtime, struct err *e)
 {
 	struct oci_manifest m;
-	char *text, *cfg_text = NULL, *tmp = NULL, *mtext = NULL;
+	char *text, *cfg_text = NULL, *mtext = NULL;
 	size_t len, cfg_len = 0, i;
 	cJSON *cfg = NULL, *ids, *top = NULL, *ent, *arr;
 	struct tw t;
@@ -424,10 +412,7 @@ imgarchive_docker(const struct oci_layout *l, const struct oci_desc *manifest,
 	}
 	mtext = json_print(top);
 
-	if (mkdir_parent(path, e) < 0)
-		goto out;
-	tmp = xasprintf("%s.tmp.%ld", path, (long)getpid());
-	if (tw_open(&t, tmp, mtime, e) < 0)
+	if (tw_open(&t, path, mtime, e) < 0)
 		goto out;
 	{
 		/* Sorted: HEX.json and HEX/ directories, then manifest.json. */
@@ -491,7 +476,7 @@ imgarchive_docker(const struct oci_layout *l, const struct oci_desc *manifest,
 			free(items[j].name);
 		free(items);
 	}
-	ok = tw_close(&t, path, ok) == 0;
+	ok = tw_close(&t, ok) == 0;
 out:
 	if (t.a || t.fd >= 0) {
 		if (t.a)
@@ -499,13 +484,10 @@ out:
 		if (t.ae)
 			archive_entry_free(t.ae);
 		if (t.fd >= 0)
-			close(t.fd);
-		if (tmp)
-			unlink(tmp);
+			outfile_abort(&t.of);
 	}
 	strv_free(names);
 	free(mtext);
-	free(tmp);
 	free(cfg_text);
 	cJSON_Delete(cfg);
 	cJSON_Delete(top);

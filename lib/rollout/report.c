@@ -404,7 +404,7 @@ rollout_report_svg(const cJSON *sec, const char *path, struct err *e)
 		rc = err_set(e, EX_INTERNAL, "canary report: '%s' would pass %u MiB",
 		    path, SVG_CAP >> 20);
 	else
-		rc = atomic_write(path, out.data, out.len, 0644, e);
+		rc = output_write(path, out.data, out.len, 0644, e);
 	buf_free(&body);
 	buf_free(&out);
 	free(v);

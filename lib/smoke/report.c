@@ -358,7 +358,7 @@ tap_emit(const char *path, FILE *out, const char *t, struct err *e)
 			return err_set(e, EX_IOERR_, "cannot write TAP to standard output: %s", strerror(errno));
 		return 0;
 	}
-	return mkdir_parent(path, e) < 0 ? -1 : atomic_write(path, t, strlen(t), 0644, e);
+	return output_write(path, t, strlen(t), 0644, e);
 }
 
 int

@@ -396,9 +396,12 @@ static void
 test_ioerr(void)
 {
 	cJSON *sec = section("shop", "passed", NULL);
-	char *p = path_of("missing/dir/r.svg"), *old;
+	char *p = path_of("a-file/r.svg"), *old, *f = path_of("a-file");
 	struct err e = { 0, "" };
 
+	/* Under a regular file: no directory can be made there. */
+	atomic_write(f, "x\n", 2, 0644, NULL);
+	free(f);
 	ok(rollout_report_svg(sec, p, &e) == -1 && e.code == EX_IOERR_,
 	    "a file that cannot be written is an I/O error");
 	like(e.msg, p, "... naming the path");

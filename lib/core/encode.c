@@ -210,3 +210,20 @@ random_below(unsigned long long n)
 	} while (v >= limit);
 	return v % n;
 }
+
+char *
+url_redact(const char *s)
+{
+	const char *auth = strstr(s, "://"), *end, *at = NULL, *p;
+
+	if (!auth)
+		return xstrdup(s);
+	auth += 3;
+	end = auth + strcspn(auth, "/?#");
+	for (p = auth; p < end; p++)
+		if (*p == '@')
+			at = p;
+	if (!at)
+		return xstrdup(s);
+	return xasprintf("%.*s***%s", (int)(auth - s), s, at);
+}

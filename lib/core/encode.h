@@ -51,4 +51,11 @@ int random_hex(char *out, size_t n);
 /* A uniformly random integer in [0, n); 0 when n <= 1 or on failure. */
 unsigned long long random_below(unsigned long long n);
 
+/*
+ * s with the userinfo of a URL in it ("scheme://user:pw@host...") shown as
+ * "***@": what may be printed of a URL that carries credentials.  Text
+ * without one comes back unchanged.  Fresh string.
+ */
+char *url_redact(const char *s);
+
 #endif

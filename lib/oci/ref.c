@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/encode.h"
 #include "oci/ref.h"
 
 static int
@@ -195,8 +196,16 @@ ref_parse(const char *s, struct image_ref *r, struct err *e)
 	for (p = s; *p; p++)
 		if ((unsigned char)*p <= ' ' || *p == 0x7f)
 			return bad(e, s, "contains a space or control character");
-	if (strstr(s, "://"))
-		return bad(e, s, "give HOST/REPO without a URL scheme");
+	if (strstr(s, "://")) {
+		/* Never the password of "https://user:pw@host/repo". */
+		char *shown = url_redact(s);
+		int rc = err_set(e, EX_USAGE_, "invalid reference '%.200s': give HOST/REPO "
+		    "without a URL scheme%s", shown, strcmp(shown, s) ? " (and credentials "
+		    "in the environment or a credentials file, never in the reference)" : "");
+
+		free(shown);
+		return rc;
+	}
 
 	at = strchr(s, '@');
 	name_end = at ? at : s + n;

@@ -165,9 +165,31 @@ test_retry(void)
 	}
 }
 
+static void
+test_url_redact(void)
+{
+	static const char *const cases[][2] = {
+		{ "https://alice:pw@reg.example/r", "https://***@reg.example/r" },
+		{ "http://tok@h:5000/a?x=@y", "http://***@h:5000/a?x=@y" },
+		{ "smtp://u:p@a@mail.example", "smtp://***@mail.example" },
+		{ "https://reg.example/u@x", "https://reg.example/u@x" },
+		{ "reg.example/repo@sha256:ab", "reg.example/repo@sha256:ab" },
+		{ "", "" },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *r = url_redact(cases[i][0]);
+
+		is_str(r, cases[i][1], "url_redact %s", cases[i][0]);
+		free(r);
+	}
+}
+
 int
 main(void)
 {
+	test_url_redact();
 	test_b64();
 	test_hex_random();
 	test_size();

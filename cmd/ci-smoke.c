@@ -13,6 +13,7 @@
 #include "core/log.h"
 #include "core/stage.h"
 #include "core/timeutil.h"
+#include "net/http.h"
 #include "smoke/run.h"
 
 extern char **environ;
@@ -81,9 +82,14 @@ parse_args(struct stage *st, int argc, char **argv, struct smoke_cmd *o, int *dr
 		case 'v':
 			smoke_cmd_add_var(o, 'v', optarg);
 			break;
-		case OPT_CACERT:
+		case OPT_CACERT: {
+			struct err ce = { 0, "" };
+
+			if (http_ca_file_check(optarg, &ce) < 0)
+				rc = stage_usage_error(st, "--cacert: %s", ce.msg);
 			o->ca_file = optarg;
 			break;
+		}
 		case OPT_CONNECT_TIMEOUT:
 			rc = stage_duration_arg(st, "--connect-timeout", optarg, &o->connect_timeout_ms);
 			break;

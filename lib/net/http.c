@@ -98,6 +98,28 @@ add_ca(CURL *c, void *sslctx, void *arg)
 	return added ? CURLE_OK : CURLE_SSL_CACERT_BADFILE;
 }
 
+int
+http_ca_file_check(const char *path, struct err *e)
+{
+	BIO *bio = BIO_new_file(path, "r");
+	X509 *x;
+	int n = 0;
+
+	if (!bio) {
+		ERR_clear_error();
+		return err_set(e, EX_USAGE_, "cannot read '%s': %s", path, strerror(errno));
+	}
+	while ((x = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL) {
+		n++;
+		X509_free(x);
+	}
+	ERR_clear_error();
+	BIO_free(bio);
+	if (n == 0)
+		return err_set(e, EX_USAGE_, "'%s' holds no PEM certificate", path);
+	return n;
+}
+
 CURL *
 http_easy(const struct http_opts *o, struct http_response *resp)
 {

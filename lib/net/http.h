@@ -152,6 +152,10 @@ struct http_url {
 	long port;			/* the port named, else the scheme's default */
 };
 
+/* The number of PEM certificates in a CA file (at least one), or -1 with
+ * e set (EX_USAGE_): missing, unreadable, or none in it. */
+int http_ca_file_check(const char *path, struct err *e);
+
 /* Parse an absolute URL of any scheme libcurl knows; -1 when it is not
  * one (relative, no scheme, bad syntax).  Free with http_url_free(). */
 int http_url_parse(const char *url, struct http_url *u);

@@ -76,6 +76,10 @@ registry_opts_arg(struct registry_opts *o, int opt, const char *arg, struct err 
 		o->insecure = strv_push(o->insecure, arg);
 		return 1;
 	case REGOPT_CA_FILE:
+		if (http_ca_file_check(arg, e) < 0) {
+			err_prefix(e, "--ca-file");
+			return -1;
+		}
 		o->ca_file = arg;
 		return 1;
 	case REGOPT_USERNAME:

@@ -11,6 +11,7 @@
 #include "core/buf.h"
 #include "core/log.h"
 #include "core/stage.h"
+#include "format/html.h"
 #include "image/job.h"
 #include "image/layer.h"
 #include "net/registry.h"
@@ -215,8 +216,8 @@ parse_args(struct stage *st, int argc, char **argv, struct options *o)
 	    "                [--platform OS/ARCH[/VARIANT]] [-o DIR] [--oci-archive FILE]\n"
 	    "                [--docker-archive FILE] [--compression gzip|zstd|none]\n"
 	    "                [--compression-level N] [-j N] [--cache-dir DIR] [--no-cache]\n"
-	    "                [--source-date-epoch SECONDS] [--new] [registry options]\n"
-	    "                [CONTEXT]\n"
+	    "                [--source-date-epoch SECONDS] [--html FILE] [--new]\n"
+	    "                [registry options] [CONTEXT]\n"
 	    "       ci-build --version";
 	st->about = "Build the Dockerfile of CONTEXT (default .) into an OCI image layout and add\n"
 	    "the build section to the document on stdin.  --version-tag VERSION also tags\n"
@@ -273,6 +274,7 @@ main(int argc, char **argv)
 	int rc;
 
 	stage_init(&st, "ci-build", "build", "building");
+	st.html = html_report_write;
 	memset(&o, 0, sizeof(o));
 	o.job.context = ".";
 	o.job.out = "ci-out/image";

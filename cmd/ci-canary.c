@@ -16,6 +16,7 @@
 #include "core/log.h"
 #include "core/stage.h"
 #include "core/timeutil.h"
+#include "format/html.h"
 #include "rollout/rollout.h"
 
 enum {
@@ -107,7 +108,7 @@ parse_args(struct stage *st, int argc, char **argv, struct flags *f, struct cana
 	    "                 [--pause DUR] [--interval DUR] [--max-error-rate PCT]\n"
 	    "                 [--log-listen ADDR] [--max-p99 DUR] [--failure-limit N]\n"
 	    "                 [--min-requests N] [--abort-on-signal] [--report FILE]\n"
-	    "                 [--new] [--version-tag VERSION] [--verbose]\n"
+	    "                 [--html FILE] [--new] [--version-tag VERSION] [--verbose]\n"
 	    "       ci-canary [-f FILE] [--app NAME] --promote | --abort | --resume\n"
 	    "       ci-canary [-f FILE] [--app NAME] [--socket ADDR --backend NAME] --slot\n"
 	    "       ci-canary --version";
@@ -316,6 +317,7 @@ main(int argc, char **argv)
 	int rc;
 
 	stage_init(&st, "ci-canary", "canary", "rolling out");
+	st.html = html_report_write;
 	memset(&c, 0, sizeof(c));
 	memset(&f, 0, sizeof(f));
 	rollout_spec_init(&c.spec);

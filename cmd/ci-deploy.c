@@ -14,6 +14,7 @@
 #include "core/log.h"
 #include "core/pipeline.h"
 #include "core/stage.h"
+#include "format/html.h"
 #include "net/http.h"
 #include "release/deploy.h"
 
@@ -99,6 +100,7 @@ main(int argc, char **argv)
 	int rc;
 
 	stage_init(&st, "ci-deploy", "deploy", "deploying");
+	st.html = html_report_write;
 	memset(&c, 0, sizeof(c));
 	c.timeout_ms = DEPLOY_TIMEOUT_DEFAULT_MS;
 	c.state_dir = state_dir();

@@ -18,6 +18,7 @@
 #include "core/log.h"
 #include "core/stage.h"
 #include "core/timeutil.h"
+#include "format/html.h"
 #include "gate/builtin.h"
 #include "gate/gate.h"
 #include "gate/spec.h"
@@ -215,11 +216,12 @@ parse_args(struct stage *st, int argc, char **argv, struct options *o)
 	    "               [-j N] [--keep-going | --fail-fast] [--timeout DURATION]\n"
 	    "               [--grace DURATION] [-o DIR] [--junit FILE] [--sarif FILE]\n"
 	    "               [--codequality FILE] [--ignore-block] [--dry-run]\n"
-	    "               [--new] [--version-tag VERSION]\n"
+	    "               [--html FILE] [--new] [--version-tag VERSION]\n"
 	    "       ci-gate --secrets [-nqv] [--all-files | --since REV | --staged]\n"
 	    "               [--baseline FILE] [--write-baseline FILE] [--sarif FILE]\n"
 	    "               [--codequality FILE] [--timeout DURATION] [-o DIR] [--junit FILE]\n"
-	    "               [--ignore-block] [--new] [--version-tag VERSION] [PATH ...]\n"
+	    "               [--ignore-block] [--html FILE] [--new] [--version-tag VERSION]\n"
+	    "               [PATH ...]\n"
 	    "       ci-gate --list-rules [-v]\n"
 	    "       ci-gate --version";
 	st->about = "Run the quality-gate jobs of a spec file and the command line as a DAG,\n"
@@ -272,6 +274,7 @@ main(int argc, char **argv)
 		return fflush(stdout) == EOF || ferror(stdout) ? (rc ? rc : EX_IOERR_) : rc;
 	}
 	stage_init(&st, "ci-gate", "gate", "running the gate");
+	st.html = html_report_write;
 	st.first = 1;
 	memset(&o, 0, sizeof(o));
 	gate_opts_init(&o.g, argv[0]);

@@ -14,6 +14,7 @@
 #include "core/size.h"
 #include "core/stage.h"
 #include "core/timeutil.h"
+#include "format/html.h"
 #include "net/registry.h"
 #include "oci/oci.h"
 #include "oci/ref.h"
@@ -62,7 +63,7 @@ parse_args(struct stage *st, int argc, char **argv, struct options *o)
 	int c;
 
 	st->synopsis = "ci-push [-hqv] [--layout DIR] [--manifest TAG|DIGEST] [-t TAG]...\n"
-	    "               [--new] [registry options] [REF...]\n"
+	    "               [--html FILE] [--new] [registry options] [REF...]\n"
 	    "       ci-push --version";
 	st->about = "Push an OCI image layout to a registry: by default the image the build\n"
 	    "section of the document on stdin names, to its tags.";
@@ -359,6 +360,7 @@ main(int argc, char **argv)
 	int rc;
 
 	stage_init(&st, "ci-push", "push", "pushing");
+	st.html = html_report_write;
 	memset(&o, 0, sizeof(o));
 	registry_opts_init(&o.ro);
 	rc = parse_args(&st, argc, argv, &o);

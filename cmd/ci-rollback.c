@@ -14,6 +14,7 @@
 
 #include "core/log.h"
 #include "core/stage.h"
+#include "format/html.h"
 #include "gate/block.h"
 #include "net/registry.h"
 #include "release/rollback.h"
@@ -94,7 +95,7 @@ parse_args(struct stage *st, int argc, char **argv, struct rollback_cmd *c,
 	st->synopsis = "ci-rollback [-q] [--app NAME] [--ledger git:REMOTE] [--slack-webhook URL]\n"
 	    "                   [--pagerduty-key KEY] [--webhook URL] [--smtp-url URL\n"
 	    "                   --email-to ADDR] [--notify-success] [--tag-stable]\n"
-	    "                   [--new] [registry options]\n"
+	    "                   [--html FILE] [--new] [registry options]\n"
 	    "       ci-rollback --app NAME --status [--json]\n"
 	    "       ci-rollback [--app NAME] --unblock --reason TEXT\n"
 	    "       ci-rollback --app NAME --to previous|VERSION|DIGEST [--deploy-cmd CMD]\n"
@@ -230,6 +231,7 @@ main(int argc, char **argv)
 	int rc, action = ACT_PIPELINE;
 
 	stage_init(&st, "ci-rollback", "rollback", "rolling back");
+	st.html = html_report_write;
 	st.acts_on_failure = 1;
 	memset(&c, 0, sizeof(c));
 	registry_opts_init(&ro);

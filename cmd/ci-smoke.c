@@ -13,6 +13,7 @@
 #include "core/log.h"
 #include "core/stage.h"
 #include "core/timeutil.h"
+#include "format/html.h"
 #include "net/http.h"
 #include "smoke/run.h"
 
@@ -68,7 +69,8 @@ parse_args(struct stage *st, int argc, char **argv, struct smoke_cmd *o, int *dr
 	    "                [--retry N] [--retry-interval DURATION] [--connect-timeout DURATION]\n"
 	    "                [--max-time DURATION] [--insecure] [--cacert FILE] [--repeat N]\n"
 	    "                [--max-p99 DURATION] [--continue-on-error] [--tap[=FILE]]\n"
-	    "                [--junit FILE] [--new] [--version-tag VERSION] [--verbose] FILE...\n"
+	    "                [--junit FILE] [--html FILE] [--new] [--version-tag VERSION]\n"
+	    "                [--verbose] FILE...\n"
 	    "       ci-smoke --version";
 	st->opts = opts;
 	while (rc == 0 && (c = stage_getopt(st, argc, argv)) != -1) {
@@ -158,6 +160,7 @@ main(int argc, char **argv)
 	int rc, dry_run = 0;
 
 	stage_init(&st, "ci-smoke", "smoke", "running the smoke tests");
+	st.html = html_report_write;
 	smoke_cmd_init(&o);
 	rc = parse_args(&st, argc, argv, &o, &dry_run);
 	if (rc < 0) {

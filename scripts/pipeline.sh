@@ -111,7 +111,7 @@ ci-deploy --to production --slot "$slot" -- sh -c "$DEPLOY_PRODUCTION" |
 tee "$CI_OUT/6-deploy-production.json" |
 ci-canary -f "$CANARY_SPEC" |
 tee "$CI_OUT/7-canary.json" |
-ci-rollback "$@" >"$CI_OUT/8-rollback.json"
+ci-rollback "$@" --html "$REPORT" >"$CI_OUT/8-rollback.json"
 rc=$?
 cp "$CI_OUT/8-rollback.json" "$CI_OUT/pipeline.json" 2>/dev/null || :
 exit $rc

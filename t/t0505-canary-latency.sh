@@ -32,6 +32,8 @@ test_expect_success HAPROXY 'a latency-only regression is caught by p99' '
 	test_json doc.json "d[\"canary\"][\"reason\"].startswith(\"p99 3\") and \"ms > 200ms\" in d[\"canary\"][\"reason\"]" &&
 	test_json doc.json "any(i[\"metrics\"][\"p99\"].get(\"stable\", 1e9) < 100 for i in d[\"canary\"][\"intervals\"])" &&
 	test_json doc.json "all(i[\"metrics\"][\"error-rate\"][\"verdict\"] != \"fail\" for i in d[\"canary\"][\"intervals\"])" &&
+	test_json doc.json "d[\"canary\"][\"analysis\"][\"metrics\"][\"p99\"] == {\"source\": \"haproxy-log\", \"unit\": \"ms\", \"max\": 200}" &&
+	test_json doc.json "d[\"canary\"][\"analysis\"][\"metrics\"][\"error-rate\"] == {\"source\": \"haproxy\", \"unit\": \"%\", \"max\": 5}" &&
 	is "$(weight green)" 0
 '
 

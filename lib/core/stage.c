@@ -27,6 +27,13 @@ static const struct stage_opt common_opts[] = {
 	STAGE_OPT_END
 };
 
+/* Offered by the commands that set the html hook. */
+static const struct stage_opt html_opts[] = {
+	{ "html", STAGE_KEY_HTML, required_argument, "FILE",
+	  "also write the pipeline as an HTML page to FILE" },
+	STAGE_OPT_END
+};
+
 void
 stage_init(struct stage *s, const char *prog, const char *name, const char *verb)
 {
@@ -80,6 +87,8 @@ build_tables(struct stage *s)
 	/* '+': stop at the first operand; ':': report a missing argument as ':'. */
 	buf_adds(&so, s->ordered ? "+:" : ":");
 	add_table(s->opts, &lo, &nlo, &so);
+	if (s->html)
+		add_table(html_opts, &lo, &nlo, &so);
 	add_table(common_opts, &lo, &nlo, &so);
 	if (!claims(s->opts, 'v'))
 		buf_addc(&so, 'v');
@@ -130,6 +139,18 @@ option_name(const struct stage *s, char **argv, int c, char *out, size_t outsz)
 	(void)s;
 }
 
+/* The value of a common option, which may not be empty. */
+static int
+value(struct stage *s, const char *opt, const char *what, const char **out)
+{
+	if (!*optarg) {
+		s->exit = stage_usage_error(s, "%s: expected %s", opt, what);
+		return -1;
+	}
+	*out = optarg;
+	return 0;
+}
+
 int
 stage_getopt(struct stage *s, int argc, char **argv)
 {
@@ -156,11 +177,12 @@ stage_getopt(struct stage *s, int argc, char **argv)
 			s->new_doc = 1;
 			continue;
 		case STAGE_KEY_VERSION_TAG:
-			if (!*optarg) {
-				s->exit = stage_usage_error(s, "--version-tag: expected a version");
+			if (value(s, "--version-tag", "a version", &s->version_tag) < 0)
 				return -1;
-			}
-			s->version_tag = optarg;
+			continue;
+		case STAGE_KEY_HTML:
+			if (value(s, "--html", "a file name", &s->html_path) < 0)
+				return -1;
 			continue;
 		case 'q':
 			if (claims(s->opts, 'q'))
@@ -226,6 +248,8 @@ stage_usage(const struct stage *s, FILE *fp)
 		fprintf(fp, "\n%s\n", s->about);
 	fputc('\n', fp);
 	usage_lines(fp, s->opts, s);
+	if (s->html)
+		usage_lines(fp, html_opts, s);
 	usage_lines(fp, common_opts, s);
 	if (s->more_help)
 		fprintf(fp, "\n%s", s->more_help);
@@ -276,6 +300,27 @@ stage_write(struct stage *s, struct err *e)
 	return 0;
 }
 
+/*
+ * The page of the document as it goes out (--html).  A page that cannot
+ * be written is said, and a verdict (passed, failed, paused) becomes
+ * EX_IOERR_ as a document that cannot be written does; an error status
+ * already says more about the run, and stays.
+ */
+static int
+write_report(struct stage *s, int rc)
+{
+	struct err e = { 0, "" };
+
+	if (!s->html || !s->html_path || !s->p.doc)
+		return rc;
+	if (s->html(s->p.doc, s->html_path, &e) == 0)
+		return rc;
+	if (!e.msg[0])
+		err_set(&e, EX_IOERR_, "cannot write '%s'", s->html_path);
+	log_error("%s", e.msg);
+	return rc == EX_PASS || rc == EX_FAIL || rc == EX_PAUSED ? EX_IOERR_ : rc;
+}
+
 int
 stage_run(struct stage *s, stage_work *work, void *arg)
 {
@@ -290,7 +335,8 @@ stage_run(struct stage *s, stage_work *work, void *arg)
 	if (!s->acts_on_failure && pipeline_skip_upstream(&s->p, s->name, s->verb)) {
 		if (s->on_skip)
 			s->on_skip(s, arg, json_str(pipeline_section(s->p.doc, s->name), "failed_stage"));
-		return stage_write(s, &e) < 0 ? err_report(&e) : EX_FAIL;
+		rc = write_report(s, EX_FAIL);
+		return stage_write(s, &e) < 0 ? err_report(&e) : rc;
 	}
 
 	memset(&sa, 0, sizeof(sa));
@@ -321,6 +367,7 @@ stage_run(struct stage *s, stage_work *work, void *arg)
 	}
 	if (sec)
 		pipeline_set_section(&s->p, s->name, sec, s->started_ms, mono_ms() - s->t0);
+	rc = write_report(s, rc);
 	if (stage_write(s, &e) < 0)
 		rc = err_report(&e);
 	return rc;

@@ -20,6 +20,10 @@
  *             or 3 (passed, verdict failed, paused), or -1 with e set.
  *   stages    the skeleton adds the "stages" entry with the start time
  *             and the duration of the work.
+ *   report    with --html FILE (offered when the command sets the html
+ *             hook), the finished document, skipped or failed stages too,
+ *             is also written as a page; a page that cannot be written is
+ *             said and turns a verdict (0, 1, 3) into exit 74.
  *   write     the document goes to stdout, with fflush, ferror and fclose
  *             checked: a full disk or closed pipe is exit 74 with a message.
  *   exit      errors map onto the closed set of ci-pipeline(5); a usage
@@ -48,7 +52,8 @@ enum {
 	STAGE_KEY_VERSION,
 	STAGE_KEY_NEW,
 	STAGE_KEY_VERBOSE,
-	STAGE_KEY_VERSION_TAG
+	STAGE_KEY_VERSION_TAG,
+	STAGE_KEY_HTML
 };
 
 struct stage_opt {
@@ -70,6 +75,10 @@ struct stage;
  */
 typedef int stage_work(struct stage *s, void *arg, cJSON **section, struct err *e);
 
+/* Write doc (borrowed) as a page to path; 0, or -1 with e.  The command
+ * passes format/html's writer: core cannot include format. */
+typedef int stage_report(const cJSON *doc, const char *path, struct err *e);
+
 struct stage {
 	/* Set by the command before stage_getopt(). */
 	const char *prog;		/* "ci-push" */
@@ -90,10 +99,13 @@ struct stage {
 	/* Called after the upstream skip added its section, before the write
 	 * (ci-smoke's TAP says "1..0 # SKIP" there); may be NULL. */
 	void (*on_skip)(struct stage *s, void *arg, const char *failed_stage);
+	/* Set: the command takes --html FILE, and this writes the page. */
+	stage_report *html;
 
 	/* Set by stage_getopt() from the common options. */
 	int new_doc;			/* --new */
 	const char *version_tag;	/* --version-tag VERSION */
+	const char *html_path;		/* --html FILE */
 	int exit;			/* >= 0: --help/--version/bad option: exit with it */
 
 	/* Set by stage_run(). */

@@ -149,6 +149,32 @@ step_entry(struct run *r, int i)
 	return cJSON_GetArrayItem(steps, i);
 }
 
+/* Each metric's bounds, so that a reader of the section (a chart, a
+ * report) can draw what the values were judged against. */
+static void
+add_thresholds(cJSON *ms, const struct rollout_spec *s)
+{
+	size_t i;
+
+	for (i = 0; i < s->nmetrics; i++) {
+		const struct rollout_metric *mt = &s->metrics[i];
+		cJSON *m = cJSON_CreateObject();
+
+		cJSON_AddStringToObject(m, "source", metric_source_name(mt->source));
+		if (mt->source == METRIC_HAPROXY || mt->source == METRIC_RESOURCES)
+			cJSON_AddStringToObject(m, "unit", "%");
+		else if (mt->source == METRIC_HAPROXY_LOG)
+			cJSON_AddStringToObject(m, "unit", "ms");
+		if (mt->has_max)
+			cJSON_AddNumberToObject(m, "max", mt->max);
+		if (mt->has_max_increase)
+			cJSON_AddNumberToObject(m, "max_increase", mt->max_increase);
+		if (mt->critical)
+			cJSON_AddBoolToObject(m, "critical", 1);
+		cJSON_AddItemToObject(ms, mt->name, m);
+	}
+}
+
 static void
 section_init(struct run *r)
 {
@@ -184,6 +210,7 @@ section_init(struct run *r)
 	}
 	cJSON_AddNumberToObject(th, "failure_limit", s->failure_limit);
 	cJSON_AddNumberToObject(th, "min_requests", (double)s->min_requests);
+	add_thresholds(cJSON_AddObjectToObject(th, "metrics"), s);
 	cJSON_AddArrayToObject(sec, "intervals");
 	cJSON_AddNumberToObject(sec, "failures", 0);
 	if (s->traffic.json)

@@ -49,6 +49,9 @@ test_expect_success HAPROXY,REGISTRY,SKOPEO,UMOCI,RUNC,LCOV,ROOT 'ci-gate refuse
 	test_grep "the pipeline is blocked since" out/blocked.err &&
 	! test -e state/blocked.json &&
 	test_grep "1.1.0/report.html" demo.err &&
+	test_grep "1.2.0" out/1.2.0/report.html &&
+	test_grep "rolled.back" out/1.2.0/report.html &&
+	! grep -q "<script" out/1.2.0/report.html &&
 	! pgrep -f "$(cat dirs)/lb/haproxy.cfg" &&
 	! pgrep -f "$(cat dirs)/registry/config.yml" &&
 	! runc list 2>/dev/null | grep -q "greet-"

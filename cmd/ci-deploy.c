@@ -36,7 +36,7 @@ static const struct stage_opt opts[] = {
 static int
 parse_args(struct stage *st, int argc, char **argv, struct deploy_cmd *c)
 {
-	struct http_url u;
+	struct err ue = { 0, "" };
 	int ch, rc = 0;
 
 	st->synopsis = "ci-deploy [-qv] --to ENV [--wait URL] [--timeout DURATION] [--slot NAME]\n"
@@ -76,14 +76,8 @@ parse_args(struct stage *st, int argc, char **argv, struct deploy_cmd *c)
 	if (!deploy_env_valid(c->env))
 		return stage_usage_error(st, "--to '%s': expected 1 to %d letters, digits, '_' "
 		    "or '-'", c->env, DEPLOY_ENV_MAX);
-	if (c->wait_url) {
-		if (http_url_parse(c->wait_url, &u) < 0)
-			return stage_usage_error(st, "--wait: not an absolute URL");
-		rc = strcmp(u.scheme, "http") && strcmp(u.scheme, "https");
-		http_url_free(&u);
-		if (rc)
-			return stage_usage_error(st, "--wait: expected an http or https URL");
-	}
+	if (c->wait_url && http_url_check(c->wait_url, "http,https", &ue) < 0)
+		return stage_usage_error(st, "--wait: %s", ue.msg);
 	if (optind >= argc)
 		return stage_usage_error(st, "no command: give it after --, as in "
 		    "'ci-deploy --to %s -- ./deploy.sh'", c->env);

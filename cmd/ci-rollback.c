@@ -14,6 +14,7 @@
 
 #include "core/log.h"
 #include "core/stage.h"
+#include "net/http.h"
 #include "format/html.h"
 #include "gate/block.h"
 #include "net/registry.h"
@@ -210,6 +211,22 @@ parse_args(struct stage *st, int argc, char **argv, struct rollback_cmd *c,
 	c->email_to = env_or(c->email_to, "CI_ALERT_EMAIL");
 	if (c->email_to && !c->smtp_url)
 		return stage_usage_error(st, "--email-to needs --smtp-url (or CI_SMTP_URL)");
+	{
+		/* Every URL checked now, not when the first alert fails. */
+		const struct {
+			const char *opt, *url, *schemes;
+		} urls[] = {
+			{ "--slack-webhook", c->slack, "http,https" },
+			{ "--pagerduty-url", c->pagerduty_url, "http,https" },
+			{ "--webhook", c->webhook, "http,https" },
+			{ "--smtp-url", c->smtp_url, "smtp,smtps" },
+		};
+		size_t i;
+
+		for (i = 0; i < sizeof(urls) / sizeof(urls[0]); i++)
+			if (urls[i].url && http_url_check(urls[i].url, urls[i].schemes, &e) < 0)
+				return stage_usage_error(st, "%s: %s", urls[i].opt, e.msg);
+	}
 	if (ro->password_stdin && *action == ACT_PIPELINE)
 		return stage_usage_error(st, "--password-stdin: standard input carries the document; "
 		    "use --password-file");

@@ -130,9 +130,14 @@ parse_args(struct stage *st, int argc, char **argv, struct smoke_cmd *o, int *dr
 		case OPT_VARFILE:
 			smoke_cmd_add_var(o, 'f', optarg);
 			break;
-		case OPT_WAIT:
+		case OPT_WAIT: {
+			struct err ue = { 0, "" };
+
+			if (http_url_check(optarg, "http,https", &ue) < 0)
+				rc = stage_usage_error(st, "--wait: %s", ue.msg);
 			o->wait_url = optarg;
 			break;
+		}
 		case OPT_WAIT_TIMEOUT:
 			rc = stage_duration_arg(st, "--wait-timeout", optarg, &o->wait_timeout_ms);
 			break;

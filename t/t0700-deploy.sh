@@ -181,7 +181,7 @@ test_expect_success 'usage errors: exit 2, the document untouched, nothing run' 
 	test_expect_code 2 ci-deploy --to staging --timeout 0 -- touch ran <pushed.json >>out 2>err &&
 	test_grep "timeout .0.: expected more than 0" err &&
 	test_expect_code 2 ci-deploy --to staging --wait "not a url" -- touch ran <pushed.json >>out 2>err &&
-	test_grep "wait: not an absolute URL" err &&
+	test_grep "wait: .not a url. is not an absolute URL" err &&
 	test_expect_code 2 ci-deploy --to staging --bogus -- touch ran <pushed.json >>out 2>err &&
 	test_grep "unknown option .--bogus." err &&
 	! test -s out &&

@@ -11,6 +11,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
+#include "core/encode.h"
 #include "net/http.h"
 #include "core/retry.h"
 #include "core/timeutil.h"
@@ -96,6 +97,33 @@ add_ca(CURL *c, void *sslctx, void *arg)
 	ERR_clear_error();
 	BIO_free(bio);
 	return added ? CURLE_OK : CURLE_SSL_CACERT_BADFILE;
+}
+
+int
+http_url_check(const char *url, const char *schemes, struct err *e)
+{
+	struct http_url u;
+	struct buf want = BUF_INIT;
+	char *shown = url_redact(url), *list = xstrdup(schemes), *tok, *save = NULL;
+	int ok = 0, parsed = http_url_parse(url, &u) == 0;
+
+	/* "http,https": "an http or https URL". */
+	for (tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		buf_addf(&want, "%s%s", want.len ? " or " : "", tok);
+		ok |= parsed && !strcmp(u.scheme, tok);
+	}
+	if (!parsed)
+		err_set(e, EX_USAGE_, "'%s' is not an absolute URL: expected an %s URL", shown,
+		    buf_str(&want));
+	else if (!ok)
+		err_set(e, EX_USAGE_, "'%s': expected an %s URL, not %s", shown, buf_str(&want),
+		    u.scheme);
+	if (parsed)
+		http_url_free(&u);
+	buf_free(&want);
+	free(list);
+	free(shown);
+	return ok ? 0 : -1;
 }
 
 int

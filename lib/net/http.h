@@ -156,6 +156,13 @@ struct http_url {
  * e set (EX_USAGE_): missing, unreadable, or none in it. */
 int http_ca_file_check(const char *path, struct err *e);
 
+/*
+ * A URL an option names, checked before anything is sent: absolute, its
+ * scheme one of the comma-separated schemes ("http,https").  -1 with e
+ * set (EX_USAGE_, the URL shown without its userinfo) when it is not.
+ */
+int http_url_check(const char *url, const char *schemes, struct err *e);
+
 /* Parse an absolute URL of any scheme libcurl knows; -1 when it is not
  * one (relative, no scheme, bad syntax).  Free with http_url_free(). */
 int http_url_parse(const char *url, struct http_url *u);

@@ -11,6 +11,7 @@
 #include <curl/curl.h>
 
 #include "core/log.h"
+#include "core/size.h"
 #include "core/stage.h"
 #include "core/timeutil.h"
 #include "format/html.h"
@@ -21,7 +22,7 @@ extern char **environ;
 
 enum {
 	OPT_VARFILE = STAGE_KEY, OPT_SECRET, OPT_WAIT, OPT_WAIT_TIMEOUT, OPT_RETRY,
-	OPT_RETRY_INTERVAL, OPT_CONNECT_TIMEOUT, OPT_MAX_TIME, OPT_INSECURE, OPT_CACERT,
+	OPT_RETRY_INTERVAL, OPT_CONNECT_TIMEOUT, OPT_MAX_TIME, OPT_MAX_BODY, OPT_INSECURE, OPT_CACERT,
 	OPT_REPEAT, OPT_MAX_P99, OPT_CONTINUE, OPT_TAP, OPT_JUNIT
 };
 
@@ -41,6 +42,8 @@ static const struct stage_opt opts[] = {
 	{ "connect-timeout", OPT_CONNECT_TIMEOUT, required_argument, "DUR",
 	  "per request (default 10s)" },
 	{ "max-time", OPT_MAX_TIME, required_argument, "DUR", "per request (default 30s; 0: none)" },
+	{ "max-body", OPT_MAX_BODY, required_argument, "SIZE",
+	  "keep at most SIZE of a response (default 64M)" },
 	{ "insecure", OPT_INSECURE, no_argument, NULL, "do not verify TLS certificates" },
 	{ "cacert", OPT_CACERT, required_argument, "FILE", "trust the CA certificates in FILE too" },
 	{ "repeat", OPT_REPEAT, required_argument, "N",
@@ -106,6 +109,11 @@ parse_args(struct stage *st, int argc, char **argv, struct smoke_cmd *o, int *dr
 			break;
 		case OPT_MAX_P99:
 			rc = stage_duration_arg(st, "--max-p99", optarg, &o->max_p99_ms);
+			break;
+		case OPT_MAX_BODY:
+			if (parse_size(optarg, &o->max_body) < 0 || o->max_body < 1)
+				rc = stage_usage_error(st, "--max-body '%s': expected a size such "
+				    "as 64M or 1G", optarg);
 			break;
 		case OPT_MAX_TIME:
 			rc = stage_duration_arg(st, "--max-time", optarg, &o->max_time_ms);

@@ -139,4 +139,14 @@ test_expect_success '-v values are typed like Hurl: numbers compare as numbers' 
 	smoke_json typed2.json "e[0][\"asserts\"][1][\"expected\"] == \"== \\\"042\\\"\""
 '
 
+test_expect_success 'a response over --max-body: said as such, with the option that raises it' '
+	head -c 3000 /dev/zero | tr "\\0" x >big.txt &&
+	printf "POST {{base}}/echo\n\`\`\`\n%s\n\`\`\`\nHTTP 200\n" "$(cat big.txt)" >big.hurl &&
+	test_expect_code 1 ci-smoke --new -v base="$BASE" --max-body 1K big.hurl >big.json 2>big.err &&
+	test_grep "the response body passed the cap of 1.0 KiB (--max-body SIZE raises it)" big.err &&
+	ci-smoke --new -v base="$BASE" --max-body 1M big.hurl >big2.json 2>big2.err &&
+	test_expect_code 2 ci-smoke --new -v base="$BASE" --max-body lots big.hurl >big3.json 2>big3.err &&
+	test_grep "max-body .lots.: expected a size" big3.err
+'
+
 test_done

@@ -18,6 +18,7 @@
 #include "core/buf.h"
 #include "core/fsutil.h"
 #include "core/json.h"
+#include "core/size.h"
 #include "core/timeutil.h"
 #include "format/jsonpath.h"
 #include "net/http.h"
@@ -25,7 +26,6 @@
 
 #define BODY_EXCERPT 1024
 #define FILE_BODY_MAX (64u << 20)
-#define RESPONSE_MAX (64u << 20)
 
 enum { ST_START, ST_WAIT, ST_SEND, ST_XFER, ST_DONE };
 
@@ -1481,7 +1481,7 @@ send_entry(struct run *r, char **why)
 	ho.connect_timeout_ms = r->connect_timeout;
 	ho.max_time_ms = r->max_time;
 	ho.follow = r->location;
-	ho.body_max = RESPONSE_MAX;
+	ho.body_max = (size_t)(r->o->max_body > 0 ? r->o->max_body : SMOKE_BODY_MAX);
 
 	if (render(r, &rq->url, 0, &url, why) < 0)
 		goto bad;
@@ -1799,8 +1799,18 @@ judge(struct run *r, CURLcode rc)
 	snprintf(what, sizeof(what), "%s", en->req.method);
 	if (http_finish(r->c, rc, &r->resp, what, &e2) < 0) {
 		at.failed = 1;
-		at.error = xasprintf("%s %s: %s", en->req.method, r->fr->entries[r->entry].url,
-		    r->resp.errbuf[0] ? r->resp.errbuf : curl_easy_strerror(rc));
+		if (r->resp.body_too_large) {
+			char cap[32];
+
+			format_size((long long)r->resp.body.cap_max, cap, sizeof(cap));
+			at.error = xasprintf("%s %s: the response body passed the cap of %s "
+			    "(--max-body SIZE raises it)", en->req.method,
+			    r->fr->entries[r->entry].url, cap);
+		} else {
+			at.error = xasprintf("%s %s: %s", en->req.method,
+			    r->fr->entries[r->entry].url,
+			    r->resp.errbuf[0] ? r->resp.errbuf : curl_easy_strerror(rc));
+		}
 		{
 			char *red = smoke_redact(r->o->secrets, at.error);
 

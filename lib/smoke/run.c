@@ -285,6 +285,7 @@ smoke_work(struct stage *st, void *arg, cJSON **section, struct err *e)
 	so.retry_interval_ms = c->retry_interval_ms;
 	so.connect_timeout_ms = c->connect_timeout_ms;
 	so.max_time_ms = c->max_time_ms;
+	so.max_body = c->max_body;
 	so.insecure = c->insecure;
 	so.ca_file = c->ca_file;
 	so.continue_on_error = c->continue_on_error;

@@ -34,6 +34,7 @@ struct smoke_cmd {
 	long long retry_interval_ms;
 	long long connect_timeout_ms;
 	long long max_time_ms;
+	long long max_body;		/* --max-body; 0: the default */
 	long long max_p99_ms;		/* -1: no gate */
 	int insecure;
 	const char *ca_file;

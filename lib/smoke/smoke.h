@@ -99,6 +99,9 @@ void smoke_secrets_free(struct smoke_secrets *s);
 
 struct smoke_file;
 
+/* What a response may hold, by default (--max-body). */
+#define SMOKE_BODY_MAX (64LL << 20)
+
 struct smoke_opts {
 	size_t jobs;			/* files at once, >= 1 */
 	int repeat;			/* rounds of each file, >= 1 */
@@ -106,6 +109,7 @@ struct smoke_opts {
 	long long retry_interval_ms;
 	long long connect_timeout_ms;	/* 0: lib/http's default */
 	long long max_time_ms;		/* 0: none */
+	long long max_body;		/* bytes of a response kept; 0: SMOKE_BODY_MAX */
 	int insecure;
 	const char *ca_file;
 	int continue_on_error;		/* run the rest of a file after a failure */

@@ -21,6 +21,10 @@
  */
 #include <sys/types.h>
 #include <sys/wait.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
+#include <dirent.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -1227,4 +1231,89 @@ sig_name(int sig, char *buf, size_t bufsz)
 			return sigs[i].name;
 	snprintf(buf, bufsz, "signal %d", sig);
 	return buf;
+}
+
+/* ---- orphans ------------------------------------------------------------ */
+
+void
+proc_subreaper(void)
+{
+#if defined(__linux__) && defined(PR_SET_CHILD_SUBREAPER)
+	if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0)
+		log_verbose("cannot become a subreaper: %s", strerror(errno));
+#endif
+}
+
+/* The children of this process that are not in keep. */
+static size_t
+adopted(const pid_t *keep, size_t nkeep, pid_t *out, size_t max)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *de;
+	pid_t me = getpid();
+	size_t n = 0, i;
+
+	while (d && n < max && (de = readdir(d))) {
+		char path[64], buf[512], *rp;
+		long long ppid;
+		pid_t pid;
+		int fd, len, mine = 0;
+
+		if (de->d_name[0] < '1' || de->d_name[0] > '9')
+			continue;
+		pid = (pid_t)strtol(de->d_name, NULL, 10);
+		snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+		if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+			continue;
+		len = (int)read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+		if (len <= 0)
+			continue;
+		buf[len] = '\0';
+		/* "PID (COMM) STATE PPID ...": COMM may hold anything. */
+		if (!(rp = strrchr(buf, ')')) || sscanf(rp + 1, " %*c %lld", &ppid) != 1 ||
+		    ppid != (long long)me)
+			continue;
+		for (i = 0; i < nkeep; i++)
+			mine |= keep[i] == pid;
+		if (!mine)
+			out[n++] = pid;
+	}
+	if (d)
+		closedir(d);
+	return n;
+}
+
+int
+proc_end_adopted(const pid_t *keep, size_t nkeep, int grace_ms)
+{
+	pid_t v[256];
+	size_t n, i;
+	int ended = 0, round, waited;
+
+	/* Each round ends what is there; their own children come next. */
+	for (round = 0; round < 16 && (n = adopted(keep, nkeep, v, 256)) > 0; round++) {
+		for (i = 0; i < n; i++)
+			kill(v[i], SIGTERM);
+		for (waited = 0; waited <= grace_ms; waited += 10) {
+			size_t left = 0;
+
+			for (i = 0; i < n; i++) {
+				if (v[i] > 0 && waitpid(v[i], NULL, WNOHANG) == v[i])
+					v[i] = 0;
+				left += v[i] > 0;
+			}
+			if (!left)
+				break;
+			sleep_ms(10, NULL);
+		}
+		for (i = 0; i < n; i++)
+			if (v[i] > 0) {
+				kill(v[i], SIGKILL);
+				while (waitpid(v[i], NULL, 0) < 0 && errno == EINTR)
+					;
+			}
+		ended += (int)n;
+	}
+	return ended;
 }

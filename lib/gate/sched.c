@@ -174,6 +174,9 @@ gate_run(struct gate *g, const struct gate_sched *s, struct err *e)
 	int stop = 0, rc = 0;
 	const char *first_failure = NULL;
 
+	/* A job's descendant that leaves its process group (setsid) comes
+	 * back to us when its parent dies, and ends with the job's turn. */
+	proc_subreaper();
 	tick(s, g);
 	for (;;) {
 		size_t n = 0;
@@ -224,9 +227,23 @@ gate_run(struct gate *g, const struct gate_sched *s, struct err *e)
 						proc_cancel(procs[m]);
 			}
 		}
+		/* Orphans of the jobs that ended: none outlives its job. */
+		{
+			pid_t *keep = xcalloc(n + 1, sizeof(*keep));
+			size_t k = 0;
+
+			for (i = 0; i < n; i++)
+				if (procs[i]->state != PROC_DONE)
+					keep[k++] = procs[i]->pid;
+			if (k < n && proc_end_adopted(keep, k, 500) > 0)
+				log_verbose("ended processes the finished jobs left behind");
+			free(keep);
+		}
 		propagate_skips(g, s);
 		tick(s, g);
 	}
+	if (proc_end_adopted(NULL, 0, 500) > 0)
+		log_verbose("ended processes the jobs left behind");
 	skip_rest(g, s, rc, first_failure, e);
 	tick(s, g);
 	free(procs);

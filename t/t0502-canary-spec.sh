@@ -268,9 +268,10 @@ test_expect_success 'an exec metric over its max fails the canary after failure_
 '
 
 test_expect_success '--report to a place that cannot be written: the verdict stands, the error is said' '
-	test_expect_code 1 ci-canary --new -f bad.json --image r/shop:v2c --report no/such/dir/c.svg >doc.json 2>err &&
+	echo "a file" >not-a-dir &&
+	test_expect_code 1 ci-canary --new -f bad.json --image r/shop:v2c --report not-a-dir/c.svg >doc.json 2>err &&
 	test_json doc.json "d[\"canary\"][\"status\"] == \"failed\"" &&
-	test_grep "no/such/dir/c.svg" err
+	test_grep "not-a-dir/c.svg" err
 '
 
 test_expect_success 'an exec metric that prints no number: the source is unreadable, then abort' '

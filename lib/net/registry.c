@@ -147,8 +147,6 @@ registry_opts_finish(struct registry_opts *o, struct err *e)
 	if ((o->password_stdin || o->password_file) && !o->username)
 		return err_set(e, EX_USAGE_, "--password-%s needs --username",
 		    o->password_stdin ? "stdin" : "file");
-	if (o->ca_file && access(o->ca_file, R_OK) != 0)
-		return err_set(e, EX_USAGE_, "--ca-file '%s': %s", o->ca_file, strerror(errno));
 	if (o->authfile && access(o->authfile, R_OK) != 0)
 		return err_set(e, EX_USAGE_, "--authfile '%s': %s", o->authfile, strerror(errno));
 	if (o->password_stdin) {

@@ -7,6 +7,10 @@ test_tool_prereq YAMLLINT yamllint command -v yamllint
 
 EX=$TEST_DIRECTORY/../examples
 
+check_flags() {
+	"$TEST_DIRECTORY/helpers/check-flags" "$@"
+}
+
 test_expect_success YAML 'the GitHub Actions and GitLab CI files parse as YAML, with the keys their services read' '
 	/usr/bin/python3 - "$EX/ci/github-actions.yml" "$EX/ci/gitlab-ci.yml" <<-\PY
 	import sys, yaml
@@ -29,13 +33,13 @@ test_expect_success YAMLLINT 'yamllint (relaxed) finds no error in the YAML file
 '
 
 test_expect_success 'every option passed to a tool is in its --help' '
-	"$TEST_DIRECTORY/helpers/check-flags" "$EX"/ci/* "$TEST_DIRECTORY/../scripts/pipeline.sh" \
+	check_flags "$EX"/ci/* "$TEST_DIRECTORY/../scripts/pipeline.sh" \
 		"$TEST_DIRECTORY/../scripts/demo" "$EX/app/README"
 '
 
 test_expect_success 'the checker catches an option a tool does not have' '
 	printf "run: |\n  ci-gate --new -f gates.json \\\\\n    --junit-xml out.xml | ci-push --layoutt x\n" >bad.yml &&
-	test_expect_code 1 "$TEST_DIRECTORY/helpers/check-flags" bad.yml >out &&
+	test_expect_code 1 check_flags bad.yml >out &&
 	test_grep "bad.yml:3: ci-gate has no --junit-xml" out &&
 	test_grep "bad.yml:3: ci-push has no --layoutt" out
 '

@@ -48,53 +48,65 @@ write_all(int fd, const char *p, size_t n)
 	return 0;
 }
 
+/* Make a rename in path's directory durable.  Some file systems cannot
+ * fsync a directory (EINVAL); the new content is in place either way. */
+static int
+sync_dir(const char *path, struct err *e)
+{
+	char *dir = dir_of(path);
+	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), rc = 0;
+
+	free(dir);
+	if (dfd < 0)
+		return 0;
+	if (fsync(dfd) != 0 && errno != EINVAL && errno != ENOTSUP && errno != EROFS)
+		rc = err_set(e, EX_IOERR_, "cannot write '%s': %s", path, strerror(errno));
+	close(dfd);
+	return rc;
+}
+
+/* o->path's temp file beside it, with mode; o freed on failure. */
+static int
+tmp_open(struct outfile *o, mode_t mode, struct err *e)
+{
+	o->tmp = xasprintf("%s.tmp.XXXXXX", o->path);
+	if ((o->fd = mkstemp(o->tmp)) < 0) {
+		err_set(e, EX_IOERR_, "cannot write '%s': %s", o->path, strerror(errno));
+		free(o->tmp);
+		o->tmp = NULL;
+		outfile_abort(o);
+		return -1;
+	}
+	(void)fcntl(o->fd, F_SETFD, FD_CLOEXEC);
+	if (fchmod(o->fd, mode) != 0) {
+		err_set(e, EX_IOERR_, "cannot write '%s': %s", o->path, strerror(errno));
+		outfile_abort(o);
+		return -1;
+	}
+	return 0;
+}
+
+/* data into the open o, then outfile_commit(). */
+static int
+write_commit(struct outfile *o, const void *data, size_t len, struct err *e)
+{
+	if (write_all(o->fd, data, len) != 0) {
+		err_set(e, EX_IOERR_, "cannot write '%s': %s", o->path, strerror(errno));
+		outfile_abort(o);
+		return -1;
+	}
+	return outfile_commit(o, e);
+}
+
 int
 atomic_write(const char *path, const void *data, size_t len, mode_t mode, struct err *e)
 {
-	char *tmp, *dir;
-	int fd, dfd, saved;
+	struct outfile o;
 
-	tmp = xasprintf("%s.tmp.XXXXXX", path);
-	if ((fd = mkstemp(tmp)) < 0) {
-		saved = errno;
-		free(tmp);
-		return err_set(e, EX_IOERR_, "cannot write '%s': %s", path, strerror(saved));
-	}
-	(void)fcntl(fd, F_SETFD, FD_CLOEXEC);
-	if (write_all(fd, data, len) != 0 || fchmod(fd, mode) != 0 ||
-	    fsync(fd) != 0) {
-		saved = errno;
-		close(fd);
-		goto fail;
-	}
-	/* close() can report a delayed write error (NFS): check it. */
-	if (close(fd) != 0 || rename(tmp, path) != 0) {
-		saved = errno;
-		goto fail;
-	}
-	free(tmp);
-	/* Make the rename itself durable.  Some file systems cannot fsync a
-	 * directory (EINVAL); the new content is in place either way. */
-	dir = dir_of(path);
-	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	free(dir);
-	if (dfd >= 0) {
-		if (fsync(dfd) != 0 && errno != EINVAL && errno != ENOTSUP &&
-		    errno != EROFS) {
-			saved = errno;
-			close(dfd);
-			return err_set(e, EX_IOERR_, "cannot write '%s': %s", path,
-			    strerror(saved));
-		}
-		close(dfd);
-	}
-	return 0;
-fail:
-	unlink(tmp);
-	free(tmp);
-	return err_set(e, EX_IOERR_, "cannot write '%s': %s", path, strerror(saved));
+	memset(&o, 0, sizeof(o));
+	o.path = xstrdup(path);
+	return tmp_open(&o, mode, e) < 0 ? -1 : write_commit(&o, data, len, e);
 }
-
 static int
 is_dir(const char *path)
 {
@@ -167,59 +179,34 @@ int
 outfile_open(struct outfile *o, const char *path, mode_t mode, struct err *e)
 {
 	struct stat st;
-	int in_place = 0, flags = O_WRONLY | O_CLOEXEC;
+	int flags = O_WRONLY | O_CLOEXEC, exists = lstat(path, &st) == 0;
 
 	memset(o, 0, sizeof(*o));
 	o->fd = -1;
-	if (lstat(path, &st) == 0 && S_ISLNK(st.st_mode)) {
-		char *real;
-
-		if (stat(path, &st) != 0) {
-			/* A dangling link: its target is made. */
-			in_place = 1;
-			flags |= O_CREAT | O_TRUNC;
-		} else if (S_ISDIR(st.st_mode)) {
-			return err_set(e, EX_IOERR_, "cannot write '%s': it is a directory", path);
-		} else if (!S_ISREG(st.st_mode)) {
-			in_place = 1;
-		} else if ((real = realpath(path, NULL))) {
-			o->path = real;
-		} else {
+	if (exists && S_ISLNK(st.st_mode) && stat(path, &st) != 0) {
+		/* A dangling link: its target is made, in place. */
+		flags |= O_CREAT | O_TRUNC;
+	} else if (exists && S_ISDIR(st.st_mode)) {
+		return err_set(e, EX_IOERR_, "cannot write '%s': it is a directory", path);
+	} else if (!exists || S_ISREG(st.st_mode)) {
+		/* Missing or regular (through a link too): a temp file renamed
+		 * over the target, so a link stays a link. */
+		if (!exists)
+			o->path = xstrdup(path);
+		else if (!(o->path = realpath(path, NULL)))
 			return err_set(e, EX_IOERR_, "cannot write '%s': %s", path,
 			    strerror(errno));
-		}
-	} else if (lstat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
-		return err_set(e, EX_IOERR_, "cannot write '%s': it is a directory", path);
-	} else if (lstat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
-		in_place = 1;
-	}
-	if (in_place) {
-		o->path = xstrdup(path);
-		if ((o->fd = open(path, flags, mode)) < 0) {
-			err_set(e, EX_IOERR_, "cannot write '%s': %s", path, strerror(errno));
+		if (mkdir_parent(o->path, e) < 0) {
+			err_prefix(e, "cannot write '%s'", o->path);
 			outfile_abort(o);
 			return -1;
 		}
-		return 0;
+		return tmp_open(o, mode, e);
 	}
-	if (!o->path)
-		o->path = xstrdup(path);
-	if (mkdir_parent(o->path, e) < 0) {
-		err_prefix(e, "cannot write '%s'", o->path);
-		outfile_abort(o);
-		return -1;
-	}
-	o->tmp = xasprintf("%s.tmp.XXXXXX", o->path);
-	if ((o->fd = mkstemp(o->tmp)) < 0) {
-		err_set(e, EX_IOERR_, "cannot write '%s': %s", o->path, strerror(errno));
-		free(o->tmp);
-		o->tmp = NULL;
-		outfile_abort(o);
-		return -1;
-	}
-	(void)fcntl(o->fd, F_SETFD, FD_CLOEXEC);
-	if (fchmod(o->fd, mode) != 0) {
-		err_set(e, EX_IOERR_, "cannot write '%s': %s", o->path, strerror(errno));
+	/* A FIFO, a device: in place, its errors ours. */
+	o->path = xstrdup(path);
+	if ((o->fd = open(path, flags, mode)) < 0) {
+		err_set(e, EX_IOERR_, "cannot write '%s': %s", path, strerror(errno));
 		outfile_abort(o);
 		return -1;
 	}
@@ -238,9 +225,10 @@ outfile_commit(struct outfile *o, struct err *e)
 	o->fd = -1;
 	if (rc == 0 && o->tmp && rename(o->tmp, o->path) != 0)
 		rc = err_set(e, EX_IOERR_, "cannot write '%s': %s", o->path, strerror(errno));
-	if (rc == 0) {
+	if (rc == 0 && o->tmp) {
 		free(o->tmp);
 		o->tmp = NULL;
+		rc = sync_dir(o->path, e);
 	}
 	outfile_abort(o);
 	return rc;
@@ -264,16 +252,8 @@ output_write(const char *path, const void *data, size_t len, mode_t mode, struct
 {
 	struct outfile o;
 
-	if (outfile_open(&o, path, mode, e) < 0)
-		return -1;
-	if (write_all(o.fd, data, len) != 0) {
-		err_set(e, EX_IOERR_, "cannot write '%s': %s", o.path, strerror(errno));
-		outfile_abort(&o);
-		return -1;
-	}
-	return outfile_commit(&o, e);
+	return outfile_open(&o, path, mode, e) < 0 ? -1 : write_commit(&o, data, len, e);
 }
-
 int
 mkdir_parent(const char *path, struct err *e)
 {

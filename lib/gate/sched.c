@@ -171,6 +171,7 @@ gate_run(struct gate *g, const struct gate_sched *s, struct err *e)
 	size_t i, running = 0;
 	struct proc **procs = xcalloc(g->njobs + 1, sizeof(*procs));
 	struct gate_job **owners = xcalloc(g->njobs + 1, sizeof(*owners));
+	pid_t *keep = xcalloc(g->njobs + 1, sizeof(*keep));
 	int stop = 0, rc = 0;
 	const char *first_failure = NULL;
 
@@ -229,7 +230,6 @@ gate_run(struct gate *g, const struct gate_sched *s, struct err *e)
 		}
 		/* Orphans of the jobs that ended: none outlives its job. */
 		{
-			pid_t *keep = xcalloc(n + 1, sizeof(*keep));
 			size_t k = 0;
 
 			for (i = 0; i < n; i++)
@@ -237,7 +237,6 @@ gate_run(struct gate *g, const struct gate_sched *s, struct err *e)
 					keep[k++] = procs[i]->pid;
 			if (k < n && proc_end_adopted(keep, k, 500) > 0)
 				log_verbose("ended processes the finished jobs left behind");
-			free(keep);
 		}
 		propagate_skips(g, s);
 		tick(s, g);
@@ -248,5 +247,6 @@ gate_run(struct gate *g, const struct gate_sched *s, struct err *e)
 	tick(s, g);
 	free(procs);
 	free(owners);
+	free(keep);
 	return rc;
 }

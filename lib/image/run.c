@@ -352,10 +352,10 @@ mounts_parse(struct builder *b, struct build_stage *s, const struct df_inst *in,
 	return 0;
 }
 
-/* A bind's source written out (or a cache's directory made); m->host,
- * absolute. */
+/* m->host made: a bind's source written out, or a cache's directory;
+ * ident: what the step's key takes of it. */
 static int
-mount_prepare_(struct builder *b, struct build_stage *s, const struct df_inst *in,
+mount_make_host(struct builder *b, struct build_stage *s, const struct df_inst *in,
     struct run_mount *m, char *ident)
 {
 	if (m->type == RM_CACHE) {
@@ -413,13 +413,14 @@ mount_prepare_(struct builder *b, struct build_stage *s, const struct df_inst *i
 	}
 }
 
+/* mount_make_host(), then m->host absolute, as the runtime's binds want. */
 static int
 mount_prepare(struct builder *b, struct build_stage *s, const struct df_inst *in,
     struct run_mount *m, char *ident)
 {
 	char *abs;
 
-	if (mount_prepare_(b, s, in, m, ident) < 0)
+	if (mount_make_host(b, s, in, m, ident) < 0)
 		return -1;
 	if (!(abs = realpath(m->host, NULL)))
 		return builder_err(b, in, EX_IOERR_, "'%s': %s", m->host, strerror(errno));

@@ -77,26 +77,36 @@ on_body(char *data, size_t size, size_t n, void *arg)
 	return size * n;
 }
 
-/* Add the certificates of an extra CA file to the system ones. */
-static CURLcode
-add_ca(CURL *c, void *sslctx, void *arg)
+/* The PEM certificates of a CA file, added to store when non-NULL: how
+ * many, or -1 when it cannot be read. */
+static int
+pem_certs(const char *path, X509_STORE *store)
 {
-	X509_STORE *store = SSL_CTX_get_cert_store((SSL_CTX *)sslctx);
-	BIO *bio = BIO_new_file((const char *)arg, "r");
+	BIO *bio = BIO_new_file(path, "r");
 	X509 *x;
-	int added = 0;
+	int n = 0;
 
-	(void)c;
-	if (!bio)
-		return CURLE_SSL_CACERT_BADFILE;
+	if (!bio) {
+		ERR_clear_error();
+		return -1;
+	}
 	while ((x = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL) {
-		if (X509_STORE_add_cert(store, x) == 1)
-			added++;
+		if (!store || X509_STORE_add_cert(store, x) == 1)
+			n++;
 		X509_free(x);
 	}
 	ERR_clear_error();
 	BIO_free(bio);
-	return added ? CURLE_OK : CURLE_SSL_CACERT_BADFILE;
+	return n;
+}
+
+/* Add the certificates of an extra CA file to the system ones. */
+static CURLcode
+add_ca(CURL *c, void *sslctx, void *arg)
+{
+	(void)c;
+	return pem_certs((const char *)arg, SSL_CTX_get_cert_store((SSL_CTX *)sslctx)) > 0 ?
+	    CURLE_OK : CURLE_SSL_CACERT_BADFILE;
 }
 
 int
@@ -129,25 +139,14 @@ http_url_check(const char *url, const char *schemes, struct err *e)
 int
 http_ca_file_check(const char *path, struct err *e)
 {
-	BIO *bio = BIO_new_file(path, "r");
-	X509 *x;
-	int n = 0;
+	int n = pem_certs(path, NULL);
 
-	if (!bio) {
-		ERR_clear_error();
+	if (n < 0)
 		return err_set(e, EX_USAGE_, "cannot read '%s': %s", path, strerror(errno));
-	}
-	while ((x = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL) {
-		n++;
-		X509_free(x);
-	}
-	ERR_clear_error();
-	BIO_free(bio);
 	if (n == 0)
 		return err_set(e, EX_USAGE_, "'%s' holds no PEM certificate", path);
 	return n;
 }
-
 CURL *
 http_easy(const struct http_opts *o, struct http_response *resp)
 {

@@ -92,6 +92,8 @@ FUZZDICT_baseline = json
 FUZZDICT_ledger = json
 FUZZDICT_block = json
 FUZZDICT_prometheus = json
+FUZZDICT_authfile = json
+FUZZDICT_rollout-state = json
 
 # clang without libFuzzer (a missing libclang-rt-dev) fails here, naming
 # the packages, rather than in the middle of a link.

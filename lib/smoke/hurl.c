@@ -624,8 +624,14 @@ parse_kv(struct parser *p, size_t ln, struct hurl_kv *kv)
 		v.data[vend] = '\0';
 	v.len = vend;
 	kv->line = (int)ln + 1;
-	if (make_str(p, &kv->key, buf_detach(&k, NULL), kv->line, kcol) < 0 ||
-	    make_str(p, &kv->value, buf_detach(&v, NULL), kv->line, vcol) < 0) {
+	/* The value is detached only once the key is good: a bad template in
+	 * the key must not leave it behind in v. */
+	if (make_str(p, &kv->key, buf_detach(&k, NULL), kv->line, kcol) < 0) {
+		buf_free(&v);
+		kv_free(kv);
+		return -1;
+	}
+	if (make_str(p, &kv->value, buf_detach(&v, NULL), kv->line, vcol) < 0) {
 		kv_free(kv);
 		return -1;
 	}

@@ -32,6 +32,10 @@ TOOLS    = $(patsubst cmd/%.c,%,$(wildcard cmd/ci-*.c))
 LIBOBJ   = $(patsubst %.c,%.o,$(wildcard lib/*/*.c))
 LIBHDR   = $(wildcard lib/*/*.h)
 UNITS    = $(patsubst %.c,%.t,$(wildcard t/unit/*.c))
+# Each t/fuzz/NAME.c but the driver is a fuzz target (t/README).
+FUZZERS  = $(patsubst t/fuzz/%.c,%,$(filter-out t/fuzz/driver.c,$(wildcard t/fuzz/*.c)))
+REPLAYS  = $(patsubst %,t/fuzz/%.run,$(FUZZERS))
+FUZZHDR  = $(wildcard t/fuzz/*.h)
 MAN1     = $(wildcard man/*.1)
 MAN5     = $(wildcard man/*.5)
 MAN7     = $(wildcard man/*.7)
@@ -61,13 +65,95 @@ $(TOOLS): %: cmd/%.c lib/libci.a $(LIBHDR) .flags
 $(UNITS): %.t: %.c lib/libci.a $(wildcard t/unit/*.h) $(LIBHDR) .flags
 	$(CC) $(ALLCFLAGS) -o $@ $< lib/libci.a $(ALLLDFLAGS) $(PKG_LIBS) -lm
 
+# A fuzz target without libFuzzer: t/fuzz/driver.c feeds it files, so the
+# tests replay every seed and regression through this build.
+$(REPLAYS): %.run: %.c t/fuzz/driver.c $(FUZZHDR) lib/libci.a $(LIBHDR) .flags
+	$(CC) $(ALLCFLAGS) -o $@ $< t/fuzz/driver.c lib/libci.a $(ALLLDFLAGS) $(PKG_LIBS) -lm
+
+# make fuzz: lib/ again with clang, libFuzzer and ASan+UBSan, into
+# build/fuzz/ (the normal objects stay as they are); then each target
+# runs FUZZTIME seconds from its seeds (t/fuzz/corpus/NAME, the
+# regressions, the dictionary t/fuzz/NAME.dict), growing its corpus in
+# build/fuzz/corpus/NAME.  make -j2 fuzz runs two at a time.  A crash,
+# leak or timeout leaves its input in build/fuzz/crash/ and fails.
+FUZZCC   = clang
+FUZZTIME = 60
+FUZZSAN  = -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+FUZZFLAGS = $(STD) $(WARN) $(PKG_CFLAGS) -Ilib -O1 -g $(FUZZSAN)
+FUZZOBJ  = $(patsubst %.c,build/fuzz/%.o,$(wildcard lib/*/*.c))
+FUZZBIN  = $(patsubst %,build/fuzz/%,$(FUZZERS))
+FUZZHAVE = build/fuzz/.clang
+# A target without a dictionary t/fuzz/NAME.dict may share one.
+FUZZDICT_pipeline = json
+FUZZDICT_gate-spec = json
+FUZZDICT_rollout-spec = json
+FUZZDICT_oci = json
+FUZZDICT_baseline = json
+FUZZDICT_ledger = json
+FUZZDICT_block = json
+FUZZDICT_prometheus = json
+FUZZDICT_authfile = json
+FUZZDICT_rollout-state = json
+
+# clang without libFuzzer (a missing libclang-rt-dev) fails here, naming
+# the packages, rather than in the middle of a link.
+$(FUZZHAVE):
+	@mkdir -p $(@D)
+	@printf 'int LLVMFuzzerTestOneInput(const char *d, long n);\n%s\n' \
+	    'int LLVMFuzzerTestOneInput(const char *d, long n) { return d && n < 0; }' \
+	    >build/fuzz/have.c
+	@$(FUZZCC) -fsanitize=fuzzer,address,undefined -o build/fuzz/have build/fuzz/have.c \
+	    >/dev/null 2>&1 || { echo "make fuzz: $(FUZZCC) with libFuzzer is missing:" \
+	    "install clang libclang-rt-dev (scripts/install-deps)" >&2; exit 1; }
+	@touch $@
+
+$(FUZZOBJ): build/fuzz/%.o: %.c $(LIBHDR) $(FUZZHAVE)
+	@mkdir -p $(@D)
+	$(FUZZCC) $(FUZZFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
+build/fuzz/lib/core/version.o: Makefile
+build/fuzz/lib/core/version.o: FUZZFLAGS += -DCI_VERSION='"$(VERSION)"'
+
+build/fuzz/libci.a: $(FUZZOBJ)
+	rm -f $@
+	ar rcs $@ $(FUZZOBJ)
+
+$(FUZZBIN): build/fuzz/%: t/fuzz/%.c $(FUZZHDR) build/fuzz/libci.a $(LIBHDR)
+	$(FUZZCC) $(FUZZFLAGS) -fsanitize=fuzzer -o $@ $< build/fuzz/libci.a \
+	    -pthread $(PKG_LIBS) -lm
+
+fuzz: $(patsubst %,fuzz-%,$(FUZZERS))
+
+fuzz-%: build/fuzz/% FORCE
+	@mkdir -p build/fuzz/corpus/$* build/fuzz/crash
+	@echo "fuzz $*: $(FUZZTIME) s"
+	@set -- build/fuzz/corpus/$*; \
+	for d in t/fuzz/corpus/$* t/fuzz/regressions/$*; do \
+	    test -d $$d && set -- "$$@" $$d; done; \
+	dict=t/fuzz/$*.dict; test -f $$dict || dict=t/fuzz/$(FUZZDICT_$*).dict; \
+	test -f $$dict && dict=-dict=$$dict || dict=; \
+	if build/fuzz/$* -max_total_time=$(FUZZTIME) -timeout=10 -rss_limit_mb=2048 \
+	    -print_final_stats=1 -artifact_prefix=build/fuzz/crash/$*- $$dict "$$@" \
+	    >build/fuzz/$*.log 2>&1; then \
+	    grep -E '^stat::number_of_executed_units' build/fuzz/$*.log | \
+	        sed -e 's/^stat::number_of_executed_units: */fuzz $*: ok, /' -e 's/$$/ runs/'; \
+	else \
+	    tail -n 60 build/fuzz/$*.log; \
+	    echo "fuzz $*: failed; the input is in build/fuzz/crash/, the log in build/fuzz/$*.log" >&2; \
+	    exit 1; \
+	fi
+
 # make check installs what the tests need when something is missing, then
 # (in a fresh make, so pkg-config sees the new libraries) builds and runs
-# every TAP test with prove: C unit tests and shell tests alike.
+# every TAP test with prove: C unit tests and shell tests alike.  Under CI
+# (CI set and not false or 0, as .ci/run sets it) it first fuzzes every
+# target for CIFUZZTIME seconds, two at a time: make fuzz, below.
+CIFUZZTIME = 20
 check: deps
+	@case "$(CI)" in ""|false|0) ;; *) \
+	    $(MAKE) --no-print-directory -j2 fuzz FUZZTIME=$(CIFUZZTIME) || exit 1 ;; esac
 	@$(MAKE) --no-print-directory test
 
-test: all $(UNITS)
+test: all $(UNITS) $(REPLAYS)
 	prove -j2 -e '' $(UNITS) t/t[0-9]*.sh
 
 deps:
@@ -81,7 +167,7 @@ lint:
 	@for m in $(MAN1) $(MAN5) $(MAN7); do \
 	    out=$$(mandoc -Tlint -W warning $$m 2>&1); \
 	    if [ -n "$$out" ]; then echo "$$out"; exit 1; fi; done
-	@scripts/checksrc cmd/*.c lib/*/*.c lib/*/*.h
+	@scripts/checksrc cmd/*.c lib/*/*.c lib/*/*.h t/fuzz/*.c t/fuzz/*.h
 	@scripts/check-layers
 
 install: all
@@ -99,7 +185,7 @@ uninstall:
 	for m in $(MAN7); do rm -f $(DESTDIR)$(MANDIR)/man7/$${m#man/}; done
 
 clean:
-	rm -f $(TOOLS) lib/*/*.o lib/libci.a t/unit/*.t .flags .flags.new
-	rm -rf t/trash.* ci-out
+	rm -f $(TOOLS) lib/*/*.o lib/libci.a t/unit/*.t t/fuzz/*.run .flags .flags.new
+	rm -rf t/trash.* ci-out build/fuzz
 
-.PHONY: all check test deps demo lint install uninstall clean FORCE
+.PHONY: all check test deps demo lint install uninstall clean fuzz FORCE

@@ -10,6 +10,7 @@
 #define CI_LOG_H
 
 #include <stdarg.h>
+#include <stddef.h>
 
 /* The closed set of exit statuses every tool shares (ci-pipeline(5)). */
 enum {

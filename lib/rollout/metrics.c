@@ -504,7 +504,10 @@ haproxy_log_parse(const char *line, size_t len, char *backend, char *server, lon
 		backend[bl] = '\0';
 		memcpy(server, slash + 1, sl);
 		server[sl] = '\0';
-		*status = tok[k + 2][0] == '-' ? -1 : strtol(tok[k + 2], NULL, 10);
+		/* The three digits themselves: the token need not end in a NUL
+		 * (a datagram is not a string), and strtol() would read on. */
+		*status = tok[k + 2][0] == '-' ? -1 : (tok[k + 2][0] - '0') * 100L +
+		    (tok[k + 2][1] - '0') * 10 + (tok[k + 2][2] - '0');
 		return 1;
 	}
 	return 0;

@@ -624,8 +624,14 @@ parse_kv(struct parser *p, size_t ln, struct hurl_kv *kv)
 		v.data[vend] = '\0';
 	v.len = vend;
 	kv->line = (int)ln + 1;
-	if (make_str(p, &kv->key, buf_detach(&k, NULL), kv->line, kcol) < 0 ||
-	    make_str(p, &kv->value, buf_detach(&v, NULL), kv->line, vcol) < 0) {
+	/* The value is detached only once the key is good: a bad template in
+	 * the key must not leave it behind in v. */
+	if (make_str(p, &kv->key, buf_detach(&k, NULL), kv->line, kcol) < 0) {
+		buf_free(&v);
+		kv_free(kv);
+		return -1;
+	}
+	if (make_str(p, &kv->value, buf_detach(&v, NULL), kv->line, vcol) < 0) {
 		kv_free(kv);
 		return -1;
 	}
@@ -2166,6 +2172,7 @@ hurl_parse(const char *text, size_t len, const char *name, struct hurl_file *f, 
 	struct parser p;
 	size_t i, start = 0;
 	const char *slash;
+	char *copy;
 	int rc = 0;
 
 	memset(f, 0, sizeof(*f));
@@ -2184,6 +2191,9 @@ hurl_parse(const char *text, size_t len, const char *name, struct hurl_file *f, 
 			ln += text[i] == '\n';
 		return err_set(e, EX_USAGE_, "%s:%zu: a NUL byte (not a text file?)", name, ln);
 	}
+	/* The lexer's string functions (strstr, strtoll) stop at a NUL, not
+	 * at len: they get a terminated copy, not the caller's bytes. */
+	p.text = text = copy = xstrndup(text, len);
 	if (len >= 3 && !memcmp(text, "\xef\xbb\xbf", 3))
 		start = 3;
 	for (i = start; i <= len; i++) {
@@ -2215,6 +2225,7 @@ hurl_parse(const char *text, size_t len, const char *name, struct hurl_file *f, 
 	if (rc == 0 && !f->nentries)
 		rc = err_set(e, EX_USAGE_, "%s: no request in the file", name);
 	free(p.lines);
+	free(copy);
 	free(p.pending_name);
 	if (rc < 0) {
 		for (i = 0; i < f->nentries; i++)

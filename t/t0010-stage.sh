@@ -13,15 +13,6 @@ test_expect_success 'setup: a context, a Hurl file, a failed upstream document' 
 	echo "{\"ci\":1,\"run\":{\"id\":\"x\"},\"status\":\"failed\",\"stages\":[{\"name\":\"gate\",\"status\":\"failed\"}],\"gate\":{\"status\":\"failed\"}}" >failed.json
 '
 
-# The arguments each tool needs to have something to do.
-args() {
-	case "$1" in
-	ci-smoke) echo check.hurl ;;
-	ci-canary) echo --socket 127.0.0.1:9 --backend app ;;
-	ci-deploy) echo --to staging -- true ;;
-	esac
-}
-
 # The section of each tool, for test_json: ci-deploy's is one per
 # environment (deploy.staging).
 section() {
@@ -65,14 +56,14 @@ for t in $TOOLS; do
 	'
 
 	test_expect_success "$t: a failed upstream stage is skipped, exit 1, document written" '
-		test_expect_code 1 $t $(args $t) <failed.json >doc.json 2>err &&
+		test_expect_code 1 $t $(test_stage_args $t) <failed.json >doc.json 2>err &&
 		sec=$(section $t) &&
 		test_json doc.json "$sec[\"status\"] == \"skipped\" and $sec[\"failed_stage\"] == \"gate\"" &&
 		test_json doc.json "d[\"status\"] == \"failed\""
 	'
 
 	test_expect_success "$t: invalid JSON on stdin is exit 65, nothing on stdout" '
-		echo "{\"ci\":" | test_expect_code 65 $t $(args $t) >out 2>err &&
+		echo "{\"ci\":" | test_expect_code 65 $t $(test_stage_args $t) >out 2>err &&
 		! test -s out &&
 		test_grep "invalid pipeline document" err
 	'
@@ -80,14 +71,14 @@ done
 
 for t in ci-build ci-push ci-smoke ci-canary ci-deploy; do
 	test_expect_success "$t: an empty pipe means the stage before died: exit 65" '
-		printf "" | test_expect_code 65 $t $(args $t) >out 2>err &&
+		printf "" | test_expect_code 65 $t $(test_stage_args $t) >out 2>err &&
 		! test -s out &&
 		test_grep "no pipeline document on stdin" err
 	'
 
 	test_expect_success "$t: an empty file too" '
 		: >empty &&
-		test_expect_code 65 $t $(args $t) <empty >out 2>err &&
+		test_expect_code 65 $t $(test_stage_args $t) <empty >out 2>err &&
 		! test -s out
 	'
 done

@@ -275,7 +275,11 @@ test_expect_success '--report to a place that cannot be written: the verdict sta
 '
 
 test_expect_success 'an exec metric that prints no number: the source is unreadable, then abort' '
-	sed -e "s/echo 0.5/echo n\/a/" exec.json >nan.json &&
+	# Four reads must fit in the first step however slow the machine: a
+	# step with no verdict is extended, then paused (exit 3).
+	sed -e "s/echo 0.5/echo n\/a/" -e "s/\"weight\": 10, \"pause\": \"300ms\"/\"weight\": 10, \"pause\": \"1m\"/" \
+	    exec.json >nan.json &&
+	grep "\"pause\": \"1m\"" nan.json &&
 	test_expect_code 1 ci-canary --new -f nan.json --image r/shop:v3 >doc.json 2>err &&
 	test_json doc.json "\"could not be read 4 times in a row\" in d[\"canary\"][\"reason\"] and \"not one number\" in d[\"canary\"][\"reason\"]"
 '

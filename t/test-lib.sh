@@ -359,6 +359,17 @@ wait_for_file() {
 	done
 }
 
+# test_stage_args TOOL: the arguments TOOL needs to have something to do
+# as a stage (the tests that run every tool alike: t0010, t0013), with a
+# Hurl file check.hurl in the current directory for ci-smoke.
+test_stage_args() {
+	case "$1" in
+	ci-smoke) echo check.hurl ;;
+	ci-canary) echo --socket 127.0.0.1:9 --backend app ;;
+	ci-deploy) echo --to staging -- true ;;
+	esac
+}
+
 # test_free_port: print a TCP port on 127.0.0.1 that nothing listens on
 # now (tests run in parallel: never hard-code a port).
 test_free_port() {

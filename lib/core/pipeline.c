@@ -15,6 +15,10 @@ static const char *const section_status[] = {
 	"passed", "failed", "skipped", "paused", "error", NULL
 };
 static const char *const doc_status[] = { "running", "passed", "failed", NULL };
+/* The tools' sections: each, when present, is an object. */
+static const char *const tool_section[] = {
+	"gate", "build", "push", "smoke", "deploy", "canary", "rollback", NULL
+};
 
 static int
 one_of(const char *s, const char *const *set)
@@ -74,6 +78,15 @@ pipeline_validate(const cJSON *doc, struct err *e)
 	v = cJSON_GetObjectItemCaseSensitive(doc, "status");
 	if (v && (!cJSON_IsString(v) || !one_of(v->valuestring, doc_status)))
 		return err_set(e, EX_DOC, "status: expected one of running, passed, failed");
+	for (i = 0; tool_section[i]; i++) {
+		v = cJSON_GetObjectItemCaseSensitive(doc, tool_section[i]);
+		if (v && !cJSON_IsObject(v))
+			return err_set(e, EX_DOC, "%s: expected an object", tool_section[i]);
+	}
+	cJSON_ArrayForEach(v, cJSON_GetObjectItemCaseSensitive(doc, "deploy"))
+		if (!cJSON_IsObject(v))
+			return err_set(e, EX_DOC, "deploy.%s: expected an object", v->string);
+	i = 0;
 	st = cJSON_GetObjectItemCaseSensitive(doc, "stages");
 	if (st && !cJSON_IsArray(st))
 		return err_set(e, EX_DOC, "stages: expected an array");

@@ -564,7 +564,7 @@ parse_kv(struct parser *p, size_t ln, struct hurl_kv *kv)
 	lx_init(&x, p, ln);
 	lx_sp(&x);
 	kcol = x.i + 1;
-	buf_init(&k, 64 << 10);
+	buf_init(&k, 0);	/* bounded by the file, HURL_MAX_BYTES */
 	for (;;) {
 		char c = lx_peek(&x);
 
@@ -607,7 +607,7 @@ parse_kv(struct parser *p, size_t ln, struct hurl_kv *kv)
 	x.i++;		/* ':' */
 	lx_sp(&x);
 	vcol = x.i + 1;
-	buf_init(&v, 1u << 20);
+	buf_init(&v, 0);
 	while (x.i < x.n && x.s[x.i] != '#') {
 		if (x.s[x.i] == '\\') {
 			if (lx_escape(&x, &v, "#:\"'") < 0)
@@ -680,7 +680,7 @@ lx_delimited(struct lx *x, char q, const char *escapes)
 {
 	struct buf b;
 
-	buf_init(&b, 1u << 20);
+	buf_init(&b, 0);	/* bounded by the file */
 	x->i++;
 	for (;;) {
 		char c = lx_peek(x);
@@ -727,7 +727,7 @@ lx_regex(struct lx *x)
 {
 	struct buf b;
 
-	buf_init(&b, 1u << 20);
+	buf_init(&b, 0);
 	x->i++;
 	for (;;) {
 		char c = lx_peek(x);
@@ -2284,7 +2284,7 @@ regex_class(struct buf *b, const char **sp, char *why, size_t whysz)
 	struct buf in = BUF_INIT;
 	int neg = 0, rbracket = 0, dash = 0;
 
-	buf_init(&in, 1u << 20);
+	buf_init(&in, 0);
 	if (*s == '^') {
 		neg = 1;
 		s++;

@@ -286,6 +286,12 @@ main(void)
 	test_bad("{\"ci\":1,\"run\":{\"id\":\"x\"},\"stages\":{}}", strlen("{\"ci\":1,\"run\":{\"id\":\"x\"},\"stages\":{}}"), "stages: expected an array", "stages not an array");
 	test_bad("{\"ci\":1,\"run\":{\"id\":\"x\"},\"stages\":[1]}", strlen("{\"ci\":1,\"run\":{\"id\":\"x\"},\"stages\":[1]}"), "stages[0]: expected an object", "stage not an object");
 	test_bad(nul, sizeof(nul) - 1, "NUL", "NUL byte");
+#define BAD(t, needle, name) test_bad(t, strlen(t), needle, name)
+	BAD("{\"ci\":1,\"run\":{\"id\":\"x\"},\"gate\":5}", "gate: expected an object", "a section that is a number");
+	BAD("{\"ci\":1,\"run\":{\"id\":\"x\"},\"canary\":[1,2]}", "canary: expected an object", "a section that is an array");
+	BAD("{\"ci\":1,\"run\":{\"id\":\"x\"},\"rollback\":null}", "rollback: expected an object", "a section that is null");
+	BAD("{\"ci\":1,\"run\":{\"id\":\"x\"},\"deploy\":{\"staging\":\"up\"}}", "deploy.staging: expected an object", "an environment that is a string");
+#undef BAD
 	test_bad("{\"ci\":1,\"run\":{\"id\":\"x\",\"source\":{\"commit\":7}}}", strlen("{\"ci\":1,\"run\":{\"id\":\"x\",\"source\":{\"commit\":7}}}"), "run.source.commit: expected a string", "commit type");
 	test_sections();
 	test_nested();

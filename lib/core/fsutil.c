@@ -255,6 +255,23 @@ output_write(const char *path, const void *data, size_t len, mode_t mode, struct
 	return outfile_open(&o, path, mode, e) < 0 ? -1 : write_commit(&o, data, len, e);
 }
 int
+append_whole(int fd, const char *path, const void *data, size_t len, struct err *e)
+{
+	struct stat st;
+	int saved;
+
+	if (fstat(fd, &st) != 0)
+		return err_set(e, EX_IOERR_, "cannot append to '%s': %s", path, strerror(errno));
+	if (write_all(fd, data, len) == 0 && fsync(fd) == 0)
+		return 0;
+	saved = errno;
+	/* Take the part that went in back out, and make that stick. */
+	if (ftruncate(fd, st.st_size) == 0)
+		(void)fsync(fd);
+	return err_set(e, EX_IOERR_, "cannot append to '%s': %s", path, strerror(saved));
+}
+
+int
 mkdir_parent(const char *path, struct err *e)
 {
 	char *dir;

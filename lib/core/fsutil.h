@@ -46,6 +46,14 @@ int output_write(const char *path, const void *data, size_t len, mode_t mode, st
 int lock_file(const char *path, int wait, struct err *e);
 void unlock_file(int fd);
 
+/*
+ * Append data to fd (opened O_APPEND; path names it in messages) in full,
+ * then fsync.  When that fails -- a full disk cuts the write short -- the
+ * file is truncated back to its size before, so no torn record is left.
+ * Errors: EX_IOERR_ naming path.
+ */
+int append_whole(int fd, const char *path, const void *data, size_t len, struct err *e);
+
 /* Read a whole (small) file; NUL-terminated; cap as json_slurp. */
 char *read_file(const char *path, size_t cap, size_t *len, struct err *e);
 

@@ -157,6 +157,8 @@ gate_builtin_finished(struct gate_job *j, const char *how)
 	    GATE_ERROR;
 	if (j->status != GATE_PASSED)
 		gate_job_reason(j, "%s", json_str(res, "reason") ? json_str(res, "reason") : how);
+	if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(res, "io_error")))
+		j->io_error = xstrdup(j->reason);
 	/* Paths are relative to the job's cwd; the document's, to ours. */
 	findings_under_cwd(j->cwd, res);
 }
@@ -175,11 +177,11 @@ log_path(FILE *log, const char *p)
 }
 
 static int
-child_error(FILE *log, cJSON *res, const char *what, const char *msg)
+child_error(FILE *log, cJSON *res, const char *what, const struct err *e)
 {
-	fprintf(log, "%s: error: %s\n", what, msg);
+	fprintf(log, "%s: error: %s\n", what, e->msg);
 	json_set(res, "status", cJSON_CreateString("error"));
-	cJSON_AddStringToObject(res, "reason", msg);
+	cJSON_AddStringToObject(res, "reason", e->msg);
 	return EX_USAGE_;
 }
 
@@ -274,12 +276,15 @@ child_secrets(FILE *log, const cJSON *opts, cJSON *res)
 	secrets_opts_init(&so);
 	if (secrets_opts_parse(&so, opts, NULL, NULL, &e) < 0 || !(s = secrets_new(&so, &e)) ||
 	    secrets_run(s, &r, &e) < 0) {
-		rc = child_error(log, res, "secrets", e.msg);
+		rc = child_error(log, res, "secrets", &e);
 		goto out;
 	}
 	secrets_log(log, &r, &so);
 	if (so.write_baseline && secrets_baseline(log, &r, so.write_baseline, res, &e) < 0) {
-		rc = child_error(log, res, "secrets", e.msg);
+		rc = child_error(log, res, "secrets", &e);
+		/* An output that could not be written: the parent exits 74. */
+		if (e.code == EX_IOERR_)
+			cJSON_AddBoolToObject(res, "io_error", 1);
 		goto out;
 	}
 	live = secrets_live(&r);
@@ -314,7 +319,7 @@ child_review(FILE *log, const cJSON *opts, cJSON *res)
 	memset(&rr, 0, sizeof(rr));
 	review_opts_init(&ro);
 	if (review_opts_parse(&ro, opts, NULL, NULL, &e) < 0 || review_run(&ro, &rr, &e) < 0) {
-		rc = child_error(log, res, "review", e.msg);
+		rc = child_error(log, res, "review", &e);
 		goto out;
 	}
 	fputs(buf_str(&rr.notes), log);

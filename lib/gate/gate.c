@@ -261,6 +261,21 @@ keep_error(struct err *e, const struct err *next)
 	*e = *next;
 }
 
+/* A job whose output could not be written is the gate's local I/O
+ * error (exit 74), whatever its own verdict. */
+static void
+io_errors(const struct gate *g, struct err *e)
+{
+	struct err re = { 0, "" };
+	size_t i;
+
+	for (i = 0; i < g->njobs; i++)
+		if (g->jobs[i].io_error) {
+			err_set(&re, EX_IOERR_, "%s: %s", g->jobs[i].name, g->jobs[i].io_error);
+			keep_error(e, &re);
+		}
+}
+
 static void
 run(struct gate *g, const struct gate_opts *o, struct gate_view *v, struct err *e)
 {
@@ -325,6 +340,7 @@ gate_work(const struct gate_opts *o, cJSON **section, struct err *e)
 		    *o->stop == SIGINT ? "SIGINT" : "SIGTERM");
 		keep_error(e, &re);
 	}
+	io_errors(&g, e);
 	if (o->junit_out && gate_write_junit(&g, o->junit_out, mono_ms() - t0, &re) < 0)
 		keep_error(e, &re);
 	if (gate_write_findings(&g, o->sarif_out, o->cq_out, &re) < 0)

@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/buf.h"
 #include "core/log.h"
@@ -218,9 +219,18 @@ gate_job_finished(struct gate_job *j)
 		gate_builtin_finished(j, how);
 	else
 		command_finished(j, how);
-	if (j->proc.log_errno && j->status == GATE_PASSED) {
-		j->status = GATE_ERROR;
-		gate_job_reason(j, "cannot write '%s': %s", j->log_path, strerror(j->proc.log_errno));
+	if (j->proc.log_errno) {
+		/* A log cut short is no record: it goes, the tail stays. */
+		free(j->io_error);
+		j->io_error = xasprintf("cannot write '%s': %s (the partial log was removed)",
+		    j->log_path, strerror(j->proc.log_errno));
+		if (j->status == GATE_PASSED) {
+			j->status = GATE_ERROR;
+			gate_job_reason(j, "%s", j->io_error);
+		}
+		unlink(j->log_path);
+		free(j->log_path);
+		j->log_path = NULL;
 	}
 	if (j->builtin)
 		return;
@@ -253,6 +263,7 @@ gate_free(struct gate *g)
 		if (j->proc.pid > 0)
 			proc_free(&j->proc);
 		free(j->log_path);
+		free(j->io_error);
 		free(j->reason);
 		free(j->tail);
 		junit_result_free(&j->jr);

@@ -51,9 +51,10 @@ struct gate_job {
 	int state;		/* enum gate_job_state */
 	int status;		/* enum gate_status */
 	struct proc proc;	/* pid -1 until started */
-	char *log_path;
+	char *log_path;		/* NULL once a log that failed was removed */
 	char *reason;
 	char *tail;
+	char *io_error;		/* its log or a built-in's output could not be written */
 	long long started_wall, duration_ms;
 	struct junit_result jr;
 	int have_junit;

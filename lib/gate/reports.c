@@ -168,9 +168,17 @@ gate_write_findings(const struct gate *g, const char *sarif_path, const char *cq
 		rc = report_write(sarif_path, t, e);
 		free(t);
 	}
-	if (cq_path && rc == 0) {
+	if (cq_path) {
+		struct err ce = { 0, "" };
+
+		/* Each report is tried: one that failed is said, the last kept. */
 		t = codequality_render(rules, nrules, rf, n);
-		rc = report_write(cq_path, t, e);
+		if (report_write(cq_path, t, &ce) < 0) {
+			if (rc < 0)
+				err_report(e);
+			*e = ce;
+			rc = -1;
+		}
 		free(t);
 	}
 	strv_free(msgs);

@@ -131,17 +131,20 @@ dir_is_empty(const char *path)
 }
 
 /* The temporary directories of builds that were killed: ".NAME.tmp-PID"
- * beside the output, whose process is gone. */
+ * beside the output, whose process is gone, go.  So does the previous
+ * image such a build had set aside (".NAME.tmp-PID.old-PID"), unless it
+ * was killed before the new one took its place: then it goes back. */
 static void
 clean_stale(const char *parent, const char *name)
 {
 	DIR *d = opendir(parent);
 	struct dirent *de;
-	char *prefix = xasprintf(".%s.tmp-", name);
+	char *prefix = xasprintf(".%s.tmp-", name), *out = xasprintf("%s/%s", parent, name);
 	size_t pl = strlen(prefix);
 
 	if (!d) {
 		free(prefix);
+		free(out);
 		return;
 	}
 	while ((de = readdir(d))) {
@@ -151,15 +154,20 @@ clean_stale(const char *parent, const char *name)
 		if (strncmp(de->d_name, prefix, pl) != 0)
 			continue;
 		pid = strtol(de->d_name + pl, &end, 10);
-		if (*end || pid <= 0 || pid == (long)getpid() || kill((pid_t)pid, 0) == 0 ||
-		    errno != ESRCH)
+		if ((*end && strncmp(end, ".old-", 5) != 0) || pid <= 0 ||
+		    pid == (long)getpid() || kill((pid_t)pid, 0) == 0 || errno != ESRCH)
 			continue;
 		p = xasprintf("%s/%s", parent, de->d_name);
-		rm_rf(p);
+		if (*end && !path_exists(out) && rename(p, out) == 0)
+			log_warn("'%s': put back the image a killed build had moved to '%s'", out,
+			    p);
+		else
+			rm_rf(p);
 		free(p);
 	}
 	closedir(d);
 	free(prefix);
+	free(out);
 }
 
 static char *

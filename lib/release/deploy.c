@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <cJSON.h>
 
@@ -283,6 +284,32 @@ judge(const struct deploy_cmd *c, const struct proc *p, cJSON *sec, struct err *
 	return verdict(sec, "passed", NULL, EX_PASS);
 }
 
+/*
+ * The log could not be written in full (a full disk): a log cut short is
+ * no record, so it goes (a failure's reason keeps the last lines); the
+ * deploy is then a local I/O error, exit 74 (a passed one says error),
+ * unless an error stopped it already.  Returns the status to exit with.
+ */
+static int
+log_lost(const char *log, int errnum, cJSON *sec, int rc, struct err *e)
+{
+	struct err le = { 0, "" };
+
+	unlink(log);
+	cJSON_DeleteItemFromObjectCaseSensitive(sec, "log");
+	err_set(&le, EX_IOERR_, "cannot write '%s': %s (the partial log was removed)", log,
+	    strerror(errnum));
+	if (rc < 0) {
+		/* The error that stopped it stands. */
+		log_error("%s", le.msg);
+		return rc;
+	}
+	if (rc == EX_PASS)
+		verdict(sec, "error", le.msg, -1);
+	*e = le;
+	return -1;
+}
+
 int
 deploy_work(struct stage *s, void *arg, cJSON **section, struct err *e)
 {
@@ -316,6 +343,8 @@ deploy_work(struct stage *s, void *arg, cJSON **section, struct err *e)
 			rc = verdict(*section, "error", e->msg, -1);
 		else
 			rc = judge(c, &p, *section, e);
+		if (p.log_errno)
+			rc = log_lost(log, p.log_errno, *section, rc, e);
 		proc_free(&p);
 	}
 	buf_free(&shown);

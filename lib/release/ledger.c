@@ -198,15 +198,14 @@ file_text(struct ledger *l, char **text, size_t *len, struct err *e)
 	return 0;
 }
 
-/* Append data in one write, on a line of its own, and fsync. */
+/* Append data on a line of its own, and fsync; all or nothing. */
 static int
 file_append(struct ledger *l, const char *data, size_t len, struct err *e)
 {
 	struct buf b = BUF_INIT;
 	struct stat sb;
 	char last = '\n';
-	int fd, rc = -1;
-	ssize_t w;
+	int fd, rc;
 
 	if (mkdir_parent(l->path, e) < 0)
 		return -1;
@@ -220,15 +219,7 @@ file_append(struct ledger *l, const char *data, size_t len, struct err *e)
 	if (last != '\n')
 		buf_addc(&b, '\n');
 	buf_add(&b, data, len);
-	w = write(fd, b.data, b.len);
-	if (w < 0 || (size_t)w != b.len) {
-		err_set(e, EX_IOERR_, "cannot append to '%s': %s", l->path,
-		    w < 0 ? strerror(errno) : "short write");
-	} else if (fsync(fd) < 0) {
-		err_set(e, EX_IOERR_, "cannot fsync '%s': %s", l->path, strerror(errno));
-	} else {
-		rc = 0;
-	}
+	rc = append_whole(fd, l->path, b.data, b.len, e);
 	close(fd);
 	buf_free(&b);
 	return rc;

@@ -196,6 +196,27 @@ alert_state_save(const struct rollback_cmd *c, const char *app, const cJSON *j, 
 	return rc;
 }
 
+/* Where send_alerts() records each delivery as it happens, so that a
+ * process killed between two alerts does not send the first again. */
+struct alert_record {
+	const struct rollback_cmd *c;
+	const char *app;
+	struct err io;		/* the first record that could not be saved */
+	int saved;		/* the state as it stands is on disk */
+};
+
+static void
+record_delivery(struct alert_record *rec, const cJSON *state)
+{
+	struct err e = { 0, "" };
+
+	rec->saved = alert_state_save(rec->c, rec->app, state, &e) == 0;
+	if (!rec->saved && !rec->io.code) {
+		log_error("%s: a re-run may alert again", e.msg);
+		rec->io = e;
+	}
+}
+
 /* ---- traffic ------------------------------------------------------------- */
 
 /*
@@ -293,10 +314,11 @@ targets_of(const struct rollback_cmd *c, struct targets *ts, int success)
 }
 
 /* Send ev to every target not yet delivered for this release (state's
- * "delivered"); the results into arr.  Returns how many failed. */
+ * "delivered"); the results into arr.  With rec, the state is saved after
+ * each delivery.  Returns how many failed. */
 static int
 send_alerts(const struct targets *ts, const struct alert_event *ev, cJSON *state, cJSON *arr,
-    char *last_at, size_t lastsz)
+    char *last_at, size_t lastsz, struct alert_record *rec)
 {
 	cJSON *done = cJSON_GetObjectItemCaseSensitive(state, "delivered");
 	int i, failed = 0;
@@ -326,6 +348,9 @@ send_alerts(const struct targets *ts, const struct alert_event *ev, cJSON *state
 			cJSON_AddStringToObject(done, ts->name[i], res.at);
 			if (strcmp(res.at, last_at) > 0)
 				snprintf(last_at, lastsz, "%s", res.at);
+			/* Recorded first: nothing more between delivery and record. */
+			if (rec)
+				record_delivery(rec, state);
 			log_info("%s alert delivered (%d attempt%s)", ts->name[i], res.attempts,
 			    res.attempts == 1 ? "" : "s");
 		} else {
@@ -480,6 +505,16 @@ detected_at(const cJSON *doc, const char *stage, char *out, size_t outsz)
 		format_rfc3339_ms(now_ms(), out, outsz);
 }
 
+/* The first local I/O error in a row of steps that go on regardless (a
+ * remote ledger that does not answer stays the section's word alone). */
+static void
+keep_io(struct err *first, struct err *e)
+{
+	if (!first->code && e->code == EX_IOERR_)
+		*first = *e;
+	err_clear(e);
+}
+
 static int
 on_failure(struct rollback_cmd *c, const cJSON *doc, const char *stage, struct rel *r,
     cJSON *sec, struct err *e)
@@ -494,7 +529,8 @@ on_failure(struct rollback_cmd *c, const cJSON *doc, const char *stage, struct r
 	struct targets ts;
 	struct alert_event ev;
 	struct block b;
-	struct err te = { 0, "" };
+	struct err te = { 0, "" }, io = { 0, "" };
+	struct alert_record rec = { NULL, NULL, { 0, "" }, 0 };
 	int traffic_ok = 1, rc = EX_FAIL, weight = -1;
 	long long rb_ms = -1;
 
@@ -566,7 +602,7 @@ on_failure(struct rollback_cmd *c, const cJSON *doc, const char *stage, struct r
 	    ledger_update(&l, decide_failed, &fa, e) < 0) {
 		log_error("%s", e->msg);
 		cJSON_AddStringToObject(sec, "ledger_error", e->msg);
-		err_clear(e);
+		keep_io(&io, e);
 	} else {
 		cJSON_AddStringToObject(sec, "ledger", l.name);
 	}
@@ -587,7 +623,7 @@ on_failure(struct rollback_cmd *c, const cJSON *doc, const char *stage, struct r
 	if (block_write(c->state_dir, &b, e) < 0) {
 		log_error("%s", e->msg);
 		cJSON_AddStringToObject(sec, "block_error", e->msg);
-		err_clear(e);
+		keep_io(&io, e);
 	} else {
 		char *p = xasprintf("%s/%s", c->state_dir, BLOCK_FILE);
 
@@ -628,11 +664,13 @@ on_failure(struct rollback_cmd *c, const cJSON *doc, const char *stage, struct r
 	ev.rollback_ms = rb_ms;
 	targets_of(c, &ts, 0);
 	alerts = cJSON_AddArrayToObject(sec, "alerts");
-	send_alerts(&ts, &ev, state, alerts, sent_at, sizeof(sent_at));
-	if (alert_state_save(c, r->app, state, e) < 0) {
-		log_warn("%s: a re-run may alert again", e->msg);
-		err_clear(e);
-	}
+	rec.c = c;
+	rec.app = r->app;
+	send_alerts(&ts, &ev, state, alerts, sent_at, sizeof(sent_at), &rec);
+	if (!rec.saved && !rec.io.code)
+		record_delivery(&rec, state);
+	if (rec.io.code)
+		keep_io(&io, &rec.io);
 	cJSON_Delete(state);
 
 	tl = cJSON_AddObjectToObject(sec, "timeline");
@@ -653,6 +691,10 @@ on_failure(struct rollback_cmd *c, const cJSON *doc, const char *stage, struct r
 		    cJSON_CreateString("traffic_not_restored"));
 		*e = te;
 		e->code = EX_SERVICE;
+		rc = -1;
+	} else if (io.code) {
+		/* Rolled back, but what records it is incomplete: say so. */
+		*e = io;
 		rc = -1;
 	}
 	free(fa.rolled_back_to);
@@ -727,7 +769,7 @@ on_success(struct rollback_cmd *c, struct rel *r, cJSON *sec, struct err *e)
 		ev.rollback_ms = -1;
 		targets_of(c, &ts, 1);
 		alerts = cJSON_AddArrayToObject(sec, "alerts");
-		send_alerts(&ts, &ev, state, alerts, sent, sizeof(sent));
+		send_alerts(&ts, &ev, state, alerts, sent, sizeof(sent), NULL);
 		cJSON_Delete(state);
 	}
 	free(sa.previous);
@@ -769,6 +811,10 @@ rollback_work(struct stage *s, void *arg, cJSON **section, struct err *e)
 		    "--app, or run after ci-push and ci-canary)", !r.app ? "app" : "version");
 	}
 	rc = stage ? on_failure(c, doc, stage, &r, sec, e) : on_success(c, &r, sec, e);
+	if (rc < 0 && !json_str(sec, "status")) {
+		cJSON_AddStringToObject(sec, "status", "error");
+		cJSON_AddStringToObject(sec, "reason", e->msg);
+	}
 	if (rc == EX_PASS)
 		json_set(s->p.doc, "status", cJSON_CreateString("passed"));
 	rel_free(&r);

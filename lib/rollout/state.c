@@ -174,7 +174,7 @@ rollout_state_event(const struct rollout_state *st, const char *event, cJSON *fi
 	cJSON *j = cJSON_CreateObject(), *c;
 	char at[40], *text, *p;
 	long long now = now_ms();
-	size_t len, off = 0;
+	size_t len;
 	int fd, rc = 0;
 
 	format_rfc3339_ms(now, at, sizeof(at));
@@ -202,20 +202,7 @@ rollout_state_event(const struct rollout_state *st, const char *event, cJSON *fi
 	if (fd < 0) {
 		rc = err_set(e, EX_IOERR_, "cannot open '%s': %s", p, strerror(errno));
 	} else {
-		while (off < len) {
-			ssize_t w = write(fd, text + off, len - off);
-
-			if (w < 0 && errno == EINTR)
-				continue;
-			if (w <= 0) {
-				rc = err_set(e, EX_IOERR_, "cannot write '%s': %s", p,
-				    strerror(w < 0 ? errno : EIO));
-				break;
-			}
-			off += (size_t)w;
-		}
-		if (rc == 0 && fsync(fd) != 0)
-			rc = err_set(e, EX_IOERR_, "cannot sync '%s': %s", p, strerror(errno));
+		rc = append_whole(fd, p, text, len, e);
 		if (close(fd) != 0 && rc == 0)
 			rc = err_set(e, EX_IOERR_, "cannot write '%s': %s", p, strerror(errno));
 	}

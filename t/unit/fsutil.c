@@ -1,4 +1,4 @@
-/* Unit tests for lib/fsutil.c: atomic writes, mkdir -p, locks, reads. */
+/* Unit tests for lib/fsutil.c: atomic writes, mkdir -p, locks, reads, appends. */
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -423,6 +423,40 @@ test_exists(void)
 		ok(0, "symlink: %s", strerror(errno));
 }
 
+static void
+test_append(void)
+{
+	struct rlimit old, lim;
+	struct stat st;
+	struct err e;
+	char want[256], *text;
+	void (*oldsig)(int) = signal(SIGXFSZ, SIG_IGN);
+	int fd = open(P("journal"), O_RDWR | O_APPEND | O_CREAT, 0644);
+
+	err_clear(&e);
+	is_int(append_whole(fd, P("journal"), "one\n", 4, &e), 0, "append_whole appends");
+	/* A file size limit cuts the next write short, as a full disk does:
+	 * what went in is taken back out. */
+	if (getrlimit(RLIMIT_FSIZE, &old) == 0) {
+		lim = old;
+		lim.rlim_cur = 10;
+		setrlimit(RLIMIT_FSIZE, &lim);
+		is_int(append_whole(fd, P("journal"), "two, cut short\n", 15, &e), -1,
+		    "append_whole cut short fails");
+		setrlimit(RLIMIT_FSIZE, &old);
+		snprintf(want, sizeof(want), "cannot append to '%s': %s", P("journal"),
+		    strerror(EFBIG));
+		is_str(e.msg, want, "says why");
+		ok(fstat(fd, &st) == 0 && st.st_size == 4, "the part written is taken back");
+	}
+	signal(SIGXFSZ, oldsig);
+	is_int(append_whole(fd, P("journal"), "three\n", 6, &e), 0, "the next append is whole");
+	close(fd);
+	text = read_file(P("journal"), 0, NULL, &e);
+	is_str(text, "one\nthree\n", "no torn record between them");
+	free(text);
+}
+
 int
 main(void)
 {
@@ -439,6 +473,7 @@ main(void)
 	test_lock();
 	test_read();
 	test_exists();
+	test_append();
 	rm_rf(dir);
 	ok(!path_exists(dir), "scratch directory removed");
 	return done_testing();

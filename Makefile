@@ -146,15 +146,46 @@ fuzz-%: build/fuzz/% FORCE
 # (in a fresh make, so pkg-config sees the new libraries) builds and runs
 # every TAP test with prove: C unit tests and shell tests alike.  Under CI
 # (CI set and not false or 0, as .ci/run sets it) it first fuzzes every
-# target for CIFUZZTIME seconds, two at a time: make fuzz, below.
+# target for CIFUZZTIME seconds, two at a time (make fuzz, below), and
+# after the tests runs them a second time built with SANITIZE=1
+# (sanitize-test, below).
 CIFUZZTIME = 20
 check: deps
 	@case "$(CI)" in ""|false|0) ;; *) \
 	    $(MAKE) --no-print-directory -j2 fuzz FUZZTIME=$(CIFUZZTIME) || exit 1 ;; esac
 	@$(MAKE) --no-print-directory test
+	@case "$(CI)" in ""|false|0) ;; *) \
+	    $(MAKE) --no-print-directory sanitize-test SANITIZE=1 || exit 1 ;; esac
 
+# With SANITIZE=1 every sanitizer report goes to a file of build/san/ as
+# well as failing the program (ASan and UBSan halt, LeakSanitizer is on):
+# a test that expects a tool to fail must not take a sanitizer's exit for
+# the failure it wanted, so any report there fails the run after prove.
+SANDIR   = $(CURDIR)/build/san
+SANOPTS  = log_path=$(SANDIR)/report:halt_on_error=1:abort_on_error=0
 test: all $(UNITS) $(REPLAYS)
-	prove -j2 -e '' $(UNITS) t/t[0-9]*.sh
+	@rm -rf $(SANDIR)
+	@case "$(SANITIZE)" in 1) mkdir -p $(SANDIR) ;; esac
+	@if [ "$(SANITIZE)" = 1 ]; then \
+	    export ASAN_OPTIONS="$(SANOPTS):detect_leaks=1:exitcode=86" \
+	        UBSAN_OPTIONS="$(SANOPTS):print_stacktrace=1:exitcode=86" \
+	        LSAN_OPTIONS="$(SANOPTS):exitcode=86"; fi; \
+	prove -j2 -e '' $(TESTS); rc=$$?; \
+	if [ -d $(SANDIR) ] && [ -n "$$(ls $(SANDIR))" ]; then \
+	    for f in $$(ls $(SANDIR)/* | head -n 5); do echo "== $$f"; cat "$$f"; done; \
+	    echo "make test: $$(ls $(SANDIR) | wc -l) sanitizer reports in $(SANDIR)" >&2; exit 1; fi; \
+	exit $$rc
+TESTS    = $(UNITS) t/t[0-9]*.sh
+
+# The second run under CI: the same tests built with ASan and UBSan, but
+# the fuzz replays (make fuzz ran every seed under both sanitizers just
+# before) and the tests that run none of our C code (the test library's
+# self-test, the layout and the CI examples' YAML).
+SANSKIP  = t/t0002-test-lib.sh t/t0901-examples-ci.sh t/t0950-fuzz-regressions.sh
+sanitize-test:
+	@echo "make check: the tests again, built with SANITIZE=1"
+	@$(MAKE) --no-print-directory test SANITIZE=1 \
+	    TESTS="$$(echo $(UNITS) $(filter-out $(SANSKIP),$(wildcard t/t[0-9]*.sh)))"
 
 deps:
 	@scripts/install-deps --check >/dev/null 2>&1 || scripts/install-deps
@@ -188,4 +219,4 @@ clean:
 	rm -f $(TOOLS) lib/*/*.o lib/libci.a t/unit/*.t t/fuzz/*.run .flags .flags.new
 	rm -rf t/trash.* ci-out build/fuzz
 
-.PHONY: all check test deps demo lint install uninstall clean fuzz FORCE
+.PHONY: all check test sanitize-test deps demo lint install uninstall clean fuzz FORCE

@@ -11,9 +11,10 @@ TOOLS="ci-gate ci-build ci-push ci-smoke ci-canary ci-rollback ci-deploy"
 
 # Peak memory, in KiB, that a tool may use on input it refuses: the
 # document is refused before it is held.  Sanitizers (make SANITIZE=1)
-# keep shadow memory and quarantines of their own.
+# keep shadow memory and a quarantine of freed blocks (256 MiB by default)
+# of their own: there the bound only catches a runaway.
 limit=65536
-grep -q fsanitize "$SRC_ROOT/.flags" 2>/dev/null && limit=262144
+grep -q fsanitize "$SRC_ROOT/.flags" 2>/dev/null && limit=1048576
 
 # refused TOOL FILE PATTERN: TOOL refuses the document in FILE with exit
 # 65, a message matching PATTERN, nothing on stdout, in bounded memory.

@@ -1244,20 +1244,84 @@ proc_subreaper(void)
 #endif
 }
 
+/* Whether pid is in keep. */
+static int
+kept(const pid_t *keep, size_t nkeep, pid_t pid)
+{
+	size_t i;
+
+	for (i = 0; i < nkeep; i++)
+		if (keep[i] == pid)
+			return 1;
+	return 0;
+}
+
+/* The children of this process that are not in keep, from the kernel's
+ * list of each thread's children (one small read per thread); -1 when
+ * the kernel keeps no such list (CONFIG_PROC_CHILDREN). */
+static long
+adopted_fast(const pid_t *keep, size_t nkeep, pid_t *out, size_t max)
+{
+	DIR *d = opendir("/proc/self/task");
+	struct dirent *de;
+	size_t n = 0;
+	int seen = 0;
+
+	if (!d)
+		return -1;
+	while (n < max && (de = readdir(d))) {
+		char path[64], buf[4096], *p, *end;
+		int fd, len;
+
+		if (de->d_name[0] < '1' || de->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/task/%ld/children",
+		    strtol(de->d_name, NULL, 10));
+		if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+			continue;
+		seen = 1;
+		len = (int)read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+		if (len < 0)
+			continue;
+		if (len == (int)sizeof(buf) - 1) {
+			/* more children than a page holds: the slow way sees all */
+			closedir(d);
+			return -1;
+		}
+		buf[len] = '\0';
+		for (p = buf; n < max; p = end) {
+			long v = strtol(p, &end, 10);
+
+			if (end == p)
+				break;
+			if (v > 0 && !kept(keep, nkeep, (pid_t)v))
+				out[n++] = (pid_t)v;
+		}
+	}
+	closedir(d);
+	return seen ? (long)n : -1;
+}
+
 /* The children of this process that are not in keep. */
 static size_t
 adopted(const pid_t *keep, size_t nkeep, pid_t *out, size_t max)
 {
-	DIR *d = opendir("/proc");
+	long fast = adopted_fast(keep, nkeep, out, max);
+	DIR *d;
 	struct dirent *de;
 	pid_t me = getpid();
-	size_t n = 0, i;
+	size_t n = 0;
 
+	if (fast >= 0)
+		return (size_t)fast;
+	/* Without the children files: every process's parent, from /proc. */
+	d = opendir("/proc");
 	while (d && n < max && (de = readdir(d))) {
 		char path[64], buf[512], *rp;
 		long long ppid;
 		pid_t pid;
-		int fd, len, mine = 0;
+		int fd, len;
 
 		if (de->d_name[0] < '1' || de->d_name[0] > '9')
 			continue;
@@ -1274,9 +1338,7 @@ adopted(const pid_t *keep, size_t nkeep, pid_t *out, size_t max)
 		if (!(rp = strrchr(buf, ')')) || sscanf(rp + 1, " %*c %lld", &ppid) != 1 ||
 		    ppid != (long long)me)
 			continue;
-		for (i = 0; i < nkeep; i++)
-			mine |= keep[i] == pid;
-		if (!mine)
+		if (!kept(keep, nkeep, pid))
 			out[n++] = pid;
 	}
 	if (d)

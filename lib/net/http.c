@@ -173,6 +173,10 @@ http_easy(const struct http_opts *o, struct http_response *resp)
 	    (long)(o->connect_timeout_ms ? o->connect_timeout_ms : 10000));
 	if (o->max_time_ms)
 		curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)o->max_time_ms);
+	if (o->stall_ms > 0) {
+		curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
+		curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, (long)((o->stall_ms + 999) / 1000));
+	}
 	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
 	if (o->follow) {

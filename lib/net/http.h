@@ -30,6 +30,8 @@ struct http_opts {
 	int insecure_tls;		/* 1: do not verify the peer (ci-smoke --insecure) */
 	long long connect_timeout_ms;	/* 0: 10 s */
 	long long max_time_ms;		/* 0: none */
+	long long stall_ms;		/* a transfer that moves no byte for this long
+					 * fails (whole seconds, rounded up); 0: never */
 	int follow;			/* follow redirects (at most 10) */
 	size_t body_max;		/* 0: HTTP_BODY_MAX */
 	const char *user_agent;		/* NULL: "ci-tools/VERSION" */

@@ -107,8 +107,11 @@ int http_token_ok(const char *s);
  * GET url until it answers 2xx (or 3xx too, with accept_3xx; redirects
  * are not followed) or timeout_ms has passed.  A refused connection, a
  * timeout and any other answer mean "not yet": back off through
- * core/retry (at most 100 ms at first, doubling up to 2 s, jittered) and
- * ask again, each request bounded by what is left of the time.  Messages
+ * core/retry (at most 100 ms at first, doubling up to 2 s, jittered, or
+ * as long as a Retry-After asks) and ask again, each request bounded by
+ * what is left of the time; when the pause would pass the time, no
+ * request is squeezed into what is left: it fails with what the last
+ * one got.  Messages
  * name the URL as shown: the caller's form without secrets, or, when
  * shown is NULL, the URL without its userinfo; redact, when set, hides
  * secrets in libcurl's error texts (it returns a fresh string).

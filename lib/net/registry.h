@@ -143,7 +143,7 @@ enum {
 	"      --chunk-size SIZE  upload blobs above SIZE in chunks (default 64M)\n" \
 	"      --retries N        attempts per request (default 6; 1: no retry)\n" \
 	"      --retry-time DUR   give up on a request after DUR of retries (default 60s)\n" \
-	"      --stall-timeout DUR  a transfer moving no byte for DUR fails (default 60s)\n" \
+	"      --stall-timeout D  a transfer moving no byte for D fails (default 60s)\n" \
 	"      --no-blob-cache    do not use the blob-location cache\n"
 
 void registry_opts_init(struct registry_opts *o);

@@ -43,6 +43,24 @@ stopped(const struct registry *r)
 
 /* ---- options ---------------------------------------------------------- */
 
+const char *
+registry_options_help(const char *omit)
+{
+	static char text[sizeof(REGISTRY_OPTIONS_HELP)];
+	const char *all = REGISTRY_OPTIONS_HELP, *at = strstr(all, omit), *bol, *eol;
+
+	if (!at)
+		return all;
+	for (bol = at; bol > all && bol[-1] != '\n'; bol--)
+		;
+	eol = strchr(at, '\n');
+	eol = eol ? eol + 1 : at + strlen(at);
+	/* Both pieces come out of the text: they fit. */
+	memcpy(text, all, (size_t)(bol - all));
+	memcpy(text + (bol - all), eol, strlen(eol) + 1);
+	return text;
+}
+
 void
 registry_opts_init(struct registry_opts *o)
 {

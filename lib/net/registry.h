@@ -146,6 +146,10 @@ enum {
 	"      --stall-timeout D  a transfer moving no byte for D fails (default 60s)\n" \
 	"      --no-blob-cache    do not use the blob-location cache\n"
 
+/* REGISTRY_OPTIONS_HELP without the line of the option omit (such as
+ * "--chunk-size"), for a tool that does not take it; a static string. */
+const char *registry_options_help(const char *omit);
+
 void registry_opts_init(struct registry_opts *o);
 /*
  * Handle one option from REGISTRY_LONG_OPTIONS.  Returns 1 when handled, 0

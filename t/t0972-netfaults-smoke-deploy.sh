@@ -81,8 +81,9 @@ test_expect_success '--wait on an app that resets: not ready (exit 1), the last 
 	no_secret wreset.json wreset.err
 '
 
+# The app answers after 5 s: too late for a wait of 2 s.
 test_expect_success '--wait on an app that stalls: no request outlives --wait-timeout' '
-	proxy_rules proxy "[{\"action\": \"stall\", \"hold\": 30}]" &&
+	proxy_rules proxy "[{\"action\": \"stall\", \"hold\": 5}]" &&
 	test_expect_code 1 ci-smoke --new --wait $base/health --wait-timeout 2s -v base=$base health.hurl >wstall.json 2>wstall.err &&
 	smoke_json wstall.json "s[\"wait\"][\"ready\"] is False and \"timed out\" in s[\"reason\"]" &&
 	test $(proxy_count proxy stall) = 1 &&
@@ -136,7 +137,7 @@ test_expect_success 'ci-deploy --wait, an app that resets: exit 1, naming the UR
 '
 
 test_expect_success 'ci-deploy --wait, an app that stalls: exit 1 within --timeout' '
-	deploy_fails dstall "[{\"action\": \"stall\", \"hold\": 30}]" &&
+	deploy_fails dstall "[{\"action\": \"stall\", \"hold\": 5}]" &&
 	test $(proxy_count proxy stall) = 1 &&
 	proxy_stalls_by proxy client
 '

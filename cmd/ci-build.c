@@ -59,26 +59,6 @@ static const struct option registry_longopts[] = {
 	{ NULL, 0, NULL, 0 }
 };
 
-/* REGISTRY_OPTIONS_HELP without --chunk-size: chunks are for uploads, and
- * a build only pulls. */
-static const char *
-registry_help(void)
-{
-	static char text[sizeof(REGISTRY_OPTIONS_HELP)];
-	const char *all = REGISTRY_OPTIONS_HELP, *at = strstr(all, "--chunk-size"), *bol, *eol;
-
-	if (!at)
-		return all;
-	for (bol = at; bol > all && bol[-1] != '\n'; bol--)
-		;
-	eol = strchr(at, '\n');
-	eol = eol ? eol + 1 : at + strlen(at);
-	/* Both pieces come out of the text: they fit. */
-	memcpy(text, all, (size_t)(bol - all));
-	memcpy(text + (bol - all), eol, strlen(eol) + 1);
-	return text;
-}
-
 static int
 parse_ll(const char *s, long long lo, long long hi, long long *out)
 {
@@ -224,7 +204,8 @@ parse_args(struct stage *st, int argc, char **argv, struct options *o)
 	    "the image vVERSION-<short commit> (default: the document's run.source.version).";
 	st->opts = opts;
 	st->more_opts = registry_longopts;
-	st->more_help = registry_help();
+	/* Chunks are for uploads, and a build only pulls. */
+	st->more_help = registry_options_help("--chunk-size");
 	if ((rc = old_version_flag(st, argc, argv)) >= 0)
 		return rc;
 	while ((c = stage_getopt(st, argc, argv)) != -1) {

@@ -18,7 +18,7 @@
 #include "net/http.h"
 #include "release/deploy.h"
 
-enum { OPT_TO = STAGE_KEY, OPT_WAIT, OPT_TIMEOUT, OPT_SLOT };
+enum { OPT_TO = STAGE_KEY, OPT_WAIT, OPT_TIMEOUT, OPT_SLOT, OPT_CA_FILE };
 
 static const struct stage_opt opts[] = {
 	{ "to", OPT_TO, required_argument, "ENV",
@@ -29,6 +29,8 @@ static const struct stage_opt opts[] = {
 	  "for the command and the wait together (default 10m)" },
 	{ "slot", OPT_SLOT, required_argument, "NAME",
 	  "CI_SLOT (default: the slot of the canary section)" },
+	{ "ca-file", OPT_CA_FILE, required_argument, "FILE",
+	  "with --wait: trust the CA certificates in FILE too" },
 	STAGE_OPT_END
 };
 
@@ -39,8 +41,8 @@ parse_args(struct stage *st, int argc, char **argv, struct deploy_cmd *c)
 	struct err ue = { 0, "" };
 	int ch, rc = 0;
 
-	st->synopsis = "ci-deploy [-qv] --to ENV [--wait URL] [--timeout DURATION] [--slot NAME]\n"
-	    "                 [--new] [--version-tag VERSION] -- COMMAND [ARG...]\n"
+	st->synopsis = "ci-deploy [-qv] --to ENV [--wait URL] [--ca-file FILE] [--timeout DURATION]\n"
+	    "                 [--slot NAME] [--new] [--version-tag VERSION] -- COMMAND [ARG...]\n"
 	    "       ci-deploy --version";
 	st->about = "The deploy stage: run COMMAND with CI_IMAGE, CI_IMAGE_TAG, CI_VERSION,\n"
 	    "CI_COMMIT, CI_ENV and CI_SLOT from the document, wait for URL, and record\n"
@@ -49,6 +51,11 @@ parse_args(struct stage *st, int argc, char **argv, struct deploy_cmd *c)
 	st->ordered = 1;
 	while (rc == 0 && (ch = stage_getopt(st, argc, argv)) != -1) {
 		switch (ch) {
+		case OPT_CA_FILE:
+			if (http_ca_file_check(optarg, &ue) < 0)
+				rc = stage_usage_error(st, "--ca-file: %s", ue.msg);
+			c->ca_file = optarg;
+			break;
 		case OPT_SLOT:
 			c->slot = optarg;
 			if (!*optarg)

@@ -105,7 +105,8 @@ parse_args(struct stage *st, int argc, char **argv, struct rollback_cmd *c,
 	    "and blocks the pipeline; a passed one becomes stable.  See ci-rollback(1).";
 	st->opts = opts;
 	st->more_opts = registry_longopts;
-	st->more_help = REGISTRY_OPTIONS_HELP;
+	/* --retries is ci-rollback's own (traffic): the registry's is hidden. */
+	st->more_help = registry_options_help("--retries");
 	while (rc == 0 && (ch = stage_getopt(st, argc, argv)) != -1) {
 		if (ch >= REGOPT_FIRST && ch < REGOPT_LAST) {
 			if (registry_opts_arg(ro, ch, optarg, &e) < 0)

@@ -7,18 +7,6 @@ test_description='ci-rollback after a real canary behind HAProxy: traffic, alert
 CI_STATE_DIR=$TRASH/state
 export CI_STATE_DIR
 
-# receiver NAME [options]: an alert stand-in in the background, its port
-# in NAME.port, what it got in NAME.jsonl.
-receiver() {
-	rc_name_=$1
-	shift
-	rm -f "$rc_name_.ready"
-	"$TEST_DIRECTORY/helpers/alert-receiver" --port 0 --port-file "$rc_name_.port" \
-		--out "$TRASH/$rc_name_.jsonl" --ready-file "$rc_name_.ready" "$@" &
-	hap_track_ $! alert-receiver
-	n=0 && until test -e "$rc_name_.ready"; do sleep 0.1; n=$((n + 1)); test $n -lt 100 || return 1; done
-}
-
 # spec FILE: a fast rollout of "shop" through lb/.
 spec() {
 	cat >"$1" <<-EOF

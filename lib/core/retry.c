@@ -32,3 +32,14 @@ retry_next(const struct retry_policy *p, struct retry_state *s, long long retry_
 		return -1;
 	return wait;
 }
+
+long long
+retry_left_ms(const struct retry_policy *p, const struct retry_state *s)
+{
+	long long left;
+
+	if (!s->attempts || p->max_total_ms <= 0)
+		return -1;
+	left = p->max_total_ms - (mono_ms() - s->first_fail_ms);
+	return left > 1 ? left : 1;
+}

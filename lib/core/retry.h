@@ -36,4 +36,12 @@ long long retry_delay_ms(const struct retry_policy *p, int attempt, long long re
 long long retry_next(const struct retry_policy *p, struct retry_state *s,
     long long retry_after_ms);
 
+/*
+ * What is left of p's time since the first failure (at least 1), for
+ * capping the next attempt's own timeout so that a stalled server cannot
+ * make one attempt outlive the budget; -1 when there is no bound yet (no
+ * failure so far, or no max_total_ms).
+ */
+long long retry_left_ms(const struct retry_policy *p, const struct retry_state *s);
+
 #endif

@@ -535,7 +535,7 @@ fetch_token(const struct auth_token_req *q, const char *realm, char **token,
 		CURL *c = http_easy(&ho, &resp);
 		cJSON *j;
 		const char *tok;
-		long long exp, retry_after = -1, wait;
+		long long exp, retry_after = -1, wait, left;
 		int retry = 0;
 
 		if (!c) {
@@ -543,6 +543,9 @@ fetch_token(const struct auth_token_req *q, const char *realm, char **token,
 			return err_set(e, EX_INTERNAL, "cannot create a curl handle");
 		}
 		curl_easy_setopt(c, CURLOPT_URL, url);
+		/* After a failure, end within what is left of the retry time. */
+		if ((left = retry_left_ms(&pol, &rs)) > 0)
+			curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)left);
 		if (use_form) {
 			form = token_form(q);
 			curl_easy_setopt(c, CURLOPT_POSTFIELDS, form);

@@ -173,6 +173,10 @@ http_easy(const struct http_opts *o, struct http_response *resp)
 	    (long)(o->connect_timeout_ms ? o->connect_timeout_ms : 10000));
 	if (o->max_time_ms)
 		curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)o->max_time_ms);
+	if (o->stall_ms > 0) {
+		curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
+		curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, (long)((o->stall_ms + 999) / 1000));
+	}
 	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
 	if (o->follow) {
@@ -571,8 +575,8 @@ http_wait(struct http_wait *w, struct err *e)
 	static const struct retry_policy policy = { INT_MAX, WAIT_BASE_MS, WAIT_CAP_MS, 0 };
 	struct retry_state rs = { 0, 0 };
 	struct http_url hu;
-	long long end = mono_ms() + w->timeout_ms, delay;
-	char *shown, *last = xstrdup("no answer yet");
+	long long end = mono_ms() + w->timeout_ms, delay, ra;
+	char *shown, *last = xstrdup("no answer yet"), d[32];
 	int rc = -1;
 
 	if (w->shown) {
@@ -621,20 +625,30 @@ http_wait(struct http_wait *w, struct err *e)
 		w->status = resp.status;
 		free(last);
 		last = wait_answer(w, &resp, &e2);
+		ra = resp.status > 0 ? http_retry_after_ms(http_header(&resp, "Retry-After")) : -1;
 		curl_easy_cleanup(c);
 		http_response_free(&resp);
 		log_verbose("waiting for '%s': %s (attempt %d)", shown, last, w->attempts);
 		left = end - mono_ms();
-		if (left <= 0) {
-			char d[32];
-
-			format_duration(w->timeout_ms, d, sizeof(d));
-			err_set(e, EX_FAIL, "'%s' was not ready after %s (%d attempt%s; last: %s)", shown,
-			    d, w->attempts, w->attempts == 1 ? "" : "s", last);
+		delay = left > 0 ? retry_next(&policy, &rs, ra) : -1;
+		if (delay >= 0 && delay < left) {
+			sleep_ms(delay, w->stop);
+			continue;
+		}
+		/*
+		 * No time for another attempt (a Retry-After may ask for more
+		 * than is left): wait out the time rather than make an attempt
+		 * squeezed into what remains, whose timeout would hide what the
+		 * service last said.
+		 */
+		if (left > 0 && sleep_ms(left, w->stop) < 0) {
+			err_set(e, EX_TEMP, "interrupted while waiting for '%s'", shown);
 			break;
 		}
-		delay = retry_next(&policy, &rs, -1);
-		sleep_ms(delay >= 0 && delay < left ? delay : left, w->stop);
+		format_duration(w->timeout_ms, d, sizeof(d));
+		err_set(e, EX_FAIL, "'%s' was not ready after %s (%d attempt%s; last: %s)", shown,
+		    d, w->attempts, w->attempts == 1 ? "" : "s", last);
+		break;
 	}
 	free(shown);
 	free(last);

@@ -30,6 +30,8 @@ struct http_opts {
 	int insecure_tls;		/* 1: do not verify the peer (ci-smoke --insecure) */
 	long long connect_timeout_ms;	/* 0: 10 s */
 	long long max_time_ms;		/* 0: none */
+	long long stall_ms;		/* a transfer that moves no byte for this long
+					 * fails (whole seconds, rounded up); 0: never */
 	int follow;			/* follow redirects (at most 10) */
 	size_t body_max;		/* 0: HTTP_BODY_MAX */
 	const char *user_agent;		/* NULL: "ci-tools/VERSION" */
@@ -105,8 +107,11 @@ int http_token_ok(const char *s);
  * GET url until it answers 2xx (or 3xx too, with accept_3xx; redirects
  * are not followed) or timeout_ms has passed.  A refused connection, a
  * timeout and any other answer mean "not yet": back off through
- * core/retry (at most 100 ms at first, doubling up to 2 s, jittered) and
- * ask again, each request bounded by what is left of the time.  Messages
+ * core/retry (at most 100 ms at first, doubling up to 2 s, jittered, or
+ * as long as a Retry-After asks) and ask again, each request bounded by
+ * what is left of the time; when the pause would pass the time, no
+ * request is squeezed into what is left: it fails with what the last
+ * one got.  Messages
  * name the URL as shown: the caller's form without secrets, or, when
  * shown is NULL, the URL without its userinfo; redact, when set, hides
  * secrets in libcurl's error texts (it returns a fresh string).

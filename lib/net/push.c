@@ -115,6 +115,19 @@ take_chunk_min(struct push_task *p)
 	p->chunk = v > 0 ? v : 0;
 }
 
+/*
+ * A PUT or PATCH of the upload proper.  It is never retried by itself
+ * (push_recover() is), so its retry state is free to carry the session's
+ * failures: xfer_start() then ends it within what is left of
+ * --retry-time.
+ */
+static void
+upload_prepare(struct push_task *p, const char *method, char *url)
+{
+	push_prepare(p, method, url);
+	p->t.x.retry = p->retry;
+}
+
 /* Start the next request of the upload proper: a PUT or a PATCH. */
 static int
 push_upload(struct push_task *p, struct err *e)
@@ -126,7 +139,7 @@ push_upload(struct push_task *p, struct err *e)
 		return -1;
 	if (p->offset == 0 && p->b->size <= chunk_opt) {
 		/* Monolithic: the whole blob in the closing PUT. */
-		push_prepare(p, "PUT", with_digest(p->location, p->b->digest));
+		upload_prepare(p, "PUT", with_digest(p->location, p->b->digest));
 		x->body = BODY_FILE;
 		x->fd = p->b->fd;
 		x->off = 0;
@@ -139,14 +152,14 @@ push_upload(struct push_task *p, struct err *e)
 		p->chunk = chunk_opt;
 	if (p->offset >= p->b->size) {
 		/* Everything is there: close the session. */
-		push_prepare(p, "PUT", with_digest(p->location, p->b->digest));
+		upload_prepare(p, "PUT", with_digest(p->location, p->b->digest));
 		x->body = BODY_MEM;
 		x->mem = "";
 		x->len = 0;
 		p->t.state = P_PUT;
 		return 1;
 	}
-	push_prepare(p, "PATCH", xstrdup(p->location));
+	upload_prepare(p, "PATCH", xstrdup(p->location));
 	x->body = BODY_FILE;
 	x->fd = p->b->fd;
 	x->off = p->offset;

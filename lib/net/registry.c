@@ -33,6 +33,7 @@
 #define PROGRESS_EVERY_MS 100
 #define BACKOFF_BASE_MS 250
 #define BACKOFF_CAP_MS 10000
+#define STALL_TIMEOUT_MS 60000
 
 static int
 stopped(const struct registry *r)
@@ -41,6 +42,24 @@ stopped(const struct registry *r)
 }
 
 /* ---- options ---------------------------------------------------------- */
+
+const char *
+registry_options_help(const char *omit)
+{
+	static char text[sizeof(REGISTRY_OPTIONS_HELP)];
+	const char *all = REGISTRY_OPTIONS_HELP, *at = strstr(all, omit), *bol, *eol;
+
+	if (!at)
+		return all;
+	for (bol = at; bol > all && bol[-1] != '\n'; bol--)
+		;
+	eol = strchr(at, '\n');
+	eol = eol ? eol + 1 : at + strlen(at);
+	/* Both pieces come out of the text: they fit. */
+	memcpy(text, all, (size_t)(bol - all));
+	memcpy(text + (bol - all), eol, strlen(eol) + 1);
+	return text;
+}
 
 void
 registry_opts_init(struct registry_opts *o)
@@ -116,6 +135,12 @@ registry_opts_arg(struct registry_opts *o, int opt, const char *arg, struct err 
 		if (parse_duration(arg, &o->retry_time_ms, &why) < 0 || o->retry_time_ms <= 0)
 			return err_set(e, EX_USAGE_, "--retry-time '%s': %s", arg,
 			    why ? why : "expected a positive duration");
+		return 1;
+	case REGOPT_STALL_TIMEOUT:
+		if (parse_duration(arg, &o->stall_timeout_ms, &why) < 0 ||
+		    o->stall_timeout_ms < 1000)
+			return err_set(e, EX_USAGE_, "--stall-timeout '%s': %s", arg,
+			    why ? why : "expected a duration of at least 1s");
 		return 1;
 	case REGOPT_NO_CACHE:
 		o->no_cache = 1;
@@ -294,6 +319,7 @@ registry_new(const struct registry_opts *o)
 	r->o = o;
 	r->ho.ca_file = o->ca_file;
 	r->ho.connect_timeout_ms = 10000;
+	r->ho.stall_ms = o->stall_timeout_ms > 0 ? o->stall_timeout_ms : STALL_TIMEOUT_MS;
 	r->ho.body_max = ERRBODY_MAX;
 	r->multi = curl_multi_init();
 	if (r->multi) {
@@ -649,6 +675,8 @@ xfer_start(struct xfer *x, struct err *e)
 {
 	struct registry *r = x->r;
 	struct http_opts ho = r->ho;
+	struct retry_policy p;
+	long long left;
 	CURL *c;
 	size_t i;
 
@@ -661,15 +689,25 @@ xfer_start(struct xfer *x, struct err *e)
 		ho.body_max = x->body_max;
 	if (x->probe)
 		ho.insecure_tls = 1;
+	/*
+	 * After a failure, the attempt must end within what is left of
+	 * --retry-time.  A blob may rightly take longer than that to move,
+	 * so only its stall timeout is cut; any other request is small.
+	 */
+	retry_policy_of(r, &p);
+	if ((left = retry_left_ms(&p, &x->retry)) > 0) {
+		if (x->body == BODY_FILE || x->sink_fd >= 0) {
+			if (left < ho.stall_ms)
+				ho.stall_ms = left;
+		} else {
+			ho.max_time_ms = left;
+		}
+	}
 	c = x->c = http_easy(&ho, &x->resp);
 	if (!c)
 		return err_set(e, EX_INTERNAL, "cannot create a curl handle");
 	curl_easy_setopt(c, CURLOPT_URL, x->url);
 	curl_easy_setopt(c, CURLOPT_PRIVATE, x);
-	/* A stalled transfer fails instead of hanging forever. */
-	curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
-	curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME,
-	    (long)((r->o->timeout_ms > 0 ? r->o->timeout_ms : 60000) / 1000));
 	for (i = 0; i < x->nhdrs; i++)
 		x->slist = curl_slist_append(x->slist, x->hdrs[i]);
 	x->slist = curl_slist_append(x->slist, "Expect:");

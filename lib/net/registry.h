@@ -8,7 +8,13 @@
  * (opts.parallel at once, at most opts.host_conns connections per host),
  * large ones in chunks; every request is retried with jittered exponential
  * backoff on connection errors, 408, 429 and 5xx (Retry-After honoured),
- * bounded by opts.retries attempts and opts.retry_time_ms in total.
+ * bounded by opts.retries attempts and opts.retry_time_ms in total.  A
+ * transfer that moves no byte for opts.stall_timeout_ms fails (and is
+ * retried); once a request has failed, each new attempt gets at most
+ * what is left of opts.retry_time_ms, so that a stalled server cannot
+ * stretch the retries past it: a request without a blob body as its
+ * whole time, a blob transfer (which may rightly take long) as its stall
+ * timeout.
  *
  * Plain HTTP: only for hosts named in opts.insecure (HOST or HOST:PORT)
  * and, unless opts.no_default_insecure, for the loopback names localhost,
@@ -71,7 +77,7 @@ struct registry_opts {
 	long long chunk_size;		/* 0: REGISTRY_DEFAULT_CHUNK */
 	int retries;			/* attempts per request; 0: default; 1: no retry */
 	long long retry_time_ms;	/* 0: default */
-	long long timeout_ms;		/* a stalled transfer fails after this; 0: 60 s */
+	long long stall_timeout_ms;	/* a transfer moving no byte this long fails; 0: 60 s */
 	const char *platform;		/* for pulls of an index: "linux/amd64" (NULL: that) */
 	const char *cache_dir;		/* blob-location cache; NULL: $XDG_CACHE_HOME/ci-tools */
 	int no_cache;			/* 1: do not read or write the blob-location cache */
@@ -105,6 +111,7 @@ enum {
 	REGOPT_CHUNK_SIZE,		/* --chunk-size SIZE (k, M, G suffixes) */
 	REGOPT_RETRIES,			/* --retries N */
 	REGOPT_RETRY_TIME,		/* --retry-time DURATION */
+	REGOPT_STALL_TIMEOUT,		/* --stall-timeout DURATION */
 	REGOPT_NO_CACHE,		/* --no-blob-cache */
 	REGOPT_LAST
 };
@@ -120,6 +127,7 @@ enum {
 	{ "chunk-size", required_argument, NULL, REGOPT_CHUNK_SIZE }, \
 	{ "retries", required_argument, NULL, REGOPT_RETRIES }, \
 	{ "retry-time", required_argument, NULL, REGOPT_RETRY_TIME }, \
+	{ "stall-timeout", required_argument, NULL, REGOPT_STALL_TIMEOUT }, \
 	{ "no-blob-cache", no_argument, NULL, REGOPT_NO_CACHE }
 
 #define REGISTRY_OPTIONS_HELP \
@@ -135,7 +143,12 @@ enum {
 	"      --chunk-size SIZE  upload blobs above SIZE in chunks (default 64M)\n" \
 	"      --retries N        attempts per request (default 6; 1: no retry)\n" \
 	"      --retry-time DUR   give up on a request after DUR of retries (default 60s)\n" \
+	"      --stall-timeout D  a transfer moving no byte for D fails (default 60s)\n" \
 	"      --no-blob-cache    do not use the blob-location cache\n"
+
+/* REGISTRY_OPTIONS_HELP without the line of the option omit (such as
+ * "--chunk-size"), for a tool that does not take it; a static string. */
+const char *registry_options_help(const char *omit);
 
 void registry_opts_init(struct registry_opts *o);
 /*

@@ -221,6 +221,7 @@ wait_for(const struct deploy_cmd *c, long long left, cJSON *sec, struct err *e)
 	w.shown = hu.url;
 	w.timeout_ms = left > 0 ? left : 1;
 	w.accept_3xx = 1;
+	w.ca_file = c->ca_file;
 	w.stop = &stage_signal;
 	log_info("waiting for '%s' to answer", hu.url);
 	rc = http_wait(&w, &we);

@@ -48,6 +48,7 @@ struct deploy_cmd {
 	const char *env;		/* --to ENV (deploy_env_valid()) */
 	const char *slot;		/* --slot NAME, or NULL */
 	const char *wait_url;		/* --wait URL, or NULL */
+	const char *ca_file;		/* --ca-file: for --wait, or NULL */
 	long long timeout_ms;		/* --timeout: the command and the wait, > 0 */
 	char *const *argv;		/* the command, NULL-terminated */
 	const char *state_dir;		/* the log goes to STATE_DIR/deploy/ */

@@ -309,8 +309,11 @@ targets_of(const struct rollback_cmd *c, struct targets *ts, int success)
 		ts->v[ts->n].to = c->email_to;
 		ts->name[ts->n++] = "email";
 	}
-	for (int i = 0; i < ts->n; i++)
+	for (int i = 0; i < ts->n; i++) {
 		ts->v[i].max_attempts = c->alert_attempts;
+		/* --ca-file is for every server ci-rollback speaks TLS to. */
+		ts->v[i].ca_file = c->reg ? c->reg->ca_file : NULL;
+	}
 }
 
 /* Send ev to every target not yet delivered for this release (state's

@@ -54,7 +54,8 @@ struct rollback_cmd {
 	const char *spec;		/* -f rollout.json (by hand: the traffic config) */
 	/* --tag-stable */
 	int tag_stable;
-	struct registry_opts *reg;	/* registry options, for --tag-stable */
+	struct registry_opts *reg;	/* registry options, for --tag-stable (and
+					 * --ca-file for the alerts too) */
 	/* by hand */
 	const char *to;			/* --to previous|VERSION|DIGEST */
 	const char *deploy_cmd;		/* --deploy-cmd TEXT ({{image}}, {{version}}, {{slot}}) */

@@ -16,6 +16,7 @@
 #include <curl/curl.h>
 
 #include "core/buf.h"
+#include "core/encode.h"
 #include "core/json.h"
 #include "core/log.h"
 #include "net/http.h"
@@ -289,15 +290,26 @@ prom_query(const struct rollout_metric *mt, const char *canary, const char *stab
 	struct http_response resp = HTTP_RESPONSE_INIT;
 	static const char *const names[] = { "canary", "stable" };
 	const char *values[2] = { canary, stable };
-	char *q = rollout_subst(mt->query, names, values, 2), *enc = http_urlencode(q), *url;
+	char *q, *enc, *url, *shown;
 	size_t L = strlen(mt->address);
 	CURL *c;
 	int rc;
 
+	/* Checked here, as the hurl file of a synthetic metric is: a CA
+	 * file that cannot be used is the spec's fault. */
+	if (mt->ca_file && http_ca_file_check(mt->ca_file, e) < 0) {
+		err_prefix(e, "metric '%s': ca_file", mt->name);
+		return -1;
+	}
+	q = rollout_subst(mt->query, names, values, 2);
+	enc = http_urlencode(q);
+	/* Credentials in the address are sent, never shown. */
+	shown = url_redact(mt->address);
 	memset(&ho, 0, sizeof(ho));
 	ho.connect_timeout_ms = 5000;
 	ho.max_time_ms = 10000;
 	ho.body_max = 16u << 20;
+	ho.ca_file = mt->ca_file;
 	url = xasprintf("%.*s/api/v1/query?query=%s", (int)(L && mt->address[L - 1] == '/' ?
 	    L - 1 : L), mt->address, enc);
 	c = http_easy(&ho, &resp);
@@ -305,7 +317,7 @@ prom_query(const struct rollout_metric *mt, const char *canary, const char *stab
 	{
 		char what[512];
 
-		snprintf(what, sizeof(what), "metric '%s': Prometheus at '%s'", mt->name, mt->address);
+		snprintf(what, sizeof(what), "metric '%s': Prometheus at '%s'", mt->name, shown);
 		rc = http_perform(c, &resp, what, e);
 	}
 	if (rc == 0 && resp.status == 400) {
@@ -313,7 +325,7 @@ prom_query(const struct rollout_metric *mt, const char *canary, const char *stab
 		    mt->name, q, buf_str(&resp.body));
 	} else if (rc == 0 && resp.status != 200) {
 		rc = err_set(e, EX_SERVICE, "metric '%s': Prometheus at '%s' answered %ld", mt->name,
-		    mt->address, resp.status);
+		    shown, resp.status);
 	} else if (rc == 0) {
 		char name[256];
 
@@ -322,7 +334,8 @@ prom_query(const struct rollout_metric *mt, const char *canary, const char *stab
 	}
 	curl_easy_cleanup(c);
 	http_response_free(&resp);
-	free(url);
+	free_secret(url);
+	free(shown);
 	free(enc);
 	free(q);
 	return rc;

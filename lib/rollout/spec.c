@@ -44,6 +44,7 @@ metric_free(struct rollout_metric *m)
 	free(m->name);
 	free(m->query);
 	free(m->address);
+	free(m->ca_file);
 	free(m->command);
 	free(m->listen);
 	free(m->instance);
@@ -690,7 +691,7 @@ load_metric(struct rollout_spec *s, const cJSON *m, const char *path,
 {
 	static const char *const keys[] = { "name", "source", "max", "max_increase", "critical",
 		"query", "address", "command", "listen", "quantile", "resource", "instance",
-		"runc_root", "file", "urls", NULL };
+		"runc_root", "file", "urls", "ca_file", NULL };
 	struct rollout_metric mm, *dst;
 	const cJSON *c;
 	char *source = NULL, *resource = NULL;
@@ -728,6 +729,7 @@ load_metric(struct rollout_spec *s, const cJSON *m, const char *path,
 	if (get_string(m, "name", path, &mm.name, src, e) < 0 ||
 	    get_string(m, "query", path, &mm.query, src, e) < 0 ||
 	    get_string(m, "address", path, &mm.address, src, e) < 0 ||
+	    get_string(m, "ca_file", path, &mm.ca_file, src, e) < 0 ||
 	    get_string(m, "command", path, &mm.command, src, e) < 0 ||
 	    get_string(m, "listen", path, &mm.listen, src, e) < 0 ||
 	    get_string(m, "resource", path, &resource, src, e) < 0 ||

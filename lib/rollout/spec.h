@@ -72,6 +72,7 @@ struct rollout_metric {
 	int critical;		/* one failure aborts at once */
 	char *query;		/* prometheus: {{canary}}, {{stable}} substituted */
 	char *address;		/* prometheus: base URL */
+	char *ca_file;		/* prometheus: an extra CA bundle (PEM), or NULL */
 	char *command;		/* exec: sh -c TEXT, {{slot}}/{{role}} as $1/$2 */
 	char *listen;		/* haproxy-log: HOST:PORT to receive syslog on */
 	double quantile;	/* haproxy-log: 50..100 (default 99) */

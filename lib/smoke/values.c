@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "core/buf.h"
+#include "core/encode.h"
 #include "core/fsutil.h"
 #include "net/http.h"
 #include "core/json.h"
@@ -450,6 +451,19 @@ smoke_redact(const struct smoke_secrets *s, const char *text)
 		}
 	}
 	return buf_detach(&b, NULL);
+}
+
+char *
+smoke_redact_url(const struct smoke_secrets *s, const char *url)
+{
+	char *bare, *out;
+
+	if (!url)
+		return NULL;
+	bare = url_redact(url);
+	out = smoke_redact(s, bare);
+	free_secret(bare);
+	return out;
 }
 
 void

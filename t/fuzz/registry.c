@@ -46,7 +46,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	registry_opts_init(&o);
 	o.retries = 1;
-	o.timeout_ms = 5000;
+	o.stall_timeout_ms = 5000;
 	o.no_cache = 1;
 
 	serve_set(data, size);

@@ -9,6 +9,9 @@
 #   wait_pid_file FILE         until the pid in FILE is gone (30 s)
 #   weight SERVER              HAProxy's "get weight app/SERVER"
 #   is ACTUAL EXPECTED         test = that prints both when they differ
+#   receiver NAME [options]    an alert-receiver (ci-rollback's alerts) in
+#                              the background, its port in NAME.port, what
+#                              it got in NAME.jsonl
 
 load() {
 	rm -f stop-load load.json load-ready &&
@@ -36,4 +39,14 @@ weight() {
 
 is() {
 	test "$1" = "$2" || { echo "got '$1', want '$2'"; return 1; }
+}
+
+receiver() {
+	rc_name_=$1
+	shift
+	rm -f "$rc_name_.ready"
+	"$TEST_DIRECTORY/helpers/alert-receiver" --port 0 --port-file "$rc_name_.port" \
+		--out "$TRASH/$rc_name_.jsonl" --ready-file "$rc_name_.ready" "$@" &
+	hap_track_ $! alert-receiver
+	n=0 && until test -e "$rc_name_.ready"; do sleep 0.1; n=$((n + 1)); test $n -lt 100 || return 1; done
 }

@@ -1,8 +1,28 @@
 # registry-lib.sh: fixtures for the ci-push tests (sourced after test-lib.sh).
 #
 #   start_registry DIR [registry-start options]   port in DIR/port
-#   start_proxy DIR UPSTREAM_PORT RULES_FILE       port in DIR/port
-#   start_token_server DIR KEY CERT USERS          port in DIR/port
+#   start_proxy DIR UPSTREAM RULES_FILE [--tcp]    port in DIR/port; UPSTREAM
+#                                   is a port of 127.0.0.1, HOST:PORT or
+#                                   unix:PATH (registry-proxy: in front of
+#                                   any HTTP server, or with --tcp of
+#                                   HAProxy's runtime API)
+#   start_token_server DIR KEY CERT USERS [--tls CERT KEY]   port in DIR/port
+#   proxy_rules DIR JSON            the rules of the proxy in DIR (read
+#                                   again for every request); its log emptied
+#   proxy_count DIR ACTION          requests the proxy in DIR handled so
+#                                   ("stall-end": stalls over)
+#   proxy_stalls_by DIR WHO         every stall of the proxy in DIR ended by
+#                                   WHO ("client": the client gave up)
+#   proxy_fail_then_hold DIR [MATCH]  the retry-time case: requests that
+#                                   match (MATCH: JSON members such as
+#                                   '"method": "HEAD", ') get 503 once, then
+#                                   no answer for 30 s, more than any
+#                                   --retry-time the tests give
+#   proxy_gave_up_in_time DIR       ... and the client gave up within its
+#                                   retry time: one 503, one stall it
+#                                   ended itself, nothing after
+#   wrong_name_cert DIR             DIR/ca.crt, and DIR/srv.crt and srv.key
+#                                   that it signed for wrong.example alone
 #   make_image LAYOUT TAG SIZE...   an image made with umoci, one layer of
 #                                   SIZE random bytes per SIZE
 #   reg_has_manifest PORT REPO REF  the registry holds that manifest
@@ -56,7 +76,11 @@ start_registry() {
 start_proxy() {
 	rm -f "$1/port" "$1/pid"
 	mkdir -p "$1"
-	registry-proxy --upstream "127.0.0.1:$2" --dir "$1" --rules "$3" </dev/null >"$1.log" 2>&1 &
+	case $2 in
+	*:*) sp_up_=$2 ;;
+	*) sp_up_=127.0.0.1:$2 ;;
+	esac
+	registry-proxy --upstream "$sp_up_" --dir "$1" --rules "$3" ${4+"$4"} </dev/null >"$1.log" 2>&1 &
 	reg_track_ $!
 	wait_for_file "$1/port" && wait_for_port "$(cat "$1/port")"
 }
@@ -64,10 +88,49 @@ start_proxy() {
 start_token_server() {
 	rm -f "$1/port" "$1/pid"
 	mkdir -p "$1"
-	registry-token-server --dir "$1" --key "$2" --cert "$3" --users "$4" \
-		</dev/null >"$1.log" 2>&1 &
+	st_dir_=$1
+	shift
+	registry-token-server --dir "$st_dir_" --key "$1" --cert "$2" --users "$3" \
+		${4+"$4" "$5" "$6"} </dev/null >"$st_dir_.log" 2>&1 &
+	set -- "$st_dir_"
 	reg_track_ $!
 	wait_for_file "$1/port" && wait_for_port "$(cat "$1/port")"
+}
+
+proxy_rules() {
+	mkdir -p "$1" &&
+	echo "$2" >"$1.rules" &&
+	: >"$1/requests.log"
+}
+
+proxy_count() {
+	grep -c "\"action\": \"$2\"" "$1/requests.log"
+}
+
+proxy_stalls_by() {
+	test "$(proxy_count "$1" stall-end)" -gt 0 &&
+	! grep "\"action\": \"stall-end\"" "$1/requests.log" | grep -v "\"by\": \"$2\""
+}
+
+proxy_fail_then_hold() {
+	proxy_rules "$1" "[{${2-}\"action\": \"status\", \"status\": 503, \"times\": 1}, {${2-}\"action\": \"stall\", \"hold\": 30}]"
+}
+
+proxy_gave_up_in_time() {
+	test "$(proxy_count "$1" status)" = 1 &&
+	test "$(proxy_count "$1" stall)" = 1 &&
+	proxy_stalls_by "$1" client
+}
+
+wrong_name_cert() {
+	mkdir -p "$1" &&
+	openssl req -x509 -newkey rsa:2048 -nodes -keyout "$1/ca.key" -out "$1/ca.crt" \
+		-days 2 -subj /CN=ci-tools-test-ca 2>/dev/null &&
+	openssl req -newkey rsa:2048 -nodes -keyout "$1/srv.key" -out "$1/srv.csr" \
+		-subj /CN=wrong.example 2>/dev/null &&
+	printf "subjectAltName=DNS:wrong.example\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n" >"$1/ext" &&
+	openssl x509 -req -in "$1/srv.csr" -CA "$1/ca.crt" -CAkey "$1/ca.key" -CAcreateserial \
+		-out "$1/srv.crt" -days 2 -extfile "$1/ext" 2>/dev/null
 }
 
 make_image() {

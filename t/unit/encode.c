@@ -7,6 +7,7 @@
 #include "core/encode.h"
 #include "core/retry.h"
 #include "core/size.h"
+#include "core/timeutil.h"
 
 static const struct {
 	const char *plain, *std, *url_nopad;
@@ -162,6 +163,21 @@ test_retry(void)
 
 		ok(retry_next(&t, &ts, 250) >= 0, "a wait within the total time is allowed");
 		ok(retry_next(&t, &ts, 400) < 0, "a wait past the total time gives up");
+	}
+	{
+		struct retry_policy t = { 100, 200, 1000, 60000 }, nob = { 100, 200, 1000, 0 };
+		struct retry_state ts = { 0, 0 };
+		long long left;
+
+		ok(retry_left_ms(&t, &ts) == -1, "no failure yet: no bound on the attempt");
+		ts.attempts = 1;
+		ts.first_fail_ms = mono_ms() - 59000;
+		left = retry_left_ms(&t, &ts);
+		ok(left > 0 && left <= 1000, "an attempt gets what is left of the time (%lld ms)",
+		    left);
+		ts.first_fail_ms = mono_ms() - 70000;
+		ok(retry_left_ms(&t, &ts) == 1, "the time used up: 1 ms, never 0 (no timeout)");
+		ok(retry_left_ms(&nob, &ts) == -1, "no total time: no bound");
 	}
 }
 

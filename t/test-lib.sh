@@ -59,6 +59,12 @@ export GIT_AUTHOR_NAME GIT_AUTHOR_EMAIL GIT_COMMITTER_NAME GIT_COMMITTER_EMAIL G
 
 say() { echo "# $*"; }
 
+# The suite's credentials, in one place: a test says "$REGISTRY_PASSWORD"
+# (scripts t/ did not write, as t0002 writes some, have none).
+if test -f "$TEST_DIRECTORY/data/credentials"; then
+	. "$TEST_DIRECTORY/data/credentials"
+fi
+
 test_set_prereq() { test_prereqs="$test_prereqs$1 "; }
 test_have_prereq() {
 	case "$test_prereqs" in *" $1 "*) return 0 ;; esac

@@ -37,8 +37,8 @@ test_expect_success 'the document is one line and its run comes from git' '
 	test_json doc.json "d[\"stages\"][0][\"name\"] == \"gate\" and d[\"stages\"][0][\"status\"] == \"passed\""
 '
 
-test_expect_success 'credentials in the remote URL never reach the document' '
-	test_json doc.json "d[\"run\"][\"source\"][\"repository\"] == \"https://git.example.com/acme/app.git\"" &&
+test_expect_success 'credentials in the remote URL never reach the document: shown as ***' '
+	test_json doc.json "d[\"run\"][\"source\"][\"repository\"] == \"https://***@git.example.com/acme/app.git\"" &&
 	! grep -e "$GIT_REMOTE_TOKEN" doc.json
 '
 

@@ -16,6 +16,7 @@
 #include <curl/curl.h>
 
 #include "core/buf.h"
+#include "core/encode.h"
 #include "core/json.h"
 #include "core/log.h"
 #include "net/http.h"
@@ -290,6 +291,7 @@ prom_query(const struct rollout_metric *mt, const char *canary, const char *stab
 	static const char *const names[] = { "canary", "stable" };
 	const char *values[2] = { canary, stable };
 	char *q = rollout_subst(mt->query, names, values, 2), *enc = http_urlencode(q), *url;
+	char *shown = url_redact(mt->address);
 	size_t L = strlen(mt->address);
 	CURL *c;
 	int rc;
@@ -305,7 +307,7 @@ prom_query(const struct rollout_metric *mt, const char *canary, const char *stab
 	{
 		char what[512];
 
-		snprintf(what, sizeof(what), "metric '%s': Prometheus at '%s'", mt->name, mt->address);
+		snprintf(what, sizeof(what), "metric '%s': Prometheus at '%s'", mt->name, shown);
 		rc = http_perform(c, &resp, what, e);
 	}
 	if (rc == 0 && resp.status == 400) {
@@ -313,7 +315,7 @@ prom_query(const struct rollout_metric *mt, const char *canary, const char *stab
 		    mt->name, q, buf_str(&resp.body));
 	} else if (rc == 0 && resp.status != 200) {
 		rc = err_set(e, EX_SERVICE, "metric '%s': Prometheus at '%s' answered %ld", mt->name,
-		    mt->address, resp.status);
+		    shown, resp.status);
 	} else if (rc == 0) {
 		char name[256];
 
@@ -322,9 +324,10 @@ prom_query(const struct rollout_metric *mt, const char *canary, const char *stab
 	}
 	curl_easy_cleanup(c);
 	http_response_free(&resp);
-	free(url);
+	free_secret(url);
 	free(enc);
 	free(q);
+	free(shown);
 	return rc;
 }
 

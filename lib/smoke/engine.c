@@ -16,6 +16,7 @@
 #include <curl/curl.h>
 
 #include "core/buf.h"
+#include "core/encode.h"
 #include "core/fsutil.h"
 #include "core/json.h"
 #include "core/size.h"
@@ -1405,6 +1406,52 @@ kv_pair(const char *k, const char *v)
 #define URL_FLAGS (CURLU_GUESS_SCHEME | CURLU_NON_SUPPORT_SCHEME | CURLU_PATH_AS_IS)
 
 /*
+ * What a request logs in with is a secret, whether or not --secret said
+ * so: the password of a [BasicAuth] or of the URL's userinfo, and the
+ * Basic header they make (an echo, a failed assert, may quote either).
+ */
+static void
+login_secrets(struct smoke_secrets *s, const char *user, const char *password)
+{
+	char *pair, *b64;
+
+	if (!s || !password || !*password)
+		return;
+	smoke_secret_add(s, password);
+	pair = xasprintf("%s:%s", user ? user : "", password);
+	b64 = b64_encode(pair, strlen(pair), B64_STD, 1);
+	smoke_secret_add(s, b64);
+	free_secret(b64);
+	free_secret(pair);
+}
+
+static void
+url_login_secrets(struct smoke_secrets *s, const char *url)
+{
+	CURLU *u = curl_url();
+	char *user = NULL, *pw = NULL, *duser = NULL, *dpw = NULL;
+
+	if (u && curl_url_set(u, CURLUPART_URL, url, URL_FLAGS) == CURLUE_OK &&
+	    curl_url_get(u, CURLUPART_PASSWORD, &pw, 0) == CURLUE_OK) {
+		curl_url_get(u, CURLUPART_USER, &user, 0);
+		/* As written, and as sent (decoded). */
+		login_secrets(s, user, pw);
+		curl_url_get(u, CURLUPART_USER, &duser, CURLU_URLDECODE);
+		curl_url_get(u, CURLUPART_PASSWORD, &dpw, CURLU_URLDECODE);
+		login_secrets(s, duser, dpw);
+	}
+	if (pw)
+		memset(pw, 0, strlen(pw));
+	if (dpw)
+		memset(dpw, 0, strlen(dpw));
+	curl_free(user);
+	curl_free(pw);
+	curl_free(duser);
+	curl_free(dpw);
+	curl_url_cleanup(u);
+}
+
+/*
  * Append the [Query] parameters to r->url.  curl's URL parser knows where
  * a query goes (before a fragment) and whether the URL has one already.
  */
@@ -1486,6 +1533,7 @@ send_entry(struct run *r, char **why)
 	if (render(r, &rq->url, 0, &url, why) < 0)
 		goto bad;
 	r->url = buf_detach(&url, NULL);
+	url_login_secrets(r->o->secrets, r->url);
 	if (rq->nquery && add_query(r, rq, why) < 0)
 		goto bad;
 	free(res->url);
@@ -1534,6 +1582,7 @@ send_entry(struct run *r, char **why)
 		curl_easy_setopt(r->c, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
 		curl_easy_setopt(r->c, CURLOPT_USERNAME, k);
 		curl_easy_setopt(r->c, CURLOPT_PASSWORD, v);
+		login_secrets(r->o->secrets, k, v);
 		free(k);
 		free_secret(v);
 		k = v = NULL;

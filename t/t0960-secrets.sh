@@ -161,7 +161,16 @@ test_expect_success 'ci-smoke: [BasicAuth] from a variable, userinfo in a URL, -
 	jsonpath "$.headers.authorization" == "not this either"
 	jsonpath "$.query.key" == "{{apikey}}x"
 	body contains "{{url_pw}}-not"
+
+	# name: a file that spells the header out
+	GET http://{{host}}/echo
+	[BasicAuth]
+	alice: {{basic_pw}}
+	HTTP 200
+	[Asserts]
 	EOF
+	printf "jsonpath \"\$.headers.authorization\" == \"Basic %s\"\n" \
+		"$(printf "alice:%s" "$HURL_BASIC_PASSWORD" | base64)" >>login.hurl &&
 	printf "host=%s\nbasic_pw=%s\nurl_pw=%s\n" "$app" "$HURL_BASIC_PASSWORD" "$HURL_URL_PASSWORD" >vars &&
 	test_expect_code 1 ci-smoke --new --verbose --verbose --continue-on-error --variables-file vars \
 		--secret "apikey=$SMOKE_API_KEY" --wait "http://w:$HURL_URL_PASSWORD@$app/health" \
@@ -169,6 +178,7 @@ test_expect_success 'ci-smoke: [BasicAuth] from a variable, userinfo in a URL, -
 	test_json smoke.json "d[\"smoke\"][\"wait\"][\"url\"] == \"http://***@$app/health\"" &&
 	test_json smoke.json "d[\"smoke\"][\"files\"][0][\"entries\"][1][\"url\"] == \"http://***@$app/echo?key=***\"" &&
 	test_json smoke.json "[a[\"actual\"] for a in d[\"smoke\"][\"files\"][0][\"entries\"][1][\"asserts\"][1:3]] == [\"\\\"Basic ***\\\"\", \"\\\"***\\\"\"]" &&
+	test_json smoke.json "[(a[\"status\"], a[\"assert\"]) for a in d[\"smoke\"][\"files\"][0][\"entries\"][2][\"asserts\"][1:]] == [(\"passed\", \"jsonpath \\\"\$.headers.authorization\\\" == \\\"Basic ***\\\"\")]" &&
 	test_grep "Basic \*\*\*" smoke.xml &&
 	test_grep "Basic \*\*\*" smoke.tap
 '

@@ -304,7 +304,11 @@ test_expect_success GIT 'ci-gate: the block ci-rollback left in the shared ledge
 	CI_STATE_DIR=$TRASH/gate-state CI_LEDGER=$ledger test_expect_code 1 ci-gate --new -v \
 		-g ok=true >blocked.json 2>blocked.err &&
 	shows blocked.err "http://\*\*\*@127.0.0.1:$(port git)/ledger.git refs/ci/block:blocked.json" &&
-	test_json blocked.json "d[\"gate\"][\"blocked\"][\"file\"].startswith(\"http://***@127.0.0.1:\")"
+	test_json blocked.json "d[\"gate\"][\"blocked\"][\"file\"].startswith(\"http://***@127.0.0.1:\")" &&
+	: >not-a-dir &&
+	CI_STATE_DIR=$TRASH/not-a-dir/state CI_LEDGER=$ledger test_expect_code 1 ci-gate --new -v \
+		-g ok=true >unreadable.json 2>unreadable.err &&
+	test_json unreadable.json "d[\"gate\"][\"blocked\"][\"file\"] == \"git:http://***@127.0.0.1:$(port git)/ledger.git\""
 '
 
 test_done

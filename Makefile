@@ -216,7 +216,7 @@ uninstall:
 	for m in $(MAN7); do rm -f $(DESTDIR)$(MANDIR)/man7/$${m#man/}; done
 
 clean:
-	rm -f $(TOOLS) lib/*/*.o lib/libci.a t/unit/*.t t/fuzz/*.run .flags .flags.new
+	rm -f $(TOOLS) lib/*/*.o lib/libci.a t/unit/*.t t/fuzz/*.run t/helpers/*.so .flags .flags.new
 	rm -rf t/trash.* ci-out build/fuzz
 
 .PHONY: all check test sanitize-test deps demo lint install uninstall clean fuzz FORCE

@@ -224,4 +224,54 @@ test_expect_success 'test_require: a whole script fails under CI, skips without'
 	test_cmp expect noreq.out
 '
 
+# A t/ of its own for sub-scripts (TEST_DIRECTORY is sub, SRC_ROOT the
+# trash): a credentials list, the sweep's helpers, and ci-gate itself (a
+# copy: the shim knows a tool by where it runs from).
+sweep_tree() {
+	mkdir -p sub/data sub/helpers cmd &&
+	cat >sub/data/credentials <<-\EOF &&
+	LEAKED_PASSWORD='l3aked-pw-0001'
+	KEPT_PASSWORD='k3pt-pw-0002'
+	EOF
+	cp "$TEST_DIRECTORY/helpers/tool-outputs.c" "$TEST_DIRECTORY/helpers/secret-sweep" sub/helpers/ &&
+	: >cmd/ci-gate.c && cp "$SRC_ROOT/ci-gate" ci-gate
+}
+
+test_expect_success PYTHON 'the sweep: what a tool wrote is swept, what the test wrote is not; the value is never shown' '
+	sweep_tree &&
+	sub leak <<-\EOF &&
+	test_expect_success "a tool writes a credential" "ci-gate --new -q -g \"x=echo \$LEAKED_PASSWORD\" >doc.json"
+	test_expect_success "... and in base64" "ci-gate --new -q -g \"y=printf u:%s \$LEAKED_PASSWORD | base64\" >doc2.json"
+	test_expect_success "the test writes one, to an input" "echo \$KEPT_PASSWORD >input && grep -q k3pt input"
+	test_expect_success "a tool says one on stderr, to the output of the test" "test_expect_code 2 ci-gate --new --bogus-\$LEAKED_PASSWORD >/dev/null"
+	EOF
+	test $(cat leak.rc) = 1 &&
+	test_grep "^ok 4 - a tool says one on stderr" leak.out &&
+	test_grep "^not ok 5 - no credential in what the tools wrote$" leak.out &&
+	test_grep "^#    doc.json:1: LEAKED_PASSWORD (as written), written by ci-gate: .*echo <LEAKED_PASSWORD>" leak.out &&
+	test_grep "^#    ci-out/gate/x.log:1: LEAKED_PASSWORD (as written), written by ci-gate: <LEAKED_PASSWORD>$" leak.out &&
+	test_grep "^#    ci-out/gate/y.log:1: LEAKED_PASSWORD (inside base64), written by ci-gate: dTp<LEAKED_PASSWORD>Q==$" leak.out &&
+	test_grep "^#    the output of test 4, line [0-9]*: LEAKED_PASSWORD (as written): ci-gate: error: unknown option .--bogus-<LEAKED_PASSWORD>." leak.out &&
+	test_grep "^1..5$" leak.out &&
+	! grep -e l3aked -e KEPT -e k3pt -e "input:" leak.out
+'
+
+test_expect_success PYTHON 'the sweep: a clean script passes, saying what it swept' '
+	sub clean <<-\EOF &&
+	test_expect_success "a tool writes no credential" "ci-gate --new -q -g x=true >doc.json"
+	EOF
+	test $(cat clean.rc) = 0 &&
+	test_grep "^ok 2 - no credential in what the tools wrote (swept [0-9]* files for 2 credentials: clean)$" clean.out
+'
+
+test_expect_success PYTHON 'the sweep: a credential short enough to be found by chance fails the script' '
+	echo "SHORT_PASSWORD=${SQ}short$SQ" >>sub/data/credentials &&
+	sub short <<-\EOF &&
+	test_expect_success "anything" "ci-gate --new -q -g x=true >doc.json"
+	EOF
+	test $(cat short.rc) = 1 &&
+	test_grep "^not ok 2 - no credential in what the tools wrote$" short.out &&
+	test_grep "SHORT_PASSWORD is shorter than 8 characters" short.out
+'
+
 test_done

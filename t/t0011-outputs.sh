@@ -79,11 +79,11 @@ test_expect_success 'a regular file is still replaced whole, never left half-wri
 
 test_expect_success 'a reference in URL form with credentials: refused, the password never shown' '
 	ci-build --new -o img5 ctx >b.json 2>err &&
-	test_expect_code 2 ci-push --new --layout img5 "http://alice:S3CRETPW@reg.example/repo:tag" >p.json 2>err &&
+	test_expect_code 2 ci-push --new --layout img5 "http://alice:$REFERENCE_URL_PASSWORD@reg.example/repo:tag" >p.json 2>err &&
 	test_grep "invalid reference .http://\*\*\*@reg.example/repo:tag." err &&
-	test_expect_code 2 ci-build --new -o img6 -t "https://bob:S3CRETPW@reg.example/r" ctx >b2.json 2>err2 &&
+	test_expect_code 2 ci-build --new -o img6 -t "https://bob:$REFERENCE_URL_PASSWORD@reg.example/r" ctx >b2.json 2>err2 &&
 	test_grep "https://\*\*\*@reg.example/r" err2 &&
-	! grep -r S3CRETPW err err2 p.json b2.json
+	! grep -r -e "$REFERENCE_URL_PASSWORD" err err2 p.json b2.json
 '
 
 test_done

@@ -35,13 +35,13 @@ test_expect_success 'URL options: not a URL, or the wrong scheme, is exit 2 at o
 	test_grep "expected an http or https URL, not ftp" err &&
 	test_expect_code 2 ci-deploy --new --to staging --wait "localhost:8080/health" -- true >out.json 2>err &&
 	test_grep "wait: .localhost:8080/health. is not an absolute URL" err &&
-	test_expect_code 2 ci-rollback --new --slack-webhook "https://bot:H00KSECRET@" >out.json 2>err &&
+	test_expect_code 2 ci-rollback --new --slack-webhook "https://bot:$WEBHOOK_PASSWORD@" >out.json 2>err &&
 	test_grep "slack-webhook: .https://\*\*\*@. is not an absolute URL" err &&
 	test_expect_code 2 ci-rollback --new --smtp-url http://mail.example >out.json 2>err &&
 	test_grep "smtp-url: .http://mail.example.: expected an smtp or smtps URL, not http" err &&
 	CI_ALERT_WEBHOOK=hooks.example/x test_expect_code 2 ci-rollback --new >out.json 2>err &&
 	test_grep "webhook: .hooks.example/x. is not an absolute URL" err &&
-	! grep -r H00KSECRET err out.json &&
+	! grep -r -e "$WEBHOOK_PASSWORD" err out.json &&
 	! test -s out.json
 '
 

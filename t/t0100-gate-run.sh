@@ -11,7 +11,7 @@ test_expect_success 'setup a git repository' '
 	git init -q -b main repo &&
 	(cd repo && echo hi >file && git add file &&
 	 git commit -q -m initial &&
-	 git remote add origin https://ci:s3cret-token@git.example.com/acme/app.git)
+	 git remote add origin "https://ci:$GIT_REMOTE_TOKEN@git.example.com/acme/app.git")
 '
 
 test_expect_success 'the seed layout passes from a spec file' '
@@ -37,9 +37,9 @@ test_expect_success 'the document is one line and its run comes from git' '
 	test_json doc.json "d[\"stages\"][0][\"name\"] == \"gate\" and d[\"stages\"][0][\"status\"] == \"passed\""
 '
 
-test_expect_success 'credentials in the remote URL never reach the document' '
-	test_json doc.json "d[\"run\"][\"source\"][\"repository\"] == \"https://git.example.com/acme/app.git\"" &&
-	! grep s3cret doc.json
+test_expect_success 'credentials in the remote URL never reach the document: shown as ***' '
+	test_json doc.json "d[\"run\"][\"source\"][\"repository\"] == \"https://***@git.example.com/acme/app.git\"" &&
+	! grep -e "$GIT_REMOTE_TOKEN" doc.json
 '
 
 test_expect_success 'each job has its full log and the tail in the document' '

@@ -2,9 +2,9 @@
 test_description='ci-gate --secrets: tracked files, every file, lines added since a base, staged lines'
 . "${0%/*}/test-lib.sh"
 
-aws1="AK""IAQ3EGT5NNB6ZQ7WXY"
-aws2="AK""IAZ7RDKMWPE4XQ2LHV"
-aws3="AK""IAM4TQ6VYPLN2JXR7A"
+aws1=$SCAN_AWS_KEY_1
+aws2=$SCAN_AWS_KEY_2
+aws3=$SCAN_AWS_KEY_3
 
 # rules_at FILE: "RULE FILE:LINE" of the findings, one a line.
 rules_at() {

@@ -2,10 +2,10 @@
 test_description='ci-gate --secrets: ci-gate:allow, the allowlist, the baseline; options checked where written'
 . "${0%/*}/test-lib.sh"
 
-aws1="AK""IAQ3EGT5NNB6ZQ7WXY"
-aws2="AK""IAZ7RDKMWPE4XQ2LHV"
-aws3="AK""IAM4TQ6VYPLN2JXR7A"
-gh="gh""p_4fK9xQm2LpZ7vR1tY8wB3nC6dE0hJ5sA2uVi"
+aws1=$SCAN_AWS_KEY_1
+aws2=$SCAN_AWS_KEY_2
+aws3=$SCAN_AWS_KEY_3
+gh=$SCAN_GITHUB_TOKEN
 
 count() {
 	python3 -c 'import json, sys
@@ -64,7 +64,7 @@ test_expect_success '... even after the secrets moved to other lines' '
 '
 
 test_expect_success '... but a new secret still fails' '
-	printf "again = \"%s\"\nnew = \"%s\"\n" "$aws1" "AK""IAW2JX7QHPLM4TVZ6N" >>src/app.py &&
+	printf "again = \"%s\"\nnew = \"%s\"\n" "$aws1" "$SCAN_AWS_KEY_4" >>src/app.py &&
 	test_expect_code 1 ci-gate --secrets --all-files --new --baseline .secrets-baseline.json >d6.json 2>e6
 '
 

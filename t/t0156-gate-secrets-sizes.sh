@@ -2,8 +2,8 @@
 test_description='ci-gate --secrets: max_file_size in the one size syntax; a tree in byte order'
 . "${0%/*}/test-lib.sh"
 
-aws1="AK""IAQ3EGT5NNB6ZQ7WXY"
-aws2="AK""IAZ7RDKMWPE4XQ2LHV"
+aws1=$SCAN_AWS_KEY_1
+aws2=$SCAN_AWS_KEY_2
 
 # job FILE KEY: the secrets job's KEY (a Python expression on it).
 job() {

@@ -6,7 +6,7 @@ test_description='ci-smoke runs the seed smoke suite against the staging app'
 start_app
 cp "$SMOKE_DATA/seed.hurl" .
 smoke() {
-	ci-smoke --new -v base="$BASE" --secret password=testPass123 "$@" seed.hurl
+	ci-smoke --new -v base="$BASE" --secret password="$SMOKE_PASSWORD" "$@" seed.hurl
 }
 
 test_expect_success 'the seed suite passes against a healthy app' '
@@ -26,7 +26,7 @@ test_expect_success 'the seed suite passes against a healthy app' '
 
 test_expect_success 'captures are reported by name only: no token in the document' '
 	! grep -E "[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}" out.json &&
-	! grep testPass123 out.json err
+	! grep -e "$SMOKE_PASSWORD" out.json err
 '
 
 test_expect_success 'bad status: a checkout answering 500 fails the suite' '
@@ -52,7 +52,7 @@ test_expect_success '... the report names the checkout entry and its status asse
 
 test_expect_success 'missing token: a refused login fails the suite' '
 	app_reset &&
-	test_expect_code 1 ci-smoke --new -v base="$BASE" --secret password=wrongPass seed.hurl >notoken.json 2>err
+	test_expect_code 1 ci-smoke --new -v base="$BASE" --secret password="$SMOKE_WRONG_PASSWORD" seed.hurl >notoken.json 2>err
 '
 
 test_expect_success '... the report names the login entry, its capture and its assert' '
@@ -63,7 +63,7 @@ test_expect_success '... the report names the login entry, its capture and its a
 	test_grep "FAIL Login flow" err &&
 	test_grep "capture .token.: the query found nothing" err &&
 	test_grep "bad credentials" err &&
-	! grep wrongPass notoken.json err
+	! grep -e "$SMOKE_WRONG_PASSWORD" notoken.json err
 '
 
 test_expect_success 'slow response: a health check over its duration assert fails' '

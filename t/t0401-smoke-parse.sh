@@ -134,7 +134,7 @@ test_expect_success 'the second of two files is checked too' '
 '
 
 test_expect_success '--dry-run prints the entries of the seed suite and runs nothing' '
-	ci-smoke -n -v base=$DEAD --secret password=x "$SMOKE_DATA/seed.hurl" >plan 2>err &&
+	ci-smoke -n -v base=$DEAD --secret password="$SMOKE_PASSWORD" "$SMOKE_DATA/seed.hurl" >plan 2>err &&
 	test_grep "seed.hurl: 6 entries" plan &&
 	test_grep "  18: POST {{base}}/login  (Login flow) -> 200, 1 assert, 1 capture" plan &&
 	test_grep "  51: GET {{base}}/search  (Search) -> 200, 2 asserts, 0 captures" plan
@@ -149,7 +149,7 @@ test_expect_success '--dry-run counts {{image}} and {{version}} as given by a do
 test_expect_success 'every supported construct parses: the feature files' '
 	ci-smoke -n -v base=$DEAD -v greeting=x -v count=1 -v flag=true -v session=s \
 	    "$SMOKE_DATA/features.hurl" "$SMOKE_DATA/negatives.hurl" "$SMOKE_DATA/chain.hurl" \
-	    -v password=p >plan &&
+	    -v password="$SMOKE_PASSWORD" >plan &&
 	test_grep "features.hurl: 15 entries" plan &&
 	test_grep "negatives.hurl: 25 entries" plan &&
 	test_grep "chain.hurl: 4 entries" plan

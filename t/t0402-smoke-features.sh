@@ -76,7 +76,7 @@ test_expect_success 'JSON with a repeated key is read (the first wins); a JSON b
 '
 
 test_expect_success 'captures chain from entry to entry' '
-	ci-smoke --new -v base="$BASE" -v password=testPass123 chain.hurl >chain.json 2>err &&
+	ci-smoke --new -v base="$BASE" -v password="$SMOKE_PASSWORD" chain.hurl >chain.json 2>err &&
 	smoke_json chain.json "s[\"status\"] == \"passed\"" &&
 	smoke_json chain.json "[x.get(\"captures\") for x in e] == [[\"token\"], [\"email\", \"plan\"], [\"seen\"], None]" &&
 	smoke_json chain.json "e[2][\"url\"] == \"$BASE/echo?plan=json\"" &&
@@ -85,7 +85,7 @@ test_expect_success 'captures chain from entry to entry' '
 
 test_expect_success 'captures start afresh in each file: a second file does not see them' '
 	printf "GET {{base}}/profile\nAuthorization: Bearer {{token}}\nHTTP 200\n" >uses-token.hurl &&
-	{ ci-smoke --new -v base="$BASE" -v password=testPass123 chain.hurl uses-token.hurl >x.json 2>err;
+	{ ci-smoke --new -v base="$BASE" -v password="$SMOKE_PASSWORD" chain.hurl uses-token.hurl >x.json 2>err;
 	  echo $? >rc; } &&
 	test $(cat rc) = 2 &&
 	test_grep "uses-token.hurl:2: undefined variable .token." err

@@ -7,8 +7,8 @@ start_app
 # Hidden as given, URL-encoded ('/' is %2F in [Query]) and JSON-escaped
 # ('/' stays); what a server derives from a secret (decoded '+', a split
 # at '&') cannot be recognized, so this one survives a raw URL intact.
-KEY='s3cr3t/Key-x_y~z'
-PASSWORD=testPass123
+KEY=$SMOKE_API_KEY
+PASSWORD=$SMOKE_PASSWORD
 
 cat >secrets.hurl <<'HURL'
 # name: login

@@ -15,7 +15,7 @@ HTTP 200
 HURL
 
 test_expect_success 'a passing run: JUnit that xmllint accepts, one test case per entry' '
-	ci-smoke --new -v base="$BASE" --secret password=testPass123 --junit reports/junit.xml \
+	ci-smoke --new -v base="$BASE" --secret password="$SMOKE_PASSWORD" --junit reports/junit.xml \
 	    --tap=reports/tap.txt seed.hurl odd.hurl >out.json 2>err &&
 	python3 - reports/junit.xml >cases <<-\PY &&
 	import sys, xml.etree.ElementTree as ET
@@ -67,7 +67,7 @@ test_expect_success 'a failing run' '
 	app_control "{\"db_down\": true}" &&
 	dead=http://127.0.0.1:$(test_free_port) &&
 	printf "# name: down\nGET {{dead}}/health\nHTTP 200\n\nGET {{dead}}/x\n" >dead.hurl &&
-	test_expect_code 1 ci-smoke --new -v base="$BASE" -v dead=$dead --secret password=testPass123 \
+	test_expect_code 1 ci-smoke --new -v base="$BASE" -v dead=$dead --secret password="$SMOKE_PASSWORD" \
 	    --junit fail.xml --tap=fail.tap seed.hurl dead.hurl >fail.json 2>err
 '
 
@@ -110,7 +110,7 @@ test_expect_success '... TAP: not ok with the story as comments, skips as SKIP' 
 '
 
 test_expect_success '--tap alone puts TAP on stdout instead of the document' '
-	ci-smoke --new --tap -v base="$BASE" --secret password=testPass123 seed.hurl >stdout.tap 2>err &&
+	ci-smoke --new --tap -v base="$BASE" --secret password="$SMOKE_PASSWORD" seed.hurl >stdout.tap 2>err &&
 	head -n 1 stdout.tap >first &&
 	echo 1..6 >expect &&
 	test_cmp expect first &&
@@ -119,7 +119,7 @@ test_expect_success '--tap alone puts TAP on stdout instead of the document' '
 
 test_expect_success 'an upstream failure gives an empty TAP plan that skips' '
 	echo "{\"ci\":1,\"run\":{\"id\":\"x\"},\"status\":\"failed\",\"stages\":[]}" |
-	{ ci-smoke --tap -v base="$BASE" --secret password=x seed.hurl >up.tap 2>err; echo $? >rc; } &&
+	{ ci-smoke --tap -v base="$BASE" --secret password="$SMOKE_PASSWORD" seed.hurl >up.tap 2>err; echo $? >rc; } &&
 	test $(cat rc) = 1 &&
 	test_grep "^1..0 # SKIP upstream stage" up.tap
 '

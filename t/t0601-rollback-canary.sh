@@ -20,11 +20,11 @@ spec() {
 
 # release VERSION: a pipeline of ci-canary then ci-rollback with every
 # alert; the document in VERSION.json, stderr in VERSION.err.
-SECRET_PATH=/services/T0SECRET/B0SECRET/XXXXSECRETXXXX
+SECRET_PATH=/services/T0SECRET/B0SECRET/$SLACK_WEBHOOK_TOKEN
 release() {
 	ci-canary --new --version-tag "$1" -f spec.json --image "registry.example/shop:$1" 2>"$1.canary.err" |
 	ci-rollback --slack-webhook "http://127.0.0.1:$(cat slack.port)$SECRET_PATH" \
-		--pagerduty-key R0UTINGKEYSECRET --pagerduty-url "http://127.0.0.1:$(cat pd.port)/v2/enqueue" \
+		--pagerduty-key "$PAGERDUTY_ROUTING_KEY" --pagerduty-url "http://127.0.0.1:$(cat pd.port)/v2/enqueue" \
 		--smtp-url "smtp://127.0.0.1:$(cat smtp.port)" --email-to lead@example.com \
 		--email-from ci@example.com --notify-success >"$1.json" 2>"$1.err"
 }
@@ -105,19 +105,19 @@ test_expect_success HAPROXY '... the Slack message is the seed s, with the figur
 
 test_expect_success HAPROXY '... PagerDuty got one critical trigger with a dedup key; the lead one mail' '
 	test_json_lines pd.jsonl "len(d) == 1 and d[0][\"path\"] == \"/v2/enqueue\"" &&
-	test_json_lines pd.jsonl "d[0][\"body\"][\"event_action\"] == \"trigger\" and d[0][\"body\"][\"payload\"][\"severity\"] == \"critical\" and d[0][\"body\"][\"routing_key\"] == \"R0UTINGKEYSECRET\"" &&
+	test_json_lines pd.jsonl "d[0][\"body\"][\"event_action\"] == \"trigger\" and d[0][\"body\"][\"payload\"][\"severity\"] == \"critical\" and d[0][\"body\"][\"routing_key\"] == \"$PAGERDUTY_ROUTING_KEY\"" &&
 	test_json_lines pd.jsonl "d[0][\"body\"][\"dedup_key\"] == \"ci-rollback/shop/v4\" or d[0][\"body\"][\"dedup_key\"].startswith(\"ci-rollback/shop/v4\")" &&
 	test_json_lines smtp.jsonl "len(d) == 1 and d[0][\"to\"] == [\"lead@example.com\"] and \"ROLLBACK\" in d[0][\"data\"] and \"v4\" in d[0][\"data\"]"
 '
 
 test_expect_success HAPROXY '... no secret in the document or on stderr' '
-	! grep -e T0SECRET -e R0UTINGKEYSECRET v4.json v4.err v2.err v2.json &&
+	! grep -e T0SECRET -e "$PAGERDUTY_ROUTING_KEY" v4.json v4.err v2.err v2.json &&
 	test_grep "http://127.0.0.1:[0-9]*/" v4.json
 '
 
 test_expect_success HAPROXY '... a re-run of the same document pages nobody twice' '
 	test_expect_code 1 ci-rollback --slack-webhook "http://127.0.0.1:$(cat slack.port)$SECRET_PATH" \
-		--pagerduty-key R0UTINGKEYSECRET --pagerduty-url "http://127.0.0.1:$(cat pd.port)/v2/enqueue" \
+		--pagerduty-key "$PAGERDUTY_ROUTING_KEY" --pagerduty-url "http://127.0.0.1:$(cat pd.port)/v2/enqueue" \
 		<v4.json >v4b.json 2>v4b.err &&
 	test_json v4b.json "all(a.get(\"earlier\") for a in d[\"rollback\"][\"alerts\"])" &&
 	test_json_lines pd.jsonl "len(d) == 1" && test_json_lines slack.jsonl "len(d) == 4"
@@ -127,7 +127,7 @@ test_expect_success HAPROXY 'the gate refuses while blocked; --unblock resolves 
 	test_expect_code 1 ci-gate --new -g "ok=true" >g.json 2>g.err &&
 	test_grep "release v4" g.err &&
 	ci-rollback --app shop --unblock --reason "fixed the retry storm" \
-		--pagerduty-key R0UTINGKEYSECRET --pagerduty-url "http://127.0.0.1:$(cat pd.port)/v2/enqueue" 2>u.err &&
+		--pagerduty-key "$PAGERDUTY_ROUTING_KEY" --pagerduty-url "http://127.0.0.1:$(cat pd.port)/v2/enqueue" 2>u.err &&
 	test_grep "pagerduty incident resolved" u.err &&
 	test_json_lines pd.jsonl "len(d) == 2 and d[1][\"body\"][\"event_action\"] == \"resolve\" and d[1][\"body\"][\"dedup_key\"] == d[0][\"body\"][\"dedup_key\"]" &&
 	ci-gate --new -g "ok=true" >g2.json

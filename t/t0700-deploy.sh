@@ -117,17 +117,17 @@ test_expect_success PYTHON '--wait polls until the service answers, the connecti
 	port=$(test_free_port) &&
 	{ smoke-app --port $port --listen-when go 2>/dev/null & } &&
 	remember_pid $! &&
-	{ ci-deploy --verbose --to staging --timeout 1m --wait "http://deployer:s3cret@127.0.0.1:$port/health" -- true \
+	{ ci-deploy --verbose --to staging --timeout 1m --wait "http://deployer:$DEPLOY_WAIT_PASSWORD@127.0.0.1:$port/health" -- true \
 		<pushed.json >wait.json 2>wait.err & } &&
 	dpid=$! && remember_pid $dpid &&
-	wait_for_grep "waiting for .http://127.0.0.1:$port/health.: .*(attempt 1)" wait.err &&
+	wait_for_grep "waiting for .http://\*\*\*@127.0.0.1:$port/health.: .*(attempt 1)" wait.err &&
 	! test -s wait.json &&
 	touch go &&
 	wait $dpid &&
 	dep wait.json "s[\"status\"] == \"passed\" and s[\"wait\"][\"ready\"] is True and s[\"wait\"][\"http_status\"] == 200" &&
-	dep wait.json "s[\"wait\"][\"url\"] == \"http://127.0.0.1:$port/health\" and s[\"wait\"][\"attempts\"] >= 2" &&
+	dep wait.json "s[\"wait\"][\"url\"] == \"http://***@127.0.0.1:$port/health\" and s[\"wait\"][\"attempts\"] >= 2" &&
 	dep wait.json "isinstance(s[\"wait\"][\"duration_ms\"], int)" &&
-	! grep s3cret wait.json wait.err
+	! grep -e "$DEPLOY_WAIT_PASSWORD" wait.json wait.err
 '
 
 test_expect_success PYTHON '--wait takes a 3xx answer as up' '
@@ -136,14 +136,14 @@ test_expect_success PYTHON '--wait takes a 3xx answer as up' '
 	dep redir.json "s[\"status\"] == \"passed\" and s[\"wait\"][\"http_status\"] == 302 and s[\"wait\"][\"attempts\"] == 1"
 '
 
-test_expect_success '--wait on a port nothing listens on: failed, naming the URL, without its password' '
+test_expect_success '--wait on a port nothing listens on: failed, naming the URL, its password as ***' '
 	dead=127.0.0.1:$(test_free_port) &&
-	test_expect_code 1 ci-deploy --to staging --timeout 1s --wait "http://ops:hunter2@$dead/health" -- true \
+	test_expect_code 1 ci-deploy --to staging --timeout 1s --wait "http://ops:$DEPLOY_WAIT_PASSWORD2@$dead/health" -- true \
 		<pushed.json >dead.json 2>dead.err &&
 	dep dead.json "s[\"status\"] == \"failed\" and s[\"exit_status\"] == 0 and s[\"wait\"][\"ready\"] is False" &&
-	dep dead.json "s[\"reason\"].startswith(\"the command passed, but \x27http://$dead/health\x27 was not ready after \")" &&
-	test_grep "http://$dead/health" dead.err &&
-	! grep hunter2 dead.json dead.err
+	dep dead.json "s[\"reason\"].startswith(\"the command passed, but \x27http://***@$dead/health\x27 was not ready after \")" &&
+	test_grep "http://\*\*\*@$dead/health" dead.err &&
+	! grep -e "$DEPLOY_WAIT_PASSWORD2" dead.json dead.err
 '
 
 test_expect_success 'two deploys in one pipe: deploy.staging and deploy.production, both kept' '

@@ -126,8 +126,8 @@ deploy_fails() {
 	test_expect_code 1 ci-deploy --to staging --timeout 2s --wait "$base/health" -- true \
 		<doc.json >"$1.json" 2>"$1.err" &&
 	test_json "$1.json" "d[\"deploy\"][\"staging\"][\"status\"] == \"failed\" and d[\"deploy\"][\"staging\"][\"wait\"][\"ready\"] is False" &&
-	test_json "$1.json" "d[\"deploy\"][\"staging\"][\"reason\"].startswith(\"the command passed, but \x27http://$site/health\x27 was not ready after \")" &&
-	test_grep "http://$site/health" "$1.err" &&
+	test_json "$1.json" "d[\"deploy\"][\"staging\"][\"reason\"].startswith(\"the command passed, but \x27$shown/health\x27 was not ready after \")" &&
+	test_grep "$shown_re/health" "$1.err" &&
 	no_secret "$1.json" "$1.err"
 }
 

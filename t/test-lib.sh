@@ -10,6 +10,7 @@
 #   test_tool_prereq NAME PACKAGE CHECK...    (NAME is a part of Debian's PACKAGE)
 #   test_env_prereq NAME CHECK...             (NAME is about the machine: ROOT)
 #   test_require PREREQ...                    (the whole script needs them)
+#   test_secret LABEL VALUE                   (a secret made at run time)
 #   test_done
 #
 # Each script runs in its own scratch directory t/trash.NAME, with the built
@@ -21,6 +22,14 @@
 # test.  Prerequisites about the environment (ROOT, a negated one) skip.
 # A test that names a prerequisite nobody declared fails, CI or not: a
 # typo, or a script that did not source the helper that declares it.
+#
+# No secret leaked: the suite's credentials are in data/credentials,
+# sourced here ("$REGISTRY_PASSWORD").  The tools a script runs are
+# wrappers that preload helpers/tool-outputs.so, which records every file
+# a tool writes (its stdout and stderr too, when they are files); at
+# test_done, helpers/secret-sweep looks for every credential in those
+# files, and the script fails naming the file, the line and the
+# credential (README, "No secret leaked").
 
 TEST_DIRECTORY=$(cd "$(dirname "$0")" && pwd)
 SRC_ROOT=$(cd "$TEST_DIRECTORY/.." && pwd)
@@ -45,7 +54,7 @@ test_prereq_pkgs=" "
 test_prereq_envs=" "
 case "${CI-}" in ""|false|0) test_ci= ;; *) test_ci=1 ;; esac
 
-rm -rf "$TRASH"
+rm -rf "$TRASH" "$TRASH.sweep"
 mkdir -p "$TRASH" || { echo "Bail out! cannot create $TRASH"; exit 1; }
 cd "$TRASH" || exit 1
 HOME=$TRASH
@@ -58,6 +67,113 @@ GIT_CEILING_DIRECTORIES=$TEST_DIRECTORY
 export GIT_AUTHOR_NAME GIT_AUTHOR_EMAIL GIT_COMMITTER_NAME GIT_COMMITTER_EMAIL GIT_CONFIG_NOSYSTEM GIT_CEILING_DIRECTORIES
 
 say() { echo "# $*"; }
+
+# The sweep's files live beside the trash, not in it: a test may build,
+# scan or commit its whole scratch directory.
+#   SWEEP/bin       a wrapper for each tool, first on PATH
+#   SWEEP/outputs   what tool-outputs.so recorded
+#   SWEEP/issued    "LABEL<TAB>VALUE": tokens the helpers issued, and
+#                   test_secret's
+#   SWEEP/out.N     test N's output, when a tool wrote to it
+SWEEP=
+sweep_broken_=
+sweep_seen_=0
+SWEEP_OUTPUTS=
+SWEEP_SECRETS=
+export SWEEP_OUTPUTS SWEEP_SECRETS
+unset SWEEP_TOOL
+
+# sweep_setup_: the wrappers, and the shim built when its source is newer
+# (by a temporary name: scripts run two at a time).
+sweep_setup_() {
+	ss_so_=$TEST_DIRECTORY/helpers/tool-outputs.so
+	SWEEP=$TRASH.sweep
+	mkdir -p "$SWEEP/bin" || return 1
+	if ! test -f "$ss_so_" || test "$TEST_DIRECTORY/helpers/tool-outputs.c" -nt "$ss_so_"; then
+		cc -shared -fPIC -O2 -o "$ss_so_.$$" "$TEST_DIRECTORY/helpers/tool-outputs.c" -ldl \
+			>"$SWEEP/cc.err" 2>&1 && mv -f "$ss_so_.$$" "$ss_so_" || {
+			rm -f "$ss_so_.$$"
+			sweep_broken_="cannot build helpers/tool-outputs.so: $(head -n 3 "$SWEEP/cc.err")"
+			return 1
+		}
+	fi
+	for ss_c_ in "$SRC_ROOT"/cmd/ci-*.c; do
+		ss_t_=${ss_c_##*/}
+		ss_t_=${ss_t_%.c}
+		cat >"$SWEEP/bin/$ss_t_" <<-EOF || return 1
+		#!/bin/sh
+		# $ss_t_ as the tests run it: its outputs recorded (test-lib.sh).
+		SWEEP_PRELOAD=\${LD_PRELOAD-}
+		LD_PRELOAD="$ss_so_\${LD_PRELOAD:+ \$LD_PRELOAD}"
+		ASAN_OPTIONS=\${ASAN_OPTIONS:+\$ASAN_OPTIONS:}verify_asan_link_order=0
+		export SWEEP_PRELOAD LD_PRELOAD ASAN_OPTIONS
+		exec "$SRC_ROOT/$ss_t_" "\$@"
+		EOF
+		chmod +x "$SWEEP/bin/$ss_t_" || return 1
+	done
+	PATH=$SWEEP/bin:$PATH
+	SWEEP_OUTPUTS=$SWEEP/outputs
+	SWEEP_SECRETS=$SWEEP/issued
+	SWEEP_TOOLS=$SRC_ROOT
+	export SWEEP_TOOLS
+}
+
+# Scripts t/ did not write (t0002 writes some) have no credentials list:
+# they neither sweep nor record into the sweep of the script that ran them.
+if test -f "$TEST_DIRECTORY/data/credentials"; then
+	. "$TEST_DIRECTORY/data/credentials"
+	sweep_setup_ || sweep_broken_=${sweep_broken_:-cannot set up $TRASH.sweep}
+fi
+
+# test_secret LABEL VALUE: VALUE is a secret too (made at run time: a
+# generated key); the sweep looks for it as for data/credentials'.
+test_secret() {
+	test -n "$SWEEP_SECRETS" || return 0
+	printf '%s\t%s\n' "$1" "$2" >>"$SWEEP_SECRETS"
+}
+
+# sweep_out_ N: keep test N's output when a tool wrote to it (the body
+# left a tool's stdout or stderr alone), for the sweep.
+sweep_out_() {
+	test -n "$SWEEP" && test -f "$SWEEP/outputs" || return 0
+	so_size_=$(wc -c <"$SWEEP/outputs")
+	test "$so_size_" -gt "$sweep_seen_" || return 0
+	if tail -c +$((sweep_seen_ + 1)) "$SWEEP/outputs" | tr '\0' '\n' | cut -f3 |
+		grep -qxF "$TRASH/.out"; then
+		cp "$TRASH/.out" "$SWEEP/out.$1"
+	fi
+	sweep_seen_=$so_size_
+}
+
+# sweep_: the last test of every script: no credential in what the tools
+# wrote.  A hit names the file, the line and the credential, never its
+# value.
+sweep_() {
+	test -n "$SWEEP$sweep_broken_" || return 0
+	sw_name_="no credential in what the tools wrote"
+	if test -n "$sweep_broken_"; then
+		test_report_ fail "$sw_name_: $sweep_broken_"
+		return
+	fi
+	test_skip_ PYTHON "$sw_name_" && return
+	# The last test's output: kept as out.N already, if a tool wrote it.
+	rm -f "$TRASH/.out"
+	set --
+	for sw_f_ in "$SWEEP"/out.*; do
+		test -f "$sw_f_" && set -- "$@" --also "$sw_f_=the output of test ${sw_f_##*.}"
+	done
+	python3 "$TEST_DIRECTORY/helpers/secret-sweep" --root "$TRASH" \
+		--credentials "$TEST_DIRECTORY/data/credentials" \
+		--samples "$TEST_DIRECTORY/data/secrets/tp" --issued "$SWEEP/issued" \
+		--outputs "$SWEEP/outputs" "$@" >"$SWEEP/report" 2>&1
+	sw_rc_=$?
+	if test $sw_rc_ = 0; then
+		test_report_ ok "$sw_name_ ($(tail -n 1 "$SWEEP/report"))"
+	else
+		test_report_ fail "$sw_name_"
+		sed -e 's/^/#    /' "$SWEEP/report"
+	fi
+}
 
 test_set_prereq() { test_prereqs="$test_prereqs$1 "; }
 test_have_prereq() {
@@ -233,14 +349,18 @@ test_expect_success() {
 	if test $# = 3; then test_skip_ "$1" "$2" && return; shift; fi
 	test_chain_lint_ "$2" || { test_lint_failed_ "$1" "$2"; return; }
 	(cd "$TRASH" && test_run_ "$2")
-	if test $? = 0; then test_report_ ok "$1"; else test_report_ fail "$1"; fi
+	tes_rc_=$?
+	sweep_out_ $((test_count + 1))
+	if test $tes_rc_ = 0; then test_report_ ok "$1"; else test_report_ fail "$1"; fi
 }
 
 test_expect_failure() {
 	if test $# = 3; then test_skip_ "$1" "$2" && return; shift; fi
 	test_chain_lint_ "$2" || { test_lint_failed_ "$1" "$2"; return; }
 	(cd "$TRASH" && test_run_ "$2")
-	if test $? = 0; then test_report_ ok "$1" "TODO known breakage vanished"
+	tef_rc_=$?
+	sweep_out_ $((test_count + 1))
+	if test $tef_rc_ = 0; then test_report_ ok "$1" "TODO known breakage vanished"
 	else test_report_ fail "$1" "TODO known breakage"; fi
 }
 
@@ -322,9 +442,10 @@ PY
 }
 
 test_done() {
+	sweep_
 	echo "1..$test_count"
 	if test "$test_failed" = 0; then
-		cd "$TEST_DIRECTORY" && rm -rf "$TRASH"
+		cd "$TEST_DIRECTORY" && rm -rf "$TRASH" "$TRASH.sweep"
 		exit 0
 	fi
 	exit 1

@@ -4,6 +4,7 @@
 
 #include <openssl/rand.h>
 
+#include "core/buf.h"
 #include "core/encode.h"
 #include "core/log.h"
 
@@ -214,16 +215,26 @@ random_below(unsigned long long n)
 char *
 url_redact(const char *s)
 {
-	const char *auth = strstr(s, "://"), *end, *at = NULL, *p;
+	struct buf b = BUF_INIT;
+	const char *p = s, *auth, *end, *at, *q;
 
-	if (!auth)
-		return xstrdup(s);
-	auth += 3;
-	end = auth + strcspn(auth, "/?#");
-	for (p = auth; p < end; p++)
-		if (*p == '@')
-			at = p;
-	if (!at)
-		return xstrdup(s);
-	return xasprintf("%.*s***%s", (int)(auth - s), s, at);
+	/* Every URL of a text (a message may quote two); its authority ends
+	 * at the path, the query, the fragment or a blank. */
+	while ((auth = strstr(p, "://")) != NULL) {
+		auth += 3;
+		end = auth + strcspn(auth, "/?# \t\r\n");
+		for (at = NULL, q = auth; q < end; q++)
+			if (*q == '@')
+				at = q;
+		if (at) {
+			buf_add(&b, p, (size_t)(auth - p));
+			buf_adds(&b, "***");
+			buf_add(&b, at, (size_t)(end - at));
+		} else {
+			buf_add(&b, p, (size_t)(end - p));
+		}
+		p = end;
+	}
+	buf_adds(&b, p);
+	return buf_detach(&b, NULL);
 }

@@ -52,8 +52,12 @@ int random_hex(char *out, size_t n);
 unsigned long long random_below(unsigned long long n);
 
 /*
- * s with the userinfo of a URL in it ("scheme://user:pw@host...") shown as
- * "***@": what may be printed of a URL that carries credentials.  Text
+ * s with the userinfo of every URL in it ("scheme://user:pw@host...")
+ * shown as "***@": what may be printed or stored of a URL that may carry
+ * credentials, or of a message quoting one (libcurl's, git's).  The one
+ * redaction of URLs: every URL a tool prints, or writes into the
+ * document, a report, state or a log goes through it.  An authority ends
+ * at '/', '?', '#' or a blank; its last '@' ends the userinfo.  Text
  * without one comes back unchanged.  Fresh string.
  */
 char *url_redact(const char *s);

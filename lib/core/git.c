@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/buf.h"
+#include "core/encode.h"
 #include "core/git.h"
 #include "core/log.h"
 #include "core/proc.h"
@@ -222,22 +223,6 @@ git_capture(const char *const *args, int *status)
 	return g.out;
 }
 
-void
-url_strip_credentials(char *url)
-{
-	char *scheme = strstr(url, "://");
-	char *host, *at, *slash;
-
-	if (!scheme)
-		return;		/* scp-like "git@host:repo" has a user, no secret */
-	host = scheme + 3;
-	slash = strchr(host, '/');
-	at = strchr(host, '@');
-	if (!at || (slash && at > slash))
-		return;
-	memmove(host, at + 1, strlen(at + 1) + 1);
-}
-
 int
 git_source_read(struct git_source *s, struct err *e)
 {
@@ -260,10 +245,14 @@ git_source_read(struct git_source *s, struct err *e)
 	if (!yes)
 		return err_set(e, EX_USAGE_, "not inside a git work tree");
 	s->repository = git_capture(url, NULL);
-	if (s->repository)
-		url_strip_credentials(s->repository);
-	else
+	if (s->repository) {
+		/* An origin may carry a token (GitLab's CI_REPOSITORY_URL does). */
+		t = url_redact(s->repository);
+		free_secret(s->repository);
+		s->repository = t;
+	} else {
 		s->repository = git_capture(top, NULL);
+	}
 	s->commit = git_capture(head, NULL);
 	if (!s->commit)
 		return 0;

@@ -27,7 +27,7 @@
 #define GIT_RECORD_MAX	(64u << 20)	/* gitx_each()'s longest record */
 
 struct git_source {
-	char *repository;	/* remote.origin.url (credentials stripped), else top-level path */
+	char *repository;	/* remote.origin.url (userinfo shown as ***: url_redact), else top-level path */
 	char *commit;		/* 40 hex digits */
 	char *ref;		/* "refs/heads/main", or "HEAD" when detached */
 	long long commit_time;	/* committer time of HEAD, -1 when unknown */
@@ -45,9 +45,6 @@ void git_source_free(struct git_source *s);
  * status, or -1 when git could not run or was killed.
  */
 char *git_capture(const char *const *args, int *status);
-
-/* Remove "user:pass@" from a URL in place. */
-void url_strip_credentials(char *url);
 
 struct gitx {
 	int status;		/* git's exit status; -1 when killed by a signal */

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/buf.h"
+#include "core/encode.h"
 #include "core/fsutil.h"
 #include "core/git.h"
 #include "core/gitref.h"
@@ -59,7 +60,6 @@ git_in(struct gitref *g, const char *const *args, const char *in, size_t inlen, 
 	for (i = 0; errbuf[i]; i++)
 		if (errbuf[i] == '\n')
 			errbuf[i] = ' ';
-	url_strip_credentials(errbuf);
 	if (out) {
 		*out = r.out;
 		r.out = NULL;
@@ -75,8 +75,12 @@ git_in(struct gitref *g, const char *const *args, const char *in, size_t inlen, 
 static int
 git_fail(struct gitref *g, const char *what, const char *words, struct err *e)
 {
-	return err_set(e, EX_SERVICE, "%s: %s failed%s%s", g->name, what, *words ? ": " : "",
-	    words);
+	/* git may name the remote in what it says, token and all. */
+	char *shown = url_redact(words);
+
+	err_set(e, EX_SERVICE, "%s: %s failed%s%s", g->name, what, *shown ? ": " : "", shown);
+	free(shown);
+	return -1;
 }
 
 int
@@ -84,7 +88,7 @@ gitref_open(struct gitref *g, const char *state_dir, const char *where, const ch
     struct err *e)
 {
 	const char *r;
-	char shown[1024];
+	char *shown;
 
 	memset(g, 0, sizeof(g[0]));
 	if (!where || strncmp(where, "git:", 4) || !where[4])
@@ -113,9 +117,9 @@ gitref_open(struct gitref *g, const char *state_dir, const char *where, const ch
 	} else {
 		g->url = xstrdup(r);
 	}
-	snprintf(shown, sizeof(shown), "%s", g->url);
-	url_strip_credentials(shown);
+	shown = url_redact(g->url);
 	g->name = xasprintf("%s %s", shown, ref);
+	free(shown);
 	if (!path_exists(g->gitdir)) {
 		const char *a[] = { "init", "-q", "--bare", g->gitdir, NULL };
 		struct gitx x;

@@ -13,6 +13,7 @@
 
 #include "gate/block.h"
 #include "core/buf.h"
+#include "core/encode.h"
 #include "core/fsutil.h"
 #include "core/gitref.h"
 #include "core/json.h"
@@ -258,7 +259,7 @@ block_check(int ignore, const char *shared, cJSON **info, cJSON **section)
 		block_free(&b);
 		rc = block_read_shared(shared, &b, &e);
 		if (rc < 0 && !b.path)
-			b.path = xstrdup(shared);
+			b.path = url_redact(shared);
 	}
 
 	*info = NULL;

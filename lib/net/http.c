@@ -213,8 +213,14 @@ http_finish(CURL *c, CURLcode rc, struct http_response *r, const char *what, str
 	if (r->body_too_large)
 		return err_set(e, EX_SERVICE, "%s: the response body is larger than %zu bytes",
 		    what, r->body.cap_max);
-	return err_set(e, EX_SERVICE, "%s: %s", what,
-	    r->errbuf[0] ? r->errbuf : curl_easy_strerror(rc));
+	{
+		/* libcurl may quote a URL (a proxy's) with its userinfo. */
+		char *said = url_redact(r->errbuf[0] ? r->errbuf : curl_easy_strerror(rc));
+
+		err_set(e, EX_SERVICE, "%s: %s", what, said);
+		free(said);
+	}
+	return -1;
 }
 
 int
@@ -556,10 +562,14 @@ static char *
 wait_answer(const struct http_wait *w, const struct http_response *resp, const struct err *e2)
 {
 	const char *raw = resp->errbuf[0] ? resp->errbuf : e2->msg;
+	char *said, *out;
 
 	if (resp->status > 0)
 		return xasprintf("HTTP %ld", resp->status);
-	return w->redact ? w->redact(w->redact_ctx, raw) : xstrdup(raw);
+	said = url_redact(raw);
+	out = w->redact ? w->redact(w->redact_ctx, said) : xstrdup(said);
+	free(said);
+	return out;
 }
 
 static int
@@ -574,19 +584,10 @@ http_wait(struct http_wait *w, struct err *e)
 	/* A service coming up is the crowd case a jittered backoff is for. */
 	static const struct retry_policy policy = { INT_MAX, WAIT_BASE_MS, WAIT_CAP_MS, 0 };
 	struct retry_state rs = { 0, 0 };
-	struct http_url hu;
 	long long end = mono_ms() + w->timeout_ms, delay, ra;
-	char *shown, *last = xstrdup("no answer yet"), d[32];
+	char *shown = url_redact(w->shown ? w->shown : w->url), *last = xstrdup("no answer yet"), d[32];
 	int rc = -1;
 
-	if (w->shown) {
-		shown = xstrdup(w->shown);
-	} else if (http_url_parse(w->url, &hu) == 0) {
-		shown = xstrdup(hu.url);
-		http_url_free(&hu);
-	} else {
-		shown = xstrdup("(not a URL)");
-	}
 	w->attempts = 0;
 	w->status = 0;
 	for (;;) {

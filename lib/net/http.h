@@ -65,8 +65,8 @@ CURL *http_easy(const struct http_opts *o, struct http_response *resp);
 /*
  * Perform a transfer set up by http_easy() and fill the timing fields.
  * Returns 0 when an HTTP response arrived (whatever its status), or -1 with
- * e set (EX_SERVICE for connection and timeout errors, naming the URL and
- * libcurl's reason; EX_AUTH-free: TLS failures are EX_SERVICE too, with the
+ * e set (EX_SERVICE for connection and timeout errors, naming what and
+ * libcurl's reason, any URL in it through url_redact(); EX_AUTH-free: TLS failures are EX_SERVICE too, with the
  * certificate problem in the message).
  */
 int http_perform(CURL *c, struct http_response *resp, const char *what, struct err *e);
@@ -111,10 +111,10 @@ int http_token_ok(const char *s);
  * as long as a Retry-After asks) and ask again, each request bounded by
  * what is left of the time; when the pause would pass the time, no
  * request is squeezed into what is left: it fails with what the last
- * one got.  Messages
- * name the URL as shown: the caller's form without secrets, or, when
- * shown is NULL, the URL without its userinfo; redact, when set, hides
- * secrets in libcurl's error texts (it returns a fresh string).
+ * one got.  Messages name the URL as shown (the caller's form without
+ * its other secrets, or url when NULL), its userinfo as *** (core/encode's
+ * url_redact(), as libcurl's error texts); redact, when set, hides more
+ * secrets in those texts (it returns a fresh string).
  */
 struct http_wait {
 	const char *url;

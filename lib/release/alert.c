@@ -776,19 +776,24 @@ char *
 alert_url_shown(const char *url)
 {
 	struct http_url u;
-	size_t pre;
-	const char *rest;
-	char *out;
+	const char *auth, *rest;
+	char *red, *out;
 
 	if (!url || http_url_parse(url, &u) < 0)
 		return xstrdup("(not a URL)");
-	pre = strlen(u.scheme) + 3 + strlen(u.hostport);
-	/* libcurl writes the URL as scheme://hostport/path?query. */
-	rest = strlen(u.url) >= pre && strncmp(u.url + strlen(u.scheme) + 3, u.hostport,
-	    strlen(u.hostport)) == 0 ? u.url + pre : "/?";
-	out = xasprintf("%s://%s%s", u.scheme, u.hostport,
-	    *rest && strcmp(rest, "/") != 0 ? "/" ELLIPSIS : "");
 	http_url_free(&u);
+	/* The userinfo as url_redact() shows it, then the path and query
+	 * (Slack's token) as an ellipsis. */
+	red = url_redact(url);
+	if (!(auth = strstr(red, "://"))) {
+		free(red);
+		return xstrdup("(not a URL)");
+	}
+	auth += 3;
+	rest = auth + strcspn(auth, "/?#");
+	out = xasprintf("%.*s%s", (int)(rest - red), red,
+	    *rest && strcmp(rest, "/") != 0 ? "/" ELLIPSIS : "");
+	free(red);
 	return out;
 }
 

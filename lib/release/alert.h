@@ -173,9 +173,10 @@ char *alert_email_subject(const struct alert_event *ev);
  * and the resolve of one release, in any process). */
 char *alert_dedup_key(const struct alert_event *ev);
 
-/* A URL as it may be shown: scheme, host and port, then "/…" when it had
- * a path or query ("https://hooks.slack.com/…"); "(not a URL)" when it
- * cannot be parsed.  Never user, password, path or query. */
+/* A URL as it may be shown: scheme, "***@" when it had userinfo (as
+ * core/encode's url_redact() shows it), host and port, then "/…" when it
+ * had a path or query ("https://hooks.slack.com/…"); "(not a URL)" when
+ * it cannot be parsed.  Never user, password, path or query. */
 char *alert_url_shown(const char *url);
 
 #endif

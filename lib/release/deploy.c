@@ -13,6 +13,7 @@
 #include <cJSON.h>
 
 #include "core/buf.h"
+#include "core/encode.h"
 #include "core/fsutil.h"
 #include "core/json.h"
 #include "core/pipeline.h"
@@ -206,6 +207,7 @@ wait_for(const struct deploy_cmd *c, long long left, cJSON *sec, struct err *e)
 {
 	struct http_wait w;
 	struct http_url hu;
+	char *shown;
 	struct err we = { 0, "" };
 	long long t0 = mono_ms();
 	char d[32], *why;
@@ -216,17 +218,21 @@ wait_for(const struct deploy_cmd *c, long long left, cJSON *sec, struct err *e)
 		err_set(e, EX_USAGE_, "--wait: not an absolute URL");
 		return verdict(sec, "error", e->msg, -1);
 	}
+	http_url_free(&hu);
+	/* The document and the log show the URL as given, its userinfo
+	 * as ***. */
+	shown = url_redact(c->wait_url);
 	memset(&w, 0, sizeof(w));
 	w.url = c->wait_url;
-	w.shown = hu.url;
+	w.shown = shown;
 	w.timeout_ms = left > 0 ? left : 1;
 	w.accept_3xx = 1;
 	w.ca_file = c->ca_file;
 	w.stop = &stage_signal;
-	log_info("waiting for '%s' to answer", hu.url);
+	log_info("waiting for '%s' to answer", shown);
 	rc = http_wait(&w, &we);
 	wj = cJSON_AddObjectToObject(sec, "wait");
-	cJSON_AddStringToObject(wj, "url", hu.url);
+	cJSON_AddStringToObject(wj, "url", shown);
 	cJSON_AddBoolToObject(wj, "ready", rc == 0);
 	cJSON_AddNumberToObject(wj, "attempts", w.attempts);
 	if (w.status)
@@ -234,7 +240,7 @@ wait_for(const struct deploy_cmd *c, long long left, cJSON *sec, struct err *e)
 	json_add_i64(wj, "duration_ms", mono_ms() - t0);
 	if (rc == 0) {
 		format_duration(mono_ms() - t0, d, sizeof(d));
-		log_info("'%s' answered HTTP %ld after %s", hu.url, w.status, d);
+		log_info("'%s' answered HTTP %ld after %s", shown, w.status, d);
 		rc = verdict(sec, "passed", NULL, EX_PASS);
 	} else if (we.code != EX_FAIL) {
 		*e = we;
@@ -245,7 +251,7 @@ wait_for(const struct deploy_cmd *c, long long left, cJSON *sec, struct err *e)
 		rc = verdict(sec, "failed", why, EX_FAIL);
 		free(why);
 	}
-	http_url_free(&hu);
+	free(shown);
 	return rc;
 }
 

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "core/buf.h"
+#include "core/encode.h"
 #include "core/fsutil.h"
 #include "core/json.h"
 #include "core/log.h"
@@ -640,10 +641,12 @@ on_failure(struct rollback_cmd *c, const cJSON *doc, const char *stage, struct r
 			cJSON_AddStringToObject(sec, "block_shared_error", e->msg);
 			err_clear(e);
 		} else {
-			char *p = xasprintf("%s %s:%s", c->ledger, BLOCK_REF, BLOCK_FILE);
+			char *where = url_redact(c->ledger);
+			char *p = xasprintf("%s %s:%s", where, BLOCK_REF, BLOCK_FILE);
 
 			cJSON_AddStringToObject(sec, "blocked_shared", p);
 			free(p);
+			free(where);
 		}
 	}
 

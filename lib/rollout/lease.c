@@ -9,6 +9,7 @@
 
 #include <cJSON.h>
 
+#include "core/encode.h"
 #include "core/git.h"
 #include "core/gitref.h"
 #include "core/json.h"
@@ -73,15 +74,14 @@ lease_set(const char *state_dir, const char *where, const char *app, const char 
 		free(text);
 		if (cur && strcmp(json_str(cur, "holder"), me)) {
 			if (take) {
-				char remote[1024];
+				char *remote = url_redact(where + 4);
 
-				snprintf(remote, sizeof(remote), "%s", where + 4);
-				url_strip_credentials(remote);
 				err_set(e, EX_USAGE_, "a rollout of '%s' is held by another runner, %s "
 				    "(%s, since %s); when that runner is gone for good, clear it with "
 				    "'git push %s :%s'", app, json_str(cur, "holder"),
 				    json_str(cur, "image") ? json_str(cur, "image") : "?",
 				    json_str(cur, "since") ? json_str(cur, "since") : "?", remote, ref);
+				free(remote);
 			} else {
 				rc = 0;
 			}

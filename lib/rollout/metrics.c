@@ -335,9 +335,9 @@ prom_query(const struct rollout_metric *mt, const char *canary, const char *stab
 	curl_easy_cleanup(c);
 	http_response_free(&resp);
 	free_secret(url);
-	free(shown);
 	free(enc);
 	free(q);
+	free(shown);
 	return rc;
 }
 

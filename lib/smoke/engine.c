@@ -16,6 +16,7 @@
 #include <curl/curl.h>
 
 #include "core/buf.h"
+#include "core/encode.h"
 #include "core/fsutil.h"
 #include "core/json.h"
 #include "core/size.h"
@@ -987,8 +988,10 @@ expected_text(const struct hurl_pred *p, const struct sval *ev)
 
 /* ---- judging an attempt --------------------------------------------- */
 
+/* An assert, named by its line of the file: redacted too, since a file
+ * may spell out a secret ("Basic YWxp..." after a [BasicAuth]). */
 static struct smoke_assert *
-add_assert(struct attempt *at, int line, const char *text)
+add_assert(struct run *r, struct attempt *at, int line, const char *text)
 {
 	struct smoke_assert *a;
 
@@ -996,7 +999,7 @@ add_assert(struct attempt *at, int line, const char *text)
 	a = &at->a[at->na++];
 	memset(a, 0, sizeof(*a));
 	a->line = line;
-	a->text = xstrdup(text);
+	a->text = smoke_redact(r->o->secrets, text);
 	return a;
 }
 
@@ -1028,7 +1031,7 @@ judge_status(struct run *r, const struct hurl_response *rs, struct attempt *at)
 		    "HTTP/1.1" : rs->version == 20 ? "HTTP/2" : rs->version == 30 ? "HTTP/3" : "HTTP/*");
 		ok = rs->version == -1 || !strcmp(got, want);
 		snprintf(text, sizeof(text), "%s", want);
-		a = add_assert(at, rs->line, text);
+		a = add_assert(r, at, rs->line, text);
 		a->expected = xasprintf("== %s", want);
 		a->actual = xstrdup(got);
 		a->passed = ok;
@@ -1037,7 +1040,7 @@ judge_status(struct run *r, const struct hurl_response *rs, struct attempt *at)
 	}
 	if (rs->status >= 0) {
 		snprintf(text, sizeof(text), "HTTP %d", rs->status);
-		a = add_assert(at, rs->line, text);
+		a = add_assert(r, at, rs->line, text);
 		a->expected = xasprintf("== %d", rs->status);
 		a->actual = xasprintf("%ld", r->resp.status);
 		a->passed = r->resp.status == rs->status;
@@ -1059,7 +1062,7 @@ judge_headers(struct run *r, const struct hurl_response *rs, struct attempt *at)
 		int found = 0, match = 0;
 
 		raw = xasprintf("%s: %s", kv->key.s, kv->value.s);
-		a = add_assert(at, kv->line, raw);
+		a = add_assert(r, at, kv->line, raw);
 		free(raw);
 		name = render_str(r, &kv->key, &why);
 		want = name ? render_str(r, &kv->value, &why) : NULL;
@@ -1120,7 +1123,7 @@ judge_captures(struct run *r, const struct hurl_response *rs, struct attempt *at
 		char *why = NULL;
 
 		if (eval_chain(r, &c->q, c->filters, c->nfilters, &v, &why) < 0 || v.type == SV_NONE) {
-			struct smoke_assert *a = add_assert(at, c->line, c->text);
+			struct smoke_assert *a = add_assert(r, at, c->line, c->text);
 			char *msg = why ? xasprintf("capture '%s': %s", c->name, why) :
 			    xasprintf("capture '%s': the query found nothing", c->name);
 
@@ -1153,7 +1156,7 @@ judge_asserts(struct run *r, const struct hurl_response *rs, struct attempt *at)
 
 	for (i = 0; i < rs->nasserts; i++) {
 		const struct hurl_assert *as = &rs->asserts[i];
-		struct smoke_assert *a = add_assert(at, as->line, as->text);
+		struct smoke_assert *a = add_assert(r, at, as->line, as->text);
 		struct sval v, ev;
 		struct hurl_regex rx;
 		const struct hurl_regex *use_rx = NULL;
@@ -1246,21 +1249,21 @@ judge_body(struct run *r, const struct hurl_response *rs, struct attempt *at)
 		return;
 	/* named by what the file shows at that line */
 	if (b->kind == HB_BYTES) {
-		a = add_assert(at, b->line, "body (bytes)");
+		a = add_assert(r, at, b->line, "body (bytes)");
 	} else if (b->kind == HB_FILE) {
 		char *t = xasprintf("file,%s;", b->text.s);
 
-		a = add_assert(at, b->line, t);
+		a = add_assert(r, at, b->line, t);
 		free(t);
 	} else if (b->text.s && b->kind != HB_TEXT) {
 		size_t n = strcspn(b->text.s, "\n");
 		char *t = xasprintf("%.*s%s", (int)(n > 60 ? 60 : n), b->text.s,
 		    n > 60 || b->text.s[n] ? " ..." : "");
 
-		a = add_assert(at, b->line, t);
+		a = add_assert(r, at, b->line, t);
 		free(t);
 	} else {
-		a = add_assert(at, b->line, "body (the multiline string)");
+		a = add_assert(r, at, b->line, "body (the multiline string)");
 	}
 	if (b->kind == HB_BYTES) {
 		want = xmalloc(b->len + 1);
@@ -1405,6 +1408,52 @@ kv_pair(const char *k, const char *v)
 #define URL_FLAGS (CURLU_GUESS_SCHEME | CURLU_NON_SUPPORT_SCHEME | CURLU_PATH_AS_IS)
 
 /*
+ * What a request logs in with is a secret, whether or not --secret said
+ * so: the password of a [BasicAuth] or of the URL's userinfo, and the
+ * Basic header they make (an echo, a failed assert, may quote either).
+ */
+static void
+login_secrets(struct smoke_secrets *s, const char *user, const char *password)
+{
+	char *pair, *b64;
+
+	if (!s || !password || !*password)
+		return;
+	smoke_secret_add(s, password);
+	pair = xasprintf("%s:%s", user ? user : "", password);
+	b64 = b64_encode(pair, strlen(pair), B64_STD, 1);
+	smoke_secret_add(s, b64);
+	free_secret(b64);
+	free_secret(pair);
+}
+
+static void
+url_login_secrets(struct smoke_secrets *s, const char *url)
+{
+	CURLU *u = curl_url();
+	char *user = NULL, *pw = NULL, *duser = NULL, *dpw = NULL;
+
+	if (u && curl_url_set(u, CURLUPART_URL, url, URL_FLAGS) == CURLUE_OK &&
+	    curl_url_get(u, CURLUPART_PASSWORD, &pw, 0) == CURLUE_OK) {
+		curl_url_get(u, CURLUPART_USER, &user, 0);
+		/* As written, and as sent (decoded). */
+		login_secrets(s, user, pw);
+		curl_url_get(u, CURLUPART_USER, &duser, CURLU_URLDECODE);
+		curl_url_get(u, CURLUPART_PASSWORD, &dpw, CURLU_URLDECODE);
+		login_secrets(s, duser, dpw);
+	}
+	if (pw)
+		memset(pw, 0, strlen(pw));
+	if (dpw)
+		memset(dpw, 0, strlen(dpw));
+	curl_free(user);
+	curl_free(pw);
+	curl_free(duser);
+	curl_free(dpw);
+	curl_url_cleanup(u);
+}
+
+/*
  * Append the [Query] parameters to r->url.  curl's URL parser knows where
  * a query goes (before a fragment) and whether the URL has one already.
  */
@@ -1486,6 +1535,7 @@ send_entry(struct run *r, char **why)
 	if (render(r, &rq->url, 0, &url, why) < 0)
 		goto bad;
 	r->url = buf_detach(&url, NULL);
+	url_login_secrets(r->o->secrets, r->url);
 	if (rq->nquery && add_query(r, rq, why) < 0)
 		goto bad;
 	free(res->url);
@@ -1534,6 +1584,7 @@ send_entry(struct run *r, char **why)
 		curl_easy_setopt(r->c, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
 		curl_easy_setopt(r->c, CURLOPT_USERNAME, k);
 		curl_easy_setopt(r->c, CURLOPT_PASSWORD, v);
+		login_secrets(r->o->secrets, k, v);
 		free(k);
 		free_secret(v);
 		k = v = NULL;

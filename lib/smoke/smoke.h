@@ -18,7 +18,9 @@
  * Secrets: every string a result holds (URLs, expected and actual values,
  * error messages, body excerpts) has already gone through
  * smoke_redact(), so a caller that prints only results never prints a
- * secret.  Captures marked "redact" add their values to the secrets.
+ * secret.  Captures marked "redact" add their values to the secrets, and
+ * so does what a request logs in with: the password of a [BasicAuth] or
+ * of the URL's userinfo, and the Basic header they make.
  *
  * Ownership: struct smoke_result owns everything in it
  * (smoke_result_free()); the files passed in must outlive smoke_run().
@@ -91,7 +93,8 @@ struct smoke_secrets {
 };
 
 void smoke_secret_add(struct smoke_secrets *s, const char *value);
-/* s with every secret replaced by "***" (fresh; NULL stays NULL). */
+/* s with every secret replaced by "***", and the userinfo of every URL in
+ * it (core/encode's url_redact()); fresh, NULL stays NULL. */
 char *smoke_redact(const struct smoke_secrets *s, const char *text);
 /* A URL as it may be shown: its userinfo as "***@" (core/encode's
  * url_redact()), and the secrets in the rest replaced (fresh). */

@@ -430,12 +430,11 @@ smoke_redact(const struct smoke_secrets *s, const char *text)
 {
 	struct buf b = BUF_INIT;
 	const char *p;
+	char *t, *out;
 
 	if (!text)
 		return NULL;
-	if (!s || !s->n)
-		return xstrdup(text);
-	for (p = text; *p;) {
+	for (p = text; s && s->n && *p;) {
 		size_t i, n = 0;
 
 		for (i = 0; i < s->n; i++) {
@@ -450,7 +449,12 @@ smoke_redact(const struct smoke_secrets *s, const char *text)
 			buf_addc(&b, *p++);
 		}
 	}
-	return buf_detach(&b, NULL);
+	buf_adds(&b, p);
+	/* And the userinfo of a URL (a request's, one an answer quotes). */
+	t = buf_detach(&b, NULL);
+	out = url_redact(t);
+	free_secret(t);
+	return out;
 }
 
 char *

@@ -421,8 +421,8 @@ test_url_shown(void)
 		const char *url, *want;
 	} cases[] = {
 		{ "https://hooks.slack.com/services/T000/B000/XXXX", "https://hooks.slack.com/\xE2\x80\xA6" },
-		{ "https://user:pass@hooks.example.com:8443/x?token=abc", "https://hooks.example.com:8443/\xE2\x80\xA6" },
-		{ "smtps://ci%40acme.com:s3cret@smtp.acme.com:465", "smtps://smtp.acme.com:465" },
+		{ "https://user:pass@hooks.example.com:8443/x?token=abc", "https://***@hooks.example.com:8443/\xE2\x80\xA6" },
+		{ "smtps://ci%40acme.com:s3cret@smtp.acme.com:465", "smtps://***@smtp.acme.com:465" },
 		{ "smtp://mail.acme.com", "smtp://mail.acme.com" },
 		{ "http://127.0.0.1:9/", "http://127.0.0.1:9" },
 		{ "https://events.pagerduty.com/v2/enqueue", "https://events.pagerduty.com/\xE2\x80\xA6" },

@@ -191,6 +191,14 @@ test_url_redact(void)
 		{ "https://reg.example/u@x", "https://reg.example/u@x" },
 		{ "reg.example/repo@sha256:ab", "reg.example/repo@sha256:ab" },
 		{ "", "" },
+		{ "fatal: 'https://ci:tok@git.example/a.git' and 'http://u:p@b/': no",
+		  "fatal: 'https://***@git.example/a.git' and 'http://***@b/': no" },
+		{ "http://u:p@h failed; mail a@b", "http://***@h failed; mail a@b" },
+		{ "https://user:tok3n@git.example.com/acme/app.git",
+		  "https://***@git.example.com/acme/app.git" },
+		{ "git@github.com:acme/app.git", "git@github.com:acme/app.git" },
+		{ "/srv/repos/app", "/srv/repos/app" },
+		{ "file:///srv/a@b", "file:///srv/a@b" },
 	};
 	size_t i;
 

@@ -14,16 +14,6 @@
 #include "core/proc.h"
 #include "tap.h"
 
-static void
-strip(const char *in, const char *want)
-{
-	char *s = xstrdup(in);
-
-	url_strip_credentials(s);
-	is_str(s, want, "strip credentials from '%s'", in);
-	free(s);
-}
-
 static int
 sh(const char *cmd)
 {
@@ -168,12 +158,6 @@ main(void)
 	log_init("git-test");
 	log_set_level(LOG_QUIET);
 
-	strip("https://user:tok3n@git.example.com/acme/app.git", "https://git.example.com/acme/app.git");
-	strip("https://tok3n@git.example.com/a", "https://git.example.com/a");
-	strip("https://git.example.com/a@b", "https://git.example.com/a@b");
-	strip("git@github.com:acme/app.git", "git@github.com:acme/app.git");
-	strip("/srv/repos/app", "/srv/repos/app");
-
 	is_int(err_set(&e, EX_DOC, "bad '%s'", "x"), -1, "err_set returns -1");
 	is_int(e.code, EX_DOC, "err_set keeps the code");
 	err_prefix(&e, "reading %s", "doc");
@@ -195,7 +179,8 @@ main(void)
 	    "setup: an empty repository");
 	ok(git_source_read(&gs, &e) == 0, "a repository with no commit yet");
 	ok(gs.commit == NULL && gs.ref == NULL, "has no commit and no ref");
-	is_str(gs.repository, "https://example.com/r.git", "but a repository, without the password");
+	is_str(gs.repository, "https://***@example.com/r.git",
+	    "but a repository, its userinfo shown as ***");
 	git_source_free(&gs);
 
 	ok(sh("echo a >f && git add f && GIT_COMMITTER_DATE='2026-11-26T09:00:00Z' "

@@ -21,14 +21,15 @@ test_wait(void)
 	int port = closed_port();
 
 	snprintf(url, sizeof(url), "http://alice:hunter2@127.0.0.1:%d/health", port);
-	snprintf(shown, sizeof(shown), "'http://127.0.0.1:%d/health' was not ready after 300ms", port);
+	snprintf(shown, sizeof(shown), "'http://***@127.0.0.1:%d/health' was not ready after 300ms",
+	    port);
 	memset(&w, 0, sizeof(w));
 	w.url = url;
 	w.timeout_ms = 300;
 	w.accept_3xx = 1;
 	is_int(http_wait(&w, &e), -1, "wait: nothing listens, not ready");
 	is_int(e.code, EX_FAIL, "wait: a verdict, exit 1");
-	like(e.msg, shown, "wait: the message names the URL without userinfo");
+	like(e.msg, shown, "wait: the message names the URL, its userinfo as ***");
 	ok(!strstr(e.msg, "hunter2") && !strstr(e.msg, "alice"), "wait: no password in it");
 	ok(w.attempts >= 1 && w.status == 0, "wait: asked, got no answer");
 	stop = SIGTERM;

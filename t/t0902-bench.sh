@@ -3,6 +3,8 @@ test_description='scripts/bench: rows in, one Markdown table out (no benchmark i
 . "${0%/*}/test-lib.sh"
 
 BENCH=$SRC_ROOT/scripts/bench
+# bench ARG...: scripts/bench, by a name test_expect_code can take.
+bench() { "$BENCH" "$@"; }
 unset BENCH_ROWS BENCH_QUICK
 
 # table FILE: the table's lines of scripts/bench --table FILE
@@ -23,7 +25,7 @@ test_expect_success '--row and --peer append records to $BENCH_ROWS' '
 	"$BENCH" --row "smoke" 2239 newman "not installed (npm install -g newman)" ms "best of 1" &&
 	"$BENCH" --row "overhead a job" "" "" "" ms &&
 	"$BENCH" --peer fakepeer &&
-	test_expect_code 1 "$BENCH" --peer nosuchpeer >said &&
+	test_expect_code 1 bench --peer nosuchpeer >said &&
 	unset BENCH_ROWS &&
 	echo "not installed (apt-get install nosuchpeer)" >expect &&
 	test_cmp expect said &&
@@ -90,10 +92,10 @@ test_expect_success 'a field with a tab, or a row of too few fields, is refused'
 
 test_expect_success 'a malformed rows file is refused, naming its line' '
 	printf "row\ta\t1\tb\t2\ts\t\nrow\tshort\t1\n" >broken &&
-	test_expect_code 2 "$BENCH" --table broken >out 2>err &&
+	test_expect_code 2 bench --table broken >out 2>err &&
 	test_grep "^bench: broken:2: a row record needs 5 or 6 fields, not 2$" err &&
 	! test -s out &&
-	test_expect_code 2 "$BENCH" --table nowhere 2>err &&
+	test_expect_code 2 bench --table nowhere 2>err &&
 	test_grep "^bench: cannot read rows file .nowhere.$" err
 '
 

@@ -10,6 +10,8 @@ needed: make fuzz is where the fuzzing happens (t/README).'
 . "${0%/*}/test-lib.sh"
 
 FUZZ=$SRC_ROOT/t/fuzz
+# replay TARGET ARG...: the replay build of a fuzz target.
+replay() { t_=$1; shift; "$FUZZ/$t_.run" "$@"; }
 targets=$(cd "$FUZZ" && ls ./*.c | sed -e 's|^\./||' -e '/^driver\.c$/d' -e 's/\.c$//')
 
 test_expect_success 'every target has its replay binary and seeds' '
@@ -50,7 +52,7 @@ done
 
 test_expect_success 'the driver fails on an input it cannot read' '
 	set -- $targets &&
-	test_expect_code 2 "$FUZZ/$1.run" no-such-file >out 2>err &&
+	test_expect_code 2 replay "$1" no-such-file >out 2>err &&
 	test_grep "cannot open .no-such-file." err
 '
 

@@ -35,7 +35,7 @@ said_full() {
 html_full() {
 	hf_tool_=$1
 	shift
-	test_expect_code 74 "$hf_tool_" --html out/p.html "$@" <failed.json >o.json 2>err &&
+	test_expect_code 74 env "$hf_tool_" --html out/p.html "$@" <failed.json >o.json 2>err &&
 	test_grep "$hf_tool_: error: cannot write .*out/p.html.: No space left on device" err
 }
 
@@ -75,8 +75,8 @@ test_expect_success 'ci-gate --write-baseline: exit 74 naming it, the old baseli
 	tmpfs_mount out && test_when_finished "tmpfs_umount out" &&
 	echo "{\"old\": 1}" >out/baseline.json && cp out/baseline.json expect &&
 	fill_up out &&
-	(cd src && test_expect_code 74 ci-gate --new --secrets --all-files \
-		--write-baseline ../out/baseline.json -o ../gate-logs . >../d.json 2>../err) &&
+	test_expect_code 74 env -C src ci-gate --new --secrets --all-files \
+		--write-baseline ../out/baseline.json -o ../gate-logs . >d.json 2>err &&
 	test_grep "ci-gate: error: secrets: cannot write .*out/baseline.json.: No space left on device" err &&
 	test_json d.json "d[\"gate\"][\"jobs\"][\"secrets\"][\"status\"] == \"error\"" &&
 	test_cmp expect out/baseline.json &&

@@ -84,11 +84,12 @@ alert() {
 }
 
 # not_delivered VERSION TEXT: its alert was not delivered, TEXT and the
-# webhook (scheme, host and port only) in the error.
+# webhook (scheme, *** for the credentials, host and port; never its path)
+# in the error.
 not_delivered() {
 	test_json "$1.json" "d[\"rollback\"][\"alerts\"][0][\"delivered\"] is False" &&
 	test_json "$1.json" "\"$2\" in d[\"rollback\"][\"alerts\"][0][\"error\"]" &&
-	test_json "$1.json" "\"webhook \x27http://127.0.0.1:$(cat aproxy/port)/\" in d[\"rollback\"][\"alerts\"][0][\"error\"]" &&
+	test_json "$1.json" "\"webhook \x27http://***@127.0.0.1:$(cat aproxy/port)/\u2026\x27\" in d[\"rollback\"][\"alerts\"][0][\"error\"]" &&
 	test_grep "webhook alert not delivered" "$1.err"
 }
 

@@ -107,6 +107,7 @@ atomic_write(const char *path, const void *data, size_t len, mode_t mode, struct
 	o.path = xstrdup(path);
 	return tmp_open(&o, mode, e) < 0 ? -1 : write_commit(&o, data, len, e);
 }
+
 static int
 is_dir(const char *path)
 {
@@ -254,6 +255,7 @@ output_write(const char *path, const void *data, size_t len, mode_t mode, struct
 
 	return outfile_open(&o, path, mode, e) < 0 ? -1 : write_commit(&o, data, len, e);
 }
+
 int
 append_whole(int fd, const char *path, const void *data, size_t len, struct err *e)
 {

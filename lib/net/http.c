@@ -147,6 +147,7 @@ http_ca_file_check(const char *path, struct err *e)
 		return err_set(e, EX_USAGE_, "'%s' holds no PEM certificate", path);
 	return n;
 }
+
 CURL *
 http_easy(const struct http_opts *o, struct http_response *resp)
 {

@@ -23,7 +23,11 @@
 #include "smoke/hurl.h"
 #include "smoke/smoke.h"
 
-/* A synthetic run waits at most this long for one request. */
+/* A synthetic request gets the analysis interval, but no less than
+ * SYNTH_MIN_TIME_MS (a short interval must not turn a loaded but healthy
+ * canary's slow answer into a failed check) and no more than
+ * SYNTH_MAX_TIME_MS. */
+#define SYNTH_MIN_TIME_MS 2000
 #define SYNTH_MAX_TIME_MS 10000
 #define SYNTH_CONNECT_MS 2000
 
@@ -226,7 +230,8 @@ synth_run(struct metrics_ctx *m, const struct rollout_metric *mt, const char *sl
 	o.repeat = 1;
 	o.retry = 0;
 	o.connect_timeout_ms = SYNTH_CONNECT_MS;
-	o.max_time_ms = budget > 0 && budget < SYNTH_MAX_TIME_MS ? budget : SYNTH_MAX_TIME_MS;
+	o.max_time_ms = budget < SYNTH_MIN_TIME_MS ? SYNTH_MIN_TIME_MS :
+	    budget > SYNTH_MAX_TIME_MS ? SYNTH_MAX_TIME_MS : budget;
 	o.continue_on_error = 1;
 	o.vars = &vars;
 	o.secrets = &secrets;

@@ -1539,7 +1539,7 @@ send_entry(struct run *r, char **why)
 	if (rq->nquery && add_query(r, rq, why) < 0)
 		goto bad;
 	free(res->url);
-	res->url = smoke_redact_url(r->o->secrets, r->url);
+	res->url = smoke_redact(r->o->secrets, r->url);
 
 	r->c = http_easy(&ho, &r->resp);
 	if (!r->c) {
@@ -2201,7 +2201,7 @@ smoke_wait(const char *url, long long timeout_ms, const struct smoke_opts *o, in
     struct err *e)
 {
 	struct http_wait w;
-	char *shown = smoke_redact_url(o->secrets, url);
+	char *shown = smoke_redact(o->secrets, url);
 	int rc;
 
 	memset(&w, 0, sizeof(w));

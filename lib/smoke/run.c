@@ -220,7 +220,7 @@ wait_ready(const struct smoke_cmd *c, struct smoke_opts *so, const struct smoke_
 {
 	int attempts = 0, rc;
 	long long w0 = mono_ms();
-	char *shown = smoke_redact_url(secrets, c->wait_url);
+	char *shown = smoke_redact(secrets, c->wait_url);
 	struct err te = { 0, "" };
 
 	rc = smoke_wait(c->wait_url, c->wait_timeout_ms, so, &attempts, e);

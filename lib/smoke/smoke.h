@@ -96,9 +96,6 @@ void smoke_secret_add(struct smoke_secrets *s, const char *value);
 /* s with every secret replaced by "***", and the userinfo of every URL in
  * it (core/encode's url_redact()); fresh, NULL stays NULL. */
 char *smoke_redact(const struct smoke_secrets *s, const char *text);
-/* A URL as it may be shown: its userinfo as "***@" (core/encode's
- * url_redact()), and the secrets in the rest replaced (fresh). */
-char *smoke_redact_url(const struct smoke_secrets *s, const char *url);
 void smoke_secrets_free(struct smoke_secrets *s);
 
 /* ---- running ---------------------------------------------------------- */

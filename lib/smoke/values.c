@@ -457,19 +457,6 @@ smoke_redact(const struct smoke_secrets *s, const char *text)
 	return out;
 }
 
-char *
-smoke_redact_url(const struct smoke_secrets *s, const char *url)
-{
-	char *bare, *out;
-
-	if (!url)
-		return NULL;
-	bare = url_redact(url);
-	out = smoke_redact(s, bare);
-	free_secret(bare);
-	return out;
-}
-
 void
 smoke_secrets_free(struct smoke_secrets *s)
 {

@@ -216,6 +216,10 @@ haproxy_start() {
 		echo "	timeout connect 1s"
 		echo "	timeout client 10s"
 		echo "	timeout server 10s"
+		# A health check gets 2 s to answer, not the 200 ms of its
+		# interval: on a busy CI machine a slow answer is not a dead
+		# server (one that is gone refuses at once).
+		echo "	timeout check 2s"
 		echo "	option httplog"
 		test -z "$hs_log_" || echo "	log global"
 		echo "	load-server-state-from-file global"

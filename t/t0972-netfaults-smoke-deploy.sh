@@ -112,7 +112,7 @@ test_expect_success '... and is ready once the answer is 2xx' '
 '
 
 test_expect_success OPENSSL '--wait on an app with a certificate for another name: not ready (exit 1), saying why' '
-	test_expect_code 1 ci-smoke --new --cacert tls/ca.crt --wait $wrong/health --wait-timeout 1s -v base=$wrong health.hurl >wtls.json 2>wtls.err &&
+	test_expect_code 1 ci-smoke --new --cacert tls/ca.crt --wait $wrong/health --wait-timeout 3s -v base=$wrong health.hurl >wtls.json 2>wtls.err &&
 	smoke_json wtls.json "s[\"wait\"][\"ready\"] is False and (\"subject name\" in s[\"reason\"] or \"wrong.example\" in s[\"reason\"])"
 '
 
@@ -154,7 +154,7 @@ test_expect_success 'ci-deploy --wait, 429 with Retry-After: honoured' '
 '
 
 test_expect_success OPENSSL 'ci-deploy --wait, a certificate for another name: exit 1, saying why' '
-	test_expect_code 1 ci-deploy --to staging --timeout 1s --ca-file tls/ca.crt --wait "$wrong/health" -- true \
+	test_expect_code 1 ci-deploy --to staging --timeout 3s --ca-file tls/ca.crt --wait "$wrong/health" -- true \
 		<doc.json >dtls.json 2>dtls.err &&
 	test_json dtls.json "\"subject name\" in d[\"deploy\"][\"staging\"][\"reason\"] or \"wrong.example\" in d[\"deploy\"][\"staging\"][\"reason\"]"
 '

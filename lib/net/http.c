@@ -624,9 +624,16 @@ http_wait(struct http_wait *w, struct err *e)
 			rc = 0;
 			break;
 		}
-		w->status = resp.status;
-		free(last);
-		last = wait_answer(w, &resp, &e2);
+		/*
+		 * An attempt that got no answer because the time ran out while
+		 * it ran (its timeouts were what was left) says nothing about
+		 * the service: what the one before got stands as the last word.
+		 */
+		if (w->attempts == 1 || resp.status > 0 || left >= 10000 || mono_ms() < end - 10) {
+			w->status = resp.status;
+			free(last);
+			last = wait_answer(w, &resp, &e2);
+		}
 		ra = resp.status > 0 ? http_retry_after_ms(http_header(&resp, "Retry-After")) : -1;
 		curl_easy_cleanup(c);
 		http_response_free(&resp);

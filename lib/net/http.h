@@ -111,7 +111,8 @@ int http_token_ok(const char *s);
  * as long as a Retry-After asks) and ask again, each request bounded by
  * what is left of the time; when the pause would pass the time, no
  * request is squeezed into what is left: it fails with what the last
- * one got.  Messages name the URL as shown (the caller's form without
+ * one got (a request the end of the time cut short, without an answer,
+ * leaves the word to the one before).  Messages name the URL as shown (the caller's form without
  * its other secrets, or url when NULL), its userinfo as *** (core/encode's
  * url_redact(), as libcurl's error texts); redact, when set, hides more
  * secrets in those texts (it returns a fresh string).

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <curl/curl.h>
 
 #include "core/buf.h"
 #include "core/log.h"
@@ -265,8 +266,12 @@ main(int argc, char **argv)
 	o.job.ro = &o.ro;
 	registry_opts_init(&o.ro);
 	rc = parse_args(&st, argc, argv, &o);
-	if (rc < 0)
+	if (rc < 0) {
+		/* ADD fetches URLs; the registry client inits too, harmlessly. */
+		curl_global_init(CURL_GLOBAL_DEFAULT);
 		rc = stage_run(&st, build, &o);
+		curl_global_cleanup();
+	}
 	stage_free(&st);
 	registry_opts_free(&o.ro);
 	strv_free(o.job.tags);

@@ -262,8 +262,11 @@ out:
 	if (rc == 0) {
 		r->warnings = b.warnings;
 		b.warnings = NULL;
+		r->unpinned = b.unpinned;
+		b.unpinned = NULL;
 	}
 	strv_free(b.warnings);
+	strv_free(b.unpinned);
 	free(text);
 	free(ign);
 	free(b.ctx_real);
@@ -289,5 +292,6 @@ build_result_free(struct build_result *r)
 	free(r->base_name);
 	free(r->target);
 	strv_free(r->warnings);
+	strv_free(r->unpinned);
 	memset(r, 0, sizeof(*r));
 }

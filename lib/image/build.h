@@ -81,6 +81,8 @@ struct build_result {
 	char *target;			/* the stage built */
 	int layers_built, layers_cached;
 	char **warnings;		/* a strv (core/buf.h), or NULL */
+	char **unpinned;		/* a strv of the URLs ADD fetched without
+					 * --checksum (shown without userinfo), or NULL */
 };
 
 int build_run(const struct build_opts *o, struct oci_layout *out, struct build_result *r,

@@ -129,6 +129,7 @@ struct builder {
 	char *platform;			/* the target platform, "os/arch[/variant]" */
 	size_t target;
 	char **warnings;		/* strv */
+	char **unpinned;		/* strv: URLs ADD fetched without --checksum */
 	struct build_result *r;
 	struct err *e;
 };
@@ -168,6 +169,9 @@ int plan_build_args(struct builder *b);
 /* Expand word in stage s (NULL: the global scope of FROM lines). */
 int plan_expand(struct builder *b, struct build_stage *s, const struct df_inst *in,
     const char *word, char **out);
+/* An unquoted heredoc's body, expanded in stage s (df_expand_heredoc()). */
+int plan_expand_heredoc(struct builder *b, struct build_stage *s, const struct df_inst *in,
+    const char *body, char **out);
 /* Run one instruction of stage s (not FROM). */
 int plan_dispatch(struct builder *b, struct build_stage *s, const struct df_inst *in);
 /* A stage by name or index among the first `before`, or NULL. */

@@ -348,6 +348,13 @@ build_section(const struct build_job *j, const char *dockerfile, const struct bu
 		cJSON_AddStringToObject(sec, "oci_archive", j->oci_archive);
 	if (j->docker_archive)
 		cJSON_AddStringToObject(sec, "docker_archive", j->docker_archive);
+	/* What the build fetched unpinned: the same inputs may not give the
+	 * same image again. */
+	if (r->unpinned) {
+		arr = cJSON_AddArrayToObject(sec, "unpinned_urls");
+		for (i = 0; r->unpinned[i]; i++)
+			cJSON_AddItemToArray(arr, cJSON_CreateString(r->unpinned[i]));
+	}
 	if (r->warnings) {
 		arr = cJSON_AddArrayToObject(sec, "warnings");
 		for (i = 0; r->warnings[i]; i++)

@@ -120,17 +120,32 @@ scope_lookup(const char *name, void *arg)
 	return NULL;
 }
 
-int
-plan_expand(struct builder *b, struct build_stage *s, const struct df_inst *in, const char *word,
-    char **out)
+static int
+expand_with(struct builder *b, struct build_stage *s, const struct df_inst *in,
+    const char *text, char **out,
+    int (*fn)(const char *, int, df_lookup_fn, void *, char **, struct err *))
 {
 	struct scope sc;
 
 	sc.b = b;
 	sc.s = s;
-	if (df_expand(word, b->df.escape, scope_lookup, &sc, out, b->e) < 0)
+	if (fn(text, b->df.escape, scope_lookup, &sc, out, b->e) < 0)
 		return builder_prefix(b, in);
 	return 0;
+}
+
+int
+plan_expand(struct builder *b, struct build_stage *s, const struct df_inst *in, const char *word,
+    char **out)
+{
+	return expand_with(b, s, in, word, out, df_expand);
+}
+
+int
+plan_expand_heredoc(struct builder *b, struct build_stage *s, const struct df_inst *in,
+    const char *body, char **out)
+{
+	return expand_with(b, s, in, body, out, df_expand_heredoc);
 }
 
 /* A --build-arg value, marking it used. */

@@ -31,6 +31,7 @@
 #include <sys/stat.h>
 #include <cJSON.h>
 
+#include "core/buf.h"
 #include "core/log.h"
 #include "image/build.h"
 #include "image/dockerfile.h"
@@ -174,6 +175,9 @@ int plan_expand_heredoc(struct builder *b, struct build_stage *s, const struct d
     const char *body, char **out);
 /* Run one instruction of stage s (not FROM). */
 int plan_dispatch(struct builder *b, struct build_stage *s, const struct df_inst *in);
+/* The dry run: every stage and step, one line each, into out; checks
+ * what can be checked without the context or the bases. */
+int plan_dry_run(struct builder *b, struct buf *out);
 /* A stage by name or index among the first `before`, or NULL. */
 struct build_stage *plan_find_stage(struct builder *b, const char *name, size_t before);
 /* The stages and the variables. */
@@ -201,6 +205,8 @@ int copy_workdir(struct builder *b, struct build_stage *s, const struct df_inst 
  * or the image's digest).  what: "COPY" in messages. */
 struct rootfs *copy_from_fs(struct builder *b, struct build_stage *s, const struct df_inst *in,
     const char *what, const char *from, char *ident);
+/* --chmod's octal mode; -1 on anything else. */
+int copy_parse_chmod(const char *s, int *mode);
 /* USER's "user[:group]" to ids, by the stage's /etc/passwd and /etc/group. */
 int copy_user(struct builder *b, struct build_stage *s, const struct df_inst *in, const char *spec,
     long long *uid, long long *gid);

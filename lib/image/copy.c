@@ -1318,8 +1318,8 @@ add_gen_entry(struct copy_job *j, const char *dest, const struct src *sr)
 	lb_put(&j->lb, &le, NULL);
 }
 
-static int
-parse_chmod(const char *s, int *mode)
+int
+copy_parse_chmod(const char *s, int *mode)
 {
 	char *end;
 	long v;
@@ -1423,7 +1423,7 @@ copy_do(struct builder *b, struct build_stage *s, const struct df_inst *in)
 
 		if (plan_expand(b, s, in, f, &v) < 0)
 			goto out;
-		if (parse_chmod(v, &j.cp.chmod) < 0) {
+		if (copy_parse_chmod(v, &j.cp.chmod) < 0) {
 			builder_err(b, in, EX_USAGE_,
 			    "%s --chmod '%s': expected an octal mode such as "
 			    "0755 (symbolic modes are not supported)", kw, v);

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <curl/curl.h>
 
 #include "core/buf.h"
 #include "core/log.h"
@@ -20,6 +21,7 @@ struct options {
 	struct build_job job;
 	struct registry_opts ro;
 	const char *level;		/* --compression-level, checked once C is known */
+	int dry_run;
 };
 
 enum {
@@ -48,6 +50,7 @@ static const struct stage_opt opts[] = {
 	{ "cache-dir", OPT_CACHE_DIR, required_argument, "DIR",
 	  "layer and base image cache (default ~/.cache/ci-tools/build)" },
 	{ "no-cache", OPT_NO_CACHE, no_argument, NULL, "neither read nor write the cache" },
+	{ "dry-run", 'n', no_argument, NULL, "print the plan, one line per step; build nothing" },
 	{ "runtime", OPT_RUNTIME, required_argument, "PATH", "the OCI runtime RUN uses (default runc)" },
 	{ "source-date-epoch", OPT_SDE, required_argument, "S",
 	  "the image's time (default $SOURCE_DATE_EPOCH, HEAD's, 0)" },
@@ -113,6 +116,9 @@ take_option(struct stage *st, struct options *o, int c, const char *arg)
 		break;
 	case 'o':
 		j->out = arg;
+		break;
+	case 'n':
+		o->dry_run = 1;
 		break;
 	case 'j':
 		if (parse_ll(arg, 1, 64, &v) < 0)
@@ -191,7 +197,7 @@ parse_args(struct stage *st, int argc, char **argv, struct options *o)
 	struct err e = { 0, "" };
 	int c, rc;
 
-	st->synopsis = "ci-build [-hqv] [-f FILE] [-t NAME[:TAG]]... [--version-tag VERSION]\n"
+	st->synopsis = "ci-build [-hnqv] [-f FILE] [-t NAME[:TAG]]... [--version-tag VERSION]\n"
 	    "                [--build-arg KEY[=VALUE]]... [--target STAGE]\n"
 	    "                [--platform OS/ARCH[/VARIANT]] [-o DIR] [--oci-archive FILE]\n"
 	    "                [--docker-archive FILE] [--compression gzip|zstd|none]\n"
@@ -237,6 +243,27 @@ parse_args(struct stage *st, int argc, char **argv, struct options *o)
 	return -1;
 }
 
+/* --dry-run: the plan on stdout instead of a document. */
+static int
+dry_run(struct options *o)
+{
+	struct buf out = BUF_INIT;
+	struct err e = { 0, "" };
+	int rc = EX_PASS;
+
+	if (build_job_plan(&o->job, &out, &e) < 0) {
+		rc = err_report(&e);
+	} else {
+		fputs(buf_str(&out), stdout);
+		if (fflush(stdout) == EOF || ferror(stdout)) {
+			log_error("cannot write to stdout: %s", strerror(errno));
+			rc = EX_IOERR_;
+		}
+	}
+	buf_free(&out);
+	return rc;
+}
+
 static int
 build(struct stage *st, void *arg, cJSON **section, struct err *e)
 {
@@ -265,8 +292,14 @@ main(int argc, char **argv)
 	o.job.ro = &o.ro;
 	registry_opts_init(&o.ro);
 	rc = parse_args(&st, argc, argv, &o);
-	if (rc < 0)
+	if (rc < 0 && o.dry_run) {
+		rc = dry_run(&o);
+	} else if (rc < 0) {
+		/* ADD fetches URLs; the registry client inits too, harmlessly. */
+		curl_global_init(CURL_GLOBAL_DEFAULT);
 		rc = stage_run(&st, build, &o);
+		curl_global_cleanup();
+	}
 	stage_free(&st);
 	registry_opts_free(&o.ro);
 	strv_free(o.job.tags);

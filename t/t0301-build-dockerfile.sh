@@ -190,12 +190,18 @@ refuse() {
 
 refuse runsecurity "$(printf 'FROM scratch\nCOPY x /x\nRUN --security=insecure npm ci\n')" \
 	'r-runsecurity/Dockerfile:3: RUN --security is not supported'
-refuse heredoc "$(printf 'FROM scratch\nCOPY <<EOF /x\nhi\nEOF\n')" \
-	'r-heredoc/Dockerfile:2: COPY with a heredoc is not supported; put the content in a file'
-refuse addurl "$(printf 'FROM scratch\n\nADD https://example.com/a.tgz /a\n')" \
-	'r-addurl/Dockerfile:3: ADD of a URL or git repository .* download it before the build'
-refuse addurlvar "$(printf 'FROM scratch\nARG U=https://example.com/a\nADD $U /a\n')" \
-	'r-addurlvar/Dockerfile:3: ADD of a URL'
+refuse heredoc "$(printf 'FROM scratch\nCOPY x /x\nCOPY <<EOF /x\nhi\nEO\n')" \
+	"r-heredoc/Dockerfile:3: unterminated heredoc: no line 'EOF' ends the heredoc <<EOF opens"
+refuse addgit "$(printf 'FROM scratch\n\nADD https://example.com/a.git /a\n')" \
+	'r-addgit/Dockerfile:3: ADD of a git repository is not supported'
+refuse addgitvar "$(printf 'FROM scratch\nARG U=git@example.com:a/b\nADD $U /a\n')" \
+	"r-addgitvar/Dockerfile:3: ADD of a git repository is not supported ('git@example.com:a/b')"
+refuse checksum "$(printf 'FROM scratch\nADD --checksum=sha256:12ab https://example.com/a /a\n')" \
+	"r-checksum/Dockerfile:2: ADD --checksum='sha256:12ab': expected sha256: and 64 hex digits"
+refuse checksumvar "$(printf 'FROM scratch\nARG S=deadbeef\nADD --checksum=$S https://example.com/a /a\n')" \
+	"r-checksumvar/Dockerfile:3: ADD --checksum='deadbeef': expected sha256: and 64 hex digits"
+refuse heredocflag "$(printf 'FROM scratch\nRUN --mount=type=cache,target=/c --bogus <<EOF\nEOF\n')" \
+	"r-heredocflag/Dockerfile:2: unknown flag --bogus for RUN"
 refuse mount "$(printf 'FROM scratch\nRUN --mount=type=secret,id=npmrc make\n')" \
 	'r-mount/Dockerfile:2: RUN: --mount=type=secret is not supported by ci-build'
 refuse mountctx "$(printf 'FROM scratch\nRUN --mount=target=/src make\n')" \

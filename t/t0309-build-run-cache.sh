@@ -121,6 +121,29 @@ test_expect_success BUSYBOX,RUNC,ROOT,UMOCI 'a bind from a stage: a directory or
 	! test -e bmun/rootfs/in && ! test -e bmun/rootfs/one && ! test -e bmun/rootfs/w
 '
 
+test_expect_success BUSYBOX,RUNC,ROOT 'several --mount flags on one RUN, as BuildKit files have them: two caches and a bind, with a heredoc' '
+	ctx mm &&
+	sed -i "s/^FROM scratch/FROM scratch AS base/" mm/Dockerfile &&
+	cat >>mm/Dockerfile <<-\EOF &&
+	RUN mkdir -p /src && echo source > /src/main.c
+	FROM base
+	RUN --mount=type=cache,target=/root/.cache/a \
+	    --mount=type=cache,target=/root/.cache/b,sharing=locked \
+	    --mount=type=bind,from=base,source=/src,target=/work <<EOT
+	echo a >> /root/.cache/a/log
+	echo b >> /root/.cache/b/log
+	cat /work/main.c > /built
+	ls /root/.cache > /caches
+	EOT
+	EOF
+	build mm1 mm &&
+	test "$(img_file mm1.oci 1 built)" = source &&
+	printf "a\nb\n" >mm.want && img_file mm1.oci 1 caches >mm.caches && test_cmp mm.want mm.caches &&
+	layer_paths mm1.oci 1 -1 >mm.paths && printf "%s\n" built caches >mm.pwant &&
+	test_cmp mm.pwant mm.paths &&
+	test "$(cat cache/mounts/*/log | sort | tr "\n" " ")" = "a b "
+'
+
 test_expect_success BUSYBOX,RUNC,ROOT 'what a bind names must be there; a bad mount is said with its line' '
 	ctx bx &&
 	sed -i "s/^FROM scratch/FROM scratch AS base/" bx/Dockerfile &&

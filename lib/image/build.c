@@ -156,13 +156,41 @@ finish(struct builder *b, struct build_stage *t, struct build_result *r)
 	return rc;
 }
 
+/* The target platform and the Dockerfile, parsed into b->df. */
+static int
+read_dockerfile(struct builder *b)
+{
+	const struct build_opts *o = b->o;
+	char *text;
+	size_t len;
+	int rc;
+
+	if (o->platform) {
+		struct platform p;
+
+		if (base_platform_parse(o->platform, &p) < 0)
+			return err_set(b->e, EX_USAGE_, "--platform '%s': expected "
+			    "OS/ARCH[/VARIANT]", o->platform);
+	}
+	b->platform = xstrdup(o->platform ? o->platform : build_host_platform());
+	text = read_file(o->dockerfile, DOCKERFILE_MAX, &len, b->e);
+	if (!text) {
+		if (b->e->code == EX_IOERR_ && !path_exists(o->dockerfile))
+			b->e->code = EX_USAGE_;
+		return -1;
+	}
+	rc = dockerfile_parse(text, len, o->dockerfile, &b->df, b->e);
+	free(text);
+	return rc;
+}
+
 int
 build_run(const struct build_opts *o, struct oci_layout *out, struct build_result *r,
     struct err *e)
 {
 	struct builder b;
-	char *text = NULL, *ign = NULL;
-	size_t len, i, k;
+	char *ign = NULL;
+	size_t i, k;
 	int rc = -1;
 	struct build_stage *t = NULL;
 
@@ -173,15 +201,6 @@ build_run(const struct build_opts *o, struct oci_layout *out, struct build_resul
 	b.e = e;
 	b.r = r;
 	format_rfc3339((time_t)o->sde, b.created, sizeof(b.created));
-	if (o->platform) {
-		struct platform p;
-
-		if (base_platform_parse(o->platform, &p) < 0)
-			return err_set(e, EX_USAGE_, "--platform '%s': expected OS/ARCH[/VARIANT]",
-			    o->platform);
-	}
-	b.platform = xstrdup(o->platform ? o->platform : build_host_platform());
-
 	b.ctx_real = realpath(o->context, NULL);
 	if (!b.ctx_real) {
 		err_set(e, EX_USAGE_, "build context '%s': %s", o->context, strerror(errno));
@@ -198,13 +217,7 @@ build_run(const struct build_opts *o, struct oci_layout *out, struct build_resul
 	b.ctx_len = strlen(b.ctx_real);
 	if (!strcmp(b.ctx_real, "/"))
 		b.ctx_len = 0;
-	text = read_file(o->dockerfile, DOCKERFILE_MAX, &len, e);
-	if (!text) {
-		if (e->code == EX_IOERR_ && !path_exists(o->dockerfile))
-			e->code = EX_USAGE_;
-		goto out;
-	}
-	if (dockerfile_parse(text, len, o->dockerfile, &b.df, e) < 0)
+	if (read_dockerfile(&b) < 0)
 		goto out;
 	/* Dockerfile.dockerignore beside the Dockerfile wins, as in BuildKit. */
 	ign = xasprintf("%s.dockerignore", o->dockerfile);
@@ -262,9 +275,11 @@ out:
 	if (rc == 0) {
 		r->warnings = b.warnings;
 		b.warnings = NULL;
+		r->unpinned = b.unpinned;
+		b.unpinned = NULL;
 	}
 	strv_free(b.warnings);
-	free(text);
+	strv_free(b.unpinned);
 	free(ign);
 	free(b.ctx_real);
 	free(b.scratch);
@@ -274,6 +289,36 @@ out:
 	plan_free(&b);
 	base_free(&b);
 	cache_close(&b);
+	return rc;
+}
+
+int
+build_plan(const struct build_opts *o, struct buf *out, struct err *e)
+{
+	struct builder b;
+	struct build_result r;
+	size_t i;
+	int rc = -1;
+
+	memset(&b, 0, sizeof(b));
+	memset(&r, 0, sizeof(r));
+	b.o = o;
+	b.e = e;
+	b.r = &r;
+	if (read_dockerfile(&b) < 0 || plan_build_args(&b) < 0 || plan_stages(&b) < 0 ||
+	    plan_dry_run(&b, out) < 0)
+		goto out;
+	for (i = 0; i < b.bargs.n; i++)
+		if (!b.consumed[i])
+			builder_warn(&b,
+			    "--build-arg %s was not used by any ARG of the stages built",
+			    b.bargs.v[i].name);
+	rc = 0;
+out:
+	strv_free(b.warnings);
+	free(b.platform);
+	dockerfile_free(&b.df);
+	plan_free(&b);
 	return rc;
 }
 
@@ -289,5 +334,6 @@ build_result_free(struct build_result *r)
 	free(r->base_name);
 	free(r->target);
 	strv_free(r->warnings);
+	strv_free(r->unpinned);
 	memset(r, 0, sizeof(*r));
 }

@@ -81,11 +81,23 @@ struct build_result {
 	char *target;			/* the stage built */
 	int layers_built, layers_cached;
 	char **warnings;		/* a strv (core/buf.h), or NULL */
+	char **unpinned;		/* a strv of the URLs ADD fetched without
+					 * --checksum (shown without userinfo), or NULL */
 };
 
 int build_run(const struct build_opts *o, struct oci_layout *out, struct build_result *r,
     struct err *e);
 void build_result_free(struct build_result *r);
+
+/*
+ * The dry run: parse the Dockerfile, resolve the stages, ARGs and the
+ * target as build_run() would, and write the plan into out, one line per
+ * step ("DOCKERFILE:LINE: INSTRUCTION: what it would do").  Reads the
+ * Dockerfile only: no context, no base image, no network, nothing
+ * written.  Errors as build_run()'s, with DOCKERFILE:LINE.
+ */
+struct buf;
+int build_plan(const struct build_opts *o, struct buf *out, struct err *e);
 
 /* "linux/amd64" (or arm64, ...) for this machine; static. */
 const char *build_host_platform(void);

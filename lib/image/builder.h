@@ -31,6 +31,7 @@
 #include <sys/stat.h>
 #include <cJSON.h>
 
+#include "core/buf.h"
 #include "core/log.h"
 #include "image/build.h"
 #include "image/dockerfile.h"
@@ -129,6 +130,7 @@ struct builder {
 	char *platform;			/* the target platform, "os/arch[/variant]" */
 	size_t target;
 	char **warnings;		/* strv */
+	char **unpinned;		/* strv: URLs ADD fetched without --checksum */
 	struct build_result *r;
 	struct err *e;
 };
@@ -168,8 +170,14 @@ int plan_build_args(struct builder *b);
 /* Expand word in stage s (NULL: the global scope of FROM lines). */
 int plan_expand(struct builder *b, struct build_stage *s, const struct df_inst *in,
     const char *word, char **out);
+/* An unquoted heredoc's body, expanded in stage s (df_expand_heredoc()). */
+int plan_expand_heredoc(struct builder *b, struct build_stage *s, const struct df_inst *in,
+    const char *body, char **out);
 /* Run one instruction of stage s (not FROM). */
 int plan_dispatch(struct builder *b, struct build_stage *s, const struct df_inst *in);
+/* The dry run: every stage and step, one line each, into out; checks
+ * what can be checked without the context or the bases. */
+int plan_dry_run(struct builder *b, struct buf *out);
 /* A stage by name or index among the first `before`, or NULL. */
 struct build_stage *plan_find_stage(struct builder *b, const char *name, size_t before);
 /* The stages and the variables. */
@@ -197,6 +205,8 @@ int copy_workdir(struct builder *b, struct build_stage *s, const struct df_inst 
  * or the image's digest).  what: "COPY" in messages. */
 struct rootfs *copy_from_fs(struct builder *b, struct build_stage *s, const struct df_inst *in,
     const char *what, const char *from, char *ident);
+/* --chmod's octal mode; -1 on anything else. */
+int copy_parse_chmod(const char *s, int *mode);
 /* USER's "user[:group]" to ids, by the stage's /etc/passwd and /etc/group. */
 int copy_user(struct builder *b, struct build_stage *s, const struct df_inst *in, const char *spec,
     long long *uid, long long *gid);

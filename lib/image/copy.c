@@ -8,6 +8,14 @@
  * where they land (destinations resolved through the stage's symlinks),
  * and the entries of a layer: parents, hard links, order.  cache.c makes
  * the blob.
+ *
+ * Sources that are no file of the context: a heredoc (its body, expanded
+ * unless its delimiter was quoted; mode 0644) and, for ADD, an http(s)
+ * URL fetched through libcurl (mode 0600, as Docker; never extracted),
+ * checked against --checksum when given, else a warning and the URL in
+ * the build's unpinned list.  Both are written to the scratch directory
+ * and get the source date epoch as their time: the layer depends on
+ * their bytes only.
  */
 #include <ctype.h>
 #include <dirent.h>
@@ -20,9 +28,12 @@
 #include <unistd.h>
 
 #include "core/buf.h"
+#include "core/encode.h"
+#include "core/fsutil.h"
 #include "core/json.h"
 #include "image/builder.h"
 #include "image/config.h"
+#include "net/http.h"
 
 #define PASSWD_MAX (4u << 20)
 
@@ -1142,10 +1153,173 @@ struct src {
 	struct stat st;		/* context */
 	struct rootfs_node *node;	/* view */
 	int archive;		/* ADD: extract */
+	int generated;		/* a heredoc or a URL, written to real (st: its
+				 * mode and size) */
 };
 
+#define ADD_URL_MAX (256u << 20)
+
+/* ADD's URL: its bytes into out, checked against sum (NULL: none). */
 static int
-parse_chmod(const char *s, int *mode)
+fetch_url(struct builder *b, const struct df_inst *in, const char *url, const char *sum,
+    struct buf *out)
+{
+	struct http_opts ho;
+	struct http_response resp = HTTP_RESPONSE_INIT;
+	char *shown = url_redact(url), got[OCI_DIGEST_SIZE];
+	CURL *c;
+	int rc = -1;
+
+	memset(&ho, 0, sizeof(ho));
+	ho.follow = 1;
+	ho.body_max = ADD_URL_MAX;
+	ho.stall_ms = 60000;
+	if (!(c = http_easy(&ho, &resp))) {
+		builder_err(b, in, EX_INTERNAL, "ADD '%s': cannot set up libcurl", shown);
+		goto out;
+	}
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	log_verbose("ADD: fetching %s", shown);
+	if (http_perform(c, &resp, shown, b->e) < 0) {
+		builder_prefix(b, in);
+		goto out;
+	}
+	if (resp.body_too_large) {
+		builder_err(b, in, EX_USAGE_, "ADD '%s': larger than %u MiB; download it before "
+		    "the build and COPY it", shown, ADD_URL_MAX >> 20);
+		goto out;
+	}
+	if (resp.status != 200) {
+		builder_err(b, in, resp.status >= 500 ? EX_SERVICE : EX_USAGE_,
+		    "ADD '%s': the server answered %ld", shown, resp.status);
+		goto out;
+	}
+	sha256_digest(resp.body.data ? resp.body.data : "", resp.body.len, got);
+	if (sum && strcasecmp(sum, got) != 0) {
+		builder_err(b, in, EX_USAGE_, "ADD '%s': checksum mismatch: --checksum wants "
+		    "%s, the server sent %s", shown, sum, got);
+		goto out;
+	}
+	if (!sum) {
+		builder_warn(b, "%s:%d: ADD '%s' has no --checksum: the build is not "
+		    "reproducible (the server may send other bytes next time; it sent %s)",
+		    b->df.name, in->line, shown, got);
+		b->unpinned = strv_push(b->unpinned, shown);
+	}
+	buf_add(out, resp.body.data ? resp.body.data : "", resp.body.len);
+	rc = 0;
+out:
+	if (c)
+		curl_easy_cleanup(c);
+	http_response_free(&resp);
+	free(shown);
+	return rc;
+}
+
+/* The file name a URL gives: its path's last segment. */
+static char *
+url_file_name(const char *url)
+{
+	const char *p = strstr(url, "://"), *slash, *end;
+
+	p = p ? p + 3 : url;
+	end = p + strcspn(p, "?#");
+	slash = memchr(p, '/', (size_t)(end - p));
+	if (!slash)
+		return NULL;
+	for (p = end; p > slash && p[-1] != '/'; p--)
+		;
+	if (p == end || (end - p == 1 && *p == '.') || (end - p == 2 && !strncmp(p, "..", 2)))
+		return NULL;
+	return xstrndup(p, (size_t)(end - p));
+}
+
+/* A heredoc's body or a URL's bytes as a source, written to the scratch
+ * directory. */
+static int
+gen_source(struct builder *b, struct build_stage *s, const struct df_inst *in,
+    const struct df_heredoc *h, const char *url, const char *sum, struct src *sr)
+{
+	struct buf data = BUF_INIT;
+	char *name;
+	int rc;
+
+	memset(sr, 0, sizeof(*sr));
+	if (h) {
+		char *body = NULL;
+
+		if (h->expand) {
+			if (plan_expand_heredoc(b, s, in, h->body, &body) < 0)
+				return -1;
+		} else {
+			body = xstrdup(h->body);
+		}
+		buf_adds(&data, body);
+		free(body);
+		name = xstrdup(h->name);
+	} else {
+		if (!(name = url_file_name(url))) {
+			char *shown = url_redact(url);
+
+			builder_err(b, in, EX_USAGE_, "ADD '%s': the URL names no file; give "
+			    "the destination file's name", shown);
+			free(shown);
+			return -1;
+		}
+		if (fetch_url(b, in, url, sum, &data) < 0) {
+			free(name);
+			buf_free(&data);
+			return -1;
+		}
+	}
+	sr->rel = name;
+	sr->real = xasprintf("%s/gen-%d", b->scratch, ++b->seq);
+	sr->generated = 1;
+	sr->st.st_mode = S_IFREG | (h ? 0644 : 0600);
+	sr->st.st_size = (off_t)data.len;
+	rc = atomic_write(sr->real, buf_str(&data), data.len, 0600, b->e);
+	buf_free(&data);
+	if (rc < 0) {
+		builder_prefix(b, in);
+		free(sr->rel);
+		free(sr->real);
+		return -1;
+	}
+	return 0;
+}
+
+/* Where a file named name lands: in dest (a directory) or at dest,
+ * resolved through the stage's symlinks. */
+static int
+file_target(struct builder *b, struct build_stage *s, const struct df_inst *in, const char *dest,
+    int dest_dir, const char *name, char **out)
+{
+	char *target = dest_dir ? path_join(dest, name) : xstrdup(dest);
+	int rc = resolve_dest(b, s->fs, target, 0, out);
+
+	free(target);
+	return rc < 0 ? builder_prefix(b, in) : 0;
+}
+
+/* A generated source's entry at dest. */
+static void
+add_gen_entry(struct copy_job *j, const char *dest, const struct src *sr)
+{
+	struct layer_entry le;
+
+	memset(&le, 0, sizeof(le));
+	le.path = xstrdup(dest);
+	le.type = LE_FILE;
+	le.mode = (unsigned)sr->st.st_mode & 07777;
+	le.mtime = j->b->o->sde;
+	le.size = (long long)sr->st.st_size;
+	le.src = xstrdup(sr->real);
+	apply_params(j->b, &j->cp, &le);
+	lb_put(&j->lb, &le, NULL);
+}
+
+int
+copy_parse_chmod(const char *s, int *mode)
 {
 	char *end;
 	long v;
@@ -1204,7 +1378,7 @@ int
 copy_do(struct builder *b, struct build_stage *s, const struct df_inst *in)
 {
 	struct copy_job j;
-	char **words = NULL, *from = NULL, *dest = NULL, *dest_r = NULL;
+	char **words = NULL, *from = NULL, *dest = NULL, *dest_r = NULL, *sum = NULL;
 	struct src *srcs = NULL;
 	size_t nw = 0, nsrc = 0, i, k;
 	struct rootfs *srcfs = NULL;
@@ -1249,7 +1423,7 @@ copy_do(struct builder *b, struct build_stage *s, const struct df_inst *in)
 
 		if (plan_expand(b, s, in, f, &v) < 0)
 			goto out;
-		if (parse_chmod(v, &j.cp.chmod) < 0) {
+		if (copy_parse_chmod(v, &j.cp.chmod) < 0) {
 			builder_err(b, in, EX_USAGE_,
 			    "%s --chmod '%s': expected an octal mode such as "
 			    "0755 (symbolic modes are not supported)", kw, v);
@@ -1265,17 +1439,16 @@ copy_do(struct builder *b, struct build_stage *s, const struct df_inst *in)
 			goto out;
 		j.cp.keep_owner = 1;
 	}
-	dest = words[nw - 1];
-	for (i = 0; i + 1 < nw; i++) {
-		if (is_add && (!strncmp(words[i], "http://", 7) || !strncmp(words[i], "https://",
-		    8) ||
-		    !strncmp(words[i], "git@", 4) || !strncmp(words[i], "git://", 6))) {
-			builder_err(b, in, EX_USAGE_,
-			    "ADD of a URL or git repository ('%s') is not "
-			    "supported; download it before the build and COPY the file", words[i]);
+	if ((f = df_flag(in, "checksum"))) {
+		if (plan_expand(b, s, in, f, &sum) < 0)
+			goto out;
+		if (!df_checksum_ok(sum)) {
+			builder_err(b, in, EX_USAGE_, "ADD --checksum='%s': expected sha256: and "
+			    "64 hex digits", sum);
 			goto out;
 		}
 	}
+	dest = words[nw - 1];
 	if (nw > 2 && dest[strlen(dest) - 1] != '/') {
 		builder_err(b, in, EX_USAGE_,
 		    "%s with several sources needs a destination directory "
@@ -1287,6 +1460,23 @@ copy_do(struct builder *b, struct build_stage *s, const struct df_inst *in)
 	for (i = 0; i + 1 < nw; i++) {
 		char *clean, **matches = NULL;
 		size_t m;
+		const struct df_heredoc *h = df_heredoc_of(in, in->args[i]);
+
+		if (is_add && df_is_git_url(words[i])) {
+			builder_err(b, in, EX_USAGE_, "ADD of a git repository is not supported "
+			    "('%s'); clone it before the build and COPY the files", words[i]);
+			goto out;
+		}
+		if (h || (is_add && (!strncmp(words[i], "http://", 7) ||
+		    !strncmp(words[i], "https://", 8)))) {
+			struct src sr;
+
+			if (gen_source(b, s, in, h, words[i], sum, &sr) < 0)
+				goto out;
+			srcs = xrealloc(srcs, (nsrc + 1) * sizeof(*srcs));
+			srcs[nsrc++] = sr;
+			continue;
+		}
 
 		if (srcfs) {
 			clean = view_path(words[i]);
@@ -1416,6 +1606,15 @@ copy_do(struct builder *b, struct build_stage *s, const struct df_inst *in)
 	for (k = 0; k < nsrc; k++) {
 		struct src *sr = &srcs[k];
 
+		if (sr->generated) {
+			char *rt;
+
+			if (file_target(b, s, in, dest_r, dest_dir, sr->rel, &rt) < 0)
+				goto out;
+			add_gen_entry(&j, rt, sr);
+			free(rt);
+			continue;
+		}
 		if (!srcfs) {
 			if (S_ISDIR(sr->st.st_mode)) {
 				struct rootfs_node *x = rootfs_get(s->fs, dest_r);
@@ -1449,16 +1648,10 @@ copy_do(struct builder *b, struct build_stage *s, const struct df_inst *in)
 					goto out;
 				rc = -1;
 			} else if (S_ISREG(sr->st.st_mode)) {
-				char *target = dest_dir ? path_join(dest_r, base_name(sr->rel)) :
-				    xstrdup(dest_r);
 				char *rt;
 
-				if (resolve_dest(b, s->fs, target, 0, &rt) < 0) {
-					free(target);
-					builder_prefix(b, in);
+				if (file_target(b, s, in, dest_r, dest_dir, base_name(sr->rel), &rt) < 0)
 					goto out;
-				}
-				free(target);
 				add_ctx_entry(&j, rt, sr->real, &sr->st);
 				free(rt);
 			} else {
@@ -1541,6 +1734,7 @@ out:
 	free(srcs);
 	strv_free(words);
 	free(from);
+	free(sum);
 	free(dest_r);
 	owner_free(&j.cp.own);
 	lb_free(&j.lb);

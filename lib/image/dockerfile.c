@@ -122,6 +122,12 @@ df_inst_free(struct df_inst *in)
 		free(in->kvs[i].value);
 	}
 	free(in->kvs);
+	for (i = 0; i < in->nheredocs; i++) {
+		free(in->heredocs[i].word);
+		free(in->heredocs[i].name);
+		free(in->heredocs[i].body);
+	}
+	free(in->heredocs);
 	if (in->trigger) {
 		df_inst_free(in->trigger);
 		free(in->trigger);
@@ -519,42 +525,122 @@ parse_arg(const struct pctx *c, struct df_inst *in, const char *rest)
 	return 0;
 }
 
-/* A heredoc marker: "<<EOF", "<<-EOF", "<<'EOF'", "<<\"EOF\"". */
+/*
+ * A heredoc marker as BuildKit reads one: the whole word is "<<NAME" or
+ * "<<-NAME" (RUN also "N<<NAME"), NAME not empty and without '<' (so
+ * "<<<" is a here-string, left to the shell), quotes in it removed.
+ * 1 with *name (fresh), *expand and *chomp set; 0 when it is no marker.
+ */
 static int
-is_heredoc_word(const char *w)
+heredoc_word(const char *w, int with_fd, char **name, int *expand, int *chomp)
 {
-	if (strncmp(w, "<<", 2) != 0)
+	struct buf b = BUF_INIT;
+	const char *p = w;
+	int quote = 0;
+
+	if (with_fd)
+		while (isdigit((unsigned char)*p))
+			p++;
+	if (strncmp(p, "<<", 2) != 0)
 		return 0;
-	w += 2;
-	if (*w == '-')
-		w++;
-	return *w == '"' || *w == '\'' || *w == '_' || isalpha((unsigned char)*w);
+	p += 2;
+	*chomp = *p == '-';
+	if (*chomp)
+		p++;
+	if (!*p || strchr(p, '<'))
+		return 0;
+	*expand = 1;
+	for (; *p; p++) {
+		if (quote) {
+			if (*p == quote)
+				quote = 0;
+			else
+				buf_addc(&b, *p);
+		} else if (*p == '\'' || *p == '"') {
+			quote = *p;
+			*expand = 0;
+		} else if (*p == '\\' && p[1]) {
+			*expand = 0;
+			buf_addc(&b, *++p);
+		} else {
+			buf_addc(&b, *p);
+		}
+	}
+	if (quote || !b.len) {
+		buf_free(&b);
+		return 0;
+	}
+	*name = buf_detach(&b, NULL);
+	return 1;
 }
 
-static int
-has_heredoc(const char *rest)
+const struct df_heredoc *
+df_heredoc_of(const struct df_inst *in, const char *word)
+{
+	size_t i;
+
+	for (i = 0; i < in->nheredocs; i++)
+		if (!strcmp(in->heredocs[i].word, word))
+			return &in->heredocs[i];
+	return NULL;
+}
+
+/* The heredoc markers among the words of rest, into in->heredocs (bodies
+ * still empty). */
+static void
+find_heredocs(const struct pctx *c, struct df_inst *in, const char *rest)
 {
 	size_t n, i;
-	char **w = df_split_words(rest, &n);
-	int found = 0;
+	char **w = parse_words(rest, c->escape, &n);
 
-	for (i = 0; i < n && !found; i++) {
-		const char *p = strstr(w[i], "<<");
+	for (i = 0; i < n; i++) {
+		char *name;
+		int expand, chomp;
 
-		/* "cat<<EOF" counts too, as it does in a shell. */
-		if (p && is_heredoc_word(p))
-			found = 1;
+		if (!heredoc_word(w[i], in->kind == DF_RUN, &name, &expand, &chomp))
+			continue;
+		in->heredocs = xrealloc(in->heredocs, (in->nheredocs + 1) * sizeof(*in->heredocs));
+		in->heredocs[in->nheredocs].word = xstrdup(w[i]);
+		in->heredocs[in->nheredocs].name = name;
+		in->heredocs[in->nheredocs].body = NULL;
+		in->heredocs[in->nheredocs].expand = expand;
+		in->heredocs[in->nheredocs].chomp = chomp;
+		in->nheredocs++;
 	}
 	strv_free(w);
-	return found;
+}
+
+int
+df_is_git_url(const char *s)
+{
+	const char *hash, *end;
+
+	if (!strncmp(s, "git@", 4) || !strncmp(s, "git://", 6) || !strncmp(s, "ssh://", 6))
+		return 1;
+	if (strncmp(s, "http://", 7) && strncmp(s, "https://", 8))
+		return 0;
+	hash = strchr(s, '#');
+	end = hash ? hash : s + strlen(s);
+	return end - s > 4 && !strncmp(end - 4, ".git", 4);
 }
 
 static int
-is_url(const char *s)
+is_http_url(const char *s)
 {
-	return !strncmp(s, "http://", 7) || !strncmp(s, "https://", 8) ||
-	    !strncmp(s, "git@", 4) || !strncmp(s, "git://", 6) ||
-	    !strncmp(s, "ssh://", 6);
+	return !strncmp(s, "http://", 7) || !strncmp(s, "https://", 8);
+}
+
+int
+df_checksum_ok(const char *v)
+{
+	size_t i;
+
+	if (strncmp(v, "sha256:", 7) != 0 || strlen(v) != 7 + 64)
+		return 0;
+	for (i = 7; v[i]; i++)
+		if (!isxdigit((unsigned char)v[i]))
+			return 0;
+	return 1;
 }
 
 /* Exec form (JSON) or shell form, for RUN, CMD, ENTRYPOINT, SHELL and
@@ -635,37 +721,59 @@ parse_body(const struct pctx *c, struct df_inst *in, const char *rest)
 			return perr(c, "FROM needs an image: FROM IMAGE [AS NAME]");
 		return perr(c, "FROM takes an image and optionally AS NAME, not '%s'", rest);
 	case DF_COPY:
-	case DF_ADD:
-		if (in->kind == DF_ADD && (df_has_flag(in, "keep-git-dir") ||
-		    df_has_flag(in, "checksum")))
-			return perr(c, "ADD --%s applies to URLs and git repositories, which "
-			    "ci-build does not fetch; download them before the build and COPY "
-			    "the files", df_has_flag(in, "checksum") ? "checksum" : "keep-git-dir");
+	case DF_ADD: {
+		const char *sum = df_flag(in, "checksum");
+		size_t nurl = 0;
+
+		if (in->kind == DF_ADD && df_has_flag(in, "keep-git-dir"))
+			return perr(c, "ADD --keep-git-dir: ADD of a git repository is not "
+			    "supported; clone it before the build and COPY the files");
 		if (in->kind == DF_COPY && df_has_flag(in, "parents"))
 			return perr(c, "COPY --parents is not supported; COPY each directory "
 			    "to its place instead");
-		if (!in->exec_form && has_heredoc(rest))
-			return perr(c, "%s with a heredoc is not supported; put the content "
-			    "in a file of the build context and COPY it", kw);
 		if (parse_maybe_json_list(c, in, rest) < 0)
 			return -1;
+		if (!in->exec_form)
+			find_heredocs(c, in, rest);
 		if (in->nargs < 2)
 			return perr(c, "%s needs at least one source and a destination", kw);
-		if (in->kind == DF_ADD)
-			for (i = 0; i + 1 < in->nargs; i++)
-				if (is_url(in->args[i]))
-					return perr(c, "ADD of a URL or git repository ('%s') is not "
-					    "supported; download it before the build (for instance "
-					    "with curl in a CI step) and COPY the file", in->args[i]);
+		if (df_heredoc_of(in, in->args[in->nargs - 1]))
+			return perr(c, "%s: the destination '%s' cannot be a heredoc", kw,
+			    in->args[in->nargs - 1]);
+		for (i = 0; i < in->nheredocs; i++) {
+			const char *hn = in->heredocs[i].name;
+
+			if (strchr(hn, '/') || !strcmp(hn, ".") || !strcmp(hn, ".."))
+				return perr(c, "%s: the heredoc %s cannot name a file ('%s' is a "
+				    "path): name it as a file, such as <<index.html", kw,
+				    in->heredocs[i].word, hn);
+		}
+		if (in->nheredocs && df_has_flag(in, "from"))
+			return perr(c, "%s --from with a heredoc source: a heredoc comes from "
+			    "the Dockerfile, not from '%s'", kw, df_flag(in, "from"));
+		for (i = 0; i + 1 < in->nargs; i++) {
+			if (in->kind == DF_ADD && df_is_git_url(in->args[i]))
+				return perr(c, "ADD of a git repository is not supported ('%s'); "
+				    "clone it before the build and COPY the files", in->args[i]);
+			if (in->kind == DF_ADD && is_http_url(in->args[i]))
+				nurl++;
+		}
+		if (sum && strchr(sum, '$') == NULL && !df_checksum_ok(sum))
+			return perr(c, "ADD --checksum='%s': expected sha256: and 64 hex digits", sum);
+		if (sum && (in->nargs != 2 || nurl != 1))
+			return perr(c, "ADD --checksum applies to one source that is a URL "
+			    "(http:// or https://)");
 		return 0;
+	}
 	case DF_RUN:
 		if (df_has_flag(in, "security"))
 			return perr(c, "RUN --security is not supported: ci-build runs every step "
 			    "without new privileges");
-		if (has_heredoc(rest))
-			return perr(c, "RUN with a heredoc is not supported; put the script in a "
-			    "file, COPY it and RUN it");
-		return parse_maybe_json(c, in, rest, kw);
+		if (parse_maybe_json(c, in, rest, kw) < 0)
+			return -1;
+		if (!in->exec_form)
+			find_heredocs(c, in, rest);
+		return 0;
 	case DF_CMD:
 	case DF_ENTRYPOINT:
 		return parse_maybe_json(c, in, rest, kw);
@@ -795,6 +903,8 @@ parse_inst(const char *line, const struct pctx *c, int end_line, struct df_inst 
 			return -1;
 		if (k == DF_ONBUILD || k == DF_FROM || k == DF_MAINTAINER)
 			return perr(c, "%s is not allowed as an ONBUILD trigger", df_kind_name(k));
+		if (in->trigger->nheredocs)
+			return perr(c, "ONBUILD %s with a heredoc is not supported", df_kind_name(k));
 		return 0;
 	}
 	rest = extract_flags(after, &fw, &nfw);
@@ -856,6 +966,82 @@ is_blank(const char *s)
 	while (*s && is_space((unsigned char)*s))
 		s++;
 	return !*s;
+}
+
+/* One physical line from *p (its "\r\n" or "\n" dropped), fresh; NULL at the end. */
+static char *
+next_line(const char **p, const char *end, int *lineno)
+{
+	const char *nl;
+	size_t n;
+	char *line;
+
+	if (*p >= end)
+		return NULL;
+	nl = memchr(*p, '\n', (size_t)(end - *p));
+	n = nl ? (size_t)(nl - *p) : (size_t)(end - *p);
+	line = xstrndup(*p, n);
+	*p += n + (nl ? 1 : 0);
+	(*lineno)++;
+	if (n && line[n - 1] == '\r')
+		line[n - 1] = '\0';
+	return line;
+}
+
+/*
+ * The bodies of in's heredocs, from the lines after the instruction; the
+ * instruction's text gets them too (the image's history shows them, as
+ * BuildKit's does).
+ */
+static int
+read_heredocs(const char **p, const char *end, int *lineno, struct df_inst *in,
+    const struct pctx *c)
+{
+	struct buf text = BUF_INIT;
+	size_t i;
+
+	buf_init(&text, MAX_LINE_BYTES);
+	buf_adds(&text, in->text);
+	for (i = 0; i < in->nheredocs; i++) {
+		struct df_heredoc *h = &in->heredocs[i];
+		struct buf body = BUF_INIT;
+		char *line;
+		int done = 0;
+
+		buf_init(&body, MAX_LINE_BYTES);
+		while (!done && (line = next_line(p, end, lineno))) {
+			const char *l = line;
+
+			if (h->chomp)
+				while (*l == '\t')
+					l++;
+			if (!strcmp(l, h->name)) {
+				done = 1;
+			} else {
+				buf_adds(&body, l);
+				buf_addc(&body, '\n');
+			}
+			free(line);
+		}
+		if (!done || body.failed) {
+			buf_free(&body);
+			buf_free(&text);
+			if (!done)
+				return perr(c, "unterminated heredoc: no line '%s' ends the "
+				    "heredoc %s opens", h->name, h->word);
+			return perr(c, "heredoc %s longer than %u bytes", h->word, MAX_LINE_BYTES);
+		}
+		buf_addf(&text, "\n%s%s", buf_str(&body), h->name);
+		h->body = buf_detach(&body, NULL);
+	}
+	if (text.failed) {
+		buf_free(&text);
+		return perr(c, "instruction longer than %u bytes", MAX_LINE_BYTES);
+	}
+	free(in->text);
+	in->text = buf_detach(&text, NULL);
+	in->end_line = *lineno;
+	return 0;
 }
 
 /*
@@ -1005,7 +1191,8 @@ dockerfile_parse(const char *text, size_t len, const char *name,
 			c.line = start;
 			c.escape = df->escape;
 			c.e = e;
-			if (parse_inst(buf_str(&logical), &c, lineno, &in) < 0) {
+			if (parse_inst(buf_str(&logical), &c, lineno, &in) < 0 ||
+			    (in.nheredocs && read_heredocs(&p, end, &lineno, &in, &c) < 0)) {
 				df_inst_free(&in);
 				goto fail;
 			}
@@ -1238,6 +1425,21 @@ process_stop_on(struct lexer *l, int stop, struct buf *out)
 	return 0;
 }
 
+static void
+lexer_init(struct lexer *l, const char *s, int escape, df_lookup_fn lookup, void *arg,
+    struct err *e, struct buf *out)
+{
+	l->s = s;
+	l->pos = 0;
+	l->len = strlen(s);
+	l->escape = escape;
+	l->lookup = lookup;
+	l->arg = arg;
+	l->e = e;
+	l->depth = 0;
+	buf_init(out, MAX_LINE_BYTES);
+}
+
 int
 df_expand(const char *word, int escape, df_lookup_fn lookup, void *arg,
     char **out, struct err *e)
@@ -1245,19 +1447,43 @@ df_expand(const char *word, int escape, df_lookup_fn lookup, void *arg,
 	struct lexer l;
 	struct buf b = BUF_INIT;
 
-	l.s = word;
-	l.pos = 0;
-	l.len = strlen(word);
-	l.escape = escape;
-	l.lookup = lookup;
-	l.arg = arg;
-	l.e = e;
-	l.depth = 0;
-	buf_init(&b, MAX_LINE_BYTES);
+	lexer_init(&l, word, escape, lookup, arg, e, &b);
 	*out = NULL;
 	if (process_stop_on(&l, -1, &b) < 0) {
 		buf_free(&b);
 		return -1;
+	}
+	if (b.failed)
+		return err_set(e, EX_USAGE_, "expansion longer than %u bytes", MAX_LINE_BYTES);
+	*out = buf_detach(&b, NULL);
+	return 0;
+}
+
+int
+df_expand_heredoc(const char *body, int escape, df_lookup_fn lookup, void *arg,
+    char **out, struct err *e)
+{
+	struct lexer l;
+	struct buf b = BUF_INIT;
+	int c;
+
+	lexer_init(&l, body, escape, lookup, arg, e, &b);
+	*out = NULL;
+	while ((c = peek(&l)) >= 0) {
+		if (c == '$') {
+			if (process_dollar(&l, &b) < 0) {
+				buf_free(&b);
+				return -1;
+			}
+			continue;
+		}
+		next(&l);
+		if (c == escape && (peek(&l) == '$' || peek(&l) == escape || peek(&l) == '\n')) {
+			c = next(&l);
+			if (c == '\n')
+				continue;
+		}
+		buf_addc(&b, c);
 	}
 	if (b.failed)
 		return err_set(e, EX_USAGE_, "expansion longer than %u bytes", MAX_LINE_BYTES);

@@ -11,10 +11,20 @@
  * (quotes and variables unexpanded): what is expanded, and with which
  * variables, depends on the build stage, so df_expand() does it later.
  *
+ * Heredocs (BuildKit's, for RUN, COPY and ADD in the shell form): every
+ * word of the instruction that starts with "<<" (RUN: optionally after a
+ * file descriptor number, "3<<EOF") opens one, read after the
+ * instruction's last line in the order of the words, up to a line that is
+ * the delimiter alone; "<<-" strips leading tabs from the body and from
+ * the delimiter's line; a delimiter with quotes ("<<'EOF'", "<<\"EOF\"")
+ * has them removed and marks the body as not to be expanded.
+ *
  * Refused while parsing, with "FILE:LINE: what, and what to do instead":
- * unknown instructions and flags, missing arguments, heredocs, ADD of a
- * URL or git repository, RUN --security, COPY --parents.  RUN itself parses:
- * whether it can run is the builder's decision.
+ * unknown instructions and flags, missing arguments, unterminated
+ * heredocs, ADD of a git repository, ADD --checksum that is not
+ * sha256:<64 hex digits> or with a source that is not a URL, RUN
+ * --security, COPY --parents.  RUN itself parses: whether it can run is
+ * the builder's decision.
  *
  * Ownership: struct dockerfile owns every instruction and string in it.
  */
@@ -34,6 +44,16 @@ enum df_kind {
 struct df_flag {
 	char *name;		/* "chown" for --chown=... */
 	char *value;		/* quotes removed; NULL for a bare --link */
+};
+
+/* A heredoc of RUN, COPY or ADD. */
+struct df_heredoc {
+	char *word;		/* the word that opened it, as written ("<<-'EOF'") */
+	char *name;		/* the delimiter, quotes removed ("EOF") */
+	char *body;		/* its lines, each ending in "\n"; tabs stripped for <<- */
+	int expand;		/* the delimiter had no quotes: COPY and ADD expand
+				 * variables in the body (RUN leaves it to the shell) */
+	int chomp;		/* "<<-" */
 };
 
 struct df_kv {
@@ -59,6 +79,8 @@ struct df_inst {
 	struct df_kv *kvs;	/* ENV, LABEL, ARG */
 	size_t nkvs;
 	int hc_none;		/* HEALTHCHECK NONE */
+	struct df_heredoc *heredocs;	/* RUN, COPY, ADD: in the order of their words */
+	size_t nheredocs;
 	struct df_inst *trigger;	/* ONBUILD: the instruction it holds */
 };
 
@@ -97,6 +119,23 @@ typedef const char *(*df_lookup_fn)(const char *name, void *arg);
 
 int df_expand(const char *word, int escape, df_lookup_fn lookup, void *arg,
     char **out, struct err *e);
+
+/*
+ * Expand an unquoted heredoc's body as a shell does: $V and ${V...} as in
+ * df_expand(); the escape character before '$', itself or a newline takes
+ * it literally (the newline vanishes); quotes are ordinary characters.
+ */
+int df_expand_heredoc(const char *body, int escape, df_lookup_fn lookup, void *arg,
+    char **out, struct err *e);
+
+/* 1 when ADD would read s as a git repository: git@..., git://...,
+ * ssh://..., or an http(s) URL whose path ends in ".git". */
+int df_is_git_url(const char *s);
+/* 1 when v is "sha256:" and 64 hex digits (ADD --checksum). */
+int df_checksum_ok(const char *v);
+
+/* The heredoc a word opens ("<<EOF" and the like), or NULL. */
+const struct df_heredoc *df_heredoc_of(const struct df_inst *in, const char *word);
 
 /* Split on whitespace as Docker does for FROM, COPY and EXPOSE words: a
  * strv (core/buf.h) of *n words. */

@@ -348,6 +348,13 @@ build_section(const struct build_job *j, const char *dockerfile, const struct bu
 		cJSON_AddStringToObject(sec, "oci_archive", j->oci_archive);
 	if (j->docker_archive)
 		cJSON_AddStringToObject(sec, "docker_archive", j->docker_archive);
+	/* What the build fetched unpinned: the same inputs may not give the
+	 * same image again. */
+	if (r->unpinned) {
+		arr = cJSON_AddArrayToObject(sec, "unpinned_urls");
+		for (i = 0; r->unpinned[i]; i++)
+			cJSON_AddItemToArray(arr, cJSON_CreateString(r->unpinned[i]));
+	}
 	if (r->warnings) {
 		arr = cJSON_AddArrayToObject(sec, "warnings");
 		for (i = 0; r->warnings[i]; i++)
@@ -513,22 +520,29 @@ excludes(struct run *u)
 	}
 }
 
+/* What a build and a dry run take from the job alike. */
+static void
+opts_from_job(const struct build_job *j, const char *dockerfile, struct build_opts *bo)
+{
+	memset(bo, 0, sizeof(*bo));
+	bo->dockerfile = dockerfile;
+	bo->context = j->context;
+	bo->build_args = j->build_args;
+	bo->nbuild_args = strv_len(j->build_args);
+	bo->target = j->target;
+	bo->platform = j->platform;
+	bo->layer = j->layer;
+}
+
 static int
 build(struct run *u, struct err *e)
 {
 	const struct build_job *j = u->j;
 	struct build_opts bo;
 
-	memset(&bo, 0, sizeof(bo));
-	bo.dockerfile = u->dockerfile;
-	bo.context = j->context;
+	opts_from_job(j, u->dockerfile, &bo);
 	bo.runtime = j->runtime;
-	bo.build_args = j->build_args;
-	bo.nbuild_args = strv_len(j->build_args);
-	bo.target = j->target;
-	bo.platform = j->platform;
 	bo.sde = u->sde;
-	bo.layer = j->layer;
 	bo.layer.stop = j->stop;
 	bo.stop = j->stop;
 	if (!j->no_cache)
@@ -652,6 +666,23 @@ swap_in(struct run *u, struct err *e)
 		free(old);
 	}
 	return sync_dir(u->parent, e);
+}
+
+int
+build_job_plan(const struct build_job *j, struct buf *out, struct err *e)
+{
+	struct build_opts bo;
+	char *dockerfile = dockerfile_path(j), *cache = NULL;
+	int rc;
+
+	opts_from_job(j, dockerfile, &bo);
+	if (!j->no_cache)
+		cache = j->cache_dir ? xstrdup(j->cache_dir) : default_cache_dir();
+	bo.cache_dir = cache;
+	rc = build_plan(&bo, out, e);
+	free(cache);
+	free(dockerfile);
+	return rc;
 }
 
 int

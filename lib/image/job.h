@@ -55,6 +55,13 @@ struct build_job {
  */
 int build_job_run(const struct build_job *j, const cJSON *doc, cJSON **section, struct err *e);
 
+/*
+ * ci-build --dry-run: the plan of the job's Dockerfile into out
+ * (build_plan()); no document, no output, nothing fetched.
+ */
+struct buf;
+int build_job_plan(const struct build_job *j, struct buf *out, struct err *e);
+
 /* Seconds since 1970, up to the end of year 9999 (--source-date-epoch,
  * SOURCE_DATE_EPOCH); -1 on anything else. */
 int build_parse_epoch(const char *s, long long *out);

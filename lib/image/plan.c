@@ -120,17 +120,32 @@ scope_lookup(const char *name, void *arg)
 	return NULL;
 }
 
-int
-plan_expand(struct builder *b, struct build_stage *s, const struct df_inst *in, const char *word,
-    char **out)
+static int
+expand_with(struct builder *b, struct build_stage *s, const struct df_inst *in,
+    const char *text, char **out,
+    int (*fn)(const char *, int, df_lookup_fn, void *, char **, struct err *))
 {
 	struct scope sc;
 
 	sc.b = b;
 	sc.s = s;
-	if (df_expand(word, b->df.escape, scope_lookup, &sc, out, b->e) < 0)
+	if (fn(text, b->df.escape, scope_lookup, &sc, out, b->e) < 0)
 		return builder_prefix(b, in);
 	return 0;
+}
+
+int
+plan_expand(struct builder *b, struct build_stage *s, const struct df_inst *in, const char *word,
+    char **out)
+{
+	return expand_with(b, s, in, word, out, df_expand);
+}
+
+int
+plan_expand_heredoc(struct builder *b, struct build_stage *s, const struct df_inst *in,
+    const char *body, char **out)
+{
+	return expand_with(b, s, in, body, out, df_expand_heredoc);
 }
 
 /* A --build-arg value, marking it used. */
@@ -731,4 +746,273 @@ plan_free(struct builder *b)
 	free(b->st);
 	b->st = NULL;
 	b->nst = 0;
+}
+
+/* ---- the dry run ------------------------------------------------------------ */
+
+/* The first line of an instruction's text, cut to a readable length. */
+static void
+add_step_text(struct buf *out, const struct df_inst *in)
+{
+	size_t n = strcspn(in->text, "\n");
+
+	if (n > 72)
+		buf_addf(out, "%.69s...", in->text);
+	else
+		buf_addf(out, "%.*s", (int)n, in->text);
+}
+
+static void
+add_stage_label(struct buf *out, const struct build_stage *s)
+{
+	if (s->name)
+		buf_addf(out, "stage %d '%s'", s->idx, s->name);
+	else
+		buf_addf(out, "stage %d", s->idx);
+}
+
+/* Where a stage starts, in words. */
+static void
+add_base(struct builder *b, const struct build_stage *s, struct buf *out)
+{
+	if (s->base_stage >= 0) {
+		buf_adds(out, "on ");
+		add_stage_label(out, &b->st[s->base_stage]);
+	} else if (!strcmp(s->base_ref, "scratch")) {
+		buf_adds(out, "from scratch");
+	} else if (!strncmp(s->base_ref, "oci:", 4)) {
+		buf_addf(out, "on the OCI layout '%s' (read when built)", s->base_ref + 4);
+	} else {
+		buf_addf(out, "on the registry image '%s' (pulled when built, not in a dry "
+		    "run)", s->base_ref);
+	}
+	if (s->platform)
+		buf_addf(out, ", platform %s", s->platform);
+}
+
+/* What a layer of stage s becomes. */
+static const char *
+layer_fate(struct builder *b, const struct build_stage *s)
+{
+	if (!s->chain)
+		return "no layer of the image (feeds a later --from)";
+	return b->o->cache_dir ? "a layer (kept in the cache, reused when its key is there)" :
+	    "a layer (--no-cache: built, not kept)";
+}
+
+/* --from=WHAT of COPY or a bind mount: an earlier stage or an image. */
+static int
+dry_from(struct builder *b, struct build_stage *s, const struct df_inst *in, const char *what,
+    const char *from, struct buf *out)
+{
+	struct build_stage *p = plan_find_stage(b, from, (size_t)s->idx);
+	const char *d;
+
+	if (p) {
+		buf_adds(out, "; from ");
+		add_stage_label(out, p);
+		return 0;
+	}
+	for (d = from; *d >= '0' && *d <= '9'; d++)
+		;
+	if (plan_find_stage(b, from, b->nst) || (!*d && d != from))
+		return builder_err(b, in, EX_USAGE_, "%s --from='%s': %s", what, from,
+		    plan_find_stage(b, from, b->nst) ? "that stage is not defined before this one" :
+		    "there is no stage with that index before this one");
+	buf_addf(out, "; from the image '%s' (pulled when built)", from);
+	return 0;
+}
+
+static int
+dry_run_step(struct builder *b, struct build_stage *s, const struct df_inst *in, struct buf *out)
+{
+	struct err me = { 0, "" };
+	struct run_mount m;
+	const char *f;
+	char *v = NULL;
+	size_t i;
+	int chmod_mode;
+
+	for (i = 0; i < in->nflags; i++) {
+		if (strcmp(in->flags[i].name, "mount"))
+			continue;
+		if (plan_expand(b, s, in, in->flags[i].value, &v) < 0)
+			return -1;
+		if (run_mount_parse(v, "/", &m, &me) < 0) {
+			free(v);
+			err_set(b->e, me.code, "%s", me.msg);
+			return builder_prefix(b, in);
+		}
+		free(v);
+		v = NULL;
+		if (m.type == RM_CACHE) {
+			buf_addf(out, "; cache mount %s (kept in the build cache, not in the image)",
+			    m.target);
+		} else {
+			buf_addf(out, "; bind mount %s", m.target);
+			if (dry_from(b, s, in, "RUN --mount", m.from, out) < 0) {
+				run_mount_free(&m);
+				return -1;
+			}
+		}
+		run_mount_free(&m);
+	}
+	if ((f = df_flag(in, "chmod"))) {
+		if (plan_expand(b, s, in, f, &v) < 0)
+			return -1;
+		if (copy_parse_chmod(v, &chmod_mode) < 0) {
+			builder_err(b, in, EX_USAGE_, "%s --chmod '%s': expected an octal mode such "
+			    "as 0755 (symbolic modes are not supported)", df_kind_name(in->kind), v);
+			free(v);
+			return -1;
+		}
+		free(v);
+		v = NULL;
+	}
+	if (in->kind == DF_COPY && (f = df_flag(in, "from"))) {
+		if (plan_expand(b, s, in, f, &v) < 0)
+			return -1;
+		i = (size_t)dry_from(b, s, in, "COPY", v, out);
+		free(v);
+		v = NULL;
+		if ((int)i < 0)
+			return -1;
+	}
+	if (in->kind == DF_ADD && (f = df_flag(in, "checksum"))) {
+		if (plan_expand(b, s, in, f, &v) < 0)
+			return -1;
+		if (!df_checksum_ok(v)) {
+			builder_err(b, in, EX_USAGE_, "ADD --checksum='%s': expected sha256: and 64 "
+			    "hex digits", v);
+			free(v);
+			return -1;
+		}
+		free(v);
+		v = NULL;
+	}
+	for (i = 0; (in->kind == DF_COPY || in->kind == DF_ADD) && i + 1 < in->nargs; i++) {
+		const struct df_heredoc *h = df_heredoc_of(in, in->args[i]);
+
+		if (h) {
+			if (h->expand && plan_expand_heredoc(b, s, in, h->body, &v) < 0)
+				return -1;
+			buf_addf(out, "; heredoc %s", h->name);
+		} else {
+			if (plan_expand(b, s, in, in->args[i], &v) < 0)
+				return -1;
+			if (in->kind == DF_ADD && df_is_git_url(v)) {
+				builder_err(b, in, EX_USAGE_, "ADD of a git repository is not "
+				    "supported ('%s'); clone it before the build and COPY the "
+				    "files", v);
+				free(v);
+				return -1;
+			}
+			if (in->kind == DF_ADD && (!strncmp(v, "http://", 7) ||
+			    !strncmp(v, "https://", 8)))
+				buf_addf(out, "; fetches %s (%s)", v, df_has_flag(in, "checksum") ?
+				    "pinned by --checksum" : "no --checksum: not reproducible");
+		}
+		free(v);
+		v = NULL;
+	}
+	if (in->kind == DF_RUN && in->nheredocs)
+		buf_addf(out, "; %zu heredoc%s", in->nheredocs, in->nheredocs == 1 ? "" : "s");
+	return 0;
+}
+
+/*
+ * The dry run: the stages and their steps, one line each, into out.  The
+ * config-only instructions run as they would (on an empty config for an
+ * image's stage: its ENV is not known without pulling it), so their
+ * errors show; COPY, ADD, RUN and WORKDIR are checked (expansion, flags,
+ * mounts, --from) but do nothing.
+ */
+int
+plan_dry_run(struct builder *b, struct buf *out)
+{
+	size_t i, k;
+	int layers = 0;
+
+	if (b->df.syntax)
+		buf_addf(out, "# syntax=%s: noted, not fetched (ci-build reads the Dockerfile "
+		    "itself)\n", b->df.syntax);
+	for (i = 0; i < b->nst; i++) {
+		struct build_stage *s = &b->st[i];
+		const struct df_inst *from = &b->df.v[s->first];
+		struct platform p;
+
+		buf_addf(out, "%s:%d: ", b->df.name, from->line);
+		add_step_text(out, from);
+		buf_adds(out, ": ");
+		add_stage_label(out, s);
+		if (!s->needed) {
+			buf_adds(out, ", skipped: the target does not need it\n");
+			continue;
+		}
+		buf_adds(out, " ");
+		add_base(b, s, out);
+		buf_addc(out, '\n');
+		if (s->base_stage >= 0) {
+			s->cfg = cJSON_Duplicate(b->st[s->base_stage].cfg, 1);
+		} else {
+			base_platform_parse(s->platform ? s->platform : b->platform, &p);
+			s->cfg = imgconfig_new(p.os, p.arch, p.variant);
+		}
+		for (k = s->first + 1; k < s->end; k++) {
+			const struct df_inst *in = &b->df.v[k];
+			struct buf line = BUF_INIT;
+			int rc = 0;
+
+			s->cur = in;
+			buf_addf(&line, "%s:%d: ", b->df.name, in->line);
+			add_step_text(&line, in);
+			buf_adds(&line, ": ");
+			switch (in->kind) {
+			case DF_RUN:
+				buf_addf(&line, "runs in the OCI runtime; %s", layer_fate(b, s));
+				rc = dry_run_step(b, s, in, &line);
+				layers += s->chain;
+				break;
+			case DF_COPY:
+			case DF_ADD:
+				buf_adds(&line, layer_fate(b, s));
+				rc = dry_run_step(b, s, in, &line);
+				layers += s->chain;
+				break;
+			case DF_WORKDIR: {
+				char *w = NULL;
+
+				if ((rc = plan_expand(b, s, in, in->rest, &w)) == 0) {
+					const char *wd = json_str(imgconfig_rt(s->cfg), "WorkingDir");
+					char *abs = *w == '/' ? xstrdup(w) : xasprintf("%s/%s",
+					    wd && *wd ? wd : "", w);
+
+					imgconfig_set_str(s->cfg, "WorkingDir", abs);
+					buf_addf(&line, "config; the directory, when missing: %s",
+					    layer_fate(b, s));
+					free(abs);
+				}
+				free(w);
+				break;
+			}
+			default:
+				buf_adds(&line, "config");
+				rc = plan_dispatch(b, s, in);
+				break;
+			}
+			if (rc < 0) {
+				buf_free(&line);
+				return -1;
+			}
+			buf_addf(out, "%s\n", buf_str(&line));
+			buf_free(&line);
+		}
+		s->built = 1;
+	}
+	buf_addf(out, "target: ");
+	add_stage_label(out, &b->st[b->target]);
+	buf_addf(out, ", platform %s; %d layer step%s; nothing fetched, nothing built\n",
+	    b->st[b->target].platform ? b->st[b->target].platform : b->platform, layers,
+	    layers == 1 ? "" : "s");
+	return 0;
 }

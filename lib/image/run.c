@@ -25,7 +25,12 @@
  * hold a lock while the step runs) and type=bind from a stage or an image
  * (its files written out, read-only unless rw, writes thrown away).
  * type=bind from the build context, tmpfs, secret and ssh are refused by
- * name, as are RUN --security and heredocs where the Dockerfile is parsed.
+ * name, as is RUN --security where the Dockerfile is parsed.
+ *
+ * Heredocs: "RUN <<EOF" alone runs the body as a script file bound
+ * read-only at /dev/pipes/EOF (in the runtime's /dev, never in the
+ * layer), through SHELL, as BuildKit does; otherwise the bodies follow
+ * the command for the shell.  Either way the step's key holds them.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -136,19 +141,13 @@ write_tree(struct builder *b, struct rootfs *fs, const char *top, const char *di
 	return rc;
 }
 
-/* The process: the exec form, or SHELL (default /bin/sh -c) and text. */
+/* SHELL, or /bin/sh -c. */
 static char **
-run_argv(struct build_stage *s, const struct df_inst *in)
+shell_argv(struct build_stage *s)
 {
 	const cJSON *sh = cJSON_GetObjectItemCaseSensitive(imgconfig_rt(s->cfg), "Shell"), *it;
 	char **argv = NULL;
-	size_t i;
 
-	if (in->exec_form) {
-		for (i = 0; i < in->nargs; i++)
-			argv = strv_push(argv, in->args[i]);
-		return argv;
-	}
 	if (cJSON_IsArray(sh) && cJSON_GetArraySize(sh) > 0) {
 		cJSON_ArrayForEach(it, sh)
 			if (cJSON_IsString(it))
@@ -157,7 +156,64 @@ run_argv(struct build_stage *s, const struct df_inst *in)
 		argv = strv_push(argv, "/bin/sh");
 		argv = strv_push(argv, "-c");
 	}
-	return strv_push(argv, in->rest ? in->rest : "");
+	return argv;
+}
+
+/* "RUN <<EOF" alone: the heredoc is the script (BuildKit's rule). */
+static const struct df_heredoc *
+run_script(const struct df_inst *in)
+{
+	if (in->exec_form || in->nheredocs != 1 || strcmp(in->rest, in->heredocs[0].word))
+		return NULL;
+	return &in->heredocs[0];
+}
+
+/* Where a script heredoc is bound in the container: /dev is the
+ * runtime's tmpfs, so nothing of it reaches the layer. */
+static char *
+script_path(const struct df_heredoc *h)
+{
+	return xasprintf("/dev/pipes/%s", strchr(h->name, '/') ? "script" : h->name);
+}
+
+/*
+ * The process: the exec form, or SHELL (default /bin/sh -c) and text.
+ * With heredocs, as BuildKit does: a script heredoc is a file the shell
+ * runs (its "#!" line, when it has one, picks the interpreter); others
+ * follow the command's text, each body and its delimiter, for the shell
+ * to read as here-documents (and expand, when unquoted).
+ */
+static char **
+run_argv(struct build_stage *s, const struct df_inst *in)
+{
+	const struct df_heredoc *script = run_script(in);
+	char **argv = NULL;
+	size_t i;
+
+	if (in->exec_form) {
+		for (i = 0; i < in->nargs; i++)
+			argv = strv_push(argv, in->args[i]);
+		return argv;
+	}
+	argv = shell_argv(s);
+	if (script) {
+		char *path = script_path(script);
+
+		argv = strv_push(argv, path);
+		free(path);
+	} else if (in->nheredocs) {
+		struct buf t = BUF_INIT;
+
+		buf_adds(&t, in->rest);
+		for (i = 0; i < in->nheredocs; i++)
+			buf_addf(&t, "\n%s%s", in->heredocs[i].body, in->heredocs[i].name);
+		buf_addc(&t, '\n');
+		argv = strv_push(argv, buf_str(&t));
+		buf_free(&t);
+	} else {
+		argv = strv_push(argv, in->rest ? in->rest : "");
+	}
+	return argv;
 }
 
 /* The environment: the image's Env, then the build args the stage uses
@@ -433,7 +489,8 @@ mount_prepare(struct builder *b, struct build_stage *s, const struct df_inst *in
 
 /* What makes the step's result: its key. */
 static void
-run_key(struct builder *b, struct build_stage *s, char **argv, char **env, long long uid,
+run_key(struct builder *b, struct build_stage *s, const struct df_heredoc *script,
+    char **argv, char **env, long long uid,
     long long gid, const char *cwd, const char *net, const struct run_mount *m,
     char (*idents)[OCI_DIGEST_SIZE], size_t nm, char key[OCI_DIGEST_SIZE])
 {
@@ -448,6 +505,10 @@ run_key(struct builder *b, struct build_stage *s, char **argv, char **env, long 
 	for (i = 0; argv[i]; i++) {
 		buf_adds(&k, "argv ");
 		buf_add(&k, argv[i], strlen(argv[i]) + 1);
+	}
+	if (script) {
+		buf_adds(&k, "script ");
+		buf_add(&k, script->body, strlen(script->body) + 1);
 	}
 	for (i = 0; env && env[i]; i++) {
 		buf_adds(&k, "env ");
@@ -553,7 +614,7 @@ run_do(struct builder *b, struct build_stage *s, const struct df_inst *in)
 	}
 	argv = run_argv(s, in);
 	env = run_env(s);
-	run_key(b, s, argv, env, uid, gid, cwd, net, mounts, idents, nmounts, key);
+	run_key(b, s, run_script(in), argv, env, uid, gid, cwd, net, mounts, idents, nmounts, key);
 
 	/* An unchanged step costs nothing. */
 	if ((blob = cache_run_get(b, s, key, in))) {
@@ -610,6 +671,27 @@ run_do(struct builder *b, struct build_stage *s, const struct df_inst *in)
 			if (locks[i] < 0)
 				goto prefixed;
 		}
+	}
+	if (run_script(in)) {
+		char *host = xasprintf("%s/script-%d", b->scratch, ++b->seq), *abs, *ctr, *bind;
+		const char *body = run_script(in)->body;
+
+		if (atomic_write(host, body, strlen(body), 0755, b->e) < 0) {
+			free(host);
+			goto prefixed;
+		}
+		abs = realpath(host, NULL);
+		free(host);
+		if (!abs) {
+			builder_err(b, in, EX_IOERR_, "the script of the heredoc: %s", strerror(errno));
+			goto out;
+		}
+		ctr = script_path(run_script(in));
+		bind = xasprintf("%s:%s", abs, ctr);
+		ro = strv_push(ro, bind);
+		free(bind);
+		free(ctr);
+		free(abs);
 	}
 	if (!(snap = fs_snapshot_take(dir, b->e)))
 		goto prefixed;

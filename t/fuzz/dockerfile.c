@@ -1,7 +1,7 @@
 /*
  * Dockerfiles: image/dockerfile's dockerfile_parse(), then df_expand() of
  * every word, flag and key=value it kept (with a few variables set and
- * the rest unset), as the build stage does later; flag values through
+ * the rest unset), and of every heredoc body, as the build stage does later; flag values through
  * df_parse_duration(); the first line through dockerfile_parse_line().
  */
 #include "core/buf.h"
@@ -56,6 +56,18 @@ expand_inst(const struct df_inst *in, int escape)
 
 		strv_free(w);
 	}
+	for (i = 0; i < in->nheredocs; i++) {
+		struct err e = { 0, "" };
+		char *out = NULL;
+
+		if (df_expand_heredoc(in->heredocs[i].body, escape, lookup, NULL, &out, &e) == 0)
+			free(out);
+		if (!df_heredoc_of(in, in->heredocs[i].word))
+			abort();
+	}
+	for (i = 0; i + 1 < in->nargs; i++)
+		if (df_is_git_url(in->args[i]) < 0)
+			abort();
 	if (in->trigger)
 		expand_inst(in->trigger, escape);
 }

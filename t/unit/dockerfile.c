@@ -216,16 +216,81 @@ main(void)
 	    "unknown flag");
 	refused("FROM scratch\nCOPY --chown a b\n", "--chown needs a value", "flag without a value");
 	refused("FROM scratch\nCOPY --from=a --from=b a b\n", "--from given twice", "flag twice");
-	refused("FROM scratch\n\nCOPY <<EOF /x\nhello\nEOF\n",
-	    "Dockerfile:3: COPY with a heredoc is not supported; put the content in a file",
-	    "COPY heredoc");
-	refused("FROM scratch\nRUN <<EOF\necho hi\nEOF\n", "Dockerfile:2: RUN with a heredoc",
-	    "RUN heredoc");
-	refused("FROM scratch\nRUN cat<<-'EOF'\nx\nEOF\n", "heredoc", "RUN cat<<-'EOF'");
-	refused("FROM scratch\nADD https://example.com/x.tgz /x\n",
-	    "Dockerfile:2: ADD of a URL or git repository ('https://example.com/x.tgz') is "
-	    "not supported; download it before the build", "ADD URL");
-	refused("FROM scratch\nADD git@github.com:a/b.git /src\n", "ADD of a URL", "ADD git");
+	/* Heredocs, BuildKit's: bodies after the instruction, in order. */
+	ok(parse("FROM scratch\n"
+	    "COPY <<a.txt <<-\"b.txt\" /dst/\n"
+	    "one $X\n"
+	    "a.txt\n"
+	    "\t\ttwo\n"
+	    "\tb.txt\n"
+	    "RUN <<EOF\n"
+	    "# not a comment of the Dockerfile\n"
+	    "\n"
+	    "echo hi \\\n"
+	    "EOF\n"
+	    "RUN 3<<'A' cat <&3 > /x && <<B cat\n"
+	    "B\n"
+	    "A\n"
+	    "x\n"
+	    "B\n"
+	    "RUN echo $((1<<2)) <<<here\n"
+	    "ADD <<EOF /empty\n"
+	    "EOF\n"
+	    "LABEL after=1\n", &df, &e) == 0, "heredocs parse: %s", e.msg);
+	if (df.n == 7) {
+		is_int(df.v[1].nheredocs, 2, "COPY: two heredocs");
+		is_str(df.v[1].heredocs[0].name, "a.txt", "... the first named a.txt");
+		is_str(df.v[1].heredocs[0].body, "one $X\n", "... its body, unexpanded");
+		ok(df.v[1].heredocs[0].expand && !df.v[1].heredocs[0].chomp, "... to expand");
+		is_str(df.v[1].heredocs[1].name, "b.txt", "... the second: quotes removed");
+		is_str(df.v[1].heredocs[1].body, "two\n", "... <<- strips leading tabs");
+		ok(!df.v[1].heredocs[1].expand && df.v[1].heredocs[1].chomp, "... quoted: no expansion");
+		is_int(df.v[2].line, 7, "RUN after the COPY's bodies: line 7");
+		is_str(df.v[2].heredocs[0].body, "# not a comment of the Dockerfile\n\necho hi \\\n",
+		    "RUN <<EOF: comments, blank lines and a trailing escape kept");
+		is_int(df.v[3].nheredocs, 2, "RUN 3<<'A' ... <<B: two heredocs");
+		is_str(df.v[3].heredocs[0].body, "B\n", "... A's body holds a line 'B'");
+		is_str(df.v[3].heredocs[1].body, "x\n", "... then B's");
+		is_int(df.v[4].nheredocs, 0, "$((1<<2)) and <<<here are no heredocs");
+		is_str(df.v[5].heredocs[0].body, "", "an empty heredoc");
+		is_int(df.v[6].line, 20, "LABEL on line 20");
+		dockerfile_free(&df);
+	} else {
+		ok(0, "7 instructions, not %zu", df.n);
+	}
+	refused("FROM scratch\nRUN <<EOF\necho hi\n", "Dockerfile:2: unterminated heredoc: no line "
+	    "'EOF' ends the heredoc <<EOF opens", "unterminated heredoc");
+	refused("FROM scratch\nCOPY <<A <<B /x/\na\nA\n",
+	    "Dockerfile:2: unterminated heredoc: no line 'B'", "second heredoc unterminated");
+	refused("FROM scratch\nRUN <<-EOF\n  EOF\n", "unterminated heredoc",
+	    "<<- strips tabs only, not spaces");
+	refused("FROM scratch\nCOPY <<../x /d/\nx\n../x\n", "Dockerfile:2: COPY: the heredoc "
+	    "<<../x cannot name a file", "heredoc named as a path");
+	refused("FROM scratch\nCOPY --from=b <<EOF /x\nEOF\n", "COPY --from with a heredoc",
+	    "COPY --from with a heredoc");
+	refused("FROM scratch\nCOPY a <<EOF\nEOF\n", "the destination '<<EOF' cannot be a heredoc",
+	    "heredoc destination");
+	refused("FROM scratch\nONBUILD RUN <<EOF\nEOF\n", "ONBUILD RUN with a heredoc is not "
+	    "supported", "ONBUILD heredoc");
+	/* As BuildKit: a heredoc is a word of its own; "cat<<EOF" is not one. */
+	refused("FROM scratch\nRUN cat<<-'EOF'\nx\nEOF\n", "Dockerfile:3: unknown instruction 'x'",
+	    "RUN cat<<-'EOF'");
+	ok(parse("FROM scratch\nADD --checksum=sha256:" "0123456789abcdef0123456789abcdef"
+	    "0123456789abcdef0123456789abcdef https://example.com/x.tgz /x\n", &df, &e) == 0,
+	    "ADD https://... with --checksum parses");
+	if (e.code == 0)
+		dockerfile_free(&df);
+	refused("FROM scratch\nADD git@github.com:a/b.git /src\n",
+	    "Dockerfile:2: ADD of a git repository is not supported", "ADD git@");
+	refused("FROM scratch\nADD https://github.com/a/b.git#main /src\n",
+	    "ADD of a git repository is not supported", "ADD https://...git");
+	refused("FROM scratch\nADD git://example.com/a /src\n",
+	    "ADD of a git repository is not supported", "ADD git://");
+	refused("FROM scratch\nADD --keep-git-dir https://example.com/a.git /src\n",
+	    "ADD --keep-git-dir: ADD of a git repository is not supported", "ADD --keep-git-dir");
+	refused("FROM scratch\nADD --checksum=md5:abc https://example.com/x /y\n",
+	    "Dockerfile:2: ADD --checksum='md5:abc': expected sha256: and 64 hex digits",
+	    "bad checksum syntax");
 	refused("FROM scratch\nRUN --network=none --network=host true\n",
 	    "Dockerfile:2: RUN: --network given twice", "RUN --network twice");
 	refused("FROM scratch\nRUN --mount true\n", "RUN: --mount needs a value",
@@ -243,8 +308,9 @@ main(void)
 			dockerfile_free(&df);
 		}
 	}
-	refused("FROM scratch\nADD --checksum=sha256:abc x /y\n", "ADD --checksum applies to URLs",
-	    "ADD --checksum");
+	refused("FROM scratch\nADD --checksum=sha256:0123456789abcdef0123456789abcdef"
+	    "0123456789abcdef0123456789abcdef x /y\n", "ADD --checksum applies to one source "
+	    "that is a URL", "ADD --checksum of a local file");
 	refused("FROM scratch\nCOPY --parents a/b /x/\n", "COPY --parents is not supported",
 	    "COPY --parents");
 	refused("FROM scratch\nCOPY onlyone\n", "needs at least one source and a destination",
@@ -318,6 +384,18 @@ main(void)
 	expands("$1x", '\\', "x");
 	expands("${SP}", '\\', "a b");
 	expands("\"it's\"", '\\', "it's");
+	{
+		char *out = NULL;
+
+		memset(&e, 0, sizeof(e));
+		ok(df_expand_heredoc("'$A' \"${B}\" \\$A \\\\ \\x a\\\nb ${UNSET:-d}\n", '\\',
+		    lookup, NULL, &out, &e) == 0, "heredoc expansion");
+		is_str(out, "'alpha' \"beta\" $A \\ \\x ab d\n",
+		    "... quotes kept, \\$ and \\\\ taken, \\x kept, \\newline gone");
+		free(out);
+		ok(df_expand_heredoc("${A", '\\', lookup, NULL, &out, &e) < 0 && !out,
+		    "heredoc expansion: ${A fails");
+	}
 	expand_fails("${A", "missing '}'");
 	expand_fails("${}", "bad substitution");
 	expand_fails("${A:%x}", "unsupported modifier '%'");

@@ -26,7 +26,9 @@ SAN_     =
 SAN_0    =
 SAN_1    = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 ALLCFLAGS = $(STD) $(WARN) $(WERROR_$(CI)) $(SAN_$(SANITIZE)) $(PKG_CFLAGS) -Ilib $(CFLAGS)
-ALLLDFLAGS = -pthread $(SAN_$(SANITIZE)) $(LDFLAGS)
+# --as-needed: each tool depends only on the libraries it calls (ci-gate
+# loads no libcurl, whose own dependencies are most of a start-up).
+ALLLDFLAGS = -pthread -Wl,--as-needed $(SAN_$(SANITIZE)) $(LDFLAGS)
 
 TOOLS    = $(patsubst cmd/%.c,%,$(wildcard cmd/ci-*.c))
 LIBOBJ   = $(patsubst %.c,%.o,$(wildcard lib/*/*.c))

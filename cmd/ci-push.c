@@ -249,6 +249,7 @@ section_json(const struct registry_push_result *res, int ok, const char *reason)
 		a = cJSON_AddArrayToObject(sec, "tags");
 		for (i = 0; res->tags && res->tags[i]; i++)
 			cJSON_AddItemToArray(a, cJSON_CreateString(res->tags[i]));
+		cJSON_AddBoolToObject(sec, "already_there", res->already);
 	}
 	b = cJSON_AddObjectToObject(sec, "blobs");
 	json_add_i64(b, "uploaded", res->uploaded);
@@ -343,7 +344,9 @@ push(struct stage *st, void *arg, cJSON **section, struct err *e)
 		    (int)stage_signal);
 	res.duration_ms = mono_ms() - st->t0;
 	*section = section_json(&res, rc == 0, rc == 0 ? NULL : e->msg);
-	if (rc == 0) {
+	if (rc == 0 && res.already) {
+		log_info("%s was already there (%lld ms)", res.reference, res.duration_ms);
+	} else if (rc == 0) {
 		format_size(res.bytes_sent, sent, sizeof(sent));
 		log_info("pushed %s (%d uploaded, %d mounted, %d skipped; %s sent in %lld ms)",
 		    res.reference, res.uploaded, res.mounted, res.skipped, sent, res.duration_ms);

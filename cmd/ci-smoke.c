@@ -43,7 +43,7 @@ static const struct stage_opt opts[] = {
 	  "per request (default 10s)" },
 	{ "max-time", OPT_MAX_TIME, required_argument, "DUR", "per request (default 30s; 0: none)" },
 	{ "max-body", OPT_MAX_BODY, required_argument, "SIZE",
-	  "keep at most SIZE of a response (default 64M)" },
+	  "keep at most SIZE of a body for asserts (default 32M)" },
 	{ "insecure", OPT_INSECURE, no_argument, NULL, "do not verify TLS certificates" },
 	{ "cacert", OPT_CACERT, required_argument, "FILE", "trust the CA certificates in FILE too" },
 	{ "repeat", OPT_REPEAT, required_argument, "N",

@@ -36,6 +36,15 @@ test_expect_success REGISTRY '--username and --password-stdin' '
 	no_secret ok.json ok.err
 '
 
+test_expect_success REGISTRY 'pushed again: the HEAD meets the challenge, is sent again with the login, and that is all' '
+	reg_requests reg >before &&
+	echo "$PW" | ci-push --username alice --password-stdin --layout img $reg/app:v1 >again.json &&
+	reg_requests reg | tail -n +$(($(wc -l <before) + 1)) >actual &&
+	printf "HEAD /v2/app/manifests/v1 401\nHEAD /v2/app/manifests/v1 200\n" >expect &&
+	test_cmp expect actual &&
+	test_json again.json "d[\"push\"][\"already_there\"] is True"
+'
+
 test_expect_success REGISTRY 'a wrong password: exit 77, the message names user and source, no secret anywhere' '
 	echo "wrong-$PW" | { ci-push --username alice --password-stdin --layout img $reg/app:v2 >bad.json 2>bad.err; echo $? >rc; } &&
 	test $(cat rc) = 77 &&
@@ -143,8 +152,8 @@ test_expect_success '--password-stdin without --username' '
 '
 
 test_expect_success REGISTRY 'the registry never saw a manifest for a push that was refused' '
-	test_grep "manifests/v1" reg/log &&
-	! grep -q "manifests/v2" reg/log
+	test_grep "PUT /v2/app/manifests/v1" reg/log &&
+	! grep -q "PUT /v2/app/manifests/v2" reg/log
 '
 
 test_done

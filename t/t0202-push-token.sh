@@ -39,6 +39,18 @@ test_expect_success REGISTRY,CRYPTOGRAPHY 'one token for the whole push: tokens 
 	test $(grep -c "repository:app:pull,push" ts/requests.log) = 1
 '
 
+test_expect_success REGISTRY,CRYPTOGRAPHY 'pushed again: the HEAD meets the challenge, gets one token, and that is all' '
+	reg_requests reg >before &&
+	tokens=$(wc -l <ts/requests.log) &&
+	echo "$PW" | ci-push --username alice --password-stdin --layout img $reg/app:v1 >again.json &&
+	reg_requests reg | tail -n +$(($(wc -l <before) + 1)) >actual &&
+	printf "HEAD /v2/app/manifests/v1 401\nHEAD /v2/app/manifests/v1 200\n" >expect &&
+	test_cmp expect actual &&
+	test $(wc -l <ts/requests.log) = $((tokens + 1)) &&
+	tail -n 1 ts/requests.log | grep -q "repository:app:pull,push" &&
+	test_json again.json "d[\"push\"][\"already_there\"] is True"
+'
+
 test_expect_success REGISTRY,CRYPTOGRAPHY 'another repository mounts with one token for both scopes' '
 	echo "$PW" | ci-push --username alice --password-stdin --layout img $reg/app2:v1 >m.json 2>m.err &&
 	test_json m.json "d[\"push\"][\"blobs\"] == {\"uploaded\": 0, \"skipped\": 0, \"mounted\": 3}" &&
@@ -57,7 +69,7 @@ test_expect_success REGISTRY,CRYPTOGRAPHY 'anonymous push is refused cleanly (ex
 	{ ci-push --new --layout img $reg/anon:v1 >anon.json 2>anon.err; rc=$?; } &&
 	test $rc = 77 &&
 	test_grep "registry .$reg. refused anonymous access (insufficient scope)" anon.err &&
-	! grep -q "anon/manifests" reg/log
+	! grep -q "PUT /v2/anon/manifests" reg/log
 '
 
 test_expect_success REGISTRY,CRYPTOGRAPHY 'anonymous pull works (the token server grants pull)' '

@@ -139,12 +139,27 @@ test_expect_success '-v values are typed like Hurl: numbers compare as numbers' 
 	smoke_json typed2.json "e[0][\"asserts\"][1][\"expected\"] == \"== \\\"042\\\"\""
 '
 
-test_expect_success 'a response over --max-body: said as such, with the option that raises it' '
-	head -c 3000 /dev/zero | tr "\\0" x >big.txt &&
-	printf "POST {{base}}/echo\n\`\`\`\n%s\n\`\`\`\nHTTP 200\n" "$(cat big.txt)" >big.hurl &&
-	test_expect_code 1 ci-smoke --new -v base="$BASE" --max-body 1K big.hurl >big.json 2>big.err &&
-	test_grep "the response body passed the cap of 1.0 KiB (--max-body SIZE raises it)" big.err &&
-	ci-smoke --new -v base="$BASE" --max-body 1M big.hurl >big2.json 2>big2.err &&
+test_expect_success 'a body over --max-body: kept up to the cap, counted to its end' '
+	printf "GET {{base}}/stream?bytes=3145728\nHTTP 200\n[Asserts]\nbytes count == 3145728\nstatus == 200\n" >big.hurl &&
+	ci-smoke --new -v base="$BASE" --max-body 1M big.hurl >big.json 2>big.err &&
+	smoke_json big.json "s[\"status\"] == \"passed\"" &&
+	smoke_json big.json "[a[\"status\"] for a in e[0][\"asserts\"]] == [\"passed\", \"passed\", \"passed\"]"
+'
+
+test_expect_success 'past the cap, a query of the body fails with the length and sha256 of the whole' '
+	sum=$(python3 -c "import hashlib; print(hashlib.sha256((bytes(range(256)) * 12288)).hexdigest())") &&
+	printf "GET {{base}}/stream?bytes=3145728\nHTTP 200\n[Asserts]\nbytes count == 3145728\nbytes contains hex,feff;\n" >cut.hurl &&
+	test_expect_code 1 ci-smoke --new -v base="$BASE" --max-body 1M cut.hurl >cut.json 2>cut.err &&
+	test_grep "the body (3.0 MiB, sha256:$sum) passed the 1.0 MiB kept for asserts (--max-body SIZE raises it); only .bytes count. looks past it" cut.err &&
+	smoke_json cut.json "fa(0) == [\"bytes contains hex,feff;\"]" &&
+	printf "GET {{base}}/stream?bytes=3145728\nHTTP 200\nhex,00010203;\n" >cutbody.hurl &&
+	test_expect_code 1 ci-smoke --new -v base="$BASE" --max-body 1M cutbody.hurl >cutbody.json 2>cutbody.err &&
+	test_grep "sha256:$sum) passed the 1.0 MiB kept" cutbody.err &&
+	ci-smoke --new -v base="$BASE" --max-body 4M cut.hurl >whole.json 2>whole.err &&
+	smoke_json whole.json "s[\"status\"] == \"passed\""
+'
+
+test_expect_success '--max-body refuses what is not a size' '
 	test_expect_code 2 ci-smoke --new -v base="$BASE" --max-body lots big.hurl >big3.json 2>big3.err &&
 	test_grep "max-body .lots.: expected a size" big3.err
 '

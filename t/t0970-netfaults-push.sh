@@ -30,7 +30,7 @@ PUSH="ci-push --new --no-blob-cache --parallel 1"
 # ---- the registry ------------------------------------------------------------
 
 test_expect_success REGISTRY 'a registry that stalls: each attempt ends at --stall-timeout, exit 69 after --retries' '
-	proxy_rules proxy "[{\"method\": \"HEAD\", \"action\": \"stall\"}]" &&
+	proxy_rules proxy "[{\"method\": \"HEAD\", \"path\": \"/blobs/\", \"action\": \"stall\"}]" &&
 	test_expect_code 69 $PUSH --retries 2 --stall-timeout 1s --layout img $reg/stall:v1 >stall.json 2>stall.err &&
 	test_grep "gave up after 2 attempts: HEAD http://$reg/v2/stall/blobs/sha256:" stall.err &&
 	test_grep "too slow" stall.err &&
@@ -41,7 +41,7 @@ test_expect_success REGISTRY 'a registry that stalls: each attempt ends at --sta
 '
 
 test_expect_success REGISTRY 'a stalled request after a failure gets only what is left of --retry-time' '
-	proxy_fail_then_hold proxy "\"method\": \"HEAD\", " &&
+	proxy_fail_then_hold proxy "\"method\": \"HEAD\", \"path\": \"/blobs/\", " &&
 	test_expect_code 69 $PUSH --retries 20 --retry-time 2s --layout img $reg/budget:v1 >/dev/null 2>budget.err &&
 	test_grep "gave up after 2 attempts: HEAD http://$reg/v2/budget/blobs/" budget.err &&
 	proxy_gave_up_in_time proxy
@@ -91,7 +91,7 @@ test_expect_success REGISTRY '429 with Retry-After: honoured, and the push compl
 '
 
 test_expect_success REGISTRY '429 for good: exit 69 once --retries are used up' '
-	proxy_rules proxy "[{\"method\": \"HEAD\", \"action\": \"status\", \"status\": 429, \"retry_after\": \"1\"}]" &&
+	proxy_rules proxy "[{\"method\": \"HEAD\", \"path\": \"/blobs/\", \"action\": \"status\", \"status\": 429, \"retry_after\": \"1\"}]" &&
 	test_expect_code 69 $PUSH --retries 2 --layout img $reg/busy:v1 >/dev/null 2>busy.err &&
 	test_grep "gave up after 2 attempts: HEAD http://$reg/v2/busy/blobs/.*answered HTTP 429" busy.err &&
 	test $(proxy_count proxy status) = 2

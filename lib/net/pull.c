@@ -21,9 +21,6 @@
 #include "core/fsutil.h"
 #include "net/registry_int.h"
 
-#define MANIFEST_ACCEPT "Accept: " MT_OCI_MANIFEST ", " MT_OCI_INDEX ", " \
-	MT_DOCKER_MANIFEST ", " MT_DOCKER_LIST
-
 /* A fetched manifest. */
 struct fetched {
 	char *text;

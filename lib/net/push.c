@@ -11,7 +11,10 @@
  * PATCH or PUT asks the session where it stands (GET, Range) and resumes,
  * or starts over after a HEAD.  The manifests go last: an index's by
  * digest, then the manifest once per tag, so nothing is tagged before all
- * it needs is there.  reg_put_manifest() is also registry_tag()'s.
+ * it needs is there.  Before all that, one HEAD per tag asks whether the
+ * tag already holds the manifest: a push again of what every tag holds
+ * is that one request per tag and nothing else.  reg_put_manifest() is
+ * also registry_tag()'s.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -620,6 +623,59 @@ out:
 	return rc;
 }
 
+/*
+ * Is the manifest already in tg under each of its tags (by its digest
+ * when tg has none)?  One HEAD per reference, the first stopping at the
+ * first that is not, and nothing before them: no /v2/ ping (the scheme
+ * is learnt from a TLS handshake, a 401 starts the auth flow as on any
+ * request).  tg->present[k] is set for each reference whose
+ * Docker-Content-Digest is digest.  Any other answer (not found,
+ * another digest, no Docker-Content-Digest, a transient failure, which
+ * is not retried here, or a failure of the connection) leaves the
+ * reference to the ordinary push, which reports what fails; a failure
+ * that the ordinary push would only repeat (credentials refused, no
+ * token from the token server, an interruption) fails here.  Returns how
+ * many are present, or -1.
+ */
+static int
+manifest_present(struct registry *r, struct target *tg, const char *digest, struct err *e)
+{
+	struct xfer x;
+	size_t k, n = tg->tags ? strv_len(tg->tags) : 1;
+	int found = 0;
+
+	tg->present = xcalloc(n, sizeof(*tg->present));
+	if (reg_host_scheme(r, tg->h, e) < 0)
+		return e->code == EX_TEMP ? -1 : 0;
+	xfer_init(&x, r, tg->h);
+	for (k = 0; k < n; k++) {
+		const char *ref = tg->tags ? tg->tags[k] : digest;
+		const char *got;
+		struct err he = { 0, "" };
+
+		xfer_prepare(&x, "HEAD", reg_repo_url(tg, "manifests/%s", ref), "manifest");
+		/* The push's scope: its token serves the rest of the push. */
+		xfer_scope(&x, tg->ref.repository, "pull,push");
+		xfer_header(&x, "%s", MANIFEST_ACCEPT);
+		if (xfer_run(&x, &he) < 0) {
+			if (he.code == EX_TEMP || he.code == EX_AUTH || x.token_failed) {
+				*e = he;
+				xfer_free(&x);
+				return -1;
+			}
+			log_verbose("HEAD of the manifest '%s': %s; pushing it", ref, he.msg);
+			break;
+		}
+		got = http_header(&x.resp, "Docker-Content-Digest");
+		if (x.transient || x.resp.status != 200 || !got || strcmp(got, digest) != 0)
+			break;
+		tg->present[k] = 1;
+		found++;
+	}
+	xfer_free(&x);
+	return found;
+}
+
 static void
 targets_free(struct target *tgs, size_t n)
 {
@@ -628,6 +684,7 @@ targets_free(struct target *tgs, size_t n)
 	for (i = 0; i < n; i++) {
 		ref_free(&tgs[i].ref);
 		strv_free(tgs[i].tags);
+		free(tgs[i].present);
 	}
 	free(tgs);
 }
@@ -759,7 +816,7 @@ registry_push(struct registry *r, const struct oci_layout *l,
 	char *text = NULL;
 	size_t len = 0;
 	long long t0 = mono_ms(), sent0 = r->bytes_moved;
-	int rc = -1;
+	int rc = -1, all;
 
 	memset(res, 0, sizeof(*res));
 	memset(&m, 0, sizeof(m));
@@ -804,28 +861,43 @@ registry_push(struct registry *r, const struct oci_layout *l,
 		goto out;
 	}
 
-	for (i = 0; i < ntg; i++) {
+	for (i = 0, all = 1; i < ntg; i++) {
 		struct target *tg = &tgs[i];
 		const char *type = reg_manifest_type(manifest, &m);
+		int found = manifest_present(r, tg, manifest->digest, e);
 
-		if (reg_host_ping(r, tg->h, e) < 0)
+		if (found < 0) {
+			if (e->code != EX_TEMP)
+				err_prefix(e, "cannot push to '%s/%s'", tg->h->name, tg->ref.repository);
 			goto out;
-		if (push_blobs(r, l, tgs, i, blobs, nb, res, e) < 0)
+		}
+		if ((size_t)found < (tg->tags ? strv_len(tg->tags) : 1))
+			all = 0;
+		if (found > 0) {
+			/* The manifest is in the repository: so are its blobs
+			 * (and an index's manifests), which a registry checks
+			 * before it takes a manifest. */
+			for (k = 0; k < nb; k++)
+				blobcache_note(r, blobs[k].digest, tg->h, tg->ref.repository);
+			res->skipped += (int)nb;
+		} else if (reg_host_ping(r, tg->h, e) < 0 ||
+		    push_blobs(r, l, tgs, i, blobs, nb, res, e) < 0) {
 			goto out;
+		}
 		/* An index's manifests go first, by digest; then the manifest,
 		 * once per tag: nothing is tagged before all it needs is there. */
-		for (k = 0; k < nkids; k++)
+		for (k = 0; k < nkids && !found; k++)
 			if (reg_put_manifest(r, tg, kids[k].d.digest, kids[k].type, kids[k].text,
 			    kids[k].len, kids[k].d.digest, e) < 0)
 				goto out;
-		if (!tg->tags) {
-			if (reg_put_manifest(r, tg, manifest->digest, type, text, len, manifest->digest, e) < 0)
-				goto out;
-		}
+		if (!tg->tags && !tg->present[0] &&
+		    reg_put_manifest(r, tg, manifest->digest, type, text, len, manifest->digest, e) < 0)
+			goto out;
 		for (k = 0; tg->tags && tg->tags[k]; k++) {
 			char *full;
 
-			if (reg_put_manifest(r, tg, tg->tags[k], type, text, len, manifest->digest, e) < 0)
+			if (!tg->present[k] && reg_put_manifest(r, tg, tg->tags[k], type, text, len,
+			    manifest->digest, e) < 0)
 				goto out;
 			full = xasprintf("%s/%s:%s", tg->h->name, tg->ref.repository, tg->tags[k]);
 			res->tags = strv_push(res->tags, full);
@@ -844,6 +916,7 @@ registry_push(struct registry *r, const struct oci_layout *l,
 	res->repository = xstrdup(tgs[0].ref.repository);
 	memcpy(res->digest, manifest->digest, OCI_DIGEST_SIZE);
 	res->reference = xstrdup(res->references[0]);
+	res->already = all;
 	rc = 0;
 out:
 	res->bytes_sent = r->bytes_moved - sent0;

@@ -684,6 +684,7 @@ xfer_start(struct xfer *x, struct err *e)
 	http_response_free(&x->resp);
 	x->resp = (struct http_response)HTTP_RESPONSE_INIT;
 	x->transient = 0;
+	x->token_failed = 0;
 	x->retry_after_ms = -1;
 	if (x->body_max)
 		ho.body_max = x->body_max;
@@ -718,8 +719,10 @@ xfer_start(struct xfer *x, struct err *e)
 		if (x->h->auth == AUTH_BASIC && x->h->basic) {
 			x->auth_hdr = xasprintf("Authorization: %s", x->h->basic);
 		} else if (x->h->auth == AUTH_BEARER && x->nscopes) {
-			if (bearer_for(r, x, &tok, e) < 0)
+			if (bearer_for(r, x, &tok, e) < 0) {
+				x->token_failed = 1;
 				return -1;
+			}
 			x->auth_hdr = xasprintf("Authorization: Bearer %s", tok);
 		}
 		if (x->auth_hdr)
@@ -819,8 +822,35 @@ xfer_name(const struct xfer *x, char *out, size_t outsz)
 	    x->url);
 }
 
+/* Does the scope have ("repository:app:pull,push") grant every action
+ * of want ("repository:app:pull")? */
+static int
+scope_covers(const char *have, const char *want)
+{
+	const char *ha = strrchr(have, ':'), *wa = strrchr(want, ':'), *p;
+
+	if (!ha || !wa || ha - have != wa - want || strncmp(have, want, (size_t)(ha - have)) != 0)
+		return 0;
+	for (p = wa + 1; *p; ) {
+		size_t n = strcspn(p, ","), i;
+		const char *q = ha + 1;
+		int found = 0;
+
+		while (*q && !found) {
+			i = strcspn(q, ",");
+			found = i == n && !strncmp(q, p, n);
+			q += i + (q[i] == ',');
+		}
+		if (!found)
+			return 0;
+		p += n + (p[n] == ',');
+	}
+	return 1;
+}
+
 /* Learn the challenge of a 401: scheme, realm, service; scopes it names
- * are added to x's.  *insufficient is set for error="insufficient_scope". */
+ * are added to x's, unless one of x's grants them already (so that a
+ * HEAD asked for the push's scope shares the push's token).  *insufficient is set for error="insufficient_scope". */
 static int
 learn_challenge(struct xfer *x, int *insufficient, struct err *e)
 {
@@ -858,7 +888,7 @@ learn_challenge(struct xfer *x, int *insufficient, struct err *e)
 				int had = 0;
 
 				for (i = 0; i < x->nscopes; i++)
-					had |= !strcmp(x->scopes[i], tok);
+					had |= scope_covers(x->scopes[i], tok);
 				if (!had && x->nscopes < MAX_SCOPES)
 					x->scopes[x->nscopes++] = xstrdup(tok);
 			}
@@ -1162,11 +1192,46 @@ out:
 	return rc;
 }
 
-/* ---- hosts: ping ----------------------------------------------------------- */
+/* ---- hosts: scheme and ping ----------------------------------------------- */
 
 /*
- * Learn the scheme (https, or http where allowed and the server does not
- * speak TLS) and the auth challenge.
+ * Learn the scheme of h without sending a request: https, or http where
+ * allowed and the server does not speak TLS at all (a TLS handshake
+ * tells, without loading the CAs for nothing: a TLS server then gets
+ * verified requests).  h->probe_cc keeps what the handshake gave, for
+ * the ping's messages.
+ */
+int
+reg_host_scheme(struct registry *r, struct host *h, struct err *e)
+{
+	struct xfer x;
+	int rc = 0;
+
+	if (h->base)
+		return 0;
+	h->base = xasprintf("https://%s", h->api);
+	h->probe_cc = CURLE_OK;
+	if (!h->allow_http)
+		return 0;
+	xfer_init(&x, r, h);
+	xfer_prepare(&x, "GET", xasprintf("%s/v2/", h->base), "ping");
+	x.probe = 1;
+	if (xfer_start(&x, e) < 0 || wait_one(&x, &h->probe_cc, e) < 0) {
+		free(h->base);
+		h->base = NULL;
+		rc = -1;
+	} else if (h->probe_cc == CURLE_SSL_CONNECT_ERROR) {
+		free(h->base);
+		h->base = xasprintf("http://%s", h->api);
+		log_verbose("registry '%s' does not speak TLS; using plain HTTP", h->name);
+	}
+	xfer_free(&x);
+	return rc;
+}
+
+/*
+ * Learn the scheme (reg_host_scheme()) and the auth challenge, and check
+ * that the host answers GET /v2/ as a registry does.
  */
 int
 reg_host_ping(struct registry *r, struct host *h, struct err *e)
@@ -1175,34 +1240,18 @@ reg_host_ping(struct registry *r, struct host *h, struct err *e)
 	CURLcode cc = CURLE_OK;
 	int st;
 
-	if (h->base)
+	if (h->pinged)
 		return 0;
+	if (reg_host_scheme(r, h, e) < 0)
+		return -1;
 	xfer_init(&x, r, h);
-	h->base = xasprintf("https://%s", h->api);
 	xfer_prepare(&x, "GET", xasprintf("%s/v2/", h->base), "ping");
 	x.simple_retry = 1;
 	x.ping = 1;
 	if (h->allow_http) {
-		/*
-		 * May it be plain HTTP?  A TLS handshake tells whether TLS is
-		 * spoken at all, without loading the CAs for nothing and
-		 * without sending a request: a TLS server then gets a
-		 * verified ping below.
-		 */
-		x.probe = 1;
-		if (xfer_start(&x, e) < 0 || wait_one(&x, &cc, e) < 0)
-			goto fail;
-		x.probe = 0;
-		xfer_release(&x);
-		if (cc == CURLE_SSL_CONNECT_ERROR) {
-			free(h->base);
-			h->base = xasprintf("http://%s", h->api);
-			free(x.url);
-			x.url = xasprintf("%s/v2/", h->base);
-			log_verbose("registry '%s' does not speak TLS; using plain HTTP", h->name);
-		}
 		if (xfer_run(&x, e) < 0) {
 			/* Nothing listening is not a TLS problem: say which it is. */
+			cc = h->probe_cc;
 			if (cc == CURLE_COULDNT_CONNECT || cc == CURLE_COULDNT_RESOLVE_HOST ||
 			    cc == CURLE_OPERATION_TIMEDOUT)
 				err_prefix(e, "cannot reach registry '%s'", h->name);
@@ -1242,6 +1291,7 @@ reg_host_ping(struct registry *r, struct host *h, struct err *e)
 		    "answered %s", h->name, h->base, why);
 		goto fail;
 	}
+	h->pinged = 1;
 	xfer_free(&x);
 	return 0;
 fail:

@@ -197,6 +197,7 @@ struct registry_push_result {
 	char **references;		/* one per repository pushed to, NULL-terminated */
 	char **tags;			/* full names pushed, "HOST/REPO:TAG", NULL-terminated */
 	int uploaded, skipped, mounted;	/* blobs, summed over the repositories */
+	int already;			/* every tag held the manifest: nothing was sent */
 	long long bytes_sent;		/* blob bytes sent (retries count again) */
 	long long duration_ms;
 };
@@ -209,6 +210,12 @@ struct registry_push_result {
  * cache or an earlier target knows a repository on the same registry
  * that has it, else upload), then the manifest once per tag, last.  The
  * layout is checked completely (oci_image_check) before any request.
+ * The first request to each repository is a HEAD of the manifest by its
+ * first tag (by digest without one): when the registry answers with our
+ * digest (Docker-Content-Digest), the repository holds the manifest and
+ * its blobs, so no blob is looked at and only the tags that differ are
+ * put; when every tag already holds it, that is one HEAD per tag and
+ * nothing else (res->already).
  */
 int registry_push(struct registry *r, const struct oci_layout *l,
     const struct oci_desc *manifest, char *const *refs, size_t nrefs,

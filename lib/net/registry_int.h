@@ -41,6 +41,8 @@
 #include "oci/ref.h"
 
 #define MANIFEST_MAX (4u << 20)
+#define MANIFEST_ACCEPT "Accept: " MT_OCI_MANIFEST ", " MT_OCI_INDEX ", " \
+	MT_DOCKER_MANIFEST ", " MT_DOCKER_LIST
 #define ERRBODY_MAX (64u << 10)
 #define MAX_SCOPES 4
 #define MAX_HDRS 6
@@ -52,7 +54,9 @@ enum { XF_OK, XF_AGAIN, XF_FAIL };
 struct host {
 	char *name;			/* as in references: "localhost:5000", "docker.io" */
 	char *api;			/* where to connect: "registry-1.docker.io" for docker.io */
-	char *base;			/* "https://API" or "http://API", once pinged */
+	char *base;			/* "https://API" or "http://API", once known */
+	CURLcode probe_cc;		/* what the TLS handshake of reg_host_scheme() gave */
+	int pinged;			/* GET /v2/ answered as a registry does */
 	int allow_http;
 	int auth;			/* AUTH_* from the /v2/ challenge */
 	char *realm, *service;
@@ -98,6 +102,7 @@ struct xfer {
 	long long not_before_ms;
 	int auth_rounds;
 	int transient;			/* the response is a transient failure */
+	int token_failed;		/* no token for it: the token server failed */
 	long long retry_after_ms;
 	struct err terr;		/* what the last transient failure was */
 };
@@ -139,11 +144,14 @@ struct target {
 	struct image_ref ref;		/* registry and repository; tag unused */
 	struct host *h;			/* borrowed from the client */
 	char **tags;			/* NULL-terminated (core/buf.h strv) */
+	int *present;			/* per tag (or the digest): already there (push.c) */
 };
 
 /* ---- registry.c: the session ---------------------------------------------- */
 
 struct host *reg_host(struct registry *r, const struct image_ref *ref);
+/* The scheme to use (h->base), without an HTTP request. */
+int reg_host_scheme(struct registry *r, struct host *h, struct err *e);
 /* GET /v2/ once per host: the scheme to use and the auth challenge. */
 int reg_host_ping(struct registry *r, struct host *h, struct err *e);
 int reg_retries(const struct registry *r);

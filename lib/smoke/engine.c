@@ -23,6 +23,7 @@
 #include "core/timeutil.h"
 #include "format/jsonpath.h"
 #include "net/http.h"
+#include "oci/oci.h"
 #include "smoke/smoke.h"
 
 #define BODY_EXCERPT 1024
@@ -58,6 +59,12 @@ struct run {
 	char *json_err;
 	int json_tried;
 	long long duration_ms;
+	/* A body past --max-body: resp.body keeps its start, the rest is
+	 * counted and hashed as it streams (on_body). */
+	int body_cut;
+	long long body_total;		/* bytes of the whole body */
+	struct sha256 body_hash;	/* of the whole body, once cut */
+	char body_digest[OCI_DIGEST_SIZE];	/* the same, when the transfer ended */
 };
 
 /* The outcome of one attempt at an entry. */
@@ -390,6 +397,45 @@ static const char *
 body_text(const struct run *r)
 {
 	return r->resp.body.data ? r->resp.body.data : "";
+}
+
+/*
+ * The body as it arrives: kept in resp.body up to its cap, for the
+ * asserts; past the cap, counted and hashed (from its first byte) and
+ * let go, so that a body of any size costs at most the cap in memory.
+ */
+static size_t
+on_body(char *data, size_t size, size_t n, void *arg)
+{
+	struct run *r = arg;
+	size_t len = size * n, room = r->resp.body.cap_max - r->resp.body.len;
+
+	if (!r->body_cut) {
+		if (len <= room) {
+			buf_add(&r->resp.body, data, len);
+			r->body_total += (long long)len;
+			return len;
+		}
+		r->body_cut = 1;
+		sha256_init(&r->body_hash);
+		sha256_update(&r->body_hash, body_text(r), r->resp.body.len);
+		buf_add(&r->resp.body, data, room);
+	}
+	sha256_update(&r->body_hash, data, len);
+	r->body_total += (long long)len;
+	return len;
+}
+
+/* Why a query cannot look at a body that passed the cap. */
+static char *
+body_cut_why(const struct run *r)
+{
+	char cap[32], got[32];
+
+	format_size((long long)r->resp.body.cap_max, cap, sizeof(cap));
+	format_size(r->body_total, got, sizeof(got));
+	return xasprintf("the body (%s, %s) passed the %s kept for asserts (--max-body SIZE "
+	    "raises it); only 'bytes count' looks past it", got, r->body_digest, cap);
 }
 
 static const cJSON *
@@ -748,11 +794,23 @@ static int
 eval_chain(struct run *r, const struct hurl_query *q, const struct hurl_filter *fs, size_t nf,
     struct sval *out, char **why)
 {
-	size_t i;
+	size_t i = 0;
 
-	if (eval_query(r, q, out, why) < 0)
+	if (r->body_cut && q->kind != HQ_STATUS && q->kind != HQ_URL && q->kind != HQ_HEADER &&
+	    q->kind != HQ_VARIABLE && q->kind != HQ_DURATION) {
+		/* Past the cap the body is gone: its length is all there is. */
+		if (q->kind != HQ_BYTES || nf == 0 || fs[0].kind != HF_COUNT) {
+			*why = body_cut_why(r);
+			return -1;
+		}
+		memset(out, 0, sizeof(*out));
+		out->type = SV_INT;
+		out->i = r->body_total;
+		i = 1;
+	} else if (eval_query(r, q, out, why) < 0) {
 		return -1;
-	for (i = 0; i < nf; i++)
+	}
+	for (; i < nf; i++)
 		if (eval_filter(r, &fs[i], out, why) < 0) {
 			sval_free(out);
 			return -1;
@@ -1265,7 +1323,10 @@ judge_body(struct run *r, const struct hurl_response *rs, struct attempt *at)
 	} else {
 		a = add_assert(r, at, b->line, "body (the multiline string)");
 	}
-	if (b->kind == HB_BYTES) {
+	if (r->body_cut) {
+		/* Past the cap the body is gone: nothing to compare. */
+		why = body_cut_why(r);
+	} else if (b->kind == HB_BYTES) {
 		want = xmalloc(b->len + 1);
 		memcpy(want, b->bytes, b->len);
 		want[b->len] = '\0';
@@ -1380,6 +1441,11 @@ xfer_free(struct run *r)
 	free(r->json_err);
 	r->json_err = NULL;
 	r->json_tried = 0;
+	if (r->body_cut && !r->body_digest[0])
+		sha256_final(&r->body_hash, r->body_digest);
+	r->body_cut = 0;
+	r->body_total = 0;
+	r->body_digest[0] = '\0';
 }
 
 static int
@@ -1542,6 +1608,10 @@ send_entry(struct run *r, char **why)
 	res->url = smoke_redact(r->o->secrets, r->url);
 
 	r->c = http_easy(&ho, &r->resp);
+	if (r->c) {
+		curl_easy_setopt(r->c, CURLOPT_WRITEFUNCTION, on_body);
+		curl_easy_setopt(r->c, CURLOPT_WRITEDATA, r);
+	}
 	if (!r->c) {
 		*why = xstrdup("cannot create a curl handle");
 		goto bad;
@@ -1848,20 +1918,12 @@ judge(struct run *r, CURLcode rc)
 	r->attempt++;
 	r->fr->requests++;
 	snprintf(what, sizeof(what), "%s", en->req.method);
+	if (r->body_cut)
+		sha256_final(&r->body_hash, r->body_digest);
 	if (http_finish(r->c, rc, &r->resp, what, &e2) < 0) {
 		at.failed = 1;
-		if (r->resp.body_too_large) {
-			char cap[32];
-
-			format_size((long long)r->resp.body.cap_max, cap, sizeof(cap));
-			at.error = xasprintf("%s %s: the response body passed the cap of %s "
-			    "(--max-body SIZE raises it)", en->req.method,
-			    r->fr->entries[r->entry].url, cap);
-		} else {
-			at.error = xasprintf("%s %s: %s", en->req.method,
-			    r->fr->entries[r->entry].url,
-			    r->resp.errbuf[0] ? r->resp.errbuf : curl_easy_strerror(rc));
-		}
+		at.error = xasprintf("%s %s: %s", en->req.method, r->fr->entries[r->entry].url,
+		    r->resp.errbuf[0] ? r->resp.errbuf : curl_easy_strerror(rc));
 		{
 			char *red = smoke_redact(r->o->secrets, at.error);
 

@@ -102,8 +102,9 @@ void smoke_secrets_free(struct smoke_secrets *s);
 
 struct smoke_file;
 
-/* What a response may hold, by default (--max-body). */
-#define SMOKE_BODY_MAX (64LL << 20)
+/* What of a response body is kept for the asserts, by default
+ * (--max-body); past it the body is only counted and hashed. */
+#define SMOKE_BODY_MAX (32LL << 20)
 
 struct smoke_opts {
 	size_t jobs;			/* files at once, >= 1 */
@@ -112,7 +113,7 @@ struct smoke_opts {
 	long long retry_interval_ms;
 	long long connect_timeout_ms;	/* 0: lib/http's default */
 	long long max_time_ms;		/* 0: none */
-	long long max_body;		/* bytes of a response kept; 0: SMOKE_BODY_MAX */
+	long long max_body;		/* bytes of a body kept; 0: SMOKE_BODY_MAX */
 	int insecure;
 	const char *ca_file;
 	int continue_on_error;		/* run the rest of a file after a failure */

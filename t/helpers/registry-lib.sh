@@ -26,6 +26,9 @@
 #   make_image LAYOUT TAG SIZE...   an image made with umoci, one layer of
 #                                   SIZE random bytes per SIZE
 #   reg_has_manifest PORT REPO REF  the registry holds that manifest
+#   reg_requests DIR                the requests the registry in DIR
+#                                   answered, "METHOD PATH STATUS" a line,
+#                                   from its access log
 #
 # Every server started here is stopped when the script exits, even when it
 # was started inside a test (a subshell): pids go to a file, and each
@@ -170,6 +173,10 @@ try:
 except urllib.error.HTTPError:
     sys.exit(1)
 PY
+}
+
+reg_requests() {
+	sed -n 's/^[0-9.]* - [^ ]* \[[^]]*\] "\([A-Z]*\) \([^ ]*\) HTTP\/[0-9.]*" \([0-9]*\) .*/\1 \2 \3/p' "$1/log"
 }
 
 # The repositories a registry (anonymous, plain HTTP) holds, one a line.

@@ -54,9 +54,10 @@
 #define GENERIC_MAX 512
 #define JWT_HEADER_MAX 340	/* base64 characters of a JWT header decoded (255 bytes) */
 
-/* Marks that suppress the findings of their line: ours, and gitleaks',
- * so that a tree moving from gitleaks keeps its suppressions. */
-static const char *const allow_marks[] = { "ci-gate:allow", "gitleaks:allow", NULL };
+/* Marks that suppress the findings of their line, PREFIX:allow: ours,
+ * and gitleaks', so that a tree moving from gitleaks keeps its
+ * suppressions. */
+static const char *const allow_marks[] = { "ci-gate", "gitleaks", NULL };
 
 /* Words that, after the keyword, make a key name something else than the
  * secret: "password_hash", "token_url", "secretName". */
@@ -831,15 +832,16 @@ static int
 has_mark(const char *s, size_t n)
 {
 	const char *p, *end = s + n;
-	size_t i;
+	size_t i, k;
 
-	for (p = s; (size_t)(end - p) >= 6 && (p = memchr(p, ':', (size_t)(end - p))); p++) {
+	/* At each ":allow", the prefixes before it; found by its 'w', a
+	 * rarer byte than ':' or 'c' in code, so memchr stops less often. */
+	for (p = s; (p = memchr(p, 'w', (size_t)(end - p))) != NULL; p++) {
+		if (p - s < 5 || memcmp(p - 5, ":allo", 5) != 0)
+			continue;
 		for (i = 0; allow_marks[i]; i++) {
-			const char *m = allow_marks[i], *colon = strchr(m, ':');
-			size_t before = (size_t)(colon - m), k = strlen(m);
-
-			if ((size_t)(p - s) >= before && (size_t)(end - p) >= k - before &&
-			    !memcmp(p - before, m, k))
+			k = strlen(allow_marks[i]);
+			if ((size_t)(p - s) >= k + 5 && !memcmp(p - 5 - k, allow_marks[i], k))
 				return 1;
 		}
 	}

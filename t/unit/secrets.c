@@ -129,6 +129,9 @@ test_rules(void)
 	    "slack-webhook:1:38", "a webhook without the T/B structure");
 	SCAN_IS("k = \"" AWS "\" # gitleaks:allow\n", "", "gitleaks:allow");
 	SCAN_IS("k = \"" AWS "\" # gitleaks:allowed\n", "", "... anywhere on the line, as ours");
+	SCAN_IS("gitleaks:allow k = \"" AWS "\"\n", "", "... at its very start too");
+	SCAN_IS("ci-gate:allow k = \"" AWS "\"\n", "", "... as ours");
+	SCAN_IS("leaks:allow k = \"" AWS "\"\n", "aws-access-key-id:1:18", "... but not a mark cut short");
 	SCAN_IS("k = \"" AWS "\" # gitleaks: allow\n", "aws-access-key-id:1:6", "... spelt exactly");
 	SCAN_IS("k = \"sk_te" "st_4eC39HqLyjWDarjtT1zdp7dc\"\n", "", "Stripe's documented test key");
 	SCAN_IS("k = \"sk_te" "st_4eC39HqLyjWDarjtT1zdp7dcQ\"\n", "stripe-key:1:6", "... by exact value");

@@ -569,6 +569,7 @@ test_lcov(void)
 	rc = cov_text("SF:a\n: x\n", COV_LCOV, &c);
 	ok(rc == 0, "lcov: an empty key is no record");
 	WARNINGS_ARE(&c, "x:2: skipped a line that is not an lcov record", "lcov: ... and is said");
+	coverage_free(&c);
 	err_clear(&E);
 	rc = coverage_parse_text("SF:a\nDA:1,\0\n", 11, "x", COV_LCOV, &c, &E);
 	like(E.msg, "x:2: NUL byte", "lcov: NUL byte");

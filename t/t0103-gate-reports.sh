@@ -62,6 +62,54 @@ for fmt in lcov cobertura istanbul; do
 	'
 done
 
+test_expect_success 'lcov with make output around the records: read, with a warning' '
+	{
+		echo "make[1]: Entering directory '"'"'/src/app'"'"'" &&
+		echo "SF:src/a.c" && echo "DA:1,1" && echo "DA:2,1" && echo "DA:3,0" &&
+		echo "BRDA:2,0,0,1" && echo "BRDA:2,0,1,0" && echo "end_of_record" &&
+		echo "make[1]: Leaving directory '"'"'/src/app'"'"'"
+	} >make.info &&
+	gate_cov lcov "$PWD/make.info" 60 ", \"min_branches\": 50" &&
+	test_json doc.json "d[\"gate\"][\"jobs\"][\"test\"][\"status\"] == \"passed\"" &&
+	test_json doc.json "d[\"gate\"][\"jobs\"][\"test\"][\"coverage\"][\"lines_total\"] == 3" &&
+	test_json doc.json "d[\"gate\"][\"jobs\"][\"test\"][\"coverage\"][\"branches\"] == 50" &&
+	test_json doc.json "d[\"gate\"][\"jobs\"][\"test\"][\"coverage\"][\"warnings\"] == [\"report:1: skipped 2 lines that are not lcov records, the first here\"]" &&
+	test_grep "ci-gate: warning: test: coverage: report:1: skipped 2 lines that are not lcov records" err &&
+	test_grep "test: coverage: lines 66.67% (2 of 3), branches 50.00% (1 of 2)" err
+'
+
+test_expect_success 'Cobertura and Istanbul: unknown elements and keys, named once' '
+	cat >extra.xml <<-\EOF &&
+	Generating coverage.xml
+	<?xml version="1.0"?>
+	<coverage lines-valid="4" lines-covered="4" branches-valid="2" branches-covered="2">
+	<meta/><packages><package><meta/><classes/></package></packages></coverage>
+	EOF
+	gate_cov cobertura "$PWD/extra.xml" 80 &&
+	test_json doc.json "d[\"gate\"][\"jobs\"][\"test\"][\"coverage\"][\"warnings\"] == [\"report:1: skipped 1 line before the XML (not part of the report)\", \"report:4:1: skipped the unknown element \u0027meta\u0027\"]" &&
+	test_grep "warning: test: coverage: report:4:1: skipped the unknown element" err &&
+	cat >extra.json <<-\EOF &&
+	{"total": {"lines": {"total": 4, "covered": 4, "pct": 100, "extra": 1},
+	           "mcdc": {"total": 1}, "branches": {"total": 2, "covered": 1, "pct": 50}}}
+	EOF
+	gate_cov istanbul "$PWD/extra.json" 80 &&
+	test_json doc.json "d[\"gate\"][\"jobs\"][\"test\"][\"coverage\"][\"warnings\"] == [\"\u0027report\u0027: total.mcdc: skipped the unknown key\", \"\u0027report\u0027: total.lines.extra: skipped the unknown key\"]"
+'
+
+test_expect_success 'a report that counts no branch (BRF:0) has no branch data, not 100%' '
+	printf "SF:a.c\nDA:1,1\nLF:1\nLH:1\nBRF:0\nBRH:0\nend_of_record\n" >nobr.info &&
+	gate_cov lcov "$PWD/nobr.info" 80 &&
+	test_json doc.json "\"branches\" not in d[\"gate\"][\"jobs\"][\"test\"][\"coverage\"]" &&
+	test_json doc.json "\"warnings\" not in d[\"gate\"][\"jobs\"][\"test\"][\"coverage\"]" &&
+	test_grep "test: coverage: lines 100.00% (1 of 1), branches no data" err
+'
+
+test_expect_success '... and a branch threshold on it is an error that says so' '
+	test_expect_code 1 gate_cov lcov "$PWD/nobr.info" 80 ", \"min_branches\": 50" &&
+	test_json doc.json "d[\"gate\"][\"jobs\"][\"test\"][\"status\"] == \"error\"" &&
+	test_json doc.json "d[\"gate\"][\"jobs\"][\"test\"][\"reason\"] == \"branch coverage: no data in \u0027report\u0027 (it counts no branch), so min_branches 50% cannot be checked\""
+'
+
 test_expect_success 'a missing coverage report is an error' '
 	cat >spec.json <<-\EOF &&
 	{"jobs": {"test": {"run": "true", "coverage": {"lcov": "nowhere.info", "min_lines": 1}}}}

@@ -56,4 +56,16 @@ test_expect_success '... and the warning says so' '
 	test $(grep -c "^| j" s2.md) = 12
 '
 
+test_expect_success 'coverage warnings are warning annotations, the summary has the coverage' '
+	printf "make: Entering directory\nSF:a.c\nDA:1,1\nDA:2,0\nend_of_record\n" >cov.info &&
+	cat >spec2.json <<-\EOF &&
+	{"jobs": {"test": {"run": "true", "coverage": {"lcov": "cov.info"}}}}
+	EOF
+	: >summary2.md &&
+	env GITHUB_ACTIONS=true GITHUB_STEP_SUMMARY=$PWD/summary2.md \
+		ci-gate --new -f spec2.json >doc2.json 2>err2 &&
+	test_grep "^::warning title=ci-gate%3A test coverage::cov.info:1: skipped a line that is not an lcov record$" err2 &&
+	test_grep "^| test | :white_check_mark: passed | .* | lines 50.00% (1 of 2), branches no data |" summary2.md
+'
+
 test_done

@@ -19,7 +19,7 @@ test_expect_success 'the samples, with the <CUT> marker taken out' '
 	cp -R "$DATA/tp" "$DATA/fp" . &&
 	find tp fp -type f -exec sed -i "s/<CUT>//g" {} + &&
 	! grep -r "<CUT>" tp fp &&
-	test $(find tp -type f | wc -l) -ge 60
+	test $(find tp -type f | wc -l) -ge 70
 '
 
 test_expect_success 'every rule has samples in shell, JSON, YAML, Python, JS and .env' '
@@ -31,6 +31,14 @@ test_expect_success 'every rule has samples in shell, JSON, YAML, Python, JS and
 		test -d fp/$r || { echo "no fp/$r"; exit 1; }
 	done &&
 	test $(ls tp | wc -l) = 11 && test $(ls fp | wc -l) = 11
+'
+
+test_expect_success 'every rule has cases, one a line, true and false (as gitleaks lists tps and fps)' '
+	for r in $(ls tp); do
+		test -s tp/$r/cases.txt && test -s fp/$r/cases.txt &&
+		n=$(wc -l <tp/$r/cases.txt) &&
+		test $(grep -c "^$r $r/cases.txt:" "$DATA/expect") = $n || { echo "cases of $r"; exit 1; }
+	done
 '
 
 test_expect_success 'scanning the true positives fails the gate' '
@@ -48,7 +56,7 @@ test_expect_success '... each finding with its place, a redacted match and a fin
 	test_json tp.json "all(f[\"match\"].endswith(\"\u2026\") and len(f[\"match\"]) == 5 for f in d[\"gate\"][\"jobs\"][\"secrets\"][\"findings\"])" &&
 	test_json tp.json "all(len(f[\"fingerprint\"]) == 64 and int(f[\"fingerprint\"], 16) >= 0 for f in d[\"gate\"][\"jobs\"][\"secrets\"][\"findings\"])" &&
 	test_json tp.json "d[\"gate\"][\"jobs\"][\"secrets\"][\"status\"] == \"failed\"" &&
-	test_json tp.json "d[\"gate\"][\"jobs\"][\"secrets\"][\"reason\"].startswith(\"88 secrets found: \")"
+	test_json tp.json "d[\"gate\"][\"jobs\"][\"secrets\"][\"reason\"].startswith(\"150 secrets found: \")"
 '
 
 test_expect_success '... the column is where the secret starts' '

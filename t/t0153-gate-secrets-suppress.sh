@@ -31,6 +31,29 @@ test_expect_success '... and the count says so' '
 	! grep -q test_app.py d1.json
 '
 
+test_expect_success 'gitleaks:allow suppresses as ci-gate:allow does' '
+	test_when_finished "rm -rf migrated" &&
+	mkdir migrated &&
+	printf "key = \"%s\"  # gitleaks:allow\n" "$aws1" >migrated/a.py &&
+	printf "key = \"%s\"\n" "$aws3" >migrated/b.py &&
+	printf "// gitleaks:allow\nkey = \"%s\"\n" "$aws2" >migrated/c.js &&
+	test_expect_code 1 ci-gate --secrets --all-files --new migrated >d-gl.json 2>e-gl &&
+	test_json d-gl.json "[(f[\"file\"], f[\"line\"]) for f in d[\"gate\"][\"jobs\"][\"secrets\"][\"findings\"]] == [(\"migrated/b.py\", 1), (\"migrated/c.js\", 2)]" &&
+	test_json d-gl.json "d[\"gate\"][\"jobs\"][\"secrets\"][\"scan\"][\"suppressed\"][\"inline\"] == 1"
+'
+
+test_expect_success 'published example keys are no findings, and count as allowlisted' '
+	test_when_finished "rm -rf examples" &&
+	mkdir examples &&
+	sk=$(printf "%s%s" sk_te st_4eC39HqLyjWDarjtT1zdp7dc) &&
+	fb=$(printf "%s%s" AI zaSyAnLA7NfeLquW1tJFpx_eQCxoX-oo6YyIs) &&
+	printf "stripe.api_key = \"%s\"\nmaps = \"%s\"\n" "$sk" "$fb" >examples/docs.py &&
+	printf "stripe.api_key = \"%sX\"\n" "$sk" >examples/near.py &&
+	test_expect_code 1 ci-gate --secrets --all-files --new examples >d-ex.json 2>e-ex &&
+	test_json d-ex.json "[(f[\"rule\"], f[\"file\"]) for f in d[\"gate\"][\"jobs\"][\"secrets\"][\"findings\"]] == [(\"stripe-key\", \"examples/near.py\")]" &&
+	test_json d-ex.json "d[\"gate\"][\"jobs\"][\"secrets\"][\"scan\"][\"suppressed\"][\"allowlist\"] == 2"
+'
+
 test_expect_success 'the allowlist: paths and values, as regular expressions' '
 	cat >spec.json <<-EOF &&
 	{"jobs": {"secrets": {"builtin": "secrets", "all_files": true,

@@ -1,11 +1,13 @@
 #include <ctype.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/buf.h"
 #include "core/fsutil.h"
 #include "core/json.h"
 #include "core/log.h"
@@ -255,6 +257,127 @@ junit_result_free(struct junit_result *r)
  * Coverage
  */
 
+/* A warning about what a report held that was skipped; past the cap, one
+ * that says more were left out. */
+static void
+cov_warn(struct coverage *c, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void
+cov_warn(struct coverage *c, const char *fmt, ...)
+{
+	size_t n = strv_len(c->warnings);
+	va_list ap;
+	char *msg;
+
+	if (n > COV_WARNINGS_MAX)
+		return;
+	if (n == COV_WARNINGS_MAX) {
+		c->warnings = strv_push(c->warnings, "more warnings left out");
+		return;
+	}
+	va_start(ap, fmt);
+	msg = xvasprintf(fmt, ap);
+	va_end(ap);
+	c->warnings = strv_push(c->warnings, msg);
+	free(msg);
+}
+
+/* Is [p, q) blank (spaces, tabs, a CR)? */
+static int
+blank(const char *p, const char *q)
+{
+	while (p < q && (*p == ' ' || *p == '\t' || *p == '\r'))
+		p++;
+	return p == q;
+}
+
+/*
+ * Captured output around a report (a tool's banner, make's "Entering
+ * directory" lines): the lines before the first one that starts with
+ * open, and after the last one that ends with close.  Returns a copy of
+ * the text with those lines blanked (newlines kept, so that the places
+ * the parsers name stay right), or NULL when there are none; warns once
+ * for each end, naming the line of its first.
+ */
+static char *
+blank_around(const char *text, size_t len, char open, char close, const char *what,
+    const char *name, struct coverage *c)
+{
+	const char *end = text + len, *a, *z, *p, *nl;
+	int before = 0, after = 0, first_after;
+	char *t;
+
+	/* a: the start of the first line whose first non-blank byte is open */
+	for (a = text; a < end; a = nl + 1) {
+		for (p = a; p < end && (*p == ' ' || *p == '\t' || *p == '\r'); p++)
+			;
+		if (p < end && *p == open)
+			break;
+		nl = memchr(a, '\n', (size_t)(end - a));
+		if (!nl)
+			nl = end;
+		before += !blank(a, nl);
+		if (nl == end) {
+			a = end;
+			break;
+		}
+	}
+	/* z: the end of the last line whose last non-blank byte is close */
+	for (z = end; z > a;) {
+		for (p = z; p > a && isspace((unsigned char)p[-1]); p--)
+			;
+		if (p > a && p[-1] == close) {
+			z = p;
+			break;
+		}
+		/* p is at the end of a line of text (or a): skip that line */
+		while (p > a && p[-1] != '\n')
+			p--;
+		after++;
+		z = p;
+	}
+	/* No line opens a report: it is not one, and its parser says why. */
+	if (a == end || (!before && !after))
+		return NULL;
+	t = xmalloc(len + 1);
+	memcpy(t, text, len);
+	t[len] = '\0';
+	for (p = text; p < a; p++)
+		if (*p != '\n')
+			t[p - text] = ' ';
+	for (p = z; p < end; p++)
+		if (*p != '\n')
+			t[p - text] = ' ';
+	if (before)
+		cov_warn(c, "%s:1: skipped %d line%s before the %s (not part of the report)",
+		    name, before, before == 1 ? "" : "s", what);
+	if (after) {
+		first_after = 1;
+		for (p = text; p < z; p++)
+			first_after += *p == '\n';
+		for (p = z; p < end && *p != '\n'; p++)
+			;
+		/* the first skipped line with text: after the one z ends */
+		for (first_after++, p = p < end ? p + 1 : end; p < end; first_after++) {
+			nl = memchr(p, '\n', (size_t)(end - p));
+			if (!blank(p, nl ? nl : end))
+				break;
+			p = nl ? nl + 1 : end;
+		}
+		cov_warn(c, "%s:%d: skipped %d line%s after the %s (not part of the report)",
+		    name, first_after, after, after == 1 ? "" : "s", what);
+	}
+	return t;
+}
+
+void
+coverage_free(struct coverage *c)
+{
+	strv_free(c->warnings);
+	memset(c, 0, sizeof(*c));
+}
+
 static double
 pct(long long hit, long long total)
 {
@@ -337,7 +460,8 @@ lcov_close(struct lrec *rec, const char *name, struct coverage *c, int *branch_d
 		bt = rec->brda;
 		bh = rec->brda_hit;
 	}
-	if (rec->has_brf || rec->has_brh || rec->brda > 0)
+	/* BRF:0 (c8 and nyc write it for every file) counts no branch */
+	if (bt > 0)
 		*branch_data = 1;
 	if (lt > LLONG_MAX - c->lines_total || bt > LLONG_MAX - c->branches_total)
 		return err_set(e, EX_USAGE_, "'%s': counts too large", name);
@@ -355,7 +479,7 @@ lcov_parse(const char *text, size_t len, const char *name, struct coverage *c,
 {
 	struct lrec rec;
 	const char *p = text, *end = text + len;
-	int lineno = 0, records = 0, branch_data = 0;
+	int lineno = 0, records = 0, branch_data = 0, junk = 0, first_junk = 0;
 
 	memset(&rec, 0, sizeof(rec));
 	while (p < end) {
@@ -375,13 +499,17 @@ lcov_parse(const char *text, size_t len, const char *name, struct coverage *c,
 			p = nl ? nl + 1 : end;
 			continue;
 		}
-		for (klen = 0; p + klen < le && (isalpha((unsigned char)p[klen]) || p[klen] == '_');
+		for (klen = 0; p + klen < le && (isupper((unsigned char)p[klen]) || p[klen] == '_');
 		    klen++)
 			;
-		if (klen == 0 || p + klen >= le || p[klen] != ':')
-			return err_set(e, EX_USAGE_,
-			    "%s:%d: bad lcov line (expected 'KEY:value' or 'end_of_record')",
-			    name, lineno);
+		if (klen == 0 || p + klen >= le || p[klen] != ':') {
+			/* Captured output, not a record ("make: Entering ...":
+			 * lcov's keys are capitals): skipped, and said once. */
+			if (!junk++)
+				first_junk = lineno;
+			p = nl ? nl + 1 : end;
+			continue;
+		}
 		v = p + klen + 1;
 		vlen = (size_t)(le - v);
 #define KEY(k) (klen == sizeof(k) - 1 && memcmp(p, k, klen) == 0)
@@ -463,6 +591,11 @@ lcov_parse(const char *text, size_t len, const char *name, struct coverage *c,
 		return -1;
 	if (records == 0)
 		return err_set(e, EX_USAGE_, "'%s': no coverage records", name);
+	if (junk == 1)
+		cov_warn(c, "%s:%d: skipped a line that is not an lcov record", name, first_junk);
+	else if (junk)
+		cov_warn(c, "%s:%d: skipped %d lines that are not lcov records, the first here",
+		    name, first_junk, junk);
 	c->lines_pct = pct(c->lines_hit, c->lines_total);
 	c->branches_pct = branch_data ? pct(c->branches_hit, c->branches_total) : -1;
 	return 0;
@@ -505,6 +638,41 @@ rate_attr(const struct xml_node *n, const char *attr, const char *name, double *
 	return 1;
 }
 
+/*
+ * Elements Cobertura's DTD does not have, named once each with the place
+ * of the first (not descended into: what is below them is theirs).  The
+ * reader bounds the depth of this recursion.
+ */
+static void
+cobertura_unknown(const struct xml_node *n, const char *name, char ***seen,
+    struct coverage *c)
+{
+	static const char *const known[] = {
+		"coverage", "sources", "source", "packages", "package", "classes", "class",
+		"methods", "method", "lines", "line", "conditions", "condition", NULL
+	};
+	const struct xml_node *k;
+	size_t i;
+
+	for (k = xml_child(n, NULL); k; k = xml_next(k, NULL)) {
+		for (i = 0; known[i] && strcmp(k->name, known[i]); i++)
+			;
+		if (known[i]) {
+			cobertura_unknown(k, name, seen, c);
+			continue;
+		}
+		if (strv_len(c->warnings) > COV_WARNINGS_MAX)
+			return;
+		for (i = 0; *seen && (*seen)[i] && strcmp((*seen)[i], k->name); i++)
+			;
+		if (*seen && (*seen)[i])
+			continue;
+		*seen = strv_push(*seen, k->name);
+		cov_warn(c, "%s:%d:%d: skipped the unknown element '%.64s'", name, k->line, k->col,
+		    k->name);
+	}
+}
+
 static int
 cobertura_parse(const char *text, size_t len, const char *name, struct coverage *c,
     struct err *e)
@@ -513,8 +681,21 @@ cobertura_parse(const char *text, size_t len, const char *name, struct coverage 
 	long long lv = 0, lc = 0, bv = 0, bc = 0;
 	double lr = 0, br = 0;
 	int hlv, hlc, hbv, hbc, hlr, hbr, rc = -1;
+	char *clean = blank_around(text, len, '<', '>', "XML", name, c), **seen = NULL;
 
-	if (!(root = xml_parse(text, len, name, e)))
+	if (clean) {
+		/* The XML declaration is no longer at the start: blank it too
+		 * (it can only say UTF-8, which is what we read). */
+		char *d = clean + strspn(clean, " \t\r\n"), *q;
+
+		if (!strncmp(d, "<?xml", 5) && (q = strstr(d, "?>")) != NULL)
+			for (q += 2; d < q; d++)
+				if (*d != '\n')
+					*d = ' ';
+	}
+	root = xml_parse(clean ? clean : text, len, name, e);
+	free(clean);
+	if (!root)
 		return -1;
 	if (strcmp(root->name, "coverage") != 0) {
 		err_set(e, EX_USAGE_, "'%s': root element is '%s', not a Cobertura 'coverage'",
@@ -560,10 +741,28 @@ cobertura_parse(const char *text, size_t len, const char *name, struct coverage 
 		c->branches_pct = 100.0 * br;
 	else
 		c->branches_pct = -1;
+	cobertura_unknown(root, name, &seen, c);
+	strv_free(seen);
 	rc = 0;
 out:
 	xml_free(root);
 	return rc;
+}
+
+/* Keys of obj not in known, named once each (the key path is prefix). */
+static void
+istanbul_unknown(const cJSON *obj, const char *const *known, const char *prefix,
+    const char *name, struct coverage *c)
+{
+	const cJSON *it;
+	size_t i;
+
+	cJSON_ArrayForEach(it, obj) {
+		for (i = 0; known[i] && strcmp(it->string, known[i]); i++)
+			;
+		if (!known[i])
+			cov_warn(c, "'%s': %s.%.64s: skipped the unknown key", name, prefix, it->string);
+	}
 }
 
 /* One of total.lines / total.branches: 1 when present, 0 when absent,
@@ -602,16 +801,28 @@ static int
 istanbul_parse(const char *text, size_t len, const char *name, struct coverage *c,
     struct err *e)
 {
+	static const char *const metrics[] = {
+		"lines", "statements", "functions", "branches", "branchesTrue", NULL
+	};
+	static const char *const counts[] = { "total", "covered", "skipped", "pct", NULL };
 	struct json_opts o = { name, 0 };
-	const cJSON *total;
+	const cJSON *total, *m;
 	cJSON *root;
 	int rc = -1, has;
+	char *clean = blank_around(text, len, '{', '}', "JSON", name, c);
 
-	if (!(root = json_parse(text, len, &o, NULL, e)))
+	root = json_parse(clean ? clean : text, len, &o, NULL, e);
+	free(clean);
+	if (!root)
 		return -1;
 	total = cJSON_GetObjectItemCaseSensitive(root, "total");
 	if (!cJSON_IsObject(root))
 		err_set(e, EX_USAGE_, "'%s': expected a JSON object", name);
+	else if (!total && root->child && cJSON_IsObject(root->child) &&
+	    cJSON_GetObjectItemCaseSensitive(root->child, "statementMap"))
+		err_set(e, EX_USAGE_, "'%s': total: missing; this is Istanbul's coverage-final.json, "
+		    "which is not supported: use the json-summary reporter's coverage-summary.json",
+		    name);
 	else if (!total)
 		err_set(e, EX_USAGE_, "'%s': total: missing", name);
 	else if (!cJSON_IsObject(total))
@@ -624,7 +835,15 @@ istanbul_parse(const char *text, size_t len, const char *name, struct coverage *
 	else if ((has = istanbul_metric(total, "branches", name, &c->branches_total,
 	    &c->branches_hit, e)) >= 0) {
 		c->lines_pct = pct(c->lines_hit, c->lines_total);
-		c->branches_pct = has ? pct(c->branches_hit, c->branches_total) : -1;
+		/* total 0: nothing to count (pct "Unknown", or 100 in newer
+		 * Istanbul), which is no data */
+		c->branches_pct = has && c->branches_total > 0 ?
+		    pct(c->branches_hit, c->branches_total) : -1;
+		istanbul_unknown(total, metrics, "total", name, c);
+		if ((m = cJSON_GetObjectItemCaseSensitive(total, "lines")) != NULL)
+			istanbul_unknown(m, counts, "total.lines", name, c);
+		if ((m = cJSON_GetObjectItemCaseSensitive(total, "branches")) != NULL)
+			istanbul_unknown(m, counts, "total.branches", name, c);
 		rc = 0;
 	}
 	cJSON_Delete(root);
@@ -653,7 +872,7 @@ coverage_parse_text(const char *text, size_t len, const char *name, int format,
 		return err_set(e, EX_USAGE_, "'%s': unknown coverage format %d", name, format);
 	}
 	if (rc < 0) {
-		memset(c, 0, sizeof(*c));
+		coverage_free(c);
 		c->format = format;
 	}
 	return rc;

@@ -233,7 +233,7 @@ secrets_log(FILE *log, const struct secrets_result *r, const struct secrets_opts
 	fprintf(log, "; skipped %lld binary, %lld over %s, %lld allowlisted, %lld other\n",
 	    st->skipped_binary, st->skipped_large, cap, st->skipped_allowlist, st->skipped_other);
 	if (st->sup_inline || st->sup_allowlist || st->sup_baseline)
-		fprintf(log, "not reported: %lld marked ci-gate:allow, %lld allowlisted, %lld in "
+		fprintf(log, "not reported: %lld marked to allow, %lld allowlisted, %lld in "
 		    "the baseline\n", st->sup_inline, st->sup_allowlist, st->sup_baseline);
 }
 

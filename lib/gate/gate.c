@@ -58,6 +58,13 @@ coverage_json(cJSON *cv, const struct gate_job *j)
 		json_add_i64(cv, "branches_total", j->cov.branches_total);
 		json_add_i64(cv, "branches_hit", j->cov.branches_hit);
 	}
+	if (j->cov.warnings) {
+		cJSON *w = cJSON_AddArrayToObject(cv, "warnings");
+		size_t i;
+
+		for (i = 0; j->cov.warnings[i]; i++)
+			cJSON_AddItemToArray(w, cJSON_CreateString(j->cov.warnings[i]));
+	}
 	if (j->min_lines >= 0)
 		cJSON_AddNumberToObject(cv, "min_lines", j->min_lines);
 	if (j->min_branches >= 0)

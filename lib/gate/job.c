@@ -168,10 +168,12 @@ collect_coverage(struct gate_job *j)
 		    j->cov.lines_pct, j->min_lines);
 	}
 	if (j->cov_ok && j->min_branches >= 0) {
+		/* A threshold that cannot be checked does not pass (see the
+		 * man page): the tool may have stopped measuring branches. */
 		if (j->cov.branches_pct < 0) {
 			j->status = GATE_ERROR;
-			gate_job_reason(j, "coverage: min_branches is set but '%s' has no branch "
-			    "data", j->cov_path);
+			gate_job_reason(j, "branch coverage: no data in '%s' (it counts no branch), "
+			    "so min_branches %g%% cannot be checked", j->cov_path, j->min_branches);
 			return;
 		}
 		if (j->cov.branches_pct + 1e-9 < j->min_branches) {
@@ -260,6 +262,7 @@ gate_free(struct gate *g)
 		free(j->result_path);
 		cJSON_Delete(j->result);
 		free(j->cov_path);
+		coverage_free(&j->cov);
 		if (j->proc.pid > 0)
 			proc_free(&j->proc);
 		free(j->log_path);

@@ -8,7 +8,9 @@
  * every match of its expression must contain one of them, in lowercase
  * here (the prefilter folds case).  To add a rule: an entry below (before
  * the generic rule, which must stay last), SECRETS_NRULES in the header,
- * a true positive in t/data/secrets/tp and a case in t/unit/secrets.c.
+ * a true positive in t/data/secrets/tp, its true and false cases in
+ * t/data/secrets/make-tp.py (tp/RULE/cases.txt, fp/RULE/cases.txt) and a
+ * case in t/unit/secrets.c.
  */
 #include <ctype.h>
 #include <regex.h>
@@ -38,7 +40,7 @@
  * 5-8 the value inside "", '', `` or bare (GENERIC_* in the header).
  */
 #define GENERIC_KEY_ERE \
-	"([a-z0-9_.-]*(secret|token|passwd|password|pwd|api[_.-]?key|auth[_.-]?key|access[_.-]?key|private[_.-]?key)[a-z0-9_.-]*)"
+	"([a-z0-9_.-]*(secret|token|passwd|password|pwd|api[_.-]?key|auth[_.-]?key|access[_.-]?key|private[_.-]?key|credentials?|creds)[a-z0-9_.-]*)"
 #define GENERIC_REST_ERE \
 	"[\"']?[[:space:]]*(:=|=>|=|:)[[:space:]]*" \
 	"(\"([^\"]*)\"|'([^']*)'|`([^`]*)`|([^][(){}<>\"'`[:space:],;#|&]+))"
@@ -50,67 +52,123 @@ const struct secrets_rule_def secrets_rule_defs[] = {
 	    "Deactivate the key in AWS IAM, create a new one, and keep it out of the tree (an environment variable or a secret store).",
 	    "critical", "9.0", NULL, 0 },
 	  RULE_TOKEN, B "((AKIA|ASIA|ABIA|ACCA|A3T[A-Z0-9])[A-Z2-7]{16})", 0, 2, "", 3.0,
-	  "akia|asia|abia|acca|a3t" },
+	  "akia|asia|abia|acca|a3t", 0 },
 	{ { "github-token", "GithubToken", "GitHub token",
 	    "Revoke the token in GitHub (Settings, Developer settings), issue a new one, and keep it out of the tree.",
 	    "critical", "9.0", NULL, 0 },
 	  RULE_TOKEN, B "(gh[pousr]_[A-Za-z0-9]{36})", 0, 2, "", 3.0,
-	  "ghp_|gho_|ghu_|ghs_|ghr_" },
+	  "ghp_|gho_|ghu_|ghs_|ghr_", 0 },
 	{ { "github-fine-grained-token", "GithubFineGrainedToken", "GitHub fine-grained personal access token",
 	    "Revoke the token in GitHub (Settings, Developer settings), issue a new one, and keep it out of the tree.",
 	    "critical", "9.0", NULL, 0 },
 	  RULE_TOKEN, B "(github_pat_[A-Za-z0-9]{22}_[A-Za-z0-9]{59})", 0, 2, "", 3.0,
-	  "github_pat_" },
+	  "github_pat_", 0 },
 	{ { "gitlab-token", "GitlabToken", "GitLab token",
 	    "Revoke the token in GitLab, issue a new one, and keep it out of the tree.",
 	    "critical", "9.0", NULL, 0 },
 	  RULE_TOKEN, B "((glpat|gldt|glptt|glrt|glcbt|glimt|glagent|gloas|glsoat|glffct)-[A-Za-z0-9_-]{20,}|GR1348941[A-Za-z0-9_-]{20,})",
 	  0, 2, "_-", 3.0,
-	  "glpat-|gldt-|glptt-|glrt-|glcbt-|glimt-|glagent-|gloas-|glsoat-|glffct-|gr1348941" },
+	  "glpat-|gldt-|glptt-|glrt-|glcbt-|glimt-|glagent-|gloas-|glsoat-|glffct-|gr1348941", 0 },
 	{ { "private-key", "PrivateKey", "private key",
 	    "Treat the key as compromised: replace it wherever it is trusted, and keep keys out of the tree.",
 	    "critical", "9.5", NULL, 0 },
 	  RULE_PRIVKEY, "-----BEGIN[ A-Z0-9]*PRIVATE KEY( BLOCK)?-----", 0, 0, NULL, 0,
-	  "private key" },
+	  "private key", 0 },
 	{ { "slack-token", "SlackToken", "Slack token",
 	    "Revoke the token in the Slack app's settings, issue a new one, and keep it out of the tree.",
 	    "major", "7.5", NULL, 0 },
-	  RULE_TOKEN, B "(xox[abposr]-[0-9]{6,}-[A-Za-z0-9-]{8,}|xapp-[0-9]-[A-Za-z0-9]+-[0-9]+-[A-Za-z0-9]{16,})",
+	  RULE_TOKEN, B "(xox[abeposr]-[0-9]{6,}-[A-Za-z0-9-]{8,}|xox[ar]-([0-9]-)?[A-Za-z0-9][A-Za-z0-9-]{7,}|"
+	  "xoxe\\.xox[bp]-[0-9]-[A-Za-z0-9]{100,}|xoxe-[0-9]-[A-Za-z0-9]{100,}|"
+	  "xapp-[0-9]-[A-Za-z0-9]+-[0-9]+-[A-Za-z0-9]{16,})",
 	  0, 2, "-", 3.0,
-	  "xoxa-|xoxb-|xoxo-|xoxp-|xoxr-|xoxs-|xapp-" },
+	  "xoxa-|xoxb-|xoxe-|xoxo-|xoxp-|xoxr-|xoxs-|xapp-", 1 },
 	{ { "slack-webhook", "SlackWebhook", "Slack webhook URL",
 	    "Delete the webhook in Slack, create a new one, and pass its URL to the pipeline as a secret.",
 	    "major", "7.0", NULL, 0 },
-	  RULE_TOKEN, "hooks\\.slack\\.com/(services|workflows|triggers)/(T[A-Za-z0-9_]{6,}/[A-Za-z0-9_]{6,}/[A-Za-z0-9_/]{16,})",
+	  RULE_TOKEN, "hooks\\.slack\\.com/(services|workflows|triggers)/([A-Za-z0-9_+/-]{24,})",
 	  0, 2, "", 3.0,
-	  "hooks.slack.com" },
+	  "hooks.slack.com", 1 },
 	{ { "google-api-key", "GoogleApiKey", "Google API key",
 	    "Delete or restrict the key in the Google Cloud console, create a new one, and keep it out of the tree.",
 	    "major", "7.5", NULL, 0 },
 	  RULE_TOKEN, B "(AIza[0-9A-Za-z_-]{35})", 0, 2, "_-", 3.0,
-	  "aiza" },
+	  "aiza", 0 },
 	{ { "jwt", "JsonWebToken", "JSON Web Token",
 	    "A signed token is a credential until it expires: rotate the signing key or revoke the session, and keep tokens out of the tree.",
 	    "major", "6.5", NULL, 0 },
 	  RULE_JWT, B "(eyJ[A-Za-z0-9_-]{8,}\\.eyJ[A-Za-z0-9_-]{8,}\\.[A-Za-z0-9_-]{16,})", 0, 2, "", 3.0,
-	  "eyj" },
+	  "eyj", 0 },
 	{ { "stripe-key", "StripeSecretKey", "Stripe secret or restricted key",
 	    "Roll the key in the Stripe dashboard and keep it out of the tree.",
 	    "critical", "9.0", NULL, 0 },
-	  RULE_TOKEN, B "((sk|rk)_(live|test)_[A-Za-z0-9]{20,247})", 0, 2, "", 3.0,
-	  "sk_live_|rk_live_|sk_test_|rk_test_" },
+	  RULE_TOKEN, B "((sk|rk)_(live|test|prod)_[A-Za-z0-9]{20,247})", 0, 2, "", 3.0,
+	  "sk_live_|rk_live_|sk_test_|rk_test_|sk_prod_|rk_prod_", 0 },
 	/* Last: a specific rule that matched the same text wins. */
 	{ { "generic-secret", "GenericSecret", "hard-coded secret",
 	    "Move the value out of the tree (an environment variable or a secret store) and rotate it; if it is not a secret, mark the line with ci-gate:allow.",
 	    "major", "7.0", NULL, 0 },
 	  RULE_GENERIC, "(^|[^a-z0-9_])" GENERIC_KEY_ERE GENERIC_REST_ERE, 1, 0, NULL, 0,
 	  "secret|token|passwd|password|pwd|api_key|api.key|api-key|apikey|auth_key|auth.key|auth-key|authkey|"
-	  "access_key|access.key|access-key|accesskey|private_key|private.key|private-key|privatekey" },
+	  "access_key|access.key|access-key|accesskey|private_key|private.key|private-key|privatekey|"
+	  "credential|creds", 0 },
 };
 
 /* The header's count is the table's (a negative array size otherwise). */
 typedef char secrets_nrules_check[sizeof(secrets_rule_defs) / sizeof(secrets_rule_defs[0]) ==
     SECRETS_NRULES ? 1 : -1];
+
+/*
+ * Keys published as examples, by exact value: anyone may paste them, no
+ * one can use them.  AWS's documented access key pair; Stripe's test keys
+ * of its API reference; the sample API keys of firebase-android-sdk (the
+ * list gitleaks allows).  Sorted, for bsearch; written in two pieces, so
+ * that this file holds no string a scanner takes for a key.
+ */
+static const char *const known_examples[] = {
+	"AI" "zaSyA4UrcGxgwQFTfaI3no3t7Lt1sjmdnP5sQ",
+	"AI" "zaSyA5_iVawFQ8ABuTZNUdcwERLJv_a_p4wtM",
+	"AI" "zaSyA8vmApnrHNFE0bApF4hoZ11srVL_n0nvY",
+	"AI" "zaSyANUvH9H9BsUccjsu2pCmEkOPjjaXeDQgY",
+	"AI" "zaSyASWm6HmTMdYWpgMnjRBjxcQ9CKctWmLd4",
+	"AI" "zaSyAdOS2zB6NCsk1pCdZ4-P6GBdi_UUPwX7c",
+	"AI" "zaSyAnLA7NfeLquW1tJFpx_eQCxoX-oo6YyIs",
+	"AI" "zaSyB8qGxt4ec15vitgn44duC5ucxaOi4FmqE",
+	"AI" "zaSyBF2RrAIm4a0mO64EShQfqfd2AFnzAvvuU",
+	"AI" "zaSyBcE-OOIbhjyR83gm4r2MFCu4MJmprNXsw",
+	"AI" "zaSyCkEhVjf3pduRDt6d1yKOMitrUEke8agEM",
+	"AI" "zaSyD3asb-2pEZVqMkmL6M9N6nHZRR_znhrh0",
+	"AI" "zaSyDMAScliyLx7F0NPDEJi1QmyCgHIAODrlU",
+	"AI" "zaSyDSb51JiIcB6OJpwwMicseKRhhrOq1cS7g",
+	"AI" "zaSyabcdefghijklmnopqrstuvwxyz1234567",
+	"AI" "zayDNSXIbFmlXbIE6mCzDLQAqITYefhixbX4A",
+	"AK" "IAIOSFODNN7EXAMPLE",
+	"sk" "_test_4eC39HqLyjWDarjtT1zdp7dc",
+	"sk" "_test_BQokikJOvBiI2HlWgH4olfQ2",
+	"wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+};
+
+static int
+example_cmp(const void *key, const void *elt)
+{
+	const char *k = key, *v = *(const char *const *)elt;
+	size_t n = strlen(k);
+	int c = strncmp(k, v, n);
+
+	return c ? c : v[n] ? -1 : 0;
+}
+
+int
+secrets_known_example(const char *s, size_t n)
+{
+	char buf[64];
+
+	if (n >= sizeof(buf))
+		return 0;
+	memcpy(buf, s, n);
+	buf[n] = '\0';
+	return bsearch(buf, known_examples, sizeof(known_examples) / sizeof(known_examples[0]),
+	    sizeof(known_examples[0]), example_cmp) != NULL;
+}
 
 /* ---- looking rules up ------------------------------------------------ */
 

@@ -45,6 +45,9 @@ struct secrets_rule_def {
 	const char *bound;	/* chars (besides alnum) that may not follow; NULL: no check */
 	double min_entropy;	/* of the secret */
 	const char *keywords;	/* '|'-separated, lowercase */
+	int mixed;		/* the last piece of the secret (after its last '-',
+				 * '/' or '_') mixes two of upper, lower, digits:
+				 * "xoxa-faketoken" and "xoxr-access-token" are words */
 };
 
 extern const struct secrets_rule_def secrets_rule_defs[];
@@ -60,6 +63,10 @@ extern const char secrets_generic_anchored[];
 #define GENERIC_KEYWORD 2
 #define GENERIC_VALUE 5
 #define GENERIC_BARE 8
+
+/* 1 when the n bytes of s are a published example key (AWS's, Stripe's,
+ * Firebase's documentation and samples): never a finding, as in gitleaks. */
+int secrets_known_example(const char *s, size_t n);
 
 /* The index in the table of the rule with this id, or -1. */
 int secrets_rule_index(const char *id);

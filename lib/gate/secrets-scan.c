@@ -53,7 +53,11 @@
 #define GENERIC_MIN 8
 #define GENERIC_MAX 512
 #define JWT_HEADER_MAX 340	/* base64 characters of a JWT header decoded (255 bytes) */
-#define ALLOW_MARK "ci-gate:allow"
+
+/* Marks that suppress the findings of their line, PREFIX:allow: ours,
+ * and gitleaks', so that a tree moving from gitleaks keeps its
+ * suppressions. */
+static const char *const allow_marks[] = { "ci-gate", "gitleaks", NULL };
 
 /* Words that, after the keyword, make a key name something else than the
  * secret: "password_hash", "token_url", "secretName". */
@@ -502,7 +506,7 @@ struct ctx {
 	const long *linemap;
 	size_t ls, le;		/* the line: [ls, le) */
 	long lineno;		/* 0-based index of the line in text */
-	int allow;		/* the line says ci-gate:allow */
+	int allow;		/* the line says ci-gate:allow or gitleaks:allow */
 };
 
 /* Record a match that passed its rule's checks. */
@@ -522,7 +526,7 @@ report(struct ctx *c, int rule, size_t at, size_t a, size_t b, const char *secre
 		r->st.sup_inline++;
 		return;
 	}
-	if (secrets_allow_value(&s->allow, secret, n)) {
+	if (secrets_known_example(secret, n) || secrets_allow_value(&s->allow, secret, n)) {
 		r->st.sup_allowlist++;
 		return;
 	}
@@ -718,6 +722,24 @@ key_body(const char *t, size_t len, size_t p, struct buf *body)
 	return end;
 }
 
+/* Does the last piece of a token (after its last '-', '/' or '_') mix two
+ * of upper case, lower case and digits, as random text does? */
+static int
+last_piece_mixed(const char *s, size_t n)
+{
+	size_t i = n;
+	int up = 0, low = 0, digit = 0;
+
+	while (i > 0 && s[i - 1] != '-' && s[i - 1] != '/' && s[i - 1] != '_')
+		i--;
+	for (; i < n; i++) {
+		up |= isupper((unsigned char)s[i]) != 0;
+		low |= islower((unsigned char)s[i]) != 0;
+		digit |= isdigit((unsigned char)s[i]) != 0;
+	}
+	return up + low + digit >= 2;
+}
+
 static void
 check_match(struct ctx *c, int k, size_t base, const regmatch_t *m)
 {
@@ -771,7 +793,8 @@ check_match(struct ctx *c, int k, size_t base, const regmatch_t *m)
 		if (is_alnum(nx) || (nx && strchr(rd->bound, nx)))
 			return;
 	}
-	if (secrets_placeholder(t + a, b - a, 0) || secrets_entropy(t + a, b - a) < rd->min_entropy)
+	if (secrets_placeholder(t + a, b - a, 0) ||
+	    secrets_entropy(t + a, b - a) < rd->min_entropy || (rd->mixed && !last_piece_mixed(t + a, b - a)))
 		return;
 	if (rd->kind == RULE_JWT) {
 		const char *dot = memchr(t + a, '.', b - a);
@@ -808,13 +831,19 @@ match_window(struct ctx *c, int k, size_t wa, size_t wb)
 static int
 has_mark(const char *s, size_t n)
 {
-	const size_t k = sizeof(ALLOW_MARK) - 1;
-	const char *p = s, *end = s + n;
+	const char *p, *end = s + n;
+	size_t i, k;
 
-	while ((size_t)(end - p) >= k && (p = memchr(p, 'c', (size_t)(end - p) - k + 1))) {
-		if (!memcmp(p, ALLOW_MARK, k))
-			return 1;
-		p++;
+	/* At each ":allow", the prefixes before it; found by its 'w', a
+	 * rarer byte than ':' or 'c' in code, so memchr stops less often. */
+	for (p = s; (p = memchr(p, 'w', (size_t)(end - p))) != NULL; p++) {
+		if (p - s < 5 || memcmp(p - 5, ":allo", 5) != 0)
+			continue;
+		for (i = 0; allow_marks[i]; i++) {
+			k = strlen(allow_marks[i]);
+			if ((size_t)(p - s) >= k + 5 && !memcmp(p - 5 - k, allow_marks[i], k))
+				return 1;
+		}
 	}
 	return 0;
 }

@@ -185,6 +185,46 @@ gh_finished(struct gate_view *v, const struct gate_job *j)
 	fflush(stderr);
 }
 
+/* "lines 92.00% (23 of 25), branches no data": a job's coverage in words. */
+static void
+coverage_words(struct buf *b, const struct gate_job *j)
+{
+	const struct coverage *c = &j->cov;
+
+	buf_addf(b, "lines %.2f%% (%lld of %lld), ", c->lines_pct, c->lines_hit, c->lines_total);
+	if (c->branches_pct < 0)
+		buf_adds(b, "branches no data");
+	else if (c->branches_total > 0)
+		buf_addf(b, "branches %.2f%% (%lld of %lld)", c->branches_pct, c->branches_hit,
+		    c->branches_total);
+	else
+		buf_addf(b, "branches %.2f%%", c->branches_pct);
+}
+
+/* What the coverage report held that was skipped: on stderr, as warnings,
+ * or as warning annotations on GitHub; the document has them too. */
+static void
+coverage_warnings(struct gate_view *v, const struct gate_job *j)
+{
+	size_t i;
+
+	for (i = 0; j->have_cov && j->cov.warnings && j->cov.warnings[i]; i++) {
+		if (v->github) {
+			struct annotation a;
+			char *title = xasprintf("ci-gate: %s coverage", j->name);
+
+			memset(&a, 0, sizeof(a));
+			a.level = ANNOTATE_WARNING;
+			a.title = title;
+			a.message = j->cov.warnings[i];
+			annotate(v, &a);
+			free(title);
+		} else {
+			log_warn("%s: coverage: %s", j->name, j->cov.warnings[i]);
+		}
+	}
+}
+
 static void
 print_tail(const char *tail)
 {
@@ -219,17 +259,26 @@ gate_view_finished(const struct gate *g, const struct gate_job *j, void *view)
 	int bad = gate_job_bad(j);
 
 	if (v->github) {
+		coverage_warnings(v, j);
 		gh_finished(v, j);
 		return;
 	}
+	live_clear(v);
+	coverage_warnings(v, j);
 	if (v->quiet)
 		return;
-	live_clear(v);
 	format_duration(j->duration_ms, dur, sizeof(dur));
 	if (!v->tty || bad)
 		log_info("%s: %s%s%s (%s)%s", j->name, gate_status_name(j->status),
 		    j->reason ? ": " : "", j->reason ? j->reason : "", dur,
 		    bad && j->allow_failure ? " [allowed to fail]" : "");
+	if (!v->tty && j->have_cov) {
+		struct buf b = BUF_INIT;
+
+		coverage_words(&b, j);
+		log_info("%s: coverage: %s", j->name, buf_str(&b));
+		buf_free(&b);
+	}
 	if (bad && j->tail && *j->tail) {
 		fprintf(stderr, "  last lines of %s:\n", j->log_path ? j->log_path : "the output");
 		print_tail(j->tail);
@@ -262,8 +311,11 @@ summary(const struct gate *g, const char *status)
 			format_duration(j->duration_ms, dur, sizeof(dur));
 		if (j->have_junit)
 			buf_addf(&d, "%d tests, %d failed; ", j->jr.tests, j->jr.failures + j->jr.errors);
-		if (j->have_cov)
-			buf_addf(&d, "lines %.1f%%; ", j->cov.lines_pct);
+		if (j->have_cov) {
+			coverage_words(&d, j);
+			if (j->reason)
+				buf_adds(&d, "; ");
+		}
 		buf_adds(&d, j->reason ? j->reason : "");
 		own[i * 3] = xasprintf("%s %s", j->status == GATE_PASSED ? ":white_check_mark:" :
 		    j->status == GATE_SKIPPED || j->status == GATE_CANCELLED ? ":fast_forward:" :

@@ -17,7 +17,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memset(&jr, 0, sizeof(jr));
 	junit_parse_text((const char *)data, size, "junit.xml", &jr, &e);
 	junit_result_free(&jr);
-	for (i = 0; i < sizeof(formats) / sizeof(*formats); i++)
+	for (i = 0; i < sizeof(formats) / sizeof(*formats); i++) {
 		coverage_parse_text((const char *)data, size, "coverage", formats[i], &c, &e);
+		coverage_free(&c);
+	}
 	return 0;
 }

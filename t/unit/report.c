@@ -455,12 +455,32 @@ test_junit(void)
 	}
 }
 
+/* Parse text as "x", freeing what c held before (c starts zeroed). */
 static int
 cov_text(const char *text, int format, struct coverage *c)
 {
+	coverage_free(c);
 	err_clear(&E);
 	return coverage_parse_text(text, strlen(text), "x", format, c, &E);
 }
+
+/* The warnings of c, joined by " | ". */
+static char *
+cov_warnings(const struct coverage *c)
+{
+	struct buf b = BUF_INIT;
+	size_t i;
+
+	for (i = 0; c->warnings && c->warnings[i]; i++)
+		buf_addf(&b, "%s%s", i ? " | " : "", c->warnings[i]);
+	return buf_detach(&b, NULL);
+}
+
+#define WARNINGS_ARE(c, want, name) do { \
+	char *cw_ = cov_warnings(c); \
+	is_str(cw_, want, name); \
+	free(cw_); \
+} while (0)
 
 static void
 test_lcov(void)
@@ -468,6 +488,7 @@ test_lcov(void)
 	struct coverage c;
 	int rc;
 
+	memset(&c, 0, sizeof(c));
 	err_clear(&E);
 	rc = coverage_parse_file(DATA "lcov.info", COV_LCOV, &c, &E);
 	is_int(rc, 0, "lcov: parses");
@@ -481,11 +502,30 @@ test_lcov(void)
 	ok(near(c.lines_pct, 1000.0 / 13), "lcov: lines pct %.4f", c.lines_pct);
 	ok(near(c.branches_pct, 62.5), "lcov: branches pct %.4f", c.branches_pct);
 
+	coverage_free(&c);
 	err_clear(&E);
 	rc = coverage_parse_file(DATA "lcov-bad.info", COV_LCOV, &c, &E);
-	is_int(rc, -1, "lcov: garbage refused");
-	like(E.msg, DATA "lcov-bad.info:7: bad lcov line", "lcov: garbage line named");
-	is_int(E.code, EX_USAGE_, "lcov: EX_USAGE_");
+	is_int(rc, 0, "lcov: a line that is not lcov is skipped");
+	ok(c.lines_total == 13 && c.lines_hit == 10, "lcov: ... and the records around it read");
+	WARNINGS_ARE(&c, DATA "lcov-bad.info:7: skipped a line that is not an lcov record",
+	    "lcov: ... with a warning naming the file and line");
+
+	rc = cov_text("make[1]: Entering directory '/src/app'\nlcov --capture\n"
+	    "SF:a.c\nDA:1,1\nDA:2,0\nDA:3,4\nBRDA:2,0,0,1\nBRDA:2,0,1,0\nend_of_record\n"
+	    "Overall coverage rate:\n  lines......: 66.7% (2 of 3 lines)\n"
+	    "make[1]: Leaving directory '/src/app'\n", COV_LCOV, &c);
+	ok(rc == 0 && c.lines_total == 3 && c.lines_hit == 2 && c.branches_total == 2 &&
+	    c.branches_hit == 1, "lcov: make's output around the records, totals from DA and BRDA");
+	WARNINGS_ARE(&c, "x:1: skipped 5 lines that are not lcov records, the first here",
+	    "lcov: ... said once, at the first");
+	rc = cov_text("make: Entering directory '/src'\nSF:a.c\nDA:1,1\nmake: Leaving directory '/src'\n",
+	    COV_LCOV, &c);
+	ok(rc == 0 && c.lines_total == 1, "lcov: 'make: ...' is no record (keys are capitals)");
+	WARNINGS_ARE(&c, "x:1: skipped 2 lines that are not lcov records, the first here",
+	    "lcov: ... and is said");
+	rc = cov_text("make: Entering directory\nnothing here\n", COV_LCOV, &c);
+	is_str(E.msg, "'x': no coverage records", "lcov: nothing but output is still no report");
+	ok(c.warnings == NULL, "lcov: ... and no warning is kept");
 
 	rc = cov_text("SF:a.c\nDA:1,1\nDA:2,0\nLF:10\nLH:7\nend_of_record\n", COV_LCOV, &c);
 	ok(rc == 0 && c.lines_total == 10 && c.lines_hit == 7, "lcov: LF/LH preferred over DA");
@@ -498,8 +538,11 @@ test_lcov(void)
 	ok(rc == 0 && c.branches_total == 3 && c.branches_hit == 2 && near(c.branches_pct, 200.0 / 3),
 	    "lcov: BRDA counted when BRH is missing, huge counts saturate");
 	rc = cov_text("SF:a\nLF:0\nLH:0\nBRF:0\nBRH:0\nend_of_record\n", COV_LCOV, &c);
-	ok(rc == 0 && near(c.lines_pct, 100) && near(c.branches_pct, 100),
-	    "lcov: no lines is 100%%, BRF:0 is 100%%");
+	ok(rc == 0 && near(c.lines_pct, 100) && near(c.branches_pct, -1),
+	    "lcov: no lines is 100%%, BRF:0 is no branch data");
+	rc = cov_text("SF:a\nDA:1,1\nBRF:0\nBRH:0\nend_of_record\nSF:b\nDA:1,1\nBRF:2\nBRH:1\n",
+	    COV_LCOV, &c);
+	ok(rc == 0 && near(c.branches_pct, 50), "lcov: BRF:0 in one file, branches in another");
 	rc = cov_text("SF:a\nDA:1,1\nSF:b\nDA:1,0\n", COV_LCOV, &c);
 	ok(rc == 0 && c.lines_total == 2 && c.lines_hit == 1, "lcov: records without end_of_record");
 
@@ -524,11 +567,14 @@ test_lcov(void)
 	rc = cov_text("SF:a\nLF:2\nLH:3\nend_of_record\n", COV_LCOV, &c);
 	is_str(E.msg, "x:3: LH (3) is greater than LF (2)", "lcov: LH > LF");
 	rc = cov_text("SF:a\n: x\n", COV_LCOV, &c);
-	like(E.msg, "x:2: bad lcov line", "lcov: empty key");
+	ok(rc == 0, "lcov: an empty key is no record");
+	WARNINGS_ARE(&c, "x:2: skipped a line that is not an lcov record", "lcov: ... and is said");
+	coverage_free(&c);
 	err_clear(&E);
 	rc = coverage_parse_text("SF:a\nDA:1,\0\n", 11, "x", COV_LCOV, &c, &E);
 	like(E.msg, "x:2: NUL byte", "lcov: NUL byte");
 	ok(c.lines_total == 0 && c.format == COV_LCOV, "lcov: result cleared on error");
+	coverage_free(&c);
 }
 
 static void
@@ -537,6 +583,7 @@ test_cobertura(void)
 	struct coverage c;
 	int rc;
 
+	memset(&c, 0, sizeof(c));
 	err_clear(&E);
 	rc = coverage_parse_file(DATA "cobertura.xml", COV_COBERTURA, &c, &E);
 	is_int(rc, 0, "cobertura: coverage.py report with DOCTYPE parses");
@@ -585,6 +632,23 @@ test_cobertura(void)
 	like(E.msg, "x:2:21: entity declarations are not supported", "cobertura: entity declarations refused");
 	rc = cov_text("<coverage line-rate='0.5'>", COV_COBERTURA, &c);
 	like(E.msg, "document ends inside element 'coverage'", "cobertura: truncated");
+
+	rc = cov_text("gcovr 7.2\nwriting coverage.xml\n\n<?xml version='1.0'?>\n"
+	    "<coverage lines-valid='4' lines-covered='3' branches-valid='0' branches-covered='0'>\n"
+	    "<sources><source>.</source></sources><meta tool='x'><a/></meta>\n"
+	    "<packages><package><classes><class><lines><line number='1' hits='1'/></lines>"
+	    "<extra/></class></classes></package></packages><meta/></coverage>\n"
+	    "done in 0.2s\n", COV_COBERTURA, &c);
+	ok(rc == 0 && c.lines_total == 4 && c.lines_hit == 3 && near(c.branches_pct, -1),
+	    "cobertura: output around the XML, unknown elements");
+	WARNINGS_ARE(&c, "x:1: skipped 2 lines before the XML (not part of the report) | "
+	    "x:8: skipped 1 line after the XML (not part of the report) | "
+	    "x:6:38: skipped the unknown element 'meta' | "
+	    "x:7:78: skipped the unknown element 'extra'",
+	    "cobertura: ... each named once, at its place");
+	rc = cov_text("oops\n<coverage lines-valid='4' lines-covered='5'/>\n", COV_COBERTURA, &c);
+	like(E.msg, "x:2:1: 'lines-covered' (5)", "cobertura: places stay right after skipped lines");
+	coverage_free(&c);
 }
 
 static void
@@ -593,6 +657,7 @@ test_istanbul(void)
 	struct coverage c;
 	int rc;
 
+	memset(&c, 0, sizeof(c));
 	err_clear(&E);
 	rc = coverage_parse_file(DATA "coverage-summary.json", COV_ISTANBUL, &c, &E);
 	is_int(rc, 0, "istanbul: parses");
@@ -612,7 +677,20 @@ test_istanbul(void)
 
 	rc = cov_text("{\"total\":{\"lines\":{\"total\":0,\"covered\":0,\"skipped\":0,\"pct\":\"Unknown\"},"
 	    "\"branches\":{\"total\":0,\"covered\":0,\"pct\":\"Unknown\"}}}", COV_ISTANBUL, &c);
-	ok(rc == 0 && near(c.lines_pct, 100) && near(c.branches_pct, 100), "istanbul: 'Unknown' is 100");
+	ok(rc == 0 && near(c.lines_pct, 100) && near(c.branches_pct, -1),
+	    "istanbul: no lines is 100, no branches (total 0) is no branch data");
+	rc = cov_text("{\"total\":{\"lines\":{\"total\":4,\"covered\":4,\"pct\":100},"
+	    "\"branches\":{\"total\":0,\"covered\":0,\"pct\":100}}}", COV_ISTANBUL, &c);
+	ok(rc == 0 && near(c.branches_pct, -1), "istanbul: ... as newer Istanbul writes it (pct 100)");
+	rc = cov_text("> jest --coverage\n\n{\"total\":{\"lines\":{\"total\":4,\"covered\":3,\"pct\":75,"
+	    "\"uncovered\":1},\"branches\":{\"total\":2,\"covered\":1,\"pct\":50},\"mcdc\":{}},"
+	    "\"src/a.js\":{\"lines\":{}}}\nDone in 3.1s.\n", COV_ISTANBUL, &c);
+	ok(rc == 0 && near(c.lines_pct, 75) && near(c.branches_pct, 50),
+	    "istanbul: output around the JSON, unknown keys");
+	WARNINGS_ARE(&c, "x:1: skipped 1 line before the JSON (not part of the report) | "
+	    "x:4: skipped 1 line after the JSON (not part of the report) | "
+	    "'x': total.mcdc: skipped the unknown key | 'x': total.lines.uncovered: skipped the unknown key",
+	    "istanbul: ... each named once");
 	rc = cov_text("{\"total\":{\"lines\":{\"total\":4,\"covered\":1,\"pct\":25}}}", COV_ISTANBUL, &c);
 	ok(rc == 0 && near(c.lines_pct, 25) && near(c.branches_pct, -1), "istanbul: no branches is -1");
 	rc = cov_text("{\"total\":{\"lines\":{\"total\":\"4\",\"covered\":1,\"pct\":25}}}", COV_ISTANBUL, &c);
@@ -636,6 +714,11 @@ test_istanbul(void)
 	is_str(E.msg, "'x': expected a JSON object", "istanbul: not an object");
 	rc = cov_text("{\"total\":\n{\"lines\":}", COV_ISTANBUL, &c);
 	ok(rc == -1 && strncmp(E.msg, "x:2:", 4) == 0, "istanbul: JSON syntax error has a place: %s", E.msg);
+	rc = cov_text("{\"/src/a.js\": {\"path\": \"/src/a.js\", \"statementMap\": {}, \"s\": {}}}",
+	    COV_ISTANBUL, &c);
+	like(E.msg, "this is Istanbul's coverage-final.json, which is not supported",
+	    "istanbul: coverage-final.json is named as such");
+	coverage_free(&c);
 }
 
 int

@@ -120,6 +120,21 @@ test_rules(void)
 	SCAN_IS(AWS "Q\n", "", "nor one with a word after");
 	SCAN_IS("token = \"" GH "\"\n", "github-token:1:10", "a token in a generic assignment is one finding");
 	SCAN_IS(AWS " " AWS "\n", "aws-access-key-id:1:1 aws-access-key-id:1:22", "two on a line");
+	SCAN_IS("t = xo" "xr-q7Lm2XvT9pZr\n", "slack-token:1:5", "a Slack refresh token without a digit group");
+	SCAN_IS("t = xo" "xa-2-q7Lm2XvT9pZr\n", "slack-token:1:5", "a legacy workspace token");
+	SCAN_IS("t = xo" "xa-faketoken\n", "", "... but not a word after the prefix");
+	SCAN_IS("t = xo" "xp-572370529330-573807301142-572331691188-####\n", "",
+	    "nor a token whose tail is a placeholder");
+	SCAN_IS("u = https://hooks.sl" "ack.com/services/q7Lm2XvT9pZr4KwYq7Lm2XvT9pZr4KwY\n",
+	    "slack-webhook:1:38", "a webhook without the T/B structure");
+	SCAN_IS("k = \"" AWS "\" # gitleaks:allow\n", "", "gitleaks:allow");
+	SCAN_IS("k = \"" AWS "\" # gitleaks:allowed\n", "", "... anywhere on the line, as ours");
+	SCAN_IS("gitleaks:allow k = \"" AWS "\"\n", "", "... at its very start too");
+	SCAN_IS("ci-gate:allow k = \"" AWS "\"\n", "", "... as ours");
+	SCAN_IS("leaks:allow k = \"" AWS "\"\n", "aws-access-key-id:1:18", "... but not a mark cut short");
+	SCAN_IS("k = \"" AWS "\" # gitleaks: allow\n", "aws-access-key-id:1:6", "... spelt exactly");
+	SCAN_IS("k = \"sk_te" "st_4eC39HqLyjWDarjtT1zdp7dc\"\n", "", "Stripe's documented test key");
+	SCAN_IS("k = \"sk_te" "st_4eC39HqLyjWDarjtT1zdp7dcQ\"\n", "stripe-key:1:6", "... by exact value");
 	{
 		static const char nul[] = "a\0b " AWS "\n";
 		char *got = scan_n(nul, sizeof(nul) - 1, NULL);

@@ -116,6 +116,188 @@ tp("generic-secret", "app.properties", "spring.datasource.pass<CUT>word=%s\n" % 
 tp("generic-secret", "main.go", "var tok<CUT>en := \"%s\"\n" % rnd(36))
 tp("generic-secret", "config.rb", "config.api_k<CUT>ey = \"%s\"\nsettings = { \"sec<CUT>ret\" => \"%s\" }\n" % (rnd(32), val()))
 
+# ---- cases: one a line, as gitleaks' rule tests list them (tps, fps).
+# tp/RULE/cases.txt: each line holds one secret (every line is in expect);
+# fp/RULE/cases.txt: no line may give a finding.  The fps are written out
+# here too, as their values are random where a real token's would be.
+HEX = "0123456789abcdef"
+NUM = "0123456789"
+UPN = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+def cases(kind, rule, lines):
+    text = "\n".join(lines) + "\n"
+    write(kind, rule, "cases.txt", text, range(1, len(lines) + 1) if kind == "tp" else ())
+
+cases("tp", "aws-access-key-id", [
+    "%s" % aws(),
+    "aws_access_key_id = %s" % aws(),
+    "AWS_ACCESS_KEY_ID=%s;" % aws(),
+    "key: %s" % cut("ABIA" + rnd(16, B32), 2),
+    "key: %s" % cut("ACCA" + rnd(16, B32), 2),
+    "key: %s" % cut("A3T" + rnd(17, B32), 2),
+    "(%s)" % asia(),
+])
+cases("fp", "aws-access-key-id", [
+    "aws_access_key_id = AKIAIOSFODNN7EXAMPLE",
+    "AWS_ACCESS_KEY_ID=AKIAXXXXXXXXXXXXXXXX",
+    "id = akia" + rnd(16, B32).lower(),
+    "id = AKIA" + rnd(12, B32),
+    "id = XAKIA" + rnd(16, B32),
+    "id = AKIA" + rnd(16, B32) + rnd(4, B32),
+    "AWS_ACCESS_KEY_ID=AKIA${AWS_KEY_SUFFIX}",
+])
+cases("tp", "github-token", [
+    "token: %s" % ghp(),
+    "GITHUB_TOKEN=%s" % ghp("gho_"),
+    "\"%s\"" % ghp("ghu_"),
+    "git clone https://x-access-token:%s@github.com/acme/app" % ghp("ghs_"),
+    "refresh=%s" % ghp("ghr_"),
+])
+cases("fp", "github-token", [
+    "GITHUB_TOKEN=ghp_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+    "GITHUB_TOKEN=ghp_${TOKEN}",
+    "GITHUB_TOKEN=ghp_<TOKEN>",
+    "value = ghp_" + rnd(20),
+    "value = ghx_" + rnd(36),
+    "value = ghp_" + rnd(36) + rnd(4),
+])
+cases("tp", "github-fine-grained-token", [
+    "GH_PAT=%s" % ghfg(),
+    "pat: \"%s\"" % ghfg(),
+])
+cases("fp", "github-fine-grained-token", [
+    "GH_PAT=github_pat_xxxxxxxxxxxxxxxxxxxxxx_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+    "GH_PAT=github_pat_" + rnd(22),
+    "GH_PAT=github_pat_<YOUR_TOKEN>",
+])
+cases("tp", "gitlab-token", ["token = %s" % glpat(p) for p in
+    ("glpat-", "gldt-", "glptt-", "glrt-", "glcbt-", "glimt-", "glagent-", "gloas-", "glsoat-", "glffct-")] +
+    ["registration: %s" % gr()])
+cases("fp", "gitlab-token", [
+    "GITLAB_TOKEN=glpat-xxxxxxxxxxxxxxxxxxxx",
+    "GITLAB_TOKEN=glpat-<your-token>",
+    "GITLAB_TOKEN=glpat-${GITLAB_TOKEN}",
+    "GITLAB_REF=glpat-" + rnd(12),
+    "see https://docs.gitlab.com/ee/security/token_overview.html#glpat-tokens",
+])
+cases("tp", "google-api-key", [
+    "key=%s" % gkey(),
+    "\"apiKey\": \"%s\"," % gkey(),
+    "https://maps.googleapis.com/maps/api/js?key=%s&callback=init" % gkey(),
+])
+cases("fp", "google-api-key", [
+    # firebase-android-sdk's sample keys, allowed by exact value
+    "apiKey: \"AIzaSyAnLA7NfeLquW1tJFpx_eQCxoX-oo6YyIs\"",
+    "apiKey: \"AIzaSyCkEhVjf3pduRDt6d1yKOMitrUEke8agEM\"",
+    "apiKey: \"AIzaSyabcdefghijklmnopqrstuvwxyz1234567\"",
+    "apiKey: \"AIzaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"",
+    "mapsRef: \"AIZA" + rnd(35, "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789") + "\"",
+    "mapsRef: \"AIza" + rnd(20) + "\"",
+])
+cases("tp", "jwt", [
+    "Authorization: Bearer %s" % jwt(),
+    "{\"id_token\": \"%s\"}" % jwt(),
+])
+cases("fp", "jwt", [
+    "token = eyJhbGciOiJIUzI1NiJ9.eyJzdWIi",
+    "token = eyJmb28iOiJiYXIiLCJiYXoiOjF9.eyJxdXgiOiJxdXV4In0.c2lnbmF0dXJlLW9mLXNvcnRz",
+    "token = eyJ${HEADER}.eyJ${PAYLOAD}.${SIGNATURE}",
+])
+def pem_line(kind="RSA PRIVATE KEY", nbytes=300):
+    h, l, e = pem(kind, nbytes)
+    return h + "\\n" + "\\n".join(l) + "\\n" + e
+cases("tp", "private-key", [
+    "KEY=\"%s\"" % pem_line(),
+    "\"private_key\": \"%s\"," % pem_line("PRIVATE KEY"),
+])
+cases("fp", "private-key", [
+    "KEY=\"-----BEGIN RSA PRIVATE KEY-----\\n<your key here>\\n-----END RSA PRIVATE KEY-----\"",
+    "KEY=\"-----BEGIN PRIVATE KEY-----\\n${PRIVATE_KEY_BODY}\\n-----END PRIVATE KEY-----\"",
+    "KEY=\"-----BEGIN PRIVATE KEY-----\\n" + "A" * 64 + "\\n-----END PRIVATE KEY-----\"",
+    "grep -q 'BEGIN OPENSSH PRIVATE KEY' \"$f\" && echo found",
+])
+cases("tp", "slack-token", [
+    "SLACK_BOT_TOKEN=%s" % xoxb(),
+    "\"user_token\": \"%s\"" % cut("xoxp-" + rnd(12, NUM) + "-" + rnd(12, NUM) + "-" + rnd(13, NUM) + "-" + rnd(32, HEX), 2),
+    "\"access_token\": \"%s\"" % cut("xoxa-2-" + rnd(9, NUM) + "-" + rnd(11, NUM) + "-" + rnd(13, NUM) + "-" + rnd(18, HEX), 2),
+    "\"access_token\": \"%s\"" % cut("xoxa-" + rnd(1, NUM) + "-" + rnd(12), 2),
+    "\"access_token\": \"%s\"" % cut("xoxa-" + rnd(12), 2),
+    "\"refresh_token\": \"%s\"" % cut("xoxr-" + rnd(1, NUM) + "-" + rnd(12), 2),
+    "\"refresh_token\": \"%s\"" % cut("xoxr-" + rnd(12), 2),
+    "legacy = %s" % cut("xoxs-" + rnd(10, NUM) + "-" + rnd(10, NUM) + "-" + rnd(10, NUM) + "-" + rnd(10, HEX), 2),
+    "legacy = %s" % cut("xoxo-" + rnd(6, NUM) + "-" + rnd(6, NUM) + "-" + rnd(6, NUM) + "-" + rnd(18, HEX), 2),
+    "\"refresh_token\": \"%s\"" % cut("xoxe-1-" + rnd(146, UPN), 2),
+    "\"access_token\": \"%s\"" % cut("xoxe.xoxp-1-" + rnd(163, UPN), 2),
+    "SLACK_APP_TOKEN=%s" % cut("xapp-1-A" + rnd(10, UPN) + "-" + rnd(13, NUM) + "-" + rnd(64, HEX), 2),
+])
+cases("fp", "slack-token", [
+    "xoxb-xxxxxxxxx-xxxxxxxxxx-xxxxxxxxxxxx",
+    "xoxb-xxx",
+    "xoxb-12345-abcd234",
+    "xoxb-xoxb-my-bot-token",
+    "\"token\": \"xoxp-1234567890\"",
+    "\"token\": \"xoxp-XXXXXXXXXX-XXXXXXXXXX-XXXXXXXXXXX-XXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX\"",
+    "\"token\": \"xoxp-%s-%s-%s-####################\"" % (rnd(12, NUM), rnd(12, NUM), rnd(12, NUM)),
+    "\"token\": \"xoxb-%s-%s-${SLACK_BOT_TOKEN_TAIL}\"" % (rnd(12, NUM), rnd(13, NUM)),
+    "\"token\": \"xoxb-%s-%s-<TOKEN>\"" % (rnd(12, NUM), rnd(13, NUM)),
+    "\"token\": \"xoxb-%s-%s-****\"" % (rnd(12, NUM), rnd(13, NUM)),
+    "xoxa-faketoken",
+    "xoxa-access-token-string",
+    "XOXa-nx991k",
+    "xoxe-1-xxx",
+    "xoxe.xoxp-1-SlackAppConfigurationAccessTokenHere",
+    "https://github.com/xoxa-nyc/xoxa-nyc.github.io/blob/master/README.md",
+    "SLACK_BOT_TOKEN=%s  # gitleaks:allow (a revoked token in a fixture)" % xoxb().replace("<CUT>", ""),
+])
+def wh_id(c, n): return c + rnd(n, UPN)
+cases("tp", "slack-webhook", [
+    "SLACK_WEBHOOK=%s" % webhook(),
+    "url: %s" % cut("https://hooks.slack.com/services/" + rnd(44, AL), 16),
+    "url: %s" % cut("https://hooks.slack.com/workflows/" + wh_id("T", 9) + "/" + wh_id("A", 10) + "/" + rnd(18, NUM) + "/" + rnd(24), 16),
+    "url: %s" % cut("https://hooks.slack.com/triggers/" + wh_id("T", 9) + "/" + rnd(13, NUM) + "/" + rnd(32, HEX), 16),
+    "url: %s" % cut("http://hooks.slack.com/services/" + wh_id("T", 8) + "/" + wh_id("B", 8) + "/" + rnd(24), 16),
+    "curl -X POST %s -d @msg.json" % cut("hooks.slack.com/services/" + wh_id("T", 10) + "/" + wh_id("B", 10) + "/" + rnd(24), 8),
+])
+cases("fp", "slack-webhook", [
+    "SLACK_WEBHOOK=https://hooks.slack.com/services/T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX",
+    "SLACK_WEBHOOK=https://hooks.slack.com/services/your/webhook/url/goes/here",
+    "SLACK_WEBHOOK=https://hooks.slack.com/services/${SLACK_WEBHOOK_PATH}",
+    "SLACK_WEBHOOK=https://hooks.slack.com/workflows/<workflow-id>",
+    "SLACK_WEBHOOK=https://hooks.slack.com/services/%s/%s/####" % (wh_id("T", 8), wh_id("B", 8)),
+    "see https://api.slack.com/messaging/webhooks for hooks.slack.com/services/ URLs",
+])
+cases("tp", "stripe-key", ["STRIPE_KEY=%s" % stripe(p) for p in
+    ("sk_live_", "sk_test_", "rk_live_", "rk_test_", "sk_prod_", "rk_prod_")])
+cases("fp", "stripe-key", [
+    # Stripe's API reference's test keys, allowed by exact value
+    "stripe.api_key = \"sk_test_4eC39HqLyjWDarjtT1zdp7dc\"",
+    "stripe.api_key = \"sk_test_BQokikJOvBiI2HlWgH4olfQ2\"",
+    "STRIPE_KEY=sk_live_xxxxxxxxxxxxxxxxxxxxxxxx",
+    "STRIPE_KEY=pk_live_" + rnd(24),
+    "STRIPE_KEY=sk_live_<KEY>",
+    "STRIPE_KEY=sk_test_${STRIPE_TEST_KEY}",
+    "STRIPE_KEY=rk_live_" + rnd(12) + "####",
+    "STRIPE_KEY=sk_dev_" + rnd(24),
+])
+cases("tp", "generic-secret", [
+    "cred<CUT>entials = \"%s\"" % rnd(24, AL + "!#*+-_="),
+    "client_sec<CUT>ret: %s" % rnd(32),
+    "api_to<CUT>ken = '%s'" % rnd(40),
+    "AWS_SECRET_ACC<CUT>ESS_KEY=%s" % rnd(40, AL + "+/"),
+    "DB_CRE<CUT>DS=\"%s\"" % val(),
+    "{\"auth_to<CUT>ken\": \"%s\"}" % rnd(36),
+])
+cases("fp", "generic-secret", [
+    "credentials = os.environ[\"APP_CREDENTIALS\"]",
+    "client_secret: ${CLIENT_SECRET}",
+    "api_token = \"<TOKEN>\"",
+    "credentials_file = \"/etc/app/credentials.json\"",
+    "credentials: true",
+    "password = \"changeme\"",
+    "aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+    "api_token = \"%s\"  # gitleaks:allow" % rnd(32),
+    "client_secret = \"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\"",
+])
+
 with open(os.path.join(root, "expect"), "w") as f:
     f.write("\n".join(sorted(expect)) + "\n")
 print(len(expect))

@@ -125,7 +125,13 @@ test_expect_success 'a refused connection fails the entry, naming the URL' '
 test_expect_success 'a file body must stay under the directory of its Hurl file' '
 	mkdir -p sub &&
 	printf "POST {{base}}/echo\nfile,../body.txt;\nHTTP 200\n" >sub/escape.hurl &&
-	{ ci-smoke --new -v base="$BASE" sub/escape.hurl >esc.json 2>err; echo $? >rc; } &&
+	test_expect_code 2 ci-smoke --new -v base="$BASE" sub/escape.hurl >esc.json 2>err &&
+	test_grep "sub/escape.hurl:2: file .../body.txt.: a file must stay under" err
+'
+
+test_expect_success '... also when a variable names it, at run time' '
+	printf "POST {{base}}/echo\nfile,{{f}};\nHTTP 200\n" >sub/escape.hurl &&
+	{ ci-smoke --new -v base="$BASE" -v f=../body.txt sub/escape.hurl >esc.json 2>err; echo $? >rc; } &&
 	test $(cat rc) = 1 &&
 	smoke_json esc.json "\"must stay under\" in e[0][\"error\"] and \"url\" in e[0]" &&
 	smoke_json esc.json "s[\"summary\"][\"requests\"] == 0"

@@ -15,7 +15,7 @@
  * name the file and line too.
  *
  * Errors (code EX_USAGE_) read "FILE:LINE:COL: what"; a construct outside
- * the subset is refused by its Hurl name ("the 'xpath' query is not
+ * the subset is refused by its Hurl name ("the 'resolve' option is not
  * supported by ci-smoke").  The struct hurl_file owns everything in it;
  * hurl_file_free() releases it all.
  */

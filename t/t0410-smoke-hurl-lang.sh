@@ -136,10 +136,11 @@ test_expect_success 'the output option writes the body to a file' '
 	test_grep "\"status\": \"ok\"" got.json
 '
 
-test_expect_success 'a user option password is a secret' '
-	printf "GET %s/status/500\n[Options]\nuser: bob:hunter22\nHTTP 200\n" "$BASE" >sec.hurl &&
+test_expect_success 'a user option password is a secret, and so is its Basic header' '
+	printf "GET %s/echo\n[Options]\nuser: bob:hunter22\nHTTP 200\n[Asserts]\njsonpath \"\$.headers.authorization\" == \"no\"\n" "$BASE" >sec.hurl &&
 	test_expect_code 1 ci-smoke --new -q --tap sec.hurl >out.tap 2>err &&
-	! grep hunter22 out.tap err
+	test_grep "Basic \*\*\*" out.tap &&
+	! grep -e hunter22 -e Ym9iOmh1bnRlcjIy out.tap err
 '
 
 test_expect_success 'dry run: a file body outside the directory is refused' '

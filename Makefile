@@ -8,15 +8,15 @@ PREFIX   = /usr/local
 BINDIR   = $(PREFIX)/bin
 MANDIR   = $(PREFIX)/share/man
 PKG_CONFIG = pkg-config
-PKGS     = libcurl libcjson libarchive libssl libcrypto zlib
+PKGS     = libcurl libcjson libarchive libssl libcrypto zlib libxml-2.0
 
 CC       = cc
 CFLAGS   = -O2 -g
 WARN     = -Wall -Wextra -Wshadow -Wmissing-prototypes -Wstrict-prototypes \
            -Wformat=2 -Wno-format-nonliteral -Wvla
 STD      = -std=c99 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -pthread
-PKG_CFLAGS != $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null || echo -I/usr/include/cjson
-PKG_LIBS   != $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null || echo -lcurl -lcjson -larchive -lssl -lcrypto -lz
+PKG_CFLAGS != $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null || echo -I/usr/include/cjson -I/usr/include/libxml2
+PKG_LIBS   != $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null || echo -lcurl -lcjson -larchive -lssl -lcrypto -lz -lxml2
 
 # CI=true makes every warning an error; SANITIZE=1 builds with ASan+UBSan.
 WERROR_  =

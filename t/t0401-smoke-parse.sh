@@ -54,28 +54,72 @@ refused_file() {
 		smoke_json out.json \"s[\\\"status\\\"] == \\\"error\\\" and d[\\\"status\\\"] == \\\"failed\\\"\"
 	"
 }
-refused_file xpath 'GET {{base}}/
+refused_file query 'GET {{base}}/
 HTTP 200
 [Asserts]
-xpath "//title" exists' "4:1: the 'xpath' query is not supported by ci-smoke"
+xpaht "//title" exists' "4:1: unknown query 'xpaht'"
 refused_file section 'GET {{base}}/
 [Frobs]
 a: b' "2:1: unknown section '\\[Frobs\\]'"
 refused_file option 'GET {{base}}/
 [Options]
-http2: true' "3:1: the 'http2' option is not supported by ci-smoke"
+http3: true' "3:1: the 'http3' option is not supported by ci-smoke"
+refused_file option-value 'GET {{base}}/
+[Options]
+max-redirs: many' "3:1: option 'max-redirs': expected a number of redirects"
+refused_file user 'GET {{base}}/
+[Options]
+user: bob' "3:1: option 'user': expected USER:PASSWORD"
+refused_file output 'GET {{base}}/
+[Options]
+output: -' "3:1: option 'output': '-' is not supported by ci-smoke"
 refused_file filter 'GET {{base}}/
 HTTP 200
 [Asserts]
-header "Date" toDate "%a" exists' "4:15: the 'toDate' filter is not supported by ci-smoke"
+header "Date" toData "%a" exists' "4:15: unknown predicate or filter 'toData'"
+refused_file filter-arg 'GET {{base}}/
+HTTP 200
+[Asserts]
+header "Date" toDate exists' "4:22: expected a quoted string after 'toDate'"
 refused_file predicate 'GET {{base}}/
 HTTP 200
 [Asserts]
-jsonpath "$.ip" isIpv4' "4:17: the 'isIpv4' predicate is not supported by ci-smoke"
-refused_file graphql 'POST {{base}}/
+jsonpath "$.ip" isIpv7' "4:17: unknown predicate or filter 'isIpv7'"
+refused_file cookie 'GET {{base}}/
+HTTP 200
+[Asserts]
+cookie "a[Colour]" exists' "4:8: cookie: unknown attribute 'Colour'"
+refused_file certificate 'GET {{base}}/
+HTTP 200
+[Asserts]
+certificate "Owner" exists' "4:13: certificate: expected Subject, Issuer"
+refused_file file-value 'GET {{base}}/
+HTTP 200
+[Asserts]
+bytes == file,x.bin' "4:20: expected ';' after the file name"
+refused_file file-name 'GET {{base}}/
+HTTP 200
+[Asserts]
+bytes == file,;' "4:15: expected a file name after 'file,'"
+refused_file multiline-lang 'POST {{base}}/
+```yaml
+a: 1
+```' "2:4: unknown multiline string language 'yaml'"
+refused_file multiline-attr 'POST {{base}}/
+```json,escape
+{}
+```' "2:4: the multiline string attributes of 'json,escape' (escape, novariable) are not supported"
+refused_file multiline-open 'GET {{base}}/
+HTTP 200
+[Asserts]
+body == ```
+a' "4:9: the multiline string is not closed"
+refused_file graphql-vars 'POST {{base}}/
 ```graphql
 { a }
-```' "2:4: the 'graphql' multiline string is not supported by ci-smoke"
+variables {
+  "id": 1
+```' "4:1: graphql: the variables block is not a JSON object"
 refused_file json 'POST {{base}}/
 {
   "a": 1,

@@ -125,7 +125,13 @@ test_expect_success 'a refused connection fails the entry, naming the URL' '
 test_expect_success 'a file body must stay under the directory of its Hurl file' '
 	mkdir -p sub &&
 	printf "POST {{base}}/echo\nfile,../body.txt;\nHTTP 200\n" >sub/escape.hurl &&
-	{ ci-smoke --new -v base="$BASE" sub/escape.hurl >esc.json 2>err; echo $? >rc; } &&
+	test_expect_code 2 ci-smoke --new -v base="$BASE" sub/escape.hurl >esc.json 2>err &&
+	test_grep "sub/escape.hurl:2: file .../body.txt.: a file must stay under" err
+'
+
+test_expect_success '... also when a variable names it, at run time' '
+	printf "POST {{base}}/echo\nfile,{{f}};\nHTTP 200\n" >sub/escape.hurl &&
+	{ ci-smoke --new -v base="$BASE" -v f=../body.txt sub/escape.hurl >esc.json 2>err; echo $? >rc; } &&
 	test $(cat rc) = 1 &&
 	smoke_json esc.json "\"must stay under\" in e[0][\"error\"] and \"url\" in e[0]" &&
 	smoke_json esc.json "s[\"summary\"][\"requests\"] == 0"
@@ -139,18 +145,22 @@ test_expect_success '-v values are typed like Hurl: numbers compare as numbers' 
 	smoke_json typed2.json "e[0][\"asserts\"][1][\"expected\"] == \"== \\\"042\\\"\""
 '
 
-test_expect_success 'a body over --max-body: kept up to the cap, counted to its end' '
-	printf "GET {{base}}/stream?bytes=3145728\nHTTP 200\n[Asserts]\nbytes count == 3145728\nstatus == 200\n" >big.hurl &&
+test_expect_success 'a body over --max-body: kept up to the cap, counted and hashed to its end' '
+	sum=$(python3 -c "import hashlib; print(hashlib.sha256((bytes(range(256)) * 12288)).hexdigest())") &&
+	printf "GET {{base}}/stream?bytes=3145728\nHTTP 200\n[Asserts]\nbytes count == 3145728\nstatus == 200\nsha256 == hex,$sum;\n" >big.hurl &&
 	ci-smoke --new -v base="$BASE" --max-body 1M big.hurl >big.json 2>big.err &&
 	smoke_json big.json "s[\"status\"] == \"passed\"" &&
-	smoke_json big.json "[a[\"status\"] for a in e[0][\"asserts\"]] == [\"passed\", \"passed\", \"passed\"]"
+	smoke_json big.json "[a[\"status\"] for a in e[0][\"asserts\"]] == [\"passed\", \"passed\", \"passed\", \"passed\"]" &&
+	sed -e "s/== hex,./== hex,0/" big.hurl >bigbad.hurl &&
+	test_expect_code 1 ci-smoke --new -v base="$BASE" --max-body 1M bigbad.hurl >bigbad.json 2>bigbad.err &&
+	smoke_json bigbad.json "fa(0) == [\"sha256 == hex,0$(echo $sum | cut -c2-);\"]"
 '
 
 test_expect_success 'past the cap, a query of the body fails with the length and sha256 of the whole' '
 	sum=$(python3 -c "import hashlib; print(hashlib.sha256((bytes(range(256)) * 12288)).hexdigest())") &&
 	printf "GET {{base}}/stream?bytes=3145728\nHTTP 200\n[Asserts]\nbytes count == 3145728\nbytes contains hex,feff;\n" >cut.hurl &&
 	test_expect_code 1 ci-smoke --new -v base="$BASE" --max-body 1M cut.hurl >cut.json 2>cut.err &&
-	test_grep "the body (3.0 MiB, sha256:$sum) passed the 1.0 MiB kept for asserts (--max-body SIZE raises it); only .bytes count. looks past it" cut.err &&
+	test_grep "the body (3.0 MiB, sha256:$sum) passed the 1.0 MiB kept for asserts (--max-body SIZE raises it); only .bytes count. and .sha256. look past it" cut.err &&
 	smoke_json cut.json "fa(0) == [\"bytes contains hex,feff;\"]" &&
 	printf "GET {{base}}/stream?bytes=3145728\nHTTP 200\nhex,00010203;\n" >cutbody.hurl &&
 	test_expect_code 1 ci-smoke --new -v base="$BASE" --max-body 1M cutbody.hurl >cutbody.json 2>cutbody.err &&

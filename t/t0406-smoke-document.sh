@@ -88,10 +88,10 @@ test_expect_success '--new ignores stdin; --version-tag gives {{version}}' '
 '
 
 test_expect_success 'a spec error is written into the document, so later stages do not act' '
-	printf "GET {{base}}/\nHTTP 200\n[Asserts]\nxpath \"//a\" exists\n" >bad.hurl &&
+	printf "GET {{base}}/\n[Options]\nhttp3: true\nHTTP 200\n" >bad.hurl &&
 	{ echo "$doc" | ci-smoke -v base="$BASE" bad.hurl >err.json 2>err; echo $? >rc; } &&
 	test $(cat rc) = 2 &&
-	test_json err.json "d[\"smoke\"][\"status\"] == \"error\" and d[\"status\"] == \"failed\" and \"xpath\" in d[\"smoke\"][\"reason\"]"
+	test_json err.json "d[\"smoke\"][\"status\"] == \"error\" and d[\"status\"] == \"failed\" and \"http3\" in d[\"smoke\"][\"reason\"]"
 '
 
 test_expect_success 'a full disk on stdout is an I/O error' '

@@ -125,10 +125,10 @@ test_expect_success 'an upstream failure gives an empty TAP plan that skips' '
 '
 
 test_expect_success 'a spec error gives Bail out! in TAP' '
-	printf "GET {{base}}/\nHTTP 200\n[Asserts]\nxpath \"//a\" exists\n" >bad.hurl &&
+	printf "GET {{base}}/\n[Options]\nhttp3: true\nHTTP 200\n" >bad.hurl &&
 	{ ci-smoke --new --tap -v base="$BASE" bad.hurl >bail.tap 2>err; echo $? >rc; } &&
 	test $(cat rc) = 2 &&
-	test_grep "^Bail out! bad.hurl:4:1: the .xpath. query is not supported" bail.tap &&
+	test_grep "^Bail out! bad.hurl:3:1: the .http3. option is not supported" bail.tap &&
 	! prove -e cat bail.tap >prove.out 2>&1
 '
 

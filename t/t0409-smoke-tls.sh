@@ -45,6 +45,27 @@ test_expect_success OPENSSL '--wait speaks TLS with the same settings' '
 	smoke_json w.json "s[\"wait\"][\"ready\"] is True"
 '
 
+test_expect_success OPENSSL 'the certificate query reads the server certificate' '
+	cat >cert.hurl <<-\EOF &&
+	GET {{base}}/health
+	HTTP 200
+	[Asserts]
+	certificate "Subject" contains "CN = 127.0.0.1"
+	certificate "Issuer" contains "CN = 127.0.0.1"
+	certificate "Expire-Date" daysAfterNow < 3
+	certificate "Start-Date" daysBeforeNow < 2
+	certificate "Serial-Number" matches /^[0-9a-f:]+$/
+	EOF
+	ci-smoke --new --cacert cert.pem -v base=$TLS cert.hurl >c.json 2>err &&
+	smoke_json c.json "s[\"status\"] == \"passed\""
+'
+
+test_expect_success OPENSSL '... and fails an assert it does not meet' '
+	printf "GET {{base}}/health\nHTTP 200\n[Asserts]\ncertificate \"Expire-Date\" daysAfterNow > 30\n" >cert2.hurl &&
+	test_expect_code 1 ci-smoke --new --cacert cert.pem -v base=$TLS cert2.hurl >c.json 2>err &&
+	smoke_json c.json "e[0][\"asserts\"][-1][\"status\"] == \"failed\""
+'
+
 test_expect_success 'the delay option waits before the request (a lower bound)' '
 	printf "GET {{base}}/health\n[Options]\ndelay: 300ms\nHTTP 200\n" >delay.hurl &&
 	ci-smoke --new -v base="$BASE" delay.hurl >d.json 2>err &&

@@ -292,14 +292,14 @@ test_report_() {
 	# test_report_ ok|fail name [directive]
 	test_count=$((test_count + 1))
 	if test "$1" = ok; then
-		echo "ok $test_count - $2${3:+ # $3}"
+		printf "%s\n" "ok $test_count - $2${3:+ # $3}"
 	else
-		echo "not ok $test_count - $2${3:+ # $3}"
+		printf "%s\n" "not ok $test_count - $2${3:+ # $3}"
 		if test -z "$TEST_VERBOSE" && test -f "$TRASH/.out"; then
 			sed -e 's/^/#    /' "$TRASH/.out" | tail -n 40
 			# prove shows a script's stderr, not its TAP comments:
 			# what a failed test printed reaches a CI log too.
-			{ echo "$TEST_NAME: not ok $test_count - $2; its last output:"
+			{ printf "%s\n" "$TEST_NAME: not ok $test_count - $2; its last output:"
 			  tail -n 40 "$TRASH/.out" | sed -e 's/^/	/'; } >&2
 		fi
 		test -n "$3" || test_failed=$((test_failed + 1))

@@ -32,6 +32,17 @@ on_header(char *data, size_t size, size_t n, void *arg)
 	if (end >= 5 && strncmp(data, "HTTP/", 5) == 0) {
 		/* A new response (after 100 Continue or a redirect) starts over. */
 		size_t i;
+		const char *sp = r->status_line ? strchr(r->status_line, ' ') : NULL;
+		char *url = NULL;
+
+		/* After a 3xx with a Location, this is the redirect's answer:
+		 * libcurl already moved its URL there. */
+		if (sp && sp[1] == '3' && http_header(r, "Location") && r->handle &&
+		    curl_easy_getinfo(r->handle, CURLINFO_EFFECTIVE_URL, &url) == CURLE_OK && url &&
+		    r->nredirects < 1000) {
+			r->redirects = xrealloc(r->redirects, (r->nredirects + 1) * sizeof(char *));
+			r->redirects[r->nredirects++] = xstrdup(url);
+		}
 
 		for (i = 0; i < r->nheaders; i++) {
 			free(r->headers[i].name);
@@ -165,6 +176,7 @@ http_easy(const struct http_opts *o, struct http_response *resp)
 	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, resp->errbuf);
 	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
 	curl_easy_setopt(c, CURLOPT_HEADERDATA, resp);
+	resp->handle = c;
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, resp);
 	/* libcurl copies string options: ua may go out of scope. */
@@ -257,6 +269,11 @@ http_response_reset(struct http_response *r)
 	r->status = 0;
 	r->body_too_large = 0;
 	r->errbuf[0] = '\0';
+	for (i = 0; i < r->nredirects; i++)
+		free(r->redirects[i]);
+	free(r->redirects);
+	r->redirects = NULL;
+	r->nredirects = 0;
 }
 
 void

@@ -55,9 +55,14 @@ struct http_response {
 	double time_starttransfer_s;
 	long long bytes_received;
 	char errbuf[CURL_ERROR_SIZE];	/* libcurl's error text, for messages */
+	/* With follow: the URL of each redirect followed, in order (the
+	 * Location of a 3xx response, resolved). */
+	char **redirects;
+	size_t nredirects;
+	CURL *handle;			/* set by http_easy() */
 };
 
-#define HTTP_RESPONSE_INIT { 0, NULL, NULL, 0, 0, BUF_INIT, 0, NULL, 0, 0, 0, 0, "" }
+#define HTTP_RESPONSE_INIT { 0, NULL, NULL, 0, 0, BUF_INIT, 0, NULL, 0, 0, 0, 0, "", NULL, 0, NULL }
 
 /* A configured easy handle capturing into resp (which must outlive it). */
 CURL *http_easy(const struct http_opts *o, struct http_response *resp);

@@ -13,7 +13,9 @@
 #include <strings.h>
 #include <time.h>
 
+#include <arpa/inet.h>
 #include <curl/curl.h>
+#include <openssl/evp.h>
 
 #include "core/buf.h"
 #include "core/encode.h"
@@ -45,8 +47,12 @@ struct run {
 	int round_failed;
 	long long t0;
 	/* the current entry's settings */
-	long long retry, interval, delay, max_time, connect_timeout;
-	int location, insecure, skip;
+	long long retry, interval, delay, max_time, connect_timeout, max_redirs;
+	int location, insecure, skip, digest, compressed, http_version, ip_resolve;
+	int location_trusted, path_as_is;
+	char *user;		/* "user:password" of the option (a secret) */
+	char *aws_sigv4, *output;
+	struct curl_slist *opt_headers;	/* of "header" options */
 	/* the current transfer */
 	CURL *c;
 	struct http_response resp;
@@ -65,6 +71,10 @@ struct run {
 	long long body_total;		/* bytes of the whole body */
 	struct sha256 body_hash;	/* of the whole body, once cut */
 	char body_digest[OCI_DIGEST_SIZE];	/* the same, when the transfer ended */
+	/* what libcurl knows of the transfer, read when it is done */
+	char *ip;
+	long version;		/* CURL_HTTP_VERSION_... */
+	char *cert[5];		/* Subject, Issuer, Start date, Expire date, Serial Number */
 };
 
 /* The outcome of one attempt at an entry. */
@@ -102,6 +112,62 @@ names_has(const struct names *ns, const char *s)
 	return 0;
 }
 
+/* A file name that would leave the Hurl file's directory: absolute, or
+ * with a ".." part. */
+static int
+file_escapes(const char *name)
+{
+	const char *p;
+
+	if (name[0] == '/')
+		return 1;
+	for (p = name; *p; ) {
+		size_t n = strcspn(p, "/");
+
+		if (n == 2 && p[0] == '.' && p[1] == '.')
+			return 1;
+		p += n;
+		while (*p == '/')
+			p++;
+	}
+	return 0;
+}
+
+/* The files an entry reads (bodies, multipart parts, predicate values)
+ * must stay under the Hurl file's directory, as the run checks. */
+static int
+check_files(const struct hurl_file *f, const struct hurl_entry *en, struct err *e)
+{
+	const struct hurl_str *names[3];
+	size_t i, n = 0;
+
+	if (en->req.body.kind == HB_FILE)
+		names[n++] = &en->req.body.text;
+	if (en->resp.body.kind == HB_FILE)
+		names[n++] = &en->resp.body.text;
+	for (i = 0; i < n; i++)
+		if (!names[i]->has_tmpl && file_escapes(names[i]->s))
+			goto bad;
+	for (i = 0; i < en->req.nmultipart; i++)
+		if (en->req.multipart[i].is_file && !en->req.multipart[i].value.has_tmpl &&
+		    file_escapes(en->req.multipart[i].value.s)) {
+			names[0] = &en->req.multipart[i].value;
+			i = 0;
+			goto bad;
+		}
+	for (i = 0; i < en->resp.nasserts; i++)
+		if (en->resp.asserts[i].pred.v.kind == HV_FILE && !en->resp.asserts[i].pred.v.s.has_tmpl &&
+		    file_escapes(en->resp.asserts[i].pred.v.s.s)) {
+			names[0] = &en->resp.asserts[i].pred.v.s;
+			i = 0;
+			goto bad;
+		}
+	return 0;
+bad:
+	return err_set(e, EX_USAGE_, "%s:%d: file '%s': a file must stay under the Hurl file's "
+	    "directory", f->path, names[i]->line, names[i]->s);
+}
+
 int
 smoke_check(const struct hurl_file *f, const struct smoke_vars *vars, struct err *e)
 {
@@ -115,6 +181,8 @@ smoke_check(const struct hurl_file *f, const struct smoke_vars *vars, struct err
 		const struct hurl_entry *en = &f->entries[i];
 		int phase;
 
+		if ((rc = check_files(f, en, e)) < 0)
+			break;
 		for (k = 0; k < en->req.noptions; k++)
 			if (en->req.options[k].kind == HO_VARIABLE)
 				names_add(&ns, en->req.options[k].var_name);
@@ -221,6 +289,52 @@ render(const struct run *r, const struct hurl_str *hs, int json, struct buf *out
 		s = end;
 	}
 	buf_adds(out, s);
+	return 0;
+}
+
+/*
+ * A ```graphql string as Hurl sends it: {"query":"..."} with the
+ * rendered query, and "variables" (rendered as JSON) when it has them.
+ */
+static int
+render_graphql(const struct run *r, const struct hurl_str *q, const struct hurl_str *vars,
+    struct buf *out, char **why)
+{
+	struct buf t = BUF_INIT;
+
+	buf_init(&t, 0);
+	if (render(r, q, 0, &t, why) < 0) {
+		buf_free(&t);
+		return -1;
+	}
+	buf_adds(out, "{\"query\":\"");
+	json_escape_into(out, t.data ? t.data : "", t.len);
+	buf_addc(out, '"');
+	buf_free(&t);
+	if (vars->s) {
+		struct err e2 = { 0, "" };
+		struct json_opts jo = { "the graphql variables", 0 };
+		cJSON *j;
+		char *text;
+
+		buf_init(&t, 0);
+		if (render(r, vars, 1, &t, why) < 0) {
+			buf_free(&t);
+			return -1;
+		}
+		j = json_parse(t.data ? t.data : "", t.len, &jo, NULL, &e2);
+		buf_free(&t);
+		if (!j) {
+			*why = xasprintf("%s:%d: %s", r->hf->path, vars->line, e2.msg);
+			return -1;
+		}
+		text = cJSON_PrintUnformatted(j);
+		cJSON_Delete(j);
+		buf_adds(out, ",\"variables\":");
+		buf_adds(out, text ? text : "null");
+		cJSON_free(text);
+	}
+	buf_addc(out, '}');
 	return 0;
 }
 
@@ -435,7 +549,7 @@ body_cut_why(const struct run *r)
 	format_size((long long)r->resp.body.cap_max, cap, sizeof(cap));
 	format_size(r->body_total, got, sizeof(got));
 	return xasprintf("the body (%s, %s) passed the %s kept for asserts (--max-body SIZE "
-	    "raises it); only 'bytes count' looks past it", got, r->body_digest, cap);
+	    "raises it); only 'bytes count' and 'sha256' look past it", got, r->body_digest, cap);
 }
 
 static const cJSON *
@@ -459,6 +573,112 @@ body_json(struct run *r, char **why)
 		return NULL;
 	}
 	return r->json;
+}
+
+/* The body is HTML (for xpath) when its Content-Type says so. */
+static int
+body_is_html(const struct run *r)
+{
+	const char *ct = http_header(&r->resp, "Content-Type");
+
+	return ct && strstr(ct, "html") != NULL;
+}
+
+/* An HTTP date of a cookie's Expires: "Wed, 13 Jan 2021 22:23:01 GMT", or
+ * with dashes. */
+static int
+cookie_date(const char *v, long long *us)
+{
+	return sval_parse_date(v, "%a, %d %b %Y %H:%M:%S GMT", us) == 0 ||
+	    sval_parse_date(v, "%a, %d-%b-%Y %H:%M:%S GMT", us) == 0 ? 0 : -1;
+}
+
+/*
+ * "name" or "name[Attribute]" of the response's Set-Cookie headers (the
+ * last one of that name): the value, Expires (a date), Max-Age (an
+ * integer), Domain, Path, SameSite; Secure and HttpOnly are true when set.
+ */
+static int
+cookie_value(struct run *r, const char *arg, struct sval *out, char **why)
+{
+	const char *br = strchr(arg, '['), *found = NULL;
+	char *name = br ? xstrndup(arg, (size_t)(br - arg)) : xstrdup(arg);
+	char *attr = br ? xstrndup(br + 1, strlen(br + 1) - (arg[strlen(arg) - 1] == ']')) : NULL;
+	size_t i, n = strlen(name);
+	int rc = 0;
+
+	for (i = 0; i < r->resp.nheaders; i++) {
+		const char *v = r->resp.headers[i].value;
+
+		if (!strcasecmp(r->resp.headers[i].name, "Set-Cookie") && !strncmp(v, name, n) &&
+		    v[n] == '=')
+			found = v;
+	}
+	if (!found)
+		goto out;
+	if (!attr || !strcmp(attr, "Value")) {
+		size_t len = strcspn(found + n + 1, ";");
+
+		set_string(out, found + n + 1, len);
+		goto out;
+	}
+	{
+		const char *p = strchr(found, ';');
+
+		while (p) {
+			const char *k, *ke, *ve, *v;
+
+			p++;
+			while (*p == ' ')
+				p++;
+			k = p;
+			ve = p + strcspn(p, ";");
+			ke = k + strcspn(k, "=;");
+			v = *ke == '=' ? ke + 1 : NULL;
+			while (ke > k && ke[-1] == ' ')
+				ke--;
+			if ((size_t)(ke - k) == strlen(attr) && !strncasecmp(k, attr, strlen(attr))) {
+				char *val = v ? xstrndup(v, (size_t)(ve - v)) : NULL;
+
+				if (!strcmp(attr, "Secure") || !strcmp(attr, "HttpOnly")) {
+					out->type = SV_BOOL;
+					out->b = 1;
+				} else if (!val) {
+					;
+				} else if (!strcmp(attr, "Expires")) {
+					long long us;
+
+					if (cookie_date(val, &us) < 0) {
+						*why = xasprintf("cookie '%s': bad Expires date '%s'", name, val);
+						rc = -1;
+					} else {
+						out->type = SV_DATE;
+						out->i = us;
+					}
+				} else if (!strcmp(attr, "Max-Age")) {
+					char *end;
+
+					errno = 0;
+					out->i = strtoll(val, &end, 10);
+					if (end == val || *end || errno) {
+						*why = xasprintf("cookie '%s': bad Max-Age '%s'", name, val);
+						rc = -1;
+					} else {
+						out->type = SV_INT;
+					}
+				} else {
+					set_string(out, val, strlen(val));
+				}
+				free(val);
+				break;
+			}
+			p = *ve ? ve : NULL;
+		}
+	}
+out:
+	free(name);
+	free(attr);
+	return rc;
 }
 
 static int
@@ -531,6 +751,94 @@ eval_query(struct run *r, const struct hurl_query *q, struct sval *out, char **w
 	case HQ_REGEX:
 		rc = with_regex(r, &q->arg, &q->rx, body_text(r), out, why);
 		break;
+	case HQ_RAWBYTES:
+		/* ci-smoke decodes nothing unless the "compressed" option asks
+		 * libcurl to: the bytes received, then, are the body */
+		if (r->compressed) {
+			*why = xstrdup("rawbytes: not kept with the 'compressed' option "
+			    "(libcurl decodes the body as it arrives)");
+			return -1;
+		}
+		set_string(out, body_text(r), r->resp.body.len);
+		out->type = SV_BYTES;
+		return 0;
+	case HQ_SHA256:
+	case HQ_MD5: {
+		unsigned char md[EVP_MAX_MD_SIZE];
+		unsigned int n = 0;
+
+		if (!EVP_Digest(body_text(r), r->resp.body.len, md, &n,
+		    q->kind == HQ_SHA256 ? EVP_sha256() : EVP_md5(), NULL)) {
+			*why = xstrdup("cannot compute the digest of the body");
+			return -1;
+		}
+		set_string(out, (const char *)md, n);
+		out->type = SV_BYTES;
+		return 0;
+	}
+	case HQ_IP:
+		if (r->ip && *r->ip)
+			set_string(out, r->ip, strlen(r->ip));
+		return 0;
+	case HQ_VERSION: {
+		const char *v = r->version == CURL_HTTP_VERSION_1_0 ? "1.0" :
+		    r->version == CURL_HTTP_VERSION_1_1 ? "1.1" :
+		    r->version == CURL_HTTP_VERSION_2_0 ? "2" :
+		    r->version == CURL_HTTP_VERSION_3 ? "3" : NULL;
+
+		if (v)
+			set_string(out, v, strlen(v));
+		return 0;
+	}
+	case HQ_REDIRECTS: {
+		size_t i;
+
+		out->type = SV_LIST;
+		out->j = cJSON_CreateArray();
+		for (i = 0; i < r->resp.nredirects; i++) {
+			cJSON *o = cJSON_CreateObject();
+
+			cJSON_AddStringToObject(o, "location", r->resp.redirects[i]);
+			cJSON_AddItemToArray(out->j, o);
+		}
+		return 0;
+	}
+	case HQ_CERTIFICATE: {
+		static const char *const fields[] = {
+			"Subject", "Issuer", "Start-Date", "Expire-Date", "Serial-Number"
+		};
+		size_t i;
+
+		if (!(arg = render_str(r, &q->arg, why)))
+			return -1;
+		for (i = 0; i < 5; i++)
+			if (!strcmp(arg, fields[i]))
+				break;
+		if (i == 5) {
+			*why = xasprintf("certificate: unknown field '%s'", arg);
+			rc = -1;
+		} else if (r->cert[i] && (i == 2 || i == 3)) {
+			long long us;
+
+			if (sval_parse_date(r->cert[i], "%b %d %H:%M:%S %Y GMT", &us) == 0) {
+				out->type = SV_DATE;
+				out->i = us;
+			}
+		} else if (r->cert[i]) {
+			set_string(out, r->cert[i], strlen(r->cert[i]));
+		}
+		break;
+	}
+	case HQ_COOKIE:
+		if (!(arg = render_str(r, &q->arg, why)))
+			return -1;
+		rc = cookie_value(r, arg, out, why);
+		break;
+	case HQ_XPATH:
+		if (!(arg = render_str(r, &q->arg, why)))
+			return -1;
+		rc = sval_xpath(body_text(r), r->resp.body.len, body_is_html(r), arg, out, why);
+		break;
 	}
 	free(arg);
 	return rc;
@@ -541,10 +849,92 @@ type_name(int t)
 {
 	static const char *const names[] = {
 		"none", "null", "a boolean", "an integer", "a float", "a string", "bytes",
-		"a list", "an object"
+		"a list", "an object", "a date"
 	};
 
-	return t >= 0 && t <= SV_OBJECT ? names[t] : "?";
+	return t >= 0 && t <= SV_DATE ? names[t] : "?";
+}
+
+static int bytes_like(const struct sval *v);
+
+/* s is well-formed UTF-8. */
+static int
+utf8_valid(const char *s, size_t n)
+{
+	size_t i = 0;
+
+	while (i < n) {
+		unsigned char c = (unsigned char)s[i];
+		size_t k, len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 :
+		    (c >> 3) == 30 ? 4 : 0;
+
+		if (!len || i + len > n)
+			return 0;
+		for (k = 1; k < len; k++)
+			if (((unsigned char)s[i + k] >> 6) != 2)
+				return 0;
+		i += len;
+	}
+	return 1;
+}
+
+/* HTML character references decoded: the named ones of XML and a few
+ * common others, and numeric ones (a ';' optional, as browsers do). */
+static char *
+html_unescape(const char *s, size_t *len)
+{
+	static const struct { const char *name; unsigned long cp; } names[] = {
+		{ "amp", '&' }, { "lt", '<' }, { "gt", '>' }, { "quot", '"' }, { "apos", '\'' },
+		{ "nbsp", 0xa0 }, { "copy", 0xa9 }, { "reg", 0xae }, { "eacute", 0xe9 },
+		{ "euro", 0x20ac },
+	};
+	struct buf b = BUF_INIT;
+
+	while (*s) {
+		size_t i;
+
+		if (*s != '&') {
+			buf_addc(&b, *s++);
+			continue;
+		}
+		if (s[1] == '#') {
+			const char *p = s + 2;
+			int hex = *p == 'x' || *p == 'X';
+			unsigned long cp = 0;
+			int nd = 0;
+
+			p += hex;
+			while (hex ? isxdigit((unsigned char)*p) : isdigit((unsigned char)*p)) {
+				cp = cp * (hex ? 16 : 10) + (unsigned long)(isdigit((unsigned char)*p) ?
+				    *p - '0' : tolower((unsigned char)*p) - 'a' + 10);
+				if (cp > 0x10ffff)
+					break;
+				p++;
+				nd++;
+			}
+			if (nd && cp && cp <= 0x10ffff && !(cp >= 0xd800 && cp < 0xe000)) {
+				buf_add_utf8(&b, cp);
+				s = *p == ';' ? p + 1 : p;
+				continue;
+			}
+		} else {
+			for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+				size_t n = strlen(names[i].name);
+
+				if (!strncmp(s + 1, names[i].name, n) && s[1 + n] == ';') {
+					buf_add_utf8(&b, names[i].cp);
+					s += n + 2;
+					break;
+				}
+			}
+			if (i < sizeof(names) / sizeof(names[0]))
+				continue;
+		}
+		buf_addc(&b, *s++);
+	}
+	if (!b.data)
+		buf_adds(&b, "");
+	return buf_detach(&b, len);
 }
 
 /* Apply filter f to v in place.  -1 with *why on a type error. */
@@ -780,6 +1170,236 @@ eval_filter(struct run *r, const struct hurl_filter *f, struct sval *v, char **w
 		out.s = buf_detach(&b, &out.len);
 		break;
 	}
+	case HF_B64DECODE:
+	case HF_B64URLDECODE: {
+		unsigned char *dec;
+		size_t n;
+
+		if (v->type != SV_STRING)
+			goto type;
+		if (b64_decode(v->s, v->len, f->kind == HF_B64DECODE ? B64_STD : B64_URL, &dec, &n) < 0) {
+			*why = xasprintf("%s: the value is not base64", name);
+			return -1;
+		}
+		set_string(&out, (const char *)dec, n);
+		out.type = SV_BYTES;
+		free(dec);
+		break;
+	}
+	case HF_B64ENCODE:
+	case HF_B64URLENCODE: {
+		char *enc;
+
+		if (!bytes_like(v))
+			goto type;
+		enc = f->kind == HF_B64ENCODE ? b64_encode(v->s, v->len, B64_STD, 1) :
+		    b64_encode(v->s, v->len, B64_URL, 0);
+		set_string(&out, enc, strlen(enc));
+		free(enc);
+		break;
+	}
+	case HF_TOHEX: {
+		char *hex;
+
+		if (v->type != SV_BYTES)
+			goto type;
+		hex = xmalloc(2 * v->len + 1);
+		hex_encode(v->s, v->len, hex);
+		set_string(&out, hex, 2 * v->len);
+		free(hex);
+		break;
+	}
+	case HF_UTF8ENCODE:
+		if (v->type != SV_STRING)
+			goto type;
+		sval_copy(&out, v);
+		out.type = SV_BYTES;
+		break;
+	case HF_UTF8DECODE:
+	case HF_CHARSETDECODE: {
+		char *cs = NULL;
+
+		if (v->type != SV_BYTES)
+			goto type;
+		if (f->kind == HF_CHARSETDECODE && !(cs = render_str(r, &f->arg, why)))
+			return -1;
+		if (!cs || !strcasecmp(cs, "utf-8") || !strcasecmp(cs, "utf8")) {
+			if (!utf8_valid(v->s, v->len)) {
+				*why = xasprintf("%s: the bytes are not UTF-8", name);
+				free(cs);
+				return -1;
+			}
+			set_string(&out, v->s, v->len);
+		} else if (!strcasecmp(cs, "iso-8859-1") || !strcasecmp(cs, "latin1") ||
+		    !strcasecmp(cs, "us-ascii") || !strcasecmp(cs, "ascii")) {
+			struct buf b = BUF_INIT;
+			size_t i;
+
+			for (i = 0; i < v->len; i++)
+				buf_add_utf8(&b, (unsigned char)v->s[i]);
+			out.type = SV_STRING;
+			out.s = buf_detach(&b, &out.len);
+		} else {
+			*why = xasprintf("%s: the charset '%s' is not supported by ci-smoke "
+			    "(utf-8, iso-8859-1, us-ascii)", name, cs);
+			free(cs);
+			return -1;
+		}
+		free(cs);
+		break;
+	}
+	case HF_FIRST:
+	case HF_LAST: {
+		int n;
+
+		if (v->type != SV_LIST)
+			goto type;
+		n = cJSON_GetArraySize(v->j);
+		if (n)
+			sval_from_json(&out, cJSON_GetArrayItem(v->j, f->kind == HF_FIRST ? 0 : n - 1));
+		break;
+	}
+	case HF_LOCATION: {
+		const cJSON *l;
+
+		if (v->type != SV_OBJECT || !cJSON_IsString(l = cJSON_GetObjectItemCaseSensitive(v->j,
+		    "location")))
+			goto type;
+		set_string(&out, l->valuestring, strlen(l->valuestring));
+		break;
+	}
+	case HF_HTMLESCAPE: {
+		struct buf b = BUF_INIT;
+		size_t i;
+
+		if (v->type != SV_STRING)
+			goto type;
+		for (i = 0; i < v->len; i++)
+			switch (v->s[i]) {
+			case '&': buf_adds(&b, "&amp;"); break;
+			case '<': buf_adds(&b, "&lt;"); break;
+			case '>': buf_adds(&b, "&gt;"); break;
+			case '"': buf_adds(&b, "&quot;"); break;
+			case '\'': buf_adds(&b, "&#x27;"); break;
+			default: buf_addc(&b, v->s[i]);
+			}
+		out.type = SV_STRING;
+		out.s = buf_detach(&b, &out.len);
+		break;
+	}
+	case HF_HTMLUNESCAPE:
+		if (v->type != SV_STRING)
+			goto type;
+		out.type = SV_STRING;
+		out.s = html_unescape(v->s, &out.len);
+		break;
+	case HF_REPLACEREGEX: {
+		struct hurl_filter rf = *f;
+
+		/* replace with its pattern as a regex */
+		rf.kind = HF_REPLACE;
+		rf.regex_literal = 1;
+		return eval_filter(r, &rf, v, why);
+	}
+	case HF_URLQUERYPARAM: {
+		char *pn, *dec = NULL;
+		const char *q;
+
+		if (v->type != SV_STRING)
+			goto type;
+		if (!(pn = render_str(r, &f->arg, why)))
+			return -1;
+		for (q = strchr(v->s, '?'); q && *q; ) {
+			const char *k = q + 1, *e = k + strcspn(k, "&#"), *eq = memchr(k, '=', (size_t)(e - k));
+			char *key = xstrndup(k, (size_t)((eq ? eq : e) - k));
+			int n = 0;
+			char *kd = curl_easy_unescape(NULL, key, 0, &n);
+
+			free(key);
+			if (kd && !strcmp(kd, pn)) {
+				const char *val = eq ? eq + 1 : e;
+				char *raw = xstrndup(val, (size_t)(e - val)), *c;
+
+				for (c = raw; *c; c++)
+					if (*c == '+')
+						*c = ' ';
+				dec = curl_easy_unescape(NULL, raw, 0, &n);
+				free(raw);
+				if (dec)
+					set_string(&out, dec, (size_t)n);
+				curl_free(dec);
+				curl_free(kd);
+				break;
+			}
+			curl_free(kd);
+			q = *e == '&' ? e : NULL;
+		}
+		free(pn);
+		break;
+	}
+	case HF_TODATE: {
+		char *fmt;
+
+		if (v->type != SV_STRING)
+			goto type;
+		if (!(fmt = render_str(r, &f->arg, why)))
+			return -1;
+		if (sval_parse_date(v->s, fmt, &out.i) < 0) {
+			char *sh = sval_show(v);
+
+			*why = xasprintf("toDate: %s does not match the format \"%s\"", sh, fmt);
+			free(sh);
+			free(fmt);
+			return -1;
+		}
+		free(fmt);
+		out.type = SV_DATE;
+		break;
+	}
+	case HF_DATEFORMAT: {
+		char *fmt, *t;
+
+		if (v->type != SV_DATE)
+			goto type;
+		if (!(fmt = render_str(r, &f->arg, why)))
+			return -1;
+		t = sval_format_date(v->i, fmt);
+		if (!t) {
+			*why = xasprintf("dateFormat: cannot format the date with \"%s\"", fmt);
+			free(fmt);
+			return -1;
+		}
+		set_string(&out, t, strlen(t));
+		free(t);
+		free(fmt);
+		break;
+	}
+	case HF_DAYSAFTERNOW:
+	case HF_DAYSBEFORENOW: {
+		long long d = v->i / 1000000LL - now_ms() / 1000;
+
+		if (v->type != SV_DATE)
+			goto type;
+		out.type = SV_INT;
+		out.i = (f->kind == HF_DAYSAFTERNOW ? d : -d) / 86400;
+		break;
+	}
+	case HF_XPATH: {
+		char *expr;
+		int rc;
+
+		if (v->type != SV_STRING)
+			goto type;
+		if (!(expr = render_str(r, &f->arg, why)))
+			return -1;
+		rc = sval_xpath(v->s, v->len, 0, expr, &out, why);
+		free(expr);
+		if (rc < 0)
+			return -1;
+		break;
+	}
+	default:
+		break;
 	}
 	sval_free(v);
 	*v = out;
@@ -796,8 +1416,24 @@ eval_chain(struct run *r, const struct hurl_query *q, const struct hurl_filter *
 {
 	size_t i = 0;
 
-	if (r->body_cut && q->kind != HQ_STATUS && q->kind != HQ_URL && q->kind != HQ_HEADER &&
-	    q->kind != HQ_VARIABLE && q->kind != HQ_DURATION) {
+	if (r->body_cut && q->kind == HQ_SHA256 && r->body_digest[0]) {
+		/* Past the cap the body is gone, but it was hashed whole as it
+		 * streamed. */
+		unsigned char *md;
+		size_t n;
+
+		if (hex_decode(r->body_digest + 7, strlen(r->body_digest + 7), &md, &n) < 0) {
+			*why = xstrdup("cannot compute the digest of the body");
+			return -1;
+		}
+		memset(out, 0, sizeof(*out));
+		set_string(out, (const char *)md, n);
+		out->type = SV_BYTES;
+		free(md);
+	} else if (r->body_cut && q->kind != HQ_STATUS && q->kind != HQ_URL &&
+	    q->kind != HQ_HEADER && q->kind != HQ_VARIABLE && q->kind != HQ_DURATION &&
+	    q->kind != HQ_COOKIE && q->kind != HQ_IP && q->kind != HQ_VERSION &&
+	    q->kind != HQ_REDIRECTS && q->kind != HQ_CERTIFICATE) {
 		/* Past the cap the body is gone: its length is all there is. */
 		if (q->kind != HQ_BYTES || nf == 0 || fs[0].kind != HF_COUNT) {
 			*why = body_cut_why(r);
@@ -848,6 +1484,7 @@ eq(const struct sval *a, const struct sval *b)
 	switch (a->type) {
 	case SV_NULL: return 1;
 	case SV_BOOL: return a->b == b->b;
+	case SV_DATE: return a->i == b->i;
 	case SV_LIST:
 	case SV_OBJECT: return cJSON_Compare(a->j, b->j, 1);
 	default: return 0;
@@ -868,6 +1505,8 @@ cmp(const struct sval *a, const struct sval *b)
 
 		return c < 0 ? -1 : c > 0;
 	}
+	if (a->type == SV_DATE && b->type == SV_DATE)
+		return a->i < b->i ? -1 : a->i > b->i;
 	return 2;
 }
 
@@ -909,6 +1548,8 @@ bytes_like(const struct sval *v)
 	return v->type == SV_STRING || v->type == SV_BYTES;
 }
 
+static char *read_body_file(const struct run *r, const char *name, size_t *len, char **why);
+
 /* The expected value of a predicate (rendered), and its text for reports. */
 static int
 expected_value(struct run *r, const struct hurl_pred *p, struct sval *ev, struct hurl_regex *rx,
@@ -937,12 +1578,31 @@ expected_value(struct run *r, const struct hurl_pred *p, struct sval *ev, struct
 	}
 	case HV_STRING:
 	case HV_REGEX: {
-		char *s = render_str(r, &p->v.s, why);
+		struct buf b = BUF_INIT;
+		int rc = p->v.lang && !strcmp(p->v.lang, "graphql") ?
+		    render_graphql(r, &p->v.s, &p->v.gvars, &b, why) : render(r, &p->v.s, 0, &b, why);
 
-		if (!s)
+		if (rc < 0) {
+			buf_free(&b);
 			return -1;
-		set_string(ev, s, strlen(s));
-		free(s);
+		}
+		set_string(ev, b.data ? b.data : "", b.len);
+		buf_free(&b);
+		break;
+	}
+	case HV_FILE: {
+		char *name = render_str(r, &p->v.s, why), *data;
+		size_t n;
+
+		if (!name)
+			return -1;
+		data = read_body_file(r, name, &n, why);
+		free(name);
+		if (!data)
+			return -1;
+		set_string(ev, data, n);
+		ev->type = SV_BYTES;
+		free(data);
 		break;
 	}
 	default:
@@ -1019,6 +1679,35 @@ pred_true(int kind, const struct sval *a, const struct sval *ev, const struct hu
 		if (a->type == SV_LIST || a->type == SV_OBJECT)
 			return cJSON_GetArraySize(a->j) == 0;
 		return bytes_like(a) && a->len == 0;
+	case HP_ISDATE:
+		return a->type == SV_DATE;
+	case HP_ISISODATE: {
+		long long us;
+
+		return a->type == SV_STRING && sval_parse_date(a->s, "%+", &us) == 0;
+	}
+	case HP_ISIPV4:
+	case HP_ISIPV6: {
+		unsigned char addr[16];
+
+		return a->type == SV_STRING &&
+		    inet_pton(kind == HP_ISIPV4 ? AF_INET : AF_INET6, a->s, addr) == 1;
+	}
+	case HP_ISUUID: {
+		size_t i;
+
+		if (a->type != SV_STRING || a->len != 36)
+			return 0;
+		for (i = 0; i < 36; i++)
+			if (i == 8 || i == 13 || i == 18 || i == 23 ? a->s[i] != '-' :
+			    !isxdigit((unsigned char)a->s[i]))
+				return 0;
+		return 1;
+	}
+	case HP_ISLIST:
+		return a->type == SV_LIST;
+	case HP_ISOBJECT:
+		return a->type == SV_OBJECT;
 	}
 	return 0;
 }
@@ -1270,19 +1959,9 @@ read_body_file(const struct run *r, const char *name, size_t *len, char **why)
 {
 	struct err e2 = { 0, "" };
 	char *path, *data;
-	const char *p;
 
-	if (name[0] == '/')
+	if (file_escapes(name))
 		goto escape;
-	for (p = name; *p; ) {
-		size_t n = strcspn(p, "/");
-
-		if (n == 2 && p[0] == '.' && p[1] == '.')
-			goto escape;
-		p += n;
-		while (*p == '/')
-			p++;
-	}
 	path = xasprintf("%s/%s", r->hf->dir, name);
 	data = read_file(path, FILE_BODY_MAX, len, &e2);
 	free(path);
@@ -1339,8 +2018,11 @@ judge_body(struct run *r, const struct hurl_response *rs, struct attempt *at)
 		free(name);
 	} else {
 		struct buf w = BUF_INIT;
+		int rc2 = b->lang && !strcmp(b->lang, "graphql") ?
+		    render_graphql(r, &b->text, &b->gvars, &w, &why) :
+		    render(r, &b->text, b->kind == HB_JSON, &w, &why);
 
-		if (render(r, &b->text, b->kind == HB_JSON, &w, &why) == 0)
+		if (rc2 == 0)
 			want = buf_detach(&w, &wantlen);
 		buf_free(&w);
 	}
@@ -1446,6 +2128,17 @@ xfer_free(struct run *r)
 	r->body_cut = 0;
 	r->body_total = 0;
 	r->body_digest[0] = '\0';
+	{
+		size_t i;
+
+		free(r->ip);
+		r->ip = NULL;
+		r->version = 0;
+		for (i = 0; i < 5; i++) {
+			free(r->cert[i]);
+			r->cert[i] = NULL;
+		}
+	}
 }
 
 static int
@@ -1618,6 +2311,33 @@ send_entry(struct run *r, char **why)
 	}
 	curl_easy_setopt(r->c, CURLOPT_URL, r->url);
 	curl_easy_setopt(r->c, CURLOPT_PRIVATE, (void *)r);
+	/* the certificate query reads the server's certificate */
+	curl_easy_setopt(r->c, CURLOPT_CERTINFO, 1L);
+	if (r->max_redirs != -2)
+		curl_easy_setopt(r->c, CURLOPT_MAXREDIRS, (long)r->max_redirs);
+	if (r->location_trusted)
+		curl_easy_setopt(r->c, CURLOPT_UNRESTRICTED_AUTH, 1L);
+	if (r->path_as_is)
+		curl_easy_setopt(r->c, CURLOPT_PATH_AS_IS, 1L);
+	if (r->compressed)
+		curl_easy_setopt(r->c, CURLOPT_ACCEPT_ENCODING, "");
+	if (r->http_version)
+		curl_easy_setopt(r->c, CURLOPT_HTTP_VERSION, (long)r->http_version);
+	if (r->ip_resolve)
+		curl_easy_setopt(r->c, CURLOPT_IPRESOLVE, (long)r->ip_resolve);
+	if (r->user) {
+		curl_easy_setopt(r->c, CURLOPT_USERPWD, r->user);
+		curl_easy_setopt(r->c, CURLOPT_HTTPAUTH, (long)(r->digest ? CURLAUTH_DIGEST :
+		    r->aws_sigv4 ? CURLAUTH_AWS_SIGV4 : CURLAUTH_BASIC));
+	}
+	if (r->aws_sigv4)
+		curl_easy_setopt(r->c, CURLOPT_AWS_SIGV4, r->aws_sigv4);
+	{
+		const struct curl_slist *h;
+
+		for (h = r->opt_headers; h; h = h->next)
+			r->hdrs = curl_slist_append(r->hdrs, h->data);
+	}
 
 	for (i = 0; i < rq->nheaders; i++) {
 		char *line;
@@ -1666,11 +2386,16 @@ send_entry(struct run *r, char **why)
 	case HB_XML:
 	case HB_TEXT:
 		buf_init(&b, 0);
-		if (render(r, &rq->body.text, rq->body.kind == HB_JSON ||
-		    (rq->body.lang && !strcmp(rq->body.lang, "json")), &b, why) < 0)
+		if (rq->body.lang && !strcmp(rq->body.lang, "graphql")) {
+			if (render_graphql(r, &rq->body.text, &rq->body.gvars, &b, why) < 0)
+				goto bad;
+		} else if (render(r, &rq->body.text, rq->body.kind == HB_JSON ||
+		    (rq->body.lang && !strcmp(rq->body.lang, "json")), &b, why) < 0) {
 			goto bad;
+		}
 		r->body = buf_detach(&b, &r->bodylen);
-		json_ct = rq->body.kind == HB_JSON || (rq->body.lang && !strcmp(rq->body.lang, "json"));
+		json_ct = rq->body.kind == HB_JSON || (rq->body.lang && (!strcmp(rq->body.lang, "json") ||
+		    !strcmp(rq->body.lang, "graphql")));
 		body_set = 1;
 		break;
 	case HB_BYTES:
@@ -1905,6 +2630,51 @@ record_error(struct run *r, char *why)
 
 /* The response arrived (or the transfer failed): judge it, then retry or
  * go on. */
+/* What the queries ip, version and certificate read, while the handle lives. */
+static void
+transfer_info(struct run *r)
+{
+	static const char *const keys[] = {
+		"Subject:", "Issuer:", "Start date:", "Expire date:", "Serial Number:"
+	};
+	struct curl_certinfo *ci = NULL;
+	char *ip = NULL;
+	long v = 0;
+	size_t k;
+
+	if (curl_easy_getinfo(r->c, CURLINFO_PRIMARY_IP, &ip) == CURLE_OK && ip)
+		r->ip = xstrdup(ip);
+	if (curl_easy_getinfo(r->c, CURLINFO_HTTP_VERSION, &v) == CURLE_OK)
+		r->version = v;
+	/* the server's certificate is the first of the chain */
+	if (curl_easy_getinfo(r->c, CURLINFO_CERTINFO, &ci) == CURLE_OK && ci && ci->num_of_certs > 0) {
+		struct curl_slist *l;
+
+		for (l = ci->certinfo[0]; l; l = l->next)
+			for (k = 0; k < 5; k++)
+				if (!strncmp(l->data, keys[k], strlen(keys[k])) && !r->cert[k])
+					r->cert[k] = xstrdup(l->data + strlen(keys[k]));
+	}
+}
+
+/* The "output" option: the response body to a file (a failure to write
+ * fails the entry). */
+static void
+write_output(struct run *r, struct attempt *at)
+{
+	struct err e2 = { 0, "" };
+
+	if (atomic_write(r->output, body_text(r), r->resp.body.len, 0644, &e2) < 0) {
+		struct smoke_assert *a = add_assert(r, at, r->hf->entries[r->entry].req.line,
+		    "output");
+
+		a->expected = xasprintf("the body written to '%s'", r->output);
+		a->actual = xstrdup("none");
+		fail_assert(r, at, a, NULL);
+		a->message = smoke_redact(r->o->secrets, e2.msg);
+	}
+}
+
 static void
 judge(struct run *r, CURLcode rc)
 {
@@ -1933,6 +2703,9 @@ judge(struct run *r, CURLcode rc)
 		r->resp.status = 0;
 	}
 	r->duration_ms = llround(r->resp.time_total_s * 1000);
+	transfer_info(r);
+	if (!at.failed && r->output)
+		write_output(r, &at);
 	if (!at.failed && en->resp.present) {
 		judge_status(r, &en->resp, &at);
 		judge_headers(r, &en->resp, &at);
@@ -1958,6 +2731,8 @@ judge(struct run *r, CURLcode rc)
 }
 
 /* Settings of the entry: the defaults, then its [Options]. */
+static void settings_free(struct run *r);
+
 static int
 prepare(struct run *r, char **why)
 {
@@ -1973,6 +2748,10 @@ prepare(struct run *r, char **why)
 	r->insecure = r->o->insecure;
 	r->skip = 0;
 	r->attempt = 0;
+	r->max_redirs = -2;	/* not set: lib/http's */
+	r->digest = r->compressed = r->http_version = r->ip_resolve = 0;
+	r->location_trusted = r->path_as_is = 0;
+	settings_free(r);
 	for (i = 0; i < rq->noptions; i++) {
 		const struct hurl_option *op = &rq->options[i];
 		long long n = op->num;
@@ -1989,13 +2768,41 @@ prepare(struct run *r, char **why)
 				continue;
 			}
 			if (hurl_option_value(op->kind, text, &n, &bad) < 0) {
-				*why = xasprintf("%s:%d: option '%s': %s, not '%s'", r->hf->path, op->line,
-				    hurl_option_name(op->kind), bad, text);
+				if (op->kind == HO_USER)
+					*why = xasprintf("%s:%d: option 'user': %s", r->hf->path, op->line, bad);
+				else
+					*why = xasprintf("%s:%d: option '%s': %s, not '%s'", r->hf->path,
+					    op->line, hurl_option_name(op->kind), bad, text);
 				free_secret(text);
 				return -1;
 			}
-			free_secret(text);
 		}
+		switch (op->kind) {
+		case HO_USER: {
+			const char *v = text ? text : op->value.s, *colon = strchr(v, ':');
+			char *u = xstrndup(v, (size_t)(colon - v));
+
+			free_secret(r->user);
+			r->user = xstrdup(v);
+			login_secrets(r->o->secrets, u, colon + 1);
+			free(u);
+			break;
+		}
+		case HO_AWS_SIGV4:
+			free(r->aws_sigv4);
+			r->aws_sigv4 = xstrdup(text ? text : op->value.s);
+			break;
+		case HO_OUTPUT:
+			free(r->output);
+			r->output = xstrdup(text ? text : op->value.s);
+			break;
+		case HO_HEADER:
+			r->opt_headers = curl_slist_append(r->opt_headers, text ? text : op->value.s);
+			break;
+		default:
+			break;
+		}
+		free_secret(text);
 		switch (op->kind) {
 		case HO_RETRY: r->retry = n; break;
 		case HO_RETRY_INTERVAL: r->interval = n; break;
@@ -2005,10 +2812,37 @@ prepare(struct run *r, char **why)
 		case HO_SKIP: r->skip = (int)n; break;
 		case HO_MAX_TIME: r->max_time = n; break;
 		case HO_CONNECT_TIMEOUT: r->connect_timeout = n; break;
+		case HO_DIGEST: r->digest = (int)n; break;
+		case HO_COMPRESSED: r->compressed = (int)n; break;
+		/* the last one given wins, as in Hurl; false leaves curl's choice */
+		case HO_HTTP10: r->http_version = n ? (int)CURL_HTTP_VERSION_1_0 : 0; break;
+		case HO_HTTP11: r->http_version = n ? (int)CURL_HTTP_VERSION_1_1 : 0; break;
+		case HO_HTTP2: r->http_version = n ? (int)CURL_HTTP_VERSION_2_0 : 0; break;
+		case HO_IPV4: r->ip_resolve = n ? (int)CURL_IPRESOLVE_V4 : 0; break;
+		case HO_IPV6: r->ip_resolve = n ? (int)CURL_IPRESOLVE_V6 : 0; break;
+		case HO_MAX_REDIRS: r->max_redirs = n; break;
+		case HO_LOCATION_TRUSTED:
+			r->location_trusted = (int)n;
+			if (n)
+				r->location = 1;
+			break;
+		case HO_PATH_AS_IS: r->path_as_is = (int)n; break;
 		default: break;
 		}
 	}
 	return 0;
+}
+
+/* What prepare() set from an entry's options. */
+static void
+settings_free(struct run *r)
+{
+	free_secret(r->user);
+	free(r->aws_sigv4);
+	free(r->output);
+	r->user = r->aws_sigv4 = r->output = NULL;
+	curl_slist_free_all(r->opt_headers);
+	r->opt_headers = NULL;
 }
 
 static void
@@ -2202,6 +3036,7 @@ smoke_run(const struct hurl_file *files, size_t nfiles, const struct smoke_opts 
 			res->requests += runs[i].fr->requests;
 		}
 		xfer_free(&runs[i]);
+		settings_free(&runs[i]);
 		smoke_vars_free(&runs[i].vars);
 	}
 	for (i = next; i < nfiles; i++)

@@ -40,6 +40,8 @@ struct parser {
 	char *pending_name;	/* the last "# name:" comment seen */
 	struct hurl_entry *entry;
 	int phase;		/* refs: 0 request, 1 response */
+	size_t resume;		/* after a line-based item that took more lines
+				 * (a ``` value): its last line, else 0 */
 };
 
 /* A cursor on one line. */
@@ -61,64 +63,59 @@ static const char *const sec_names[] = {
 };
 
 static const char *const query_names[] = {
-	"status", "url", "header", "body", "bytes", "jsonpath", "regex", "variable", "duration"
+	"status", "url", "header", "body", "bytes", "jsonpath", "regex", "variable", "duration",
+	"cookie", "xpath", "sha256", "md5", "certificate", "ip", "version", "redirects",
+	"rawbytes"
 };
 static const char *const filter_names[] = {
 	"count", "nth", "regex", "toInt", "toFloat", "toString", "split", "replace",
-	"jsonpath", "urlDecode", "urlEncode"
+	"jsonpath", "urlDecode", "urlEncode", "base64Decode", "base64Encode",
+	"base64UrlSafeDecode", "base64UrlSafeEncode", "charsetDecode", "daysAfterNow",
+	"daysBeforeNow", "first", "dateFormat", "htmlEscape", "htmlUnescape", "last", "location",
+	"replaceRegex", "toDate", "toHex", "urlQueryParam", "utf8Decode", "utf8Encode", "xpath"
 };
 static const char *const pred_names[] = {
 	"==", "!=", ">", ">=", "<", "<=", "startsWith", "endsWith", "contains",
 	"matches", "exists", "includes", "isInteger", "isFloat", "isNumber",
-	"isString", "isBoolean", "isCollection", "isEmpty"
+	"isString", "isBoolean", "isCollection", "isEmpty", "isDate", "isIsoDate", "isIpv4",
+	"isIpv6", "isUuid", "isList", "isObject"
 };
 static const char *const option_names[] = {
 	"retry", "retry-interval", "delay", "location", "insecure", "variable",
-	"skip", "max-time", "connect-timeout"
+	"skip", "max-time", "connect-timeout", "user", "digest", "aws-sigv4", "compressed",
+	"http1.0", "http1.1", "http2", "ipv4", "ipv6", "max-redirs", "location-trusted",
+	"path-as-is", "output", "header"
 };
 
-/* Hurl constructs we know and refuse by name. */
-static const char *const other_queries[] = {
-	"cookie", "xpath", "sha256", "md5", "certificate", "ip", "version", "redirects", NULL
-};
-static const char *const other_filters[] = {
-	"base64Decode", "base64Encode", "base64UrlSafeDecode", "base64UrlSafeEncode",
-	"charsetDecode", "dateFormat", "daysAfterNow", "daysBeforeNow", "decode", "first",
-	"format", "htmlEscape", "htmlUnescape", "last", "location", "toDate", "toHex",
-	"utf8Decode", "utf8Encode", "xpath", NULL
-};
-static const char *const other_preds[] = {
-	"isDate", "isIsoDate", "isIpv4", "isIpv6", "isUuid", "isList", "isObject", NULL
-};
+/* Hurl's options that ci-smoke refuses by name. */
 static const char *const other_options[] = {
-	"aws-sigv4", "cacert", "cert", "compressed", "connect-to", "header", "http1.0",
-	"http1.1", "http2", "http3", "ipv4", "ipv6", "key", "limit-rate", "location-trusted",
-	"max-redirs", "netrc", "netrc-file", "netrc-optional", "output", "path-as-is",
-	"pinnedpubkey", "proxy", "repeat", "resolve", "unix-socket", "user", NULL
+	"cacert", "cert", "connect-to", "http3", "key", "limit-rate", "negotiate", "netrc",
+	"netrc-file", "netrc-optional", "ntlm", "pinnedpubkey", "proxy", "repeat", "resolve",
+	"unix-socket", "ignore-asserts", NULL
 };
 
 const char *
 hurl_query_name(int k)
 {
-	return k >= 0 && k <= HQ_DURATION ? query_names[k] : "?";
+	return k >= 0 && k < HQ_COUNT_ ? query_names[k] : "?";
 }
 
 const char *
 hurl_filter_name(int k)
 {
-	return k >= 0 && k <= HF_URLENCODE ? filter_names[k] : "?";
+	return k >= 0 && k < HF_COUNT_ ? filter_names[k] : "?";
 }
 
 const char *
 hurl_pred_name(int k)
 {
-	return k >= 0 && k <= HP_ISEMPTY ? pred_names[k] : "?";
+	return k >= 0 && k < HP_COUNT_ ? pred_names[k] : "?";
 }
 
 const char *
 hurl_option_name(int k)
 {
-	return k >= 0 && k <= HO_CONNECT_TIMEOUT ? option_names[k] : "?";
+	return k >= 0 && k < HO_COUNT_ ? option_names[k] : "?";
 }
 
 static int
@@ -144,6 +141,18 @@ perr(struct parser *p, int line, size_t col, const char *fmt, ...)
 	va_end(ap);
 	return err_set(p->e, EX_USAGE_, "%s:%d:%zu: %s", p->name, line, col, what);
 }
+
+/* What a ``` string holds. */
+struct mstr {
+	struct hurl_str text;
+	const char *lang;	/* NULL, "json", "xml", "graphql" or "raw" */
+	struct hurl_str gvars;	/* graphql variables, or s NULL */
+	int oneline;		/* ```text``` on one line */
+	const char *end;	/* oneline: after the closing ``` */
+	size_t last;		/* multiline: the line of the closing ``` */
+};
+
+static int multiline(struct parser *p, size_t ln, const char *start, struct mstr *m);
 
 #define lxerr(x, ...) perr((x)->p, (x)->line, (x)->i + 1, __VA_ARGS__)
 /* What is left of the line, at most 20 bytes, for "%.*s". */
@@ -552,9 +561,10 @@ static void kv_free(struct hurl_kv *kv);
 /*
  * "key: value" on line ln.  Returns 1 with kv filled, 0 when the line is
  * not of that shape, -1 on error.  The value ends at an unescaped '#'.
+ * With empty_ok (headers), "Name;" is a name with an empty value.
  */
 static int
-parse_kv(struct parser *p, size_t ln, struct hurl_kv *kv)
+parse_kv(struct parser *p, size_t ln, struct hurl_kv *kv, int empty_ok)
 {
 	struct lx x;
 	struct buf k = BUF_INIT, v = BUF_INIT;
@@ -572,6 +582,24 @@ parse_kv(struct parser *p, size_t ln, struct hurl_kv *kv)
 			goto notkv;
 		if (c == ':')
 			break;
+		if (c == ';' && empty_ok && k.len) {
+			/* "Name;": a header with an empty value, as curl writes it */
+			size_t at = x.i;
+
+			x.i++;
+			if (!lx_end(&x)) {
+				x.i = at;
+				goto notkv;
+			}
+			kv->line = (int)ln + 1;
+			if (make_str(p, &kv->key, buf_detach(&k, NULL), kv->line, kcol) < 0) {
+				kv_free(kv);
+				return -1;
+			}
+			kv->value.s = xstrdup("");
+			kv->value.line = kv->line;
+			return 1;
+		}
 		if (is_sp(c)) {
 			lx_sp(&x);
 			if (lx_peek(&x) == ':')
@@ -822,6 +850,39 @@ compile_jp(struct lx *x, struct jsonpath **jp, const struct hurl_str *hs, size_t
 	return 0;
 }
 
+static const char *const cert_fields[] = {
+	"Subject", "Issuer", "Start-Date", "Expire-Date", "Serial-Number", NULL
+};
+
+/* The attributes "cookie" knows: "name[Attr]". */
+static const char *const cookie_attrs[] = {
+	"Value", "Expires", "Max-Age", "Domain", "Path", "Secure", "HttpOnly", "SameSite", NULL
+};
+
+static int
+check_cookie_arg(struct lx *x, const struct hurl_str *hs, size_t col)
+{
+	const char *br;
+	char *attr;
+	int ok;
+
+	if (hs->has_tmpl)
+		return 0;
+	if (!*hs->s)
+		return perr(x->p, x->line, col, "cookie: expected a cookie name");
+	if (!(br = strchr(hs->s, '[')))
+		return 0;
+	if (br == hs->s || hs->s[strlen(hs->s) - 1] != ']')
+		return perr(x->p, x->line, col, "cookie: expected 'name' or 'name[Attribute]'");
+	attr = xstrndup(br + 1, strlen(br + 1) - 1);
+	ok = in_list(attr, cookie_attrs);
+	if (!ok)
+		perr(x->p, x->line, col, "cookie: unknown attribute '%s' (Value, Expires, Max-Age, "
+		    "Domain, Path, Secure, HttpOnly or SameSite)", attr);
+	free(attr);
+	return ok ? 0 : -1;
+}
+
 static int
 parse_query(struct lx *x, struct hurl_query *q)
 {
@@ -835,14 +896,11 @@ parse_query(struct lx *x, struct hurl_query *q)
 			return lxerr(x, "expected a query (status, header, jsonpath, ...)");
 		return lxerr(x, "expected a query (status, header, jsonpath, ...), not '%.*s'", REST(x));
 	}
-	for (k = 0; k <= HQ_DURATION; k++)
+	for (k = 0; k < HQ_COUNT_; k++)
 		if (!strcmp(w, query_names[k]))
 			break;
-	if (k > HQ_DURATION) {
-		if (in_list(w, other_queries))
-			perr(x->p, x->line, col, "the '%s' query is not supported by ci-smoke", w);
-		else
-			perr(x->p, x->line, col, "unknown query '%s'", w);
+	if (k >= HQ_COUNT_) {
+		perr(x->p, x->line, col, "unknown query '%s'", w);
 		free(w);
 		return -1;
 	}
@@ -852,6 +910,21 @@ parse_query(struct lx *x, struct hurl_query *q)
 	case HQ_HEADER:
 	case HQ_VARIABLE:
 		return lx_string_arg(x, &q->arg, k == HQ_HEADER ? "after 'header'" : "after 'variable'");
+	case HQ_XPATH:
+		return lx_string_arg(x, &q->arg, "after 'xpath'");
+	case HQ_COOKIE:
+		acol = x->i + 2;
+		if (lx_string_arg(x, &q->arg, "after 'cookie'") < 0)
+			return -1;
+		return check_cookie_arg(x, &q->arg, acol);
+	case HQ_CERTIFICATE:
+		acol = x->i + 2;
+		if (lx_string_arg(x, &q->arg, "after 'certificate'") < 0)
+			return -1;
+		if (!q->arg.has_tmpl && !in_list(q->arg.s, cert_fields))
+			return perr(x->p, x->line, acol, "certificate: expected Subject, Issuer, "
+			    "Start-Date, Expire-Date or Serial-Number, not '%s'", q->arg.s);
+		return 0;
 	case HQ_JSONPATH:
 		if (lx_string_arg(x, &q->arg, "after 'jsonpath'") < 0)
 			return -1;
@@ -912,15 +985,16 @@ parse_filters(struct lx *x, struct hurl_filter **out, size_t *nout)
 			x->i = save;
 			return 0;
 		}
-		for (k = 0; k <= HF_URLENCODE; k++)
-			if (!strcmp(w, filter_names[k]))
-				break;
-		if (k > HF_URLENCODE) {
-			if (in_list(w, other_filters)) {
-				perr(x->p, x->line, col, "the '%s' filter is not supported by ci-smoke", w);
-				free(w);
-				return -1;
-			}
+		/* older names of charsetDecode and dateFormat */
+		if (!strcmp(w, "decode"))
+			k = HF_CHARSETDECODE;
+		else if (!strcmp(w, "format"))
+			k = HF_DATEFORMAT;
+		else
+			for (k = 0; k < HF_COUNT_; k++)
+				if (!strcmp(w, filter_names[k]))
+					break;
+		if (k >= HF_COUNT_) {
 			free(w);
 			x->i = save;
 			return 0;
@@ -975,6 +1049,28 @@ parse_filters(struct lx *x, struct hurl_filter **out, size_t *nout)
 				return -1;
 			}
 			break;
+		case HF_REPLACEREGEX: {
+			size_t acol = x->i + 2;
+
+			if (lx_pattern_arg(x, &f.arg, &f.regex_literal, "after 'replaceRegex'") < 0 ||
+			    compile_rx(x, &f.rx, &f.arg, acol) < 0 ||
+			    lx_string_arg(x, &f.arg2, "after the pattern of 'replaceRegex'") < 0) {
+				filter_free(&f);
+				return -1;
+			}
+			break;
+		}
+		case HF_CHARSETDECODE: case HF_DATEFORMAT: case HF_TODATE: case HF_URLQUERYPARAM:
+		case HF_XPATH: {
+			char after[64];
+
+			snprintf(after, sizeof(after), "after '%s'", filter_names[k]);
+			if (lx_string_arg(x, &f.arg, after) < 0) {
+				filter_free(&f);
+				return -1;
+			}
+			break;
+		}
 		default:
 			break;
 		}
@@ -988,6 +1084,7 @@ value_free(struct hurl_value *v)
 {
 	free(v->num_text);
 	str_free(&v->s);
+	str_free(&v->gvars);
 	free(v->bytes);
 	hurl_regex_free(&v->rx);
 }
@@ -998,6 +1095,46 @@ static int
 decode_bytes(int hex, const char *s, size_t n, unsigned char **out, size_t *len)
 {
 	return hex ? hex_decode(s, n, out, len) : b64_decode(s, n, B64_ANY, out, len);
+}
+
+/* The NAME of "file,NAME;" at x, up to the ';' (passed): blanks around
+ * it trimmed, "\ " and "\;" for a blank or a ';' in it. */
+static int
+lx_file_name(struct lx *x, struct hurl_str *hs)
+{
+	struct buf b;
+	size_t col, n;
+
+	lx_sp(x);
+	col = x->i + 1;
+	buf_init(&b, 0);	/* bounded by the file */
+	while (x->i < x->n && x->s[x->i] != ';') {
+		if (x->s[x->i] == '\\') {
+			if (lx_escape(x, &b, " ;#") < 0) {
+				buf_free(&b);
+				return -1;
+			}
+			continue;
+		}
+		buf_addc(&b, x->s[x->i]);
+		x->i++;
+	}
+	if (x->i >= x->n) {
+		buf_free(&b);
+		return lxerr(x, "expected ';' after the file name");
+	}
+	x->i++;
+	n = b.len;
+	while (n && is_sp(b.data[n - 1]))
+		n--;
+	if (!n) {
+		buf_free(&b);
+		x->i = col - 1;
+		return lxerr(x, "expected a file name after 'file,'");
+	}
+	b.data[n] = '\0';
+	b.len = n;
+	return make_str(x->p, hs, buf_detach(&b, NULL), x->line, col);
 }
 
 /* "hex,...;" or "base64,...;" on one line, at x. */
@@ -1031,12 +1168,31 @@ parse_value(struct lx *x, struct hurl_value *v, unsigned allowed, const char *af
 		if (!(s = lx_quoted(x)) || make_str(x->p, &v->s, s, x->line, col) < 0)
 			return -1;
 		v->kind = HV_STRING;
+	} else if (lx_at(x, "```")) {
+		struct mstr m;
+		int rc = multiline(x->p, (size_t)x->line - 1, x->s + x->i, &m);
+
+		v->s = m.text;
+		v->gvars = m.gvars;
+		v->lang = m.lang;
+		v->kind = HV_STRING;
+		if (rc < 0)
+			return -1;
+		if (m.oneline) {
+			x->i = (size_t)(m.end - x->s);
+		} else {
+			x->i = x->n;
+			x->p->resume = m.last;
+		}
 	} else if (c == '`') {
-		if (lx_at(x, "```"))
-			return lxerr(x, "a multiline string is not supported as a predicate value");
 		if (!(s = lx_backtick(x)) || make_str(x->p, &v->s, s, x->line, col) < 0)
 			return -1;
 		v->kind = HV_STRING;
+	} else if (lx_at(x, "file,")) {
+		x->i += 5;
+		if (lx_file_name(x, &v->s) < 0)
+			return -1;
+		v->kind = HV_FILE;
 	} else if (c == '/') {
 		if (!(s = lx_regex(x)) || make_str(x->p, &v->s, s, x->line, col) < 0)
 			return -1;
@@ -1093,6 +1249,12 @@ parse_value(struct lx *x, struct hurl_value *v, unsigned allowed, const char *af
 		} else {
 			v->i = strtoll(text, &end, 10);
 			v->kind = HV_INT;
+			if (!*end && errno == ERANGE) {
+				/* a big integer: compared as a number, as Hurl does */
+				errno = 0;
+				v->f = strtod(text, &end);
+				v->kind = HV_FLOAT;
+			}
 		}
 		if (*end || errno) {
 			free(text);
@@ -1122,7 +1284,7 @@ parse_value(struct lx *x, struct hurl_value *v, unsigned allowed, const char *af
 	if (!(allowed & (1u << v->kind))) {
 		static const char *const kinds[] = {
 			"nothing", "null", "a boolean", "an integer", "a number", "a string",
-			"a variable", "bytes", "a regex"
+			"a variable", "bytes", "a regex", "a file"
 		};
 
 		x->i = col - 1;
@@ -1138,11 +1300,12 @@ parse_predicate(struct lx *x, struct hurl_pred *pr)
 	char *w = NULL;
 	int k = -1;
 	unsigned any = (1u << HV_NULL) | (1u << HV_BOOL) | (1u << HV_INT) | (1u << HV_FLOAT) |
-	    (1u << HV_STRING) | (1u << HV_EXPR) | (1u << HV_BYTES);
+	    (1u << HV_STRING) | (1u << HV_EXPR) | (1u << HV_BYTES) | (1u << HV_FILE);
 	unsigned num = (1u << HV_INT) | (1u << HV_FLOAT) | (1u << HV_STRING) | (1u << HV_EXPR);
-	unsigned str = (1u << HV_STRING) | (1u << HV_EXPR) | (1u << HV_BYTES);
+	unsigned str = (1u << HV_STRING) | (1u << HV_EXPR) | (1u << HV_BYTES) | (1u << HV_FILE);
 	unsigned rx = (1u << HV_STRING) | (1u << HV_EXPR) | (1u << HV_REGEX);
-	unsigned scalar = any & ~(1u << HV_BYTES);
+	unsigned scalar = any & ~((1u << HV_BYTES) | (1u << HV_FILE));
+	unsigned in = any;
 
 	memset(pr, 0, sizeof(pr[0]));
 	if (lx_need_sp(x, "before the predicate") < 0)
@@ -1169,6 +1332,9 @@ parse_predicate(struct lx *x, struct hurl_pred *pr)
 			{ "exists", HP_EXISTS }, { "includes", HP_INCLUDES }, { "isInteger", HP_ISINT },
 			{ "isFloat", HP_ISFLOAT }, { "isNumber", HP_ISNUMBER }, { "isString", HP_ISSTRING },
 			{ "isBoolean", HP_ISBOOL }, { "isCollection", HP_ISCOLL }, { "isEmpty", HP_ISEMPTY },
+			{ "isDate", HP_ISDATE }, { "isIsoDate", HP_ISISODATE }, { "isIpv4", HP_ISIPV4 },
+			{ "isIpv6", HP_ISIPV6 }, { "isUuid", HP_ISUUID }, { "isList", HP_ISLIST },
+			{ "isObject", HP_ISOBJECT },
 		};
 		size_t i;
 
@@ -1182,10 +1348,7 @@ parse_predicate(struct lx *x, struct hurl_pred *pr)
 			if (!strcmp(w, words[i].w))
 				k = words[i].k;
 		if (k < 0) {
-			if (in_list(w, other_preds))
-				perr(x->p, x->line, col, "the '%s' predicate is not supported by ci-smoke", w);
-			else
-				perr(x->p, x->line, col, "unknown predicate or filter '%s'", w);
+			perr(x->p, x->line, col, "unknown predicate or filter '%s'", w);
 			free(w);
 			return -1;
 		}
@@ -1194,7 +1357,8 @@ parse_predicate(struct lx *x, struct hurl_pred *pr)
 	pr->kind = k;
 	switch (k) {
 	case HP_EXISTS: case HP_ISINT: case HP_ISFLOAT: case HP_ISNUMBER: case HP_ISSTRING:
-	case HP_ISBOOL: case HP_ISCOLL: case HP_ISEMPTY:
+	case HP_ISBOOL: case HP_ISCOLL: case HP_ISEMPTY: case HP_ISDATE: case HP_ISISODATE:
+	case HP_ISIPV4: case HP_ISIPV6: case HP_ISUUID: case HP_ISLIST: case HP_ISOBJECT:
 		return 0;
 	default:
 		break;
@@ -1203,7 +1367,8 @@ parse_predicate(struct lx *x, struct hurl_pred *pr)
 		return -1;
 	if (parse_value(x, &pr->v, k == HP_EQ || k == HP_NE ? any :
 	    k == HP_GT || k == HP_GE || k == HP_LT || k == HP_LE ? num :
-	    k == HP_MATCHES ? rx : k == HP_INCLUDES ? scalar : str, pred_names[k]) < 0)
+	    k == HP_MATCHES ? rx : k == HP_INCLUDES ? scalar : k == HP_CONTAINS ? in : str,
+	    pred_names[k]) < 0)
 		return -1;
 	if (k == HP_MATCHES && (pr->v.kind == HV_REGEX || pr->v.kind == HV_STRING))
 		return compile_rx(x, &pr->v.rx, &pr->v.s, col);
@@ -1312,7 +1477,7 @@ parse_capture(struct parser *p, size_t ln, struct hurl_response *r)
 			c.redact = 1;
 		else
 			x.i = save;
-		if (w && !c.redact && !in_list(w, other_filters)) {
+		if (w && !c.redact) {
 			x.i = save;
 			lx_sp(&x);
 			lxerr(&x, "unknown filter '%s'", w);
@@ -1389,6 +1554,43 @@ option_value(int kind, const char *s, long long *num, const char **why)
 			return -1;
 		}
 		return 0;
+	case HO_MAX_REDIRS:
+		errno = 0;
+		*num = strtoll(s, &end, 10);
+		if (end == s || *end || errno || *num < -1 || *num > 1000000) {
+			*why = "expected a number of redirects (-1: no limit)";
+			return -1;
+		}
+		return 0;
+	case HO_USER:
+		if (!strchr(s, ':')) {
+			*why = "expected USER:PASSWORD";
+			return -1;
+		}
+		return 0;
+	case HO_AWS_SIGV4:
+		if (!*s || strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_:") !=
+		    strlen(s)) {
+			*why = "expected PROVIDER1[:PROVIDER2[:REGION[:SERVICE]]]";
+			return -1;
+		}
+		return 0;
+	case HO_OUTPUT:
+		if (!*s || !strcmp(s, "-")) {
+			*why = !*s ? "expected a file name" :
+			    "'-' is not supported by ci-smoke (the standard output carries the document)";
+			return -1;
+		}
+		return 0;
+	case HO_HEADER: {
+		const char *c = strchr(s, ':');
+
+		if (!c || c == s) {
+			*why = "expected 'Name: value'";
+			return -1;
+		}
+		return 0;
+	}
 	default:
 		if (parse_bool_text(s, num) < 0) {
 			*why = "expected true or false";
@@ -1406,10 +1608,10 @@ parse_option(struct parser *p, const struct hurl_kv *kv, struct hurl_request *rq
 	int k;
 
 	memset(&o, 0, sizeof(o));
-	for (k = 0; k <= HO_CONNECT_TIMEOUT; k++)
+	for (k = 0; k < HO_COUNT_; k++)
 		if (!strcmp(name, option_names[k]))
 			break;
-	if (k > HO_CONNECT_TIMEOUT) {
+	if (k >= HO_COUNT_) {
 		long long dummy;
 
 		/* Output-only options change nothing we report. */
@@ -1445,7 +1647,11 @@ parse_option(struct parser *p, const struct hurl_kv *kv, struct hurl_request *rq
 		o.value.line = kv->line;
 		o.value.has_tmpl = kv->value.has_tmpl;
 		if (!o.value.has_tmpl && option_value(k, o.value.s, &o.num, &why) < 0) {
-			perr(p, kv->line, 1, "option '%s': %s, not '%s'", name, why, o.value.s);
+			/* a password is not quoted back */
+			if (k == HO_USER)
+				perr(p, kv->line, 1, "option '%s': %s", name, why);
+			else
+				perr(p, kv->line, 1, "option '%s': %s, not '%s'", name, why, o.value.s);
 			free(o.value.s);
 			return -1;
 		}
@@ -1461,6 +1667,7 @@ static void
 body_free(struct hurl_body *b)
 {
 	str_free(&b->text);
+	str_free(&b->gvars);
 	free(b->bytes);
 	memset(b, 0, sizeof(*b));
 }
@@ -1670,38 +1877,84 @@ done:
 	return inline_body(p, b, HB_XML, ln, text, q, "the XML body");
 }
 
-/* ``` on its own line (with an optional language) up to a line of ```. */
+/* A graphql string: the query, and the object of an optional
+ * "variables {...}" block after it (both template-checked). */
 static int
-body_multiline(struct parser *p, size_t ln, const char *start, struct hurl_body *b)
+graphql_split(struct parser *p, struct mstr *m, char *text, int line)
+{
+	char *v = text, *q;
+	size_t n;
+	int has;
+
+	for (;;) {
+		char *l = v;
+
+		while (*l == ' ' || *l == '\t')
+			l++;
+		if (!strncmp(l, "variables", 9)) {
+			q = l + 9;
+			while (*q == ' ' || *q == '\t')
+				q++;
+			if (*q == '{')
+				break;
+		}
+		if (!(v = strchr(v, '\n')))
+			break;
+		v++;
+	}
+	if (v) {
+		char *open = strchr(v, '{'), *vars;
+		int vline = line;
+
+		for (q = text; q < v; q++)
+			vline += *q == '\n';
+		n = strlen(open);
+		while (n && isspace((unsigned char)open[n - 1]))
+			n--;
+		if (!n || open[n - 1] != '}') {
+			free(text);
+			return perr(p, vline, 1, "graphql: the variables block is not a JSON object");
+		}
+		vars = xstrndup(open, n);
+		*v = '\0';
+		if (make_str(p, &m->gvars, vars, vline, 1) < 0) {
+			free(text);
+			return -1;
+		}
+	}
+	n = strlen(text);
+	while (n && isspace((unsigned char)text[n - 1]))
+		text[--n] = '\0';
+	m->text.s = text;
+	m->text.line = line;
+	if (scan_templates(p, text, line, 1, &has) < 0)
+		return -1;
+	m->text.has_tmpl = has;
+	return 0;
+}
+
+/*
+ * A ``` string starting at start on line ln: ```one line``` or ``` and a
+ * language hint, the lines, and a line of ```.
+ */
+static int
+multiline(struct parser *p, size_t ln, const char *start, struct mstr *m)
 {
 	const struct line *l = &p->lines[ln];
-	const char *s = start + 3, *le = l->s + l->len;
+	const char *s = start + 3, *le = l->s + l->len, *c;
 	struct buf t = BUF_INIT;
 	char lang[32];
 	size_t n = 0, k;
 	int has;
 
-	/* ```one line``` */
-	{
-		const char *c = s;
-
-		while (c + 2 < le && memcmp(c, "```", 3) != 0)
-			c++;
-		if (c + 2 < le) {
-			struct lx x;
-
-			b->kind = HB_TEXT;
-			b->line = (int)ln + 1;
-			if (make_str(p, &b->text, xstrndup(s, (size_t)(c - s)), b->line,
-			    (size_t)(s - l->s) + 1) < 0)
-				return -1;
-			lx_init(&x, p, ln);
-			x.i = (size_t)(c + 3 - l->s);
-			if (lx_need_end(&x, "the string") < 0)
-				return -1;
-			p->ln = ln + 1;
-			return 0;
-		}
+	memset(m, 0, sizeof(*m));
+	for (c = s; c + 2 < le && memcmp(c, "```", 3) != 0; c++)
+		;
+	if (c + 2 < le) {
+		m->oneline = 1;
+		m->end = c + 3;
+		return make_str(p, &m->text, xstrndup(s, (size_t)(c - s)), (int)ln + 1,
+		    (size_t)(s - l->s) + 1);
 	}
 	while (s < le && is_sp(*s))
 		s++;
@@ -1710,16 +1963,24 @@ body_multiline(struct parser *p, size_t ln, const char *start, struct hurl_body 
 	lang[n] = '\0';
 	while (s < le && is_sp(*s))
 		s++;
-	if (s < le)
+	if (s < le && *s != '#')
 		return perr(p, (int)ln + 1, (size_t)(s - l->s) + 1,
 		    "unexpected text after the opening ``` of a multiline string");
 	if (!strcmp(lang, "json"))
-		b->lang = "json";
+		m->lang = "json";
 	else if (!strcmp(lang, "xml"))
-		b->lang = "xml";
+		m->lang = "xml";
+	else if (!strcmp(lang, "graphql"))
+		m->lang = "graphql";
+	else if (!strcmp(lang, "raw"))
+		m->lang = "raw";
+	else if (strchr(lang, ','))
+		return perr(p, (int)ln + 1, (size_t)(start - l->s) + 4,
+		    "the multiline string attributes of '%s' (escape, novariable) are not supported by ci-smoke",
+		    lang);
 	else if (*lang)
 		return perr(p, (int)ln + 1, (size_t)(start - l->s) + 4,
-		    "the '%s' multiline string is not supported by ci-smoke (only json, xml or none)", lang);
+		    "unknown multiline string language '%s' (json, xml, graphql, raw or none)", lang);
 	buf_init(&t, HURL_MAX_BYTES);
 	for (k = ln + 1; k < p->nlines; k++) {
 		size_t r;
@@ -1737,14 +1998,43 @@ body_multiline(struct parser *p, size_t ln, const char *start, struct hurl_body 
 		return perr(p, (int)ln + 1, (size_t)(start - l->s) + 1,
 		    "the multiline string is not closed (no line with ```)");
 	}
+	m->last = k;
+	if (m->lang && !strcmp(m->lang, "graphql"))
+		return graphql_split(p, m, buf_detach(&t, NULL), (int)ln + 2);
+	m->text.s = buf_detach(&t, NULL);
+	m->text.line = (int)ln + 2;
+	if (m->lang && !strcmp(m->lang, "raw"))
+		return 0;	/* no templates: the text as it is */
+	if (scan_templates(p, m->text.s, (int)ln + 2, 1, &has) < 0)
+		return -1;
+	m->text.has_tmpl = has;
+	return 0;
+}
+
+static int
+body_multiline(struct parser *p, size_t ln, const char *start, struct hurl_body *b)
+{
+	struct mstr m;
+	int rc = multiline(p, ln, start, &m);
+
 	b->kind = HB_TEXT;
 	b->line = (int)ln + 1;
-	b->text.s = buf_detach(&t, NULL);
-	b->text.line = (int)ln + 2;
-	if (scan_templates(p, b->text.s, (int)ln + 2, 1, &has) < 0)
+	b->text = m.text;
+	b->gvars = m.gvars;
+	b->lang = m.lang;
+	if (rc < 0)
 		return -1;
-	b->text.has_tmpl = has;
-	p->ln = k + 1;
+	if (m.oneline) {
+		struct lx x;
+
+		lx_init(&x, p, ln);
+		x.i = (size_t)(m.end - x.s);
+		if (lx_need_end(&x, "the string") < 0)
+			return -1;
+		p->ln = ln + 1;
+		return 0;
+	}
+	p->ln = m.last + 1;
 	return 0;
 }
 
@@ -1778,23 +2068,9 @@ parse_body(struct parser *p, struct hurl_body *b)
 		return 0;
 	}
 	if (!memcmp(s, "file,", 5)) {
-		size_t st, e;
-
 		x.i += 5;
-		lx_sp(&x);
-		st = x.i;
-		while (x.i < x.n && x.s[x.i] != ';')
-			x.i++;
-		if (x.i >= x.n)
-			return lxerr(&x, "expected ';' after the file name");
-		e = x.i;
-		while (e > st && is_sp(x.s[e - 1]))
-			e--;
-		if (e == st)
-			return lxerr(&x, "expected a file name after 'file,'");
-		if (make_str(p, &b->text, xstrndup(x.s + st, e - st), x.line, st + 1) < 0)
+		if (lx_file_name(&x, &b->text) < 0)
 			return -1;
-		x.i++;
 		b->kind = HB_FILE;
 		if (lx_need_end(&x, "the file body") < 0)
 			return -1;
@@ -1924,8 +2200,11 @@ parse_section_items(struct parser *p, int sec, struct hurl_request *rq, struct h
 		    is_body_start(l))
 			return 0;
 		if (sec == S_ASSERTS) {
+			p->resume = 0;
 			if (parse_assert(p, p->ln, rs) < 0)
 				return -1;
+			if (p->resume)
+				p->ln = p->resume;
 			p->ln++;
 			continue;
 		}
@@ -1935,7 +2214,7 @@ parse_section_items(struct parser *p, int sec, struct hurl_request *rq, struct h
 			p->ln++;
 			continue;
 		}
-		r = parse_kv(p, p->ln, &kv);
+		r = parse_kv(p, p->ln, &kv, 0);
 		if (r < 0)
 			return -1;
 		if (r == 0) {
@@ -2077,7 +2356,7 @@ parse_response(struct parser *p, struct hurl_response *rs)
 		}
 		if (seen)
 			return perr(p, (int)p->ln + 1, 1, "expected an assert, a capture, a section or the next request");
-		r = parse_kv(p, p->ln, &kv);
+		r = parse_kv(p, p->ln, &kv, 1);
 		if (r < 0)
 			return -1;
 		if (r == 0)
@@ -2150,7 +2429,7 @@ parse_entry(struct parser *p, struct hurl_entry *en)
 		if (seen)
 			return perr(p, (int)p->ln + 1, 1,
 			    "headers come right after the request line, before the sections");
-		r = parse_kv(p, p->ln, &kv);
+		r = parse_kv(p, p->ln, &kv, 1);
 		if (r < 0)
 			return -1;
 		if (r == 0) {

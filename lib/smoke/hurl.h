@@ -15,7 +15,7 @@
  * name the file and line too.
  *
  * Errors (code EX_USAGE_) read "FILE:LINE:COL: what"; a construct outside
- * the subset is refused by its Hurl name ("the 'xpath' query is not
+ * the subset is refused by its Hurl name ("the 'resolve' option is not
  * supported by ci-smoke").  The struct hurl_file owns everything in it;
  * hurl_file_free() releases it all.
  */
@@ -60,7 +60,9 @@ enum hurl_body_kind {
 struct hurl_body {
 	int kind;
 	struct hurl_str text;	/* JSON, XML, TEXT: the template; FILE: the file name */
-	const char *lang;	/* TEXT from a ``` block: "json", "xml" or NULL */
+	const char *lang;	/* TEXT from a ``` block: "json", "xml", "graphql",
+				 * "raw" or NULL */
+	struct hurl_str gvars;	/* graphql: the variables object, or s NULL */
 	unsigned char *bytes;	/* BYTES (hex, or base64): decoded */
 	size_t len;
 	int line;
@@ -68,7 +70,8 @@ struct hurl_body {
 
 enum hurl_query_kind {
 	HQ_STATUS, HQ_URL, HQ_HEADER, HQ_BODY, HQ_BYTES, HQ_JSONPATH, HQ_REGEX,
-	HQ_VARIABLE, HQ_DURATION
+	HQ_VARIABLE, HQ_DURATION, HQ_COOKIE, HQ_XPATH, HQ_SHA256, HQ_MD5, HQ_CERTIFICATE,
+	HQ_IP, HQ_VERSION, HQ_REDIRECTS, HQ_RAWBYTES, HQ_COUNT_
 };
 
 struct hurl_query {
@@ -81,13 +84,18 @@ struct hurl_query {
 
 enum hurl_filter_kind {
 	HF_COUNT, HF_NTH, HF_REGEX, HF_TOINT, HF_TOFLOAT, HF_TOSTRING, HF_SPLIT,
-	HF_REPLACE, HF_JSONPATH, HF_URLDECODE, HF_URLENCODE
+	HF_REPLACE, HF_JSONPATH, HF_URLDECODE, HF_URLENCODE, HF_B64DECODE, HF_B64ENCODE,
+	HF_B64URLDECODE, HF_B64URLENCODE, HF_CHARSETDECODE, HF_DAYSAFTERNOW, HF_DAYSBEFORENOW,
+	HF_FIRST, HF_DATEFORMAT, HF_HTMLESCAPE, HF_HTMLUNESCAPE, HF_LAST, HF_LOCATION,
+	HF_REPLACEREGEX, HF_TODATE, HF_TOHEX, HF_URLQUERYPARAM, HF_UTF8DECODE, HF_UTF8ENCODE,
+	HF_XPATH, HF_COUNT_
 };
 
 struct hurl_filter {
 	int kind;
 	long long n;		/* nth */
-	struct hurl_str arg;	/* regex, split separator, replace old, jsonpath */
+	struct hurl_str arg;	/* regex, split separator, replace old, jsonpath,
+				 * xpath, date format, charset, parameter name */
 	struct hurl_str arg2;	/* replace new */
 	int regex_literal;
 	struct jsonpath *jp;
@@ -95,7 +103,8 @@ struct hurl_filter {
 };
 
 enum hurl_value_kind {
-	HV_NONE, HV_NULL, HV_BOOL, HV_INT, HV_FLOAT, HV_STRING, HV_EXPR, HV_BYTES, HV_REGEX
+	HV_NONE, HV_NULL, HV_BOOL, HV_INT, HV_FLOAT, HV_STRING, HV_EXPR, HV_BYTES, HV_REGEX,
+	HV_FILE
 };
 
 struct hurl_value {
@@ -104,7 +113,10 @@ struct hurl_value {
 	long long i;
 	double f;
 	char *num_text;		/* HV_INT, HV_FLOAT: as written */
-	struct hurl_str s;	/* HV_STRING; HV_EXPR: the variable name; HV_REGEX: pattern */
+	struct hurl_str s;	/* HV_STRING; HV_EXPR: the variable name; HV_REGEX:
+				 * pattern; HV_FILE: the file name */
+	const char *lang;	/* HV_STRING from a ``` string: as struct hurl_body */
+	struct hurl_str gvars;	/* graphql variables, as struct hurl_body */
 	unsigned char *bytes;	/* HV_BYTES */
 	size_t len;
 	struct hurl_regex rx;	/* HV_REGEX, HV_STRING of matches: compiled when no template */
@@ -113,7 +125,8 @@ struct hurl_value {
 enum hurl_pred_kind {
 	HP_EQ, HP_NE, HP_GT, HP_GE, HP_LT, HP_LE, HP_STARTS, HP_ENDS, HP_CONTAINS,
 	HP_MATCHES, HP_EXISTS, HP_INCLUDES, HP_ISINT, HP_ISFLOAT, HP_ISNUMBER,
-	HP_ISSTRING, HP_ISBOOL, HP_ISCOLL, HP_ISEMPTY
+	HP_ISSTRING, HP_ISBOOL, HP_ISCOLL, HP_ISEMPTY, HP_ISDATE, HP_ISISODATE, HP_ISIPV4,
+	HP_ISIPV6, HP_ISUUID, HP_ISLIST, HP_ISOBJECT, HP_COUNT_
 };
 
 struct hurl_pred {
@@ -143,14 +156,16 @@ struct hurl_capture {
 
 enum hurl_option_kind {
 	HO_RETRY, HO_RETRY_INTERVAL, HO_DELAY, HO_LOCATION, HO_INSECURE,
-	HO_VARIABLE, HO_SKIP, HO_MAX_TIME, HO_CONNECT_TIMEOUT
+	HO_VARIABLE, HO_SKIP, HO_MAX_TIME, HO_CONNECT_TIMEOUT, HO_USER, HO_DIGEST,
+	HO_AWS_SIGV4, HO_COMPRESSED, HO_HTTP10, HO_HTTP11, HO_HTTP2, HO_IPV4, HO_IPV6,
+	HO_MAX_REDIRS, HO_LOCATION_TRUSTED, HO_PATH_AS_IS, HO_OUTPUT, HO_HEADER, HO_COUNT_
 };
 
 struct hurl_option {
 	int kind;
 	int line;
 	struct hurl_str value;	/* as written; HO_VARIABLE: the value part */
-	char *var_name;		/* HO_VARIABLE */
+	char *var_name;		/* HO_VARIABLE; HO_HEADER: the header's name */
 	long long num;		/* parsed when value has no template: count,
 				 * milliseconds or 0/1 */
 };

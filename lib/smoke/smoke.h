@@ -36,13 +36,14 @@
 #include "core/log.h"
 
 enum sv_type {
-	SV_NONE, SV_NULL, SV_BOOL, SV_INT, SV_FLOAT, SV_STRING, SV_BYTES, SV_LIST, SV_OBJECT
+	SV_NONE, SV_NULL, SV_BOOL, SV_INT, SV_FLOAT, SV_STRING, SV_BYTES, SV_LIST, SV_OBJECT,
+	SV_DATE
 };
 
 struct sval {
 	int type;
 	int b;
-	long long i;
+	long long i;		/* SV_INT; SV_DATE: microseconds since the epoch, UTC */
 	double f;
 	char *s;		/* SV_STRING, SV_BYTES (len bytes, NUL-terminated) */
 	size_t len;
@@ -59,6 +60,26 @@ char *sval_show(const struct sval *v);
 /* Hurl's typing of text given on the command line: true, false, null,
  * integers, floats, else a string. */
 void sval_from_text(struct sval *v, const char *text);
+
+/*
+ * Dates, as Hurl's toDate and dateFormat filters write them: strftime(3)
+ * and strptime(3) formats plus chrono's "%+" (RFC 3339, "2024-03-20T11:23:56.773+02:00")
+ * and "%.f" (a fraction of a second, "." and its digits).  sval_parse_date()
+ * returns 0 with *us the microseconds since the epoch, or -1 when s does
+ * not match fmt; sval_format_date() returns a fresh string, or NULL when
+ * fmt is too long to expand.
+ */
+int sval_parse_date(const char *s, const char *fmt, long long *us);
+char *sval_format_date(long long us, const char *fmt);
+
+/*
+ * XPath 1.0 on a body (libxml2): as HTML when html is set, else as XML.
+ * Prefixes declared in the document can be used, "_" for its default
+ * namespace.  A node set is a list of the nodes' string values; numbers,
+ * booleans and strings are themselves.  0, or -1 with *why (fresh).
+ */
+int sval_xpath(const char *body, size_t len, int html, const char *expr, struct sval *out,
+    char **why);
 
 /* ---- variables and secrets -------------------------------------------- */
 

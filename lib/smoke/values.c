@@ -1,12 +1,16 @@
 /*
  * smokeval: the values, variables and secrets of lib/smoke (see smoke.h).
  */
+/* strptime(3) is XSI */
+#define _XOPEN_SOURCE 700
+
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/buf.h"
 #include "core/encode.h"
@@ -79,6 +83,11 @@ sval_text(const struct sval *v)
 	case SV_LIST:
 	case SV_OBJECT:
 		return json_print(v->j);
+	case SV_DATE: {
+		char *t = sval_format_date(v->i, "%Y-%m-%dT%H:%M:%S%.fZ");
+
+		return t ? t : xstrdup("");
+	}
 	default:
 		return xstrdup("");
 	}
@@ -202,6 +211,212 @@ sval_from_text(struct sval *v, const char *text)
 	v->type = SV_STRING;
 	v->s = xstrdup(text);
 	v->len = strlen(text);
+}
+
+/* ---- dates ---------------------------------------------------------- */
+
+#define US 1000000LL
+
+/* Digits of a fraction of a second at *pp (after its '.'): microseconds. */
+static long long
+fraction_us(const char **pp)
+{
+	const char *p = *pp;
+	long long us = 0;
+	int n = 0;
+
+	while (isdigit((unsigned char)*p)) {
+		if (n < 6)
+			us = us * 10 + (*p - '0');
+		n++;
+		p++;
+	}
+	for (; n < 6; n++)
+		us *= 10;
+	*pp = p;
+	return us;
+}
+
+/* n digits at *pp, as a number; -1 when they are not there. */
+static int
+digits(const char **pp, int n)
+{
+	int v = 0;
+
+	for (; n > 0; n--, (*pp)++) {
+		if (!isdigit((unsigned char)**pp))
+			return -1;
+		v = v * 10 + (**pp - '0');
+	}
+	return v;
+}
+
+/* RFC 3339 at *pp into tm, *frac and *off (seconds east of UTC). */
+static int
+parse_rfc3339_at(const char **pp, struct tm *tm, long long *frac, long *off)
+{
+	const char *p = *pp;
+	int y, mo, d, h, mi, se;
+
+	if ((y = digits(&p, 4)) < 0 || *p++ != '-' || (mo = digits(&p, 2)) < 0 || *p++ != '-' ||
+	    (d = digits(&p, 2)) < 0 || (*p != 'T' && *p != 't' && *p != ' ') ||
+	    (p++, (h = digits(&p, 2)) < 0) || *p++ != ':' || (mi = digits(&p, 2)) < 0 ||
+	    *p++ != ':' || (se = digits(&p, 2)) < 0)
+		return -1;
+	tm->tm_year = y - 1900;
+	tm->tm_mon = mo - 1;
+	tm->tm_mday = d;
+	tm->tm_hour = h;
+	tm->tm_min = mi;
+	tm->tm_sec = se;
+	if (*p == '.') {
+		p++;
+		if (!isdigit((unsigned char)*p))
+			return -1;
+		*frac = fraction_us(&p);
+	}
+	if (*p == 'Z' || *p == 'z') {
+		*off = 0;
+		p++;
+	} else if (*p == '+' || *p == '-') {
+		int sign = *p == '-' ? -1 : 1, oh, om;
+
+		p++;
+		if ((oh = digits(&p, 2)) < 0 || *p++ != ':' || (om = digits(&p, 2)) < 0)
+			return -1;
+		*off = sign * (oh * 3600L + om * 60L);
+	} else {
+		return -1;
+	}
+	*pp = p;
+	return 0;
+}
+
+/* The end of the part of a date format at f that the C library knows:
+ * the next "%+" or "%.", or the end. */
+static const char *
+plain_end(const char *f)
+{
+	for (; *f; f++)
+		if (f[0] == '%' && (f[1] == '+' || f[1] == '.'))
+			break;
+		else if (f[0] == '%' && f[1])
+			f++;
+	return f;
+}
+
+int
+sval_parse_date(const char *s, const char *fmt, long long *us)
+{
+	struct tm tm;
+	const char *p = s, *f = fmt;
+	long long frac = 0;
+	long off = 0;
+	time_t t;
+
+	memset(&tm, 0, sizeof(tm));
+	tm.tm_mday = 1;
+	while (*f) {
+		const char *e;
+		char *seg;
+
+		if (!strncmp(f, "%+", 2)) {
+			if (parse_rfc3339_at(&p, &tm, &frac, &off) < 0)
+				return -1;
+			f += 2;
+			continue;
+		}
+		if (!strncmp(f, "%.f", 3) || !strncmp(f, "%.3f", 4) || !strncmp(f, "%.6f", 4) ||
+		    !strncmp(f, "%.9f", 4)) {
+			if (*p == '.') {
+				p++;
+				frac = fraction_us(&p);
+			}
+			f += f[2] == 'f' ? 3 : 4;
+			continue;
+		}
+		/* the rest up to the next of those, for strptime(3) */
+		e = plain_end(f);
+		seg = xstrndup(f, (size_t)(e - f));
+		tm.tm_gmtoff = 0;
+		p = strptime(p, seg, &tm);
+		free(seg);
+		if (!p)
+			return -1;
+		if (tm.tm_gmtoff)
+			off = tm.tm_gmtoff;
+		f = e;
+	}
+	if (*p)
+		return -1;
+	t = timegm(&tm);
+	if (t == (time_t)-1 && !(tm.tm_year == 69 && tm.tm_mon == 11 && tm.tm_mday == 31))
+		return -1;
+	*us = ((long long)t - off) * US + frac;
+	return 0;
+}
+
+char *
+sval_format_date(long long us, const char *fmt)
+{
+	struct buf b = BUF_INIT;
+	long long secs = us / US, frac = us % US;
+	time_t t;
+	struct tm tm;
+	const char *f = fmt;
+
+	if (frac < 0) {
+		frac += US;
+		secs--;
+	}
+	t = (time_t)secs;
+	if (!gmtime_r(&t, &tm))
+		return NULL;
+	buf_init(&b, 1u << 16);
+	while (*f) {
+		const char *e;
+		char out[512], *seg;
+		size_t n;
+
+		if (!strncmp(f, "%+", 2) || !strncmp(f, "%.f", 3)) {
+			if (f[1] == '+') {
+				strftime(out, sizeof(out), "%Y-%m-%dT%H:%M:%S", &tm);
+				buf_adds(&b, out);
+			}
+			/* as chrono does: no digits for a whole second, else 3 or 6 */
+			if (frac % 1000 == 0 && frac)
+				buf_addf(&b, ".%03lld", frac / 1000);
+			else if (frac)
+				buf_addf(&b, ".%06lld", frac);
+			if (f[1] == '+')
+				buf_adds(&b, "+00:00");
+			f += f[1] == '+' ? 2 : 3;
+			continue;
+		}
+		e = plain_end(f);
+		seg = xstrndup(f, (size_t)(e - f));
+		/* strftime() returns 0 for an empty result too: a leading
+		 * space tells the two apart */
+		out[0] = '\0';
+		{
+			char *sp = xasprintf(" %s", seg);
+
+			n = strftime(out, sizeof(out), sp, &tm);
+			free(sp);
+		}
+		free(seg);
+		if (!n) {
+			buf_free(&b);
+			return NULL;
+		}
+		buf_adds(&b, out + 1);
+		f = e;
+	}
+	if (b.failed) {
+		buf_free(&b);
+		return NULL;
+	}
+	return buf_detach(&b, NULL);
 }
 
 /* ---- variables ------------------------------------------------------ */

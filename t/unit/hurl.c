@@ -510,17 +510,19 @@ test_refusals(void)
 	refuse("a bad unicode escape", "GET http://h/\nX: \\u{zz}\n", "bad unicode escape");
 	refuse("an unterminated template", "GET {{base/x\n", "unterminated template");
 	refuse("a bad template name", "GET http://h/\nX: {{a b}}\n", "bad template");
-	refuse("the xpath query", "GET http://h/\nHTTP 200\n[Asserts]\nxpath \"//a\" exists\n",
-	    "t/x.hurl:4:1: the 'xpath' query is not supported by ci-smoke");
-	refuse("the sha256 query", "GET http://h/\nHTTP 200\n[Asserts]\nsha256 == hex,00;\n",
-	    "the 'sha256' query is not supported");
-	refuse("the cookie query", "GET http://h/\nHTTP 200\n[Captures]\nc: cookie \"s\"\n",
-	    "the 'cookie' query is not supported");
+	refuse("an xpath without its expression", "GET http://h/\nHTTP 200\n[Asserts]\nxpath exists\n",
+	    "t/x.hurl:4:7: expected a quoted string after 'xpath'");
+	refuse("a cookie attribute", "GET http://h/\nHTTP 200\n[Captures]\nc: cookie \"s[Size]\"\n",
+	    "t/x.hurl:4:11: cookie: unknown attribute 'Size'");
+	refuse("a cookie without a name", "GET http://h/\nHTTP 200\n[Captures]\nc: cookie \"[Path]\"\n",
+	    "cookie: expected 'name' or 'name[Attribute]'");
 	refuse("an unknown query", "GET http://h/\nHTTP 200\n[Asserts]\nfoo == 1\n", "unknown query 'foo'");
-	refuse("the base64Decode filter", "GET http://h/\nHTTP 200\n[Asserts]\nbody base64Decode == hex,00;\n",
-	    "t/x.hurl:4:6: the 'base64Decode' filter is not supported by ci-smoke");
-	refuse("the isDate predicate", "GET http://h/\nHTTP 200\n[Asserts]\nbody isDate\n",
-	    "the 'isDate' predicate is not supported by ci-smoke");
+	refuse("replaceRegex without its replacement", "GET http://h/\nHTTP 200\n[Asserts]\n"
+	    "body replaceRegex /a/ == \"b\"\n", "t/x.hurl:4:23: expected a quoted string after the pattern of 'replaceRegex'");
+	refuse("a bad replaceRegex pattern", "GET http://h/\nHTTP 200\n[Asserts]\n"
+	    "body replaceRegex \"a(\" \"b\" exists\n", "bad regex 'a('");
+	refuse("includes a file", "GET http://h/\nHTTP 200\n[Asserts]\nbody includes file,a;\n",
+	    "'includes' cannot take a file");
 	refuse("an unknown predicate", "GET http://h/\nHTTP 200\n[Asserts]\nbody isGreat\n",
 	    "unknown predicate or filter 'isGreat'");
 	refuse("no predicate", "GET http://h/\nHTTP 200\n[Asserts]\nstatus\n", "expected a space before the predicate");
@@ -542,15 +544,23 @@ test_refusals(void)
 	refuse("a bad capture name", "GET http://h/\nHTTP 200\n[Captures]\na.b: status\n", "bad capture name 'a.b'");
 	refuse("a capture without ':'", "GET http://h/\nHTTP 200\n[Captures]\na status\n", "expected 'name: query'");
 	refuse("an unknown capture filter", "GET http://h/\nHTTP 200\n[Captures]\na: status frob\n", "unknown filter 'frob'");
-	refuse("the compressed option", "GET http://h/\n[Options]\ncompressed: true\n",
-	    "t/x.hurl:3:1: the 'compressed' option is not supported by ci-smoke");
+	refuse("the resolve option", "GET http://h/\n[Options]\nresolve: h:80:127.0.0.1\n",
+	    "t/x.hurl:3:1: the 'resolve' option is not supported by ci-smoke");
+	refuse("a bad aws-sigv4", "GET http://h/\n[Options]\naws-sigv4: a b\n",
+	    "option 'aws-sigv4': expected PROVIDER1");
+	refuse("a bad header option", "GET http://h/\n[Options]\nheader: novalue\n",
+	    "option 'header': expected 'Name: value'");
+	refuse("a user option's password not quoted", "GET http://h/\n[Options]\nuser: s3cr3t\n",
+	    "option 'user': expected USER:PASSWORD");
 	refuse("an unknown option", "GET http://h/\n[Options]\nfrobnicate: 1\n", "unknown option 'frobnicate'");
 	refuse("a bad retry", "GET http://h/\n[Options]\nretry: many\n", "option 'retry': expected a number");
 	refuse("a bad delay", "GET http://h/\n[Options]\ndelay: soon\n", "option 'delay': expected milliseconds");
 	refuse("a bad boolean", "GET http://h/\n[Options]\nlocation: yes\n", "expected true or false");
 	refuse("a bad variable option", "GET http://h/\n[Options]\nvariable: novalue\n", "expected NAME=VALUE");
-	refuse("a graphql body", "POST http://h/\n```graphql\n{ a }\n```\n",
-	    "the 'graphql' multiline string is not supported by ci-smoke");
+	refuse("a multiline language", "POST http://h/\n```toml\na = 1\n```\n",
+	    "t/x.hurl:2:4: unknown multiline string language 'toml'");
+	refuse("graphql variables", "POST http://h/\n```graphql\n{ a }\nvariables {\n```\n",
+	    "t/x.hurl:4:1: graphql: the variables block is not a JSON object");
 	refuse("an unclosed multiline", "POST http://h/\n```\nabc\n", "not closed");
 	refuse("an unclosed JSON body", "POST http://h/\n{\"a\": 1\n", "the JSON body is not closed");
 	refuse("invalid JSON", "POST http://h/\n{\n  \"a\": 1,\n  \"b\" 2\n}\n", "t/x.hurl:4:");
@@ -563,10 +573,80 @@ test_refusals(void)
 	refuse("a status of 600", "GET http://h/\nHTTP 600\n", "expected a status code");
 	refuse("HTTP/1.2", "GET http://h/\nHTTP/1.2 200\n", "expected HTTP, HTTP/1.0");
 	refuse("two status lines", "GET http://h/\nHTTP 200\nHTTP 200\n", "a second response line");
-	refuse("a multiline predicate value", "GET http://h/\nHTTP 200\n[Asserts]\nbody == ```a```\n",
-	    "multiline string is not supported as a predicate value");
+	refuse("text after a multiline value's hint", "GET http://h/\nHTTP 200\n[Asserts]\nbody == ```json x\n",
+	    "unexpected text after the opening ```");
+	refuse("an unclosed multiline value", "GET http://h/\nHTTP 200\n[Asserts]\nbody == ```\na\n",
+	    "t/x.hurl:4:9: the multiline string is not closed");
+	refuse("a header with ';' and more", "GET http://h/\nX-A; b\n", "t/x.hurl:2:1: expected a header");
 	refuse("a file part without ';'", "POST http://h/\n[Multipart]\nf: file,a.txt\n", "expected 'file,NAME;'");
 	refuse("text after the URL", "GET http://h/ extra\n", "unexpected 'extra' after the URL");
+}
+
+/* The forms of issue 16: values, strings and options Hurl writes. */
+static void
+test_hurl_forms(void)
+{
+	struct hurl_file f;
+	struct err e = { 0, "" };
+	const struct hurl_entry *en;
+	static const char text[] =
+	    "POST http://h/g\n"
+	    "X-Empty;\n"
+	    "[Options]\n"
+	    "user: bob:{{pw}}\n"
+	    "digest: true\n"
+	    "max-redirs: 3\n"
+	    "```graphql\n"
+	    "query Q($id: ID!) { p(id: $id) }\n"
+	    "\n"
+	    "variables {\n"
+	    "  \"id\": \"{{id}}\"\n"
+	    "}\n"
+	    "```\n"
+	    "HTTP 200\n"
+	    "[Asserts]\n"
+	    "bytes == file,a\\ b.bin;\n"
+	    "body == ```\n"
+	    "one\n"
+	    "```\n"
+	    "body == ```raw\n"
+	    "{{x}}\n"
+	    "```\n"
+	    "body == ```one line```\n"
+	    "cookie \"s[Max-Age]\" == 3\n"
+	    "jsonpath \"$.d\" toDate \"%+\" format \"%Y\" == \"2024\"\n"
+	    "\n"
+	    "GET http://h/next\n";
+
+	ok(parse(text, &f, &e) == 0, "Hurl's forms parse%s%s", *e.msg ? ": " : "", e.msg);
+	ok(f.nentries == 2, "... two entries (the multiline values end where they should)");
+	en = &f.entries[0];
+	ok(en->req.nheaders == 1 && !strcmp(en->req.headers[0].key.s, "X-Empty") &&
+	    !strcmp(en->req.headers[0].value.s, ""), "... 'Name;' is a header with an empty value");
+	ok(en->req.noptions == 3 && en->req.options[0].kind == HO_USER &&
+	    en->req.options[0].value.has_tmpl && en->req.options[1].kind == HO_DIGEST &&
+	    en->req.options[1].num == 1 && en->req.options[2].kind == HO_MAX_REDIRS &&
+	    en->req.options[2].num == 3, "... user, digest and max-redirs options");
+	ok(en->req.body.kind == HB_TEXT && !strcmp(en->req.body.lang, "graphql") &&
+	    !strcmp(en->req.body.text.s, "query Q($id: ID!) { p(id: $id) }") &&
+	    en->req.body.gvars.s && en->req.body.gvars.has_tmpl && en->req.body.gvars.line == 10,
+	    "... a graphql body: its query and its variables");
+	ok(has_ref(en, "id", 11, 0) && has_ref(en, "pw", 4, 0), "... their templates are refs");
+	ok(!has_ref(en, "x", 21, 1), "... a raw string has none");
+	ok(en->resp.nasserts == 6, "... six asserts");
+	ok(en->resp.asserts[0].pred.v.kind == HV_FILE &&
+	    !strcmp(en->resp.asserts[0].pred.v.s.s, "a b.bin"), "... bytes == file,NAME; with an escape");
+	ok(en->resp.asserts[1].pred.v.kind == HV_STRING && !strcmp(en->resp.asserts[1].pred.v.s.s, "one\n"),
+	    "... a multiline predicate value");
+	ok(!strcmp(en->resp.asserts[2].pred.v.lang, "raw") &&
+	    !strcmp(en->resp.asserts[2].pred.v.s.s, "{{x}}\n") && !en->resp.asserts[2].pred.v.s.has_tmpl,
+	    "... a raw one keeps its braces");
+	ok(!strcmp(en->resp.asserts[3].pred.v.s.s, "one line"), "... a one-line ``` value");
+	ok(en->resp.asserts[4].q.kind == HQ_COOKIE && !strcmp(en->resp.asserts[4].q.arg.s, "s[Max-Age]"),
+	    "... a cookie attribute query");
+	ok(en->resp.asserts[5].nfilters == 2 && en->resp.asserts[5].filters[0].kind == HF_TODATE &&
+	    en->resp.asserts[5].filters[1].kind == HF_DATEFORMAT, "... toDate, and format as dateFormat");
+	hurl_file_free(&f);
 }
 
 int
@@ -578,5 +658,6 @@ main(void)
 	test_asserts();
 	test_regex();
 	test_refusals();
+	test_hurl_forms();
 	return done_testing();
 }

@@ -204,8 +204,8 @@ refuse heredocflag "$(printf 'FROM scratch\nRUN --mount=type=cache,target=/c --b
 	"r-heredocflag/Dockerfile:2: unknown flag --bogus for RUN"
 refuse mount "$(printf 'FROM scratch\nRUN --mount=type=secret,id=npmrc make\n')" \
 	'r-mount/Dockerfile:2: RUN: --mount=type=secret is not supported by ci-build'
-refuse mountctx "$(printf 'FROM scratch\nRUN --mount=target=/src make\n')" \
-	'r-mountctx/Dockerfile:2: RUN: --mount=type=bind without from= (the build context) is not built yet'
+refuse mountctx "$(printf 'FROM scratch\nRUN --mount=source=../x,target=/src make\n')" \
+	"r-mountctx/Dockerfile:2: RUN: --mount: source='../x' has a '..'"
 refuse mountdotdot "$(printf 'FROM scratch\nRUN --mount=type=cache,target=/a/../../etc make\n')" \
 	"r-mountdotdot/Dockerfile:2: RUN: --mount: target='/a/../../etc' has a '..'"
 refuse mountkey "$(printf 'FROM scratch\nRUN --mount=type=cache,target=/c,size=1g make\n')" \

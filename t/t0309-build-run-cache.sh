@@ -1,5 +1,5 @@
 #!/bin/sh
-test_description='ci-build RUN: the step cache, cache and bind mounts, users added by real tools, escapes'
+test_description='ci-build RUN: the step cache, cache and bind mounts (of stages and of the context), users added by real tools, escapes'
 . "${0%/*}/test-lib.sh"
 . "$TEST_DIRECTORY/helpers/build-lib.sh"
 
@@ -191,6 +191,89 @@ test_expect_success BUSYBOX,RUNC,ROOT,UMOCI 'users added by the real groupadd an
 	grep "^web:x:" usun/rootfs/etc/group &&
 	grep "^web:" usun/rootfs/etc/shadow &&
 	test_grep "RUN | web" users1.err
+'
+
+# Binds of the build context (type=bind without from=).
+
+test_expect_success BUSYBOX,RUNC,ROOT,UMOCI 'a bind of a file and of a directory of the context, read-only, not in the layer' '
+	ctx b &&
+	mkdir -p b/src/sub && echo "module x" >b/go.mod && echo main >b/src/main.c &&
+	echo deep >b/src/sub/d && echo secret >b/src/skip.log && echo "src/*.log" >b/.dockerignore &&
+	cat >>b/Dockerfile <<-\EOF &&
+	RUN --mount=type=bind,source=go.mod,target=/w/go.mod --mount=type=bind,source=src,target=/s cat /w/go.mod /s/main.c /s/sub/d > /got && ls /s > /list && ! touch /s/new 2>/dev/null && ! touch /w/go.mod 2>/dev/null
+	RUN --mount=type=bind,target=/ctx ls /ctx/src > /whole
+	EOF
+	build b1 b &&
+	umoci unpack --image b1.oci:1 bun >/dev/null &&
+	printf "module x\nmain\ndeep\n" >b.want &&
+	test_cmp b.want bun/rootfs/got &&
+	printf "main.c\nsub\n" >b.list &&
+	test_cmp b.list bun/rootfs/list &&
+	test_cmp b.list bun/rootfs/whole &&
+	layer_paths b1.oci 1 -2 >b.paths && printf "%s\n" got list >b.pwant &&
+	test_cmp b.pwant b.paths &&
+	! test -e bun/rootfs/w/go.mod && ! test -e bun/rootfs/s/main.c && ! test -e bun/rootfs/ctx/go.mod
+'
+
+test_expect_success BUSYBOX,RUNC,ROOT 'the bound files are in the key: a change runs the step again, an unchanged context takes the cache' '
+	ctx ck "RUN --mount=type=bind,source=go.mod,target=/go.mod --mount=type=bind,target=/src echo step-ran >&2 && cat /go.mod > /mod" &&
+	echo v1 >ck/go.mod && mkdir ck/pkg && echo a >ck/pkg/a &&
+	build ck1 ck &&
+	test_grep "step-ran" ck1.err &&
+	build ck2 ck &&
+	test_grep ! "step-ran" ck2.err &&
+	test "$(img_digest ck1.json)" = "$(img_digest ck2.json)" &&
+	echo v2 >ck/go.mod &&
+	build ck3 ck &&
+	test_grep "step-ran" ck3.err &&
+	test "$(img_file ck3.oci 1 mod)" = v2 &&
+	echo b >ck/pkg/a &&
+	build ck4 ck &&
+	test_grep "step-ran" ck4.err &&
+	chmod 0600 ck/pkg/a &&
+	build ck5 ck &&
+	test_grep "step-ran" ck5.err &&
+	mv ck/pkg/a ck/pkg/b &&
+	build ck6 ck &&
+	test_grep "step-ran" ck6.err &&
+	build ck7 ck &&
+	test_grep ! "step-ran" ck7.err
+'
+
+test_expect_success BUSYBOX,RUNC,ROOT,UMOCI 'rw: the step writes to the bind, the context and the layer do not see it' '
+	ctx rw &&
+	echo orig >rw/data &&
+	cat >>rw/Dockerfile <<-\EOF &&
+	RUN --mount=type=bind,source=data,target=/d,rw echo scribble > /d && cat /d > /wrote
+	RUN --mount=type=bind,target=/c,rw echo new > /c/made && cat /c/data > /after
+	EOF
+	build rw1 rw &&
+	umoci unpack --image rw1.oci:1 rwun >/dev/null &&
+	test "$(cat rwun/rootfs/wrote)" = scribble &&
+	test "$(cat rwun/rootfs/after)" = orig &&
+	test "$(cat rw/data)" = orig &&
+	! test -e rw/made && ! test -e rwun/rootfs/d && ! test -e rwun/rootfs/c/made
+'
+
+test_expect_success BUSYBOX,RUNC,ROOT 'a source missing from the context, excluded by .dockerignore, or with .. is refused with its line' '
+	ctx m "RUN --mount=type=bind,source=nope,target=/x true" &&
+	test_expect_code 2 build m1 m &&
+	test_grep "Dockerfile:[0-9]*: RUN: .nope. not found in the build context" m1.err &&
+	ctx i "RUN --mount=type=bind,source=hidden,target=/x true" &&
+	echo h >i/hidden && echo hidden >i/.dockerignore &&
+	test_expect_code 2 build i1 i &&
+	test_grep "Dockerfile:[0-9]*: RUN: .hidden. is excluded by .dockerignore" i1.err &&
+	ctx u "RUN --mount=type=bind,source=../x,target=/x true" &&
+	test_expect_code 2 build u1 u &&
+	test_grep "Dockerfile:[0-9]*: RUN: --mount: source=.../x. has a .\.\.." u1.err &&
+	! test -e m1.oci && ! test -e i1.oci && ! test -e u1.oci
+'
+
+test_expect_success 'the dry run plans a bind of the context' '
+	mkdir dr &&
+	printf "FROM scratch\nRUN --mount=type=bind,source=go.mod,target=/src/go.mod --mount=type=bind,target=/src,rw go build\n" >dr/Dockerfile &&
+	(cd dr && ci-build -n .) >dr.plan 2>dr.err &&
+	test_grep "^Dockerfile:2: RUN .*; bind mount /src/go.mod; from the build context ./go.mod. (read-only); bind mount /src; from the build context ./. (writes thrown away)" dr.plan
 '
 
 test_done

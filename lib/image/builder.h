@@ -205,6 +205,11 @@ int copy_workdir(struct builder *b, struct build_stage *s, const struct df_inst 
  * or the image's digest).  what: "COPY" in messages. */
 struct rootfs *copy_from_fs(struct builder *b, struct build_stage *s, const struct df_inst *in,
     const char *what, const char *from, char *ident);
+/* RUN --mount=type=bind without from=: the build context's files at
+ * source (.dockerignore honoured) as a view of their own, *top where they
+ * are in it; ident: a digest of their names, modes and contents. */
+struct rootfs *copy_ctx_fs(struct builder *b, const struct df_inst *in, const char *source,
+    char **top, char *ident);
 /* --chmod's octal mode; -1 on anything else. */
 int copy_parse_chmod(const char *s, int *mode);
 /* USER's "user[:group]" to ids, by the stage's /etc/passwd and /etc/group. */

@@ -1374,6 +1374,86 @@ copy_from_fs(struct builder *b, struct build_stage *s, const struct df_inst *in,
 	return im->fs;
 }
 
+/*
+ * RUN --mount=type=bind without from=: the context's files at source (a
+ * path from the context's root, .dockerignore honoured as COPY does) as a
+ * view of their own, its files read from the context; *top is where they
+ * are in it ("." for a directory).  ident gets a digest of their names,
+ * types, modes, link targets and contents.
+ */
+struct rootfs *
+copy_ctx_fs(struct builder *b, const struct df_inst *in, const char *source, char **top,
+    char *ident)
+{
+	const char *rel = source;
+	struct build_stage tmp;
+	struct copy_job j;
+	struct buf k;
+	struct stat st;
+	char *real = NULL;
+	size_t i;
+
+	*top = NULL;
+	while (*rel == '/')
+		rel++;
+	if (!*rel)
+		rel = ".";
+	if (ctx_source(b, in, rel, &real) < 0)
+		return NULL;
+	if (stat(real, &st) < 0) {
+		builder_err(b, in, EX_IOERR_, "cannot read '%s': %s", real, strerror(errno));
+		free(real);
+		return NULL;
+	}
+	memset(&tmp, 0, sizeof(tmp));
+	tmp.fs = rootfs_new();
+	memset(&j, 0, sizeof(j));
+	j.b = b;
+	j.s = &tmp;
+	j.in = in;
+	j.cp.chmod = -1;
+	if (S_ISDIR(st.st_mode)) {
+		if (walk_ctx(&j, real, ctx_rel(b, real), ".", NULL) < 0)
+			goto fail;
+		*top = xstrdup(".");
+	} else if (S_ISREG(st.st_mode)) {
+		add_ctx_entry(&j, base_name(rel), real, &st);
+		*top = xstrdup(base_name(rel));
+	} else {
+		builder_err(b, in, EX_USAGE_, "RUN --mount: source='%s' is neither a file "
+		    "nor a directory", source);
+		goto fail;
+	}
+	if (j.lb.n > 1)
+		qsort(j.lb.v, j.lb.n, sizeof(*j.lb.v), lb_ent_cmp);
+	buf_init(&k, 0);
+	for (i = 0; i < j.lb.n; i++) {
+		const struct layer_entry *le = &j.lb.v[i].ent;
+		char d[OCI_DIGEST_SIZE] = "";
+
+		if (le->type == LE_FILE && sha256_file(le->src, d, NULL, b->e) < 0) {
+			buf_free(&k);
+			builder_prefix(b, in);
+			goto fail;
+		}
+		buf_addf(&k, "%s\n%d %o %s %s\n", le->path, (int)le->type, le->mode,
+		    le->link ? le->link : "", d);
+		rootfs_put(tmp.fs, le, -1);
+	}
+	sha256_digest(k.data ? k.data : "", k.len, ident);
+	buf_free(&k);
+	lb_free(&j.lb);
+	free(real);
+	return tmp.fs;
+fail:
+	lb_free(&j.lb);
+	rootfs_free(tmp.fs);
+	free(real);
+	free(*top);
+	*top = NULL;
+	return NULL;
+}
+
 int
 copy_do(struct builder *b, struct build_stage *s, const struct df_inst *in)
 {

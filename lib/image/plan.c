@@ -850,7 +850,10 @@ dry_run_step(struct builder *b, struct build_stage *s, const struct df_inst *in,
 			    m.target);
 		} else {
 			buf_addf(out, "; bind mount %s", m.target);
-			if (dry_from(b, s, in, "RUN --mount", m.from, out) < 0) {
+			if (!m.from)
+				buf_addf(out, "; from the build context '%s'%s", m.source,
+				    m.rw ? " (writes thrown away)" : " (read-only)");
+			else if (dry_from(b, s, in, "RUN --mount", m.from, out) < 0) {
 				run_mount_free(&m);
 				return -1;
 			}

@@ -5,7 +5,8 @@
  * change since, cache_fold()), the command, its environment (Env and the
  * build args the stage has), user, working directory, network, the layer
  * options and the mounts (a bind's source by its stage's state or image
- * digest; a cache mount by its id, never its content).  A key the cache
+ * digest, or by its files' digest when it is the build context; a cache
+ * mount by its id, never its content).  A key the cache
  * holds costs nothing: the layer is taken from the cache, the command is
  * not run.
  *
@@ -22,10 +23,12 @@
  *
  * Mounts (BuildKit's): type=cache (a directory under the build cache,
  * kept between builds, never in the image; sharing=locked and private
- * hold a lock while the step runs) and type=bind from a stage or an image
- * (its files written out, read-only unless rw, writes thrown away).
- * type=bind from the build context, tmpfs, secret and ssh are refused by
- * name, as is RUN --security where the Dockerfile is parsed.
+ * hold a lock while the step runs) and type=bind from a stage, an image
+ * or, without from=, the build context (.dockerignore honoured, keyed by
+ * a digest of the bound files' names, modes and contents): its files
+ * written out, read-only unless rw, writes thrown away.  tmpfs, secret
+ * and ssh are refused by name, as is RUN --security where the Dockerfile
+ * is parsed.
  *
  * Heredocs: "RUN <<EOF" alone runs the body as a script file bound
  * read-only at /dev/pipes/EOF (in the runtime's /dev, never in the
@@ -354,17 +357,13 @@ run_mount_parse(const char *spec, const char *cwd, struct run_mount *m, struct e
 		else if (!strcmp(type, "tmpfs") || !strcmp(type, "secret") ||
 		    !strcmp(type, "ssh"))
 			rc = err_set(e, EX_USAGE_, "--mount=type=%s is not supported by "
-			    "ci-build (type=cache and type=bind,from= are)", type);
+			    "ci-build (type=cache and type=bind are)", type);
 		else
 			rc = err_set(e, EX_USAGE_, "--mount: unknown type '%s' (expected "
 			    "cache or bind)", type);
 	}
 	if (rc == 0 && !m->target)
 		rc = err_set(e, EX_USAGE_, "--mount: target= is missing");
-	if (rc == 0 && m->type == RM_BIND && !m->from)
-		rc = err_set(e, EX_USAGE_, "--mount=type=bind without from= (the build "
-		    "context) is not built yet in ci-build: COPY what the step needs, or bind "
-		    "from a stage with from=STAGE");
 	if (rc == 0 && m->type == RM_CACHE && m->from)
 		rc = err_set(e, EX_USAGE_, "--mount=type=cache,from= is not supported by "
 		    "ci-build: the cache starts empty");
@@ -408,6 +407,34 @@ mounts_parse(struct builder *b, struct build_stage *s, const struct df_inst *in,
 	return 0;
 }
 
+/* A bind's source, res in the view from, written out to m->host. */
+static int
+bind_write(struct builder *b, const struct df_inst *in, struct run_mount *m,
+    struct rootfs *from, const char *res)
+{
+	const char *name = m->from ? m->from : "the build context";
+	struct rootfs_node *node = strcmp(res, ".") ? rootfs_get(from, res) : NULL;
+
+	m->host = xasprintf("%s/bind-%d", b->scratch, ++b->seq);
+	if (strcmp(res, ".") && !node)
+		return builder_err(b, in, EX_USAGE_, "RUN --mount: source='%s' is not in "
+		    "'%s'", m->source, name);
+	if (node && node->ent.type == LE_FILE) {
+		if (rootfs_materialize(from, &node, 1, b->scratch, b->e) < 0 ||
+		    file_copy(node->ent.src ? node->ent.src : "/dev/null", m->host,
+		    node->ent.mode & 0777, 0, b->e) < 0)
+			return builder_prefix(b, in);
+		m->is_file = 1;
+	} else if (node && node->ent.type != LE_DIR) {
+		return builder_err(b, in, EX_USAGE_, "RUN --mount: source='%s' in '%s' is "
+		    "neither a file nor a directory", m->source, name);
+	} else if (mkdir_p(m->host, 0755, b->e) < 0 ||
+	    write_tree(b, from, res, m->host, b->e) < 0) {
+		return builder_prefix(b, in);
+	}
+	return 0;
+}
+
 /* m->host made: a bind's source written out, or a cache's directory;
  * ident: what the step's key takes of it. */
 static int
@@ -430,42 +457,25 @@ mount_make_host(struct builder *b, struct build_stage *s, const struct df_inst *
 		snprintf(ident, OCI_DIGEST_SIZE, "cache");
 		return 0;
 	} else {
-		struct rootfs *from = copy_from_fs(b, s, in, "RUN --mount", m->from, ident);
-		struct rootfs_node *node;
+		struct rootfs *from, *ctx = NULL;
 		char *res = NULL;
+		int rc;
 
-		if (!from)
-			return -1;
-		if (rootfs_resolve(from, m->source, 1, &res, b->e) < 0)
-			return builder_prefix(b, in);
-		node = strcmp(res, ".") ? rootfs_get(from, res) : NULL;
-		m->host = xasprintf("%s/bind-%d", b->scratch, ++b->seq);
-		if (strcmp(res, ".") && !node) {
-			builder_err(b, in, EX_USAGE_, "RUN --mount: source='%s' is not in '%s'",
-			    m->source, m->from);
-			free(res);
-			return -1;
-		}
-		if (node && node->ent.type == LE_FILE) {
-			if (rootfs_materialize(from, &node, 1, b->scratch, b->e) < 0 ||
-			    file_copy(node->ent.src ? node->ent.src : "/dev/null", m->host,
-			    node->ent.mode & 0777, 0, b->e) < 0) {
-				free(res);
+		if (!m->from) {
+			/* The build context: its own view, dropped once written out. */
+			if (!(ctx = copy_ctx_fs(b, in, m->source, &res, ident)))
+				return -1;
+			from = ctx;
+		} else {
+			if (!(from = copy_from_fs(b, s, in, "RUN --mount", m->from, ident)))
+				return -1;
+			if (rootfs_resolve(from, m->source, 1, &res, b->e) < 0)
 				return builder_prefix(b, in);
-			}
-			m->is_file = 1;
-		} else if (node && node->ent.type != LE_DIR) {
-			builder_err(b, in, EX_USAGE_, "RUN --mount: source='%s' in '%s' is "
-			    "neither a file nor a directory", m->source, m->from);
-			free(res);
-			return -1;
-		} else if (mkdir_p(m->host, 0755, b->e) < 0 ||
-		    write_tree(b, from, res, m->host, b->e) < 0) {
-			free(res);
-			return builder_prefix(b, in);
 		}
+		rc = bind_write(b, in, m, from, res);
 		free(res);
-		return 0;
+		rootfs_free(ctx);
+		return rc;
 	}
 }
 

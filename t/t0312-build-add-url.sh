@@ -3,6 +3,7 @@ test_description='ci-build ADD https://... through libcurl from a real nginx: --
 . "${0%/*}/test-lib.sh"
 . "$TEST_DIRECTORY/helpers/haproxy-lib.sh"
 . "$TEST_DIRECTORY/helpers/build-lib.sh"
+. "$TEST_DIRECTORY/helpers/nginx-lib.sh"
 
 test_tool_prereq NGINX nginx-light command -v nginx
 
@@ -10,21 +11,8 @@ test_tool_prereq NGINX nginx-light command -v nginx
 # /moved redirecting to /files/tool.sh; its own prefix, config and pid file.
 NGX=$TRASH/ngx
 nginx_start() {
-	mkdir -p "$NGX/tmp" &&
-	ns_port_=$(test_free_port) && echo "$ns_port_" >"$NGX/port" &&
-	cat >"$NGX/nginx.conf" <<-EOF &&
-	daemon off;
-	worker_processes 1;
-	pid $NGX/nginx.pid;
-	error_log $NGX/error.log notice;
-	events { worker_connections 64; }
-	http {
-	access_log $NGX/access.log;
-	client_body_temp_path $NGX/tmp/body;
-	proxy_temp_path $NGX/tmp/proxy;
-	fastcgi_temp_path $NGX/tmp/fastcgi;
-	uwsgi_temp_path $NGX/tmp/uwsgi;
-	scgi_temp_path $NGX/tmp/scgi;
+	mkdir -p "$NGX" && ns_port_=$(test_free_port) && echo "$ns_port_" >"$NGX/port" &&
+	{ nginx_conf_head "$NGX" && cat <<-EOF; } >"$NGX/nginx.conf" &&
 	server {
 	listen 127.0.0.1:$ns_port_;
 	root $TRASH/www;

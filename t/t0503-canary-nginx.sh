@@ -3,6 +3,7 @@ test_description='ci-canary drives a real nginx: the upstream file, nginx -t, re
 . "${0%/*}/test-lib.sh"
 . "$TEST_DIRECTORY/helpers/haproxy-lib.sh"
 . "$TEST_DIRECTORY/helpers/canary-lib.sh"
+. "$TEST_DIRECTORY/helpers/nginx-lib.sh"
 
 test_tool_prereq NGINX nginx-light command -v nginx
 
@@ -23,21 +24,9 @@ NGINX="nginx -p $NGX/ -c $NGX/nginx.conf"
 # the reload the specs give: "nginx -s reload", returning once the old
 # workers are gone, so that what a test asks next meets the new file.
 nginx_start() {
-	mkdir -p "$NGX/tmp" "$NGX/servers" &&
+	mkdir -p "$NGX/servers" &&
 	ns_port_=$(test_free_port) && echo "$ns_port_" >"$NGX/port" &&
-	cat >"$NGX/nginx.conf" <<-EOF &&
-	daemon off;
-	worker_processes 1;
-	pid $NGX/nginx.pid;
-	error_log $NGX/error.log notice;
-	events { worker_connections 64; }
-	http {
-	access_log $NGX/access.log;
-	client_body_temp_path $NGX/tmp/body;
-	proxy_temp_path $NGX/tmp/proxy;
-	fastcgi_temp_path $NGX/tmp/fastcgi;
-	uwsgi_temp_path $NGX/tmp/uwsgi;
-	scgi_temp_path $NGX/tmp/scgi;
+	{ nginx_conf_head "$NGX" && cat <<-EOF; } >"$NGX/nginx.conf" &&
 	include $UP;
 	include $NGX/servers/*.conf;
 	server {

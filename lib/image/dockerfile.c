@@ -930,6 +930,11 @@ dockerfile_parse_line(const char *line, int escape, const char *name, int lineno
 	c.escape = escape;
 	c.e = e;
 	rc = parse_inst(line, &c, lineno, out);
+	/* One line has no room for a heredoc's body (an ONBUILD trigger of
+	 * a base image is one line). */
+	if (rc == 0 && out->nheredocs)
+		rc = perr(&c, "a heredoc (%s) in a one-line instruction, such as an ONBUILD "
+		    "trigger, is not supported", out->heredocs[0].word);
 	if (rc < 0)
 		df_inst_free(out);
 	return rc;

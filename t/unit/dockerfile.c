@@ -351,6 +351,11 @@ main(void)
 		ok(dockerfile_parse_line("COPY . /app", '\\', "Dockerfile", 4, &in, &e) == 0 &&
 		    in.kind == DF_COPY && in.line == 4, "dockerfile_parse_line");
 		df_inst_free(&in);
+		/* fuzz: a heredoc's body was left NULL on one line */
+		memset(&e, 0, sizeof(e));
+		ok(dockerfile_parse_line("COPY <<a.txt /a", '\\', "base", 1, &in, &e) < 0 &&
+		    strstr(e.msg, "base:1: a heredoc (<<a.txt) in a one-line instruction") != NULL,
+		    "dockerfile_parse_line: a heredoc is refused (%s)", e.msg);
 	}
 
 	/* Expansion, as Docker's shell lexer does it. */

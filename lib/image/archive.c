@@ -39,17 +39,18 @@ tw_out(struct archive *a, void *client, const void *buf, size_t n)
 	size_t off = 0;
 
 	(void)a;
-	while (off < n) {
+	/* A failure is recorded, not returned: libarchive in its fatal state
+	 * leaks its writer on free (3.6), and every caller checks t->failed. */
+	while (!t->failed && off < n) {
 		ssize_t k = write(t->fd, (const char *)buf + off, n - off);
 
 		if (k < 0) {
 			if (errno == EINTR)
 				continue;
-			if (!t->failed)
-				err_set(t->e, EX_IOERR_, "cannot write '%s': %s", t->path,
-				    strerror(errno));
+			err_set(t->e, EX_IOERR_, "cannot write '%s': %s", t->path,
+			    strerror(errno));
 			t->failed = 1;
-			return -1;
+			break;
 		}
 		off += (size_t)k;
 	}
@@ -105,7 +106,7 @@ tw_bytes(struct tw *t, const char *name, const void *p, size_t n)
 {
 	if (tw_header(t, name, 0, (long long)n) < 0)
 		return -1;
-	if (n && archive_write_data(t->a, p, n) != (la_ssize_t)n) {
+	if (n && (archive_write_data(t->a, p, n) != (la_ssize_t)n || t->failed)) {
 		if (!t->failed)
 			err_set(t->e, EX_IOERR_, "cannot write '%s': %s", t->path,
 			    archive_error_string(t->a));
@@ -142,7 +143,7 @@ tw_file(struct tw *t, const char *name, const char *src)
 			    n < 0 ? strerror(errno) : "it shrank");
 			break;
 		}
-		if (archive_write_data(t->a, buf, (size_t)n) != n) {
+		if (archive_write_data(t->a, buf, (size_t)n) != n || t->failed) {
 			if (!t->failed)
 				err_set(t->e, EX_IOERR_, "cannot write '%s': %s", t->path,
 				    archive_error_string(t->a));

@@ -1222,12 +1222,10 @@ zstd_out_cb(struct archive *a, void *client, const void *buf, size_t n)
 	struct wctx *w = client;
 
 	(void)a;
-	if (w->failed)
-		return -1;
-	if (blob_sink(w, buf, n, w->e) < 0) {
+	/* A failure is recorded, not returned: libarchive in its fatal state
+	 * leaks its writer on free (3.6), and the callers check w->failed. */
+	if (!w->failed && blob_sink(w, buf, n, w->e) < 0)
 		w->failed = 1;
-		return -1;
-	}
 	return (la_ssize_t)n;
 }
 
@@ -1239,7 +1237,7 @@ tar_out_cb(struct archive *a, void *client, const void *buf, size_t n)
 
 	(void)a;
 	if (w->failed)
-		return -1;
+		return (la_ssize_t)n;	/* recorded, as zstd_out_cb() */
 	sha256_update(&w->diff, buf, n);
 	w->tar_size += (long long)n;
 	switch (w->comp) {
@@ -1259,7 +1257,7 @@ tar_out_cb(struct archive *a, void *client, const void *buf, size_t n)
 			w->failed = 1;
 		break;
 	}
-	return w->failed ? -1 : (la_ssize_t)n;
+	return (la_ssize_t)n;
 }
 
 static int
@@ -1373,7 +1371,7 @@ write_content(struct archive *a, struct layer_entry *le, unsigned char *buf,
 		}
 		if (want_digest)
 			sha256_update(&h, buf, (size_t)n);
-		if (archive_write_data(a, buf, (size_t)n) != n) {
+		if (archive_write_data(a, buf, (size_t)n) != n || w->failed) {
 			if (!w->failed)
 				err_set(e, EX_IOERR_, "cannot write the layer: %s",
 				    archive_error_string(a));

@@ -25,13 +25,17 @@ rport=$(cat reg/port 2>/dev/null)
 reg=127.0.0.1:$(cat proxy/port 2>/dev/null)
 treg=127.0.0.1:$(cat treg/port 2>/dev/null)
 realm=http://127.0.0.1:$(cat tproxy/port 2>/dev/null)/token
-PUSH="ci-push --new --no-blob-cache --parallel 1"
+# push ARGS: ci-push of a new document, one upload at a time, no blob cache;
+# pull ARGS: the registry unit test's pull (test_expect_code takes a
+# command name).
+push() { ci-push --new --no-blob-cache --parallel 1 "$@"; }
+pull() { "$SRC_ROOT/t/unit/registry.t" "$@"; }
 
 # ---- the registry ------------------------------------------------------------
 
 test_expect_success REGISTRY 'a registry that stalls: each attempt ends at --stall-timeout, exit 69 after --retries' '
 	proxy_rules proxy "[{\"method\": \"HEAD\", \"path\": \"/blobs/\", \"action\": \"stall\"}]" &&
-	test_expect_code 69 $PUSH --retries 2 --stall-timeout 1s --layout img $reg/stall:v1 >stall.json 2>stall.err &&
+	test_expect_code 69 push --retries 2 --stall-timeout 1s --layout img $reg/stall:v1 >stall.json 2>stall.err &&
 	test_grep "gave up after 2 attempts: HEAD http://$reg/v2/stall/blobs/sha256:" stall.err &&
 	test_grep "too slow" stall.err &&
 	test $(proxy_count proxy stall) = 2 &&
@@ -42,14 +46,14 @@ test_expect_success REGISTRY 'a registry that stalls: each attempt ends at --sta
 
 test_expect_success REGISTRY 'a stalled request after a failure gets only what is left of --retry-time' '
 	proxy_fail_then_hold proxy "\"method\": \"HEAD\", \"path\": \"/blobs/\", " &&
-	test_expect_code 69 $PUSH --retries 20 --retry-time 2s --layout img $reg/budget:v1 >/dev/null 2>budget.err &&
+	test_expect_code 69 push --retries 20 --retry-time 2s --layout img $reg/budget:v1 >/dev/null 2>budget.err &&
 	test_grep "gave up after 2 attempts: HEAD http://$reg/v2/budget/blobs/" budget.err &&
 	proxy_gave_up_in_time proxy
 '
 
 test_expect_success REGISTRY '... and so does a blob upload stalled after its session failed' '
 	proxy_fail_then_hold proxy "\"method\": \"PUT\", \"path\": \"digest=\", " &&
-	test_expect_code 69 $PUSH --retries 20 --retry-time 2s --layout img $reg/upload:v1 >/dev/null 2>upload.err &&
+	test_expect_code 69 push --retries 20 --retry-time 2s --layout img $reg/upload:v1 >/dev/null 2>upload.err &&
 	test_grep "PUT http://$reg/v2/upload/blobs/uploads/" upload.err &&
 	proxy_gave_up_in_time proxy &&
 	! reg_has_manifest $rport upload v1
@@ -57,9 +61,9 @@ test_expect_success REGISTRY '... and so does a blob upload stalled after its se
 
 test_expect_success REGISTRY 'a blob download stalled mid-body: retried, then exit 69' '
 	proxy_rules proxy "[]" &&
-	$PUSH -q --layout img $reg/pullme:v1 >/dev/null &&
+	push -q --layout img $reg/pullme:v1 >/dev/null &&
 	proxy_rules proxy "[{\"method\": \"GET\", \"path\": \"/blobs/\", \"action\": \"stall\", \"bytes\": 1}]" &&
-	test_expect_code 69 "$SRC_ROOT/t/unit/registry.t" --parallel 1 --retries 2 --stall-timeout 1s pull $reg/pullme:v1 pulled >/dev/null 2>pull.err &&
+	test_expect_code 69 pull --parallel 1 --retries 2 --stall-timeout 1s pull $reg/pullme:v1 pulled >/dev/null 2>pull.err &&
 	test_grep "gave up after 2 attempts: GET http://$reg/v2/pullme/blobs/sha256:" pull.err &&
 	test $(proxy_count proxy stall) = 2 &&
 	proxy_stalls_by proxy client
@@ -67,7 +71,7 @@ test_expect_success REGISTRY 'a blob download stalled mid-body: retried, then ex
 
 test_expect_success REGISTRY 'connection resets every time: exit 69 naming the request and the reset' '
 	proxy_rules proxy "[{\"method\": \"POST\", \"action\": \"reset\"}]" &&
-	test_expect_code 69 $PUSH --retries 3 --layout img $reg/reset:v1 >/dev/null 2>reset.err &&
+	test_expect_code 69 push --retries 3 --layout img $reg/reset:v1 >/dev/null 2>reset.err &&
 	test_grep "gave up after 3 attempts: POST http://$reg/v2/reset/blobs/uploads/" reset.err &&
 	test_grep "reset by peer" reset.err &&
 	n=$(proxy_count proxy reset) &&
@@ -77,14 +81,14 @@ test_expect_success REGISTRY 'connection resets every time: exit 69 naming the r
 
 test_expect_success REGISTRY '5xx on the /v2/ ping: retried, then exit 69 naming the registry' '
 	proxy_rules proxy "[{\"path\": \"^/v2/$\", \"action\": \"status\", \"status\": 502}]" &&
-	test_expect_code 69 $PUSH --retries 2 --layout img $reg/ping:v1 >/dev/null 2>ping.err &&
+	test_expect_code 69 push --retries 2 --layout img $reg/ping:v1 >/dev/null 2>ping.err &&
 	test_grep "GET http://$reg/v2/: registry .$reg. answered HTTP 502" ping.err &&
 	test $(proxy_count proxy status) = 2
 '
 
 test_expect_success REGISTRY '429 with Retry-After: honoured, and the push completes' '
 	proxy_rules proxy "[{\"method\": \"PUT\", \"path\": \"/manifests/\", \"action\": \"status\", \"status\": 429, \"retry_after\": \"1\", \"times\": 2}]" &&
-	$PUSH -v --layout img $reg/slow:v1 >slow.json 2>slow.err &&
+	push -v --layout img $reg/slow:v1 >slow.json 2>slow.err &&
 	test $(proxy_count proxy status) = 2 &&
 	test_grep "answered HTTP 429.*retrying in 1[0-9][0-9][0-9] ms" slow.err &&
 	reg_has_manifest $rport slow v1
@@ -92,7 +96,7 @@ test_expect_success REGISTRY '429 with Retry-After: honoured, and the push compl
 
 test_expect_success REGISTRY '429 for good: exit 69 once --retries are used up' '
 	proxy_rules proxy "[{\"method\": \"HEAD\", \"path\": \"/blobs/\", \"action\": \"status\", \"status\": 429, \"retry_after\": \"1\"}]" &&
-	test_expect_code 69 $PUSH --retries 2 --layout img $reg/busy:v1 >/dev/null 2>busy.err &&
+	test_expect_code 69 push --retries 2 --layout img $reg/busy:v1 >/dev/null 2>busy.err &&
 	test_grep "gave up after 2 attempts: HEAD http://$reg/v2/busy/blobs/.*answered HTTP 429" busy.err &&
 	test $(proxy_count proxy status) = 2
 '
@@ -100,7 +104,7 @@ test_expect_success REGISTRY '429 for good: exit 69 once --retries are used up' 
 test_expect_success REGISTRY,OPENSSL 'a certificate for another name: exit 69 before any request, naming the registry' '
 	start_registry wrong --tls "$PWD/tls/srv.crt" "$PWD/tls/srv.key" &&
 	wreg=127.0.0.1:$(cat wrong/port) &&
-	test_expect_code 69 $PUSH --ca-file tls/ca.crt --layout img $wreg/app:v1 >wrong.json 2>wrong.err &&
+	test_expect_code 69 push --ca-file tls/ca.crt --layout img $wreg/app:v1 >wrong.json 2>wrong.err &&
 	test_grep "no TLS connection to registry .$wreg." wrong.err &&
 	test_grep "wrong.example\|subject name" wrong.err &&
 	! grep -q "/v2/" wrong/log &&

@@ -1,7 +1,8 @@
 /*
  * dockerignore: Docker's .dockerignore patterns, compiled to a small token
  * list and matched by backtracking (what patternmatcher does with a
- * regular expression).
+ * regular expression), remembering failed states so that no pattern
+ * takes more than polynomial time.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -13,6 +14,7 @@
 #include "core/fsutil.h"
 
 #define IGNORE_MAX_BYTES (4u << 20)
+#define IGNORE_MAX_PATTERN 4096u
 
 enum tok_kind {
 	T_LIT,		/* one byte */
@@ -177,13 +179,43 @@ class_has(const struct di_token *t, int c)
 	return t->negate ? !in : in;
 }
 
-/* Match tokens [ti..] against s; backtracking, bounded by the path length. */
+/*
+ * Match tokens [ti..] against s by backtracking.  Each '*' and '**' tries
+ * every split of the rest, so a pattern of many stars against a long path
+ * would take exponential time; m->failed remembers each (token, offset)
+ * that could not match, so no state is tried twice: at most ntok * len
+ * states, each a loop over the path.
+ */
+struct di_memo {
+	const struct di_token *tok;
+	size_t ntok;
+	const char *base;
+	size_t len;
+	unsigned char *failed;	/* bit (ti * (len + 1) + off) */
+};
+
+static int match_at(struct di_memo *m, size_t ti, const char *s);
+
 static int
-match_at(const struct di_token *tok, size_t ntok, size_t ti, const char *s)
+match_memo(struct di_memo *m, size_t ti, const char *s)
 {
-	while (ti < ntok) {
-		const struct di_token *t = &tok[ti];
-		const char *q;
+	size_t bit = ti * (m->len + 1) + (size_t)(s - m->base);
+
+	if (m->failed[bit >> 3] & (1u << (bit & 7)))
+		return 0;
+	if (match_at(m, ti, s))
+		return 1;
+	m->failed[bit >> 3] |= (unsigned char)(1u << (bit & 7));
+	return 0;
+}
+
+static int
+match_at(struct di_memo *m, size_t ti, const char *s)
+{
+	const char *q;
+
+	while (ti < m->ntok) {
+		const struct di_token *t = &m->tok[ti];
 
 		switch (t->kind) {
 		case T_LIT:
@@ -207,7 +239,7 @@ match_at(const struct di_token *tok, size_t ntok, size_t ti, const char *s)
 			break;
 		case T_STAR:
 			for (q = s;; q++) {
-				if (match_at(tok, ntok, ti + 1, q))
+				if (match_memo(m, ti + 1, q))
 					return 1;
 				if (!*q || *q == '/')
 					return 0;
@@ -216,10 +248,10 @@ match_at(const struct di_token *tok, size_t ntok, size_t ti, const char *s)
 			return 1;
 		case T_DSTAR_MID:
 			/* Empty, or anything that ends with '/'. */
-			if (match_at(tok, ntok, ti + 1, s))
+			if (match_memo(m, ti + 1, s))
 				return 1;
 			for (q = s; *q; q++)
-				if (*q == '/' && match_at(tok, ntok, ti + 1, q + 1))
+				if (*q == '/' && match_memo(m, ti + 1, q + 1))
 					return 1;
 			return 0;
 		}
@@ -230,7 +262,22 @@ match_at(const struct di_token *tok, size_t ntok, size_t ti, const char *s)
 int
 dockerignore_pattern_match(const struct di_pattern *p, const char *path)
 {
-	return match_at(p->tok, p->ntok, 0, path);
+	unsigned char small[512];
+	struct di_memo m;
+	size_t bytes;
+	int r;
+
+	m.tok = p->tok;
+	m.ntok = p->ntok;
+	m.base = path;
+	m.len = strlen(path);
+	bytes = ((p->ntok + 1) * (m.len + 1) + 7) / 8;
+	m.failed = bytes <= sizeof(small) ? small : xmalloc(bytes);
+	memset(m.failed, 0, bytes);
+	r = match_at(&m, 0, path);
+	if (m.failed != small)
+		free(m.failed);
+	return r;
 }
 
 static int
@@ -251,6 +298,11 @@ add_pattern(struct dockerignore *d, const char *raw, int line, const char *name,
 		if (!*raw)
 			return err_set(e, EX_USAGE_, "%s:%d: '!' needs a pattern after it", name, line);
 	}
+	/* No path is longer than PATH_MAX, and the matcher's memory is
+	 * the pattern's length times the path's. */
+	if (strlen(raw) > IGNORE_MAX_PATTERN)
+		return err_set(e, EX_USAGE_, "%s:%d: pattern longer than %u bytes",
+		    name, line, IGNORE_MAX_PATTERN);
 	clean = path_clean(raw);
 	if (clean[0] == '/' && clean[1]) {
 		p.text = xstrdup(clean + 1);

@@ -131,6 +131,53 @@ main(void)
 	ok(dockerignore_parse(&d, "[abc\n", 5, ".dockerignore", &e) < 0 &&
 	    strstr(e.msg, "unterminated character class") != NULL, "an open class is refused");
 
+	/* Many stars against a long path: each (token, offset) is tried
+	 * once, so this ends (backtracking alone tries 2^40 splits; found
+	 * by make fuzz). */
+	{
+		char pat[256], path[256];
+		size_t k, n = 0;
+
+		for (k = 0; k < 40; k++) {
+			pat[n++] = '*';
+			pat[n++] = 'a';
+		}
+		strcpy(pat + n, "*b\n");
+		memset(path, 'a', 120);
+		path[120] = '\0';
+		memset(&e, 0, sizeof(e));
+		ok(dockerignore_parse(&d, pat, strlen(pat), "x", &e) == 0, "40 stars parse");
+		ok(!dockerignore_excluded(&d, path), "... and fail on 120 a's without backtracking forever");
+		path[119] = 'b';
+		ok(dockerignore_excluded(&d, path), "... and match when the path ends in b");
+		dockerignore_free(&d);
+		n = 0;
+		for (k = 0; k < 30; k++) {
+			memcpy(pat + n, "**/", 3);
+			n += 3;
+		}
+		strcpy(pat + n, "z\n");
+		for (k = 0; k < 60; k++) {
+			path[2 * k] = 'a';
+			path[2 * k + 1] = '/';
+		}
+		strcpy(path + 120, "y");
+		ok(dockerignore_parse(&d, pat, strlen(pat), "x", &e) == 0 &&
+		    !dockerignore_excluded(&d, path), "30 '**/' against 60 directories end");
+		dockerignore_free(&d);
+	}
+	{
+		char *big = malloc(5000);
+
+		memset(big, 'a', 4999);
+		big[4999] = '\n';
+		memset(&e, 0, sizeof(e));
+		ok(dockerignore_parse(&d, big, 5000, ".dockerignore", &e) < 0 &&
+		    strstr(e.msg, ".dockerignore:1: pattern longer than 4096 bytes") != NULL,
+		    "a pattern longer than any path is refused: %s", e.msg);
+		free(big);
+	}
+
 	/* A missing file is an empty list. */
 	memset(&e, 0, sizeof(e));
 	ok(dockerignore_load(&d, "/nonexistent/.dockerignore", &e) == 0 && d.n == 0,

@@ -94,6 +94,8 @@ feature http-date "$V" \
 	'jsonpath "$.http_date" toDate "%a, %d %b %Y %H:%M:%S GMT" daysAfterNow > 0'
 feature date-compare "$V"'\n[Captures]\nold: jsonpath "$.http_date" toDate "%a, %d %b %Y %H:%M:%S GMT"' \
 	'jsonpath "$.date" toDate "%+" > {{old}}' 'jsonpath "$.date" toDate "%+" <= {{old}}'
+feature date-fixed-digits "$V" 'jsonpath "$.date" toDate "%+" dateFormat "%H:%M:%S%.3f" == "09:00:00.594"' \
+	'jsonpath "$.date" toDate "%+" dateFormat "%S%.6f" == "00.594"'
 
 # predicates
 feature isIsoDate "$V" 'jsonpath "$.date" isIsoDate' 'jsonpath "$.text" isIsoDate'
@@ -156,6 +158,61 @@ test_expect_success 'dry run: a file predicate outside the directory is refused'
 	printf "GET %s/bytes\nHTTP 200\n[Asserts]\nbytes == file,/etc/passwd;\n" "$BASE" >abs.hurl &&
 	test_expect_code 2 ci-smoke --new -n abs.hurl >out 2>err &&
 	test_grep "abs.hurl:4: file ./etc/passwd.: a file must stay under" err
+'
+
+# faults found in review: each ends, and says why
+test_expect_success 'a "%." that no date filter knows fails the assert; it used to spin' '
+	printf "GET %s/values\nHTTP 200\n[Asserts]\njsonpath \"\$.date\" toDate \"%%Y-%%m-%%dT%%H:%%M:%%S%%.2fZ\" exists\njsonpath \"\$.date\" toDate \"%%+\" dateFormat \"%%Y%%.\" exists\n" "$BASE" >dot.hurl &&
+	test_expect_code 1 ci-smoke --new dot.hurl >out.json 2>err &&
+	test_grep "does not match the format" err &&
+	test_grep "dateFormat: cannot format the date with" err
+'
+
+test_expect_success 'isIsoDate: a month 13 or an hour 99 is no RFC 3339 date' '
+	printf "GET %s/values\nHTTP 200\n[Asserts]\nvariable \"d\" isIsoDate\n" "$BASE" >iso.hurl &&
+	ci-smoke --new -q -v d=2024-12-31T23:59:60Z iso.hurl >out.json &&
+	test_expect_code 1 ci-smoke --new -q -v d=2024-13-45T09:00:00Z iso.hurl >out.json &&
+	test_expect_code 1 ci-smoke --new -q -v d=2024-12-01T99:99:99Z iso.hurl >out.json &&
+	test_expect_code 1 ci-smoke --new -q -v d=2024-12-01T09:00:00+25:00 iso.hurl >out.json
+'
+
+test_expect_success 'toDate "%s" of a number past the microseconds that fit fails' '
+	printf "GET %s/echo?n={{n}}\nHTTP 200\n[Asserts]\njsonpath \"\$.query.n\" toDate \"%%s\" exists\n" "$BASE" >big.hurl &&
+	ci-smoke --new -q -v n=1700000000 big.hurl >out.json &&
+	test_expect_code 1 ci-smoke --new -v n=999999999999999 big.hurl >out.json 2>err &&
+	test_grep "does not match the format" err
+'
+
+test_expect_success 'replaceRegex anchors "^" at the start only, and replaces every match' '
+	printf "GET %s/values\nHTTP 200\n[Asserts]\njsonpath \"\$.text\" replaceRegex \"^a\" \"X\" == \"X > b && a < c\"\njsonpath \"\$.text\" replaceRegex \" \" \"\" == \"a>b&&a<c\"\njsonpath \"\$.text\" replaceRegex \"x*\" \"-\" startsWith \"-a- ->\"\n" "$BASE" >rx.hurl &&
+	ci-smoke --new -q rx.hurl >out.json 2>err &&
+	smoke_json out.json "s[\"status\"] == \"passed\""
+'
+
+test_expect_success 'output: a templated name that leaves the directory fails the entry' '
+	printf "GET %s/health\n[Options]\noutput: {{dir}}/stolen.json\nHTTP 200\n" "$BASE" >esc.hurl &&
+	mkdir -p deep/er &&
+	(cd deep/er && test_expect_code 1 ci-smoke --new -v dir=.. ../../esc.hurl >../../out.json 2>../../err) &&
+	! test -e deep/stolen.json &&
+	test_grep "option .output.: .\.\./stolen.json. leaves the current directory" err &&
+	test_expect_code 1 ci-smoke --new -q -v dir=/tmp esc.hurl >out.json 2>err &&
+	ci-smoke --new -q -v dir=deep esc.hurl >out.json &&
+	test_grep "\"status\": \"ok\"" deep/stolen.json
+'
+
+test_expect_success 'output: a body past --max-body fails the entry and writes nothing' '
+	printf "GET %s/stream?bytes=3145728\n[Options]\noutput: cut.bin\nHTTP 200\n" "$BASE" >cutout.hurl &&
+	test_expect_code 1 ci-smoke --new --max-body 1M cutout.hurl >out.json 2>err &&
+	! test -e cut.bin &&
+	test_grep "passed the 1.0 MiB kept for asserts" err &&
+	ci-smoke --new -q --max-body 4M cutout.hurl >out.json &&
+	test $(wc -c <cut.bin) = 3145728
+'
+
+test_expect_success 'xpath: a body that declares entities is refused, not expanded' '
+	printf "GET %s/xml-entity\nHTTP 200\n[Asserts]\nxpath \"string(/r)\" == \"hellohello\"\n" "$BASE" >ent.hurl &&
+	test_expect_code 1 ci-smoke --new ent.hurl >out.json 2>err &&
+	test_grep "the body declares entities" err
 '
 
 test_done

@@ -1,3 +1,5 @@
+/* memmem() */
+#define _GNU_SOURCE
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -281,4 +283,12 @@ strv_free(char **v)
 	for (i = 0; v && v[i]; i++)
 		free(v[i]);
 	free(v);
+}
+
+const void *
+mem_find(const void *h, size_t hn, const void *n, size_t nn)
+{
+	if (nn == 0)
+		return h;
+	return memmem(h, hn, n, nn);
 }

@@ -62,6 +62,10 @@ char *ring_lines(const struct ring *r, int nlines);
  * NULL-terminated vectors of strings the vector owns (NULL is the empty
  * vector).  strv_push() appends a copy of s and returns the vector.
  */
+/* The first n (nn bytes) in h (hn bytes), or NULL; linear time (glibc's
+ * two-way memmem()), so a long needle in a long body stays cheap. */
+const void *mem_find(const void *h, size_t hn, const void *n, size_t nn);
+
 char **strv_push(char **v, const char *s);
 size_t strv_len(char *const *v);
 void strv_free(char **v);

@@ -1079,14 +1079,23 @@ eval_filter(struct run *r, const struct hurl_filter *f, struct sval *v, char **w
 				free(pat);
 				rx = &tmp;
 			}
-			while (*p && regexec(&rx->re, p, 1, &m, p == v->s ? 0 : REG_NOTBOL) == 0) {
-				buf_add(&b, p, (size_t)m.rm_so);
+			/* REG_STARTEND: regexec() would take strlen() of the
+			 * rest at each match, quadratic on a long body; its
+			 * offsets are then from v->s, and '^' stays at the start. */
+			size_t end = strlen(v->s);
+
+			for (;;) {
+				m.rm_so = (regoff_t)(p - v->s);
+				m.rm_eo = (regoff_t)end;
+				if (!*p || regexec(&rx->re, v->s, 1, &m, REG_STARTEND) != 0)
+					break;
+				buf_add(&b, p, (size_t)(v->s + m.rm_so - p));
 				buf_adds(&b, new);
-				if (m.rm_eo == 0) {
+				if (v->s + m.rm_eo == p) {
 					buf_addc(&b, *p);
 					p++;
 				} else {
-					p += m.rm_eo;
+					p = v->s + m.rm_eo;
 				}
 			}
 			buf_adds(&b, p);
@@ -1528,20 +1537,6 @@ includes(const struct sval *list, const struct sval *x)
 	return 0;
 }
 
-/* memmem() is a GNU extension: the naive search is enough here. */
-static int
-has_bytes(const char *h, size_t hn, const char *n, size_t nn)
-{
-	size_t i;
-
-	if (nn == 0)
-		return 1;
-	for (i = 0; i + nn <= hn; i++)
-		if (h[i] == n[0] && !memcmp(h + i, n, nn))
-			return 1;
-	return 0;
-}
-
 static int
 bytes_like(const struct sval *v)
 {
@@ -1658,7 +1653,7 @@ pred_true(int kind, const struct sval *a, const struct sval *ev, const struct hu
 	case HP_CONTAINS:
 		if (a->type == SV_LIST)
 			return includes(a, ev);
-		return bytes_like(a) && bytes_like(ev) && has_bytes(a->s, a->len, ev->s, ev->len);
+		return bytes_like(a) && bytes_like(ev) && mem_find(a->s, a->len, ev->s, ev->len) != NULL;
 	case HP_MATCHES:
 		return a->type == SV_STRING && rx && regexec(&rx->re, a->s, 0, NULL, 0) == 0;
 	case HP_INCLUDES:
@@ -2657,21 +2652,28 @@ transfer_info(struct run *r)
 	}
 }
 
-/* The "output" option: the response body to a file (a failure to write
- * fails the entry). */
+/* The "output" option: the response body to a file (a failure to write,
+ * or a body past --max-body, fails the entry). */
 static void
 write_output(struct run *r, struct attempt *at)
 {
 	struct err e2 = { 0, "" };
+	char *why = NULL;
 
-	if (atomic_write(r->output, body_text(r), r->resp.body.len, 0644, &e2) < 0) {
+	/* a body past --max-body is only counted: half a file is no output */
+	if (r->body_cut)
+		why = body_cut_why(r);
+	else if (atomic_write(r->output, body_text(r), r->resp.body.len, 0644, &e2) < 0)
+		why = xstrdup(e2.msg);
+	if (why) {
 		struct smoke_assert *a = add_assert(r, at, r->hf->entries[r->entry].req.line,
 		    "output");
 
 		a->expected = xasprintf("the body written to '%s'", r->output);
 		a->actual = xstrdup("none");
 		fail_assert(r, at, a, NULL);
-		a->message = smoke_redact(r->o->secrets, e2.msg);
+		a->message = smoke_redact(r->o->secrets, why);
+		free(why);
 	}
 }
 
@@ -2793,6 +2795,15 @@ prepare(struct run *r, char **why)
 			r->aws_sigv4 = xstrdup(text ? text : op->value.s);
 			break;
 		case HO_OUTPUT:
+			/* a name made from captures is the server's choice:
+			 * it may not leave the current directory */
+			if (text && file_escapes(text)) {
+				*why = xasprintf("%s:%d: option 'output': '%s' leaves the current "
+				    "directory (absolute, or with '..'); a templated name may not",
+				    r->hf->path, op->line, text);
+				free_secret(text);
+				return -1;
+			}
 			free(r->output);
 			r->output = xstrdup(text ? text : op->value.s);
 			break;

@@ -1,9 +1,10 @@
 /*
- * hurl: parse the Hurl subset of ci-smoke(1) into entries (see hurl.h).
+ * hurl: parse the Hurl language of ci-smoke(1) into entries (see hurl.h).
  *
  * The file is split into lines once; the parser walks them with an index,
  * and single lines with a cursor (struct lx).  Constructs that may span
- * lines (JSON and XML bodies, base64 and hex bodies) are scanned on the
+ * lines (JSON and XML bodies, base64 and hex bodies, multi-line strings in
+ * bodies and predicate values, the last through p->resume) are scanned on the
  * original text and the line index is moved past their end.
  */
 #include <ctype.h>

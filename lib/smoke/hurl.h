@@ -165,7 +165,7 @@ struct hurl_option {
 	int kind;
 	int line;
 	struct hurl_str value;	/* as written; HO_VARIABLE: the value part */
-	char *var_name;		/* HO_VARIABLE; HO_HEADER: the header's name */
+	char *var_name;		/* HO_VARIABLE (HO_HEADER keeps "Name: value" in value) */
 	long long num;		/* parsed when value has no template: count,
 				 * milliseconds or 0/1 */
 };

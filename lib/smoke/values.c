@@ -6,6 +6,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -263,6 +264,9 @@ parse_rfc3339_at(const char **pp, struct tm *tm, long long *frac, long *off)
 	    (p++, (h = digits(&p, 2)) < 0) || *p++ != ':' || (mi = digits(&p, 2)) < 0 ||
 	    *p++ != ':' || (se = digits(&p, 2)) < 0)
 		return -1;
+	/* timegm() would carry 2024-13-45 into 2025: refuse it */
+	if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || se > 60)
+		return -1;
 	tm->tm_year = y - 1900;
 	tm->tm_mon = mo - 1;
 	tm->tm_mday = d;
@@ -282,7 +286,8 @@ parse_rfc3339_at(const char **pp, struct tm *tm, long long *frac, long *off)
 		int sign = *p == '-' ? -1 : 1, oh, om;
 
 		p++;
-		if ((oh = digits(&p, 2)) < 0 || *p++ != ':' || (om = digits(&p, 2)) < 0)
+		if ((oh = digits(&p, 2)) < 0 || *p++ != ':' || (om = digits(&p, 2)) < 0 ||
+		    oh > 23 || om > 59)
 			return -1;
 		*off = sign * (oh * 3600L + om * 60L);
 	} else {
@@ -337,6 +342,8 @@ sval_parse_date(const char *s, const char *fmt, long long *us)
 		}
 		/* the rest up to the next of those, for strptime(3) */
 		e = plain_end(f);
+		if (e == f)	/* a "%." that is none of the above */
+			return -1;
 		seg = xstrndup(f, (size_t)(e - f));
 		tm.tm_gmtoff = 0;
 		p = strptime(p, seg, &tm);
@@ -351,6 +358,9 @@ sval_parse_date(const char *s, const char *fmt, long long *us)
 		return -1;
 	t = timegm(&tm);
 	if (t == (time_t)-1 && !(tm.tm_year == 69 && tm.tm_mon == 11 && tm.tm_mday == 31))
+		return -1;
+	/* "%s" takes any number: the microseconds must fit */
+	if ((long long)t > LLONG_MAX / US - 86400 || (long long)t < LLONG_MIN / US + 86400)
 		return -1;
 	*us = ((long long)t - off) * US + frac;
 	return 0;
@@ -378,6 +388,17 @@ sval_format_date(long long us, const char *fmt)
 		char out[512], *seg;
 		size_t n;
 
+		if (!strncmp(f, "%.3f", 4) || !strncmp(f, "%.6f", 4) || !strncmp(f, "%.9f", 4)) {
+			/* a fixed number of digits, as chrono prints them */
+			if (f[2] == '3')
+				buf_addf(&b, ".%03lld", frac / 1000);
+			else if (f[2] == '6')
+				buf_addf(&b, ".%06lld", frac);
+			else
+				buf_addf(&b, ".%06lld000", frac);
+			f += 4;
+			continue;
+		}
 		if (!strncmp(f, "%+", 2) || !strncmp(f, "%.f", 3)) {
 			if (f[1] == '+') {
 				strftime(out, sizeof(out), "%Y-%m-%dT%H:%M:%S", &tm);
@@ -394,6 +415,10 @@ sval_format_date(long long us, const char *fmt)
 			continue;
 		}
 		e = plain_end(f);
+		if (e == f) {	/* a "%." that is none of the above */
+			buf_free(&b);
+			return NULL;
+		}
 		seg = xstrndup(f, (size_t)(e - f));
 		/* strftime() returns 0 for an empty result too: a leading
 		 * space tells the two apart */

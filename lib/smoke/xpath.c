@@ -66,6 +66,15 @@ sval_xpath(const char *body, size_t len, int html, const char *expr, struct sval
 		*why = xasprintf("xpath: the body is not %s", html ? "HTML" : "XML");
 		return -1;
 	}
+	/* Without XML_PARSE_NOENT (which would read local files) an entity
+	 * stays a reference, and xmlNodeGetContent() expands each one with
+	 * no limit: a megabyte declared once and used ten thousand times
+	 * is ten gigabytes.  A response has no business declaring them. */
+	if (!html && doc->intSubset && doc->intSubset->entities) {
+		*why = xstrdup("xpath: the body declares entities (<!ENTITY>), which ci-smoke "
+		    "does not expand");
+		goto out;
+	}
 	if (!(ctx = xmlXPathNewContext(doc))) {
 		*why = xstrdup("xpath: out of memory");
 		goto out;
@@ -78,6 +87,9 @@ sval_xpath(const char *body, size_t len, int html, const char *expr, struct sval
 	switch (res->type) {
 	case XPATH_NODESET: {
 		int i, n = res->nodesetval ? res->nodesetval->nodeNr : 0;
+		/* each node is the text of its whole subtree: nested nodes
+		 * repeat it, so bound the sum */
+		size_t total = 0, most = 8 * len + (1u << 20);
 
 		out->type = SV_LIST;
 		out->nodeset = 1;
@@ -85,6 +97,15 @@ sval_xpath(const char *body, size_t len, int html, const char *expr, struct sval
 		for (i = 0; i < n; i++) {
 			xmlChar *t = xmlNodeGetContent(res->nodesetval->nodeTab[i]);
 
+			total += t ? strlen((const char *)t) : 0;
+			if (total > most) {
+				xmlFree(t);
+				cJSON_Delete(out->j);
+				memset(out, 0, sizeof(*out));
+				*why = xasprintf("xpath: the text of the %d nodes passes %zu bytes "
+				    "(eight times the body)", n, most);
+				goto out;
+			}
 			cJSON_AddItemToArray(out->j, cJSON_CreateString(t ? (const char *)t : ""));
 			xmlFree(t);
 		}

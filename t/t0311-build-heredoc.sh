@@ -95,6 +95,23 @@ test_expect_success BUSYBOX,RUNC,ROOT 'a RUN heredoc whose body changes is a new
 	test "$(img_file rc3.out "" f)" = two
 '
 
+test_expect_success BUSYBOX,RUNC,ROOT 'a script heredoc whose name is no file name runs as /dev/pipes/script' '
+	ctx odd "RUN <<a:b" "echo \"\$0\" > /o" "a:b" "RUN <<.." "echo \"\$0\" > /p" ".." &&
+	ci-build --new -o odd.out -t o:1 odd >odd.json 2>odd.err &&
+	test "$(img_file odd.out 1 o)" = /dev/pipes/script &&
+	test "$(img_file odd.out 1 p)" = /dev/pipes/script
+'
+
+test_expect_success 'a COPY heredoc named with a space, and 65 heredocs in one instruction, are refused by line' '
+	mkdir sp && printf "FROM scratch\nCOPY <<\"A B\" /d/\nx\nA B\n" >sp/Dockerfile &&
+	test_expect_code 2 ci-build -n sp >sp.plan 2>sp.err &&
+	test_grep "Dockerfile:2: COPY: the heredoc <<\"A B\" cannot name a file (.A B. is not a file name)" sp.err &&
+	mkdir many && { printf "FROM scratch\nCOPY" && for i in $(seq 65); do printf " <<A$i"; done &&
+		printf " /d/\n" && for i in $(seq 65); do printf "x\nA$i\n"; done; } >many/Dockerfile &&
+	test_expect_code 2 ci-build -n many >many.plan 2>many.err &&
+	test_grep "Dockerfile:2: more than 64 heredocs in one instruction" many.err
+'
+
 test_expect_success 'an unterminated heredoc: exit 2, FILE:LINE, no output' '
 	mkdir bad && printf "FROM scratch\nCOPY <<EOF /x\nno end\n" >bad/Dockerfile &&
 	test_expect_code 2 ci-build --new -o bad.out bad >bad.json 2>bad.err &&

@@ -35,6 +35,8 @@ add() {
 
 test_expect_success NGINX 'setup: nginx serves files on 127.0.0.1' '
 	mkdir -p www/files &&
+	printf "<p>home</p>\n" >www/index.html &&
+	truncate -s 257M www/files/huge.bin &&
 	printf "#!/bin/sh\necho tool\n" >www/files/tool.sh &&
 	printf "%s\n" "name: app" >www/files/config.yaml &&
 	nginx_start &&
@@ -99,6 +101,45 @@ test_expect_success NGINX 'a URL that names no file needs a destination file' '
 	add dir "ADD --checksum=$SUM \$URL/files/ /d/" &&
 	test_expect_code 2 ci-build --new -o dir.out dir >dir.json 2>dir.err &&
 	test_grep "dir/Dockerfile:2: ADD .$URL/files/.: the URL names no file" dir.err
+'
+
+test_expect_success NGINX '... but it may go to a file the destination names' '
+	isum=sha256:$(sha256sum www/index.html | cut -d" " -f1) &&
+	add named "ADD --checksum=$isum \$URL/ /app/index.html" &&
+	ci-build --new -o named.out named >named.json 2>named.err &&
+	img_file named.out "" app/index.html >got && test_cmp www/index.html got
+'
+
+test_expect_success NGINX 'a --checksum source from an ARG is a URL once expanded; a local one is refused' '
+	add argurl "ARG U=\$URL/files/tool.sh" "ADD --checksum=$SUM \$U /bin/tool" &&
+	ci-build --new -o argurl.out argurl >argurl.json 2>argurl.err &&
+	img_file argurl.out "" bin/tool >got && test_cmp www/files/tool.sh got &&
+	add arglocal "ARG U=tool.sh" "ADD --checksum=$SUM \$U /bin/tool" &&
+	cp www/files/tool.sh arglocal/ &&
+	test_expect_code 2 ci-build --new -o arglocal.out arglocal >arglocal.json 2>arglocal.err &&
+	test_grep "arglocal/Dockerfile:3: ADD --checksum applies to one source that is a URL" arglocal.err &&
+	test_expect_code 2 ci-build -n arglocal >arglocal.plan 2>arglocal.err &&
+	test_grep "arglocal/Dockerfile:3: ADD --checksum applies to one source that is a URL" arglocal.err
+'
+
+test_expect_success NGINX 'a body over 256 MiB: exit 2, saying to download it first' '
+	add huge "ADD \$URL/files/huge.bin /huge.bin" &&
+	test_expect_code 2 ci-build --new -o huge.out huge >huge.json 2>huge.err &&
+	test_grep "huge/Dockerfile:2: ADD .$URL/files/huge.bin.: larger than 256 MiB; download it before the build and COPY it" huge.err
+'
+
+test_expect_success NGINX 'the dry run and its errors show a URL without its password' '
+	hp=${URL#http://} &&
+	add secret "ARG TOKEN" "ADD http://ci:\${TOKEN}@$hp/files/tool.sh /t" &&
+	ci-build -n --build-arg TOKEN=hunter22 secret >secret.plan 2>secret.err &&
+	test_grep "fetches http://\*\*\*@$hp/files/tool.sh" secret.plan &&
+	! grep hunter22 secret.plan secret.err &&
+	add gitsecret "ARG TOKEN" "ADD https://ci:\${TOKEN}@example.com/r.git /src" &&
+	test_expect_code 2 ci-build -n --build-arg TOKEN=hunter22 gitsecret >g.plan 2>g.err &&
+	test_grep "ADD of a git repository is not supported" g.err &&
+	! grep hunter22 g.plan g.err &&
+	test_expect_code 2 ci-build --new -o g.out --build-arg TOKEN=hunter22 gitsecret >g.json 2>g.err &&
+	! grep hunter22 g.json g.err
 '
 
 test_expect_success 'ADD of a git repository is refused by name, whatever its form' '

@@ -1155,9 +1155,25 @@ struct src {
 	int archive;		/* ADD: extract */
 	int generated;		/* a heredoc or a URL, written to real (st: its
 				 * mode and size) */
+	char *url;		/* a URL that names no file (rel is NULL),
+				 * shown without its userinfo */
 };
 
 #define ADD_URL_MAX (256u << 20)
+
+/* A signal stops a download as it stops every other step. */
+static int
+fetch_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+    curl_off_t ulnow)
+{
+	const struct builder *b = arg;
+
+	(void)dltotal;
+	(void)dlnow;
+	(void)ultotal;
+	(void)ulnow;
+	return b->o->stop && *b->o->stop;
+}
 
 /* ADD's URL: its bytes into out, checked against sum (NULL: none). */
 static int
@@ -1179,14 +1195,21 @@ fetch_url(struct builder *b, const struct df_inst *in, const char *url, const ch
 		goto out;
 	}
 	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+	curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, fetch_progress);
+	curl_easy_setopt(c, CURLOPT_XFERINFODATA, b);
 	log_verbose("ADD: fetching %s", shown);
 	if (http_perform(c, &resp, shown, b->e) < 0) {
-		builder_prefix(b, in);
-		goto out;
-	}
-	if (resp.body_too_large) {
-		builder_err(b, in, EX_USAGE_, "ADD '%s': larger than %u MiB; download it before "
-		    "the build and COPY it", shown, ADD_URL_MAX >> 20);
+		if (resp.body_too_large) {
+			err_clear(b->e);
+			builder_err(b, in, EX_USAGE_, "ADD '%s': larger than %u MiB; download it "
+			    "before the build and COPY it", shown, ADD_URL_MAX >> 20);
+		} else if (b->o->stop && *b->o->stop) {
+			err_clear(b->e);
+			builder_err(b, in, EX_TEMP, "ADD '%s': interrupted", shown);
+		} else {
+			builder_prefix(b, in);
+		}
 		goto out;
 	}
 	if (resp.status != 200) {
@@ -1206,7 +1229,10 @@ fetch_url(struct builder *b, const struct df_inst *in, const char *url, const ch
 		    b->df.name, in->line, shown, got);
 		b->unpinned = strv_push(b->unpinned, shown);
 	}
-	buf_add(out, resp.body.data ? resp.body.data : "", resp.body.len);
+	/* hand the body over rather than copy it: up to 256 MiB */
+	buf_free(out);
+	*out = resp.body;
+	buf_init(&resp.body, 0);
 	rc = 0;
 out:
 	if (c)
@@ -1258,14 +1284,9 @@ gen_source(struct builder *b, struct build_stage *s, const struct df_inst *in,
 		free(body);
 		name = xstrdup(h->name);
 	} else {
-		if (!(name = url_file_name(url))) {
-			char *shown = url_redact(url);
-
-			builder_err(b, in, EX_USAGE_, "ADD '%s': the URL names no file; give "
-			    "the destination file's name", shown);
-			free(shown);
-			return -1;
-		}
+		/* NULL when the URL names no file: then the destination must
+		 * (copy_do checks, once it knows whether it is a directory) */
+		name = url_file_name(url);
 		if (fetch_url(b, in, url, sum, &data) < 0) {
 			free(name);
 			buf_free(&data);
@@ -1273,6 +1294,8 @@ gen_source(struct builder *b, struct build_stage *s, const struct df_inst *in,
 		}
 	}
 	sr->rel = name;
+	if (!name)
+		sr->url = url_redact(url);
 	sr->real = xasprintf("%s/gen-%d", b->scratch, ++b->seq);
 	sr->generated = 1;
 	sr->st.st_mode = S_IFREG | (h ? 0644 : 0600);
@@ -1283,6 +1306,7 @@ gen_source(struct builder *b, struct build_stage *s, const struct df_inst *in,
 		builder_prefix(b, in);
 		free(sr->rel);
 		free(sr->real);
+		free(sr->url);
 		return -1;
 	}
 	return 0;
@@ -1527,9 +1551,15 @@ copy_do(struct builder *b, struct build_stage *s, const struct df_inst *in)
 			    "64 hex digits", sum);
 			goto out;
 		}
+		/* the parser let a "$VAR" source through: now it is known */
+		if (nw != 2 || (strncmp(words[0], "http://", 7) && strncmp(words[0], "https://", 8))) {
+			builder_err(b, in, EX_USAGE_, "ADD --checksum applies to one source that "
+			    "is a URL (http:// or https://)");
+			goto out;
+		}
 	}
 	dest = words[nw - 1];
-	if (nw > 2 && dest[strlen(dest) - 1] != '/') {
+	if (nw > 2 && (!*dest || dest[strlen(dest) - 1] != '/')) {
 		builder_err(b, in, EX_USAGE_,
 		    "%s with several sources needs a destination directory "
 		    "ending in '/' (not '%s')", kw, dest);
@@ -1543,14 +1573,33 @@ copy_do(struct builder *b, struct build_stage *s, const struct df_inst *in)
 		const struct df_heredoc *h = df_heredoc_of(in, in->args[i]);
 
 		if (is_add && df_is_git_url(words[i])) {
+			char *shown = url_redact(words[i]);
+
 			builder_err(b, in, EX_USAGE_, "ADD of a git repository is not supported "
-			    "('%s'); clone it before the build and COPY the files", words[i]);
+			    "('%s'); clone it before the build and COPY the files", shown);
+			free(shown);
 			goto out;
 		}
 		if (h || (is_add && (!strncmp(words[i], "http://", 7) ||
 		    !strncmp(words[i], "https://", 8)))) {
 			struct src sr;
+			size_t dl = strlen(dest);
 
+			/* a URL that names no file into what is plainly a
+			 * directory: say so before fetching it */
+			if (!h && (nw > 2 || !dl || dest[dl - 1] == '/' || !strcmp(dest, "."))) {
+				char *name = url_file_name(words[i]);
+
+				if (!name) {
+					char *shown = url_redact(words[i]);
+
+					builder_err(b, in, EX_USAGE_, "ADD '%s': the URL names no "
+					    "file; give the destination file's name", shown);
+					free(shown);
+					goto out;
+				}
+				free(name);
+			}
 			if (gen_source(b, s, in, h, words[i], sum, &sr) < 0)
 				goto out;
 			srcs = xrealloc(srcs, (nsrc + 1) * sizeof(*srcs));
@@ -1689,6 +1738,11 @@ copy_do(struct builder *b, struct build_stage *s, const struct df_inst *in)
 		if (sr->generated) {
 			char *rt;
 
+			if (!sr->rel && dest_dir) {
+				builder_err(b, in, EX_USAGE_, "ADD '%s': the URL names no file; "
+				    "give the destination file's name", sr->url);
+				goto out;
+			}
 			if (file_target(b, s, in, dest_r, dest_dir, sr->rel, &rt) < 0)
 				goto out;
 			add_gen_entry(&j, rt, sr);
@@ -1810,6 +1864,7 @@ out:
 	for (i = 0; i < nsrc; i++) {
 		free(srcs[i].rel);
 		free(srcs[i].real);
+		free(srcs[i].url);
 	}
 	free(srcs);
 	strv_free(words);

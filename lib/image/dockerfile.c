@@ -585,9 +585,13 @@ df_heredoc_of(const struct df_inst *in, const char *word)
 	return NULL;
 }
 
+/* Heredocs in one instruction: BuildKit files use a few; each source is
+ * looked up among them, so thousands would cost their square. */
+#define DF_HEREDOCS_MAX 64
+
 /* The heredoc markers among the words of rest, into in->heredocs (bodies
  * still empty). */
-static void
+static int
 find_heredocs(const struct pctx *c, struct df_inst *in, const char *rest)
 {
 	size_t n, i;
@@ -599,6 +603,12 @@ find_heredocs(const struct pctx *c, struct df_inst *in, const char *rest)
 
 		if (!heredoc_word(w[i], in->kind == DF_RUN, &name, &expand, &chomp))
 			continue;
+		if (in->nheredocs == DF_HEREDOCS_MAX) {
+			free(name);
+			strv_free(w);
+			return perr(c, "more than %d heredocs in one instruction",
+			    DF_HEREDOCS_MAX);
+		}
 		in->heredocs = xrealloc(in->heredocs, (in->nheredocs + 1) * sizeof(*in->heredocs));
 		in->heredocs[in->nheredocs].word = xstrdup(w[i]);
 		in->heredocs[in->nheredocs].name = name;
@@ -608,6 +618,7 @@ find_heredocs(const struct pctx *c, struct df_inst *in, const char *rest)
 		in->nheredocs++;
 	}
 	strv_free(w);
+	return 0;
 }
 
 int
@@ -733,8 +744,8 @@ parse_body(const struct pctx *c, struct df_inst *in, const char *rest)
 			    "to its place instead");
 		if (parse_maybe_json_list(c, in, rest) < 0)
 			return -1;
-		if (!in->exec_form)
-			find_heredocs(c, in, rest);
+		if (!in->exec_form && find_heredocs(c, in, rest) < 0)
+			return -1;
 		if (in->nargs < 2)
 			return perr(c, "%s needs at least one source and a destination", kw);
 		if (df_heredoc_of(in, in->args[in->nargs - 1]))
@@ -743,9 +754,9 @@ parse_body(const struct pctx *c, struct df_inst *in, const char *rest)
 		for (i = 0; i < in->nheredocs; i++) {
 			const char *hn = in->heredocs[i].name;
 
-			if (strchr(hn, '/') || !strcmp(hn, ".") || !strcmp(hn, ".."))
-				return perr(c, "%s: the heredoc %s cannot name a file ('%s' is a "
-				    "path): name it as a file, such as <<index.html", kw,
+			if (strpbrk(hn, "/ \t") || !strcmp(hn, ".") || !strcmp(hn, ".."))
+				return perr(c, "%s: the heredoc %s cannot name a file ('%s' is not "
+				    "a file name): name it as a file, such as <<index.html", kw,
 				    in->heredocs[i].word, hn);
 		}
 		if (in->nheredocs && df_has_flag(in, "from"))
@@ -755,7 +766,9 @@ parse_body(const struct pctx *c, struct df_inst *in, const char *rest)
 			if (in->kind == DF_ADD && df_is_git_url(in->args[i]))
 				return perr(c, "ADD of a git repository is not supported ('%s'); "
 				    "clone it before the build and COPY the files", in->args[i]);
-			if (in->kind == DF_ADD && is_http_url(in->args[i]))
+			/* "$URL" may expand to one: copy_do checks it then */
+			if (in->kind == DF_ADD && (is_http_url(in->args[i]) ||
+			    strchr(in->args[i], '$')))
 				nurl++;
 		}
 		if (sum && strchr(sum, '$') == NULL && !df_checksum_ok(sum))
@@ -771,8 +784,8 @@ parse_body(const struct pctx *c, struct df_inst *in, const char *rest)
 			    "without new privileges");
 		if (parse_maybe_json(c, in, rest, kw) < 0)
 			return -1;
-		if (!in->exec_form)
-			find_heredocs(c, in, rest);
+		if (!in->exec_form && find_heredocs(c, in, rest) < 0)
+			return -1;
 		return 0;
 	case DF_CMD:
 	case DF_ENTRYPOINT:

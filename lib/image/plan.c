@@ -15,6 +15,7 @@
 #include <strings.h>
 
 #include "core/buf.h"
+#include "core/encode.h"
 #include "core/json.h"
 #include "image/builder.h"
 #include "image/config.h"
@@ -892,6 +893,19 @@ dry_run_step(struct builder *b, struct build_stage *s, const struct df_inst *in,
 		}
 		free(v);
 		v = NULL;
+		/* the parser let a "$VAR" source through: expanded, it must be a URL */
+		if (in->nargs == 2) {
+			if (plan_expand(b, s, in, in->args[0], &v) < 0)
+				return -1;
+		}
+		if (!v || (strncmp(v, "http://", 7) && strncmp(v, "https://", 8))) {
+			free(v);
+			builder_err(b, in, EX_USAGE_, "ADD --checksum applies to one source that "
+			    "is a URL (http:// or https://)");
+			return -1;
+		}
+		free(v);
+		v = NULL;
 	}
 	for (i = 0; (in->kind == DF_COPY || in->kind == DF_ADD) && i + 1 < in->nargs; i++) {
 		const struct df_heredoc *h = df_heredoc_of(in, in->args[i]);
@@ -903,17 +917,21 @@ dry_run_step(struct builder *b, struct build_stage *s, const struct df_inst *in,
 		} else {
 			if (plan_expand(b, s, in, in->args[i], &v) < 0)
 				return -1;
+			char *shown = url_redact(v);
+
 			if (in->kind == DF_ADD && df_is_git_url(v)) {
 				builder_err(b, in, EX_USAGE_, "ADD of a git repository is not "
 				    "supported ('%s'); clone it before the build and COPY the "
-				    "files", v);
+				    "files", shown);
+				free(shown);
 				free(v);
 				return -1;
 			}
 			if (in->kind == DF_ADD && (!strncmp(v, "http://", 7) ||
 			    !strncmp(v, "https://", 8)))
-				buf_addf(out, "; fetches %s (%s)", v, df_has_flag(in, "checksum") ?
+				buf_addf(out, "; fetches %s (%s)", shown, df_has_flag(in, "checksum") ?
 				    "pinned by --checksum" : "no --checksum: not reproducible");
+			free(shown);
 		}
 		free(v);
 		v = NULL;

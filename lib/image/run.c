@@ -35,6 +35,7 @@
  * layer), through SHELL, as BuildKit does; otherwise the bodies follow
  * the command for the shell.  Either way the step's key holds them.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -176,7 +177,14 @@ run_script(const struct df_inst *in)
 static char *
 script_path(const struct df_heredoc *h)
 {
-	return xasprintf("/dev/pipes/%s", strchr(h->name, '/') ? "script" : h->name);
+	const char *n = h->name;
+	int plain = *n && strcmp(n, ".") && strcmp(n, "..");
+
+	/* a name fit for a file and a bind ("a:b" would split it) */
+	for (; plain && *n; n++)
+		if (!isalnum((unsigned char)*n) && !strchr("._-", *n))
+			plain = 0;
+	return xasprintf("/dev/pipes/%s", plain ? h->name : "script");
 }
 
 /*

@@ -45,6 +45,15 @@ test_expect_success REGISTRY 'pushed again: the HEAD meets the challenge, is sen
 	test_json again.json "d[\"push\"][\"already_there\"] is True"
 '
 
+test_expect_success REGISTRY 'a fresh push: one 401 (the first HEAD), the login kept for every request after' '
+	reg_requests reg >before &&
+	echo "$PW" | ci-push --username alice --password-stdin --no-blob-cache --layout img $reg/fresh:v1 >fresh.json &&
+	reg_requests reg | tail -n +$(($(wc -l <before) + 1)) >actual &&
+	test "$(head -n 1 actual)" = "HEAD /v2/fresh/manifests/v1 401" &&
+	test $(grep -c " 401$" actual) = 1 &&
+	test "$(tail -n 1 actual)" = "PUT /v2/fresh/manifests/v1 201"
+'
+
 test_expect_success REGISTRY 'a wrong password: exit 77, the message names user and source, no secret anywhere' '
 	echo "wrong-$PW" | { ci-push --username alice --password-stdin --layout img $reg/app:v2 >bad.json 2>bad.err; echo $? >rc; } &&
 	test $(cat rc) = 77 &&

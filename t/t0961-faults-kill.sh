@@ -290,4 +290,29 @@ test_expect_success STRACE,PTRACE '... the ledger has the failure once, and no a
 	EOF
 '
 
+# The alert state's first save fails (EIO on its rename), the next one
+# works: the state on disk is whole, so no error is left over (exit 1,
+# the rollback's own, not 74) and a re-run sends no alert again.
+test_expect_success 'an alert state saved after a failed save: no error left, no alert again' '
+	rm -f alerts2.ready &&
+	{ "$TEST_DIRECTORY/helpers/alert-receiver" --port 0 --port-file alerts2.port \
+		--out "$TRASH/alerts2.jsonl" --ready-file alerts2.ready & reg_track_ $!; } &&
+	n=0 && until test -e alerts2.ready || test $n -ge 300; do sleep 0.1; n=$((n + 1)); done &&
+	p=$(cat alerts2.port) &&
+	cc -shared -fPIC -o failsys.so "$TEST_DIRECTORY/helpers/failsys.c" -ldl &&
+	pipeline-doc --version 1.1 --canary failed --run-id r2 >failed2.json &&
+	mkdir -p st2/rollback &&
+	test_expect_code 1 env CI_STATE_DIR=$TRASH/st2 LD_PRELOAD=$TRASH/failsys.so \
+		FAIL_RENAME_TO=$TRASH/st2/rollback/shop.json FAIL_RENAME_ONCE=1 \
+		ci-rollback --slack-webhook http://127.0.0.1:$p/a/slack \
+		--webhook http://127.0.0.1:$p/a/hook --alert-attempts 1 <failed2.json >rb2.json 2>rb2.err &&
+	test_grep "a re-run may alert again" rb2.err &&
+	test_grep "the alert state is saved after all" rb2.err &&
+	test $(wc -l <alerts2.jsonl) = 2 &&
+	test_expect_code 1 env CI_STATE_DIR=$TRASH/st2 ci-rollback \
+		--slack-webhook http://127.0.0.1:$p/a/slack \
+		--webhook http://127.0.0.1:$p/a/hook --alert-attempts 1 <failed2.json >rb3.json 2>rb3.err &&
+	test $(wc -l <alerts2.jsonl) = 2
+'
+
 test_done

@@ -105,6 +105,13 @@ test_expect_success '--wait honours Retry-After: no more than one request a seco
 	smoke_json w429.json "s[\"wait\"][\"attempts\"] == $n"
 '
 
+test_expect_success '--wait: a Retry-After past the timeout ends the wait at once, saying so' '
+	proxy_rules proxy "[{\"action\": \"status\", \"status\": 503, \"retry_after\": \"3600\"}]" &&
+	test_expect_code 1 ci-smoke --new --wait $base/health --wait-timeout 30s -v base=$base health.hurl >wlong.json 2>wlong.err &&
+	smoke_json wlong.json "\"it asks to retry after 1h, past the timeout; 1 attempt; last: HTTP 503)\" in s[\"reason\"]" &&
+	smoke_json wlong.json "s[\"wait\"][\"attempts\"] == 1"
+'
+
 test_expect_success '... and is ready once the answer is 2xx' '
 	proxy_rules proxy "[{\"action\": \"status\", \"status\": 429, \"retry_after\": \"1\", \"times\": 1}]" &&
 	ci-smoke --new --wait $base/health --wait-timeout 30s -v base=$base health.hurl >w429ok.json 2>w429ok.err &&

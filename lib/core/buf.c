@@ -292,3 +292,59 @@ mem_find(const void *h, size_t hn, const void *n, size_t nn)
 		return h;
 	return memmem(h, hn, n, nn);
 }
+
+size_t
+utf8_len(const void *p, size_t avail)
+{
+	const unsigned char *s = p;
+	unsigned char c, lo = 0x80, hi = 0xbf;
+	size_t n, i;
+
+	if (avail == 0)
+		return 0;
+	c = s[0];
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf)
+		n = 2;
+	else if (c >= 0xe0 && c <= 0xef) {
+		n = 3;
+		if (c == 0xe0)
+			lo = 0xa0;	/* overlong */
+		else if (c == 0xed)
+			hi = 0x9f;	/* surrogates */
+	} else if (c >= 0xf0 && c <= 0xf4) {
+		n = 4;
+		if (c == 0xf0)
+			lo = 0x90;	/* overlong */
+		else if (c == 0xf4)
+			hi = 0x8f;	/* above U+10FFFF */
+	} else
+		return 0;
+	if (avail < n)
+		return 0;
+	if (s[1] < lo || s[1] > hi)
+		return 0;
+	for (i = 2; i < n; i++)
+		if (s[i] < 0x80 || s[i] > 0xbf)
+			return 0;
+	return n;
+}
+
+int
+buf_add_utf8_clean(struct buf *b, const void *p, size_t n)
+{
+	const char *s = p;
+	size_t i = 0, k;
+
+	while (i < n) {
+		if ((k = utf8_len(s + i, n - i)) == 0) {
+			buf_adds(b, "\xef\xbf\xbd");
+			i++;
+			continue;
+		}
+		buf_add(b, s + i, k);
+		i += k;
+	}
+	return b->failed ? -1 : 0;
+}

@@ -33,6 +33,12 @@ int buf_adds(struct buf *b, const char *s);
 int buf_addc(struct buf *b, int c);
 /* The UTF-8 bytes of code point cp (at most U+10FFFF; the caller checks). */
 int buf_add_utf8(struct buf *b, unsigned long cp);
+/* The n bytes at p, each byte that begins no valid UTF-8 sequence (RFC 3629:
+ * no overlong form, surrogate or code point past U+10FFFF) as U+FFFD. */
+int buf_add_utf8_clean(struct buf *b, const void *p, size_t n);
+/* The length (1-4) of the valid UTF-8 sequence at p, of at most avail
+ * bytes; 0 when it is none. */
+size_t utf8_len(const void *p, size_t avail);
 int buf_addf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int buf_vaddf(struct buf *b, const char *fmt, va_list ap);
 /* The contents as a string ("" when empty); borrowed. */

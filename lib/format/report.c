@@ -279,7 +279,14 @@ cov_warn(struct coverage *c, const char *fmt, ...)
 	va_start(ap, fmt);
 	msg = xvasprintf(fmt, ap);
 	va_end(ap);
-	c->warnings = strv_push(c->warnings, msg);
+	/* names from the file, cut at 64 bytes: keep the document UTF-8 */
+	{
+		struct buf b = BUF_INIT;
+
+		buf_add_utf8_clean(&b, msg, strlen(msg));
+		c->warnings = strv_push(c->warnings, buf_str(&b));
+		buf_free(&b);
+	}
 	free(msg);
 }
 
@@ -304,12 +311,17 @@ static char *
 blank_around(const char *text, size_t len, char open, char close, const char *what,
     const char *name, struct coverage *c)
 {
-	const char *end = text + len, *a, *z, *p, *nl;
+	const char *end = text + len, *a, *z, *p, *nl, *bom;
 	int before = 0, after = 0, first_after;
 	char *t;
 
-	/* a: the start of the first line whose first non-blank byte is open */
-	for (a = text; a < end; a = nl + 1) {
+	/* a: the start of the first line whose first non-blank byte is open
+	 * (after a byte order mark, which the XML reader skips) */
+	a = text;
+	if (len >= 3 && !memcmp(text, "\xef\xbb\xbf", 3))
+		a += 3;
+	bom = a;
+	for (; a < end; a = nl + 1) {
 		for (p = a; p < end && (*p == ' ' || *p == '\t' || *p == '\r'); p++)
 			;
 		if (p < end && *p == open)
@@ -343,7 +355,7 @@ blank_around(const char *text, size_t len, char open, char close, const char *wh
 	t = xmalloc(len + 1);
 	memcpy(t, text, len);
 	t[len] = '\0';
-	for (p = text; p < a; p++)
+	for (p = bom; p < a; p++)	/* the mark stays where the reader looks */
 		if (*p != '\n')
 			t[p - text] = ' ';
 	for (p = z; p < end; p++)

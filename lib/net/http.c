@@ -661,6 +661,18 @@ http_wait(struct http_wait *w, struct err *e)
 			sleep_ms(delay, w->stop);
 			continue;
 		}
+		/* the service asks for more time than is left: say so now
+		 * rather than sleep out the timeout knowing the end */
+		if (ra >= 0 && ra >= left && left > 0) {
+			char d2[32];
+
+			format_duration(w->timeout_ms - left, d, sizeof(d));
+			format_duration(ra, d2, sizeof(d2));
+			err_set(e, EX_FAIL, "'%s' was not ready after %s (it asks to retry after %s, "
+			    "past the timeout; %d attempt%s; last: %s)", shown, d, d2, w->attempts,
+			    w->attempts == 1 ? "" : "s", last);
+			break;
+		}
 		/*
 		 * No time for another attempt (a Retry-After may ask for more
 		 * than is left): wait out the time rather than make an attempt

@@ -1282,7 +1282,9 @@ reg_host_ping(struct registry *r, struct host *h, struct err *e)
 			goto fail;
 	}
 	if (x.resp.status == 200) {
-		h->auth = AUTH_NONE;
+		/* open, unless it took the credentials a HEAD learnt it wants */
+		if (!x.auth_hdr)
+			h->auth = AUTH_NONE;
 	} else if (x.resp.status != 401) {
 		char why[400];
 

@@ -48,31 +48,6 @@ alert_kind_parse(const char *name)
 
 /* ---- text ------------------------------------------------------------- */
 
-/* Length of the valid UTF-8 sequence at p (1-4), or 0 when it is not one. */
-static size_t
-utf8_len(const unsigned char *p)
-{
-	if (p[0] < 0x80)
-		return 1;
-	if (p[0] >= 0xC2 && p[0] <= 0xDF)
-		return (p[1] & 0xC0) == 0x80 ? 2 : 0;
-	if (p[0] >= 0xE0 && p[0] <= 0xEF) {
-		if ((p[1] & 0xC0) != 0x80 || (p[2] & 0xC0) != 0x80)
-			return 0;
-		if ((p[0] == 0xE0 && p[1] < 0xA0) || (p[0] == 0xED && p[1] >= 0xA0))
-			return 0;	/* overlong, or a surrogate */
-		return 3;
-	}
-	if (p[0] >= 0xF0 && p[0] <= 0xF4) {
-		if ((p[1] & 0xC0) != 0x80 || (p[2] & 0xC0) != 0x80 || (p[3] & 0xC0) != 0x80)
-			return 0;
-		if ((p[0] == 0xF0 && p[1] < 0x90) || (p[0] == 0xF4 && p[1] >= 0x90))
-			return 0;	/* overlong, or past U+10FFFF */
-		return 4;
-	}
-	return 0;
-}
-
 /*
  * Append at most max bytes of s: control characters become spaces (a
  * newline stays when keep_nl, a CR goes), bytes that are not UTF-8 become
@@ -83,10 +58,10 @@ static void
 add_clean(struct buf *b, const char *s, size_t max, int keep_nl)
 {
 	const unsigned char *p = (const unsigned char *)s;
-	size_t used = 0, n;
+	size_t used = 0, n, left = strlen(s);
 
 	while (*p) {
-		n = utf8_len(p);
+		n = utf8_len(p, left);
 		if (used + (n ? n : 1) > max) {
 			buf_adds(b, ELLIPSIS);
 			return;
@@ -103,6 +78,7 @@ add_clean(struct buf *b, const char *s, size_t max, int keep_nl)
 		}
 		used += n;
 		p += n;
+		left -= n;
 	}
 }
 

@@ -202,7 +202,8 @@ alert_state_save(const struct rollback_cmd *c, const char *app, const cJSON *j, 
 struct alert_record {
 	const struct rollback_cmd *c;
 	const char *app;
-	struct err io;		/* the first record that could not be saved */
+	struct err io;		/* the first record that could not be saved,
+				 * cleared when a later one is */
 	int saved;		/* the state as it stands is on disk */
 };
 
@@ -215,6 +216,10 @@ record_delivery(struct alert_record *rec, const cJSON *state)
 	if (!rec->saved && !rec->io.code) {
 		log_error("%s: a re-run may alert again", e.msg);
 		rec->io = e;
+	} else if (rec->saved && rec->io.code) {
+		/* the whole state is on disk now: no re-run alerts again */
+		log_info("the alert state is saved after all");
+		err_clear(&rec->io);
 	}
 }
 

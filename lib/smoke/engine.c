@@ -861,19 +861,12 @@ static int bytes_like(const struct sval *v);
 static int
 utf8_valid(const char *s, size_t n)
 {
-	size_t i = 0;
+	size_t i = 0, k;
 
 	while (i < n) {
-		unsigned char c = (unsigned char)s[i];
-		size_t k, len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 :
-		    (c >> 3) == 30 ? 4 : 0;
-
-		if (!len || i + len > n)
+		if ((k = utf8_len(s + i, n - i)) == 0)
 			return 0;
-		for (k = 1; k < len; k++)
-			if (((unsigned char)s[i + k] >> 6) != 2)
-				return 0;
-		i += len;
+		i += k;
 	}
 	return 1;
 }

@@ -334,5 +334,30 @@ main(void)
 	test_ring_basics();
 	test_ring_wrap();
 	test_ring_nul();
+	/* utf8_len, buf_add_utf8_clean, mem_find */
+	is_int((int)utf8_len("a", 1), 1, "utf8_len: ASCII");
+	is_int((int)utf8_len("\xc3\xa9", 2), 2, "utf8_len: two bytes");
+	is_int((int)utf8_len("\xc3\xa9", 1), 0, "utf8_len: cut short");
+	is_int((int)utf8_len("\xe2\x82\xac", 3), 3, "utf8_len: three bytes");
+	is_int((int)utf8_len("\xf0\x9f\x98\x80", 4), 4, "utf8_len: four bytes");
+	is_int((int)utf8_len("\xc0\xaf", 2), 0, "utf8_len: overlong refused");
+	is_int((int)utf8_len("\xed\xa0\x80", 3), 0, "utf8_len: surrogate refused");
+	is_int((int)utf8_len("\xf4\x90\x80\x80", 4), 0, "utf8_len: past U+10FFFF refused");
+	is_int((int)utf8_len("", 0), 0, "utf8_len: nothing");
+	{
+		struct buf b = BUF_INIT;
+
+		buf_add_utf8_clean(&b, "a\377b\xc3", 4);
+		is_str(buf_str(&b), "a\xef\xbf\xbd" "b\xef\xbf\xbd", "buf_add_utf8_clean: bad bytes and a cut end become U+FFFD");
+		buf_free(&b);
+	}
+	{
+		static const char h[] = "abcabcabd\0xyz";
+
+		ok(mem_find(h, sizeof(h) - 1, "abd", 3) == h + 6, "mem_find: found past a near miss");
+		ok(mem_find(h, sizeof(h) - 1, "xyz", 3) == h + 10, "mem_find: past a NUL");
+		ok(mem_find(h, sizeof(h) - 1, "abe", 3) == NULL, "mem_find: missing");
+		ok(mem_find(h, 3, "", 0) == h, "mem_find: the empty needle is at the start");
+	}
 	return done_testing();
 }

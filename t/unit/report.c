@@ -633,6 +633,28 @@ test_cobertura(void)
 	rc = cov_text("<coverage line-rate='0.5'>", COV_COBERTURA, &c);
 	like(E.msg, "document ends inside element 'coverage'", "cobertura: truncated");
 
+	/* A byte order mark (as .NET tools write): no line is captured output. */
+	rc = cov_text("\xef\xbb\xbf<?xml version='1.0'?>\n<coverage lines-valid='1' "
+	    "lines-covered='1'/>\n", COV_COBERTURA, &c);
+	ok(rc == 0 && c.warnings == NULL, "cobertura: a BOM on line 1 is no skipped line");
+	rc = cov_text("\xef\xbb\xbf<?xml version='1.0'?><coverage lines-valid='1' lines-covered='1'>\n"
+	    "<packages/>\n</coverage>\ndone\n", COV_COBERTURA, &c);
+	ok(rc == 0 && c.lines_total == 1, "cobertura: a BOM and the root on line 1, junk after: "
+	    "parses (%s)", E.msg);
+	WARNINGS_ARE(&c, "x:4: skipped 1 line after the XML (not part of the report)",
+	    "... warned about the line after only");
+	/* Names from the file in the warnings: the document stays UTF-8. */
+	rc = cov_text("<coverage lines-valid='1' lines-covered='1'><x\377/></coverage>",
+	    COV_COBERTURA, &c);
+	ok(rc == 0 && c.warnings && strstr(c.warnings[0], "x\xef\xbf\xbd'") != NULL,
+	    "cobertura: a name that is not UTF-8 is warned with U+FFFD: %s",
+	    c.warnings ? c.warnings[0] : "none");
+	rc = cov_text("<coverage lines-valid='1' lines-covered='1'><"
+	    "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\xc3\xa9/></coverage>",
+	    COV_COBERTURA, &c);
+	ok(rc == 0 && c.warnings && strstr(c.warnings[0], "xxx\xef\xbf\xbd'") != NULL,
+	    "cobertura: a name cut inside a character ends in U+FFFD");
+
 	rc = cov_text("gcovr 7.2\nwriting coverage.xml\n\n<?xml version='1.0'?>\n"
 	    "<coverage lines-valid='4' lines-covered='3' branches-valid='0' branches-covered='0'>\n"
 	    "<sources><source>.</source></sources><meta tool='x'><a/></meta>\n"

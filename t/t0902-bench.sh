@@ -106,6 +106,56 @@ test_expect_success 'records of another type are skipped' '
 	test_grep "^| a | 1 | b | 2 | 0.50 | s |  |$" actual
 '
 
+test_expect_success '--scale records points, printed in a table of their own' '
+	BENCH_ROWS=$PWD/curve "$BENCH" --scale "build, wall" 1 "1000 files" 1200 ms &&
+	BENCH_ROWS=$PWD/curve "$BENCH" --scale "build, wall" 4 "4000 files" 4500 ms &&
+	BENCH_ROWS=$PWD/curve "$BENCH" --scale "build, wall" 16 "16000 files" 24000 ms &&
+	BENCH_ROWS=$PWD/curve "$BENCH" --scale "push | RSS" 1 "1 layer" 12.5 MiB &&
+	BENCH_ROWS=$PWD/curve "$BENCH" --scale "push | RSS" 50 "50 layers" 12.5 MiB &&
+	printf "scale\t%s\t%s\t%s\t%s\t%s\n" >expect \
+		"build, wall" 1 "1000 files" 1200 ms \
+		"build, wall" 4 "4000 files" 4500 ms \
+		"build, wall" 16 "16000 files" 24000 ms \
+		"push | RSS" 1 "1 layer" 12.5 MiB \
+		"push | RSS" 50 "50 layers" 12.5 MiB &&
+	test_cmp expect curve &&
+	"$BENCH" --table curve >report &&
+	sed -n "/^## How cost grows/,\$p" report >actual &&
+	cat >expect <<-\EOF &&
+	## How cost grows
+
+	| series | input | step | ci-tools | unit | x the first | per unit of input, x the first |
+	| --- | --- | ---: | ---: | --- | ---: | ---: |
+	| build, wall | 1000 files | 1 | 1200 | ms | 1.00 | 1.00 |
+	| build, wall | 4000 files | 4 | 4500 | ms | 3.75 | 0.94 |
+	| build, wall | 16000 files | 16 | 24000 | ms | 20.00 | 1.25 |
+	| push \| RSS | 1 layer | 1 | 12.5 | MiB | 1.00 | 1.00 |
+	| push \| RSS | 50 layers | 50 | 12.5 | MiB | 1.00 | 0.02 |
+	EOF
+	test_cmp expect actual &&
+	test_grep "^| no figure |" report &&
+	table rows >actual &&
+	test_grep ! "How cost grows" actual
+'
+
+test_expect_success 'a bad scale record is refused, naming its line' '
+	test_expect_code 2 env BENCH_ROWS=$PWD/bad "$BENCH" --scale "" 1 x 2 ms 2>err &&
+	test_grep "^bench: a scale record needs a series" err &&
+	test_expect_code 2 env BENCH_ROWS=$PWD/bad "$BENCH" --scale s 1 x 2 2>err &&
+	test_grep "^usage: scripts/bench" err &&
+	! test -e bad &&
+	printf "scale\ts\t1\tx\t2\tms\nscale\ts\t0\tx\t2\tms\n" >zero &&
+	test_expect_code 2 bench --table zero >out 2>err &&
+	test_grep "^bench: zero:2: a scale record needs a series, a step above 0 and a number, not .s., .0., .2.$" err &&
+	! test -s out &&
+	printf "scale\ts\t1\tx\tfast\tms\n" >word &&
+	test_expect_code 2 bench --table word 2>err &&
+	test_grep "^bench: word:1: a scale record needs a series, a step above 0 and a number" err &&
+	printf "scale\ts\t1\tx\n" >short &&
+	test_expect_code 2 bench --table short 2>err &&
+	test_grep "^bench: short:1: a scale record needs 5 fields, not 3$" err
+'
+
 # A tree of our own: scripts/bench beside two benchmarks of the test's,
 # and a Makefile that builds nothing.
 test_expect_success 'the runner: its rows and a failed bench in the table, reports on stderr' '

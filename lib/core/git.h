@@ -11,7 +11,9 @@
  *     own message when it fails (a shallow clone, a bad revision);
  *   - gitx_each(): output of any size (a file list, a diff), streamed as
  *     records, each at most GIT_RECORD_MAX bytes.
- * Outside a work tree every git_source field stays NULL.  The repository
+ * Outside a work tree every git_source field stays NULL; with no ".git"
+ * in the current directory or above it (and neither GIT_DIR nor
+ * GIT_WORK_TREE set), git is not even run.  The repository
  * URL has any user:password part removed before it is stored, so a token
  * in a remote URL never reaches the document.  struct git_source and
  * struct gitx own their strings.

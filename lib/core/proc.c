@@ -9,6 +9,14 @@
  * ENOEXEC fallback to sh).  The PATH searched is the one of the child's
  * environment, as if the pairs had been set with setenv() before execvp().
  *
+ * The child is made with vfork(): it borrows our memory until it execs
+ * or exits, so starting a job costs no copy of our page tables (a fork
+ * of this process cost a job more than the job itself: 50 trivial jobs
+ * ran at twice the time of make -j2).  That is safe because the child
+ * only makes the calls above on what was prepared before, never returns
+ * from child_run(), and runs with every signal blocked until it has reset
+ * their handlers, so none of ours runs on our memory in its place.
+ *
  * The child reports a failed chdir or exec through a close-on-exec pipe
  * (EOF there means exec succeeded).  SIGCHLD wakes proc_poll() through a
  * self-pipe; when another handler owns SIGCHLD, proc_poll() falls back to
@@ -613,7 +621,7 @@ proc_start(struct proc *p, const struct proc_spec *spec, struct err *e)
 	/* No handler of ours may run in the child before it resets them. */
 	sigfillset(&all);
 	sigprocmask(SIG_BLOCK, &all, &saved);
-	pid = fork();
+	pid = vfork();
 	if (pid == 0)
 		child_run(&l, spec);
 	if (pid == -1) {

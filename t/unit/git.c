@@ -3,6 +3,9 @@
  * gitx_each with any number of arguments, statuses, messages, records)
  * and lib/core/log (the error record).
  */
+#include <sys/stat.h>
+
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -174,6 +177,31 @@ main(void)
 	ok(git_source_read(&gs, &e) == -1, "outside a work tree: an error");
 	like(e.msg, "not inside a git work tree", "saying so");
 	git_source_free(&gs);
+	{
+		/* No .git here or above: git is not even run (no PATH finds it). */
+		char *path = xstrdup(getenv("PATH"));
+
+		setenv("PATH", "/nonexistent", 1);
+		ok(git_source_read(&gs, &e) == -1, "no .git up the tree: an error");
+		like(e.msg, "not inside a git work tree", "without running git");
+		git_source_free(&gs);
+		ok(!gitx_in_work_tree(), "gitx_in_work_tree says no too");
+		setenv("GIT_DIR", dir, 1);
+		ok(git_source_read(&gs, &e) == -1, "GIT_DIR set: git is asked");
+		like(e.msg, "cannot run git", "and found missing");
+		git_source_free(&gs);
+		unsetenv("GIT_DIR");
+		ok(mkdir("sub", 0755) == 0 && mkdir("sub/dir", 0755) == 0 &&
+		    close(open(".git", O_WRONLY | O_CREAT, 0644)) == 0, "setup: a .git above");
+		ok(chdir("sub/dir") == 0, "setup: two levels below it");
+		ok(git_source_read(&gs, &e) == -1, "a .git above: git is asked");
+		like(e.msg, "cannot run git", "and found missing");
+		git_source_free(&gs);
+		ok(chdir("../..") == 0 && rmdir("sub/dir") == 0 && rmdir("sub") == 0 &&
+		    unlink(".git") == 0, "cleanup");
+		setenv("PATH", path, 1);
+		free(path);
+	}
 
 	ok(sh("git init -q -b main . && git remote add origin https://u:p4ss@example.com/r.git") == 0,
 	    "setup: an empty repository");

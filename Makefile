@@ -9,6 +9,9 @@ BINDIR   = $(PREFIX)/bin
 MANDIR   = $(PREFIX)/share/man
 PKG_CONFIG = pkg-config
 PKGS     = libcurl libcjson libarchive libssl libcrypto zlib libxml-2.0
+# libcurl is compiled against but not linked: lib/net/curl-load.c opens it
+# when a tool first needs it (its forty libraries are most of a start-up).
+LINKPKGS = $(filter-out libcurl,$(PKGS))
 
 CC       = cc
 CFLAGS   = -O2 -g
@@ -16,7 +19,8 @@ WARN     = -Wall -Wextra -Wshadow -Wmissing-prototypes -Wstrict-prototypes \
            -Wformat=2 -Wno-format-nonliteral -Wvla
 STD      = -std=c99 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -pthread
 PKG_CFLAGS != $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null || echo -I/usr/include/cjson -I/usr/include/libxml2
-PKG_LIBS   != $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null || echo -lcurl -lcjson -larchive -lssl -lcrypto -lz -lxml2
+PKG_LIBS   != $(PKG_CONFIG) --libs $(LINKPKGS) 2>/dev/null || echo -lcjson -larchive -lssl -lcrypto -lz -lxml2
+PKG_LIBS   += -ldl
 
 # CI=true makes every warning an error; SANITIZE=1 builds with ASan+UBSan.
 WERROR_  =
@@ -26,8 +30,7 @@ SAN_     =
 SAN_0    =
 SAN_1    = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 ALLCFLAGS = $(STD) $(WARN) $(WERROR_$(CI)) $(SAN_$(SANITIZE)) $(PKG_CFLAGS) -Ilib $(CFLAGS)
-# --as-needed: each tool depends only on the libraries it calls (ci-gate
-# loads no libcurl, whose own dependencies are most of a start-up).
+# --as-needed: each tool depends only on the libraries it calls.
 ALLLDFLAGS = -pthread -Wl,--as-needed $(SAN_$(SANITIZE)) $(LDFLAGS)
 
 TOOLS    = $(patsubst cmd/%.c,%,$(wildcard cmd/ci-*.c))

@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <curl/curl.h>
 
 #include "core/buf.h"
 #include "core/log.h"
@@ -15,6 +14,7 @@
 #include "format/html.h"
 #include "image/job.h"
 #include "image/layer.h"
+#include "net/curl-load.h"
 #include "net/registry.h"
 
 struct options {
@@ -295,8 +295,8 @@ main(int argc, char **argv)
 	if (rc < 0 && o.dry_run) {
 		rc = dry_run(&o);
 	} else if (rc < 0) {
-		/* ADD fetches URLs; the registry client inits too, harmlessly. */
-		curl_global_init(CURL_GLOBAL_DEFAULT);
+		/* libcurl is loaded when first needed (FROM, ADD URL, --push):
+		 * net/curl-load.h. */
 		rc = stage_run(&st, build, &o);
 		curl_global_cleanup();
 	}

@@ -11,12 +11,11 @@
 #include <unistd.h>
 #include <sys/ioctl.h>
 
-#include <curl/curl.h>
-
 #include "core/log.h"
 #include "core/stage.h"
 #include "core/timeutil.h"
 #include "format/html.h"
+#include "net/curl-load.h"
 #include "rollout/rollout.h"
 
 enum {
@@ -332,7 +331,6 @@ main(int argc, char **argv)
 	}
 	rc = parse_args(&st, argc, argv, &f, &c);
 	if (rc < 0 && (rc = apply_flags(&st, &f, &c)) == 0) {
-		curl_global_init(CURL_GLOBAL_DEFAULT);
 		if (f.slot) {
 			if (!c.spec.app)
 				rc = stage_usage_error(&st, "--slot needs the app: --app NAME or a spec");

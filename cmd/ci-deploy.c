@@ -9,12 +9,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <curl/curl.h>
-
 #include "core/log.h"
 #include "core/pipeline.h"
 #include "core/stage.h"
 #include "format/html.h"
+#include "net/curl-load.h"
 #include "net/http.h"
 #include "release/deploy.h"
 
@@ -84,7 +83,8 @@ parse_args(struct stage *st, int argc, char **argv, struct deploy_cmd *c)
 		return stage_usage_error(st, "--to '%s': expected 1 to %d letters, digits, '_' "
 		    "or '-'", c->env, DEPLOY_ENV_MAX);
 	if (c->wait_url && http_url_check(c->wait_url, "http,https", &ue) < 0)
-		return stage_usage_error(st, "--wait: %s", ue.msg);
+		return ue.code == EX_SERVICE ? err_report(&ue) :
+		    stage_usage_error(st, "--wait: %s", ue.msg);
 	if (optind >= argc)
 		return stage_usage_error(st, "no command: give it after --, as in "
 		    "'ci-deploy --to %s -- ./deploy.sh'", c->env);
@@ -112,7 +112,6 @@ main(int argc, char **argv)
 		snprintf(verb, sizeof(verb), "deploying to %s", c.env);
 		st.name = name;
 		st.verb = verb;
-		curl_global_init(CURL_GLOBAL_DEFAULT);
 		rc = stage_run(&st, deploy_work, &c);
 		curl_global_cleanup();
 	}

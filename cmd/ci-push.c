@@ -15,6 +15,7 @@
 #include "core/stage.h"
 #include "core/timeutil.h"
 #include "format/html.h"
+#include "net/curl-load.h"
 #include "net/registry.h"
 #include "oci/oci.h"
 #include "oci/ref.h"
@@ -367,8 +368,10 @@ main(int argc, char **argv)
 	memset(&o, 0, sizeof(o));
 	registry_opts_init(&o.ro);
 	rc = parse_args(&st, argc, argv, &o);
-	if (rc < 0)
+	if (rc < 0) {
 		rc = stage_run(&st, push, &o);
+		curl_global_cleanup();
+	}
 	stage_free(&st);
 	registry_opts_free(&o.ro);
 	strv_free(o.tags);

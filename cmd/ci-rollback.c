@@ -10,10 +10,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <curl/curl.h>
-
 #include "core/log.h"
 #include "core/stage.h"
+#include "net/curl-load.h"
 #include "net/http.h"
 #include "format/html.h"
 #include "gate/block.h"
@@ -226,7 +225,8 @@ parse_args(struct stage *st, int argc, char **argv, struct rollback_cmd *c,
 
 		for (i = 0; i < sizeof(urls) / sizeof(urls[0]); i++)
 			if (urls[i].url && http_url_check(urls[i].url, urls[i].schemes, &e) < 0)
-				return stage_usage_error(st, "%s: %s", urls[i].opt, e.msg);
+				return e.code == EX_SERVICE ? err_report(&e) :
+				    stage_usage_error(st, "%s: %s", urls[i].opt, e.msg);
 	}
 	if (ro->password_stdin && *action == ACT_PIPELINE)
 		return stage_usage_error(st, "--password-stdin: standard input carries the document; "
@@ -269,7 +269,6 @@ main(int argc, char **argv)
 			snprintf(from, sizeof(from), "ci-rollback@%s", host);
 			c.email_from = from;
 		}
-		curl_global_init(CURL_GLOBAL_DEFAULT);
 		switch (action) {
 		case ACT_STATUS:
 			rc = rollback_status(&c, stdout, &e) < 0 ? err_report(&e) : 0;

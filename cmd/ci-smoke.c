@@ -8,13 +8,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <curl/curl.h>
-
 #include "core/log.h"
 #include "core/size.h"
 #include "core/stage.h"
 #include "core/timeutil.h"
 #include "format/html.h"
+#include "net/curl-load.h"
 #include "net/http.h"
 #include "smoke/run.h"
 
@@ -142,7 +141,8 @@ parse_args(struct stage *st, int argc, char **argv, struct smoke_cmd *o, int *dr
 			struct err ue = { 0, "" };
 
 			if (http_url_check(optarg, "http,https", &ue) < 0)
-				rc = stage_usage_error(st, "--wait: %s", ue.msg);
+				rc = ue.code == EX_SERVICE ? err_report(&ue) :
+				    stage_usage_error(st, "--wait: %s", ue.msg);
 			o->wait_url = optarg;
 			break;
 		}
@@ -177,7 +177,6 @@ main(int argc, char **argv)
 	smoke_cmd_init(&o);
 	rc = parse_args(&st, argc, argv, &o, &dry_run);
 	if (rc < 0) {
-		curl_global_init(CURL_GLOBAL_DEFAULT);
 		if (dry_run) {
 			rc = smoke_dry_run(&o, stdout, &e) < 0 ? err_report(&e) : EX_PASS;
 		} else {

@@ -1183,13 +1183,17 @@ fetch_url(struct builder *b, const struct df_inst *in, const char *url, const ch
 	struct http_opts ho;
 	struct http_response resp = HTTP_RESPONSE_INIT;
 	char *shown = url_redact(url), got[OCI_DIGEST_SIZE];
-	CURL *c;
+	CURL *c = NULL;
 	int rc = -1;
 
 	memset(&ho, 0, sizeof(ho));
 	ho.follow = 1;
 	ho.body_max = ADD_URL_MAX;
 	ho.stall_ms = 60000;
+	if (curl_load(b->e) < 0) {
+		builder_prefix(b, in);
+		goto out;
+	}
 	if (!(c = http_easy(&ho, &resp))) {
 		builder_err(b, in, EX_INTERNAL, "ADD '%s': cannot set up libcurl", shown);
 		goto out;

@@ -125,8 +125,15 @@ http_url_check(const char *url, const char *schemes, struct err *e)
 {
 	struct http_url u;
 	struct buf want = BUF_INIT;
-	char *shown = url_redact(url), *list = xstrdup(schemes), *tok, *save = NULL;
-	int ok = 0, parsed = http_url_parse(url, &u) == 0;
+	char *shown, *list, *tok, *save = NULL;
+	int ok = 0, parsed;
+
+	/* libcurl parses it: without libcurl, say that, not "not a URL". */
+	if (curl_load(e) < 0)
+		return -1;
+	shown = url_redact(url);
+	list = xstrdup(schemes);
+	parsed = http_url_parse(url, &u) == 0;
 
 	/* "http,https": "an http or https URL". */
 	for (tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
@@ -412,9 +419,17 @@ http_urlencode(const char *s)
 	/* Since libcurl 7.82 the handle is not needed. */
 	char *enc = curl_easy_escape(NULL, s, 0), *out;
 
-	/* It fails only when memory runs out: the x* allocators' policy. */
-	if (!enc)
+	/*
+	 * It fails only when memory runs out (the x* allocators' policy) or
+	 * when libcurl cannot be loaded, which the callers' entry points have
+	 * ruled out (curl_load()).
+	 */
+	if (!enc) {
+		struct err e = { 0, "" };
+
+		log_error("cannot percent-encode: %s", curl_load(&e) < 0 ? e.msg : "out of memory");
 		abort();
+	}
 	out = xstrdup(enc);
 	/* The value may be a secret (a refresh token in a form body). */
 	memset(enc, 0, strlen(enc));
@@ -608,6 +623,11 @@ http_wait(struct http_wait *w, struct err *e)
 
 	w->attempts = 0;
 	w->status = 0;
+	if (curl_load(e) < 0) {
+		free(shown);
+		free(last);
+		return -1;
+	}
 	for (;;) {
 		struct http_response resp = HTTP_RESPONSE_INIT;
 		struct http_opts ho;

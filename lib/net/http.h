@@ -18,7 +18,7 @@
 
 #include <signal.h>
 #include <stddef.h>
-#include <curl/curl.h>
+#include "net/curl-load.h"
 
 #include "core/buf.h"
 #include "core/log.h"
@@ -170,7 +170,8 @@ int http_ca_file_check(const char *path, struct err *e);
 /*
  * A URL an option names, checked before anything is sent: absolute, its
  * scheme one of the comma-separated schemes ("http,https").  -1 with e
- * set (EX_USAGE_, the URL shown without its userinfo) when it is not.
+ * set (EX_USAGE_, the URL shown without its userinfo) when it is not, or
+ * (EX_SERVICE) when libcurl, which parses it, cannot be loaded.
  */
 int http_url_check(const char *url, const char *schemes, struct err *e);
 

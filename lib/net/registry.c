@@ -315,7 +315,6 @@ registry_new(const struct registry_opts *o)
 {
 	struct registry *r = xcalloc(1, sizeof(*r));
 
-	curl_global_init(CURL_GLOBAL_DEFAULT);
 	r->o = o;
 	r->ho.ca_file = o->ca_file;
 	r->ho.connect_timeout_ms = 10000;
@@ -344,7 +343,6 @@ registry_free(struct registry *r)
 		curl_multi_cleanup(r->multi);
 	blobcache_free(&r->cache);
 	free(r);
-	curl_global_cleanup();
 }
 
 int
@@ -704,6 +702,8 @@ xfer_start(struct xfer *x, struct err *e)
 			ho.max_time_ms = left;
 		}
 	}
+	if (curl_load(e) < 0)
+		return -1;
 	c = x->c = http_easy(&ho, &x->resp);
 	if (!c)
 		return err_set(e, EX_INTERNAL, "cannot create a curl handle");

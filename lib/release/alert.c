@@ -1066,6 +1066,14 @@ alert_send(const struct alert_target *t, const struct alert_event *ev0, struct a
 		snprintf(r->error, sizeof(r->error), "%s: no URL", name);
 		return -1;
 	}
+	{
+		struct err le = { 0, "" };
+
+		if (curl_load(&le) < 0) {
+			snprintf(r->error, sizeof(r->error), "%s: %s", name, le.msg);
+			return -1;
+		}
+	}
 	secrets_of(&sec, url, t->routing_key);
 	shown = alert_url_shown(url);
 	j.t = t;

@@ -119,7 +119,8 @@ struct alert_result {
 /*
  * Deliver ev to t.  Returns 0 when delivered, -1 when not (r says why:
  * a bad target, such as a missing URL or routing key, fails with
- * attempts 0).  Never exits, never prints; needs curl_global_init().
+ * attempts 0, as does a libcurl that cannot be loaded: net/curl-load.h).
+ * Never exits, never prints.
  */
 int alert_send(const struct alert_target *t, const struct alert_event *ev,
     struct alert_result *r);

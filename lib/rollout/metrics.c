@@ -301,6 +301,8 @@ prom_query(const struct rollout_metric *mt, const char *canary, const char *stab
 		err_prefix(e, "metric '%s': ca_file", mt->name);
 		return -1;
 	}
+	if (curl_load(e) < 0)
+		return err_prefix(e, "metric '%s'", mt->name);
 	q = rollout_subst(mt->query, names, values, 2);
 	enc = http_urlencode(q);
 	/* Credentials in the address are sent, never shown. */

@@ -2959,6 +2959,8 @@ smoke_run(const struct hurl_file *files, size_t nfiles, const struct smoke_opts 
 	res->files = xcalloc(nfiles ? nfiles : 1, sizeof(*res->files));
 	for (i = 0; i < nfiles; i++)
 		file_init(&res->files[i], &files[i]);
+	if (curl_load(e) < 0)
+		return -1;
 	if (!(m = curl_multi_init()))
 		return err_set(e, EX_INTERNAL, "cannot create a curl multi handle");
 	runs = xcalloc(nfiles ? nfiles : 1, sizeof(*runs));

@@ -771,7 +771,6 @@ out:
 int
 main(int argc, char **argv)
 {
-	curl_global_init(CURL_GLOBAL_DEFAULT);
 	test_slack_text();
 	test_pagerduty();
 	test_webhook();

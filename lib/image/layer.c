@@ -123,14 +123,23 @@ struct pgz_job {
 	int state;
 	unsigned long long seq;
 	int last;
-	unsigned char *in;
+	unsigned char *in;	/* DICT_SIZE bytes of room before it */
 	size_t inlen;
-	unsigned char *dict;
+	unsigned char *dict;	/* the dictionary, just before in */
 	size_t dictlen;
 	unsigned char *out;
 	size_t outlen, outcap;
 	unsigned long crc;
 	int zerr;
+};
+
+/* What q_deflate() allocates, kept from one block to the next. */
+struct qscratch {
+	uint32_t *head;		/* 1 << QHASH_BITS: position + 1 */
+	struct qtok *tok;
+	size_t tokcap;
+	unsigned char *buf;	/* dict and block side by side, when they are not */
+	size_t bufcap;
 };
 
 struct pgz {
@@ -139,7 +148,7 @@ struct pgz {
 	layer_sink_fn sink;
 	void *arg;
 
-	unsigned char *cur;		/* the block being filled */
+	unsigned char *cur;		/* the block being filled (room before, as in) */
 	size_t curlen;
 	unsigned char dict[DICT_SIZE];	/* the last 32 KiB before cur */
 	size_t dictlen;
@@ -158,6 +167,7 @@ struct pgz {
 	int quit;
 	z_stream inline_strm;		/* threads == 1 */
 	int inline_init;
+	struct qscratch inline_sc;
 };
 
 /* ---- level 1: our own quick deflate ------------------------------------
@@ -175,35 +185,65 @@ struct pgz {
 
 /*
  * The bit writer never writes past cap: a write that would sets full, and
- * the block is then void (the caller stores it, or fails).
+ * the block is then void (the caller stores it, or fails).  Bits gather in
+ * a 64-bit accumulator and leave it four bytes at a time, so that a code
+ * costs a shift and an or; the bytes are the same as one at a time.
  */
 struct bitw {
 	unsigned char *p;
 	size_t n, cap;
-	unsigned long long acc;
-	int bits;
+	uint64_t acc;
+	int bits;		/* in acc, below 32 between calls */
 	int full;
 };
 
-static void
-bw_put(struct bitw *w, unsigned long long v, int n)
+/* n <= 32 bits of v (nothing above them set). */
+static inline void
+bw_put(struct bitw *w, uint64_t v, int n)
 {
 	w->acc |= v << w->bits;
 	w->bits += n;
-	while (w->bits >= 8) {
-		if (w->n >= w->cap) {
+	if (w->bits >= 32) {
+		if (w->cap - w->n >= 4) {
+			unsigned char *o = w->p + w->n;
+
+			o[0] = (unsigned char)w->acc;
+			o[1] = (unsigned char)(w->acc >> 8);
+			o[2] = (unsigned char)(w->acc >> 16);
+			o[3] = (unsigned char)(w->acc >> 24);
+			w->n += 4;
+		} else {
 			w->full = 1;
-			w->acc = 0;
-			w->bits = 0;
-			return;
+			w->n = w->cap;
 		}
-		w->p[w->n++] = (unsigned char)w->acc;
+		w->acc >>= 32;
+		w->bits -= 32;
+	}
+}
+
+/* The whole bytes still in the accumulator. */
+static void
+bw_drain(struct bitw *w)
+{
+	while (w->bits >= 8) {
+		if (w->n >= w->cap)
+			w->full = 1;
+		else
+			w->p[w->n++] = (unsigned char)w->acc;
 		w->acc >>= 8;
 		w->bits -= 8;
 	}
 }
 
-/* Whole bytes, at a byte boundary. */
+static void
+bw_align(struct bitw *w)
+{
+	if (w->bits & 7)
+		bw_put(w, 0, 8 - (w->bits & 7));
+	bw_drain(w);
+}
+
+/* Whole bytes, at a byte boundary (after bw_align()). */
 static void
 bw_bytes(struct bitw *w, const void *p, size_t k)
 {
@@ -213,13 +253,6 @@ bw_bytes(struct bitw *w, const void *p, size_t k)
 	}
 	memcpy(w->p + w->n, p, k);
 	w->n += k;
-}
-
-static void
-bw_align(struct bitw *w)
-{
-	if (w->bits)
-		bw_put(w, 0, 8 - w->bits);
 }
 
 /* Fixed codes, already bit-reversed for LSB-first output. */
@@ -539,13 +572,13 @@ q_emit_tokens(struct bitw *w, const struct qtok *t, size_t nt, const struct qcod
 			bw_put(w, lc->code[t[i].val], lc->len[t[i].val]);
 		} else {
 			int ls = q_lsym[t[i].len], ds = q_dsym(t[i].val);
+			int ln = lc->len[257 + ls], dn = dc->len[ds];
 
-			bw_put(w, lc->code[257 + ls], lc->len[257 + ls]);
-			if (q_lextra[ls])
-				bw_put(w, t[i].len - q_lbase[ls], q_lextra[ls]);
-			bw_put(w, dc->code[ds], dc->len[ds]);
-			if (q_dextra[ds])
-				bw_put(w, t[i].val - q_dbase[ds], q_dextra[ds]);
+			/* Each code with its extra bits: one write each. */
+			bw_put(w, lc->code[257 + ls] |
+			    (uint64_t)(t[i].len - q_lbase[ls]) << ln, ln + q_lextra[ls]);
+			bw_put(w, dc->code[ds] |
+			    (uint64_t)(t[i].val - q_dbase[ds]) << dn, dn + q_dextra[ds]);
 		}
 	}
 	bw_put(w, lc->code[256], lc->len[256]);
@@ -558,38 +591,93 @@ q_bound(size_t n)
 	return n + 5 * (n / 65535 + 2) + 1024;
 }
 
+static void
+qscratch_free(struct qscratch *sc)
+{
+	free(sc->head);
+	free(sc->tok);
+	free(sc->buf);
+	memset(sc, 0, sizeof(*sc));
+}
+
+/* How many leading bytes of a and b agree, up to max. */
+static inline size_t
+q_match_len(const unsigned char *a, const unsigned char *b, size_t max)
+{
+	size_t len = 0;
+
+#if defined(__GNUC__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	/* Eight bytes at a time: the lowest set bit of the difference is
+	 * the first byte that differs. */
+	while (len + 8 <= max) {
+		uint64_t x, y;
+
+		memcpy(&x, a + len, 8);
+		memcpy(&y, b + len, 8);
+		if (x != y)
+			return len + ((size_t)__builtin_ctzll(x ^ y) >> 3);
+		len += 8;
+	}
+#endif
+	while (len < max && a[len] == b[len])
+		len++;
+	return len;
+}
+
 /*
  * Deflate in (matches may reach back into dict, the bytes before it) as
  * one block, final when last, into out.  Returns 0 and *outlen, or -1
- * when the block does not fit in cap: nothing is written past it.
+ * when the block does not fit in cap: nothing is written past it.  sc
+ * (NULL: allocated here) keeps the tables for the next call; a dict that
+ * lies just before in is used where it is.
  */
 static int
 q_deflate(const unsigned char *in, size_t inlen, const unsigned char *dict, size_t dictlen,
-    int last, unsigned char *out, size_t cap, size_t *outlen)
+    int last, unsigned char *out, size_t cap, size_t *outlen, struct qscratch *sc)
 {
 	size_t pos, end, base = dictlen, n, nt = 0;
 	unsigned lf[288] = { 0 }, df[30] = { 0 }, dyn_lf[288], dyn_df[30];
 	struct qcode fl, fd, dl, dd;
-	unsigned char *buf;
+	struct qscratch own;
+	const unsigned char *buf;
 	struct qtok *tok;
 	uint32_t *head;
 	struct bitw w;
 	int i, stored_chosen;
 
 	pthread_once(&q_once, q_init);
+	if (!sc) {
+		memset(&own, 0, sizeof(own));
+		sc = &own;
+	}
 	/* The dictionary and the block side by side, so that matches may
 	 * reach back into the dictionary. */
 	n = base + inlen;
-	buf = xmalloc(n + 8);
-	if (base)
-		memcpy(buf, dict, base);
-	if (inlen)
-		memcpy(buf + base, in, inlen);
-	memset(buf + n, 0, 8);
-	head = xcalloc((size_t)1 << QHASH_BITS, sizeof(*head));	/* position + 1 */
+	if (!base || dict + base == in) {
+		buf = in - base;
+	} else {
+		if (sc->bufcap < n) {
+			free(sc->buf);
+			sc->bufcap = n;
+			sc->buf = xmalloc(n);
+		}
+		memcpy(sc->buf, dict, base);
+		if (inlen)
+			memcpy(sc->buf + base, in, inlen);
+		buf = sc->buf;
+	}
+	if (!sc->head)
+		sc->head = xmalloc(((size_t)1 << QHASH_BITS) * sizeof(*sc->head));
+	head = sc->head;
+	memset(head, 0, ((size_t)1 << QHASH_BITS) * sizeof(*head));
 	for (pos = 0; pos + QMIN <= base; pos++)
 		head[q_hash(buf + pos)] = (uint32_t)pos + 1;
-	tok = xmalloc((inlen + 1) * sizeof(*tok));
+	if (sc->tokcap < inlen + 1) {
+		free(sc->tok);
+		sc->tokcap = inlen + 1;
+		sc->tok = xmalloc(sc->tokcap * sizeof(*sc->tok));
+	}
+	tok = sc->tok;
 
 	/* Pass 1: LZ77, one probe per position. */
 	end = n;
@@ -602,17 +690,12 @@ q_deflate(const unsigned char *in, size_t inlen, const unsigned char *dict, size
 
 			cand = head[h];
 			head[h] = (uint32_t)pos + 1;
-			if (cand && pos - (cand - 1) <= DICT_SIZE &&
-			    memcmp(buf + cand - 1, buf + pos, QMIN) == 0) {
-				const unsigned char *a = buf + cand - 1 + QMIN, *b = buf + pos + QMIN;
+			if (cand && pos - (cand - 1) <= DICT_SIZE) {
 				size_t max = end - pos < QMAX ? end - pos : QMAX;
 
-				len = QMIN;
-				while (len < max && *a == *b) {
-					a++;
-					b++;
-					len++;
-				}
+				len = q_match_len(buf + cand - 1, buf + pos, max);
+				if (len < QMIN)
+					len = 0;
 			}
 		}
 		if (len) {
@@ -724,14 +807,13 @@ q_deflate(const unsigned char *in, size_t inlen, const unsigned char *dict, size
 		}
 	}
 	*outlen = w.n;
-	free(tok);
-	free(head);
-	free(buf);
+	if (sc == &own)
+		qscratch_free(&own);
 	return w.full ? -1 : 0;
 }
 
 static int
-quick_job(struct pgz_job *j)
+quick_job(struct pgz_job *j, struct qscratch *sc)
 {
 	size_t need = q_bound(j->inlen);
 
@@ -741,7 +823,7 @@ quick_job(struct pgz_job *j)
 		j->out = xmalloc(need);
 	}
 	if (q_deflate(j->in, j->inlen, j->dict, j->dictlen, j->last, j->out, j->outcap,
-	    &j->outlen) < 0)
+	    &j->outlen, sc) < 0)
 		return -1;
 	j->crc = Z.crc32(Z.crc32(0L, Z_NULL, 0), j->in, (uInt)j->inlen);
 	return 0;
@@ -752,7 +834,7 @@ layer_deflate_quick(const void *in, size_t n, void *out, size_t cap)
 {
 	size_t len;
 
-	if (q_deflate(in, n, NULL, 0, 1, out, cap, &len) < 0)
+	if (q_deflate(in, n, NULL, 0, 1, out, cap, &len, NULL) < 0)
 		return -1;
 	return (long long)len;
 }
@@ -764,12 +846,12 @@ layer_deflate_bound(size_t n)
 }
 
 static int
-deflate_job(z_stream *s, struct pgz_job *j, int level)
+deflate_job(z_stream *s, struct qscratch *sc, struct pgz_job *j, int level)
 {
 	int rc;
 
 	if (level == 1)
-		return quick_job(j);
+		return quick_job(j, sc);
 	if (Z.deflateReset(s) != Z_OK)
 		return -1;
 	if (j->dictlen && Z.deflateSetDictionary(s, j->dict, (uInt)j->dictlen) != Z_OK)
@@ -804,8 +886,11 @@ static void *
 worker(void *arg)
 {
 	struct pgz *z = arg;
+	struct qscratch sc;
 	z_stream s;
 	int ok = strm_init(&s, z->level) == 0;
+
+	memset(&sc, 0, sizeof(sc));
 
 	pthread_mutex_lock(&z->mu);
 	for (;;) {
@@ -829,7 +914,7 @@ worker(void *arg)
 			break;
 		j->state = J_RUNNING;
 		pthread_mutex_unlock(&z->mu);
-		j->zerr = !ok || deflate_job(&s, j, z->level) < 0;
+		j->zerr = !ok || deflate_job(&s, &sc, j, z->level) < 0;
 		pthread_mutex_lock(&z->mu);
 		j->state = J_DONE;
 		pthread_cond_broadcast(&z->cv_done);
@@ -837,6 +922,7 @@ worker(void *arg)
 	pthread_mutex_unlock(&z->mu);
 	if (ok)
 		Z.deflateEnd(&s);
+	qscratch_free(&sc);
 	return NULL;
 }
 
@@ -870,14 +956,12 @@ pgz_new(int level, int threads, size_t block_size, layer_sink_fn sink, void *arg
 	z->block = block_size;
 	z->sink = sink;
 	z->arg = arg;
-	z->cur = xmalloc(block_size);
+	z->cur = (unsigned char *)xmalloc(DICT_SIZE + block_size) + DICT_SIZE;
 	z->crc = Z.crc32(0L, Z_NULL, 0);
 	z->cap = threads == 1 ? 1 : (size_t)threads * 4 + 2;
 	z->jobs = xcalloc(z->cap, sizeof(*z->jobs));
-	for (i = 0; i < z->cap; i++) {
-		z->jobs[i].in = xmalloc(block_size);
-		z->jobs[i].dict = xmalloc(DICT_SIZE);
-	}
+	for (i = 0; i < z->cap; i++)
+		z->jobs[i].in = (unsigned char *)xmalloc(DICT_SIZE + block_size) + DICT_SIZE;
 	pthread_mutex_init(&z->mu, NULL);
 	pthread_cond_init(&z->cv_work, NULL);
 	pthread_cond_init(&z->cv_done, NULL);
@@ -979,6 +1063,9 @@ submit(struct pgz *z, int last, struct err *e)
 	j->in = z->cur;
 	z->cur = tmp;
 	j->inlen = z->curlen;
+	/* The dictionary goes just before the block: the encoder reads
+	 * them as one. */
+	j->dict = j->in - z->dictlen;
 	memcpy(j->dict, z->dict, z->dictlen);
 	j->dictlen = z->dictlen;
 	j->last = last;
@@ -999,7 +1086,7 @@ submit(struct pgz *z, int last, struct err *e)
 	}
 	z->curlen = 0;
 	if (!z->tids) {
-		j->zerr = deflate_job(&z->inline_strm, j, z->level) < 0;
+		j->zerr = deflate_job(&z->inline_strm, &z->inline_sc, j, z->level) < 0;
 		j->state = J_DONE;
 		return drain(z, 0, e);
 	}
@@ -1072,12 +1159,14 @@ pgz_free(struct pgz *z)
 	if (z->inline_init)
 		Z.deflateEnd(&z->inline_strm);
 	for (i = 0; i < z->cap; i++) {
-		free(z->jobs[i].in);
-		free(z->jobs[i].dict);
+		if (z->jobs[i].in)
+			free(z->jobs[i].in - DICT_SIZE);
 		free(z->jobs[i].out);
 	}
 	free(z->jobs);
-	free(z->cur);
+	if (z->cur)
+		free(z->cur - DICT_SIZE);
+	qscratch_free(&z->inline_sc);
 	pthread_mutex_destroy(&z->mu);
 	pthread_cond_destroy(&z->cv_work);
 	pthread_cond_destroy(&z->cv_done);

@@ -131,6 +131,7 @@ struct pgz_job {
 	size_t outlen, outcap;
 	unsigned long crc;
 	int zerr;
+	int hashed;		/* its input and output are in the digests */
 };
 
 /* What q_deflate() allocates, kept from one block to the next. */
@@ -165,6 +166,11 @@ struct pgz {
 	pthread_mutex_t mu;
 	pthread_cond_t cv_work, cv_done;
 	int quit;
+	/* pgz_digest(): what goes in and what comes out, digested by the
+	 * threads in block order, one block at a time. */
+	struct sha256 *hin, *hout;
+	unsigned long long next_hash;
+	int hashing;
 	z_stream inline_strm;		/* threads == 1 */
 	int inline_init;
 	struct qscratch inline_sc;
@@ -882,6 +888,55 @@ strm_init(z_stream *s, int level)
 	    ZLIB_VERSION, (int)sizeof(z_stream)) == Z_OK ? 0 : -1;
 }
 
+/* A compressed job into the digests. */
+static void
+hash_job(struct pgz *z, struct pgz_job *j)
+{
+	if (z->hin)
+		sha256_update(z->hin, j->in, j->inlen);
+	if (z->hout && !j->zerr)
+		sha256_update(z->hout, j->out, j->outlen);
+	j->hashed = 1;
+}
+
+/*
+ * With z->mu held: digest the jobs that are compressed and next in
+ * order, unless another thread is at it.  The digests are sequential, so
+ * one thread hashes at a time, without the lock, while the others
+ * compress.
+ */
+static void
+hash_ready(struct pgz *z)
+{
+	while ((z->hin || z->hout) && !z->hashing && z->next_hash < z->next_seq) {
+		struct pgz_job *j = &z->jobs[z->next_hash % z->cap];
+
+		if (j->state != J_DONE)
+			break;
+		z->hashing = 1;
+		pthread_mutex_unlock(&z->mu);
+		hash_job(z, j);
+		pthread_mutex_lock(&z->mu);
+		z->next_hash++;
+		z->hashing = 0;
+		pthread_cond_broadcast(&z->cv_done);
+	}
+}
+
+/* Done, and digested when there are digests. */
+static int
+job_out_ready(const struct pgz *z, const struct pgz_job *j)
+{
+	return j->state == J_DONE && (j->hashed || !(z->hin || z->hout));
+}
+
+void
+pgz_digest(struct pgz *z, struct sha256 *in_hash, struct sha256 *out_hash)
+{
+	z->hin = in_hash;
+	z->hout = out_hash;
+}
+
 static void *
 worker(void *arg)
 {
@@ -917,6 +972,7 @@ worker(void *arg)
 		j->zerr = !ok || deflate_job(&s, &sc, j, z->level) < 0;
 		pthread_mutex_lock(&z->mu);
 		j->state = J_DONE;
+		hash_ready(z);
 		pthread_cond_broadcast(&z->cv_done);
 	}
 	pthread_mutex_unlock(&z->mu);
@@ -1005,6 +1061,8 @@ write_header(struct pgz *z, struct err *e)
 	static const unsigned char hdr[10] = { 0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff };
 
 	z->header_done = 1;
+	if (z->hout)
+		sha256_update(z->hout, hdr, sizeof(hdr));
 	return emit(z, hdr, sizeof(hdr), e);
 }
 
@@ -1022,9 +1080,9 @@ drain(struct pgz *z, int wait_all, struct err *e)
 		if (z->tids) {
 			pthread_mutex_lock(&z->mu);
 			if (wait_all)
-				while (j->state != J_DONE)
+				while (!job_out_ready(z, j))
 					pthread_cond_wait(&z->cv_done, &z->mu);
-			if (j->state != J_DONE) {
+			if (!job_out_ready(z, j)) {
 				pthread_mutex_unlock(&z->mu);
 				return 0;
 			}
@@ -1071,6 +1129,7 @@ submit(struct pgz *z, int last, struct err *e)
 	j->last = last;
 	j->seq = z->next_seq++;
 	j->zerr = 0;
+	j->hashed = 0;
 	/* The dictionary of the next block: the last 32 KiB so far. */
 	if (j->inlen >= DICT_SIZE) {
 		memcpy(z->dict, j->in + j->inlen - DICT_SIZE, DICT_SIZE);
@@ -1088,6 +1147,10 @@ submit(struct pgz *z, int last, struct err *e)
 	if (!z->tids) {
 		j->zerr = deflate_job(&z->inline_strm, &z->inline_sc, j, z->level) < 0;
 		j->state = J_DONE;
+		if (z->hin || z->hout) {
+			hash_job(z, j);
+			z->next_hash++;
+		}
 		return drain(z, 0, e);
 	}
 	pthread_mutex_lock(&z->mu);
@@ -1137,6 +1200,8 @@ pgz_finish(struct pgz *z, struct err *e)
 		trailer[4 + i] = (unsigned char)(isize >> (8 * i));
 	}
 	z->finished = 1;
+	if (z->hout)
+		sha256_update(z->hout, trailer, sizeof(trailer));
 	return emit(z, trailer, sizeof(trailer), e);
 }
 
@@ -1244,6 +1309,7 @@ struct wctx {
 	enum layer_compression comp;
 	struct err *e;
 	int failed;
+	int pgz_hashes;		/* the compressor digests the tar and the blob */
 	unsigned char *obuf;	/* output buffer for the file */
 	size_t olen;
 };
@@ -1276,7 +1342,8 @@ blob_sink(void *arg, const void *p, size_t n, struct err *e)
 {
 	struct wctx *w = arg;
 
-	sha256_update(&w->blob, p, n);
+	if (!w->pgz_hashes)
+		sha256_update(&w->blob, p, n);
 	w->blob_size += (long long)n;
 	if (n >= OBUF_SIZE) {
 		if (file_flush(w, e) < 0)
@@ -1327,7 +1394,8 @@ tar_out_cb(struct archive *a, void *client, const void *buf, size_t n)
 	(void)a;
 	if (w->failed)
 		return (la_ssize_t)n;	/* recorded, as zstd_out_cb() */
-	sha256_update(&w->diff, buf, n);
+	if (!w->pgz_hashes)
+		sha256_update(&w->diff, buf, n);
 	w->tar_size += (long long)n;
 	switch (w->comp) {
 	case LAYER_GZIP:
@@ -1512,6 +1580,9 @@ layer_write(struct layer_entry *v, size_t n, const struct layer_opts *o,
 		w.gz = pgz_new(o->level, o->threads, o->block_size, blob_sink, &w, e);
 		if (!w.gz)
 			goto out;
+		/* The digests on the compression threads: this one reads. */
+		pgz_digest(w.gz, &w.diff, &w.blob);
+		w.pgz_hashes = 1;
 	} else if (w.comp == LAYER_ZSTD && zstd_start(&w, o->level, e) < 0) {
 		goto out;
 	}

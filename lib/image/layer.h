@@ -102,6 +102,14 @@ struct pgz;
 struct pgz *pgz_new(int level, int threads, size_t block_size, layer_sink_fn sink,
     void *arg, struct err *e);
 int pgz_write(struct pgz *z, const void *p, size_t n, struct err *e);
+/*
+ * Digest what goes in (in_hash) and the whole gzip stream that comes out
+ * (out_hash), either may be NULL, on the compression threads, block after
+ * block in order, so that the caller's thread only feeds and writes.
+ * Call before the first pgz_write(); the digests are complete once
+ * pgz_finish() returns.
+ */
+void pgz_digest(struct pgz *z, struct sha256 *in_hash, struct sha256 *out_hash);
 /* Flush the last block and the trailer. */
 int pgz_finish(struct pgz *z, struct err *e);
 void pgz_free(struct pgz *z);

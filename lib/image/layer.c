@@ -2024,16 +2024,12 @@ layer_fcache_get(struct layer_fcache *c, const char *path, const struct stat *st
 	return x->digest;
 }
 
-void
-layer_fcache_put(struct layer_fcache *c, const char *path, const struct stat *st,
-    const char *digest)
+int
+layer_stat_recent(const struct stat *st)
 {
-	struct fc_ent *x;
 	struct timespec ts;
 	long long now, m, ct, window;
 
-	if (!c || strchr(path, '\n'))
-		return;
 	/* A file changed just now could change again within the same
 	 * timestamp: do not trust its stat data yet (git's racy-clean rule).
 	 * The window is 100 ms with nanosecond times, 2 s when the file
@@ -2044,7 +2040,16 @@ layer_fcache_put(struct layer_fcache *c, const char *path, const struct stat *st
 	ct = (long long)st->st_ctim.tv_sec * 1000000000LL + st->st_ctim.tv_nsec;
 	window = st->st_mtim.tv_nsec == 0 && st->st_ctim.tv_nsec == 0 ? 2000000000LL :
 	    100000000LL;
-	if (m >= now - window || ct >= now - window)
+	return m >= now - window || ct >= now - window;
+}
+
+void
+layer_fcache_put(struct layer_fcache *c, const char *path, const struct stat *st,
+    const char *digest)
+{
+	struct fc_ent *x;
+
+	if (!c || strchr(path, '\n') || layer_stat_recent(st))
 		return;
 	x = fc_insert(c, path);
 	if (fc_same(x, st) && !strcmp(x->digest, digest)) {
@@ -2134,14 +2139,11 @@ key_str(struct sha256 *h, const char *s)
 		sha256_update(h, s, len);
 }
 
-void
-layer_cache_key(const struct layer_entry *v, size_t n, const struct layer_opts *o,
-    char key[OCI_DIGEST_SIZE])
+/* The line of the compression settings both keys start with. */
+static void
+key_settings(struct sha256 *h, const char *what, const struct layer_opts *o)
 {
-	struct sha256 h;
 	char line[256];
-	size_t i;
-
 	int level = o->level;
 
 	/* The default level is a level: name it, so that both keys agree. */
@@ -2150,23 +2152,82 @@ layer_cache_key(const struct layer_entry *v, size_t n, const struct layer_opts *
 		    o->compression == LAYER_ZSTD ? LAYER_ZSTD_DEFAULT_LEVEL : 0;
 	if (o->compression == LAYER_NONE)
 		level = 0;
-	sha256_init(&h);
-	snprintf(line, sizeof(line), "ci-build layer 1 %d %d %zu\n", (int)o->compression,
+	snprintf(line, sizeof(line), "ci-build %s 1 %d %d %zu\n", what, (int)o->compression,
 	    level, o->compression == LAYER_GZIP ? (o->block_size ? o->block_size :
 	    LAYER_DEFAULT_BLOCK) : 0);
-	sha256_update(&h, line, strlen(line));
+	sha256_update(h, line, strlen(line));
+}
+
+/* What both keys say of an entry, but its content. */
+static void
+key_entry(struct sha256 *h, const struct layer_entry *le)
+{
+	char line[256];
+
+	snprintf(line, sizeof(line), "%d %o %lld %lld %lld %lld %u %u ", (int)le->type,
+	    le->mode, le->uid, le->gid, le->mtime, le->size, le->devmajor, le->devminor);
+	sha256_update(h, line, strlen(line));
+	key_str(h, le->path);
+	key_str(h, le->uname);
+	key_str(h, le->gname);
+	key_str(h, le->link);
+}
+
+void
+layer_cache_key(const struct layer_entry *v, size_t n, const struct layer_opts *o,
+    char key[OCI_DIGEST_SIZE])
+{
+	struct sha256 h;
+	size_t i;
+
+	sha256_init(&h);
+	key_settings(&h, "layer", o);
 	for (i = 0; i < n; i++) {
 		const struct layer_entry *le = &v[i];
 
-		snprintf(line, sizeof(line), "%d %o %lld %lld %lld %lld %u %u ", (int)le->type,
-		    le->mode, le->uid, le->gid, le->mtime, le->size, le->devmajor, le->devminor);
-		sha256_update(&h, line, strlen(line));
-		key_str(&h, le->path);
-		key_str(&h, le->uname);
-		key_str(&h, le->gname);
-		key_str(&h, le->link);
+		key_entry(&h, le);
 		key_str(&h, le->type == LE_FILE ? le->digest : "");
 		sha256_update(&h, "\n", 1);
 	}
 	sha256_final(&h, key);
 }
+
+int
+layer_stat_key(const struct layer_entry *v, size_t n, const struct stat *const *st,
+    const struct layer_opts *o, char key[OCI_DIGEST_SIZE])
+{
+	struct sha256 h;
+	char line[256];
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (v[i].type == LE_FILE && !v[i].digest[0] && (!st[i] || !v[i].src))
+			return -1;
+	sha256_init(&h);
+	key_settings(&h, "stat", o);
+	for (i = 0; i < n; i++) {
+		const struct layer_entry *le = &v[i];
+
+		key_entry(&h, le);
+		if (le->type == LE_FILE && le->digest[0]) {
+			key_str(&h, le->digest);
+		} else if (le->type == LE_FILE) {
+			/* Where the content is and every stat field that a
+			 * write to it changes (ctime even when mtime is put
+			 * back). */
+			const struct stat *t = st[i];
+
+			key_str(&h, le->src);
+			snprintf(line, sizeof(line), "%llu %llu %lld %lld %ld %lld %ld %o",
+			    (unsigned long long)t->st_dev, (unsigned long long)t->st_ino,
+			    (long long)t->st_size, (long long)t->st_mtim.tv_sec,
+			    (long)t->st_mtim.tv_nsec, (long long)t->st_ctim.tv_sec,
+			    (long)t->st_ctim.tv_nsec, (unsigned)t->st_mode);
+			key_str(&h, line);
+		}
+		sha256_update(&h, "\n", 1);
+	}
+	sha256_final(&h, key);
+	return 0;
+}
+

@@ -158,9 +158,15 @@ const char *layer_fcache_get(struct layer_fcache *c, const char *path, const str
 void layer_fcache_put(struct layer_fcache *c, const char *path, const struct stat *st,
     const char *digest);
 /* Write back (atomically) when something changed; drops entries not used
- * in this run whose paths are under the given root. */
+ * in this run whose paths are under the given root (NULL: drops none). */
 int layer_fcache_save(struct layer_fcache *c, const char *root, struct err *e);
 void layer_fcache_free(struct layer_fcache *c);
+/*
+ * 1 when st's mtime or ctime is so recent that the file could still
+ * change within the same timestamp (git's racy-clean rule): its stat data
+ * are not to be trusted yet.
+ */
+int layer_stat_recent(const struct stat *st);
 
 /*
  * The cache key of a layer: sha256 over a canonical text of the entries
@@ -169,5 +175,15 @@ void layer_fcache_free(struct layer_fcache *c);
  */
 void layer_cache_key(const struct layer_entry *v, size_t n, const struct layer_opts *o,
     char key[OCI_DIGEST_SIZE]);
+
+/*
+ * The stat key of a layer: as the cache key, but a regular file without
+ * a digest stands for its source path and stat data (st[i]: device,
+ * inode, size, mtime, ctime in nanoseconds, mode) instead of its
+ * content, so that nothing is read.  -1 when such a file has no stat
+ * data or no source.
+ */
+int layer_stat_key(const struct layer_entry *v, size_t n, const struct stat *const *st,
+    const struct layer_opts *o, char key[OCI_DIGEST_SIZE]);
 
 #endif

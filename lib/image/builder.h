@@ -114,7 +114,8 @@ struct builder {
 	int have_cache;
 	struct oci_layout pull;		/* without a cache: pulls land here */
 	int have_pull;
-	struct layer_fcache *fcache;
+	struct layer_fcache *fcache;	/* loaded on first use (cache.c) */
+	int stat_hits;			/* layers found by their stat key */
 	int cache_has_layers;		/* some layer is cached: worth digesting first */
 	int has_run;			/* some needed stage has a RUN: keep states */
 	struct vars bargs;		/* --build-arg */
@@ -151,6 +152,7 @@ struct lb {
 	size_t n, cap;
 	size_t *tab;		/* open addressing: index + 1 */
 	size_t tabsz;
+	char key[OCI_DIGEST_SIZE];	/* cache_layer(): the layer's cache key */
 };
 
 /* build.c */

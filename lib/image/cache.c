@@ -124,6 +124,20 @@ write_record(struct builder *b, const char *sub, const char *key, const struct b
 	free(dir);
 }
 
+/* The file-hash cache, loaded on first use: a build whose every layer
+ * is found by its stat key never reads it. */
+static struct layer_fcache *
+fcache(struct builder *b)
+{
+	if (!b->fcache && b->have_cache) {
+		char *p = xasprintf("%s/files", b->o->cache_dir);
+
+		b->fcache = layer_fcache_load(p);
+		free(p);
+	}
+	return b->fcache;
+}
+
 /*
  * Every file's content digest in ents: from the file-hash cache, else (with
  * force, or when layers are cached) read.  Returns 1 when all are known,
@@ -153,7 +167,7 @@ entry_digests(struct builder *b, struct lb *lb, struct layer_entry *ents,
 			known = 0;
 			continue;
 		}
-		if ((d = layer_fcache_get(b->fcache, le->src, &st)))
+		if ((d = layer_fcache_get(fcache(b), le->src, &st)))
 			snprintf(le->digest, sizeof(le->digest), "%s", d);
 		else
 			known = 0;
@@ -193,6 +207,12 @@ cache_fold_layer(struct builder *b, struct build_stage *s, struct lb *lb,
 {
 	char key[OCI_DIGEST_SIZE];
 
+	/* cache_layer() found the key already (by stat key, the digests
+	 * may not be known). */
+	if (lb->key[0]) {
+		cache_fold(s, lb->key);
+		return 0;
+	}
 	if (!s->chain && entry_digests(b, lb, ents, in, 1) < 0)
 		return -1;
 	layer_cache_key(ents, lb->n, &b->o->layer, key);
@@ -200,35 +220,117 @@ cache_fold_layer(struct builder *b, struct build_stage *s, struct lb *lb,
 	return 0;
 }
 
+/* The layer recorded under key, linked into the output: 1, else 0. */
+static int
+cache_get(struct builder *b, const char *key, struct build_layer *bl)
+{
+	char *rec = xasprintf("%s/layers/%s.json", b->o->cache_dir, key + 7);
+	int got = 0;
+
+	if (read_record(rec, bl) == 0) {
+		char *blob = oci_blob_path(&b->cache, bl->digest);
+		struct stat st;
+
+		if (blob && stat(blob, &st) == 0 && st.st_size == bl->size &&
+		    build_blob_link(blob, b->out, bl->digest, bl->size, b->e) == 0)
+			got = 1;
+		err_clear(b->e);
+		free(blob);
+	}
+	free(rec);
+	if (!got)
+		memset(bl, 0, sizeof(*bl));
+	return got;
+}
+
+/*
+ * The stat key of lb's entries (layer_stat_key()): only context files
+ * with their stat data, in a build with a cache.  -1 when there is none;
+ * *recent set when some file changed too recently to be trusted by its
+ * stat data (then no step record is written).
+ */
+static int
+stat_key(struct builder *b, struct lb *lb, const struct layer_entry *ents,
+    char key[OCI_DIGEST_SIZE], int *recent)
+{
+	const struct stat **st;
+	size_t i;
+	int rc;
+
+	*recent = 0;
+	if (!b->have_cache || !lb->n)
+		return -1;
+	st = xcalloc(lb->n, sizeof(*st));
+	for (i = 0; i < lb->n; i++)
+		if (ents[i].type == LE_FILE && lb->v[i].have_st && ents[i].src &&
+		    !is_scratch(b, ents[i].src)) {
+			st[i] = &lb->v[i].st;
+			if (layer_stat_recent(st[i]))
+				*recent = 1;
+		}
+	rc = layer_stat_key(ents, lb->n, st, &b->o->layer, key);
+	free(st);
+	return rc;
+}
+
+/* The layer key a step record names, or -1. */
+static int
+step_get(struct builder *b, const char *sk, char key[OCI_DIGEST_SIZE])
+{
+	char *rec = xasprintf("%s/steps/%s.json", b->o->cache_dir, sk + 7);
+	struct err e = { 0, "" };
+	cJSON *j = json_load(rec, 4096, 0, NULL, &e);
+	const char *k = j ? json_str(j, "key") : NULL;
+	int rc = -1;
+
+	if (k && digest_valid(k)) {
+		snprintf(key, OCI_DIGEST_SIZE, "%s", k);
+		rc = 0;
+	}
+	cJSON_Delete(j);
+	free(rec);
+	return rc;
+}
+
+static void
+step_put(struct builder *b, const char *sk, const char *key)
+{
+	char *dir = xasprintf("%s/steps", b->o->cache_dir), *path;
+	char *text = xasprintf("{\"key\": \"%s\"}\n", key);
+	struct err e = { 0, "" };
+
+	path = xasprintf("%s/%s.json", dir, sk + 7);
+	if (mkdir_p(dir, 0755, &e) < 0 || atomic_write(path, text, strlen(text), 0644, &e) < 0)
+		log_warn("cannot write to the layer cache: %s", e.msg);
+	free(text);
+	free(path);
+	free(dir);
+}
+
 int
 cache_layer(struct builder *b, struct build_stage *s, struct lb *lb, struct layer_entry *ents,
     const struct df_inst *in)
 {
 	struct build_layer bl;
-	char key[OCI_DIGEST_SIZE];
+	char key[OCI_DIGEST_SIZE], sk[OCI_DIGEST_SIZE];
 	size_t i;
-	int known, cached = 0;
+	int known, cached = 0, have_sk, recent, by_stat = 0;
 
 	memset(&bl, 0, sizeof(bl));
-	/* The cache key needs every file's content digest. */
+	/* First the stat key: when every file has the stat data it had
+	 * when a layer was made of them, that layer is taken as it is. */
+	have_sk = stat_key(b, lb, ents, sk, &recent) == 0;
+	if (have_sk && step_get(b, sk, key) == 0 && cache_get(b, key, &bl)) {
+		cached = by_stat = 1;
+		b->stat_hits++;
+		goto done;
+	}
+	/* Else the cache key, which needs every file's content digest. */
 	if ((known = entry_digests(b, lb, ents, in, 0)) < 0)
 		return -1;
 	layer_cache_key(ents, lb->n, &b->o->layer, key);
-	if (known && b->o->cache_dir) {
-		char *rec = xasprintf("%s/layers/%s.json", b->o->cache_dir, key + 7);
-
-		if (read_record(rec, &bl) == 0) {
-			char *blob = oci_blob_path(&b->cache, bl.digest);
-			struct stat st;
-
-			if (blob && stat(blob, &st) == 0 && st.st_size == bl.size &&
-			    build_blob_link(blob, b->out, bl.digest, bl.size, b->e) == 0)
-				cached = 1;
-			err_clear(b->e);
-			free(blob);
-		}
-		free(rec);
-	}
+	if (known && b->o->cache_dir && cache_get(b, key, &bl))
+		cached = 1;
 	if (!cached) {
 		struct layer_result lr;
 		char *tmp = xasprintf("%s/layer-%d.tmp", b->o->work_dir, ++b->seq);
@@ -269,8 +371,14 @@ cache_layer(struct builder *b, struct build_stage *s, struct lb *lb, struct laye
 				st = lb->v[i].st;
 			else if (stat(ents[i].src, &st) != 0)
 				continue;
-			layer_fcache_put(b->fcache, ents[i].src, &st, ents[i].digest);
+			layer_fcache_put(fcache(b), ents[i].src, &st, ents[i].digest);
 		}
+	/* And the step, unless a file changed too recently to be trusted
+	 * by its stat data (the next build records it). */
+	if (have_sk && !recent && b->o->cache_dir)
+		step_put(b, sk, key);
+done:
+	memcpy(lb->key, key, OCI_DIGEST_SIZE);
 	bl.cached = cached;
 	s->layers = xrealloc(s->layers, (s->nlayers + 1) * sizeof(*s->layers));
 	s->layers[s->nlayers].info = bl;
@@ -282,7 +390,7 @@ cache_layer(struct builder *b, struct build_stage *s, struct lb *lb, struct laye
 	else
 		b->r->layers_built++;
 	log_verbose("%s:%d: layer %s (%lld bytes%s)", b->df.name, in->line, bl.digest,
-	    bl.size, cached ? ", cached" : "");
+	    bl.size, by_stat ? ", cached, by stat data" : cached ? ", cached" : "");
 	return 0;
 }
 
@@ -411,9 +519,6 @@ cache_open(struct builder *b)
 		return -1;
 	}
 	b->have_cache = 1;
-	p = xasprintf("%s/files", dir);
-	b->fcache = layer_fcache_load(p);
-	free(p);
 	/* Some layer is cached: digesting the files first may spare a
 	 * compression (see cache_layer()). */
 	p = xasprintf("%s/layers", dir);
@@ -432,7 +537,10 @@ cache_open(struct builder *b)
 void
 cache_save(struct builder *b)
 {
-	if (b->fcache && layer_fcache_save(b->fcache, b->ctx_real, b->e) < 0) {
+	/* Files of the layers found by stat key were not looked up: keep
+	 * every entry then, rather than drop theirs as unused. */
+	if (b->fcache && layer_fcache_save(b->fcache, b->stat_hits ? NULL : b->ctx_real,
+	    b->e) < 0) {
 		log_warn("cannot save the file-hash cache: %s", b->e->msg);
 		err_clear(b->e);
 	}

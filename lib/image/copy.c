@@ -20,6 +20,7 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <fnmatch.h>
 #include <limits.h>
 #include <stdlib.h>
@@ -797,11 +798,14 @@ walk_ctx(struct copy_job *j, const char *abs, const char *rel, const char *dest,
 	struct builder *b = j->b;
 	struct dirent **names;
 	size_t n, i;
-	int added = 0;
+	int added = 0, dfd;
 
 	names = read_dir_sorted(abs, &n, b->e);
 	if (!names)
 		return builder_prefix(b, j->in);
+	/* Each entry's stat relative to its directory: the kernel does not
+	 * walk the whole path again for every file. */
+	dfd = open(abs, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	for (i = 0; i < n; i++) {
 		char *cabs = xasprintf("%s/%s", abs, names[i]->d_name);
 		char *crel = path_join(rel, names[i]->d_name);
@@ -813,7 +817,8 @@ walk_ctx(struct copy_job *j, const char *abs, const char *rel, const char *dest,
 			err_set(b->e, EX_TEMP, "interrupted");
 			goto fail;
 		}
-		if (lstat(cabs, &st) != 0) {
+		if ((dfd >= 0 ? fstatat(dfd, names[i]->d_name, &st, AT_SYMLINK_NOFOLLOW) :
+		    lstat(cabs, &st)) != 0) {
 			builder_err(b, j->in, EX_IOERR_, "cannot read '%s': %s", cabs,
 			    strerror(errno));
 			goto fail;
@@ -891,9 +896,13 @@ fail:
 		free(crel);
 		free(cdest);
 		dirents_free(names, n);
+		if (dfd >= 0)
+			close(dfd);
 		return -1;
 	}
 	dirents_free(names, n);
+	if (dfd >= 0)
+		close(dfd);
 	return added;
 }
 

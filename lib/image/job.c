@@ -445,7 +445,12 @@ source_facts(struct run *u, struct err *e)
 	u->repo = json_str(u->src, "repository");
 	u->version = u->j->version ? u->j->version : json_str(u->src, "version");
 	u->sde = u->j->sde;
-	if (!u->commit || u->sde < 0) {
+	env = getenv("SOURCE_DATE_EPOCH");
+	/* git is asked only for what the document and the environment do
+	 * not say (each question is a process: a warm build notices). */
+	if ((!u->commit || u->sde < 0) && !(u->commit && u->repo && ((env && *env) ||
+	    (json_get_i64(cJSON_GetObjectItemCaseSensitive(u->src, "commit_time"), &ct) == 0 &&
+	    ct >= 0)))) {
 		if (git_source_read(&u->gs, &ge) == 0)
 			have_git = 1;
 		if (!u->commit && have_git)
@@ -455,7 +460,6 @@ source_facts(struct run *u, struct err *e)
 	}
 	if (u->sde >= 0)
 		return 0;
-	env = getenv("SOURCE_DATE_EPOCH");
 	if (env && *env) {
 		if (build_parse_epoch(env, &u->sde) < 0)
 			return err_set(e, EX_USAGE_, "SOURCE_DATE_EPOCH '%s': expected seconds since "

@@ -123,14 +123,24 @@ struct pgz_job {
 	int state;
 	unsigned long long seq;
 	int last;
-	unsigned char *in;
+	unsigned char *in;	/* DICT_SIZE bytes of room before it */
 	size_t inlen;
-	unsigned char *dict;
+	unsigned char *dict;	/* the dictionary, just before in */
 	size_t dictlen;
 	unsigned char *out;
 	size_t outlen, outcap;
 	unsigned long crc;
 	int zerr;
+	int hashed;		/* its input and output are in the digests */
+};
+
+/* What q_deflate() allocates, kept from one block to the next. */
+struct qscratch {
+	uint32_t *head;		/* 1 << QHASH_BITS: position + 1 */
+	struct qtok *tok;
+	size_t tokcap;
+	unsigned char *buf;	/* dict and block side by side, when they are not */
+	size_t bufcap;
 };
 
 struct pgz {
@@ -139,7 +149,7 @@ struct pgz {
 	layer_sink_fn sink;
 	void *arg;
 
-	unsigned char *cur;		/* the block being filled */
+	unsigned char *cur;		/* the block being filled (room before, as in) */
 	size_t curlen;
 	unsigned char dict[DICT_SIZE];	/* the last 32 KiB before cur */
 	size_t dictlen;
@@ -156,8 +166,14 @@ struct pgz {
 	pthread_mutex_t mu;
 	pthread_cond_t cv_work, cv_done;
 	int quit;
+	/* pgz_digest(): what goes in and what comes out, digested by the
+	 * threads in block order, one block at a time. */
+	struct sha256 *hin, *hout;
+	unsigned long long next_hash;
+	int hashing;
 	z_stream inline_strm;		/* threads == 1 */
 	int inline_init;
+	struct qscratch inline_sc;
 };
 
 /* ---- level 1: our own quick deflate ------------------------------------
@@ -175,35 +191,65 @@ struct pgz {
 
 /*
  * The bit writer never writes past cap: a write that would sets full, and
- * the block is then void (the caller stores it, or fails).
+ * the block is then void (the caller stores it, or fails).  Bits gather in
+ * a 64-bit accumulator and leave it four bytes at a time, so that a code
+ * costs a shift and an or; the bytes are the same as one at a time.
  */
 struct bitw {
 	unsigned char *p;
 	size_t n, cap;
-	unsigned long long acc;
-	int bits;
+	uint64_t acc;
+	int bits;		/* in acc, below 32 between calls */
 	int full;
 };
 
-static void
-bw_put(struct bitw *w, unsigned long long v, int n)
+/* n <= 32 bits of v (nothing above them set). */
+static inline void
+bw_put(struct bitw *w, uint64_t v, int n)
 {
 	w->acc |= v << w->bits;
 	w->bits += n;
-	while (w->bits >= 8) {
-		if (w->n >= w->cap) {
+	if (w->bits >= 32) {
+		if (w->cap - w->n >= 4) {
+			unsigned char *o = w->p + w->n;
+
+			o[0] = (unsigned char)w->acc;
+			o[1] = (unsigned char)(w->acc >> 8);
+			o[2] = (unsigned char)(w->acc >> 16);
+			o[3] = (unsigned char)(w->acc >> 24);
+			w->n += 4;
+		} else {
 			w->full = 1;
-			w->acc = 0;
-			w->bits = 0;
-			return;
+			w->n = w->cap;
 		}
-		w->p[w->n++] = (unsigned char)w->acc;
+		w->acc >>= 32;
+		w->bits -= 32;
+	}
+}
+
+/* The whole bytes still in the accumulator. */
+static void
+bw_drain(struct bitw *w)
+{
+	while (w->bits >= 8) {
+		if (w->n >= w->cap)
+			w->full = 1;
+		else
+			w->p[w->n++] = (unsigned char)w->acc;
 		w->acc >>= 8;
 		w->bits -= 8;
 	}
 }
 
-/* Whole bytes, at a byte boundary. */
+static void
+bw_align(struct bitw *w)
+{
+	if (w->bits & 7)
+		bw_put(w, 0, 8 - (w->bits & 7));
+	bw_drain(w);
+}
+
+/* Whole bytes, at a byte boundary (after bw_align()). */
 static void
 bw_bytes(struct bitw *w, const void *p, size_t k)
 {
@@ -213,13 +259,6 @@ bw_bytes(struct bitw *w, const void *p, size_t k)
 	}
 	memcpy(w->p + w->n, p, k);
 	w->n += k;
-}
-
-static void
-bw_align(struct bitw *w)
-{
-	if (w->bits)
-		bw_put(w, 0, 8 - w->bits);
 }
 
 /* Fixed codes, already bit-reversed for LSB-first output. */
@@ -539,13 +578,13 @@ q_emit_tokens(struct bitw *w, const struct qtok *t, size_t nt, const struct qcod
 			bw_put(w, lc->code[t[i].val], lc->len[t[i].val]);
 		} else {
 			int ls = q_lsym[t[i].len], ds = q_dsym(t[i].val);
+			int ln = lc->len[257 + ls], dn = dc->len[ds];
 
-			bw_put(w, lc->code[257 + ls], lc->len[257 + ls]);
-			if (q_lextra[ls])
-				bw_put(w, t[i].len - q_lbase[ls], q_lextra[ls]);
-			bw_put(w, dc->code[ds], dc->len[ds]);
-			if (q_dextra[ds])
-				bw_put(w, t[i].val - q_dbase[ds], q_dextra[ds]);
+			/* Each code with its extra bits: one write each. */
+			bw_put(w, lc->code[257 + ls] |
+			    (uint64_t)(t[i].len - q_lbase[ls]) << ln, ln + q_lextra[ls]);
+			bw_put(w, dc->code[ds] |
+			    (uint64_t)(t[i].val - q_dbase[ds]) << dn, dn + q_dextra[ds]);
 		}
 	}
 	bw_put(w, lc->code[256], lc->len[256]);
@@ -558,38 +597,93 @@ q_bound(size_t n)
 	return n + 5 * (n / 65535 + 2) + 1024;
 }
 
+static void
+qscratch_free(struct qscratch *sc)
+{
+	free(sc->head);
+	free(sc->tok);
+	free(sc->buf);
+	memset(sc, 0, sizeof(*sc));
+}
+
+/* How many leading bytes of a and b agree, up to max. */
+static inline size_t
+q_match_len(const unsigned char *a, const unsigned char *b, size_t max)
+{
+	size_t len = 0;
+
+#if defined(__GNUC__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	/* Eight bytes at a time: the lowest set bit of the difference is
+	 * the first byte that differs. */
+	while (len + 8 <= max) {
+		uint64_t x, y;
+
+		memcpy(&x, a + len, 8);
+		memcpy(&y, b + len, 8);
+		if (x != y)
+			return len + ((size_t)__builtin_ctzll(x ^ y) >> 3);
+		len += 8;
+	}
+#endif
+	while (len < max && a[len] == b[len])
+		len++;
+	return len;
+}
+
 /*
  * Deflate in (matches may reach back into dict, the bytes before it) as
  * one block, final when last, into out.  Returns 0 and *outlen, or -1
- * when the block does not fit in cap: nothing is written past it.
+ * when the block does not fit in cap: nothing is written past it.  sc
+ * (NULL: allocated here) keeps the tables for the next call; a dict that
+ * lies just before in is used where it is.
  */
 static int
 q_deflate(const unsigned char *in, size_t inlen, const unsigned char *dict, size_t dictlen,
-    int last, unsigned char *out, size_t cap, size_t *outlen)
+    int last, unsigned char *out, size_t cap, size_t *outlen, struct qscratch *sc)
 {
 	size_t pos, end, base = dictlen, n, nt = 0;
 	unsigned lf[288] = { 0 }, df[30] = { 0 }, dyn_lf[288], dyn_df[30];
 	struct qcode fl, fd, dl, dd;
-	unsigned char *buf;
+	struct qscratch own;
+	const unsigned char *buf;
 	struct qtok *tok;
 	uint32_t *head;
 	struct bitw w;
 	int i, stored_chosen;
 
 	pthread_once(&q_once, q_init);
+	if (!sc) {
+		memset(&own, 0, sizeof(own));
+		sc = &own;
+	}
 	/* The dictionary and the block side by side, so that matches may
 	 * reach back into the dictionary. */
 	n = base + inlen;
-	buf = xmalloc(n + 8);
-	if (base)
-		memcpy(buf, dict, base);
-	if (inlen)
-		memcpy(buf + base, in, inlen);
-	memset(buf + n, 0, 8);
-	head = xcalloc((size_t)1 << QHASH_BITS, sizeof(*head));	/* position + 1 */
+	if (!base || dict + base == in) {
+		buf = in - base;
+	} else {
+		if (sc->bufcap < n) {
+			free(sc->buf);
+			sc->bufcap = n;
+			sc->buf = xmalloc(n);
+		}
+		memcpy(sc->buf, dict, base);
+		if (inlen)
+			memcpy(sc->buf + base, in, inlen);
+		buf = sc->buf;
+	}
+	if (!sc->head)
+		sc->head = xmalloc(((size_t)1 << QHASH_BITS) * sizeof(*sc->head));
+	head = sc->head;
+	memset(head, 0, ((size_t)1 << QHASH_BITS) * sizeof(*head));
 	for (pos = 0; pos + QMIN <= base; pos++)
 		head[q_hash(buf + pos)] = (uint32_t)pos + 1;
-	tok = xmalloc((inlen + 1) * sizeof(*tok));
+	if (sc->tokcap < inlen + 1) {
+		free(sc->tok);
+		sc->tokcap = inlen + 1;
+		sc->tok = xmalloc(sc->tokcap * sizeof(*sc->tok));
+	}
+	tok = sc->tok;
 
 	/* Pass 1: LZ77, one probe per position. */
 	end = n;
@@ -602,17 +696,12 @@ q_deflate(const unsigned char *in, size_t inlen, const unsigned char *dict, size
 
 			cand = head[h];
 			head[h] = (uint32_t)pos + 1;
-			if (cand && pos - (cand - 1) <= DICT_SIZE &&
-			    memcmp(buf + cand - 1, buf + pos, QMIN) == 0) {
-				const unsigned char *a = buf + cand - 1 + QMIN, *b = buf + pos + QMIN;
+			if (cand && pos - (cand - 1) <= DICT_SIZE) {
 				size_t max = end - pos < QMAX ? end - pos : QMAX;
 
-				len = QMIN;
-				while (len < max && *a == *b) {
-					a++;
-					b++;
-					len++;
-				}
+				len = q_match_len(buf + cand - 1, buf + pos, max);
+				if (len < QMIN)
+					len = 0;
 			}
 		}
 		if (len) {
@@ -724,14 +813,13 @@ q_deflate(const unsigned char *in, size_t inlen, const unsigned char *dict, size
 		}
 	}
 	*outlen = w.n;
-	free(tok);
-	free(head);
-	free(buf);
+	if (sc == &own)
+		qscratch_free(&own);
 	return w.full ? -1 : 0;
 }
 
 static int
-quick_job(struct pgz_job *j)
+quick_job(struct pgz_job *j, struct qscratch *sc)
 {
 	size_t need = q_bound(j->inlen);
 
@@ -741,7 +829,7 @@ quick_job(struct pgz_job *j)
 		j->out = xmalloc(need);
 	}
 	if (q_deflate(j->in, j->inlen, j->dict, j->dictlen, j->last, j->out, j->outcap,
-	    &j->outlen) < 0)
+	    &j->outlen, sc) < 0)
 		return -1;
 	j->crc = Z.crc32(Z.crc32(0L, Z_NULL, 0), j->in, (uInt)j->inlen);
 	return 0;
@@ -752,7 +840,7 @@ layer_deflate_quick(const void *in, size_t n, void *out, size_t cap)
 {
 	size_t len;
 
-	if (q_deflate(in, n, NULL, 0, 1, out, cap, &len) < 0)
+	if (q_deflate(in, n, NULL, 0, 1, out, cap, &len, NULL) < 0)
 		return -1;
 	return (long long)len;
 }
@@ -764,12 +852,12 @@ layer_deflate_bound(size_t n)
 }
 
 static int
-deflate_job(z_stream *s, struct pgz_job *j, int level)
+deflate_job(z_stream *s, struct qscratch *sc, struct pgz_job *j, int level)
 {
 	int rc;
 
 	if (level == 1)
-		return quick_job(j);
+		return quick_job(j, sc);
 	if (Z.deflateReset(s) != Z_OK)
 		return -1;
 	if (j->dictlen && Z.deflateSetDictionary(s, j->dict, (uInt)j->dictlen) != Z_OK)
@@ -800,12 +888,64 @@ strm_init(z_stream *s, int level)
 	    ZLIB_VERSION, (int)sizeof(z_stream)) == Z_OK ? 0 : -1;
 }
 
+/* A compressed job into the digests. */
+static void
+hash_job(struct pgz *z, struct pgz_job *j)
+{
+	if (z->hin)
+		sha256_update(z->hin, j->in, j->inlen);
+	if (z->hout && !j->zerr)
+		sha256_update(z->hout, j->out, j->outlen);
+	j->hashed = 1;
+}
+
+/*
+ * With z->mu held: digest the jobs that are compressed and next in
+ * order, unless another thread is at it.  The digests are sequential, so
+ * one thread hashes at a time, without the lock, while the others
+ * compress.
+ */
+static void
+hash_ready(struct pgz *z)
+{
+	while ((z->hin || z->hout) && !z->hashing && z->next_hash < z->next_seq) {
+		struct pgz_job *j = &z->jobs[z->next_hash % z->cap];
+
+		if (j->state != J_DONE)
+			break;
+		z->hashing = 1;
+		pthread_mutex_unlock(&z->mu);
+		hash_job(z, j);
+		pthread_mutex_lock(&z->mu);
+		z->next_hash++;
+		z->hashing = 0;
+		pthread_cond_broadcast(&z->cv_done);
+	}
+}
+
+/* Done, and digested when there are digests. */
+static int
+job_out_ready(const struct pgz *z, const struct pgz_job *j)
+{
+	return j->state == J_DONE && (j->hashed || !(z->hin || z->hout));
+}
+
+void
+pgz_digest(struct pgz *z, struct sha256 *in_hash, struct sha256 *out_hash)
+{
+	z->hin = in_hash;
+	z->hout = out_hash;
+}
+
 static void *
 worker(void *arg)
 {
 	struct pgz *z = arg;
+	struct qscratch sc;
 	z_stream s;
 	int ok = strm_init(&s, z->level) == 0;
+
+	memset(&sc, 0, sizeof(sc));
 
 	pthread_mutex_lock(&z->mu);
 	for (;;) {
@@ -829,14 +969,16 @@ worker(void *arg)
 			break;
 		j->state = J_RUNNING;
 		pthread_mutex_unlock(&z->mu);
-		j->zerr = !ok || deflate_job(&s, j, z->level) < 0;
+		j->zerr = !ok || deflate_job(&s, &sc, j, z->level) < 0;
 		pthread_mutex_lock(&z->mu);
 		j->state = J_DONE;
+		hash_ready(z);
 		pthread_cond_broadcast(&z->cv_done);
 	}
 	pthread_mutex_unlock(&z->mu);
 	if (ok)
 		Z.deflateEnd(&s);
+	qscratch_free(&sc);
 	return NULL;
 }
 
@@ -870,14 +1012,12 @@ pgz_new(int level, int threads, size_t block_size, layer_sink_fn sink, void *arg
 	z->block = block_size;
 	z->sink = sink;
 	z->arg = arg;
-	z->cur = xmalloc(block_size);
+	z->cur = (unsigned char *)xmalloc(DICT_SIZE + block_size) + DICT_SIZE;
 	z->crc = Z.crc32(0L, Z_NULL, 0);
 	z->cap = threads == 1 ? 1 : (size_t)threads * 4 + 2;
 	z->jobs = xcalloc(z->cap, sizeof(*z->jobs));
-	for (i = 0; i < z->cap; i++) {
-		z->jobs[i].in = xmalloc(block_size);
-		z->jobs[i].dict = xmalloc(DICT_SIZE);
-	}
+	for (i = 0; i < z->cap; i++)
+		z->jobs[i].in = (unsigned char *)xmalloc(DICT_SIZE + block_size) + DICT_SIZE;
 	pthread_mutex_init(&z->mu, NULL);
 	pthread_cond_init(&z->cv_work, NULL);
 	pthread_cond_init(&z->cv_done, NULL);
@@ -921,6 +1061,8 @@ write_header(struct pgz *z, struct err *e)
 	static const unsigned char hdr[10] = { 0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff };
 
 	z->header_done = 1;
+	if (z->hout)
+		sha256_update(z->hout, hdr, sizeof(hdr));
 	return emit(z, hdr, sizeof(hdr), e);
 }
 
@@ -938,9 +1080,9 @@ drain(struct pgz *z, int wait_all, struct err *e)
 		if (z->tids) {
 			pthread_mutex_lock(&z->mu);
 			if (wait_all)
-				while (j->state != J_DONE)
+				while (!job_out_ready(z, j))
 					pthread_cond_wait(&z->cv_done, &z->mu);
-			if (j->state != J_DONE) {
+			if (!job_out_ready(z, j)) {
 				pthread_mutex_unlock(&z->mu);
 				return 0;
 			}
@@ -979,11 +1121,15 @@ submit(struct pgz *z, int last, struct err *e)
 	j->in = z->cur;
 	z->cur = tmp;
 	j->inlen = z->curlen;
+	/* The dictionary goes just before the block: the encoder reads
+	 * them as one. */
+	j->dict = j->in - z->dictlen;
 	memcpy(j->dict, z->dict, z->dictlen);
 	j->dictlen = z->dictlen;
 	j->last = last;
 	j->seq = z->next_seq++;
 	j->zerr = 0;
+	j->hashed = 0;
 	/* The dictionary of the next block: the last 32 KiB so far. */
 	if (j->inlen >= DICT_SIZE) {
 		memcpy(z->dict, j->in + j->inlen - DICT_SIZE, DICT_SIZE);
@@ -999,8 +1145,12 @@ submit(struct pgz *z, int last, struct err *e)
 	}
 	z->curlen = 0;
 	if (!z->tids) {
-		j->zerr = deflate_job(&z->inline_strm, j, z->level) < 0;
+		j->zerr = deflate_job(&z->inline_strm, &z->inline_sc, j, z->level) < 0;
 		j->state = J_DONE;
+		if (z->hin || z->hout) {
+			hash_job(z, j);
+			z->next_hash++;
+		}
 		return drain(z, 0, e);
 	}
 	pthread_mutex_lock(&z->mu);
@@ -1050,6 +1200,8 @@ pgz_finish(struct pgz *z, struct err *e)
 		trailer[4 + i] = (unsigned char)(isize >> (8 * i));
 	}
 	z->finished = 1;
+	if (z->hout)
+		sha256_update(z->hout, trailer, sizeof(trailer));
 	return emit(z, trailer, sizeof(trailer), e);
 }
 
@@ -1072,12 +1224,14 @@ pgz_free(struct pgz *z)
 	if (z->inline_init)
 		Z.deflateEnd(&z->inline_strm);
 	for (i = 0; i < z->cap; i++) {
-		free(z->jobs[i].in);
-		free(z->jobs[i].dict);
+		if (z->jobs[i].in)
+			free(z->jobs[i].in - DICT_SIZE);
 		free(z->jobs[i].out);
 	}
 	free(z->jobs);
-	free(z->cur);
+	if (z->cur)
+		free(z->cur - DICT_SIZE);
+	qscratch_free(&z->inline_sc);
 	pthread_mutex_destroy(&z->mu);
 	pthread_cond_destroy(&z->cv_work);
 	pthread_cond_destroy(&z->cv_done);
@@ -1155,6 +1309,7 @@ struct wctx {
 	enum layer_compression comp;
 	struct err *e;
 	int failed;
+	int pgz_hashes;		/* the compressor digests the tar and the blob */
 	unsigned char *obuf;	/* output buffer for the file */
 	size_t olen;
 };
@@ -1187,7 +1342,8 @@ blob_sink(void *arg, const void *p, size_t n, struct err *e)
 {
 	struct wctx *w = arg;
 
-	sha256_update(&w->blob, p, n);
+	if (!w->pgz_hashes)
+		sha256_update(&w->blob, p, n);
 	w->blob_size += (long long)n;
 	if (n >= OBUF_SIZE) {
 		if (file_flush(w, e) < 0)
@@ -1238,7 +1394,8 @@ tar_out_cb(struct archive *a, void *client, const void *buf, size_t n)
 	(void)a;
 	if (w->failed)
 		return (la_ssize_t)n;	/* recorded, as zstd_out_cb() */
-	sha256_update(&w->diff, buf, n);
+	if (!w->pgz_hashes)
+		sha256_update(&w->diff, buf, n);
 	w->tar_size += (long long)n;
 	switch (w->comp) {
 	case LAYER_GZIP:
@@ -1423,6 +1580,9 @@ layer_write(struct layer_entry *v, size_t n, const struct layer_opts *o,
 		w.gz = pgz_new(o->level, o->threads, o->block_size, blob_sink, &w, e);
 		if (!w.gz)
 			goto out;
+		/* The digests on the compression threads: this one reads. */
+		pgz_digest(w.gz, &w.diff, &w.blob);
+		w.pgz_hashes = 1;
 	} else if (w.comp == LAYER_ZSTD && zstd_start(&w, o->level, e) < 0) {
 		goto out;
 	}
@@ -1864,16 +2024,12 @@ layer_fcache_get(struct layer_fcache *c, const char *path, const struct stat *st
 	return x->digest;
 }
 
-void
-layer_fcache_put(struct layer_fcache *c, const char *path, const struct stat *st,
-    const char *digest)
+int
+layer_stat_recent(const struct stat *st)
 {
-	struct fc_ent *x;
 	struct timespec ts;
 	long long now, m, ct, window;
 
-	if (!c || strchr(path, '\n'))
-		return;
 	/* A file changed just now could change again within the same
 	 * timestamp: do not trust its stat data yet (git's racy-clean rule).
 	 * The window is 100 ms with nanosecond times, 2 s when the file
@@ -1884,7 +2040,16 @@ layer_fcache_put(struct layer_fcache *c, const char *path, const struct stat *st
 	ct = (long long)st->st_ctim.tv_sec * 1000000000LL + st->st_ctim.tv_nsec;
 	window = st->st_mtim.tv_nsec == 0 && st->st_ctim.tv_nsec == 0 ? 2000000000LL :
 	    100000000LL;
-	if (m >= now - window || ct >= now - window)
+	return m >= now - window || ct >= now - window;
+}
+
+void
+layer_fcache_put(struct layer_fcache *c, const char *path, const struct stat *st,
+    const char *digest)
+{
+	struct fc_ent *x;
+
+	if (!c || strchr(path, '\n') || layer_stat_recent(st))
 		return;
 	x = fc_insert(c, path);
 	if (fc_same(x, st) && !strcmp(x->digest, digest)) {
@@ -1974,14 +2139,11 @@ key_str(struct sha256 *h, const char *s)
 		sha256_update(h, s, len);
 }
 
-void
-layer_cache_key(const struct layer_entry *v, size_t n, const struct layer_opts *o,
-    char key[OCI_DIGEST_SIZE])
+/* The line of the compression settings both keys start with. */
+static void
+key_settings(struct sha256 *h, const char *what, const struct layer_opts *o)
 {
-	struct sha256 h;
 	char line[256];
-	size_t i;
-
 	int level = o->level;
 
 	/* The default level is a level: name it, so that both keys agree. */
@@ -1990,23 +2152,82 @@ layer_cache_key(const struct layer_entry *v, size_t n, const struct layer_opts *
 		    o->compression == LAYER_ZSTD ? LAYER_ZSTD_DEFAULT_LEVEL : 0;
 	if (o->compression == LAYER_NONE)
 		level = 0;
-	sha256_init(&h);
-	snprintf(line, sizeof(line), "ci-build layer 1 %d %d %zu\n", (int)o->compression,
+	snprintf(line, sizeof(line), "ci-build %s 1 %d %d %zu\n", what, (int)o->compression,
 	    level, o->compression == LAYER_GZIP ? (o->block_size ? o->block_size :
 	    LAYER_DEFAULT_BLOCK) : 0);
-	sha256_update(&h, line, strlen(line));
+	sha256_update(h, line, strlen(line));
+}
+
+/* What both keys say of an entry, but its content. */
+static void
+key_entry(struct sha256 *h, const struct layer_entry *le)
+{
+	char line[256];
+
+	snprintf(line, sizeof(line), "%d %o %lld %lld %lld %lld %u %u ", (int)le->type,
+	    le->mode, le->uid, le->gid, le->mtime, le->size, le->devmajor, le->devminor);
+	sha256_update(h, line, strlen(line));
+	key_str(h, le->path);
+	key_str(h, le->uname);
+	key_str(h, le->gname);
+	key_str(h, le->link);
+}
+
+void
+layer_cache_key(const struct layer_entry *v, size_t n, const struct layer_opts *o,
+    char key[OCI_DIGEST_SIZE])
+{
+	struct sha256 h;
+	size_t i;
+
+	sha256_init(&h);
+	key_settings(&h, "layer", o);
 	for (i = 0; i < n; i++) {
 		const struct layer_entry *le = &v[i];
 
-		snprintf(line, sizeof(line), "%d %o %lld %lld %lld %lld %u %u ", (int)le->type,
-		    le->mode, le->uid, le->gid, le->mtime, le->size, le->devmajor, le->devminor);
-		sha256_update(&h, line, strlen(line));
-		key_str(&h, le->path);
-		key_str(&h, le->uname);
-		key_str(&h, le->gname);
-		key_str(&h, le->link);
+		key_entry(&h, le);
 		key_str(&h, le->type == LE_FILE ? le->digest : "");
 		sha256_update(&h, "\n", 1);
 	}
 	sha256_final(&h, key);
 }
+
+int
+layer_stat_key(const struct layer_entry *v, size_t n, const struct stat *const *st,
+    const struct layer_opts *o, char key[OCI_DIGEST_SIZE])
+{
+	struct sha256 h;
+	char line[256];
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (v[i].type == LE_FILE && !v[i].digest[0] && (!st[i] || !v[i].src))
+			return -1;
+	sha256_init(&h);
+	key_settings(&h, "stat", o);
+	for (i = 0; i < n; i++) {
+		const struct layer_entry *le = &v[i];
+
+		key_entry(&h, le);
+		if (le->type == LE_FILE && le->digest[0]) {
+			key_str(&h, le->digest);
+		} else if (le->type == LE_FILE) {
+			/* Where the content is and every stat field that a
+			 * write to it changes (ctime even when mtime is put
+			 * back). */
+			const struct stat *t = st[i];
+
+			key_str(&h, le->src);
+			snprintf(line, sizeof(line), "%llu %llu %lld %lld %ld %lld %ld %o",
+			    (unsigned long long)t->st_dev, (unsigned long long)t->st_ino,
+			    (long long)t->st_size, (long long)t->st_mtim.tv_sec,
+			    (long)t->st_mtim.tv_nsec, (long long)t->st_ctim.tv_sec,
+			    (long)t->st_ctim.tv_nsec, (unsigned)t->st_mode);
+			key_str(&h, line);
+		}
+		sha256_update(&h, "\n", 1);
+	}
+	sha256_final(&h, key);
+	return 0;
+}
+

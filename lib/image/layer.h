@@ -102,6 +102,14 @@ struct pgz;
 struct pgz *pgz_new(int level, int threads, size_t block_size, layer_sink_fn sink,
     void *arg, struct err *e);
 int pgz_write(struct pgz *z, const void *p, size_t n, struct err *e);
+/*
+ * Digest what goes in (in_hash) and the whole gzip stream that comes out
+ * (out_hash), either may be NULL, on the compression threads, block after
+ * block in order, so that the caller's thread only feeds and writes.
+ * Call before the first pgz_write(); the digests are complete once
+ * pgz_finish() returns.
+ */
+void pgz_digest(struct pgz *z, struct sha256 *in_hash, struct sha256 *out_hash);
 /* Flush the last block and the trailer. */
 int pgz_finish(struct pgz *z, struct err *e);
 void pgz_free(struct pgz *z);
@@ -150,9 +158,15 @@ const char *layer_fcache_get(struct layer_fcache *c, const char *path, const str
 void layer_fcache_put(struct layer_fcache *c, const char *path, const struct stat *st,
     const char *digest);
 /* Write back (atomically) when something changed; drops entries not used
- * in this run whose paths are under the given root. */
+ * in this run whose paths are under the given root (NULL: drops none). */
 int layer_fcache_save(struct layer_fcache *c, const char *root, struct err *e);
 void layer_fcache_free(struct layer_fcache *c);
+/*
+ * 1 when st's mtime or ctime is so recent that the file could still
+ * change within the same timestamp (git's racy-clean rule): its stat data
+ * are not to be trusted yet.
+ */
+int layer_stat_recent(const struct stat *st);
 
 /*
  * The cache key of a layer: sha256 over a canonical text of the entries
@@ -161,5 +175,15 @@ void layer_fcache_free(struct layer_fcache *c);
  */
 void layer_cache_key(const struct layer_entry *v, size_t n, const struct layer_opts *o,
     char key[OCI_DIGEST_SIZE]);
+
+/*
+ * The stat key of a layer: as the cache key, but a regular file without
+ * a digest stands for its source path and stat data (st[i]: device,
+ * inode, size, mtime, ctime in nanoseconds, mode) instead of its
+ * content, so that nothing is read.  -1 when such a file has no stat
+ * data or no source.
+ */
+int layer_stat_key(const struct layer_entry *v, size_t n, const struct stat *const *st,
+    const struct layer_opts *o, char key[OCI_DIGEST_SIZE]);
 
 #endif

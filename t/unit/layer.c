@@ -279,6 +279,49 @@ test_quick_bounded(void)
 	free(back);
 }
 
+/*
+ * pgz_digest(): the compression threads digest the input and the whole
+ * gzip stream in order; the digests are those of the bytes, whatever the
+ * thread count and the block size.
+ */
+static void
+test_pgz_digest(const unsigned char *in, size_t n)
+{
+	static const int threads[] = { 1, 2, 5 };
+	char want_in[OCI_DIGEST_SIZE], want_out[OCI_DIGEST_SIZE];
+	char got_in[OCI_DIGEST_SIZE], got_out[OCI_DIGEST_SIZE];
+	size_t t;
+	int bad = 0;
+
+	sha256_digest(in, n, want_in);
+	for (t = 0; t < sizeof(threads) / sizeof(threads[0]); t++) {
+		struct mem m = { NULL, 0, 0 };
+		struct err e = { 0, "" };
+		struct sha256 hi, ho;
+		struct pgz *z = pgz_new(1, threads[t], t == 2 ? 32768 : 0, mem_sink, &m, &e);
+		size_t off;
+
+		sha256_init(&hi);
+		sha256_init(&ho);
+		pgz_digest(z, &hi, &ho);
+		for (off = 0; off < n; off += 3000)
+			pgz_write(z, in + off, n - off < 3000 ? n - off : 3000, &e);
+		if (pgz_finish(z, &e) < 0)
+			bad++;
+		pgz_free(z);
+		sha256_final(&hi, got_in);
+		sha256_final(&ho, got_out);
+		sha256_digest(m.p, m.n, want_out);
+		if (strcmp(got_in, want_in) || strcmp(got_out, want_out)) {
+			bad++;
+			printf("# %d threads: in %s, out %s\n", threads[t], got_in, got_out);
+		}
+		free(m.p);
+	}
+	ok(!bad, "pgz_digest: the digests of the input and of the gzip stream, "
+	    "with 1, 2 and 5 threads");
+}
+
 int
 main(void)
 {
@@ -300,6 +343,7 @@ main(void)
 		    (unsigned char)(x >> 16);
 	}
 
+	test_pgz_digest(data, sizeof(data));
 	/* The same bytes whatever the thread count and write sizes. */
 	a = gz(data, sizeof(data), 1, 1, 0, sizeof(data));
 	b = gz(data, sizeof(data), 1, 2, 0, 1000);

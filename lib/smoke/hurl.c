@@ -91,7 +91,8 @@ static const char *const option_names[] = {
 static const char *const other_options[] = {
 	"cacert", "cert", "connect-to", "http3", "key", "limit-rate", "negotiate", "netrc",
 	"netrc-file", "netrc-optional", "ntlm", "pinnedpubkey", "proxy", "repeat", "resolve",
-	"unix-socket", "ignore-asserts", NULL
+	"unix-socket", "ignore-asserts", "http2-prior-knowledge", "no-jsonpath-coercion",
+	"variables-file", NULL
 };
 
 const char *
@@ -166,6 +167,22 @@ var_char(unsigned char c)
 	return isalnum(c) || c == '_' || c == '-';
 }
 
+static const char *const run_functions[] = { "newUuid", "newDate", NULL };
+static const char *const refused_functions[] = {
+	"getEnv", "randomBool", "randomEmail", "randomFirstName", "randomFullName", "randomInt",
+	"randomLastName", "randomString", "randomWord", NULL
+};
+
+int
+hurl_function(const char *name)
+{
+	if (in_list(name, run_functions))
+		return HURL_FN_RUN;
+	if (in_list(name, refused_functions))
+		return HURL_FN_REFUSED;
+	return HURL_FN_NONE;
+}
+
 const char *
 hurl_next_template(const char *s, char *name, size_t namesz, const char **end)
 {
@@ -238,6 +255,16 @@ scan_templates(struct parser *p, const char *s, int line, size_t col, int *has)
 		if (!n || q[0] != '}' || q[1] != '}') {
 			if (!strstr(t, "}}"))
 				return perr(p, l, col, "unterminated template '{{' (no '}}')");
+			if (n && n <= NAME_MAX_LEN) {
+				/* "{{randomInt 10 99}}": a function with arguments */
+				memcpy(name, ns, n);
+				name[n] = '\0';
+				if (hurl_function(name) == HURL_FN_REFUSED)
+					return perr(p, l, col, "the '%s' function is not supported by ci-smoke",
+					    name);
+				if (hurl_function(name) == HURL_FN_RUN)
+					return perr(p, l, col, "the '%s' function takes no arguments", name);
+			}
 			return perr(p, l, col, "bad template: expected '{{name}}' with a name of letters, digits, '_' and '-'");
 		}
 		if (n > NAME_MAX_LEN)
@@ -1647,8 +1674,8 @@ parse_option(struct parser *p, const struct hurl_kv *kv, struct hurl_request *rq
 		o.value.line = kv->line;
 		o.value.has_tmpl = kv->value.has_tmpl;
 		if (!o.value.has_tmpl && option_value(k, o.value.s, &o.num, &why) < 0) {
-			/* a password is not quoted back */
-			if (k == HO_USER)
+			/* a password is not quoted back, nor a value the reason names */
+			if (k == HO_USER || (k == HO_OUTPUT && !strcmp(o.value.s, "-")))
 				perr(p, kv->line, 1, "option '%s': %s", name, why);
 			else
 				perr(p, kv->line, 1, "option '%s': %s, not '%s'", name, why, o.value.s);
@@ -2311,9 +2338,9 @@ parse_response(struct parser *p, struct hurl_response *rs)
 
 		while (isdigit((unsigned char)lx_peek(&x)) && x.i - st < 4)
 			v = v * 10 + (lx_peek(&x) - '0'), x.i++;
-		if (x.i - st != 3 || v < 100 || v > 599) {
+		if (x.i - st != 3 || v < 100 || v > 999) {
 			x.i = st;
-			return lxerr(&x, "expected a status code from 100 to 599, or '*'");
+			return lxerr(&x, "expected a three-digit status code (100 to 999), or '*'");
 		}
 		rs->status = (int)v;
 	}

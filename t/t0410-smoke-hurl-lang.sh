@@ -146,6 +146,10 @@ feature jsonpath-count "$V" 'jsonpath "$[?count(@.*) == 3]" count == 1' \
 	'jsonpath "$[?count(@.*) == 3]" count == 2'
 feature jsonpath-dot-bracket "$S" 'jsonpath "$.results.[1].id" == 2' 'jsonpath "$.results.[1].id" == 1'
 
+# a JSON string as the whole body
+feature json-string-body 'POST {{base}}/echo\nContent-Type: application/json\n"Hello Alice"\nHTTP 200' \
+	'jsonpath "$.json" == "Hello Alice"' 'jsonpath "$.body" == "Hello Alice"'
+
 # any three-digit status, as Hurl reads it
 feature status-666 'GET {{base}}/status/666\nHTTP 666' 'status == 666' 'status == 200'
 
@@ -182,6 +186,9 @@ refused no-coercion 'GET http://h/\n[Options]\nno-jsonpath-coercion: true\nHTTP 
 	"3:1: the 'no-jsonpath-coercion' option is not supported"
 refused output-stdout 'GET http://h/\n[Options]\noutput: -\nHTTP 200' \
 	"3:1: option 'output': '-' is not supported by ci-smoke (the standard output carries the document)\$"
+refused ml-escape 'GET http://h/\nHTTP 200\n```escape\n{"a": "\\\\u{41}"}\n```' \
+	"3:4: the multiline string attributes of 'escape' (escape, novariable) are not supported"
+refused json-string-open 'POST http://h/\n"Hello\nHTTP 200' '2:1: the JSON body is not closed'
 refused fn-arity 'GET http://h/\nHTTP 200\n[Asserts]\njsonpath "$.a[?match(@.b)]" exists' \
 	'4:1: jsonpath .*column 15: match() takes 2 arguments'
 refused fn-compared 'GET http://h/\nHTTP 200\n[Asserts]\njsonpath "$.a[?search(@.b, 1) == true]" exists' \

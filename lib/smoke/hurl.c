@@ -92,7 +92,7 @@ static const char *const other_options[] = {
 	"cacert", "cert", "connect-to", "http3", "key", "limit-rate", "negotiate", "netrc",
 	"netrc-file", "netrc-optional", "ntlm", "pinnedpubkey", "proxy", "repeat", "resolve",
 	"unix-socket", "ignore-asserts", "http2-prior-knowledge", "no-jsonpath-coercion",
-	"variables-file", NULL
+	"variables-file", "fail-with-body", NULL
 };
 
 const char *
@@ -560,6 +560,7 @@ is_body_start(const struct line *l)
 		return 0;
 	/* "{{name}}: value" is a header with a template, not JSON */
 	return (s[0] == '{' && (n < 2 || s[1] != '{')) || s[0] == '[' || s[0] == '<' || s[0] == '`' ||
+	    s[0] == '"' ||
 	    (n >= 7 && !memcmp(s, "base64,", 7)) || (n >= 4 && !memcmp(s, "hex,", 4)) ||
 	    (n >= 5 && !memcmp(s, "file,", 5));
 }
@@ -1759,8 +1760,12 @@ body_json(struct parser *p, const char *start, struct hurl_body *b)
 				esc = 0;
 			else if (c == '\\')
 				esc = 1;
-			else if (c == '"' || c == '\n')
+			else if (c == '"' || c == '\n') {
 				in_str = 0;
+				/* a JSON string as the whole body: "Hello" */
+				if (c == '"' && depth == 0)
+					break;
+			}
 			continue;
 		}
 		if (c == '"')
@@ -2001,7 +2006,7 @@ multiline(struct parser *p, size_t ln, const char *start, struct mstr *m)
 		m->lang = "graphql";
 	else if (!strcmp(lang, "raw"))
 		m->lang = "raw";
-	else if (strchr(lang, ','))
+	else if (strchr(lang, ',') || !strcmp(lang, "escape") || !strcmp(lang, "novariable"))
 		return perr(p, (int)ln + 1, (size_t)(start - l->s) + 4,
 		    "the multiline string attributes of '%s' (escape, novariable) are not supported by ci-smoke",
 		    lang);
@@ -2074,7 +2079,7 @@ parse_body(struct parser *p, struct hurl_body *b)
 	struct lx x;
 
 	memset(b, 0, sizeof(*b));
-	if (s[0] == '{' || s[0] == '[')
+	if (s[0] == '{' || s[0] == '[' || s[0] == '"')
 		return body_json(p, s, b);
 	if (s[0] == '<')
 		return body_xml(p, s, b);

@@ -176,8 +176,8 @@ refused() {
 refused fn-args 'GET http://h/?n={{randomInt 1 9}}\nHTTP 200' "1:5: the 'randomInt' function is not supported"
 refused fn-plain 'GET http://h/?b={{randomBool}}\nHTTP 200' "1: the 'randomBool' function is not supported"
 refused fn-uuid-args 'GET http://h/?b={{newUuid 4}}\nHTTP 200' "1:5: the 'newUuid' function takes no arguments"
-refused status-4-digits 'GET http://h/\nHTTP 1000' '2:6: expected a three-digit status code'
-refused status-2-digits 'GET http://h/\nHTTP 99' '2:6: expected a three-digit status code'
+refused status-4-digits 'GET http://h/\nHTTP 1000' '2:6: expected a status code of three digits'
+refused status-2-digits 'GET http://h/\nHTTP 99' '2:6: expected a status code of three digits'
 refused prior-knowledge 'GET http://h/\n[Options]\nhttp2-prior-knowledge: true\nHTTP 200' \
 	"3:1: the 'http2-prior-knowledge' option is not supported"
 refused variables-file 'GET http://h/\n[Options]\nvariables-file: v.env\nHTTP 200' \

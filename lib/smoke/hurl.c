@@ -2345,7 +2345,7 @@ parse_response(struct parser *p, struct hurl_response *rs)
 			v = v * 10 + (lx_peek(&x) - '0'), x.i++;
 		if (x.i - st != 3 || v < 100 || v > 999) {
 			x.i = st;
-			return lxerr(&x, "expected a three-digit status code (100 to 999), or '*'");
+			return lxerr(&x, "expected a status code of three digits (100 to 999), or '*'");
 		}
 		rs->status = (int)v;
 	}

@@ -134,6 +134,70 @@ line2
 feature raw 'POST {{base}}/echo\n```raw\n{{not_a_var}}\n```\nHTTP 200' \
 	'jsonpath "$.body" contains "not_a_var"' 'jsonpath "$.body" == "x\n"'
 
+# JSONPath functions (RFC 9535), written the way Hurl's filters use them
+S='GET {{base}}/search?q=ab\nHTTP 200'
+feature jsonpath-length "$S" 'jsonpath "$.results[?length(@.title) == 11]" count == 9' \
+	'jsonpath "$.results[?length(@.title) == 11]" count == 42'
+feature jsonpath-match "$S" "jsonpath \"\$.results[?match(@.title, 'ab result 4.')]\" count == 3" \
+	"jsonpath \"\$.results[?match(@.title, 'result 4.')]\" exists"
+feature jsonpath-search "$S" "jsonpath \"\$.results[?search(@.title, 'result 4')]\" count == 4" \
+	"jsonpath \"\$.results[?search(@.title, 'result 43')]\" exists"
+feature jsonpath-value "$S" 'jsonpath "$.results[?value(@.id) == 42].title" nth 0 == "ab result 42"' \
+	'jsonpath "$.results[?value(@.id) == 42].title" nth 0 == "ab result 41"'
+feature jsonpath-count "$V" 'jsonpath "$[?count(@.*) == 3]" count == 1' \
+	'jsonpath "$[?count(@.*) == 3]" count == 2'
+feature jsonpath-dot-bracket "$S" 'jsonpath "$.results.[1].id" == 2' 'jsonpath "$.results.[1].id" == 1'
+
+# a JSON string as the whole body
+feature json-string-body 'POST {{base}}/echo\nContent-Type: application/json\n"Hello Alice"\nHTTP 200' \
+	'jsonpath "$.json" == "Hello Alice"' 'jsonpath "$.body" == "Hello Alice"'
+
+# any three-digit status, as Hurl reads it
+feature status-666 'GET {{base}}/status/666\nHTTP 666' 'status == 666' 'status == 200'
+
+# built-in functions: a fresh value at each use
+feature newUuid 'GET {{base}}/echo?u={{newUuid}}\nHTTP 200' 'jsonpath "$.query.u" isUuid' \
+	'jsonpath "$.query.u" == "{{newUuid}}"'
+feature newDate 'GET {{base}}/echo?d={{newDate}}\nHTTP 200' 'jsonpath "$.query.d" isIsoDate' \
+	'jsonpath "$.query.d" toDate "%+" daysBeforeNow > 0'
+
+test_expect_success 'a variable named like a built-in function wins over it' '
+	printf "GET %s/echo?u={{newUuid}}\nHTTP 200\n[Asserts]\njsonpath \"\$.query.u\" == \"mine\"\n" "$BASE" >mine.hurl &&
+	ci-smoke --new -q -v newUuid=mine mine.hurl >out.json &&
+	smoke_json out.json "s[\"status\"] == \"passed\""
+'
+
+# refused by name, with the place, before anything is sent
+refused() {
+	printf '%b\n' "$2" >"$1.hurl"
+	test_expect_success "dry run refuses $1 by name" "
+		test_expect_code 2 ci-smoke --new -q -n $1.hurl >out 2>err &&
+		test_grep \"$1.hurl:$3\" err
+	"
+}
+refused fn-args 'GET http://h/?n={{randomInt 1 9}}\nHTTP 200' "1:5: the 'randomInt' function is not supported"
+refused fn-plain 'GET http://h/?b={{randomBool}}\nHTTP 200' "1: the 'randomBool' function is not supported"
+refused fn-uuid-args 'GET http://h/?b={{newUuid 4}}\nHTTP 200' "1:5: the 'newUuid' function takes no arguments"
+refused status-4-digits 'GET http://h/\nHTTP 1000' '2:6: expected a status code of three digits'
+refused status-2-digits 'GET http://h/\nHTTP 99' '2:6: expected a status code of three digits'
+refused prior-knowledge 'GET http://h/\n[Options]\nhttp2-prior-knowledge: true\nHTTP 200' \
+	"3:1: the 'http2-prior-knowledge' option is not supported"
+refused variables-file 'GET http://h/\n[Options]\nvariables-file: v.env\nHTTP 200' \
+	"3:1: the 'variables-file' option is not supported"
+refused no-coercion 'GET http://h/\n[Options]\nno-jsonpath-coercion: true\nHTTP 200' \
+	"3:1: the 'no-jsonpath-coercion' option is not supported"
+refused output-stdout 'GET http://h/\n[Options]\noutput: -\nHTTP 200' \
+	"3:1: option 'output': '-' is not supported by ci-smoke (the standard output carries the document)\$"
+refused ml-escape 'GET http://h/\nHTTP 200\n```escape\n{"a": "\\\\u{41}"}\n```' \
+	"3:4: the multiline string attributes of 'escape' (escape, novariable) are not supported"
+refused json-string-open 'POST http://h/\n"Hello\nHTTP 200' '2:1: the JSON body is not closed'
+refused fn-arity 'GET http://h/\nHTTP 200\n[Asserts]\njsonpath "$.a[?match(@.b)]" exists' \
+	'4:1: jsonpath .*column 15: match() takes 2 arguments'
+refused fn-compared 'GET http://h/\nHTTP 200\n[Asserts]\njsonpath "$.a[?search(@.b, 1) == true]" exists' \
+	'4:1: jsonpath .*search() gives true or false: it cannot be compared'
+refused fn-unknown 'GET http://h/\nHTTP 200\n[Asserts]\njsonpath "$.a[?size(@.b) == 1]" exists' \
+	"4:1: jsonpath .*unexpected 's' in a filter"
+
 test_expect_success 'the output option writes the body to a file' '
 	printf "GET %s/health\n[Options]\noutput: got.json\nHTTP 200\n" "$BASE" >out.hurl &&
 	ci-smoke --new -q out.hurl >out.json &&

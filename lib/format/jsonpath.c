@@ -4,6 +4,7 @@
  */
 #include <errno.h>
 #include <math.h>
+#include <regex.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,9 +16,11 @@
 #define FILTER_MAX_DEPTH 64
 
 enum sel_kind { SEL_NAME, SEL_INDEX, SEL_WILD, SEL_SLICE, SEL_FILTER };
-enum fx_kind { FX_OR, FX_AND, FX_NOT, FX_CMP, FX_EXISTS };
+enum fx_kind { FX_OR, FX_AND, FX_NOT, FX_CMP, FX_EXISTS, FX_TEST };
 enum fx_op { OP_EQ, OP_NE, OP_LT, OP_LE, OP_GT, OP_GE };
-enum opd_kind { OPD_REL, OPD_ROOT, OPD_LIT };
+enum opd_kind { OPD_REL, OPD_ROOT, OPD_LIT, OPD_FUNC };
+/* RFC 9535's function extensions (section 2.4). */
+enum fn_kind { FN_LENGTH, FN_COUNT, FN_MATCH, FN_SEARCH, FN_VALUE };
 
 struct fexpr;
 
@@ -46,13 +49,16 @@ struct operand {
 	int kind;
 	struct jsonpath *path;	/* OPD_REL, OPD_ROOT */
 	cJSON *lit;		/* OPD_LIT */
+	int fn;			/* OPD_FUNC: its arguments in args */
+	struct operand *args;
+	size_t nargs;
 };
 
 struct fexpr {
 	int kind;
 	struct fexpr *a, *b;	/* FX_OR, FX_AND, FX_NOT (a) */
 	int op;
-	struct operand l, r;	/* FX_CMP; FX_EXISTS uses l */
+	struct operand l, r;	/* FX_CMP; FX_EXISTS and FX_TEST use l */
 };
 
 struct parser {
@@ -220,16 +226,27 @@ add_sel(struct seg *sg)
 }
 
 static void
+operand_free(struct operand *o)
+{
+	size_t i;
+
+	path_free(o->path);
+	cJSON_Delete(o->lit);
+	for (i = 0; i < o->nargs; i++)
+		operand_free(&o->args[i]);
+	free(o->args);
+	memset(o, 0, sizeof(*o));
+}
+
+static void
 fexpr_free(struct fexpr *f)
 {
 	if (!f)
 		return;
 	fexpr_free(f->a);
 	fexpr_free(f->b);
-	path_free(f->l.path);
-	path_free(f->r.path);
-	cJSON_Delete(f->l.lit);
-	cJSON_Delete(f->r.lit);
+	operand_free(&f->l);
+	operand_free(&f->r);
 	free(f);
 }
 
@@ -391,6 +408,10 @@ parse_segments(struct parser *p, struct jsonpath *jp)
 				s->kind = SEL_NAME;
 				s->name = name;
 			}
+		} else if (c == '.' && p->s[p->i + 1] == '[') {
+			/* "$.[0]", "$.a.[?(...)]": Hurl reads the dot before a
+			 * bracket as nothing, so do we. */
+			p->i++;
 		} else if (c == '.') {
 			p->i++;
 			sg = add_seg(jp, 0);
@@ -454,12 +475,81 @@ word_at(const struct parser *p, const char *w)
 	return strncmp(p->s + p->i, w, n) == 0 && !name_char((unsigned char)p->s[p->i + n]);
 }
 
+static const char *const fn_names[] = { "length", "count", "match", "search", "value" };
+
+static int parse_operand(struct parser *p, struct operand *o);
+
+/*
+ * name(arg, ...) at p.  The arguments are typed as RFC 9535 section 2.4
+ * has them: count() and value() take a path (any path: its nodes),
+ * length() a value (a singular path, a literal or a function giving a
+ * value), match() and search() two values.
+ */
+static int
+parse_function(struct parser *p, struct operand *o, int fn)
+{
+	size_t want = fn == FN_MATCH || fn == FN_SEARCH ? 2 : 1;
+	const char *name = fn_names[fn];
+
+	o->kind = OPD_FUNC;
+	o->fn = fn;
+	p->i += strlen(name);
+	skip_ws(p);
+	p->i++;		/* '(' */
+	if (++p->depth > FILTER_MAX_DEPTH)
+		return perr(p, "filter nested too deeply");
+	for (;;) {
+		struct operand *a;
+
+		skip_ws(p);
+		if (o->nargs == want)
+			return perr(p, "%s() takes %zu argument%s", name, want, want > 1 ? "s" : "");
+		o->args = xrealloc(o->args, (o->nargs + 1) * sizeof(*o->args));
+		a = &o->args[o->nargs];
+		memset(a, 0, sizeof(*a));
+		o->nargs++;
+		if (parse_operand(p, a) < 0)
+			return -1;
+		if ((fn == FN_COUNT || fn == FN_VALUE) && a->kind != OPD_REL && a->kind != OPD_ROOT)
+			return perr(p, "%s() takes a path (@... or $...)", name);
+		if (fn != FN_COUNT && fn != FN_VALUE && a->path && !a->path->definite)
+			return perr(p, "%s() takes a value: a path that selects at most one value", name);
+		if (a->kind == OPD_FUNC && (a->fn == FN_MATCH || a->fn == FN_SEARCH))
+			return perr(p, "%s() gives true or false, not a value", fn_names[a->fn]);
+		skip_ws(p);
+		if (p->s[p->i] == ',') {
+			p->i++;
+			continue;
+		}
+		if (p->s[p->i] != ')')
+			return p->s[p->i] ? perr(p, "unexpected '%c': expected ',' or ')'", p->s[p->i]) :
+			    perr(p, "unexpected end: expected ')'");
+		break;
+	}
+	if (o->nargs != want)
+		return perr(p, "%s() takes %zu argument%s", name, want, want > 1 ? "s" : "");
+	p->i++;
+	p->depth--;
+	return 0;
+}
+
 static int
 parse_operand(struct parser *p, struct operand *o)
 {
 	char c = p->s[p->i];
+	int fn;
 
 	memset(o, 0, sizeof(*o));
+	for (fn = 0; fn < (int)(sizeof(fn_names) / sizeof(*fn_names)); fn++) {
+		size_t n = strlen(fn_names[fn]), k = p->i + n;
+
+		if (strncmp(p->s + p->i, fn_names[fn], n) != 0)
+			continue;
+		while (p->s[k] == ' ' || p->s[k] == '\t')
+			k++;
+		if (p->s[k] == '(')
+			return parse_function(p, o, fn);
+	}
 	if (c == '@' || c == '$') {
 		o->kind = c == '@' ? OPD_REL : OPD_ROOT;
 		o->path = parse_subpath(p);
@@ -505,7 +595,7 @@ parse_operand(struct parser *p, struct operand *o)
 	}
 	if (!c)
 		return perr(p, "unexpected end of the filter: expected a value or a path");
-	return perr(p, "unexpected '%c' in a filter: expected @, $, a number, a string, true, false or null", c);
+	return perr(p, "unexpected '%c' in a filter: expected @, $, a number, a string, true, false, null or a function (length, count, match, search, value)", c);
 }
 
 static int
@@ -575,9 +665,19 @@ parse_unary(struct parser *p)
 		fexpr_free(f);
 		return NULL;
 	}
+	if (f->l.kind == OPD_FUNC && (f->l.fn == FN_MATCH || f->l.fn == FN_SEARCH)) {
+		if (r == 0) {
+			f->kind = FX_TEST;
+			return f;
+		}
+		perr(p, "%s() gives true or false: it cannot be compared", fn_names[f->l.fn]);
+		fexpr_free(f);
+		return NULL;
+	}
 	if (r == 0) {
-		if (f->l.kind == OPD_LIT) {
-			perr(p, "expected a comparison operator after a literal");
+		if (f->l.kind == OPD_LIT || f->l.kind == OPD_FUNC) {
+			perr(p, "expected a comparison operator after %s",
+			    f->l.kind == OPD_LIT ? "a literal" : "a function's value");
 			fexpr_free(f);
 			return NULL;
 		}
@@ -587,6 +687,11 @@ parse_unary(struct parser *p)
 	f->op = op;
 	skip_ws(p);
 	if (parse_operand(p, &f->r) < 0) {
+		fexpr_free(f);
+		return NULL;
+	}
+	if (f->r.kind == OPD_FUNC && (f->r.fn == FN_MATCH || f->r.fn == FN_SEARCH)) {
+		perr(p, "%s() gives true or false: it cannot be compared", fn_names[f->r.fn]);
 		fexpr_free(f);
 		return NULL;
 	}
@@ -804,18 +909,124 @@ values_less(const cJSON *a, const cJSON *b)
 	return 0;
 }
 
-static const cJSON *
-operand_value(const struct operand *o, const cJSON *cur, const cJSON *root)
+static int
+compare(int op, const cJSON *a, const cJSON *b)
 {
+	/* RFC 9535: two missing values are equal; one is equal to nothing. */
+	if (!a || !b) {
+		int eq = !a && !b;
+
+		switch (op) {
+		case OP_EQ: return eq;
+		case OP_NE: return !eq;
+		case OP_LE: case OP_GE: return eq;
+		default: return 0;
+		}
+	}
+	switch (op) {
+	case OP_EQ: return values_equal(a, b);
+	case OP_NE: return !values_equal(a, b);
+	case OP_LT: return values_less(a, b);
+	case OP_LE: return values_less(a, b) || values_equal(a, b);
+	case OP_GT: return values_less(b, a);
+	case OP_GE: return values_less(b, a) || values_equal(a, b);
+	}
+	return 0;
+}
+
+/* Unicode scalar values in a UTF-8 string: its bytes but continuation bytes. */
+static size_t
+utf8_length(const char *s)
+{
+	size_t n = 0;
+
+	for (; *s; s++)
+		if (((unsigned char)*s & 0xc0) != 0x80)
+			n++;
+	return n;
+}
+
+static const cJSON *
+operand_value(const struct operand *o, const cJSON *cur, const cJSON *root, cJSON **owned)
+{
+	const cJSON *v;
+	cJSON *inner = NULL;
+	struct nodes ns = { NULL, 0, 0, 0 };
+	double n = -1;
+
+	*owned = NULL;
 	if (o->kind == OPD_LIT)
 		return o->lit;
-	return singular(o->path, o->kind == OPD_REL ? cur : root);
+	if (o->kind != OPD_FUNC)
+		return singular(o->path, o->kind == OPD_REL ? cur : root);
+	switch (o->fn) {
+	case FN_LENGTH:
+		/* RFC 9535: characters of a string, members of an array or an
+		 * object; nothing for any other value. */
+		v = operand_value(&o->args[0], cur, root, &inner);
+		if (cJSON_IsString(v))
+			n = (double)utf8_length(v->valuestring);
+		else if (cJSON_IsArray(v) || cJSON_IsObject(v))
+			n = cJSON_GetArraySize(v);
+		cJSON_Delete(inner);
+		break;
+	case FN_COUNT:
+		eval_path(o->args[0].path, o->args[0].kind == OPD_REL ? cur : root, root, &ns);
+		n = (double)ns.n;
+		free(ns.v);
+		break;
+	case FN_VALUE:
+		eval_path(o->args[0].path, o->args[0].kind == OPD_REL ? cur : root, root, &ns);
+		v = ns.n == 1 ? ns.v[0] : NULL;
+		free(ns.v);
+		return v;
+	default:
+		return NULL;
+	}
+	if (n < 0)
+		return NULL;
+	*owned = cJSON_CreateNumber(n);
+	return *owned;
+}
+
+/*
+ * match() (the whole string) and search() (a part of it): false, never an
+ * error, when either argument is not a string or the pattern does not
+ * compile, as RFC 9535 has it.  The pattern is read as a POSIX extended
+ * regular expression, which covers I-Regexp's common forms.
+ */
+static int
+function_true(const struct operand *o, const cJSON *cur, const cJSON *root)
+{
+	cJSON *own_s = NULL, *own_re = NULL;
+	const cJSON *str = operand_value(&o->args[0], cur, root, &own_s);
+	const cJSON *pat = operand_value(&o->args[1], cur, root, &own_re);
+	struct buf b = BUF_INIT;
+	regex_t re;
+	int yes = 0;
+
+	if (cJSON_IsString(str) && cJSON_IsString(pat)) {
+		if (o->fn == FN_MATCH)
+			buf_addf(&b, "^(%s)$", pat->valuestring);
+		else
+			buf_adds(&b, pat->valuestring);
+		if (!b.failed && regcomp(&re, buf_str(&b), REG_EXTENDED | REG_NOSUB) == 0) {
+			yes = regexec(&re, str->valuestring, 0, NULL, 0) == 0;
+			regfree(&re);
+		}
+	}
+	buf_free(&b);
+	cJSON_Delete(own_s);
+	cJSON_Delete(own_re);
+	return yes;
 }
 
 static int
 filter_true(const struct fexpr *f, const cJSON *cur, const cJSON *root)
 {
 	const cJSON *a, *b;
+	cJSON *own_a, *own_b;
+	int yes;
 
 	switch (f->kind) {
 	case FX_OR:
@@ -833,31 +1044,17 @@ filter_true(const struct fexpr *f, const cJSON *cur, const cJSON *root)
 		free(ns.v);
 		return found;
 	}
+	case FX_TEST:
+		return function_true(&f->l, cur, root);
 	default:
 		break;
 	}
-	a = operand_value(&f->l, cur, root);
-	b = operand_value(&f->r, cur, root);
-	/* RFC 9535: two missing values are equal; one is equal to nothing. */
-	if (!a || !b) {
-		int eq = !a && !b;
-
-		switch (f->op) {
-		case OP_EQ: return eq;
-		case OP_NE: return !eq;
-		case OP_LE: case OP_GE: return eq;
-		default: return 0;
-		}
-	}
-	switch (f->op) {
-	case OP_EQ: return values_equal(a, b);
-	case OP_NE: return !values_equal(a, b);
-	case OP_LT: return values_less(a, b);
-	case OP_LE: return values_less(a, b) || values_equal(a, b);
-	case OP_GT: return values_less(b, a);
-	case OP_GE: return values_less(b, a) || values_equal(a, b);
-	}
-	return 0;
+	a = operand_value(&f->l, cur, root, &own_a);
+	b = operand_value(&f->r, cur, root, &own_b);
+	yes = compare(f->op, a, b);
+	cJSON_Delete(own_a);
+	cJSON_Delete(own_b);
+	return yes;
 }
 
 static void

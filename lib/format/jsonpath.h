@@ -9,7 +9,10 @@
  * parentheses are optional) whose expressions compare singular paths
  * (@.a.b, @['a'][0], $.x) and literals (numbers, 'single' or "double"
  * quoted strings, true, false, null) with == != < <= > >=, test a path's
- * existence ([?(@.k)]), and combine tests with && || ! and parentheses.
+ * existence ([?(@.k)]), and combine tests with && || ! and parentheses;
+ * RFC 9535's functions length(), count(), value() (compared) and match(),
+ * search() (tests; their pattern a POSIX extended regular expression).
+ * As Hurl does, a dot before a bracket is read as nothing ("$.a.[0]").
  * Anything else is refused with the column and what was expected.
  *
  * jsonpath_compile() returns an opaque program the caller frees with

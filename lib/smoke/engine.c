@@ -191,7 +191,13 @@ smoke_check(const struct hurl_file *f, const struct smoke_vars *vars, struct err
 				for (k = 0; k < en->resp.ncaptures; k++)
 					names_add(&ns, en->resp.captures[k].name);
 			for (k = 0; k < en->nrefs; k++)
-				if (en->refs[k].phase == phase && !names_has(&ns, en->refs[k].name)) {
+				if (en->refs[k].phase == phase && !names_has(&ns, en->refs[k].name) &&
+				    hurl_function(en->refs[k].name) == HURL_FN_REFUSED) {
+					rc = err_set(e, EX_USAGE_, "%s:%d: the '%s' function is not supported "
+					    "by ci-smoke", f->path, en->refs[k].line, en->refs[k].name);
+					break;
+				} else if (en->refs[k].phase == phase && !names_has(&ns, en->refs[k].name) &&
+				    hurl_function(en->refs[k].name) == HURL_FN_NONE) {
 					rc = err_set(e, EX_USAGE_, "%s:%d: undefined variable '%s' "
 					    "(give it with -v %s=VALUE, --variables-file, HURL_%s, or capture it)",
 					    f->path, en->refs[k].line, en->refs[k].name, en->refs[k].name,
@@ -205,6 +211,35 @@ smoke_check(const struct hurl_file *f, const struct smoke_vars *vars, struct err
 }
 
 /* ---- templates ------------------------------------------------------ */
+
+/*
+ * The value of a built-in function (hurl_function() == HURL_FN_RUN), fresh
+ * at each use: newUuid a random version 4 UUID, newDate the current time
+ * in RFC 3339 (UTC, milliseconds).  NULL for any other name, or when no
+ * random bytes could be had.
+ */
+static char *
+function_text(const char *name)
+{
+	if (!strcmp(name, "newUuid")) {
+		unsigned char u[16];
+
+		if (random_bytes(u, sizeof(u)) < 0)
+			return NULL;
+		u[6] = (unsigned char)((u[6] & 0x0f) | 0x40);
+		u[8] = (unsigned char)((u[8] & 0x3f) | 0x80);
+		return xasprintf("%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
+		    "%02x%02x%02x%02x%02x%02x", u[0], u[1], u[2], u[3], u[4], u[5], u[6], u[7],
+		    u[8], u[9], u[10], u[11], u[12], u[13], u[14], u[15]);
+	}
+	if (!strcmp(name, "newDate")) {
+		char d[64];
+
+		format_rfc3339_ms(now_ms(), d, sizeof(d));
+		return xstrdup(d);
+	}
+	return NULL;
+}
 
 static void
 json_escape_into(struct buf *b, const char *s, size_t len)
@@ -266,6 +301,16 @@ render(const struct run *r, const struct hurl_str *hs, int json, struct buf *out
 				}
 			}
 			buf_addc(out, *c);
+		}
+		if (!v && (text = function_text(name)) != NULL) {
+			if (json && !in_str)
+				buf_addc(out, '"');
+			buf_adds(out, text);
+			if (json && !in_str)
+				buf_addc(out, '"');
+			free(text);
+			s = end;
+			continue;
 		}
 		if (!v) {
 			int line = hs->line;
@@ -1556,7 +1601,13 @@ expected_value(struct run *r, const struct hurl_pred *p, struct sval *ev, struct
 		break;
 	case HV_EXPR: {
 		const struct smoke_var *v = smoke_vars_get(&r->vars, p->v.s.s);
+		char *text;
 
+		if (!v && (text = function_text(p->v.s.s)) != NULL) {
+			set_string(ev, text, strlen(text));
+			free(text);
+			break;
+		}
 		if (!v) {
 			*why = xasprintf("%s:%d: undefined variable '%s'", r->hf->path, p->v.s.line, p->v.s.s);
 			return -1;

@@ -92,7 +92,8 @@ static const char *const option_names[] = {
 static const char *const other_options[] = {
 	"cacert", "cert", "connect-to", "http3", "key", "limit-rate", "negotiate", "netrc",
 	"netrc-file", "netrc-optional", "ntlm", "pinnedpubkey", "proxy", "repeat", "resolve",
-	"unix-socket", "ignore-asserts", NULL
+	"unix-socket", "ignore-asserts", "http2-prior-knowledge", "no-jsonpath-coercion",
+	"variables-file", "fail-with-body", NULL
 };
 
 const char *
@@ -167,6 +168,22 @@ var_char(unsigned char c)
 	return isalnum(c) || c == '_' || c == '-';
 }
 
+static const char *const run_functions[] = { "newUuid", "newDate", NULL };
+static const char *const refused_functions[] = {
+	"getEnv", "randomBool", "randomEmail", "randomFirstName", "randomFullName", "randomInt",
+	"randomLastName", "randomString", "randomWord", NULL
+};
+
+int
+hurl_function(const char *name)
+{
+	if (in_list(name, run_functions))
+		return HURL_FN_RUN;
+	if (in_list(name, refused_functions))
+		return HURL_FN_REFUSED;
+	return HURL_FN_NONE;
+}
+
 const char *
 hurl_next_template(const char *s, char *name, size_t namesz, const char **end)
 {
@@ -239,6 +256,16 @@ scan_templates(struct parser *p, const char *s, int line, size_t col, int *has)
 		if (!n || q[0] != '}' || q[1] != '}') {
 			if (!strstr(t, "}}"))
 				return perr(p, l, col, "unterminated template '{{' (no '}}')");
+			if (n && n <= NAME_MAX_LEN) {
+				/* "{{randomInt 10 99}}": a function with arguments */
+				memcpy(name, ns, n);
+				name[n] = '\0';
+				if (hurl_function(name) == HURL_FN_REFUSED)
+					return perr(p, l, col, "the '%s' function is not supported by ci-smoke",
+					    name);
+				if (hurl_function(name) == HURL_FN_RUN)
+					return perr(p, l, col, "the '%s' function takes no arguments", name);
+			}
 			return perr(p, l, col, "bad template: expected '{{name}}' with a name of letters, digits, '_' and '-'");
 		}
 		if (n > NAME_MAX_LEN)
@@ -534,6 +561,7 @@ is_body_start(const struct line *l)
 		return 0;
 	/* "{{name}}: value" is a header with a template, not JSON */
 	return (s[0] == '{' && (n < 2 || s[1] != '{')) || s[0] == '[' || s[0] == '<' || s[0] == '`' ||
+	    s[0] == '"' ||
 	    (n >= 7 && !memcmp(s, "base64,", 7)) || (n >= 4 && !memcmp(s, "hex,", 4)) ||
 	    (n >= 5 && !memcmp(s, "file,", 5));
 }
@@ -1648,8 +1676,8 @@ parse_option(struct parser *p, const struct hurl_kv *kv, struct hurl_request *rq
 		o.value.line = kv->line;
 		o.value.has_tmpl = kv->value.has_tmpl;
 		if (!o.value.has_tmpl && option_value(k, o.value.s, &o.num, &why) < 0) {
-			/* a password is not quoted back */
-			if (k == HO_USER)
+			/* a password is not quoted back, nor a value the reason names */
+			if (k == HO_USER || (k == HO_OUTPUT && !strcmp(o.value.s, "-")))
 				perr(p, kv->line, 1, "option '%s': %s", name, why);
 			else
 				perr(p, kv->line, 1, "option '%s': %s, not '%s'", name, why, o.value.s);
@@ -1733,8 +1761,12 @@ body_json(struct parser *p, const char *start, struct hurl_body *b)
 				esc = 0;
 			else if (c == '\\')
 				esc = 1;
-			else if (c == '"' || c == '\n')
+			else if (c == '"' || c == '\n') {
 				in_str = 0;
+				/* a JSON string as the whole body: "Hello" */
+				if (c == '"' && depth == 0)
+					break;
+			}
 			continue;
 		}
 		if (c == '"')
@@ -1975,7 +2007,7 @@ multiline(struct parser *p, size_t ln, const char *start, struct mstr *m)
 		m->lang = "graphql";
 	else if (!strcmp(lang, "raw"))
 		m->lang = "raw";
-	else if (strchr(lang, ','))
+	else if (strchr(lang, ',') || !strcmp(lang, "escape") || !strcmp(lang, "novariable"))
 		return perr(p, (int)ln + 1, (size_t)(start - l->s) + 4,
 		    "the multiline string attributes of '%s' (escape, novariable) are not supported by ci-smoke",
 		    lang);
@@ -2048,7 +2080,7 @@ parse_body(struct parser *p, struct hurl_body *b)
 	struct lx x;
 
 	memset(b, 0, sizeof(*b));
-	if (s[0] == '{' || s[0] == '[')
+	if (s[0] == '{' || s[0] == '[' || s[0] == '"')
 		return body_json(p, s, b);
 	if (s[0] == '<')
 		return body_xml(p, s, b);
@@ -2312,9 +2344,9 @@ parse_response(struct parser *p, struct hurl_response *rs)
 
 		while (isdigit((unsigned char)lx_peek(&x)) && x.i - st < 4)
 			v = v * 10 + (lx_peek(&x) - '0'), x.i++;
-		if (x.i - st != 3 || v < 100 || v > 599) {
+		if (x.i - st != 3 || v < 100 || v > 999) {
 			x.i = st;
-			return lxerr(&x, "expected a status code from 100 to 599, or '*'");
+			return lxerr(&x, "expected a status code of three digits (100 to 999), or '*'");
 		}
 		rs->status = (int)v;
 	}

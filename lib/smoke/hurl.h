@@ -237,6 +237,15 @@ void hurl_file_free(struct hurl_file *f);
  */
 const char *hurl_next_template(const char *s, char *name, size_t namesz, const char **end);
 
+/*
+ * Hurl's built-in functions, written as templates: HURL_FN_RUN for those
+ * the runner gives a fresh value at each use (newUuid, newDate),
+ * HURL_FN_REFUSED for the others, which are refused by name; 0 for any
+ * other name.  A variable of the same name given by the user wins.
+ */
+enum { HURL_FN_NONE, HURL_FN_RUN, HURL_FN_REFUSED };
+int hurl_function(const char *name);
+
 /* Check and parse an option's value as hurl_parse() does (for values the
  * runner rendered): a count, milliseconds, or 0/1.  -1 with why set. */
 int hurl_option_value(int kind, const char *s, long long *num, const char **why);

@@ -174,6 +174,32 @@ main(void)
 	check("$.store.book[?(@.title == 'Moby Dick')].price", "[8.99]");
 	check("$.store.book[?(@['category'] == 'reference')].price", "[8.95]");
 
+	/* Function extensions (RFC 9535 section 2.4), as Hurl's filters use them. */
+	check("$.store.book[?length(@.title) > 15].title",
+	    "[\"Sayings of the Century\",\"The Lord of the Rings\"]");
+	check("$[?length(@) == 6]", "[[0,1,2,3,4,5]]");
+	check("$.store.book[?length(@.price) == 1]", "[]");
+	check("$.store.book[?count(@.isbn) == 1].price", "[8.99,22.99]");
+	check("$.store[?count(@.*) > 2].color", "[]");
+	check("$.store.book[?count(@..*) == 5].price", "[8.99,22.99]");
+	check("$.store.book[?match(@.author, 'J.*')].price", "[22.99]");
+	check("$.store.book[?match(@.author, 'Herman')].price", "[]");
+	check("$.store.book[?search(@.author, 'Herman')].price", "[8.99]");
+	check("$.store.book[?search(@.author, $.store.book[1].category)].price", "[]");
+	check("$.store.book[?search(@.category, $.store.book[1].category)].price",
+	    "[12.99,8.99,22.99]");
+	check("$.store.book[?search(@.author, '(')].price", "[]");
+	check("$.store.book[?search(@.price, '8')].price", "[]");
+	check("$.store.book[?!match(@.category, 'fiction')].price", "[8.95]");
+	check("$.store.book[?value(@.isbn) == '0-553-21311-3'].title", "[\"Moby Dick\"]");
+	check("$.store.book[?value(@.*) == 1]", "[]");
+	check("$.store.book[?length(value(@.author)) == 10].price", "[8.95]");
+	check("$.store.book[?length( @.author ) < 11 && count(@.isbn) == 0].price", "[8.95]");
+	/* Hurl also reads a dot before a bracket. */
+	check("$.store.book.[0].price", "[8.95]");
+	check("$.arr.[1]", "[1]");
+	check("$.store.book.[?(@.price > 20)].price", "[22.99]");
+
 	definite("$.a.b[0]['c']", 1);
 	definite("$", 1);
 	definite("$.a[*]", 0);
@@ -198,6 +224,17 @@ main(void)
 	refuse("$.a[?(@..b == 1)]", "select at most one value");
 	refuse("$.a[?(1)]", "comparison operator");
 	refuse("$.a['\\x']", "bad escape");
+	refuse("$.a[?match(@.b)]", "takes 2 arguments");
+	refuse("$.a[?length(@.b, 1) == 1]", "takes 1 argument");
+	refuse("$.a[?length(@.b)]", "comparison operator after a function");
+	refuse("$.a[?match(@.b, 'x') == true]", "cannot be compared");
+	refuse("$.a[?1 == search(@.b, 'x')]", "cannot be compared");
+	refuse("$.a[?count(1) == 1]", "takes a path");
+	refuse("$.a[?length(@..b) == 1]", "at most one value");
+	refuse("$.a[?length(match(@.b, 'x')) == 1]", "not a value");
+	refuse("$.a[?length(@.b == 1]", "expected ',' or ')'");
+	refuse("$.a[?length(@.b", "expected ')'");
+	refuse("$.a[?size(@.b) == 1]", "a function (length, count");
 	refuse("$.a[99999999999999999999]", "out of range");
 	{
 		char deep[400];
@@ -224,6 +261,9 @@ main(void)
 		free(got);
 		got = run("$.caf\xc3\xa9", NULL, msg, sizeof(msg));
 		is_str(got, "[1]", "UTF-8 in dotted names");
+		free(got);
+		got = run("$[?length('caf\xc3\xa9') == 4]", NULL, msg, sizeof(msg));
+		is_str(got, "[1,2]", "length() counts characters, not bytes");
 		free(got);
 		cJSON_Delete(doc);
 		doc = saved;

@@ -1228,7 +1228,8 @@ secrets_binary(const char *p, size_t n)
 }
 
 void
-secrets_scan_file(struct secrets *s, const char *path, int regular, struct secrets_result *r)
+secrets_scan_file(struct secrets *s, int dirfd, const char *name, const char *path, int regular,
+    struct secrets_result *r)
 {
 	struct stat sb;
 	size_t n = 0;
@@ -1242,13 +1243,13 @@ secrets_scan_file(struct secrets *s, const char *path, int regular, struct secre
 	 * at first, so that no device or FIFO is ever opened.
 	 */
 	if (regular) {
-		fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+		fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
 		if (fd >= 0 && fstat(fd, &sb) < 0) {
 			close(fd);
 			fd = -1;
 		}
 	}
-	if (fd < 0 && lstat(path, &sb) < 0) {
+	if (fd < 0 && fstatat(dirfd, name, &sb, AT_SYMLINK_NOFOLLOW) < 0) {
 		r->st.skipped_other++;	/* gone */
 		return;
 	}
@@ -1258,7 +1259,7 @@ secrets_scan_file(struct secrets *s, const char *path, int regular, struct secre
 		r->st.skipped_large++;
 	else if (secrets_allow_path(&s->allow, path))
 		r->st.skipped_allowlist++;
-	else if (fd < 0 && (fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK)) < 0)
+	else if (fd < 0 && (fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK)) < 0)
 		r->st.skipped_other++;
 	else
 		goto read;

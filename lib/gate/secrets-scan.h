@@ -31,11 +31,13 @@ int secrets_binary(const char *p, size_t n);
  * Scan the file at path (relative to the directory scanned from) when it
  * is a regular file (not followed through a symlink), no larger than the
  * options' max_file_size, not allowlisted and not binary; otherwise count
- * why it was skipped in r->st.  regular: its directory listed it as a
- * regular file (d_type), so it is opened without a look first.
+ * why it was skipped in r->st.  It is opened as name in the directory
+ * dirfd (AT_FDCWD: name is path), which spares the kernel a walk of the
+ * whole path.  regular: its directory listed it as a regular file
+ * (d_type), so it is opened without a look first.
  */
-void secrets_scan_file(struct secrets *s, const char *path, int regular,
-    struct secrets_result *r);
+void secrets_scan_file(struct secrets *s, int dirfd, const char *name, const char *path,
+    int regular, struct secrets_result *r);
 
 /*
  * A scanner for another thread: s's rules, prefilter, allowlists and

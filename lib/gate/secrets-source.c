@@ -16,6 +16,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -82,8 +83,16 @@ secrets_unquote(char *s)
  * the findings are merged by it at the end, so the result is the one a
  * single thread gives, whatever the number of threads and their timing.
  */
+/* A directory open while files of it wait (under the pool's lock). */
+struct dirref {
+	int fd;
+	int refs;		/* the walk's, and one per file queued */
+};
+
 struct queued {
 	char *path;
+	size_t name;		/* where in path its name in dir starts */
+	struct dirref *dir;	/* NULL: path from the current directory */
 	int regular;
 	size_t seq;
 };
@@ -111,16 +120,34 @@ struct pool {
 	int done, idle, full;	/* no more files; workers waiting; the namer waiting */
 };
 
+static void
+dir_release(struct dirref *d)
+{
+	if (d && --d->refs == 0) {
+		close(d->fd);
+		free(d);
+	}
+}
+
+static void
+scan_queued(struct secrets *s, const struct queued *q, struct secrets_result *r)
+{
+	secrets_scan_file(s, q->dir ? q->dir->fd : AT_FDCWD, q->path + q->name, q->path,
+	    q->regular, r);
+}
+
 static void *
 worker_main(void *arg)
 {
 	struct worker *w = arg;
 	struct pool *p = w->pool;
 	struct queued batch[BATCH];
-	size_t k, nb, f;
+	size_t k, nb = 0, f;
 
 	for (;;) {
 		pthread_mutex_lock(&p->mu);
+		for (k = 0; k < nb; k++)
+			dir_release(batch[k].dir);
 		while (!p->n && !p->done) {
 			p->idle++;
 			pthread_cond_wait(&p->more, &p->mu);
@@ -138,7 +165,7 @@ worker_main(void *arg)
 			return NULL;	/* done, and nothing left */
 		for (k = 0; k < nb; k++) {
 			f = w->r.n;
-			secrets_scan_file(w->s, batch[k].path, batch[k].regular, &w->r);
+			scan_queued(w->s, &batch[k], &w->r);
 			if (w->r.n > f && w->r.n > w->seq_alloc) {
 				w->seq_alloc = w->r.alloc;
 				w->seq = xrealloc(w->seq, w->seq_alloc * sizeof(*w->seq));
@@ -195,12 +222,15 @@ pool_start(struct pool *p, struct secrets *s, struct secrets_result *r)
 	}
 }
 
-/* Scan the file at path, now or by a worker (which frees path). */
+/* Scan the file at path (name from where path + name is, in dir), now
+ * or by a worker; path is freed. */
 static void
-pool_add(struct pool *p, char *path, int regular)
+pool_add(struct pool *p, char *path, size_t name, struct dirref *dir, int regular)
 {
+	struct queued q = { path, name, dir, regular, 0 };
+
 	if (!p->nw) {
-		secrets_scan_file(p->s, path, regular, p->r);
+		scan_queued(p->s, &q, p->r);
 		free(path);
 		return;
 	}
@@ -210,7 +240,10 @@ pool_add(struct pool *p, char *path, int regular)
 		pthread_cond_wait(&p->room, &p->mu);
 		p->full = 0;
 	}
-	p->q[(p->head + p->n) % QUEUE_LEN] = (struct queued){ path, regular, p->seq++ };
+	q.seq = p->seq++;
+	if (dir)
+		dir->refs++;
+	p->q[(p->head + p->n) % QUEUE_LEN] = q;
 	p->n++;
 	if (p->idle)
 		pthread_cond_signal(&p->more);
@@ -300,7 +333,7 @@ on_tracked(void *ctx, char *rec, size_t len, struct err *e)
 {
 	(void)e;
 	if (len)
-		pool_add(ctx, xstrdup(rec), 0);
+		pool_add(ctx, xstrdup(rec), 0, NULL, 0);
 	return 0;
 }
 
@@ -333,8 +366,10 @@ walk_fail(struct pool *p, char *path, int top, struct err *e)
 /* Scan path (which walk frees): a file, or a directory and all below it.
  * type is what its directory said it is (d_type), DT_UNKNOWN to look. */
 static int
-walk(struct pool *p, char *path, int type, int top, struct err *e)
+walk(struct pool *p, struct dirref *in, char *path, size_t name, int type, int top, struct err *e)
 {
+	struct dirref *dir = NULL;
+	int fd;
 	struct stat sb;
 	struct dirent **ents;
 	int n, i, regular = type == DT_REG;
@@ -346,7 +381,7 @@ walk(struct pool *p, char *path, int type, int top, struct err *e)
 	}
 	if (type != DT_DIR) {
 		if (type == DT_REG || top) {
-			pool_add(p, path, regular);	/* looked at: scan_file looks again */
+			pool_add(p, path, name, in, regular);	/* looked at: scan_file looks again */
 		} else {
 			p->r->st.skipped_other++;	/* a symlink or a special file */
 			free(path);
@@ -356,15 +391,28 @@ walk(struct pool *p, char *path, int type, int top, struct err *e)
 	n = scandir(path, &ents, entry_wanted, entry_cmp);
 	if (n < 0)
 		return walk_fail(p, path, top, e);
+	/* Its files are opened from it (without one, by their whole path:
+	 * a tree deeper than the descriptors a process may hold). */
+	fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd >= 0) {
+		dir = xcalloc(1, sizeof(*dir));
+		dir->fd = fd;
+		dir->refs = 1;
+	}
 	for (i = 0; i < n; i++) {
 		char *sub = strcmp(path, ".") ? xasprintf("%s%s%s", path,
 		    path[strlen(path) - 1] == '/' ? "" : "/", ents[i]->d_name) : xstrdup(ents[i]->d_name);
 
-		walk(p, sub, ents[i]->d_type, 0, e);
+		walk(p, dir, sub, dir ? strlen(sub) - strlen(ents[i]->d_name) : 0, ents[i]->d_type, 0, e);
 		free(ents[i]);
 	}
 	free(ents);
 	free(path);
+	if (p->nw)
+		pthread_mutex_lock(&p->mu);
+	dir_release(dir);
+	if (p->nw)
+		pthread_mutex_unlock(&p->mu);
 	return 0;
 }
 
@@ -632,7 +680,7 @@ run_tree(struct pool *p, struct err *e)
 	size_t i;
 
 	if (!o->paths)
-		return walk(p, xstrdup("."), DT_UNKNOWN, 1, e);
+		return walk(p, NULL, xstrdup("."), 0, DT_UNKNOWN, 1, e);
 	for (i = 0; o->paths[i]; i++) {
 		const char *path = o->paths[i];
 
@@ -640,7 +688,7 @@ run_tree(struct pool *p, struct err *e)
 		while (path[0] == '.' && path[1] == '/')
 			for (path += 2; *path == '/'; path++)
 				;
-		if (walk(p, xstrdup(*path ? path : "."), DT_UNKNOWN, 1, e) < 0)
+		if (walk(p, NULL, xstrdup(*path ? path : "."), 0, DT_UNKNOWN, 1, e) < 0)
 			return -1;
 	}
 	return 0;

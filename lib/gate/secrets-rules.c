@@ -391,9 +391,16 @@ secrets_opts_parse(struct secrets_opts *o, const cJSON *obj,
 			if (v < 1)
 				return json_refuse(bad, it, e, "%s: expected a size, as 1048576 or \"1M\"", k);
 			o->max_file_size = v;
+		} else if (!strcmp(k, "threads")) {
+			long long v = 0;
+
+			if (!cJSON_IsNumber(it) || json_get_i64(it, &v) < 0 || v < 1 || v > SECRETS_THREADS_MAX)
+				return json_refuse(bad, it, e, "%s: expected a whole number from 1 to %d", k,
+				    SECRETS_THREADS_MAX);
+			o->threads = (int)v;
 		} else {
 			return json_refuse(bad, it, e, "%s: unknown key (expected paths, all_files, since, staged, "
-			    "allowlist, baseline, write_baseline, disable, entropy, max_file_size)", k);
+			    "allowlist, baseline, write_baseline, disable, entropy, max_file_size, threads)", k);
 		}
 	}
 	return 0;

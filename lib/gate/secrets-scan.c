@@ -45,7 +45,7 @@
 #define WIN_AFTER 2048
 #define HITS_MAX 65536		/* keyword positions kept per line */
 #define STREAMS 4		/* slices of a text the automaton runs over at once */
-#define STREAM_MIN 4096		/* a shorter text is one slice */
+#define STREAM_MIN 512		/* a shorter text is one slice */
 #define NMATCH 10
 #define KEY_BODY_MIN 64		/* base64 characters a private key body needs */
 #define KEY_RUN_MIN 40		/* ... with one run this long (prose has spaces) */
@@ -90,6 +90,7 @@ struct hitv {
 
 struct secrets {
 	const struct secrets_opts *o;
+	const struct secrets *parent;	/* of a fork: owns what is shared */
 	regex_t re[SECRETS_NRULES];
 	regex_t generic;	/* the generic rule, anchored */
 	int enabled[SECRETS_NRULES];
@@ -111,7 +112,7 @@ struct secrets {
 	struct span *spans;
 	size_t nspans, spans_alloc;
 	struct hitv hits;	/* the keywords of the current line */
-	int hits_over;		/* more than HITS_MAX on the line */
+	int hits_over;		/* more than HITS_MAX on the line: match it whole */
 	struct hitv sh[STREAMS];	/* keywords found by each stream */
 	struct hitv fhits;	/* ... and in the whole text, in order */
 };
@@ -349,6 +350,32 @@ ac_build(struct secrets *s)
 
 /* ---- the scanner --------------------------------------------------------- */
 
+/* Compile the rules' expressions into s (each thread has its own: glibc's
+ * regexec holds a lock per expression). */
+static int
+compile_rules(struct secrets *s, struct err *e)
+{
+	size_t i;
+
+	for (i = 0; i < SECRETS_NRULES; i++) {
+		const struct secrets_rule_def *rd = &secrets_rule_defs[i];
+		int rc;
+
+		rc = regcomp(&s->re[i], rd->re, REG_EXTENDED | (rd->icase ? REG_ICASE : 0));
+		if (rc != 0) {
+			char why[256];
+
+			regerror(rc, &s->re[i], why, sizeof(why));
+			return err_set(e, EX_INTERNAL, "rule '%s' does not compile: %s", rd->info.id, why);
+		}
+		s->compiled[i] = 1;
+	}
+	if (regcomp(&s->generic, secrets_generic_anchored, REG_EXTENDED | REG_ICASE) != 0)
+		return err_set(e, EX_INTERNAL, "the anchored generic rule does not compile");
+	s->generic_compiled = 1;
+	return 0;
+}
+
 struct secrets *
 secrets_new(const struct secrets_opts *o, struct err *e)
 {
@@ -357,36 +384,41 @@ secrets_new(const struct secrets_opts *o, struct err *e)
 
 	s->o = o;
 	for (i = 0; i < SECRETS_NRULES; i++) {
-		const struct secrets_rule_def *rd = &secrets_rule_defs[i];
-		int rc;
-
 		s->enabled[i] = 1;
 		for (k = 0; o->disable && o->disable[k]; k++)
-			if (!strcmp(o->disable[k], rd->info.id))
+			if (!strcmp(o->disable[k], secrets_rule_defs[i].info.id))
 				s->enabled[i] = 0;
-		rc = regcomp(&s->re[i], rd->re, REG_EXTENDED | (rd->icase ? REG_ICASE : 0));
-		if (rc != 0) {
-			char why[256];
-
-			regerror(rc, &s->re[i], why, sizeof(why));
-			err_set(e, EX_INTERNAL, "rule '%s' does not compile: %s", rd->info.id, why);
-			secrets_free(s);
-			return NULL;
-		}
-		s->compiled[i] = 1;
 	}
-	if (regcomp(&s->generic, secrets_generic_anchored, REG_EXTENDED | REG_ICASE) != 0) {
-		err_set(e, EX_INTERNAL, "the anchored generic rule does not compile");
-		secrets_free(s);
-		return NULL;
-	}
-	s->generic_compiled = 1;
-	if (secrets_allow_compile(&s->allow, o, e) < 0 ||
+	if (compile_rules(s, e) < 0 || secrets_allow_compile(&s->allow, o, e) < 0 ||
 	    (o->baseline && secrets_baseline_load(&s->baseline, o->baseline, e) < 0)) {
 		secrets_free(s);
 		return NULL;
 	}
 	ac_build(s);
+	return s;
+}
+
+struct secrets *
+secrets_fork(const struct secrets *parent, struct err *e)
+{
+	struct secrets *s = xcalloc(1, sizeof(*s));
+
+	s->parent = parent;
+	s->o = parent->o;
+	memcpy(s->enabled, parent->enabled, sizeof(s->enabled));
+	/* Read only from here on: the prefilter, allowlists, baseline. */
+	s->allow = parent->allow;
+	s->baseline = parent->baseline;
+	s->ac_next = parent->ac_next;
+	s->ac_out = parent->ac_out;
+	memcpy(s->ac_cls, parent->ac_cls, sizeof(s->ac_cls));
+	s->nstates = parent->nstates;
+	s->ac_ncls = parent->ac_ncls;
+	s->ac_first_out = parent->ac_first_out;
+	if (compile_rules(s, e) < 0) {
+		secrets_free(s);
+		return NULL;
+	}
 	return s;
 }
 
@@ -402,10 +434,12 @@ secrets_free(struct secrets *s)
 			regfree(&s->re[i]);
 	if (s->generic_compiled)
 		regfree(&s->generic);
-	secrets_allow_free(&s->allow);
-	secrets_baseline_free(&s->baseline);
-	free(s->ac_next);
-	free(s->ac_out);
+	if (!s->parent) {
+		secrets_allow_free(&s->allow);
+		secrets_baseline_free(&s->baseline);
+		free(s->ac_next);
+		free(s->ac_out);
+	}
 	free(s->line);
 	free(s->fbuf);
 	free(s->spans);
@@ -504,10 +538,52 @@ struct ctx {
 	const char *text;
 	size_t len;
 	const long *linemap;
-	size_t ls, le;		/* the line: [ls, le) */
-	long lineno;		/* 0-based index of the line in text */
-	int allow;		/* the line says ci-gate:allow or gitleaks:allow */
+	size_t ls, le;		/* the line: [ls, le); ls once line_start() found it */
+	size_t first;		/* the line's first keyword */
+	int ls_known;
+	/* Counted only when a match is reported (most lines with a keyword
+	 * have none): the 0-based index of the line starting at counted. */
+	size_t counted;
+	long lineno;
+	int allow;		/* the line says ci-gate:allow or gitleaks:allow;
+				 * -1: not looked at yet */
 };
+
+static int has_mark(const char *s, size_t n);
+
+/* Where the current line starts: looked for only when needed (a match of
+ * the generic rule, the most common keywords', needs no line start). */
+static size_t
+line_start(struct ctx *c)
+{
+	if (!c->ls_known) {
+		c->ls = c->first;
+		while (c->ls > 0 && c->text[c->ls - 1] != '\n')
+			c->ls--;
+		c->ls_known = 1;
+	}
+	return c->ls;
+}
+
+/* The 0-based index in the text of the current line: the newlines from
+ * where the last count stopped (lines are visited in order). */
+static long
+line_index(struct ctx *c)
+{
+	const char *nl;
+
+	line_start(c);
+	while (c->counted < c->ls) {
+		nl = memchr(c->text + c->counted, '\n', c->ls - c->counted);
+		if (!nl)
+			break;
+		c->lineno++;
+		c->counted = (size_t)(nl - c->text) + 1;
+	}
+	if (c->counted < c->ls)
+		c->counted = c->ls;
+	return c->lineno;
+}
 
 /* Record a match that passed its rule's checks. */
 static void
@@ -522,6 +598,9 @@ report(struct ctx *c, int rule, size_t at, size_t a, size_t b, const char *secre
 	if (overlaps(s, a, b))
 		return;
 	add_span(s, a, b);
+	line_start(c);
+	if (c->allow < 0)
+		c->allow = has_mark(c->text + c->ls, c->le - c->ls);
 	if (c->allow) {
 		r->st.sup_inline++;
 		return;
@@ -535,7 +614,7 @@ report(struct ctx *c, int rule, size_t at, size_t a, size_t b, const char *secre
 	memset(f, 0, sizeof(*f));
 	f->rule = rule;
 	f->path = xstrdup(c->path);
-	f->line = c->linemap ? c->linemap[c->lineno] : c->lineno + 1;
+	f->line = c->linemap ? c->linemap[line_index(c)] : line_index(c) + 1;
 	for (i = c->ls; i < at; i++)
 		if (((unsigned char)c->text[i] & 0xc0) != 0x80)
 			col++;
@@ -928,7 +1007,7 @@ generic_line(struct ctx *c, int k)
 
 		if (!(s->hits.h[h].mask & bit) || !assign_follows(c->text, p + 1, c->le))
 			continue;
-		while (ks > c->ls && key_char((unsigned char)c->text[ks - 1]))
+		while (ks > 0 && key_char((unsigned char)c->text[ks - 1]))	/* '\n' is no key_char */
 			ks--;
 		if (ks == last)
 			continue;	/* two keywords in one key */
@@ -959,7 +1038,7 @@ flush_line(struct ctx *c, uint64_t mask)
 	struct secrets *s = c->s;
 	size_t k, h;
 
-	c->allow = has_mark(c->text + c->ls, c->le - c->ls);
+	c->allow = -1;	/* looked at when a match is reported */
 	for (k = 0; k < SECRETS_NRULES; k++) {
 		uint64_t bit = (uint64_t)1 << k;
 		size_t last = 0;
@@ -971,7 +1050,8 @@ flush_line(struct ctx *c, uint64_t mask)
 			generic_line(c, (int)k);
 			continue;
 		}
-		if (c->le - c->ls <= LONG_LINE) {
+		line_start(c);
+		if (c->le - c->ls <= LONG_LINE || s->hits_over) {
 			match_window(c, (int)k, c->ls, c->le);
 			continue;
 		}
@@ -1087,7 +1167,7 @@ secrets_scan_text(struct secrets *s, const char *path, const char *text,
 	const size_t ncls = s->ac_ncls;
 	struct ctx c;
 	uint64_t mask = 0, m;
-	size_t h, counted = 0;
+	size_t h;
 
 	if (secrets_allow_path(&s->allow, path)) {
 		r->st.skipped_allowlist++;
@@ -1118,20 +1198,12 @@ secrets_scan_text(struct secrets *s, const char *path, const char *text,
 		}
 		if (mask)
 			flush_line(&c, mask);
-		/* A new line: find its ends and its number. */
-		c.ls = i;
-		while (c.ls > 0 && text[c.ls - 1] != '\n')
-			c.ls--;
+		/* A new line: find its ends (its number is counted if a match
+		 * is reported on it). */
+		c.first = i;
+		c.ls_known = 0;
 		nl = memchr(text + i, '\n', len - i);
 		c.le = nl ? (size_t)(nl - text) : len;
-		while (counted < c.ls) {
-			nl = memchr(text + counted, '\n', c.ls - counted);
-			if (!nl)
-				break;
-			c.lineno++;
-			counted = (size_t)(nl - text) + 1;
-		}
-		counted = c.ls > counted ? c.ls : counted;
 		mask = m;
 		s->hits.n = 0;
 		s->hits_over = 0;
@@ -1156,30 +1228,45 @@ secrets_binary(const char *p, size_t n)
 }
 
 void
-secrets_scan_file(struct secrets *s, const char *path, struct secrets_result *r)
+secrets_scan_file(struct secrets *s, int dirfd, const char *name, const char *path, int regular,
+    struct secrets_result *r)
 {
 	struct stat sb;
 	size_t n = 0;
 	ssize_t got;
-	int fd;
+	int fd = -1;
 
-	if (lstat(path, &sb) < 0 || !S_ISREG(sb.st_mode)) {
-		r->st.skipped_other++;	/* gone, a symlink, a submodule */
+	/*
+	 * A file its directory listed as regular is opened at once and its
+	 * size read from the descriptor (one lookup of the path, not two);
+	 * O_NONBLOCK in case it became a FIFO since.  Anything else is looked
+	 * at first, so that no device or FIFO is ever opened.
+	 */
+	if (regular) {
+		fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+		if (fd >= 0 && fstat(fd, &sb) < 0) {
+			close(fd);
+			fd = -1;
+		}
+	}
+	if (fd < 0 && fstatat(dirfd, name, &sb, AT_SYMLINK_NOFOLLOW) < 0) {
+		r->st.skipped_other++;	/* gone */
 		return;
 	}
-	if (sb.st_size > s->o->max_file_size) {
+	if (!S_ISREG(sb.st_mode))
+		r->st.skipped_other++;	/* a symlink, a submodule, a special file */
+	else if (sb.st_size > s->o->max_file_size)
 		r->st.skipped_large++;
-		return;
-	}
-	if (secrets_allow_path(&s->allow, path)) {
+	else if (secrets_allow_path(&s->allow, path))
 		r->st.skipped_allowlist++;
-		return;
-	}
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0) {
+	else if (fd < 0 && (fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK)) < 0)
 		r->st.skipped_other++;
-		return;
-	}
+	else
+		goto read;
+	if (fd >= 0)
+		close(fd);
+	return;
+read:
 	if ((size_t)sb.st_size + 1 > s->fbuf_alloc) {
 		s->fbuf_alloc = (size_t)sb.st_size + 1 > 65536 ? (size_t)sb.st_size + 1 : 65536;
 		free(s->fbuf);

@@ -16,8 +16,11 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/buf.h"
 #include "core/git.h"
@@ -67,21 +70,270 @@ secrets_unquote(char *s)
 	return 0;
 }
 
-/* ---- tracked files and trees --------------------------------------------- */
+/* ---- scanning files on every core ------------------------------------------ */
 
-struct run {
+#define WORKERS_AUTO_MAX 8	/* threads by default, at most (one per core) */
+#define QUEUE_LEN 512		/* files waiting for a worker */
+#define BATCH 16		/* files a worker takes at once */
+
+/*
+ * Files are named by one thread (the walk of a tree, git ls-files) and
+ * read and matched by workers, each with its own fork of the scanner and
+ * its own result.  Every file gets a number in the order it was named;
+ * the findings are merged by it at the end, so the result is the one a
+ * single thread gives, whatever the number of threads and their timing.
+ */
+/* A directory open while files of it wait (under the pool's lock). */
+struct dirref {
+	int fd;
+	int refs;		/* the walk's, and one per file queued */
+};
+
+struct queued {
+	char *path;
+	size_t name;		/* where in path its name in dir starts */
+	struct dirref *dir;	/* NULL: path from the current directory */
+	int regular;
+	size_t seq;
+};
+
+struct worker {
+	struct pool *pool;
+	struct secrets *s;
+	struct secrets_result r;
+	size_t *seq;		/* per finding of r: its file's number */
+	size_t seq_alloc;
+	pthread_t tid;
+	int started;
+};
+
+struct pool {
 	struct secrets *s;
 	struct secrets_result *r;
+	struct worker *w;
+	size_t nw;		/* 0: the files are scanned as they come */
+	pthread_mutex_t mu;
+	pthread_cond_t more, room;
+	struct queued q[QUEUE_LEN];
+	size_t head, n;		/* the queue, a ring */
+	size_t seq;		/* files named so far */
+	int done, idle, full;	/* no more files; workers waiting; the namer waiting */
 };
+
+static void
+dir_release(struct dirref *d)
+{
+	if (d && --d->refs == 0) {
+		close(d->fd);
+		free(d);
+	}
+}
+
+static void
+scan_queued(struct secrets *s, const struct queued *q, struct secrets_result *r)
+{
+	secrets_scan_file(s, q->dir ? q->dir->fd : AT_FDCWD, q->path + q->name, q->path,
+	    q->regular, r);
+}
+
+static void *
+worker_main(void *arg)
+{
+	struct worker *w = arg;
+	struct pool *p = w->pool;
+	struct queued batch[BATCH];
+	size_t k, nb = 0, f;
+
+	for (;;) {
+		pthread_mutex_lock(&p->mu);
+		for (k = 0; k < nb; k++)
+			dir_release(batch[k].dir);
+		while (!p->n && !p->done) {
+			p->idle++;
+			pthread_cond_wait(&p->more, &p->mu);
+			p->idle--;
+		}
+		for (nb = 0; nb < BATCH && p->n; nb++) {
+			batch[nb] = p->q[p->head];
+			p->head = (p->head + 1) % QUEUE_LEN;
+			p->n--;
+		}
+		if (nb && p->full)
+			pthread_cond_signal(&p->room);
+		pthread_mutex_unlock(&p->mu);
+		if (!nb)
+			return NULL;	/* done, and nothing left */
+		for (k = 0; k < nb; k++) {
+			f = w->r.n;
+			scan_queued(w->s, &batch[k], &w->r);
+			if (w->r.n > f && w->r.n > w->seq_alloc) {
+				w->seq_alloc = w->r.alloc;
+				w->seq = xrealloc(w->seq, w->seq_alloc * sizeof(*w->seq));
+			}
+			for (; f < w->r.n; f++)
+				w->seq[f] = batch[k].seq;
+			free(batch[k].path);
+		}
+	}
+}
+
+/* How many threads scan: the option, or one per online processor. */
+static size_t
+pool_threads(const struct secrets_opts *o)
+{
+	long n;
+
+	if (o->threads > 0)
+		return (size_t)o->threads;
+	n = sysconf(_SC_NPROCESSORS_ONLN);
+	return n < 1 ? 1 : n > WORKERS_AUTO_MAX ? WORKERS_AUTO_MAX : (size_t)n;
+}
+
+/* Start the workers; with one thread (or when none starts) the files
+ * are scanned by the caller as they are named. */
+static void
+pool_start(struct pool *p, struct secrets *s, struct secrets_result *r)
+{
+	size_t n = pool_threads(secrets_options(s)), i;
+	struct err e;
+
+	memset(p, 0, sizeof(*p));
+	p->s = s;
+	p->r = r;
+	if (n < 2)
+		return;
+	pthread_mutex_init(&p->mu, NULL);
+	pthread_cond_init(&p->more, NULL);
+	pthread_cond_init(&p->room, NULL);
+	p->w = xcalloc(n, sizeof(*p->w));
+	for (i = 0; i < n; i++) {
+		struct worker *w = &p->w[p->nw];
+
+		w->pool = p;
+		if (!(w->s = secrets_fork(s, &e)))
+			break;
+		if (pthread_create(&w->tid, NULL, worker_main, w) != 0) {
+			secrets_free(w->s);
+			w->s = NULL;
+			break;
+		}
+		w->started = 1;
+		p->nw++;
+	}
+}
+
+/* Scan the file at path (name from where path + name is, in dir), now
+ * or by a worker; path is freed. */
+static void
+pool_add(struct pool *p, char *path, size_t name, struct dirref *dir, int regular)
+{
+	struct queued q = { path, name, dir, regular, 0 };
+
+	if (!p->nw) {
+		scan_queued(p->s, &q, p->r);
+		free(path);
+		return;
+	}
+	pthread_mutex_lock(&p->mu);
+	while (p->n == QUEUE_LEN) {
+		p->full = 1;
+		pthread_cond_wait(&p->room, &p->mu);
+		p->full = 0;
+	}
+	q.seq = p->seq++;
+	if (dir)
+		dir->refs++;
+	p->q[(p->head + p->n) % QUEUE_LEN] = q;
+	p->n++;
+	if (p->idle)
+		pthread_cond_signal(&p->more);
+	pthread_mutex_unlock(&p->mu);
+}
+
+struct ref {
+	size_t seq, w, i;
+};
+
+static int
+ref_cmp(const void *pa, const void *pb)
+{
+	const struct ref *a = pa, *b = pb;
+
+	if (a->seq != b->seq)
+		return a->seq < b->seq ? -1 : 1;
+	if (a->w != b->w)
+		return a->w < b->w ? -1 : 1;
+	return a->i < b->i ? -1 : a->i > b->i;
+}
+
+static void
+stats_add(struct secrets_stats *to, const struct secrets_stats *from)
+{
+	to->files += from->files;
+	to->bytes += from->bytes;
+	to->skipped_binary += from->skipped_binary;
+	to->skipped_large += from->skipped_large;
+	to->skipped_allowlist += from->skipped_allowlist;
+	to->skipped_other += from->skipped_other;
+	to->sup_inline += from->sup_inline;
+	to->sup_allowlist += from->sup_allowlist;
+	to->sup_baseline += from->sup_baseline;
+}
+
+/* No more files: wait for the workers, and merge their findings into
+ * the result in the order the files were named. */
+static void
+pool_finish(struct pool *p)
+{
+	struct secrets_result *r = p->r;
+	struct ref *refs;
+	size_t i, k, n = 0;
+
+	if (!p->nw)
+		return;
+	pthread_mutex_lock(&p->mu);
+	p->done = 1;
+	pthread_cond_broadcast(&p->more);
+	pthread_mutex_unlock(&p->mu);
+	for (i = 0; i < p->nw; i++) {
+		pthread_join(p->w[i].tid, NULL);
+		n += p->w[i].r.n;
+	}
+	refs = xcalloc(n ? n : 1, sizeof(*refs));
+	for (i = 0, n = 0; i < p->nw; i++)
+		for (k = 0; k < p->w[i].r.n; k++)
+			refs[n++] = (struct ref){ p->w[i].seq[k], i, k };
+	qsort(refs, n, sizeof(*refs), ref_cmp);
+	if (r->n + n > r->alloc) {
+		r->alloc = r->n + n;
+		r->f = xrealloc(r->f, r->alloc * sizeof(*r->f));
+	}
+	for (i = 0; i < n; i++)
+		r->f[r->n++] = p->w[refs[i].w].r.f[refs[i].i];	/* the strings move */
+	free(refs);
+	for (i = 0; i < p->nw; i++) {
+		struct worker *w = &p->w[i];
+
+		stats_add(&r->st, &w->r.st);
+		free(w->r.f);
+		free(w->seq);
+		secrets_free(w->s);
+	}
+	free(p->w);
+	pthread_cond_destroy(&p->more);
+	pthread_cond_destroy(&p->room);
+	pthread_mutex_destroy(&p->mu);
+	p->nw = 0;
+}
+
+/* ---- tracked files and trees --------------------------------------------- */
 
 static int
 on_tracked(void *ctx, char *rec, size_t len, struct err *e)
 {
-	struct run *run = ctx;
-
 	(void)e;
 	if (len)
-		secrets_scan_file(run->s, rec, run->r);
+		pool_add(ctx, xstrdup(rec), 0, NULL, 0);
 	return 0;
 }
 
@@ -99,39 +351,68 @@ entry_cmp(const struct dirent **a, const struct dirent **b)
 	return strcmp((*a)->d_name, (*b)->d_name);
 }
 
+/* path cannot be read: an error for a path given, counted below it. */
 static int
-walk(struct secrets *s, const char *path, struct secrets_result *r, int top, struct err *e)
+walk_fail(struct pool *p, char *path, int top, struct err *e)
 {
+	if (top)
+		err_set(e, EX_USAGE_, "cannot scan '%s': %s", path, strerror(errno));
+	else
+		p->r->st.skipped_other++;
+	free(path);
+	return top ? -1 : 0;
+}
+
+/* Scan path (which walk frees): a file, or a directory and all below it.
+ * type is what its directory said it is (d_type), DT_UNKNOWN to look. */
+static int
+walk(struct pool *p, struct dirref *in, char *path, size_t name, int type, int top, struct err *e)
+{
+	struct dirref *dir = NULL;
+	int fd;
 	struct stat sb;
 	struct dirent **ents;
-	int n, i;
+	int n, i, regular = type == DT_REG;
 
-	if (lstat(path, &sb) < 0) {
-		if (top)
-			return err_set(e, EX_USAGE_, "cannot scan '%s': %s", path, strerror(errno));
-		r->st.skipped_other++;
-		return 0;
+	if (type == DT_UNKNOWN) {
+		if (lstat(path, &sb) < 0)
+			return walk_fail(p, path, top, e);
+		type = S_ISDIR(sb.st_mode) ? DT_DIR : S_ISREG(sb.st_mode) ? DT_REG : DT_LNK;
 	}
-	if (!S_ISDIR(sb.st_mode)) {
-		secrets_scan_file(s, path, r);
+	if (type != DT_DIR) {
+		if (type == DT_REG || top) {
+			pool_add(p, path, name, in, regular);	/* looked at: scan_file looks again */
+		} else {
+			p->r->st.skipped_other++;	/* a symlink or a special file */
+			free(path);
+		}
 		return 0;
 	}
 	n = scandir(path, &ents, entry_wanted, entry_cmp);
-	if (n < 0) {
-		if (top)
-			return err_set(e, EX_USAGE_, "cannot scan '%s': %s", path, strerror(errno));
-		r->st.skipped_other++;
-		return 0;
+	if (n < 0)
+		return walk_fail(p, path, top, e);
+	/* Its files are opened from it (without one, by their whole path:
+	 * a tree deeper than the descriptors a process may hold). */
+	fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd >= 0) {
+		dir = xcalloc(1, sizeof(*dir));
+		dir->fd = fd;
+		dir->refs = 1;
 	}
 	for (i = 0; i < n; i++) {
 		char *sub = strcmp(path, ".") ? xasprintf("%s%s%s", path,
 		    path[strlen(path) - 1] == '/' ? "" : "/", ents[i]->d_name) : xstrdup(ents[i]->d_name);
 
-		walk(s, sub, r, 0, e);
-		free(sub);
+		walk(p, dir, sub, dir ? strlen(sub) - strlen(ents[i]->d_name) : 0, ents[i]->d_type, 0, e);
 		free(ents[i]);
 	}
 	free(ents);
+	free(path);
+	if (p->nw)
+		pthread_mutex_lock(&p->mu);
+	dir_release(dir);
+	if (p->nw)
+		pthread_mutex_unlock(&p->mu);
 	return 0;
 }
 
@@ -363,60 +644,72 @@ run_diff(struct secrets *s, struct secrets_result *r, struct err *e)
 	return 0;
 }
 
+/* The files git tracks under the paths, as git ls-files names them. */
+static int
+run_tracked(struct pool *p, struct err *e)
+{
+	const struct secrets_opts *o = secrets_options(p->s);
+	const char **args = xcalloc(8 + count_paths(o->paths), sizeof(*args));
+	struct gitx g;
+	size_t n = 0;
+	int rc;
+
+	args[n++] = "ls-files";
+	args[n++] = "-z";
+	args[n++] = "--cached";
+	if (o->paths)
+		args[n++] = "--error-unmatch";
+	add_paths(args, &n, o->paths);
+	args[n] = NULL;
+	rc = gitx_each(&g, args, '\0', on_tracked, p, e);
+	free(args);
+	if (rc < 0)
+		return -1;
+	if (g.status != 0)
+		return err_set(e, EX_USAGE_, "git ls-files failed: %s%s",
+		    *g.err ? g.err : "no message",
+		    o->paths ? " (only files git tracks are scanned; all_files scans the others)" : "");
+	return 0;
+}
+
+/* Every file under the paths. */
+static int
+run_tree(struct pool *p, struct err *e)
+{
+	const struct secrets_opts *o = secrets_options(p->s);
+	size_t i;
+
+	if (!o->paths)
+		return walk(p, NULL, xstrdup("."), 0, DT_UNKNOWN, 1, e);
+	for (i = 0; o->paths[i]; i++) {
+		const char *path = o->paths[i];
+
+		/* "./src" is reported as "src/...". */
+		while (path[0] == '.' && path[1] == '/')
+			for (path += 2; *path == '/'; path++)
+				;
+		if (walk(p, NULL, xstrdup(*path ? path : "."), 0, DT_UNKNOWN, 1, e) < 0)
+			return -1;
+	}
+	return 0;
+}
+
 int
 secrets_run(struct secrets *s, struct secrets_result *r, struct err *e)
 {
 	const struct secrets_opts *o = secrets_options(s);
-	struct run run = { s, r };
-	size_t i;
+	struct pool p;
+	int tracked, rc;
 
-	switch (o->mode) {
-	case SECRETS_SINCE:
-	case SECRETS_STAGED:
+	if (o->mode == SECRETS_SINCE || o->mode == SECRETS_STAGED) {
 		r->st.mode = o->mode == SECRETS_SINCE ? "since" : "staged";
 		return run_diff(s, r, e);
-	case SECRETS_TRACKED:
-		if (gitx_in_work_tree()) {
-			const char **args = xcalloc(8 + count_paths(o->paths), sizeof(*args));
-			struct gitx g;
-			size_t n = 0;
-			int rc;
-
-			r->st.mode = "tracked";
-			args[n++] = "ls-files";
-			args[n++] = "-z";
-			args[n++] = "--cached";
-			if (o->paths)
-				args[n++] = "--error-unmatch";
-			add_paths(args, &n, o->paths);
-			args[n] = NULL;
-			rc = gitx_each(&g, args, '\0', on_tracked, &run, e);
-			free(args);
-			if (rc < 0)
-				return -1;
-			if (g.status != 0)
-				return err_set(e, EX_USAGE_, "git ls-files failed: %s%s",
-				    *g.err ? g.err : "no message",
-				    o->paths ? " (only files git tracks are scanned; all_files scans the others)" : "");
-			return 0;
-		}
-		/* Outside git there is nothing tracked: scan what is there. */
-		/* FALLTHROUGH */
-	default:
-		r->st.mode = "all";
-		if (!o->paths)
-			return walk(s, ".", r, 1, e);
-		for (i = 0; o->paths[i]; i++) {
-			const char *p = o->paths[i];
-
-			/* "./src" is reported as "src/...". */
-			while (p[0] == '.' && p[1] == '/')
-				for (p += 2; *p == '/'; p++)
-					;
-			if (walk(s, *p ? p : ".", r, 1, e) < 0)
-				return -1;
-		}
-		return 0;
 	}
+	/* Outside git there is nothing tracked: scan what is there. */
+	tracked = o->mode == SECRETS_TRACKED && gitx_in_work_tree();
+	r->st.mode = tracked ? "tracked" : "all";
+	pool_start(&p, s, r);
+	rc = tracked ? run_tracked(&p, e) : run_tree(&p, e);
+	pool_finish(&p);
+	return rc;
 }
-

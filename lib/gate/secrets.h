@@ -40,6 +40,7 @@
 
 #define SECRETS_DEFAULT_MAX_FILE (1LL << 20)
 #define SECRETS_DEFAULT_ENTROPY 3.5
+#define SECRETS_THREADS_MAX 64
 #define SECRETS_FP_LEN 64
 
 enum secrets_mode { SECRETS_TRACKED, SECRETS_ALL, SECRETS_SINCE, SECRETS_STAGED };
@@ -72,6 +73,7 @@ struct secrets_opts {
 	char *write_baseline;	/* write the findings' fingerprints here */
 	double entropy;		/* generic rule: bits per character */
 	long long max_file_size;	/* bytes */
+	int threads;		/* that read and match files; 0: one per processor */
 };
 
 void secrets_opts_init(struct secrets_opts *o);

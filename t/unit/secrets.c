@@ -18,6 +18,7 @@
 #include "gate/review.h"
 #include "format/sarif.h"
 #include "gate/secrets.h"
+#include "gate/secrets-rules.h"
 #include "tap.h"
 
 #define AWS "AK" "IAQ3EGT5NNB6ZQ7WXY"
@@ -614,5 +615,18 @@ main(void)
 	test_reports();
 	test_block();
 	test_trailers();
+	/* The prefilter runs a rule only where one of its keywords is: a
+	 * rule without keywords, or with an empty or upper-case one, would
+	 * never run or never be found (the automaton folds case). */
+	for (k = 0; k < SECRETS_NRULES; k++) {
+		const char *kw = secrets_rule_defs[k].keywords, *p;
+		int good = kw && *kw && *kw != '|' && kw[strlen(kw) - 1] != '|' && !strstr(kw, "||");
+
+		for (p = kw; good && *p; p++)
+			if (isupper((unsigned char)*p))
+				good = 0;
+		ok(good, "rule %s: keywords '%s', none empty, all lower case",
+		    secrets_rule_defs[k].info.id, kw ? kw : "(null)");
+	}
 	return done_testing();
 }

@@ -52,6 +52,9 @@ struct operand {
 	int fn;			/* OPD_FUNC: its arguments in args */
 	struct operand *args;
 	size_t nargs;
+	regex_t *re;		/* match(), search() of a literal pattern:
+				 * compiled once, at parse time */
+	int re_bad;		/* that pattern does not compile */
 };
 
 struct fexpr {
@@ -235,6 +238,10 @@ operand_free(struct operand *o)
 	for (i = 0; i < o->nargs; i++)
 		operand_free(&o->args[i]);
 	free(o->args);
+	if (o->re) {
+		regfree(o->re);
+		free(o->re);
+	}
 	memset(o, 0, sizeof(*o));
 }
 
@@ -479,6 +486,23 @@ static const char *const fn_names[] = { "length", "count", "match", "search", "v
 
 static int parse_operand(struct parser *p, struct operand *o);
 
+/* match()'s pattern must match the whole string, search()'s a part. */
+static int
+pattern_compile(regex_t *re, int fn, const char *pat)
+{
+	struct buf b = BUF_INIT;
+	int rc = -1;
+
+	if (fn == FN_MATCH)
+		buf_addf(&b, "^(%s)$", pat);
+	else
+		buf_adds(&b, pat);
+	if (!b.failed && regcomp(re, buf_str(&b), REG_EXTENDED | REG_NOSUB) == 0)
+		rc = 0;
+	buf_free(&b);
+	return rc;
+}
+
 /*
  * name(arg, ...) at p.  The arguments are typed as RFC 9535 section 2.4
  * has them: count() and value() take a path (any path: its nodes),
@@ -530,6 +554,15 @@ parse_function(struct parser *p, struct operand *o, int fn)
 		return perr(p, "%s() takes %zu argument%s", name, want, want > 1 ? "s" : "");
 	p->i++;
 	p->depth--;
+	/* a literal pattern is compiled here, not once per value tested */
+	if (want == 2 && o->args[1].kind == OPD_LIT && cJSON_IsString(o->args[1].lit)) {
+		o->re = xmalloc(sizeof(*o->re));
+		if (pattern_compile(o->re, fn, o->args[1].lit->valuestring) < 0) {
+			free(o->re);
+			o->re = NULL;
+			o->re_bad = 1;
+		}
+	}
 	return 0;
 }
 
@@ -1000,22 +1033,21 @@ function_true(const struct operand *o, const cJSON *cur, const cJSON *root)
 {
 	cJSON *own_s = NULL, *own_re = NULL;
 	const cJSON *str = operand_value(&o->args[0], cur, root, &own_s);
-	const cJSON *pat = operand_value(&o->args[1], cur, root, &own_re);
-	struct buf b = BUF_INIT;
 	regex_t re;
 	int yes = 0;
 
-	if (cJSON_IsString(str) && cJSON_IsString(pat)) {
-		if (o->fn == FN_MATCH)
-			buf_addf(&b, "^(%s)$", pat->valuestring);
-		else
-			buf_adds(&b, pat->valuestring);
-		if (!b.failed && regcomp(&re, buf_str(&b), REG_EXTENDED | REG_NOSUB) == 0) {
+	if (!cJSON_IsString(str) || o->re_bad) {
+		/* false */
+	} else if (o->re) {
+		yes = regexec(o->re, str->valuestring, 0, NULL, 0) == 0;
+	} else {
+		const cJSON *pat = operand_value(&o->args[1], cur, root, &own_re);
+
+		if (cJSON_IsString(pat) && pattern_compile(&re, o->fn, pat->valuestring) == 0) {
 			yes = regexec(&re, str->valuestring, 0, NULL, 0) == 0;
 			regfree(&re);
 		}
 	}
-	buf_free(&b);
 	cJSON_Delete(own_s);
 	cJSON_Delete(own_re);
 	return yes;

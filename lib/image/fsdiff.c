@@ -371,6 +371,50 @@ fs_delta_free(struct fs_delta *v, size_t n)
 	free(v);
 }
 
+/* 1 when path under root is, but for its times, as before saw it. */
+static int
+same_but_times(const struct fs_snapshot *before, const char *root, const char *path)
+{
+	const struct snap_ent *b = lookup(before, path);
+	char *full;
+	struct stat st;
+	int r;
+
+	if (!b)
+		return 0;
+	full = xasprintf("%s/%s", root, path);
+	r = lstat(full, &st);
+	free(full);
+	return r == 0 && st.st_mode == b->mode && st.st_uid == b->uid && st.st_gid == b->gid &&
+	    st.st_size == b->size && st.st_ino == b->ino && !S_ISLNK(st.st_mode);
+}
+
+void
+fs_delta_drop_points(const struct fs_snapshot *before, const char *root, struct fs_delta *v,
+    size_t *n, const char *const *paths, size_t npaths)
+{
+	size_t k = npaths;
+
+	while (k-- > 0) {
+		const char *p = paths[k];
+		size_t len = strlen(p), i, at = *n;
+		int below = 0;
+
+		for (i = 0; i < *n && !below; i++) {
+			if (!strcmp(v[i].path, p))
+				at = i;
+			else if (!strncmp(v[i].path, p, len) && v[i].path[len] == '/')
+				below = 1;
+		}
+		if (below || at == *n || v[at].change != FS_MODIFIED || v[at].opaque ||
+		    !same_but_times(before, root, p))
+			continue;
+		free(v[at].path);
+		memmove(&v[at], &v[at + 1], (*n - at - 1) * sizeof(*v));
+		(*n)--;
+	}
+}
+
 /* ---- layer entries ------------------------------------------------------- */
 
 struct ents {

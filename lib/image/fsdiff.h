@@ -63,6 +63,19 @@ int fs_diff(const struct fs_snapshot *before, const char *root, struct fs_delta 
 void fs_delta_free(struct fs_delta *v, size_t n);
 
 /*
+ * Take out of the delta the points a step made under root before the
+ * snapshot for the runtime (mount points, /proc, the working directory),
+ * which are not its change: paths (relative, each parent before its
+ * children) that the delta lists as modified, with nothing listed below
+ * them, and that differ from what before saw in their times alone.
+ * Times cannot decide for these: one made in the clock tick of the
+ * snapshot counts as changed (racily clean) whatever happens to it.
+ * A point the step wrote below, or changed the mode of, stays.
+ */
+void fs_delta_drop_points(const struct fs_snapshot *before, const char *root,
+    struct fs_delta *v, size_t *n, const char *const *paths, size_t npaths);
+
+/*
  * The layer entries of a delta, sorted (layer_sort()), ready for
  * layer_write().  mtimes above clamp_epoch become clamp_epoch (negative:
  * no clamp); whiteouts get mode 0, owner 0 and the epoch (or 0).  A path

@@ -598,7 +598,7 @@ run_do(struct builder *b, struct build_stage *s, const struct df_inst *in)
 	const char *net = df_flag(in, "network");
 	const char *cwd = wd && *wd ? wd : "/";
 	char *dir = NULL, *bundle = NULL, *prefix = NULL, **argv = NULL, **env = NULL;
-	char **made = NULL, **ro = NULL, **rw = NULL, *blob;
+	char **made = NULL, **points = NULL, **ro = NULL, **rw = NULL, *blob;
 	char key[OCI_DIGEST_SIZE], (*idents)[OCI_DIGEST_SIZE] = NULL;
 	struct fs_snapshot *snap = NULL;
 	struct fs_delta *delta = NULL;
@@ -664,10 +664,10 @@ run_do(struct builder *b, struct build_stage *s, const struct df_inst *in)
 	}
 	bundle = xasprintf("%s/run-%d.bundle", b->scratch, ++b->seq);
 	/* What the runtime makes is not the command's change. */
-	if (make_point(b, fs, dir, "/proc", 0, NULL) < 0 ||
-	    make_point(b, fs, dir, "/dev", 0, NULL) < 0 ||
-	    make_point(b, fs, dir, "/sys", 0, NULL) < 0 ||
-	    make_point(b, fs, dir, cwd, 0, NULL) < 0)
+	if (make_point(b, fs, dir, "/proc", 0, &points) < 0 ||
+	    make_point(b, fs, dir, "/dev", 0, &points) < 0 ||
+	    make_point(b, fs, dir, "/sys", 0, &points) < 0 ||
+	    make_point(b, fs, dir, cwd, 0, &points) < 0)
 		goto prefixed;
 	for (i = 0; i < nmounts; i++) {
 		char *bind = xasprintf("%s:%s", mounts[i].host, mounts[i].target);
@@ -736,8 +736,22 @@ run_do(struct builder *b, struct build_stage *s, const struct df_inst *in)
 		    "lines:\n" : "", rr.tail);
 		goto out;
 	}
-	if (fs_diff(snap, dir, &delta, &ndelta, b->e) < 0 ||
-	    fs_delta_entries(delta, ndelta, dir, b->o->sde >= 0 ? b->o->sde : -1, &ents, &nents,
+	if (fs_diff(snap, dir, &delta, &ndelta, b->e) < 0)
+		goto prefixed;
+	/* The points made for the runtime are not the command's change,
+	 * whatever their times say. */
+	{
+		size_t np = strv_len(points), nm = strv_len(made), skip = strlen(dir) + 1;
+		const char **rel = xcalloc(np + nm + 1, sizeof(*rel));
+
+		for (i = 0; i < np; i++)
+			rel[i] = points[i] + skip;
+		for (i = 0; i < nm; i++)
+			rel[np + i] = made[i] + skip;
+		fs_delta_drop_points(snap, dir, delta, &ndelta, rel, np + nm);
+		free(rel);
+	}
+	if (fs_delta_entries(delta, ndelta, dir, b->o->sde >= 0 ? b->o->sde : -1, &ents, &nents,
 	    b->e) < 0)
 		goto prefixed;
 	/* The layer, through the cache like COPY's, kept under the key. */
@@ -791,6 +805,7 @@ out:
 	strv_free(argv);
 	strv_free(env);
 	strv_free(made);
+	strv_free(points);
 	strv_free(ro);
 	strv_free(rw);
 	free(prefix);

@@ -317,6 +317,54 @@ test_changes(void)
 	free(blob);
 }
 
+/*
+ * Points made for the runtime, whose times changed (as one made in the
+ * tick of the snapshot looks): out of the delta, unless the step wrote
+ * below one or changed more than its times.
+ */
+static void
+test_points(void)
+{
+	static const char *const paths[] = { "file", "mnt", "par", "par/sub", "wrote",
+	    "mode", "nothere" };
+	static const char *const touched[] = { "p/file", "p/mnt", "p/par", "p/par/sub",
+	    "p/wrote", "p/mode" };
+	struct timespec later[2] = { { 2000000000, 0 }, { 2000000000, 0 } };
+	struct err e = { 0, "" };
+	struct fs_snapshot *s;
+	struct fs_delta *d = NULL;
+	size_t n = 0, i;
+	char *t;
+
+	mkd("p/mnt");
+	mkd("p/par/sub");
+	mkd("p/wrote");
+	mkd("p/mode");
+	put("p/file", "");
+	settle();
+	s = fs_snapshot_take(at("p"), &e);
+	ok(s != NULL, "snapshot of the points: %s", e.msg);
+	for (i = 0; i < sizeof(touched) / sizeof(*touched); i++)
+		if (utimensat(AT_FDCWD, at(touched[i]), later, AT_SYMLINK_NOFOLLOW) < 0)
+			ok(0, "utimensat %s", touched[i]);
+	put("p/wrote/new", "x");
+	if (chmod(at("p/mode"), 0700) < 0)
+		ok(0, "chmod");
+	ok(fs_diff(s, at("p"), &d, &n, &e) == 0, "diff of the points: %s", e.msg);
+	t = delta_text(d, n);
+	is_str(t, "M file\nM mnt/\nM mode/\nM par/\nM par/sub/\nM wrote/\nA wrote/new\n",
+	    "every point whose times changed is in the delta");
+	free(t);
+	fs_delta_drop_points(s, at("p"), d, &n, paths, sizeof(paths) / sizeof(*paths));
+	t = delta_text(d, n);
+	is_str(t, "M mode/\nM wrote/\nA wrote/new\n", "points changed in their times alone "
+	    "go, deepest first (a parent whose child went goes too); one the step wrote below "
+	    "or changed the mode of stays");
+	free(t);
+	fs_delta_free(d, n);
+	fs_snapshot_free(s);
+}
+
 int
 main(void)
 {
@@ -325,6 +373,7 @@ main(void)
 		return 1;
 	test_changes();
 	test_big_unchanged();
+	test_points();
 	rm_rf(dir);
 	return done_testing();
 }

@@ -240,6 +240,25 @@ test_expect_success BUSYBOX,RUNC,ROOT 'the bound files are in the key: a change 
 	test_grep ! "step-ran" ck7.err
 '
 
+# build_nobind NAME CTX: build, with every bind's copy out of reach
+# (mkdir of a path holding "/bind-" fails with EIO).
+build_nobind() {
+	FAIL_MKDIR_MATCH=/bind- LD_PRELOAD=$TRASH/failsys.so build "$@"
+}
+
+test_expect_success BUSYBOX,RUNC,ROOT 'a cached step writes no bind out: the context is not copied on a hit' '
+	cc -shared -fPIC -o failsys.so "$TEST_DIRECTORY/helpers/failsys.c" -ldl &&
+	ctx nb "RUN --mount=type=bind,target=/src cat /src/go.mod > /mod" &&
+	echo v1 >nb/go.mod &&
+	build nb1 nb &&
+	build_nobind nb2 nb &&
+	test_grep "RUN: cached" nb2.err &&
+	test "$(img_digest nb1.json)" = "$(img_digest nb2.json)" &&
+	echo v2 >nb/go.mod &&
+	test_expect_code 74 build_nobind nb3 nb &&
+	test_grep "bind-" nb3.err
+'
+
 test_expect_success BUSYBOX,RUNC,ROOT,UMOCI 'rw: the step writes to the bind, the context and the layer do not see it' '
 	ctx rw &&
 	echo orig >rw/data &&

@@ -232,8 +232,11 @@ struct run_mount {
 	int locked;		/* cache: sharing=locked or private */
 	unsigned mode;		/* cache: the directory made (0755) */
 	long long uid, gid;	/* cache: its owner (0) */
-	char *host;		/* set when prepared */
+	char *host;		/* set when written out (mount_write()) */
 	int is_file;		/* bind: the source is a file */
+	struct rootfs *view;	/* bind: the view of the source (ctx or a stage's) */
+	struct rootfs *ctx;	/* bind: the build context's own view, owned */
+	char *res;		/* bind: the source resolved in view */
 };
 int run_mount_parse(const char *spec, const char *cwd, struct run_mount *m, struct err *e);
 void run_mount_free(struct run_mount *m);

@@ -261,6 +261,8 @@ run_mount_free(struct run_mount *m)
 	free(m->from);
 	free(m->id);
 	free(m->host);
+	free(m->res);
+	rootfs_free(m->ctx);
 	memset(m, 0, sizeof(*m));
 }
 
@@ -415,38 +417,31 @@ mounts_parse(struct builder *b, struct build_stage *s, const struct df_inst *in,
 	return 0;
 }
 
-/* A bind's source, res in the view from, written out to m->host. */
+/* A bind's source, m->res in m->view: there, and a file or a directory. */
 static int
-bind_write(struct builder *b, const struct df_inst *in, struct run_mount *m,
-    struct rootfs *from, const char *res)
+bind_check(struct builder *b, const struct df_inst *in, struct run_mount *m)
 {
 	const char *name = m->from ? m->from : "the build context";
-	struct rootfs_node *node = strcmp(res, ".") ? rootfs_get(from, res) : NULL;
+	struct rootfs_node *node = strcmp(m->res, ".") ? rootfs_get(m->view, m->res) : NULL;
 
-	m->host = xasprintf("%s/bind-%d", b->scratch, ++b->seq);
-	if (strcmp(res, ".") && !node)
+	if (strcmp(m->res, ".") && !node)
 		return builder_err(b, in, EX_USAGE_, "RUN --mount: source='%s' is not in "
 		    "'%s'", m->source, name);
-	if (node && node->ent.type == LE_FILE) {
-		if (rootfs_materialize(from, &node, 1, b->scratch, b->e) < 0 ||
-		    file_copy(node->ent.src ? node->ent.src : "/dev/null", m->host,
-		    node->ent.mode & 0777, 0, b->e) < 0)
-			return builder_prefix(b, in);
-		m->is_file = 1;
-	} else if (node && node->ent.type != LE_DIR) {
+	if (node && node->ent.type != LE_FILE && node->ent.type != LE_DIR)
 		return builder_err(b, in, EX_USAGE_, "RUN --mount: source='%s' in '%s' is "
 		    "neither a file nor a directory", m->source, name);
-	} else if (mkdir_p(m->host, 0755, b->e) < 0 ||
-	    write_tree(b, from, res, m->host, b->e) < 0) {
-		return builder_prefix(b, in);
-	}
+	m->is_file = node && node->ent.type == LE_FILE;
 	return 0;
 }
 
-/* m->host made: a bind's source written out, or a cache's directory;
- * ident: what the step's key takes of it. */
+/*
+ * What the step's key takes of m (ident), before anything is written
+ * out: a cache mount's directory is made; a bind's source is found and
+ * checked, and written out only when the step runs (mount_write()), so
+ * that a cached step copies nothing.
+ */
 static int
-mount_make_host(struct builder *b, struct build_stage *s, const struct df_inst *in,
+mount_ident(struct builder *b, struct build_stage *s, const struct df_inst *in,
     struct run_mount *m, char *ident)
 {
 	if (m->type == RM_CACHE) {
@@ -464,38 +459,45 @@ mount_make_host(struct builder *b, struct build_stage *s, const struct df_inst *
 		}
 		snprintf(ident, OCI_DIGEST_SIZE, "cache");
 		return 0;
-	} else {
-		struct rootfs *from, *ctx = NULL;
-		char *res = NULL;
-		int rc;
-
-		if (!m->from) {
-			/* The build context: its own view, dropped once written out. */
-			if (!(ctx = copy_ctx_fs(b, in, m->source, &res, ident)))
-				return -1;
-			from = ctx;
-		} else {
-			if (!(from = copy_from_fs(b, s, in, "RUN --mount", m->from, ident)))
-				return -1;
-			if (rootfs_resolve(from, m->source, 1, &res, b->e) < 0)
-				return builder_prefix(b, in);
-		}
-		rc = bind_write(b, in, m, from, res);
-		free(res);
-		rootfs_free(ctx);
-		return rc;
 	}
+	if (!m->from) {
+		/* The build context: its own view, dropped with m. */
+		if (!(m->ctx = copy_ctx_fs(b, in, m->source, &m->res, ident)))
+			return -1;
+		m->view = m->ctx;
+	} else {
+		if (!(m->view = copy_from_fs(b, s, in, "RUN --mount", m->from, ident)))
+			return -1;
+		if (rootfs_resolve(m->view, m->source, 1, &m->res, b->e) < 0)
+			return builder_prefix(b, in);
+	}
+	return bind_check(b, in, m);
 }
 
-/* mount_make_host(), then m->host absolute, as the runtime's binds want. */
+/* m->host: a bind's source written out; then absolute, as the runtime's
+ * binds want it (a cache mount's too). */
 static int
-mount_prepare(struct builder *b, struct build_stage *s, const struct df_inst *in,
-    struct run_mount *m, char *ident)
+mount_write(struct builder *b, const struct df_inst *in, struct run_mount *m)
 {
 	char *abs;
 
-	if (mount_make_host(b, s, in, m, ident) < 0)
-		return -1;
+	if (m->type == RM_BIND) {
+		struct rootfs_node *node = m->is_file ? rootfs_get(m->view, m->res) : NULL;
+
+		m->host = xasprintf("%s/bind-%d", b->scratch, ++b->seq);
+		if (node) {
+			if (rootfs_materialize(m->view, &node, 1, b->scratch, b->e) < 0 ||
+			    file_copy(node->ent.src ? node->ent.src : "/dev/null", m->host,
+			    node->ent.mode & 0777, 0, b->e) < 0)
+				return builder_prefix(b, in);
+		} else if (mkdir_p(m->host, 0755, b->e) < 0 ||
+		    write_tree(b, m->view, m->res, m->host, b->e) < 0) {
+			return builder_prefix(b, in);
+		}
+		rootfs_free(m->ctx);
+		m->ctx = NULL;
+		m->view = NULL;
+	}
 	if (!(abs = realpath(m->host, NULL)))
 		return builder_err(b, in, EX_IOERR_, "'%s': %s", m->host, strerror(errno));
 	free(m->host);
@@ -627,7 +629,7 @@ run_do(struct builder *b, struct build_stage *s, const struct df_inst *in)
 	locks = xcalloc(nmounts + 1, sizeof(*locks));
 	for (i = 0; i < nmounts; i++) {
 		locks[i] = -1;
-		if (mount_prepare(b, s, in, &mounts[i], idents[i]) < 0)
+		if (mount_ident(b, s, in, &mounts[i], idents[i]) < 0)
 			goto out;
 	}
 	argv = run_argv(s, in);
@@ -670,8 +672,11 @@ run_do(struct builder *b, struct build_stage *s, const struct df_inst *in)
 	    make_point(b, fs, dir, cwd, 0, &points) < 0)
 		goto prefixed;
 	for (i = 0; i < nmounts; i++) {
-		char *bind = xasprintf("%s:%s", mounts[i].host, mounts[i].target);
+		char *bind;
 
+		if (mount_write(b, in, &mounts[i]) < 0)
+			goto out;
+		bind = xasprintf("%s:%s", mounts[i].host, mounts[i].target);
 		if (make_point(b, fs, dir, mounts[i].target, mounts[i].is_file, &made) < 0) {
 			free(bind);
 			goto prefixed;

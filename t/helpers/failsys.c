@@ -6,6 +6,7 @@
  *                         FAIL_RENAME_ONCE=1, only the first time)
  *   FAIL_FSYNC_DIR=PATH   fsync(2) of the directory PATH (as realpath
  *                         gives it) fails with EIO
+ *   FAIL_MKDIR_MATCH=TEXT mkdir(2) of a path holding TEXT fails with EIO
  *
  * Build: cc -shared -fPIC -o failsys.so failsys.c -ldl
  */
@@ -16,6 +17,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
 #include <unistd.h>
 
 int
@@ -57,4 +60,19 @@ fsync(int fd)
 		}
 	}
 	return real(fd);
+}
+
+int
+mkdir(const char *path, mode_t mode)
+{
+	static int (*real)(const char *, mode_t);
+	const char *f = getenv("FAIL_MKDIR_MATCH");
+
+	if (!real)
+		real = (int (*)(const char *, mode_t))dlsym(RTLD_NEXT, "mkdir");
+	if (f && *f && strstr(path, f)) {
+		errno = EIO;
+		return -1;
+	}
+	return real(path, mode);
 }

@@ -175,7 +175,7 @@ test: all $(UNITS) $(REPLAYS)
 	    export ASAN_OPTIONS="$(SANOPTS):detect_leaks=1:exitcode=86" \
 	        UBSAN_OPTIONS="$(SANOPTS):print_stacktrace=1:exitcode=86" \
 	        LSAN_OPTIONS="$(SANOPTS):exitcode=86"; fi; \
-	prove -j2 -e '' $(TESTS); rc=$$?; \
+	prove -j2 --timer -e '' $(TESTS); rc=$$?; \
 	if [ -d $(SANDIR) ] && [ -n "$$(ls $(SANDIR))" ]; then \
 	    for f in $$(ls $(SANDIR)/* | head -n 5); do echo "== $$f"; cat "$$f"; done; \
 	    echo "make test: $$(ls $(SANDIR) | wc -l) sanitizer reports in $(SANDIR)" >&2; exit 1; fi; \

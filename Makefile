@@ -9,9 +9,13 @@ BINDIR   = $(PREFIX)/bin
 MANDIR   = $(PREFIX)/share/man
 PKG_CONFIG = pkg-config
 PKGS     = libcurl libcjson libarchive libssl libcrypto zlib libxml-2.0
-# libcurl is compiled against but not linked: lib/net/curl-load.c opens it
-# when a tool first needs it (its forty libraries are most of a start-up).
-LINKPKGS = $(filter-out libcurl,$(PKGS))
+# libcurl, libarchive and libxml2 are compiled against but not linked:
+# their loaders (lib/net/curl-load.c, lib/image/archive-load.c,
+# lib/smoke/xml-load.c, on lib/core/dynlib) open each when a tool first
+# needs it; with the libraries they pull in they were most of a start-up.
+# libssl is not linked either: its one call runs inside libcurl, which
+# has loaded it (lib/net/http.c).
+LINKPKGS = $(filter-out libcurl libarchive libxml-2.0 libssl,$(PKGS))
 
 CC       = cc
 CFLAGS   = -O2 -g
@@ -19,7 +23,7 @@ WARN     = -Wall -Wextra -Wshadow -Wmissing-prototypes -Wstrict-prototypes \
            -Wformat=2 -Wno-format-nonliteral -Wvla
 STD      = -std=c99 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -pthread
 PKG_CFLAGS != $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null || echo -I/usr/include/cjson -I/usr/include/libxml2
-PKG_LIBS   != $(PKG_CONFIG) --libs $(LINKPKGS) 2>/dev/null || echo -lcjson -larchive -lssl -lcrypto -lz -lxml2
+PKG_LIBS   != $(PKG_CONFIG) --libs $(LINKPKGS) 2>/dev/null || echo -lcjson -lcrypto -lz
 PKG_LIBS   += -ldl
 
 # CI=true makes every warning an error; SANITIZE=1 builds with ASan+UBSan.

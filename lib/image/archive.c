@@ -15,6 +15,7 @@
 #include "core/buf.h"
 #include "core/fsutil.h"
 #include "core/json.h"
+#include "image/archive-load.h"
 #include "image/archive.h"
 #include "image/layer.h"
 
@@ -64,7 +65,7 @@ tw_open(struct tw *t, const char *path, long long mtime, struct err *e)
 	t->mtime = mtime;
 	t->e = e;
 	t->fd = -1;
-	if (outfile_open(&t->of, path, 0644, e) < 0)
+	if (archive_load(e) < 0 || outfile_open(&t->of, path, 0644, e) < 0)
 		return -1;
 	t->fd = t->of.fd;
 	t->path = t->of.path;
@@ -290,6 +291,8 @@ uncompress_layer(const struct oci_layout *l, const struct oci_desc *d, const cha
 	in = open(blob, O_RDONLY | O_CLOEXEC);
 	if (in < 0) {
 		rc = err_set(e, EX_IOERR_, "cannot read '%s': %s", blob, strerror(errno));
+	} else if (strstr(d->media_type, "zstd") && archive_load(e) < 0) {
+		rc = -1;
 	} else if (strstr(d->media_type, "zstd")) {
 		struct archive *a = archive_read_new();
 		struct archive_entry *ae;

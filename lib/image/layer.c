@@ -17,6 +17,7 @@
 #include <zlib.h>
 
 #include "core/buf.h"
+#include "image/archive-load.h"
 #include "image/dockerignore.h"
 #include "core/fsutil.h"
 #include "image/layer.h"
@@ -1565,8 +1566,10 @@ layer_write(struct layer_entry *v, size_t n, const struct layer_opts *o,
 	size_t i;
 	int rc = -1;
 
-	memset(&w, 0, sizeof(w));
 	memset(r, 0, sizeof(*r));
+	if (archive_load(e) < 0)
+		return -1;
+	memset(&w, 0, sizeof(w));
 	w.path = path;
 	w.comp = o->compression;
 	w.e = e;
@@ -1689,6 +1692,8 @@ layer_reader_open(struct layer_reader **rp, const char *path, int probe, struct 
 		return err_set(e, EX_IOERR_, "cannot read '%s': %s", path, strerror(errno));
 	if (probe && st.st_size == 0)
 		return 0;
+	if (archive_load(e) < 0)
+		return -1;
 	r = xcalloc(1, sizeof(*r));
 	r->name = xstrdup(path);
 	r->a = archive_read_new();

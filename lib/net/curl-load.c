@@ -1,10 +1,10 @@
-#include <dlfcn.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "core/dynlib.h"
 #include "net/curl-load.h"
 
 /*
@@ -60,10 +60,7 @@ struct curl_fns {
 };
 
 #define SYM(f) { "curl_" #f, offsetof(struct curl_fns, f) }
-static const struct {
-	const char *name;
-	size_t off;
-} syms[] = {
+static const struct dynlib_sym syms[] = {
 	SYM(global_init), SYM(global_cleanup),
 	SYM(easy_init), SYM(easy_setopt), SYM(easy_perform), SYM(easy_cleanup),
 	SYM(easy_getinfo), SYM(easy_strerror), SYM(easy_escape), SYM(easy_unescape),
@@ -79,39 +76,20 @@ static const struct {
 #undef SYM
 
 static struct curl_fns fn;
+static struct dynlib lib = DYNLIB_INIT(CURL_LOAD_SONAME, "libcurl", CURL_LOAD_PACKAGE,
+    "libcurl 7.85 or later", syms, fn);
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 static int loaded;		/* 1: fn is complete and libcurl initialised */
 static int initialised;		/* curl_global_init() in force */
-static char why[512];		/* when not loaded: why, as a whole message */
 
 static void
 load(void)
 {
-	void *h = dlopen(CURL_LOAD_SONAME, RTLD_LAZY | RTLD_LOCAL);
-	size_t i;
-
-	if (!h) {
-		const char *dl = dlerror();
-
-		snprintf(why, sizeof(why), "cannot load libcurl: %s (install the Debian "
-		    "package %s)", dl ? dl : CURL_LOAD_SONAME, CURL_LOAD_PACKAGE);
+	dynlib_open(&lib);
+	if (!lib.loaded)
 		return;
-	}
-	for (i = 0; i < sizeof(syms) / sizeof(syms[0]); i++) {
-		void *p = dlsym(h, syms[i].name);
-
-		if (!p) {
-			snprintf(why, sizeof(why), "cannot use libcurl: %s has no %s (libcurl "
-			    "7.85 or later is needed: the Debian package %s)", CURL_LOAD_SONAME,
-			    syms[i].name, CURL_LOAD_PACKAGE);
-			dlclose(h);
-			return;
-		}
-		/* POSIX: a data pointer from dlsym() holds the function's address. */
-		memcpy((char *)&fn + syms[i].off, &p, sizeof(p));
-	}
 	if (fn.global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-		snprintf(why, sizeof(why), "cannot use libcurl: its global initialisation failed");
+		snprintf(lib.why, sizeof(lib.why), "cannot use libcurl: its global initialisation failed");
 		return;
 	}
 	initialised = 1;
@@ -130,7 +108,7 @@ curl_load(struct err *e)
 {
 	if (ready())
 		return 0;
-	return err_set(e, EX_SERVICE, "%s", why);
+	return dynlib_err(&lib, e);
 }
 
 /*
@@ -243,7 +221,7 @@ curl_easy_getinfo(CURL *curl, CURLINFO info, ...)
 const char *
 curl_easy_strerror(CURLcode rc)
 {
-	return ready() ? fn.easy_strerror(rc) : why;
+	return ready() ? fn.easy_strerror(rc) : lib.why;
 }
 
 char *
@@ -418,5 +396,5 @@ curl_url_set(CURLU *handle, CURLUPart what, const char *part, unsigned int flags
 const char *
 curl_url_strerror(CURLUcode rc)
 {
-	return ready() ? fn.url_strerror(rc) : why;
+	return ready() ? fn.url_strerror(rc) : lib.why;
 }

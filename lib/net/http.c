@@ -11,6 +11,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
+#include "core/dynlib.h"
 #include "core/encode.h"
 #include "net/http.h"
 #include "core/retry.h"
@@ -111,12 +112,25 @@ pem_certs(const char *path, X509_STORE *store)
 	return n;
 }
 
+/*
+ * libssl's one function here, found when first called (core/dynlib.h):
+ * the tools do not link libssl, as only libcurl's TLS needs it; add_ca()
+ * runs inside libcurl, which has loaded it by then.
+ */
+static X509_STORE *(*cert_store)(const SSL_CTX *);
+static const struct dynlib_sym ssl_syms[] = { { "SSL_CTX_get_cert_store", 0 } };
+static struct dynlib ssl = DYNLIB_INIT("libssl.so.3", "libssl", "libssl3", NULL, ssl_syms,
+    cert_store);
+DYNLIB_READY(ssl_ready, ssl)
+
 /* Add the certificates of an extra CA file to the system ones. */
 static CURLcode
 add_ca(CURL *c, void *sslctx, void *arg)
 {
 	(void)c;
-	return pem_certs((const char *)arg, SSL_CTX_get_cert_store((SSL_CTX *)sslctx)) > 0 ?
+	if (!ssl_ready())
+		return CURLE_SSL_CACERT_BADFILE;
+	return pem_certs((const char *)arg, cert_store((SSL_CTX *)sslctx)) > 0 ?
 	    CURLE_OK : CURLE_SSL_CACERT_BADFILE;
 }
 

@@ -27,6 +27,7 @@
 #include "net/http.h"
 #include "oci/oci.h"
 #include "smoke/smoke.h"
+#include "smoke/xml-load.h"
 
 #define BODY_EXCERPT 1024
 #define FILE_BODY_MAX (64u << 20)
@@ -2997,6 +2998,41 @@ file_init(struct smoke_file *fr, const struct hurl_file *hf)
 	}
 }
 
+/* Does a query or filter of the files evaluate XPath (libxml2)? */
+static int
+query_xpath(const struct hurl_query *q, const struct hurl_filter *f, size_t nf)
+{
+	size_t i;
+
+	if (q->kind == HQ_XPATH)
+		return 1;
+	for (i = 0; i < nf; i++)
+		if (f[i].kind == HF_XPATH)
+			return 1;
+	return 0;
+}
+
+static int
+uses_xpath(const struct hurl_file *files, size_t nfiles)
+{
+	size_t i, j, k;
+
+	for (i = 0; i < nfiles; i++)
+		for (j = 0; j < files[i].nentries; j++) {
+			const struct hurl_response *r = &files[i].entries[j].resp;
+
+			for (k = 0; k < r->ncaptures; k++)
+				if (query_xpath(&r->captures[k].q, r->captures[k].filters,
+				    r->captures[k].nfilters))
+					return 1;
+			for (k = 0; k < r->nasserts; k++)
+				if (query_xpath(&r->asserts[k].q, r->asserts[k].filters,
+				    r->asserts[k].nfilters))
+					return 1;
+		}
+	return 0;
+}
+
 int
 smoke_run(const struct hurl_file *files, size_t nfiles, const struct smoke_opts *o,
     struct smoke_result *res, struct err *e)
@@ -3011,6 +3047,10 @@ smoke_run(const struct hurl_file *files, size_t nfiles, const struct smoke_opts 
 	for (i = 0; i < nfiles; i++)
 		file_init(&res->files[i], &files[i]);
 	if (curl_load(e) < 0)
+		return -1;
+	/* libxml2 is opened here, not at start-up: a missing one stops the
+	 * run before its first request. */
+	if (uses_xpath(files, nfiles) && libxml_load(e) < 0)
 		return -1;
 	if (!(m = curl_multi_init()))
 		return err_set(e, EX_INTERNAL, "cannot create a curl multi handle");

@@ -15,6 +15,7 @@
 
 #include "core/buf.h"
 #include "smoke/smoke.h"
+#include "smoke/xml-load.h"
 
 /* Register every prefix the document declares, and "_" for a default
  * namespace, so that expressions can name them. */
@@ -99,7 +100,7 @@ sval_xpath(const char *body, size_t len, int html, const char *expr, struct sval
 
 			total += t ? strlen((const char *)t) : 0;
 			if (total > most) {
-				xmlFree(t);
+				libxml_free(t);
 				cJSON_Delete(out->j);
 				memset(out, 0, sizeof(*out));
 				*why = xasprintf("xpath: the text of the %d nodes passes %zu bytes "
@@ -107,7 +108,7 @@ sval_xpath(const char *body, size_t len, int html, const char *expr, struct sval
 				goto out;
 			}
 			cJSON_AddItemToArray(out->j, cJSON_CreateString(t ? (const char *)t : ""));
-			xmlFree(t);
+			libxml_free(t);
 		}
 		break;
 	}

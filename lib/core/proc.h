@@ -39,7 +39,8 @@ struct proc_spec {
 	const char *cwd;	/* NULL: inherit */
 	char *const *env;	/* extra "KEY=VALUE" pairs (NULL-terminated), or NULL */
 	char *const *unset_env;	/* names the child does not inherit (env may still set them) */
-	const char *log_path;	/* full output goes here (created/truncated); NULL: none */
+	const char *log_path;	/* full output goes here, a new file (a regular file
+				 * there is replaced, a link's target truncated); NULL: none */
 	size_t tail_bytes;	/* size of the tail ring; 0: 64 KiB */
 	long long timeout_ms;	/* 0: no timeout */
 	long long grace_ms;	/* SIGTERM to SIGKILL; 0: 5000 */

@@ -110,9 +110,9 @@ void proc_cancel(struct proc *p);
  * Orphans: a job's descendant that left its process group (setsid) is
  * out of reach of proc_cancel().  proc_subreaper() makes this process
  * their parent when theirs dies (Linux PR_SET_CHILD_SUBREAPER; elsewhere
- * nothing); proc_end_adopted() ends every child that is not one of keep
- * (SIGTERM, then SIGKILL after grace_ms) and reaps it, and returns how
- * many it ended.
+ * nothing); proc_end_adopted() ends every child of the main thread (where
+ * orphans go) that is not one of keep (SIGTERM, then SIGKILL after
+ * grace_ms) and reaps it, and returns how many it ended.
  */
 void proc_subreaper(void);
 int proc_end_adopted(const pid_t *keep, size_t nkeep, int grace_ms);

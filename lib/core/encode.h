@@ -43,8 +43,8 @@ void hex_encode(const void *p, size_t n, char *out);
 /* Decode 2n hex digits (either case, blanks skipped); -1 on anything else. */
 int hex_decode(const char *s, size_t n, unsigned char **out, size_t *len);
 
-/* Fill p with n cryptographically random bytes; -1 when the generator
- * fails (there is no fallback). */
+/* Fill p with n cryptographically random bytes (the kernel's getrandom,
+ * else OpenSSL's); -1 when the generator fails. */
 int random_bytes(void *p, size_t n);
 /* n random lowercase hex digits into out (n+1 bytes); -1 as above. */
 int random_hex(char *out, size_t n);

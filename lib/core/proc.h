@@ -39,7 +39,8 @@ struct proc_spec {
 	const char *cwd;	/* NULL: inherit */
 	char *const *env;	/* extra "KEY=VALUE" pairs (NULL-terminated), or NULL */
 	char *const *unset_env;	/* names the child does not inherit (env may still set them) */
-	const char *log_path;	/* full output goes here (created/truncated); NULL: none */
+	const char *log_path;	/* full output goes here, a new file (a regular file
+				 * there is replaced, a link's target truncated); NULL: none */
 	size_t tail_bytes;	/* size of the tail ring; 0: 64 KiB */
 	long long timeout_ms;	/* 0: no timeout */
 	long long grace_ms;	/* SIGTERM to SIGKILL; 0: 5000 */
@@ -109,9 +110,9 @@ void proc_cancel(struct proc *p);
  * Orphans: a job's descendant that left its process group (setsid) is
  * out of reach of proc_cancel().  proc_subreaper() makes this process
  * their parent when theirs dies (Linux PR_SET_CHILD_SUBREAPER; elsewhere
- * nothing); proc_end_adopted() ends every child that is not one of keep
- * (SIGTERM, then SIGKILL after grace_ms) and reaps it, and returns how
- * many it ended.
+ * nothing); proc_end_adopted() ends every child of the main thread (where
+ * orphans go) that is not one of keep (SIGTERM, then SIGKILL after
+ * grace_ms) and reaps it, and returns how many it ended.
  */
 void proc_subreaper(void);
 int proc_end_adopted(const pid_t *keep, size_t nkeep, int grace_ms);

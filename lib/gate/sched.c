@@ -211,6 +211,9 @@ gate_run(struct gate *g, const struct gate_sched *s, struct err *e)
 				continue;
 			running--;
 			gate_job_finished(j);
+			/* What the verdict needed is taken: the tail ring goes now,
+			 * for the next job's to reuse its memory. */
+			proc_free(&j->proc);
 			if (j->status == GATE_CANCELLED)
 				gate_job_reason(j, interrupted(s) ? "cancelled: ci-gate was interrupted" :
 				    "cancelled after '%s' failed (fail-fast)",

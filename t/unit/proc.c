@@ -219,6 +219,37 @@ test_output(void)
 	is_str(s, "again\n", "log truncated on start");
 	free(s);
 	proc_free(&p);
+	proc_free(&p);	/* a second free is harmless: the scheduler frees early */
+
+	/* The log is a new file (the old one is unlinked, not truncated),
+	 * except through a link or when the file has another name: then it
+	 * is truncated in place, as before. */
+	{
+		char *sym = path_in("link.log"), *other = path_in("other.log");
+		struct stat st;
+
+		if (symlink(log, sym) != 0)
+			perror("symlink");
+		spec.log_path = sym;
+		run_sh(&p, "echo via-link", &spec);
+		ok(lstat(sym, &st) == 0 && S_ISLNK(st.st_mode), "log through a link: still a link");
+		s = slurp(log, NULL);
+		is_str(s, "via-link\n", "log through a link: the target written");
+		free(s);
+		proc_free(&p);
+		if (link(log, other) != 0)
+			perror("link");
+		spec.log_path = log;
+		run_sh(&p, "echo shared", &spec);
+		s = slurp(other, NULL);
+		is_str(s, "shared\n", "log with a second name: truncated in place, both see it");
+		free(s);
+		proc_free(&p);
+		unlink(other);
+		unlink(sym);
+		free(other);
+		free(sym);
+	}
 
 	/* stdin is /dev/null: cat ends at once. */
 	run_sh(&p, "cat; echo after-cat", NULL);

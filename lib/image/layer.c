@@ -2,6 +2,8 @@
  * layer: reproducible tar layers, pigz-style parallel gzip, layer and
  * archive reading, the file-hash cache and layer cache keys.
  */
+/* sync_file_range() */
+#define _GNU_SOURCE
 #include <archive.h>
 #include <archive_entry.h>
 #include <errno.h>
@@ -568,13 +570,58 @@ q_cost(const unsigned *lf, const unsigned *df, const unsigned char *ll, const un
 	return bits;
 }
 
+/* The most bits a token costs: a length code with its extra bits, a
+ * distance code with its extra bits. */
+#define QTOK_MAXBITS (15 + 5 + 15 + 13)
+
 static void
 q_emit_tokens(struct bitw *w, const struct qtok *t, size_t nt, const struct qcode *lc,
     const struct qcode *dc)
 {
-	size_t i;
+	size_t i = 0;
 
-	for (i = 0; i < nt; i++) {
+#if defined(__GNUC__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	/*
+	 * A run of tokens whose worst case fits in the room left goes out
+	 * with no bound checked, the accumulator leaving eight bytes at a
+	 * time without a branch: the whole bytes count, the rest (under 8
+	 * bits) stays.  The bytes are those bw_put() writes; near the end of
+	 * the room it takes over.
+	 */
+	bw_drain(w);
+	while (i < nt && !w->full) {
+		size_t k = nt - i < 4096 ? nt - i : 4096, stop = i + k;
+		unsigned char *o = w->p + w->n;
+		uint64_t acc = w->acc;
+		int bits = w->bits;
+
+		if (w->cap - w->n < k * (QTOK_MAXBITS / 8) + 16)
+			break;
+		for (; i < stop; i++) {
+			if (!t[i].len) {
+				acc |= (uint64_t)lc->code[t[i].val] << bits;
+				bits += lc->len[t[i].val];
+			} else {
+				int ls = q_lsym[t[i].len], ds = q_dsym(t[i].val);
+				int ln = lc->len[257 + ls], dn = dc->len[ds];
+
+				acc |= (lc->code[257 + ls] | (uint64_t)(t[i].len - q_lbase[ls]) << ln) <<
+				    bits;
+				bits += ln + q_lextra[ls];
+				acc |= (dc->code[ds] | (uint64_t)(t[i].val - q_dbase[ds]) << dn) << bits;
+				bits += dn + q_dextra[ds];
+			}
+			memcpy(o, &acc, 8);
+			o += bits >> 3;
+			acc >>= bits & ~7;
+			bits &= 7;
+		}
+		w->n = (size_t)(o - w->p);
+		w->acc = acc;
+		w->bits = bits;
+	}
+#endif
+	for (; i < nt; i++) {
 		if (!t[i].len) {
 			bw_put(w, lc->code[t[i].val], lc->len[t[i].val]);
 		} else {
@@ -1161,6 +1208,13 @@ submit(struct pgz *z, int last, struct err *e)
 	return drain(z, 0, e);
 }
 
+void *
+pgz_space(struct pgz *z, size_t *room)
+{
+	*room = z->block - z->curlen;
+	return z->cur + z->curlen;
+}
+
 int
 pgz_write(struct pgz *z, const void *p, size_t n, struct err *e)
 {
@@ -1172,7 +1226,9 @@ pgz_write(struct pgz *z, const void *p, size_t n, struct err *e)
 	while (n > 0) {
 		size_t room = z->block - z->curlen, k = n < room ? n : room;
 
-		memcpy(z->cur + z->curlen, s, k);
+		/* Bytes put there through pgz_space() are where they belong. */
+		if (s != z->cur + z->curlen)
+			memcpy(z->cur + z->curlen, s, k);
 		z->curlen += k;
 		s += k;
 		n -= k;
@@ -1313,17 +1369,29 @@ struct wctx {
 	int pgz_hashes;		/* the compressor digests the tar and the blob */
 	unsigned char *obuf;	/* output buffer for the file */
 	size_t olen;
+	const unsigned char *lent;	/* file content read into the compressor's block */
+	long long written;	/* bytes in the file */
+	long long queued;	/* of them, handed to the disk (writeback started) */
 };
 
 #define OBUF_SIZE (1u << 20)
+/* Start the disk on what is written every so many bytes. */
+#define WRITEBACK_STEP (4u << 20)
 
+/*
+ * p[0..n) to the file.  The caller syncs the blob once it is complete
+ * (oci_blob_adopt()); so that this sync does not wait for the whole blob
+ * to reach the disk, writeback of what is written starts as it goes,
+ * while the rest is still being compressed.  sync_file_range() waits for
+ * nothing and promises nothing: the fsync still gives the guarantee.
+ */
 static int
-file_flush(struct wctx *w, struct err *e)
+file_put(struct wctx *w, const void *p, size_t n, struct err *e)
 {
 	size_t off = 0;
 
-	while (off < w->olen) {
-		ssize_t k = write(w->fd, w->obuf + off, w->olen - off);
+	while (off < n) {
+		ssize_t k = write(w->fd, (const char *)p + off, n - off);
 
 		if (k < 0) {
 			if (errno == EINTR)
@@ -1333,6 +1401,22 @@ file_flush(struct wctx *w, struct err *e)
 		}
 		off += (size_t)k;
 	}
+	w->written += (long long)n;
+#ifdef SYNC_FILE_RANGE_WRITE
+	if (w->written - w->queued >= (long long)WRITEBACK_STEP) {
+		(void)sync_file_range(w->fd, (off_t)w->queued, (off_t)(w->written - w->queued),
+		    SYNC_FILE_RANGE_WRITE);
+		w->queued = w->written;
+	}
+#endif
+	return 0;
+}
+
+static int
+file_flush(struct wctx *w, struct err *e)
+{
+	if (w->olen && file_put(w, w->obuf, w->olen, e) < 0)
+		return -1;
 	w->olen = 0;
 	return 0;
 }
@@ -1346,26 +1430,8 @@ blob_sink(void *arg, const void *p, size_t n, struct err *e)
 	if (!w->pgz_hashes)
 		sha256_update(&w->blob, p, n);
 	w->blob_size += (long long)n;
-	if (n >= OBUF_SIZE) {
-		if (file_flush(w, e) < 0)
-			return -1;
-		{
-			size_t off = 0;
-
-			while (off < n) {
-				ssize_t k = write(w->fd, (const char *)p + off, n - off);
-
-				if (k < 0) {
-					if (errno == EINTR)
-						continue;
-					return err_set(e, EX_IOERR_, "cannot write '%s': %s",
-					    w->path, strerror(errno));
-				}
-				off += (size_t)k;
-			}
-		}
-		return 0;
-	}
+	if (n >= OBUF_SIZE)
+		return file_flush(w, e) < 0 ? -1 : file_put(w, p, n, e);
 	if (w->olen + n > OBUF_SIZE && file_flush(w, e) < 0)
 		return -1;
 	memcpy(w->obuf + w->olen, p, n);
@@ -1400,6 +1466,17 @@ tar_out_cb(struct archive *a, void *client, const void *buf, size_t n)
 	w->tar_size += (long long)n;
 	switch (w->comp) {
 	case LAYER_GZIP:
+		/* Content read into the block (write_content()) must come
+		 * back as it went, with nothing in between: other bytes
+		 * would land on it. */
+		if (w->lent && buf != w->lent) {
+			err_set(w->e, EX_INTERNAL, "libarchive wrote other bytes within a "
+			    "file's content");
+			w->failed = 1;
+			break;
+		}
+		if (w->lent)
+			w->lent += n;
 		if (pgz_write(w->gz, buf, n, w->e) < 0)
 			w->failed = 1;
 		break;
@@ -1496,6 +1573,9 @@ set_entry(struct archive_entry *ae, const struct layer_entry *le)
 	return 0;
 }
 
+/* Files from this size on are read with read-ahead asked for. */
+#define SEQUENTIAL_MIN (1u << 20)
+
 static int
 write_content(struct archive *a, struct layer_entry *le, unsigned char *buf,
     struct wctx *w, struct err *e)
@@ -1508,13 +1588,28 @@ write_content(struct archive *a, struct layer_entry *le, unsigned char *buf,
 	if (fd < 0)
 		return err_set(e, EX_IOERR_, "cannot open '%s': %s", le->src, strerror(errno));
 #ifdef POSIX_FADV_SEQUENTIAL
-	posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+	/* Only where it can matter: a syscall per small file is not free. */
+	if (le->size >= (long long)SEQUENTIAL_MIN)
+		posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
 #endif
 	if (want_digest)
 		sha256_init(&h);
 	for (;;) {
-		ssize_t n = read(fd, buf, READ_CHUNK);
+		unsigned char *p = buf;
+		size_t want = READ_CHUNK, room;
+		ssize_t n;
 
+		/* Straight into the compressor's block: no copy after the
+		 * kernel's. */
+		if (w->gz) {
+			p = pgz_space(w->gz, &room);
+			if (room < want)
+				want = room;
+		}
+		/* One byte more than the size says: a file that grew shows. */
+		if ((unsigned long long)want > (unsigned long long)(le->size - done) + 1)
+			want = (size_t)(le->size - done) + 1;
+		n = read(fd, p, want);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -1528,14 +1623,21 @@ write_content(struct archive *a, struct layer_entry *le, unsigned char *buf,
 			goto fail;
 		}
 		if (want_digest)
-			sha256_update(&h, buf, (size_t)n);
-		if (archive_write_data(a, buf, (size_t)n) != n || w->failed) {
+			sha256_update(&h, p, (size_t)n);
+		w->lent = w->gz ? p : NULL;
+		if (archive_write_data(a, p, (size_t)n) != n || w->failed) {
+			w->lent = NULL;
 			if (!w->failed)
 				err_set(e, EX_IOERR_, "cannot write the layer: %s",
 				    archive_error_string(a));
 			goto fail;
 		}
+		w->lent = NULL;
 		done += n;
+		/* A regular file reads short only at its end: no read for
+		 * the 0 that would follow. */
+		if ((size_t)n < want && done == le->size)
+			break;
 	}
 	if (done != le->size) {
 		err_set(e, EX_IOERR_, "'%s' changed while it was read (it shrank)", le->src);
@@ -1601,7 +1703,9 @@ layer_write(struct layer_entry *v, size_t n, const struct layer_opts *o,
 		err_set(e, EX_INTERNAL, "libarchive: %s", archive_error_string(a));
 		goto out;
 	}
-	buf = xmalloc(READ_CHUNK);
+	/* gzip reads into the compressor's blocks (write_content()). */
+	if (!w.gz)
+		buf = xmalloc(READ_CHUNK);
 	ae = archive_entry_new();
 	for (i = 0; i < n; i++) {
 		struct layer_entry *le = &v[i];

@@ -103,6 +103,13 @@ struct pgz *pgz_new(int level, int threads, size_t block_size, layer_sink_fn sin
     void *arg, struct err *e);
 int pgz_write(struct pgz *z, const void *p, size_t n, struct err *e);
 /*
+ * The free room of the block being filled (never 0): a caller may put up
+ * to *room bytes there (read(2) into it) and then pass exactly that
+ * pointer to pgz_write(), which then copies nothing.  Valid until the
+ * next call on z.
+ */
+void *pgz_space(struct pgz *z, size_t *room);
+/*
  * Digest what goes in (in_hash) and the whole gzip stream that comes out
  * (out_hash), either may be NULL, on the compression threads, block after
  * block in order, so that the caller's thread only feeds and writes.

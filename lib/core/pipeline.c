@@ -120,7 +120,7 @@ pipeline_validate(const cJSON *doc, struct err *e)
 int
 pipeline_read(struct pipeline *p, int fd, const char *name, struct err *e)
 {
-	struct json_opts o = { name, 0 };
+	struct json_opts o = { name, 0, 1 };
 	size_t len, i;
 	char *text;
 
@@ -378,16 +378,10 @@ pipeline_skip(struct pipeline *p, const char *name, const char *failed_stage)
 int
 pipeline_write(const struct pipeline *p, FILE *out, struct err *e)
 {
-	char *text = json_print(p->doc);
-	size_t n = strlen(text);
-
-	if (fwrite(text, 1, n, out) != n || putc('\n', out) == EOF || fflush(out) == EOF ||
-	    ferror(out)) {
-		free(text);
+	if (json_write(out, p->doc) < 0 || putc('\n', out) == EOF || fflush(out) == EOF ||
+	    ferror(out))
 		return err_set(e, EX_IOERR_, "cannot write the pipeline document: %s",
 		    strerror(errno));
-	}
-	free(text);
 	return 0;
 }
 

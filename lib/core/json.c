@@ -1034,6 +1034,57 @@ json_slurp_fd(int fd, const char *name, size_t cap, size_t *len, struct err *e)
 	return data;
 }
 
+int
+json_text_read(struct json_text *t, int fd, const char *name, size_t cap, struct err *e)
+{
+	struct stat st;
+	off_t pos;
+
+	memset(t, 0, sizeof(*t));
+	if (!name)
+		name = "<input>";
+	/*
+	 * A large regular file is mapped, its pages populated in one call: no
+	 * copy of it and no fault per page.  From where fd stands, which is
+	 * left at the end as reading it would.
+	 */
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size >= 64 * 1024 &&
+	    (pos = lseek(fd, 0, SEEK_CUR)) >= 0 && pos < st.st_size) {
+		off_t pg = (off_t)sysconf(_SC_PAGESIZE), at = pos & ~(pg - 1);
+		size_t n = (size_t)(st.st_size - pos);
+		void *m;
+
+		if (cap && n > cap) {
+			err_set(e, EX_USAGE_, "'%s' is larger than the %zu-byte limit", name, cap);
+			return -1;
+		}
+		m = mmap(NULL, n + (size_t)(pos - at), PROT_READ, MAP_PRIVATE | MAP_POPULATE,
+		    fd, at);
+		if (m != MAP_FAILED && lseek(fd, st.st_size, SEEK_SET) >= 0) {
+			t->map = m;
+			t->maplen = n + (size_t)(pos - at);
+			t->data = (const char *)m + (pos - at);
+			t->len = n;
+			return 0;
+		}
+		if (m != MAP_FAILED)
+			munmap(m, n + (size_t)(pos - at));
+	}
+	if (!(t->heap = json_slurp_fd(fd, name, cap, &t->len, e)))
+		return -1;
+	t->data = t->heap;
+	return 0;
+}
+
+void
+json_text_release(struct json_text *t)
+{
+	if (t->map)
+		munmap(t->map, t->maplen);
+	free(t->heap);
+	memset(t, 0, sizeof(*t));
+}
+
 char *
 json_slurp(const char *path, size_t cap, size_t *len, struct err *e)
 {

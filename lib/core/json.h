@@ -62,6 +62,25 @@ cJSON *json_parse(const char *text, size_t len, const struct json_opts *o,
 char *json_slurp_fd(int fd, const char *name, size_t cap, size_t *len, struct err *e);
 char *json_slurp(const char *path, size_t cap, size_t *len, struct err *e);
 
+/*
+ * The whole of fd (from where it stands to its end), for parsing once:
+ * data is NOT NUL-terminated (use len); a large regular file is mapped,
+ * anything else read as json_slurp_fd() does.  Returns 0, or -1 with e set
+ * as json_slurp_fd() sets it.  Release with json_text_release(), also
+ * after a failure.  A mapped file truncated by someone else before the
+ * release would be a SIGBUS: only for a document we own while we run.
+ */
+struct json_text {
+	const char *data;
+	size_t len;
+	void *map;		/* when mapped */
+	size_t maplen;
+	char *heap;		/* when read */
+};
+
+int json_text_read(struct json_text *t, int fd, const char *name, size_t cap, struct err *e);
+void json_text_release(struct json_text *t);
+
 /* json_slurp() then json_parse(). */
 cJSON *json_load(const char *path, size_t cap, int comments,
     struct json_src *src, struct err *e);

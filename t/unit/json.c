@@ -1191,6 +1191,43 @@ test_lasting(void)
 	}
 }
 
+/* json_text_read(): a large file mapped from where fd stands, the rest read. */
+static void
+test_text(void)
+{
+	char *path = tmp_path("text.json"), *body = xmalloc(200001);
+	struct json_text t;
+	int fd, status, i;
+	pid_t pid;
+
+	for (i = 0; i < 200000; i++)
+		body[i] = (char)('a' + i % 26);
+	write_file(path, body, 200000);
+	fd = open(path, O_RDONLY);
+	ok(fd >= 0 && lseek(fd, 1000, SEEK_SET) == 1000, "a 200000-byte file, at offset 1000");
+	err_clear(&e);
+	ok(json_text_read(&t, fd, "f", 0, &e) == 0 && t.map != NULL, "a large file is mapped");
+	ok(t.len == 199000 && !memcmp(t.data, body + 1000, t.len), "from where fd stood to the end");
+	is_int(lseek(fd, 0, SEEK_CUR), 200000, "fd left at the end, as a read leaves it");
+	json_text_release(&t);
+	ok(lseek(fd, 5, SEEK_SET) == 5 && json_text_read(&t, fd, "f", 1000, &e) < 0,
+	    "the cap holds for a mapped file");
+	is_str(e.msg, "'f' is larger than the 1000-byte limit", "with the slurp's message");
+	json_text_release(&t);
+	close(fd);
+	unlink(path);
+
+	pid = feeder(&fd, 100000, 777, 'x');
+	err_clear(&e);
+	ok(json_text_read(&t, fd, "<pipe>", 0, &e) == 0 && t.map == NULL && t.len == 100000 &&
+	    t.data[99999] == 'x', "a pipe is read");
+	json_text_release(&t);
+	close(fd);
+	waitpid(pid, &status, 0);
+	free(path);
+	free(body);
+}
+
 static void
 test_big(void)
 {
@@ -1245,6 +1282,7 @@ main(void)
 	test_where();
 	test_set();
 	test_slurp();
+	test_text();
 	test_write();
 	test_lasting();
 	test_big();

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -63,6 +64,120 @@ chk(cJSON *item)
 		abort();
 	}
 	return item;
+}
+
+/*
+ * The arena of lasting trees (json_opts.lasting): a tree that lives until
+ * the process exits, such as the pipeline document, is a few thousand
+ * small allocations; from malloc each new page of them costs a fault, a
+ * 1 MiB document several milliseconds on a VM.  Its nodes and strings come
+ * instead from large chunks mapped and populated in one call each, never
+ * given back.  cJSON allocates through hooks, installed the first time a
+ * lasting tree is parsed: they take from the arena only while such a
+ * parse runs on this thread, and free() anything not in the arena, so
+ * every other tree (spec files, HTTP answers) is freed for real, and so
+ * are nodes added to a lasting tree later.  With hooks set cJSON stops
+ * using realloc (its printers grow by malloc and copy); ours do not care.
+ * Under AddressSanitizer there is no arena, so that the lifetime of the
+ * document keeps being checked.
+ */
+#if defined(__SANITIZE_ADDRESS__)
+#define JSON_ARENA 0
+#else
+#define JSON_ARENA 1
+#endif
+#define ARENA_CHUNKS 32
+
+static struct {
+	char *base[ARENA_CHUNKS];
+	size_t size[ARENA_CHUNKS];
+	int n;
+	char *next, *end;
+	int hooked;
+} arena;
+static __thread int arena_on;
+
+/* A new chunk of at least n bytes to allocate from; -1 when none. */
+static int
+arena_chunk(size_t n)
+{
+	size_t sz = arena.n ? arena.size[arena.n - 1] * 2 : 256 * 1024;
+	void *p;
+
+	while (sz < n)
+		sz *= 2;
+	if (arena.n == ARENA_CHUNKS)
+		return -1;
+	p = mmap(NULL, sz, PROT_READ | PROT_WRITE,
+	    MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+	if (p == MAP_FAILED)
+		return -1;
+	arena.base[arena.n] = p;
+	arena.size[arena.n++] = sz;
+	arena.next = p;
+	arena.end = arena.next + sz;
+	return 0;
+}
+
+static void *
+arena_alloc(size_t n)
+{
+	void *p;
+
+	n = (n + 15) & ~(size_t)15;
+	if (n > (size_t)(arena.end - arena.next) && arena_chunk(n) < 0)
+		return malloc(n);
+	p = arena.next;
+	arena.next += n;
+	return p;
+}
+
+static void *
+hook_malloc(size_t n)
+{
+	return arena_on ? arena_alloc(n) : malloc(n);
+}
+
+static void
+hook_free(void *p)
+{
+	int i;
+
+	for (i = 0; i < arena.n; i++)
+		if ((char *)p >= arena.base[i] && (char *)p < arena.base[i] + arena.size[i])
+			return;
+	free(p);
+}
+
+/* Start (on) or end a parse whose tree lasts; len sizes the first chunk. */
+static void
+arena_use(int on, size_t len)
+{
+	static cJSON_Hooks hooks = { hook_malloc, hook_free };
+
+	if (!JSON_ARENA)
+		return;
+	if (on && !arena.hooked) {
+		cJSON_InitHooks(&hooks);
+		arena.hooked = 1;
+	}
+	/* Room for a typical tree (about twice its text) in one chunk. */
+	if (on && arena.n == 0)
+		(void)arena_chunk(2 * len + 64 * 1024);
+	arena_on = on;
+}
+
+/* A copy of s from cJSON's allocator: the arena during a lasting parse. */
+static char *
+json_strdup(const char *s)
+{
+	size_t n = strlen(s) + 1;
+
+	char *p = cJSON_malloc(n);
+
+	if (!p)
+		chk(NULL);
+	return memcpy(p, s, n);
 }
 
 static int
@@ -579,7 +694,7 @@ parse_object(struct parser *p, int depth, int line, int col)
 		kcol = col_of(p, p->pos);
 		if (parse_string(p) < 0)
 			goto bad;
-		key = xstrdup(p->scratch);
+		key = json_strdup(p->scratch);
 		/* Small objects: scan; large ones: a hash set of their keys. */
 		if (nmembers < JSON_DUP_SCAN) {
 			for (it = obj->child; it; it = it->next)
@@ -596,11 +711,11 @@ parse_object(struct parser *p, int depth, int line, int col)
 
 			fail_at(p, kline, kcol, "duplicate key '%s'",
 			    show_key(key, kb, sizeof(kb)));
-			free(key);
+			cJSON_free(key);
 			goto bad;
 		}
 		if (skip_ws(p) < 0) {
-			free(key);
+			cJSON_free(key);
 			goto bad;
 		}
 		if (p->pos >= p->len || p->s[p->pos] != ':') {
@@ -608,13 +723,13 @@ parse_object(struct parser *p, int depth, int line, int col)
 				eof_error(p);
 			else
 				fail(p, p->pos, "expected ':' after object key");
-			free(key);
+			cJSON_free(key);
 			goto bad;
 		}
 		p->pos++;
 		if (skip_ws(p) < 0 ||
 		    !(val = parse_value(p, depth, kline, kcol))) {
-			free(key);
+			cJSON_free(key);
 			goto bad;
 		}
 		/*
@@ -805,7 +920,11 @@ json_parse(const char *text, size_t len, const struct json_opts *o,
 	}
 	if (skip_ws(&p) < 0)
 		goto bad;
-	if (!(root = parse_value(&p, 0, 0, 0)))
+	if (o && o->lasting)
+		arena_use(1, p.len);
+	root = parse_value(&p, 0, 0, 0);
+	arena_use(0, 0);
+	if (!root)
 		goto bad;
 	if (skip_ws(&p) < 0) {
 		cJSON_Delete(root);
@@ -827,6 +946,28 @@ bad:
 	if (src)
 		json_src_free(src);
 	return NULL;
+}
+
+/*
+ * Map the whole pages of n bytes at p now, in one call: on a VM each page
+ * first touched costs a trap of several microseconds, a 1 MiB buffer 256
+ * of them.  Only worth it for large buffers; harmless when the kernel
+ * cannot (before Linux 5.14 the call fails and pages come on demand).
+ */
+static void
+prefault(void *p, size_t n)
+{
+#ifdef MADV_POPULATE_WRITE
+	uintptr_t pg = (uintptr_t)sysconf(_SC_PAGESIZE);
+	uintptr_t a = ((uintptr_t)p + pg - 1) & ~(pg - 1);
+	uintptr_t z = ((uintptr_t)p + n) & ~(pg - 1);
+
+	if (n >= 64 * 1024 && z > a)
+		(void)madvise((void *)a, z - a, MADV_POPULATE_WRITE);
+#else
+	(void)p;
+	(void)n;
+#endif
 }
 
 char *
@@ -854,13 +995,17 @@ json_slurp_fd(int fd, const char *name, size_t cap, size_t *len, struct err *e)
 	if (alloc > cap + 2)
 		alloc = cap + 2;
 	data = xmalloc(alloc);
+	prefault(data, alloc);
 	for (;;) {
 		ssize_t r;
 		size_t want;
 
 		if (n + 1 >= alloc) {
+			size_t old = alloc;
+
 			alloc = alloc > (cap + 2) / 2 ? cap + 2 : alloc * 2;
 			data = xrealloc(data, alloc);
+			prefault(data + old, alloc - old);
 		}
 		/* Read at most one byte past the cap: enough to know it is passed. */
 		want = alloc - 1 - n;
@@ -887,6 +1032,57 @@ json_slurp_fd(int fd, const char *name, size_t cap, size_t *len, struct err *e)
 	if (len)
 		*len = n;
 	return data;
+}
+
+int
+json_text_read(struct json_text *t, int fd, const char *name, size_t cap, struct err *e)
+{
+	struct stat st;
+	off_t pos;
+
+	memset(t, 0, sizeof(*t));
+	if (!name)
+		name = "<input>";
+	/*
+	 * A large regular file is mapped, its pages populated in one call: no
+	 * copy of it and no fault per page.  From where fd stands, which is
+	 * left at the end as reading it would.
+	 */
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size >= 64 * 1024 &&
+	    (pos = lseek(fd, 0, SEEK_CUR)) >= 0 && pos < st.st_size) {
+		off_t pg = (off_t)sysconf(_SC_PAGESIZE), at = pos & ~(pg - 1);
+		size_t n = (size_t)(st.st_size - pos);
+		void *m;
+
+		if (cap && n > cap) {
+			err_set(e, EX_USAGE_, "'%s' is larger than the %zu-byte limit", name, cap);
+			return -1;
+		}
+		m = mmap(NULL, n + (size_t)(pos - at), PROT_READ, MAP_PRIVATE | MAP_POPULATE,
+		    fd, at);
+		if (m != MAP_FAILED && lseek(fd, st.st_size, SEEK_SET) >= 0) {
+			t->map = m;
+			t->maplen = n + (size_t)(pos - at);
+			t->data = (const char *)m + (pos - at);
+			t->len = n;
+			return 0;
+		}
+		if (m != MAP_FAILED)
+			munmap(m, n + (size_t)(pos - at));
+	}
+	if (!(t->heap = json_slurp_fd(fd, name, cap, &t->len, e)))
+		return -1;
+	t->data = t->heap;
+	return 0;
+}
+
+void
+json_text_release(struct json_text *t)
+{
+	if (t->map)
+		munmap(t->map, t->maplen);
+	free(t->heap);
+	memset(t, 0, sizeof(*t));
 }
 
 char *
@@ -1133,84 +1329,224 @@ json_set(cJSON *obj, const char *key, cJSON *val)
 }
 
 /*
- * cJSON prints numbers with "%1.15g" and only falls back to "%1.17g" when
- * reading that back is off by more than a relative DBL_EPSILON, so values
- * such as 9007199254740992 or 0.30000000000000004 come out rounded.  When
- * "%.15g" does not round-trip, fill buf with the shortest form that does
- * and return 1.
+ * The one JSON printer: compact text, byte for byte what
+ * cJSON_PrintUnformatted() gives (its escapes, "null" for NaN and
+ * infinities, Raw text verbatim), except for numbers: cJSON prints "%1.15g"
+ * and only falls back to "%1.17g" when that reads back off by more than a
+ * relative DBL_EPSILON, so 9007199254740992 or 0.30000000000000004 would
+ * come out rounded; we print the shortest of "%.15g", "%.16g" and "%.17g"
+ * that reads back exactly.  Output goes through a fixed window flushed to
+ * a stream or a buf when full, so a large tree never needs one string.
  */
-static int
-inexact_number(const cJSON *item, char *buf, size_t bufsz)
+struct jw {
+	char *win;
+	size_t len, size;
+	FILE *f;		/* flush to f, or else to b */
+	struct buf *b;
+	int failed;
+};
+
+static void
+jw_flush(struct jw *w)
+{
+	if (w->len == 0 || w->failed)
+		goto out;
+	if (w->f) {
+		if (fwrite(w->win, 1, w->len, w->f) != w->len)
+			w->failed = 1;
+	} else if (buf_add(w->b, w->win, w->len) < 0) {
+		w->failed = 1;
+	}
+out:
+	w->len = 0;
+}
+
+static void
+jw_put(struct jw *w, const char *p, size_t n)
+{
+	while (n > 0) {
+		size_t room = w->size - w->len, k = n < room ? n : room;
+
+		memcpy(w->win + w->len, p, k);
+		w->len += k;
+		p += k;
+		n -= k;
+		if (w->len == w->size)
+			jw_flush(w);
+	}
+}
+
+static void
+jw_putc(struct jw *w, char c)
+{
+	if (w->len == w->size)
+		jw_flush(w);
+	w->win[w->len++] = c;
+}
+
+static void
+jw_string(struct jw *w, const char *s)
+{
+	static const char hex[] = "0123456789abcdef";
+	const unsigned char *u = (const unsigned char *)s;
+	size_t run;
+
+	jw_putc(w, '"');
+	while (u && *u) {
+		char esc[6];
+		const char *e = esc;
+		size_t elen = 2;
+
+		/* Copy the run of bytes that need no escape in one go. */
+		for (run = 0; u[run] >= 32 && u[run] != '"' && u[run] != '\\'; run++)
+			;
+		if (run > 0) {
+			jw_put(w, (const char *)u, run);
+			u += run;
+			continue;
+		}
+		if (!*u)
+			break;
+		switch (*u) {
+		case '"': e = "\\\""; break;
+		case '\\': e = "\\\\"; break;
+		case '\b': e = "\\b"; break;
+		case '\f': e = "\\f"; break;
+		case '\n': e = "\\n"; break;
+		case '\r': e = "\\r"; break;
+		case '\t': e = "\\t"; break;
+		default:
+			memcpy(esc, "\\u00", 4);
+			esc[4] = hex[*u >> 4];
+			esc[5] = hex[*u & 15];
+			elen = 6;
+			break;
+		}
+		jw_put(w, e, elen);
+		u++;
+	}
+	jw_putc(w, '"');
+}
+
+/* The text of a number, in b (at least 40 bytes); returns its length. */
+static size_t
+number_text(const cJSON *item, char *b, size_t bsz)
 {
 	double d = item->valuedouble;
-	int prec;
+	int prec, n = 0;
 
-	if (!cJSON_IsNumber(item) || !isfinite(d))
-		return 0;
-	if (d > -1e15 && d < 1e15 && (double)(long long)d == d)
-		return 0;	/* the common case: an integer of at most 15 digits */
+	if (!isfinite(d))
+		return (size_t)snprintf(b, bsz, "null");
+	if (d > -1e15 && d < 1e15 && (double)(long long)d == d && !(d == 0 && signbit(d))) {
+		/* What "%1.15g" gives for such an integer ("-0" is left to it). */
+		unsigned long long v = d < 0 ? (unsigned long long)-(long long)d :
+		    (unsigned long long)d;
+		char t[24];
+		size_t k = sizeof(t);
+
+		do
+			t[--k] = (char)('0' + v % 10);
+		while ((v /= 10) > 0);
+		if (d < 0)
+			t[--k] = '-';
+		memcpy(b, t + k, sizeof(t) - k);
+		return sizeof(t) - k;
+	}
 	for (prec = 15; prec <= 17; prec++) {
-		snprintf(buf, bufsz, "%.*g", prec, d);
-		if (strtod(buf, NULL) == d)
-			return prec > 15;
+		n = snprintf(b, bsz, "%.*g", prec, d);
+		if (strtod(b, NULL) == d)
+			break;
 	}
-	return 1;
-}
-
-static int
-tree_inexact(const cJSON *item)
-{
-	char b[40];
-
-	for (; item; item = item->next)
-		if (inexact_number(item, b, sizeof(b)) || tree_inexact(item->child))
-			return 1;
-	return 0;
+	return (size_t)n;
 }
 
 static void
-make_exact(cJSON *item)
+jw_value(struct jw *w, const cJSON *item, int depth)
 {
+	const cJSON *c;
 	char b[40];
 
-	if (inexact_number(item, b, sizeof(b))) {
-		item->type = cJSON_Raw | (item->type & cJSON_StringIsConst);
-		item->valuestring = xstrdup(b);
+	switch (item->type & 0xFF) {
+	case cJSON_NULL:
+		jw_put(w, "null", 4);
+		break;
+	case cJSON_False:
+		jw_put(w, "false", 5);
+		break;
+	case cJSON_True:
+		jw_put(w, "true", 4);
+		break;
+	case cJSON_Number:
+		jw_put(w, b, number_text(item, b, sizeof(b)));
+		break;
+	case cJSON_Raw:
+		if (item->valuestring)
+			jw_put(w, item->valuestring, strlen(item->valuestring));
+		else
+			jw_put(w, "null", 4);
+		break;
+	case cJSON_String:
+		jw_string(w, item->valuestring);
+		break;
+	case cJSON_Array:
+	case cJSON_Object:
+		/* Deeper than any tree our parser builds: such a tree is
+		 * corrupt (a cycle), not a document. */
+		if (depth > 4 * JSON_MAX_DEPTH) {
+			w->failed = 1;
+			return;
+		}
+		jw_putc(w, (item->type & 0xFF) == cJSON_Array ? '[' : '{');
+		for (c = item->child; c && !w->failed; c = c->next) {
+			if (c != item->child)
+				jw_putc(w, ',');
+			if ((item->type & 0xFF) == cJSON_Object) {
+				jw_string(w, c->string);
+				jw_putc(w, ':');
+			}
+			jw_value(w, c, depth + 1);
+		}
+		jw_putc(w, (item->type & 0xFF) == cJSON_Array ? ']' : '}');
+		break;
+	default:
+		/* cJSON_Invalid: cJSON's printer gives up on it too. */
+		w->failed = 1;
+		break;
 	}
 }
 
-static void
-tree_make_exact(cJSON *item)
+int
+json_write(FILE *f, const cJSON *item)
 {
-	for (; item; item = item->next) {
-		make_exact(item);
-		tree_make_exact(item->child);
-	}
+	char win[64 * 1024];
+	struct jw w = { win, 0, sizeof(win), f, NULL, 0 };
+
+	if (item)
+		jw_value(&w, item, 0);
+	else
+		jw_put(&w, "null", 4);
+	jw_flush(&w);
+	return w.failed ? -1 : 0;
 }
 
 char *
 json_print(const cJSON *item)
 {
-	cJSON *copy = NULL;
-	char b[40], *s;
+	char win[4096];
+	struct buf b = BUF_INIT;
+	struct jw w = { win, 0, sizeof(win), NULL, &b, 0 };
 
-	if (!item)
-		return xstrdup("null");
-	/* Rare: print a copy in which such numbers are raw text. */
-	if (inexact_number(item, b, sizeof(b)) || tree_inexact(item->child)) {
-		copy = chk(cJSON_Duplicate(item, 1));
-		make_exact(copy);
-		tree_make_exact(copy->child);
-		item = copy;
-	}
-	/* Only fails when out of memory (our trees are well formed). */
-	s = cJSON_PrintUnformatted(item);
-	cJSON_Delete(copy);
-	if (!s) {
-		fprintf(stderr, "%s: fatal: out of memory (json)\n", log_prog());
+	if (item)
+		jw_value(&w, item, 0);
+	else
+		jw_put(&w, "null", 4);
+	jw_flush(&w);
+	if (w.failed) {
+		/* No cap on b: only a corrupt tree gets here. */
+		fprintf(stderr, "%s: fatal: cannot print a JSON tree\n", log_prog());
 		abort();
 	}
-	return s;
+	return buf_detach(&b, NULL);
 }
 
 int

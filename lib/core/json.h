@@ -13,6 +13,7 @@
 #define CI_JSON_H
 
 #include <stddef.h>
+#include <stdio.h>
 #include <cJSON.h>
 
 #include "core/log.h"
@@ -34,6 +35,14 @@ struct json_src {
 struct json_opts {
 	const char *name;	/* for messages; "<input>" when NULL */
 	int comments;		/* allow // and slash-star comments */
+	/*
+	 * The tree lasts until the process exits (the pipeline document):
+	 * build it from an arena that is never given back, which spares a
+	 * page fault per few small allocations.  cJSON_Delete() of it is
+	 * still right: it frees what was added to the tree later.  Only
+	 * for one tree parsed at start-up, from one thread.
+	 */
+	int lasting;
 };
 
 /*
@@ -52,6 +61,25 @@ cJSON *json_parse(const char *text, size_t len, const struct json_opts *o,
  */
 char *json_slurp_fd(int fd, const char *name, size_t cap, size_t *len, struct err *e);
 char *json_slurp(const char *path, size_t cap, size_t *len, struct err *e);
+
+/*
+ * The whole of fd (from where it stands to its end), for parsing once:
+ * data is NOT NUL-terminated (use len); a large regular file is mapped,
+ * anything else read as json_slurp_fd() does.  Returns 0, or -1 with e set
+ * as json_slurp_fd() sets it.  Release with json_text_release(), also
+ * after a failure.  A mapped file truncated by someone else before the
+ * release would be a SIGBUS: only for a document we own while we run.
+ */
+struct json_text {
+	const char *data;
+	size_t len;
+	void *map;		/* when mapped */
+	size_t maplen;
+	char *heap;		/* when read */
+};
+
+int json_text_read(struct json_text *t, int fd, const char *name, size_t cap, struct err *e);
+void json_text_release(struct json_text *t);
 
 /* json_slurp() then json_parse(). */
 cJSON *json_load(const char *path, size_t cap, int comments,
@@ -89,7 +117,16 @@ int json_error_at(struct err *e, const struct json_src *src, const cJSON *at, co
 int json_refuse(const cJSON **bad, const cJSON *at, struct err *e, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
-/* Compact one-line text, owned by the caller. */
+/*
+ * Compact one-line text, owned by the caller: what cJSON_PrintUnformatted()
+ * gives, except that every number reads back exactly (see json.c).
+ */
 char *json_print(const cJSON *item);
+/*
+ * The same text written to f through a 64 KiB window (no string of the
+ * whole tree).  Returns 0, or -1 when a write failed (errno set by stdio)
+ * or the tree is corrupt; f is not flushed.
+ */
+int json_write(FILE *f, const cJSON *item);
 
 #endif

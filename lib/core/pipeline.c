@@ -120,26 +120,25 @@ pipeline_validate(const cJSON *doc, struct err *e)
 int
 pipeline_read(struct pipeline *p, int fd, const char *name, struct err *e)
 {
-	struct json_opts o = { name, 0 };
-	size_t len, i;
-	char *text;
+	struct json_opts o = { name, 0, 1 };
+	struct json_text t;
+	size_t i;
 
 	p->doc = NULL;
 	p->started = 0;
-	text = json_slurp_fd(fd, name, PIPELINE_MAX_BYTES, &len, e);
-	if (!text) {
+	if (json_text_read(&t, fd, name, PIPELINE_MAX_BYTES, e) < 0) {
 		e->code = e->code == EX_IOERR_ ? EX_IOERR_ : EX_DOC;
 		return -1;
 	}
-	for (i = 0; i < len; i++)
-		if (!strchr(" \t\r\n", text[i]))
+	for (i = 0; i < t.len; i++)
+		if (!strchr(" \t\r\n", t.data[i]))
 			break;
-	if (i == len) {
-		free(text);
+	if (i == t.len) {
+		json_text_release(&t);
 		return 0;
 	}
-	p->doc = json_parse(text, len, &o, NULL, e);
-	free(text);
+	p->doc = json_parse(t.data, t.len, &o, NULL, e);
+	json_text_release(&t);
 	if (!p->doc) {
 		e->code = EX_DOC;
 		return err_prefix(e, "invalid pipeline document");
@@ -378,16 +377,10 @@ pipeline_skip(struct pipeline *p, const char *name, const char *failed_stage)
 int
 pipeline_write(const struct pipeline *p, FILE *out, struct err *e)
 {
-	char *text = json_print(p->doc);
-	size_t n = strlen(text);
-
-	if (fwrite(text, 1, n, out) != n || putc('\n', out) == EOF || fflush(out) == EOF ||
-	    ferror(out)) {
-		free(text);
+	if (json_write(out, p->doc) < 0 || putc('\n', out) == EOF || fflush(out) == EOF ||
+	    ferror(out))
 		return err_set(e, EX_IOERR_, "cannot write the pipeline document: %s",
 		    strerror(errno));
-	}
-	free(text);
 	return 0;
 }
 

@@ -817,7 +817,7 @@ istanbul_parse(const char *text, size_t len, const char *name, struct coverage *
 		"lines", "statements", "functions", "branches", "branchesTrue", NULL
 	};
 	static const char *const counts[] = { "total", "covered", "skipped", "pct", NULL };
-	struct json_opts o = { name, 0 };
+	struct json_opts o = { name, 0, 0 };
 	const cJSON *total, *m;
 	cJSON *root;
 	int rc = -1, has;

@@ -41,7 +41,7 @@ valid_digest(const char *s)
 static int
 block_parse(const char *text, size_t len, const char *name, struct block *b, struct err *e)
 {
-	struct json_opts o = { name, 0 };
+	struct json_opts o = { name, 0, 0 };
 	struct json_src src = { NULL, NULL, 0, 0 };
 	cJSON *root;
 	const char *keys[] = { "since", "release", "digest", "reason" };

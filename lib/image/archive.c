@@ -378,7 +378,7 @@ imgarchive_docker(const struct oci_layout *l, const struct oci_desc *manifest,
 	if (!cfg_text)
 		goto out;
 	{
-		struct json_opts o = { "config", 0 };
+		struct json_opts o = { "config", 0, 0 };
 
 		cfg = json_parse(cfg_text, cfg_len, &o, NULL, e);
 	}

@@ -27,7 +27,7 @@ imgconfig_new(const char *os, const char *arch, const char *variant)
 cJSON *
 imgconfig_parse(const char *text, size_t len, const char *name, struct err *e)
 {
-	struct json_opts o = { name, 0 };
+	struct json_opts o = { name, 0, 0 };
 	cJSON *c = json_parse(text, len, &o, NULL, e), *rootfs, *ids, *it;
 
 	if (!c)

@@ -327,7 +327,7 @@ parse_flags(const struct pctx *c, struct df_inst *in, char **words, size_t nword
 static int
 parse_json_array(const char *s, char ***args, size_t *nargs)
 {
-	struct json_opts o = { "args", 0 };
+	struct json_opts o = { "args", 0, 0 };
 	struct err e = { 0, "" };
 	cJSON *j, *it;
 

@@ -295,7 +295,7 @@ from_file(const char *file, int explicit, const char *registry, struct auth_cred
 	text = read_file(file, AUTHFILE_MAX, &len, e);
 	if (!text)
 		return err_prefix(e, "auth file");
-	root = json_parse(text, len, &(struct json_opts){ file, 0 }, NULL, e);
+	root = json_parse(text, len, &(struct json_opts){ file, 0, 0 }, NULL, e);
 	free_secret(text);
 	if (!root) {
 		e->code = EX_USAGE_;

@@ -343,7 +343,7 @@ static int
 manifest_parse(const char *text, size_t len, const char *hint, struct oci_manifest *m,
     struct err *e)
 {
-	struct json_opts o = { "manifest", 0 };
+	struct json_opts o = { "manifest", 0, 0 };
 	const cJSON *v;
 	const char *mt;
 	char hintbuf[128];

@@ -103,7 +103,7 @@ static int
 parse_line(const char *line, size_t len, const char *file, int lineno, struct release *r,
     char *why, size_t whysz)
 {
-	struct json_opts o = { file, 0 };
+	struct json_opts o = { file, 0, 0 };
 	struct err e = { 0, "" };
 	cJSON *j = json_parse(line, len, &o, NULL, &e);
 	char name[600];

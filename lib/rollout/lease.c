@@ -37,7 +37,7 @@ holder_of(const char *state_dir)
 static cJSON *
 parse_lease(const char *text, size_t len)
 {
-	struct json_opts o = { LEASE_FILE, 0 };
+	struct json_opts o = { LEASE_FILE, 0, 0 };
 	struct err e = { 0, "" };
 	cJSON *j = json_parse(text, len, &o, NULL, &e);
 

@@ -229,7 +229,7 @@ measure_health(struct metrics_ctx *m, const struct rollout_metric *mt, struct me
 int
 prometheus_parse(const char *body, size_t len, const char *name, double *v, struct err *e)
 {
-	struct json_opts jo = { name, 0 };
+	struct json_opts jo = { name, 0, 0 };
 	cJSON *j = json_parse(body, len, &jo, NULL, e), *data, *res, *val = NULL;
 	const char *type, *s;
 	char *end;

@@ -339,7 +339,7 @@ runc_pid(const char *id, const char *root, long *pid, struct err *e)
 {
 	char *argv[] = { "runc", "--root", (char *)root, "state", (char *)id, NULL };
 	char name[300], last[200];
-	struct json_opts o = { name, 0 };
+	struct json_opts o = { name, 0, 0 };
 	struct proc_spec spec;
 	struct proc_result r;
 	const char *status, *p, *q;

@@ -1007,7 +1007,7 @@ int
 rollout_spec_load_traffic(struct rollout_spec *s, const cJSON *traffic, const char *name,
     struct err *e)
 {
-	struct json_opts o = { name, 0 };
+	struct json_opts o = { name, 0, 0 };
 	struct json_src src = { 0 };
 	char *text;
 	cJSON *t;

@@ -74,7 +74,7 @@ get_ll(const cJSON *o, const char *k)
 int
 rollout_state_load(struct rollout_state *st, struct err *e)
 {
-	struct json_opts jo = { NULL, 0 };
+	struct json_opts jo = { NULL, 0, 0 };
 	char *p = path_of(st, ".json"), *text;
 	size_t len;
 	cJSON *j, *sec;

@@ -359,7 +359,7 @@ render_graphql(const struct run *r, const struct hurl_str *q, const struct hurl_
 	buf_free(&t);
 	if (vars->s) {
 		struct err e2 = { 0, "" };
-		struct json_opts jo = { "the graphql variables", 0 };
+		struct json_opts jo = { "the graphql variables", 0, 0 };
 		cJSON *j;
 		char *text;
 
@@ -603,7 +603,7 @@ body_json(struct run *r, char **why)
 {
 	if (!r->json_tried) {
 		struct err e2 = { 0, "" };
-		struct json_opts jo = { "the response body", 0 };
+		struct json_opts jo = { "the response body", 0, 0 };
 
 		r->json_tried = 1;
 		r->json = json_parse(body_text(r), r->resp.body.len, &jo, NULL, &e2);
@@ -1167,7 +1167,7 @@ eval_filter(struct run *r, const struct hurl_filter *f, struct sval *v, char **w
 
 		if (v->type == SV_STRING) {
 			struct err e2 = { 0, "" };
-			struct json_opts jo = { "the value", 0 };
+			struct json_opts jo = { "the value", 0, 0 };
 
 			if (!(root = json_parse(v->s, v->len, &jo, NULL, &e2))) {
 				*why = xasprintf("jsonpath: %s", e2.msg);
@@ -2076,7 +2076,7 @@ judge_body(struct run *r, const struct hurl_response *rs, struct attempt *at)
 	}
 	if (b->kind == HB_JSON || (b->kind == HB_TEXT && b->lang && !strcmp(b->lang, "json"))) {
 		struct err e2 = { 0, "" };
-		struct json_opts jo = { "the expected body", 0 };
+		struct json_opts jo = { "the expected body", 0, 0 };
 		cJSON *wj = json_parse(want, wantlen, &jo, NULL, &e2);
 		const cJSON *got = NULL;
 

@@ -1831,6 +1831,7 @@ body_json(struct parser *p, const char *start, struct hurl_body *b)
 	}
 	jo.name = p->name;
 	jo.comments = 0;
+	jo.lasting = 0;
 	j = json_parse(chk.data, chk.len, &jo, NULL, &e2);
 	buf_free(&chk);
 	if (!j) {

@@ -11,7 +11,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	fuzz_init();
 	for (comments = 0; comments < 2; comments++) {
-		struct json_opts o = { "input.json", comments };
+		struct json_opts o = { "input.json", comments, 0 };
 		struct json_src src = { NULL, NULL, 0, 0 };
 		struct err e = { 0, "" };
 		cJSON *j = json_parse((const char *)data, size, &o, &src, &e);

@@ -17,7 +17,7 @@ static char *
 render(const char *json)
 {
 	struct err e = { 0, "" };
-	struct json_opts o = { "doc", 0 };
+	struct json_opts o = { "doc", 0, 0 };
 	struct buf b = BUF_INIT;
 	cJSON *doc = json_parse(json, strlen(json), &o, NULL, &e);
 
@@ -308,7 +308,7 @@ file(void)
 {
 	struct err e = { 0, "" };
 	char dir[] = "/tmp/html-XXXXXX", path[256], blocker[256];
-	struct json_opts o = { "doc", 0 };
+	struct json_opts o = { "doc", 0, 0 };
 	cJSON *doc = json_parse(canary_doc, strlen(canary_doc), &o, NULL, &e);
 	struct buf b = BUF_INIT;
 	char *text;

@@ -26,7 +26,7 @@ static char tmpdir[4096];
 static cJSON *
 parse(const char *text, int comments)
 {
-	struct json_opts o = { "t.json", comments };
+	struct json_opts o = { "t.json", comments, 0 };
 
 	err_clear(&e);
 	return json_parse(text, strlen(text), &o, NULL, &e);
@@ -36,7 +36,7 @@ parse(const char *text, int comments)
 static const char *
 perr_n(const char *text, size_t len, int comments)
 {
-	struct json_opts o = { "t.json", comments };
+	struct json_opts o = { "t.json", comments, 0 };
 	cJSON *j;
 
 	err_clear(&e);
@@ -506,7 +506,7 @@ test_mutations(void)
 
 	for (i = 0; i < 20000; i++) {
 		struct json_src src;
-		struct json_opts o = { "m.json", i & 1 };
+		struct json_opts o = { "m.json", i & 1, 0 };
 		int k, nmut;
 		cJSON *j;
 
@@ -598,7 +598,7 @@ test_where(void)
 {
 	const char *doc = "{\n  \"a\": 1,\n  \"list\": [\n    true,\n      \"x\"\n  ],\n"
 	    "  \"o\": {\"k\": null}\n}";
-	struct json_opts o = { "gates.json", 0 };
+	struct json_opts o = { "gates.json", 0, 0 };
 	struct json_src src;
 	char w[256];
 	cJSON *j, *other;
@@ -893,12 +893,347 @@ now(void)
 }
 
 /* A 10 MB document parses quickly (loose bound: sanitizers are slow). */
+/* What json_write() puts on a stream, as a string; caller frees. */
+static char *
+written(const cJSON *j, int *rc)
+{
+	char *s = NULL;
+	size_t n = 0;
+	FILE *f = open_memstream(&s, &n);
+
+	*rc = json_write(f, j);
+	fclose(f);
+	return s;
+}
+
+/*
+ * The printer json_print() had before json_write(): cJSON's own, on a
+ * copy in which each number "%.15g" does not read back exactly is the Raw
+ * text of the shortest "%.16g" or "%.17g" that does.
+ */
+static void
+old_exact(cJSON *j)
+{
+	char b[40];
+	int prec;
+
+	for (; j; j = j->next) {
+		old_exact(j->child);
+		if (!cJSON_IsNumber(j) || !isfinite(j->valuedouble))
+			continue;
+		for (prec = 15; prec <= 17; prec++) {
+			snprintf(b, sizeof(b), "%.*g", prec, j->valuedouble);
+			if (strtod(b, NULL) == j->valuedouble)
+				break;
+		}
+		if (prec > 15) {
+			j->type = cJSON_Raw;
+			j->valuestring = strdup(b);
+		}
+	}
+}
+
+static char *
+old_print(const cJSON *j)
+{
+	cJSON *copy = cJSON_Duplicate(j, 1);
+	char *s;
+
+	old_exact(copy);
+	s = cJSON_PrintUnformatted(copy);
+	cJSON_Delete(copy);
+	return s;
+}
+
+/* json_write(), json_print() and the old printer agree on j; deletes j. */
+static void
+is_same_print(cJSON *j, const char *name)
+{
+	char *w, *p, *o;
+	int rc;
+
+	w = written(j, &rc);
+	p = json_print(j);
+	o = old_print(j);
+	ok(rc == 0 && o && !strcmp(w, o) && !strcmp(p, o), "json_write prints %s as cJSON did", name);
+	if (o && strcmp(w, o))
+		printf("#   got:  %.200s\n#   want: %.200s\n", w, o);
+	free(w);
+	free(p);
+	free(o);
+	cJSON_Delete(j);
+}
+
+static unsigned long long rnd_x = 0x9e3779b97f4a7c15ULL;
+
+static unsigned long long
+rnd(void)
+{
+	rnd_x ^= rnd_x << 13;
+	rnd_x ^= rnd_x >> 7;
+	rnd_x ^= rnd_x << 17;
+	return rnd_x;
+}
+
+/* A random string of valid UTF-8 (the parser takes nothing else),
+ * control characters, quotes and backslashes often. */
+static char *
+rnd_string(char *b, size_t size)
+{
+	static const char *const wide[] = { "\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x98\x80",
+		"\xef\xbf\xbf", "\xc2\x80", "\x7f" };
+	size_t n = rnd() % (size - 4), i = 0;
+
+	while (i < n) {
+		unsigned r = (unsigned)(rnd() % 8);
+		const char *w;
+
+		if (r < 6) {
+			b[i++] = (char)(r < 3 ? 1 + rnd() % 40 : 32 + rnd() % 96);
+			continue;
+		}
+		w = wide[rnd() % (sizeof(wide) / sizeof(wide[0]))];
+		memcpy(b + i, w, strlen(w));
+		i += strlen(w);
+	}
+	b[i] = '\0';
+	return b;
+}
+
+static cJSON *
+rnd_tree(int depth)
+{
+	char b[64];
+	double d;
+	unsigned long long x;
+	cJSON *j;
+	int i, n;
+
+	switch (rnd() % (depth > 6 ? 6 : 8)) {
+	case 0: return cJSON_CreateNull();
+	case 1: return cJSON_CreateBool(rnd() & 1);
+	case 2: return cJSON_CreateString(rnd_string(b, sizeof(b)));
+	case 3:
+		/* Any double: integers, fractions, huge, tiny, subnormal. */
+		x = rnd();
+		memcpy(&d, &x, sizeof(d));
+		return cJSON_CreateNumber(isfinite(d) ? d : (double)(long long)x / 1024);
+	case 4: return cJSON_CreateNumber((double)((long long)(rnd() % 2000001) - 1000000));
+	case 5:
+		snprintf(b, sizeof(b), "%llu%llu", rnd(), rnd());
+		return cJSON_CreateRaw(b);
+	case 6:
+		j = cJSON_CreateArray();
+		for (i = 0, n = (int)(rnd() % 6); i < n; i++)
+			cJSON_AddItemToArray(j, rnd_tree(depth + 1));
+		return j;
+	default:
+		j = cJSON_CreateObject();
+		for (i = 0, n = (int)(rnd() % 6); i < n; i++) {
+			snprintf(b + 40, 24, "%d", i);
+			/* Keys with every kind of byte, kept distinct. */
+			cJSON_AddItemToObject(j, strcat(rnd_string(b, 40), b + 40), rnd_tree(depth + 1));
+		}
+		return j;
+	}
+}
+
+static void
+test_write(void)
+{
+	char all[256], *s, *big;
+	cJSON *j, *k;
+	int i, rc, bad;
+	FILE *f;
+
+	/* Every byte but NUL, in a value and in a key. */
+	for (i = 1; i < 256; i++)
+		all[i - 1] = (char)i;
+	all[255] = '\0';
+	j = cJSON_CreateObject();
+	cJSON_AddStringToObject(j, all, all);
+	cJSON_AddStringToObject(j, "", "");
+	is_same_print(j, "every byte");
+	j = cJSON_CreateString("\x01\x1f\"\\/\b\f\n\r\t\x7f");
+	s = written(j, &rc);
+	is_str(s, "\"\\u0001\\u001f\\\"\\\\/\\b\\f\\n\\r\\t\x7f\"", "control characters escaped");
+	free(s);
+	is_same_print(j, "control characters");
+	is_same_print(cJSON_CreateString("h\xc3\xa9llo \xe2\x82\xac \xf0\x9f\x98\x80"), "UTF-8");
+	is_same_print(cJSON_Parse("{\"a\":{},\"b\":[],\"c\":[[],{}],\"d\":[null,true,false]}"),
+	    "empty containers and literals");
+	j = cJSON_CreateArray();
+	cJSON_AddItemToArray(j, cJSON_CreateRaw("12345678901234567890"));
+	cJSON_AddItemToArray(j, cJSON_CreateRaw("{\"raw\": 1}"));
+	cJSON_AddItemToArray(j, cJSON_CreateNumber(-0.0));
+	cJSON_AddItemToArray(j, cJSON_CreateNumber(1e15));
+	cJSON_AddItemToArray(j, cJSON_CreateNumber(-999999999999999.0));
+	cJSON_AddItemToArray(j, cJSON_CreateNumber(2147483648.0));
+	cJSON_AddItemToArray(j, cJSON_CreateNumber(0.1));
+	cJSON_AddItemToArray(j, cJSON_CreateNumber(1e300));
+	cJSON_AddItemToArray(j, cJSON_CreateNumber(5e-324));
+	cJSON_AddItemToArray(j, cJSON_CreateNumber(0.30000000000000004));
+	cJSON_AddItemToArray(j, cJSON_CreateNumber(9007199254740993.0));
+	cJSON_AddItemToArray(j, cJSON_CreateNumber(NAN));
+	cJSON_AddItemToArray(j, cJSON_CreateNumber(-INFINITY));
+	s = written(j, &rc);
+	is_str(s, "[12345678901234567890,{\"raw\": 1},-0,1e+15,-999999999999999,2147483648,"
+	    "0.1,1e+300,4.94065645841247e-324,0.30000000000000004,9007199254740992,null,null]",
+	    "numbers: raw verbatim, integers, the exact rule, null for NaN");
+	free(s);
+	is_same_print(j, "numbers");
+	j = cJSON_CreateArray();
+	for (i = 0; i < 300; i++) {
+		k = cJSON_CreateArray();
+		cJSON_AddItemToArray(k, j);
+		j = k;
+	}
+	is_same_print(j, "300 levels of nesting");
+
+	/* Past the 64 KiB window, strings ending on every side of its edge. */
+	big = xmalloc(70000);
+	memset(big, 'x', 69999);
+	big[69999] = '\0';
+	j = cJSON_CreateArray();
+	for (i = 0; i < 40; i++) {
+		big[65520 + i] = '\0';
+		cJSON_AddItemToArray(j, cJSON_CreateString(big));
+		big[65520 + i] = i % 2 ? '\n' : 'x';
+	}
+	is_same_print(j, "strings across the window's edge");
+	free(big);
+
+	for (i = 0, bad = 0; i < 3000; i++) {
+		char *w, *o, *again;
+		cJSON *back;
+
+		j = rnd_tree(0);
+		w = written(j, &rc);
+		o = old_print(j);
+		back = parse(w, 0);
+		again = back ? json_print(back) : NULL;
+		if (rc != 0 || !o || strcmp(w, o) || !again || strcmp(again, w)) {
+			if (bad++ < 3)
+				printf("#   got:  %.300s\n#   want: %.300s\n", w, o ? o : "(null)");
+		}
+		free(w);
+		free(o);
+		free(again);
+		cJSON_Delete(back);
+		cJSON_Delete(j);
+	}
+	is_int(bad, 0, "3000 random trees print as cJSON did and parse back to the same text");
+
+	/* A full disk is reported (a tree past the window: fwrite fails). */
+	if ((f = fopen("/dev/full", "w")) != NULL) {
+		big = xmalloc(200000);
+		memset(big, 'y', 199999);
+		big[199999] = '\0';
+		j = cJSON_CreateString(big);
+		ok(json_write(f, j) < 0, "json_write on a full disk fails");
+		cJSON_Delete(j);
+		free(big);
+		fclose(f);
+	}
+}
+
+/* A lasting tree (from the arena) reads, prints, changes and deletes as any. */
+static void
+test_lasting(void)
+{
+	struct json_opts o = { "doc.json", 0, 1 }, plain = { "doc.json", 0, 0 };
+	const char *text = "{\"ci\":1,\"status\":\"failed\",\"big\":12345678901234567890,"
+	    "\"stages\":[{\"name\":\"build\",\"status\":\"failed\"}],\"gate\":{\"jobs\":{}}}";
+	char *a, *b;
+	cJSON *j, *p, *sp;
+	int i;
+
+	err_clear(&e);
+	j = json_parse(text, strlen(text), &o, NULL, &e);
+	p = json_parse(text, strlen(text), &plain, NULL, &e);
+	a = json_print(j);
+	b = json_print(p);
+	ok(j && p && !strcmp(a, b), "a lasting tree is the same tree");
+	free(a);
+	free(b);
+	/* Replace members that came from the arena with fresh ones. */
+	json_set(j, "status", cJSON_CreateString("running"));
+	json_set(j, "ci", cJSON_CreateNumber(2));
+	cJSON_DeleteItemFromObject(j, "stages");
+	cJSON_AddItemToObject(json_path(j, "gate.jobs"), "a", cJSON_CreateObject());
+	a = json_print(j);
+	is_str(a, "{\"ci\":2,\"status\":\"running\",\"big\":12345678901234567890,"
+	    "\"gate\":{\"jobs\":{\"a\":{}}}}", "a lasting tree changes");
+	free(a);
+	cJSON_Delete(j);
+	cJSON_Delete(p);
+	/* Trees parsed after one, and made by hand, are freed for real. */
+	for (i = 0; i < 1000; i++) {
+		sp = json_parse(text, strlen(text), &plain, NULL, &e);
+		cJSON_Delete(sp);
+	}
+	/* Big ones too: past the arena's first chunk. */
+	{
+		size_t cap = 600000, n = 0;
+		char *doc = xmalloc(cap);
+
+		n += (size_t)snprintf(doc + n, cap - n, "[");
+		for (i = 0; n < cap - 100; i++)
+			n += (size_t)snprintf(doc + n, cap - n, "%s{\"k%d\":\"v\"}", i ? "," : "", i);
+		n += (size_t)snprintf(doc + n, cap - n, "]");
+		j = json_parse(doc, n, &o, NULL, &e);
+		ok(j && cJSON_GetArraySize(j) == i, "a lasting tree of %d objects", i);
+		a = json_print(j);
+		ok(a && strlen(a) == n, "prints back whole");
+		free(a);
+		cJSON_Delete(j);
+		free(doc);
+	}
+}
+
+/* json_text_read(): a large file mapped from where fd stands, the rest read. */
+static void
+test_text(void)
+{
+	char *path = tmp_path("text.json"), *body = xmalloc(200001);
+	struct json_text t;
+	int fd, status, i;
+	pid_t pid;
+
+	for (i = 0; i < 200000; i++)
+		body[i] = (char)('a' + i % 26);
+	write_file(path, body, 200000);
+	fd = open(path, O_RDONLY);
+	ok(fd >= 0 && lseek(fd, 1000, SEEK_SET) == 1000, "a 200000-byte file, at offset 1000");
+	err_clear(&e);
+	ok(json_text_read(&t, fd, "f", 0, &e) == 0 && t.map != NULL, "a large file is mapped");
+	ok(t.len == 199000 && !memcmp(t.data, body + 1000, t.len), "from where fd stood to the end");
+	is_int(lseek(fd, 0, SEEK_CUR), 200000, "fd left at the end, as a read leaves it");
+	json_text_release(&t);
+	ok(lseek(fd, 5, SEEK_SET) == 5 && json_text_read(&t, fd, "f", 1000, &e) < 0,
+	    "the cap holds for a mapped file");
+	is_str(e.msg, "'f' is larger than the 1000-byte limit", "with the slurp's message");
+	json_text_release(&t);
+	close(fd);
+	unlink(path);
+
+	pid = feeder(&fd, 100000, 777, 'x');
+	err_clear(&e);
+	ok(json_text_read(&t, fd, "<pipe>", 0, &e) == 0 && t.map == NULL && t.len == 100000 &&
+	    t.data[99999] == 'x', "a pipe is read");
+	json_text_release(&t);
+	close(fd);
+	waitpid(pid, &status, 0);
+	free(path);
+	free(body);
+}
+
 static void
 test_big(void)
 {
 	size_t cap = 11 * 1024 * 1024, n = 0;
 	char *doc = xmalloc(cap);
-	struct json_opts o = { "big.json", 0 };
+	struct json_opts o = { "big.json", 0, 0 };
 	struct json_src src;
 	char w[64];
 	double t;
@@ -947,6 +1282,9 @@ main(void)
 	test_where();
 	test_set();
 	test_slurp();
+	test_text();
+	test_write();
+	test_lasting();
 	test_big();
 	rmdir(tmpdir);
 	return done_testing();

@@ -94,7 +94,7 @@ int
 main(void)
 {
 	struct err e = { 0, "" };
-	struct json_opts o = { "store", 0 };
+	struct json_opts o = { "store", 0, 0 };
 
 	doc = json_parse(store, strlen(store), &o, NULL, &e);
 	if (!ok(doc != NULL, "test document parses"))

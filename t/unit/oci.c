@@ -204,7 +204,7 @@ test_digest_valid(void)
 static void
 test_desc(void)
 {
-	struct json_opts o = { "t", 0 };
+	struct json_opts o = { "t", 0, 0 };
 	struct oci_desc d, c;
 	cJSON *j, *back;
 	char *txt;

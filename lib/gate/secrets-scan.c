@@ -955,6 +955,14 @@ key_char(int c)
 	return is_alnum(c) || c == '_' || c == '.' || c == '-';
 }
 
+/* The bytes that end a bare value: those of the generic expression's
+ * [^][(){}<>"'`[:space:],;#|&] and NUL. */
+static const unsigned char value_end[256] = {
+	[0] = 1, ['\t'] = 1, ['\n'] = 1, ['\v'] = 1, ['\f'] = 1, ['\r'] = 1, [' '] = 1,
+	['['] = 1, [']'] = 1, ['('] = 1, [')'] = 1, ['{'] = 1, ['}'] = 1, ['<'] = 1, ['>'] = 1,
+	['"'] = 1, ['\''] = 1, ['`'] = 1, [','] = 1, [';'] = 1, ['#'] = 1, ['|'] = 1, ['&'] = 1,
+};
+
 int
 secrets_generic_parse(const char *t, size_t n, size_t *va, size_t *vb, int *quoted)
 {
@@ -988,7 +996,7 @@ secrets_generic_parse(const char *t, size_t n, size_t *va, size_t *vb, int *quot
 		return 0;
 	}
 	*va = p;
-	while (p < n && !strchr("][(){}<>\"'`,;#|&", t[p]) && !isspace((unsigned char)t[p]) && t[p])
+	while (p < n && !value_end[(unsigned char)t[p]])
 		p++;
 	if (p == *va)
 		return -1;

@@ -91,11 +91,14 @@ struct hitv {
 struct secrets {
 	const struct secrets_opts *o;
 	const struct secrets *parent;	/* of a fork: owns what is shared */
+	/* The rules' expressions (the generic rule's anchored form), each
+	 * compiled when this scanner first needs it: most rules never run on
+	 * most trees, and stripe-key's bounded repeat alone takes
+	 * milliseconds, once per thread. */
 	regex_t re[SECRETS_NRULES];
-	regex_t generic;	/* the generic rule, anchored */
 	int enabled[SECRETS_NRULES];
-	int compiled[SECRETS_NRULES];
-	int generic_compiled;
+	int compiled[SECRETS_NRULES];	/* 1: compiled; -1: it does not */
+	char broken[256];	/* the first rule that did not compile, and why */
 	struct secrets_allow allow;
 	struct secrets_baseline baseline;
 	/* the prefilter */
@@ -113,8 +116,7 @@ struct secrets {
 	size_t nspans, spans_alloc;
 	struct hitv hits;	/* the keywords of the current line */
 	int hits_over;		/* more than HITS_MAX on the line: match it whole */
-	struct hitv sh[STREAMS];	/* keywords found by each stream */
-	struct hitv fhits;	/* ... and in the whole text, in order */
+	struct hitv sh[STREAMS];	/* keywords found by each stream, in text order */
 };
 
 /* ---- checks and findings' forms ----------------------------------------- */
@@ -350,30 +352,37 @@ ac_build(struct secrets *s)
 
 /* ---- the scanner --------------------------------------------------------- */
 
-/* Compile the rules' expressions into s (each thread has its own: glibc's
- * regexec holds a lock per expression). */
-static int
-compile_rules(struct secrets *s, struct err *e)
+/* Rule k's expression, compiled on first use (each thread has its own:
+ * glibc's regexec holds a lock per expression); NULL when it does not
+ * compile, which s->broken then says for secrets_failed(). */
+static regex_t *
+rule_re(struct secrets *s, int k)
 {
-	size_t i;
+	const struct secrets_rule_def *rd = &secrets_rule_defs[k];
+	int rc;
 
-	for (i = 0; i < SECRETS_NRULES; i++) {
-		const struct secrets_rule_def *rd = &secrets_rule_defs[i];
-		int rc;
+	if (s->compiled[k])
+		return s->compiled[k] > 0 ? &s->re[k] : NULL;
+	rc = regcomp(&s->re[k], rd->kind == RULE_GENERIC ? secrets_generic_anchored : rd->re,
+	    REG_EXTENDED | (rd->icase || rd->kind == RULE_GENERIC ? REG_ICASE : 0));
+	if (rc != 0) {
+		char why[200];
 
-		rc = regcomp(&s->re[i], rd->re, REG_EXTENDED | (rd->icase ? REG_ICASE : 0));
-		if (rc != 0) {
-			char why[256];
-
-			regerror(rc, &s->re[i], why, sizeof(why));
-			return err_set(e, EX_INTERNAL, "rule '%s' does not compile: %s", rd->info.id, why);
-		}
-		s->compiled[i] = 1;
+		regerror(rc, &s->re[k], why, sizeof(why));
+		if (!s->broken[0])
+			snprintf(s->broken, sizeof(s->broken), "rule '%s' does not compile: %s",
+			    rd->info.id, why);
+		s->compiled[k] = -1;
+		return NULL;
 	}
-	if (regcomp(&s->generic, secrets_generic_anchored, REG_EXTENDED | REG_ICASE) != 0)
-		return err_set(e, EX_INTERNAL, "the anchored generic rule does not compile");
-	s->generic_compiled = 1;
-	return 0;
+	s->compiled[k] = 1;
+	return &s->re[k];
+}
+
+int
+secrets_failed(const struct secrets *s, struct err *e)
+{
+	return s->broken[0] ? err_set(e, EX_INTERNAL, "%s", s->broken) : 0;
 }
 
 struct secrets *
@@ -389,7 +398,7 @@ secrets_new(const struct secrets_opts *o, struct err *e)
 			if (!strcmp(o->disable[k], secrets_rule_defs[i].info.id))
 				s->enabled[i] = 0;
 	}
-	if (compile_rules(s, e) < 0 || secrets_allow_compile(&s->allow, o, e) < 0 ||
+	if (secrets_allow_compile(&s->allow, o, e) < 0 ||
 	    (o->baseline && secrets_baseline_load(&s->baseline, o->baseline, e) < 0)) {
 		secrets_free(s);
 		return NULL;
@@ -399,7 +408,7 @@ secrets_new(const struct secrets_opts *o, struct err *e)
 }
 
 struct secrets *
-secrets_fork(const struct secrets *parent, struct err *e)
+secrets_fork(const struct secrets *parent)
 {
 	struct secrets *s = xcalloc(1, sizeof(*s));
 
@@ -415,10 +424,6 @@ secrets_fork(const struct secrets *parent, struct err *e)
 	s->nstates = parent->nstates;
 	s->ac_ncls = parent->ac_ncls;
 	s->ac_first_out = parent->ac_first_out;
-	if (compile_rules(s, e) < 0) {
-		secrets_free(s);
-		return NULL;
-	}
 	return s;
 }
 
@@ -430,10 +435,8 @@ secrets_free(struct secrets *s)
 	if (!s)
 		return;
 	for (i = 0; i < SECRETS_NRULES; i++)
-		if (s->compiled[i])
+		if (s->compiled[i] > 0)
 			regfree(&s->re[i]);
-	if (s->generic_compiled)
-		regfree(&s->generic);
 	if (!s->parent) {
 		secrets_allow_free(&s->allow);
 		secrets_baseline_free(&s->baseline);
@@ -446,7 +449,6 @@ secrets_free(struct secrets *s)
 	free(s->hits.h);
 	for (i = 0; i < STREAMS; i++)
 		free(s->sh[i].h);
-	free(s->fhits.h);
 	free(s);
 }
 
@@ -892,7 +894,10 @@ match_window(struct ctx *c, int k, size_t wa, size_t wb)
 	size_t n = wb - wa, off = 0, i;
 	regmatch_t m[NMATCH];
 	int base_flags = (wa > c->ls ? REG_NOTBOL : 0) | (wb < c->le ? REG_NOTEOL : 0);
+	regex_t *re = rule_re(s, k);
 
+	if (!re)
+		return;
 	line_copy(s, c->text + wa, n);
 	for (i = 0; i < n; i++)
 		if (s->line[i] == '\0')
@@ -900,7 +905,7 @@ match_window(struct ctx *c, int k, size_t wa, size_t wb)
 	while (off < n) {
 		int flags = base_flags | (off ? REG_NOTBOL : 0);
 
-		if (regexec(&s->re[k], s->line + off, NMATCH, m, flags) != 0)
+		if (regexec(re, s->line + off, NMATCH, m, flags) != 0)
 			break;
 		check_match(c, k, wa + off, m);
 		off += m[0].rm_eo > m[0].rm_so ? (size_t)m[0].rm_eo : (size_t)m[0].rm_so + 1;
@@ -950,6 +955,14 @@ key_char(int c)
 	return is_alnum(c) || c == '_' || c == '.' || c == '-';
 }
 
+/* The bytes that end a bare value: those of the generic expression's
+ * [^][(){}<>"'`[:space:],;#|&] and NUL. */
+static const unsigned char value_end[256] = {
+	[0] = 1, ['\t'] = 1, ['\n'] = 1, ['\v'] = 1, ['\f'] = 1, ['\r'] = 1, [' '] = 1,
+	['['] = 1, [']'] = 1, ['('] = 1, [')'] = 1, ['{'] = 1, ['}'] = 1, ['<'] = 1, ['>'] = 1,
+	['"'] = 1, ['\''] = 1, ['`'] = 1, [','] = 1, [';'] = 1, ['#'] = 1, ['|'] = 1, ['&'] = 1,
+};
+
 int
 secrets_generic_parse(const char *t, size_t n, size_t *va, size_t *vb, int *quoted)
 {
@@ -983,7 +996,7 @@ secrets_generic_parse(const char *t, size_t n, size_t *va, size_t *vb, int *quot
 		return 0;
 	}
 	*va = p;
-	while (p < n && !strchr("][(){}<>\"'`,;#|&", t[p]) && !isspace((unsigned char)t[p]) && t[p])
+	while (p < n && !value_end[(unsigned char)t[p]])
 		p++;
 	if (p == *va)
 		return -1;
@@ -992,43 +1005,64 @@ secrets_generic_parse(const char *t, size_t n, size_t *va, size_t *vb, int *quot
 	return 0;
 }
 
-/* The generic rule on the current line: at each of its keywords that an
- * assignment follows, the anchored expression from the start of the key. */
+/* The generic rule at its keyword ending at p on the current line, if an
+ * assignment follows: the anchored expression from the start of the key.
+ * *last: the start of the key tried last (two keywords in one key are
+ * one try). */
+static void
+generic_at(struct ctx *c, int k, size_t p, size_t *last)
+{
+	struct secrets *s = c->s;
+	size_t ks = p, n, va, vb;
+	regmatch_t m[NMATCH];
+	regex_t *re;
+	int quoted;
+
+	if (!assign_follows(c->text, p + 1, c->le))
+		return;
+	while (ks > 0 && key_char((unsigned char)c->text[ks - 1]))	/* '\n' is no key_char */
+		ks--;
+	if (ks == *last)
+		return;
+	*last = ks;
+	n = c->le - ks < WIN_AFTER ? c->le - ks : WIN_AFTER;
+	/* By hand first: most values are names or calls, and glibc's regexec
+	 * with subexpressions is slow.  The expression decides. */
+	if (secrets_generic_parse(c->text + ks, n, &va, &vb, &quoted) < 0 ||
+	    !generic_ok(s, c->text + ks + va, vb - va, quoted,
+	    ks + vb < c->le ? (unsigned char)c->text[ks + vb] : 0))
+		return;
+	if (memchr(c->text + ks, '\0', n) || !(re = rule_re(s, k)))
+		return;
+	line_copy(s, c->text + ks, n);
+	if (regexec(re, s->line, NMATCH, m, n < c->le - ks ? REG_NOTEOL : 0) == 0)
+		check_match(c, k, ks, m);
+}
+
+/* The generic rule on the current line, at each of its keywords: those
+ * kept, or when the line holds more than HITS_MAX keywords, all of them
+ * found again by the automaton (no match is lost on such a line). */
 static void
 generic_line(struct ctx *c, int k)
 {
 	struct secrets *s = c->s;
 	uint64_t bit = (uint64_t)1 << k;
-	size_t h, last = (size_t)-1;
-	regmatch_t m[NMATCH];
+	size_t h, i, st, last = (size_t)-1;
+	const size_t ncls = s->ac_ncls, first = s->ac_first_out * ncls;
+	const unsigned char *u = (const unsigned char *)c->text;
 
-	for (h = 0; h < s->hits.n; h++) {
-		size_t p = s->hits.h[h].pos, ks = p, n;
-
-		if (!(s->hits.h[h].mask & bit) || !assign_follows(c->text, p + 1, c->le))
-			continue;
-		while (ks > 0 && key_char((unsigned char)c->text[ks - 1]))	/* '\n' is no key_char */
-			ks--;
-		if (ks == last)
-			continue;	/* two keywords in one key */
-		last = ks;
-		n = c->le - ks < WIN_AFTER ? c->le - ks : WIN_AFTER;
-		/* By hand first: most values are names or calls, and glibc's
-		 * regexec with subexpressions is slow.  The expression decides. */
-		{
-			size_t va, vb;
-			int quoted;
-
-			if (secrets_generic_parse(c->text + ks, n, &va, &vb, &quoted) < 0 ||
-			    !generic_ok(s, c->text + ks + va, vb - va, quoted,
-			    ks + vb < c->le ? (unsigned char)c->text[ks + vb] : 0))
-				continue;
-		}
-		if (memchr(c->text + ks, '\0', n))
-			continue;
-		line_copy(s, c->text + ks, n);
-		if (regexec(&s->generic, s->line, NMATCH, m, n < c->le - ks ? REG_NOTEOL : 0) == 0)
-			check_match(c, k, ks, m);
+	if (!s->hits_over) {
+		for (h = 0; h < s->hits.n; h++)
+			if (s->hits.h[h].mask & bit)
+				generic_at(c, k, s->hits.h[h].pos, &last);
+		return;
+	}
+	/* A line starts in the automaton's first state: no keyword holds a
+	 * newline. */
+	for (i = line_start(c), st = 0; i < c->le; i++) {
+		st = s->ac_next[st + s->ac_cls[u[i]]];
+		if (st >= first && (s->ac_out[st / ncls] & bit))
+			generic_at(c, k, i, &last);
 	}
 }
 
@@ -1093,9 +1127,10 @@ add_hit(struct secrets *s, size_t pos, uint64_t mask)
  * Find every keyword of the text: the automaton runs over STREAMS slices
  * of it at once (each slice starts at a line start, and no keyword spans
  * lines), because one stream waits on its table lookups and four keep the
- * processor busy.  The hits go to s->fhits in text order.
+ * processor busy.  The hits go to s->sh[0..n), the slices in text order;
+ * returns n.
  */
-static void
+static size_t
 ac_collect(struct secrets *s, const unsigned char *u, size_t len)
 {
 	const uint16_t *next = s->ac_next;
@@ -1154,10 +1189,7 @@ ac_collect(struct secrets *s, const unsigned char *u, size_t len)
 				hitv_push(&s->sh[k], i, off);
 		}
 	}
-	s->fhits.n = 0;
-	for (k = 0; k < n; k++)
-		for (m = 0; m < s->sh[k].n; m++)
-			hitv_push(&s->fhits, s->sh[k].h[m].pos, s->sh[k].h[m].mask);
+	return n;
 }
 
 void
@@ -1167,7 +1199,7 @@ secrets_scan_text(struct secrets *s, const char *path, const char *text,
 	const size_t ncls = s->ac_ncls;
 	struct ctx c;
 	uint64_t mask = 0, m;
-	size_t h;
+	size_t h, k, ns;
 
 	if (secrets_allow_path(&s->allow, path)) {
 		r->st.skipped_allowlist++;
@@ -1185,29 +1217,31 @@ secrets_scan_text(struct secrets *s, const char *path, const char *text,
 	s->nspans = 0;
 	s->hits.n = 0;
 	s->hits_over = 0;
-	ac_collect(s, (const unsigned char *)text, len);
-	for (h = 0; h < s->fhits.n; h++) {
-		size_t i = s->fhits.h[h].pos;
-		const char *nl;
+	ns = ac_collect(s, (const unsigned char *)text, len);
+	for (k = 0; k < ns; k++) {
+		for (h = 0; h < s->sh[k].n; h++) {
+			size_t i = s->sh[k].h[h].pos;
+			const char *nl;
 
-		m = s->ac_out[s->fhits.h[h].mask / ncls];
-		if (mask && i < c.le) {
-			mask |= m;
+			m = s->ac_out[s->sh[k].h[h].mask / ncls];
+			if (mask && i < c.le) {
+				mask |= m;
+				add_hit(s, i, m);
+				continue;
+			}
+			if (mask)
+				flush_line(&c, mask);
+			/* A new line: find its ends (its number is counted if a match
+			 * is reported on it). */
+			c.first = i;
+			c.ls_known = 0;
+			nl = memchr(text + i, '\n', len - i);
+			c.le = nl ? (size_t)(nl - text) : len;
+			mask = m;
+			s->hits.n = 0;
+			s->hits_over = 0;
 			add_hit(s, i, m);
-			continue;
 		}
-		if (mask)
-			flush_line(&c, mask);
-		/* A new line: find its ends (its number is counted if a match
-		 * is reported on it). */
-		c.first = i;
-		c.ls_known = 0;
-		nl = memchr(text + i, '\n', len - i);
-		c.le = nl ? (size_t)(nl - text) : len;
-		mask = m;
-		s->hits.n = 0;
-		s->hits_over = 0;
-		add_hit(s, i, m);
 	}
 	if (mask)
 		flush_line(&c, mask);

@@ -44,7 +44,11 @@ void secrets_scan_file(struct secrets *s, int dirfd, const char *name, const cha
  * baseline (shared, read only while both live), its own compiled
  * expressions and scratch.  Free it with secrets_free() before s.
  */
-struct secrets *secrets_fork(const struct secrets *s, struct err *e);
+struct secrets *secrets_fork(const struct secrets *s);
+
+/* -1 with e set when one of the rules s ran did not compile (each is
+ * compiled when first needed; a built-in rule always does). */
+int secrets_failed(const struct secrets *s, struct err *e);
 
 /* The options s was made with (borrowed: the caller of secrets_new()'s). */
 const struct secrets_opts *secrets_options(const struct secrets *s);

@@ -73,27 +73,32 @@ secrets_unquote(char *s)
 /* ---- scanning files on every core ------------------------------------------ */
 
 #define WORKERS_AUTO_MAX 8	/* threads by default, at most (one per core) */
-#define QUEUE_LEN 512		/* files waiting for a worker */
-#define BATCH 16		/* files a worker takes at once */
+#define QUEUE_LEN 512		/* files waiting for a thread */
+#define BATCH 16		/* files a thread takes at once, at most */
+#define ADD_BATCH 64		/* files of a directory queued at once */
 
 /*
- * Files are named by one thread (the walk of a tree, git ls-files) and
- * read and matched by workers, each with its own fork of the scanner and
- * its own result.  Every file gets a number in the order it was named;
- * the findings are merged by it at the end, so the result is the one a
- * single thread gives, whatever the number of threads and their timing.
+ * Files are named by the caller's thread (the walk of a tree, git
+ * ls-files) and read and matched by all the threads, the caller's
+ * included (when the queue is full and once the naming is done), each
+ * with its own fork of the scanner and its own result.  Every file gets a
+ * number in the order it was named; the findings are merged by it at the
+ * end, so the result is the one a single thread gives, whatever the
+ * number of threads and their timing.
  */
-/* A directory open while files of it wait (under the pool's lock). */
+/* A directory open while files of it wait (refs under the pool's lock). */
 struct dirref {
-	int fd;
+	DIR *d;			/* its files are opened from dirfd(d) */
+	char *prefix;		/* what comes before a name in a path: "" or "dir/" */
+	char *names;		/* the names of its entries, NUL-separated */
 	int refs;		/* the walk's, and one per file queued */
 };
 
 struct queued {
-	char *path;
-	size_t name;		/* where in path its name in dir starts */
-	struct dirref *dir;	/* NULL: path from the current directory */
-	int regular;
+	struct dirref *dir;	/* NULL: path is whole, from the current directory */
+	const char *name;	/* in dir->names */
+	char *path;		/* with no dir: owned */
+	int regular;		/* its directory listed it as a regular file */
 	size_t seq;
 };
 
@@ -103,6 +108,7 @@ struct worker {
 	struct secrets_result r;
 	size_t *seq;		/* per finding of r: its file's number */
 	size_t seq_alloc;
+	struct buf path;	/* scratch: a queued file's path */
 	pthread_t tid;
 	int started;
 };
@@ -110,30 +116,87 @@ struct worker {
 struct pool {
 	struct secrets *s;
 	struct secrets_result *r;
-	struct worker *w;
+	struct worker *w;	/* w[0] is the caller's thread */
 	size_t nw;		/* 0: the files are scanned as they come */
+	struct buf path;	/* with no workers: scratch */
 	pthread_mutex_t mu;
-	pthread_cond_t more, room;
+	pthread_cond_t more;
 	struct queued q[QUEUE_LEN];
 	size_t head, n;		/* the queue, a ring */
 	size_t seq;		/* files named so far */
-	int done, idle, full;	/* no more files; workers waiting; the namer waiting */
+	int done, idle;		/* no more files; threads waiting */
 };
 
 static void
 dir_release(struct dirref *d)
 {
 	if (d && --d->refs == 0) {
-		close(d->fd);
+		closedir(d->d);
+		free(d->prefix);
+		free(d->names);
 		free(d);
 	}
 }
 
 static void
-scan_queued(struct secrets *s, const struct queued *q, struct secrets_result *r)
+scan_queued(struct secrets *s, const struct queued *q, struct buf *path, struct secrets_result *r)
 {
-	secrets_scan_file(s, q->dir ? q->dir->fd : AT_FDCWD, q->path + q->name, q->path,
-	    q->regular, r);
+	if (!q->dir) {
+		secrets_scan_file(s, AT_FDCWD, q->path, q->path, q->regular, r);
+		return;
+	}
+	buf_reset(path);
+	buf_adds(path, q->dir->prefix);
+	buf_adds(path, q->name);
+	secrets_scan_file(s, dirfd(q->dir->d), q->name, buf_str(path), q->regular, r);
+}
+
+/* Take files off the queue into batch (under the lock): at most BATCH,
+ * fewer when the queue runs short, so that every thread has some until
+ * the end. */
+static size_t
+pool_take(struct pool *p, struct queued *batch)
+{
+	size_t nb, want = p->n / p->nw;
+
+	if (want > BATCH)
+		want = BATCH;
+	if (want < 1)
+		want = 1;
+	for (nb = 0; nb < want && p->n; nb++) {
+		batch[nb] = p->q[p->head];
+		p->head = (p->head + 1) % QUEUE_LEN;
+		p->n--;
+	}
+	return nb;
+}
+
+/* Scan the files taken, as worker w (the lock not held). */
+static void
+worker_scan(struct worker *w, struct queued *batch, size_t nb)
+{
+	size_t k, f;
+
+	for (k = 0; k < nb; k++) {
+		f = w->r.n;
+		scan_queued(w->s, &batch[k], &w->path, &w->r);
+		if (w->r.n > f && w->r.n > w->seq_alloc) {
+			w->seq_alloc = w->r.alloc;
+			w->seq = xrealloc(w->seq, w->seq_alloc * sizeof(*w->seq));
+		}
+		for (; f < w->r.n; f++)
+			w->seq[f] = batch[k].seq;
+		free(batch[k].path);
+	}
+}
+
+static void
+batch_release(struct queued *batch, size_t nb)
+{
+	size_t k;
+
+	for (k = 0; k < nb; k++)
+		dir_release(batch[k].dir);
 }
 
 static void *
@@ -142,38 +205,21 @@ worker_main(void *arg)
 	struct worker *w = arg;
 	struct pool *p = w->pool;
 	struct queued batch[BATCH];
-	size_t k, nb = 0, f;
+	size_t nb = 0;
 
 	for (;;) {
 		pthread_mutex_lock(&p->mu);
-		for (k = 0; k < nb; k++)
-			dir_release(batch[k].dir);
+		batch_release(batch, nb);
 		while (!p->n && !p->done) {
 			p->idle++;
 			pthread_cond_wait(&p->more, &p->mu);
 			p->idle--;
 		}
-		for (nb = 0; nb < BATCH && p->n; nb++) {
-			batch[nb] = p->q[p->head];
-			p->head = (p->head + 1) % QUEUE_LEN;
-			p->n--;
-		}
-		if (nb && p->full)
-			pthread_cond_signal(&p->room);
+		nb = pool_take(p, batch);
 		pthread_mutex_unlock(&p->mu);
 		if (!nb)
 			return NULL;	/* done, and nothing left */
-		for (k = 0; k < nb; k++) {
-			f = w->r.n;
-			scan_queued(w->s, &batch[k], &w->r);
-			if (w->r.n > f && w->r.n > w->seq_alloc) {
-				w->seq_alloc = w->r.alloc;
-				w->seq = xrealloc(w->seq, w->seq_alloc * sizeof(*w->seq));
-			}
-			for (; f < w->r.n; f++)
-				w->seq[f] = batch[k].seq;
-			free(batch[k].path);
-		}
+		worker_scan(w, batch, nb);
 	}
 }
 
@@ -189,29 +235,32 @@ pool_threads(const struct secrets_opts *o)
 	return n < 1 ? 1 : n > WORKERS_AUTO_MAX ? WORKERS_AUTO_MAX : (size_t)n;
 }
 
-/* Start the workers; with one thread (or when none starts) the files
- * are scanned by the caller as they are named. */
+/* Start the workers besides the caller's thread; with one thread (or
+ * when none starts) the files are scanned by the caller as they are
+ * named. */
 static void
 pool_start(struct pool *p, struct secrets *s, struct secrets_result *r)
 {
 	size_t n = pool_threads(secrets_options(s)), i;
-	struct err e;
 
 	memset(p, 0, sizeof(*p));
 	p->s = s;
 	p->r = r;
+	buf_init(&p->path, 0);
 	if (n < 2)
 		return;
 	pthread_mutex_init(&p->mu, NULL);
 	pthread_cond_init(&p->more, NULL);
-	pthread_cond_init(&p->room, NULL);
 	p->w = xcalloc(n, sizeof(*p->w));
-	for (i = 0; i < n; i++) {
+	p->w[0].pool = p;
+	p->w[0].s = s;
+	buf_init(&p->w[0].path, 0);
+	for (p->nw = 1, i = 1; i < n; i++) {
 		struct worker *w = &p->w[p->nw];
 
 		w->pool = p;
-		if (!(w->s = secrets_fork(s, &e)))
-			break;
+		w->s = secrets_fork(s);
+		buf_init(&w->path, 0);
 		if (pthread_create(&w->tid, NULL, worker_main, w) != 0) {
 			secrets_free(w->s);
 			w->s = NULL;
@@ -220,33 +269,48 @@ pool_start(struct pool *p, struct secrets *s, struct secrets_result *r)
 		w->started = 1;
 		p->nw++;
 	}
+	if (p->nw == 1) {	/* no thread started: scan as they come */
+		buf_free(&p->w[0].path);
+		free(p->w);
+		p->w = NULL;
+		p->nw = 0;
+		pthread_cond_destroy(&p->more);
+		pthread_mutex_destroy(&p->mu);
+	}
 }
 
-/* Scan the file at path (name from where path + name is, in dir), now
- * or by a worker; path is freed. */
+/* Scan the n files of q (a path with no dir is freed), now or on any
+ * thread; when the queue is full, the caller scans some itself. */
 static void
-pool_add(struct pool *p, char *path, size_t name, struct dirref *dir, int regular)
+pool_add(struct pool *p, struct queued *q, size_t n)
 {
-	struct queued q = { path, name, dir, regular, 0 };
+	struct queued batch[BATCH];
+	size_t i, nb;
 
 	if (!p->nw) {
-		scan_queued(p->s, &q, p->r);
-		free(path);
+		for (i = 0; i < n; i++) {
+			scan_queued(p->s, &q[i], &p->path, p->r);
+			free(q[i].path);
+		}
 		return;
 	}
 	pthread_mutex_lock(&p->mu);
-	while (p->n == QUEUE_LEN) {
-		p->full = 1;
-		pthread_cond_wait(&p->room, &p->mu);
-		p->full = 0;
+	for (i = 0; i < n; i++) {
+		while (p->n == QUEUE_LEN) {
+			nb = pool_take(p, batch);
+			pthread_mutex_unlock(&p->mu);
+			worker_scan(&p->w[0], batch, nb);
+			pthread_mutex_lock(&p->mu);
+			batch_release(batch, nb);
+		}
+		q[i].seq = p->seq++;
+		if (q[i].dir)
+			q[i].dir->refs++;
+		p->q[(p->head + p->n) % QUEUE_LEN] = q[i];
+		p->n++;
 	}
-	q.seq = p->seq++;
-	if (dir)
-		dir->refs++;
-	p->q[(p->head + p->n) % QUEUE_LEN] = q;
-	p->n++;
 	if (p->idle)
-		pthread_cond_signal(&p->more);
+		pthread_cond_broadcast(&p->more);
 	pthread_mutex_unlock(&p->mu);
 }
 
@@ -280,23 +344,34 @@ stats_add(struct secrets_stats *to, const struct secrets_stats *from)
 	to->sup_baseline += from->sup_baseline;
 }
 
-/* No more files: wait for the workers, and merge their findings into
- * the result in the order the files were named. */
-static void
-pool_finish(struct pool *p)
+/* No more files: scan what is left on every thread, wait for the
+ * workers, and merge the findings into the result in the order the
+ * files were named.  -1 with e set when a fork's rule did not compile. */
+static int
+pool_finish(struct pool *p, struct err *e)
 {
 	struct secrets_result *r = p->r;
+	struct queued batch[BATCH];
 	struct ref *refs;
-	size_t i, k, n = 0;
+	size_t i, k, n = 0, nb;
+	int rc = 0;
 
+	buf_free(&p->path);
 	if (!p->nw)
-		return;
+		return 0;
 	pthread_mutex_lock(&p->mu);
 	p->done = 1;
 	pthread_cond_broadcast(&p->more);
+	while ((nb = pool_take(p, batch)) > 0) {
+		pthread_mutex_unlock(&p->mu);
+		worker_scan(&p->w[0], batch, nb);
+		pthread_mutex_lock(&p->mu);
+		batch_release(batch, nb);
+	}
 	pthread_mutex_unlock(&p->mu);
 	for (i = 0; i < p->nw; i++) {
-		pthread_join(p->w[i].tid, NULL);
+		if (p->w[i].started)
+			pthread_join(p->w[i].tid, NULL);
 		n += p->w[i].r.n;
 	}
 	refs = xcalloc(n ? n : 1, sizeof(*refs));
@@ -317,13 +392,18 @@ pool_finish(struct pool *p)
 		stats_add(&r->st, &w->r.st);
 		free(w->r.f);
 		free(w->seq);
-		secrets_free(w->s);
+		buf_free(&w->path);
+		if (i > 0) {
+			if (rc == 0 && e && secrets_failed(w->s, e) < 0)
+				rc = -1;
+			secrets_free(w->s);
+		}
 	}
 	free(p->w);
 	pthread_cond_destroy(&p->more);
-	pthread_cond_destroy(&p->room);
 	pthread_mutex_destroy(&p->mu);
 	p->nw = 0;
+	return rc;
 }
 
 /* ---- tracked files and trees --------------------------------------------- */
@@ -331,24 +411,27 @@ pool_finish(struct pool *p)
 static int
 on_tracked(void *ctx, char *rec, size_t len, struct err *e)
 {
+	struct queued q = { NULL, NULL, NULL, 0, 0 };
+
 	(void)e;
-	if (len)
-		pool_add(ctx, xstrdup(rec), 0, NULL, 0);
+	if (len) {
+		q.path = xstrdup(rec);
+		pool_add(ctx, &q, 1);
+	}
 	return 0;
 }
 
-/* Neither ".", ".." nor .git (a work tree's history is not its content). */
-static int
-entry_wanted(const struct dirent *de)
-{
-	return strcmp(de->d_name, ".") && strcmp(de->d_name, "..") && strcmp(de->d_name, ".git");
-}
+/* An entry of a directory being walked. */
+struct entry {
+	const char *name;
+	unsigned char type;	/* d_type */
+};
 
 /* Byte order, whatever the locale: the same tree gives the same report. */
 static int
-entry_cmp(const struct dirent **a, const struct dirent **b)
+entry_cmp(const void *a, const void *b)
 {
-	return strcmp((*a)->d_name, (*b)->d_name);
+	return strcmp(((const struct entry *)a)->name, ((const struct entry *)b)->name);
 }
 
 /* path cannot be read: an error for a path given, counted below it. */
@@ -363,56 +446,106 @@ walk_fail(struct pool *p, char *path, int top, struct err *e)
 	return top ? -1 : 0;
 }
 
-/* Scan path (which walk frees): a file, or a directory and all below it.
- * type is what its directory said it is (d_type), DT_UNKNOWN to look. */
+/*
+ * Scan the directory at path (which walk_dir frees) and all below it.
+ * Its names are read into one block and sorted; its regular files are
+ * queued in runs, opened later from its descriptor, which stays open
+ * while any of them waits.  Neither ".", ".." nor .git (a work tree's
+ * history is not its content) is walked.
+ */
 static int
-walk(struct pool *p, struct dirref *in, char *path, size_t name, int type, int top, struct err *e)
+walk_dir(struct pool *p, char *path, int top, struct err *e)
 {
-	struct dirref *dir = NULL;
-	int fd;
-	struct stat sb;
-	struct dirent **ents;
-	int n, i, regular = type == DT_REG;
+	struct buf names = BUF_INIT;
+	struct queued run[ADD_BATCH];
+	struct dirref *dir;
+	struct dirent *de;
+	struct entry *ents = NULL;
+	size_t *offs = NULL, n = 0, alloc = 0, i, nrun = 0;
+	unsigned char *types = NULL;
+	DIR *d = opendir(path);
 
-	if (type == DT_UNKNOWN) {
-		if (lstat(path, &sb) < 0)
-			return walk_fail(p, path, top, e);
-		type = S_ISDIR(sb.st_mode) ? DT_DIR : S_ISREG(sb.st_mode) ? DT_REG : DT_LNK;
+	if (!d)
+		return walk_fail(p, path, top, e);
+	buf_init(&names, 0);
+	while ((de = readdir(d)) != NULL) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") || !strcmp(de->d_name, ".git"))
+			continue;
+		if (n == alloc) {
+			alloc = alloc ? 2 * alloc : 64;
+			offs = xrealloc(offs, alloc * sizeof(*offs));
+			types = xrealloc(types, alloc);
+		}
+		offs[n] = names.len;
+		types[n++] = de->d_type;
+		buf_add(&names, de->d_name, strlen(de->d_name) + 1);
 	}
-	if (type != DT_DIR) {
-		if (type == DT_REG || top) {
-			pool_add(p, path, name, in, regular);	/* looked at: scan_file looks again */
+	dir = xcalloc(1, sizeof(*dir));
+	dir->d = d;
+	dir->prefix = !strcmp(path, ".") ? xstrdup("") :
+	    xasprintf("%s%s", path, path[strlen(path) - 1] == '/' ? "" : "/");
+	dir->names = buf_detach(&names, NULL);
+	dir->refs = 1;
+	free(path);
+	ents = xcalloc(n ? n : 1, sizeof(*ents));
+	for (i = 0; i < n; i++) {
+		ents[i].name = dir->names + offs[i];
+		ents[i].type = types[i];
+	}
+	free(offs);
+	free(types);
+	qsort(ents, n, sizeof(*ents), entry_cmp);
+	for (i = 0; i < n; i++) {
+		int type = ents[i].type;
+		struct stat sb;
+
+		if (type == DT_UNKNOWN) {
+			if (fstatat(dirfd(d), ents[i].name, &sb, AT_SYMLINK_NOFOLLOW) < 0) {
+				p->r->st.skipped_other++;	/* gone */
+				continue;
+			}
+			type = S_ISDIR(sb.st_mode) ? DT_DIR : S_ISREG(sb.st_mode) ? DT_REG : DT_LNK;
+		}
+		if (type == DT_REG) {
+			/* Looked at, or listed as regular: scan_file looks again
+			 * only at the first. */
+			run[nrun++] = (struct queued){ dir, ents[i].name, NULL, ents[i].type == DT_REG, 0 };
+			if (nrun == ADD_BATCH) {
+				pool_add(p, run, nrun);
+				nrun = 0;
+			}
+		} else if (type == DT_DIR) {
+			pool_add(p, run, nrun);	/* the files before it come first */
+			nrun = 0;
+			walk_dir(p, xasprintf("%s%s", dir->prefix, ents[i].name), 0, e);
 		} else {
 			p->r->st.skipped_other++;	/* a symlink or a special file */
-			free(path);
 		}
-		return 0;
 	}
-	n = scandir(path, &ents, entry_wanted, entry_cmp);
-	if (n < 0)
-		return walk_fail(p, path, top, e);
-	/* Its files are opened from it (without one, by their whole path:
-	 * a tree deeper than the descriptors a process may hold). */
-	fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd >= 0) {
-		dir = xcalloc(1, sizeof(*dir));
-		dir->fd = fd;
-		dir->refs = 1;
-	}
-	for (i = 0; i < n; i++) {
-		char *sub = strcmp(path, ".") ? xasprintf("%s%s%s", path,
-		    path[strlen(path) - 1] == '/' ? "" : "/", ents[i]->d_name) : xstrdup(ents[i]->d_name);
-
-		walk(p, dir, sub, dir ? strlen(sub) - strlen(ents[i]->d_name) : 0, ents[i]->d_type, 0, e);
-		free(ents[i]);
-	}
+	pool_add(p, run, nrun);
 	free(ents);
-	free(path);
 	if (p->nw)
 		pthread_mutex_lock(&p->mu);
 	dir_release(dir);
 	if (p->nw)
 		pthread_mutex_unlock(&p->mu);
+	return 0;
+}
+
+/* Scan path (which walk frees), a path given: a file, or a directory and
+ * all below it. */
+static int
+walk(struct pool *p, char *path, struct err *e)
+{
+	struct stat sb;
+	struct queued q = { NULL, NULL, NULL, 0, 0 };
+
+	if (lstat(path, &sb) < 0)
+		return walk_fail(p, path, 1, e);
+	if (S_ISDIR(sb.st_mode))
+		return walk_dir(p, path, 1, e);
+	q.path = path;	/* scan_file looks again, and skips what is not a file */
+	pool_add(p, &q, 1);
 	return 0;
 }
 
@@ -680,7 +813,7 @@ run_tree(struct pool *p, struct err *e)
 	size_t i;
 
 	if (!o->paths)
-		return walk(p, NULL, xstrdup("."), 0, DT_UNKNOWN, 1, e);
+		return walk(p, xstrdup("."), e);
 	for (i = 0; o->paths[i]; i++) {
 		const char *path = o->paths[i];
 
@@ -688,7 +821,7 @@ run_tree(struct pool *p, struct err *e)
 		while (path[0] == '.' && path[1] == '/')
 			for (path += 2; *path == '/'; path++)
 				;
-		if (walk(p, NULL, xstrdup(*path ? path : "."), 0, DT_UNKNOWN, 1, e) < 0)
+		if (walk(p, xstrdup(*path ? path : "."), e) < 0)
 			return -1;
 	}
 	return 0;
@@ -703,13 +836,18 @@ secrets_run(struct secrets *s, struct secrets_result *r, struct err *e)
 
 	if (o->mode == SECRETS_SINCE || o->mode == SECRETS_STAGED) {
 		r->st.mode = o->mode == SECRETS_SINCE ? "since" : "staged";
-		return run_diff(s, r, e);
+		if (run_diff(s, r, e) < 0)
+			return -1;
+		return secrets_failed(s, e);
 	}
 	/* Outside git there is nothing tracked: scan what is there. */
 	tracked = o->mode == SECRETS_TRACKED && gitx_in_work_tree();
 	r->st.mode = tracked ? "tracked" : "all";
 	pool_start(&p, s, r);
 	rc = tracked ? run_tracked(&p, e) : run_tree(&p, e);
-	pool_finish(&p);
+	if (pool_finish(&p, rc < 0 ? NULL : e) < 0)
+		rc = -1;
+	if (rc == 0 && secrets_failed(s, e) < 0)
+		rc = -1;
 	return rc;
 }

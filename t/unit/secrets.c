@@ -206,6 +206,27 @@ test_many_lines(void)
 	buf_free(&want);
 }
 
+/* A line with more keywords than the scanner keeps (65,536): the
+ * generic rule still finds a secret after the last one kept. */
+static void
+test_many_keywords(void)
+{
+	struct buf b = BUF_INIT;
+	char *got, *want;
+	int i;
+
+	for (i = 0; i < 70000; i++)
+		buf_adds(&b, "token ");
+	buf_adds(&b, "password = \"Zq8vR2mXw4TnPb7Lk3Hs\" and " AWS "\nk=" GH "\n");
+	got = scan(buf_str(&b), NULL);
+	want = xasprintf("aws-access-key-id:1:%d generic-secret:1:%d github-token:2:3",
+	    70000 * 6 + 39, 70000 * 6 + 13);
+	is_str(got, want, "secrets after 70,000 keywords on one line, at their columns");
+	free(got);
+	free(want);
+	buf_free(&b);
+}
+
 /* The hand parse of the generic rule agrees with its expression. */
 static void
 test_generic_parse(void)
@@ -607,6 +628,7 @@ main(void)
 	test_pieces();
 	test_rules();
 	test_many_lines();
+	test_many_keywords();
 	test_generic_parse();
 	test_linemap_and_opts();
 	test_sizes();
@@ -627,6 +649,16 @@ main(void)
 				good = 0;
 		ok(good, "rule %s: keywords '%s', none empty, all lower case",
 		    secrets_rule_defs[k].info.id, kw ? kw : "(null)");
+	}
+	/* A scanner compiles a rule when it first needs it: each must. */
+	for (k = 0; k < SECRETS_NRULES; k++) {
+		regex_t re;
+		int rc = regcomp(&re, secrets_rule_defs[k].re,
+		    REG_EXTENDED | (secrets_rule_defs[k].icase ? REG_ICASE : 0));
+
+		ok(rc == 0, "rule %s compiles", secrets_rule_defs[k].info.id);
+		if (rc == 0)
+			regfree(&re);
 	}
 	return done_testing();
 }

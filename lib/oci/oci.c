@@ -721,24 +721,6 @@ oci_blob_put(const struct oci_layout *l, const void *p, size_t n,
 	return rc;
 }
 
-static int
-fsync_dir(const char *dir, struct err *e)
-{
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-
-	if (fd < 0)
-		return err_set(e, EX_IOERR_, "cannot open '%s': %s", dir, strerror(errno));
-	/* Some file systems cannot fsync a directory; the rename stands. */
-	if (fsync(fd) != 0 && errno != EINVAL && errno != ENOTSUP && errno != EROFS) {
-		int saved = errno;
-
-		close(fd);
-		return err_set(e, EX_IOERR_, "cannot sync '%s': %s", dir, strerror(saved));
-	}
-	close(fd);
-	return 0;
-}
-
 /* fsync path (a file, or a directory where the file system can). */
 static int
 sync_path(const char *path, int flags, struct err *e)
@@ -754,6 +736,12 @@ sync_path(const char *path, int flags, struct err *e)
 	}
 	close(fd);
 	return 0;
+}
+
+static int
+fsync_dir(const char *dir, struct err *e)
+{
+	return sync_path(dir, O_DIRECTORY, e);
 }
 
 int

@@ -52,4 +52,35 @@ test_expect_success 'without faults the new image replaces the old one' '
 	! diff -r before out/image >/dev/null && no_tmp_dirs out
 '
 
+test_expect_success 'an unchanged context built again: the output is left as it is' '
+	(cd out/image && ls -iR . && cat index.json) >files.before &&
+	ci-build --new -q -o out/image app >same.json &&
+	(cd out/image && ls -iR . && cat index.json) >files.after &&
+	test_cmp files.before files.after &&
+	test_json same.json "d[\"build\"][\"image\"][\"digest\"] == \"$(python3 -c "import json; print(json.load(open(\"ok.json\"))[\"build\"][\"image\"][\"digest\"])")\"" &&
+	no_tmp_dirs out
+'
+
+test_expect_success FAILSYS 'and nothing is synced then (a failing sync is not reached)' '
+	env FAIL_FSYNC_DIR=$(cd out && pwd) LD_PRELOAD=$PWD/failsys.so \
+		ci-build --new -q -o out/image app >nosync.json &&
+	test_json nosync.json "d[\"build\"][\"status\"] == \"passed\""
+'
+
+test_expect_success 'an output blob damaged in place (same size): the layout is replaced' '
+	cfg=$(python3 -c "import json; print(json.load(open(\"ok.json\"))[\"build\"][\"image\"][\"config_digest\"][7:])") &&
+	blob=out/image/blobs/sha256/$cfg &&
+	python3 -c "import sys; p = sys.argv[1]; b = bytearray(open(p, \"rb\").read()); b[0] ^= 1; open(p, \"wb\").write(b)" "$blob" &&
+	! echo "$cfg  $blob" | sha256sum -c --status &&
+	ci-build --new -q -o out/image app >fixed.json &&
+	echo "$cfg  $blob" | sha256sum -c --status &&
+	no_tmp_dirs out
+'
+
+test_expect_success 'a stray file in the output: the layout is replaced' '
+	echo x >out/image/stray &&
+	ci-build --new -q -o out/image app >stray.json &&
+	! test -e out/image/stray && no_tmp_dirs out
+'
+
 test_done

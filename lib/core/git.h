@@ -13,7 +13,14 @@
  *     records, each at most GIT_RECORD_MAX bytes.
  * Outside a work tree every git_source field stays NULL; with no ".git"
  * in the current directory or above it (and neither GIT_DIR nor
- * GIT_WORK_TREE set), git is not even run.  The repository
+ * GIT_WORK_TREE set), git is not even run.  In a plain repository or
+ * linked work tree the source facts are read from .git directly (HEAD,
+ * refs, packed-refs, the config files, the commit from a loose object or
+ * a pack), without a process; anything the reader does not follow as git
+ * does (a GIT_ variable other than the author, committer, ceiling,
+ * NOSYSTEM and transport ones, an include, a bare, SHA-256 or reftable
+ * repository, replace refs, a commit stored as a delta, another owner)
+ * and git is asked instead.  The repository
  * URL has any user:password part removed before it is stored, so a token
  * in a remote URL never reaches the document.  struct git_source and
  * struct gitx own their strings.

@@ -499,7 +499,7 @@ prepare_output(struct run *u, struct err *e)
 		    "replacing it (remove it or choose another -o)", out);
 	u->tmp = xasprintf("%s/.%s.tmp-%ld", u->parent, u->name, (long)getpid());
 	rm_rf(u->tmp);
-	if (oci_layout_create(&u->layout, u->tmp, e) < 0)
+	if (oci_layout_create_staged(&u->layout, u->tmp, e) < 0)
 		return -1;
 	u->have_layout = 1;
 	u->work = xasprintf("%s/.work", u->tmp);
@@ -629,6 +629,67 @@ sync_dir(const char *dir, struct err *e)
 	return 0;
 }
 
+/* Whether the file b holds what a does: the same file (a blob linked
+ * from the cache into both), or a small one with the same bytes. */
+static int
+same_file(const char *a, const char *b, const struct stat *sa, const struct stat *sb)
+{
+	char *ta, *tb;
+	size_t la, lb;
+	int same;
+
+	if (sa->st_size != sb->st_size || (sa->st_mode & 07777) != (sb->st_mode & 07777))
+		return 0;
+	if (sa->st_dev == sb->st_dev && sa->st_ino == sb->st_ino)
+		return 1;
+	if (sa->st_size > (1 << 20))
+		return 0;	/* a big one is not read to save a rename */
+	ta = read_file(a, 1 << 20, &la, NULL);
+	tb = read_file(b, 1 << 20, &lb, NULL);
+	same = ta && tb && la == lb && !memcmp(ta, tb, la);
+	free(ta);
+	free(tb);
+	return same;
+}
+
+/* Whether the tree at b is the tree at a: the same names, directories
+ * and files (same_file), nothing more. */
+static int
+same_tree(const char *a, const char *b, int depth)
+{
+	struct stat sa, sb;
+	struct dirent *de;
+	size_t na = 0, nb = 0;
+	char *pa, *pb;
+	int same = 1;
+	DIR *d;
+
+	if (lstat(a, &sa) != 0 || lstat(b, &sb) != 0 || (sa.st_mode & S_IFMT) != (sb.st_mode & S_IFMT))
+		return 0;
+	if (S_ISREG(sa.st_mode))
+		return same_file(a, b, &sa, &sb);
+	if (!S_ISDIR(sa.st_mode) || depth > 4 || !(d = opendir(a)))
+		return 0;
+	while (same && (de = readdir(d))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		na++;
+		pa = xasprintf("%s/%s", a, de->d_name);
+		pb = xasprintf("%s/%s", b, de->d_name);
+		same = same_tree(pa, pb, depth + 1);
+		free(pa);
+		free(pb);
+	}
+	closedir(d);
+	if (!same || !(d = opendir(b)))
+		return 0;
+	while ((de = readdir(d)))
+		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+			nb++;
+	closedir(d);
+	return na == nb;
+}
+
 /*
  * Swap the new layout in: the old one aside, the new one in its place,
  * the directory synced, the old one removed.  When the new one cannot be
@@ -672,6 +733,26 @@ swap_in(struct run *u, struct err *e)
 	return sync_dir(u->parent, e);
 }
 
+/*
+ * The new layout, put together unsynced beside the output, made durable
+ * and swapped in; or, when the output already holds the same files (an
+ * unchanged context built again), thrown away: the output is left as it
+ * is, nothing rewritten and nothing synced again.
+ */
+static int
+put_in_place(struct run *u, struct err *e)
+{
+	if (same_tree(u->tmp, u->j->out, 0)) {
+		rm_rf(u->tmp);
+		free(u->tmp);
+		u->tmp = NULL;
+		return 0;
+	}
+	if (oci_layout_sync(&u->layout, e) < 0)
+		return -1;
+	return swap_in(u, e);
+}
+
 int
 build_job_plan(const struct build_job *j, struct buf *out, struct err *e)
 {
@@ -709,7 +790,7 @@ build_job_run(const struct build_job *j, const cJSON *doc, cJSON **section, stru
 	 * honoured here, before anything the user sees changes. */
 	if (j->stop && *j->stop)
 		goto out;
-	if (swap_in(&u, e) < 0)
+	if (put_in_place(&u, e) < 0)
 		goto out;
 	*section = build_section(j, u.dockerfile, &u.r, u.tags, u.ntags, u.sde);
 	log_info("built %s %s: %zu layer%s (%d new, %d cached)%s%s", j->out, u.r.manifest.digest,

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -535,26 +536,93 @@ oci_layout_open(struct oci_layout *l, const char *dir, struct err *e)
 	return 0;
 }
 
+/*
+ * A file of a staged layout: written in place and not synced (nobody
+ * reads the layout before oci_layout_sync()), with the mode atomic_write
+ * gives.
+ */
 static int
-write_json_file(const char *dir, const char *name, const cJSON *j, struct err *e)
+write_staged(const char *path, const void *data, size_t len, struct err *e)
 {
-	char *path = xasprintf("%s/%s", dir, name), *text = json_print(j);
-	int rc = atomic_write(path, text, strlen(text), 0644, e);
+	const char *p = data;
+	int fd, saved;
+	ssize_t n;
+
+	/* Never through a hard link (a blob linked from the cache). */
+	if (unlink(path) != 0 && errno != ENOENT)
+		return err_set(e, EX_IOERR_, "cannot replace '%s': %s", path, strerror(errno));
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return err_set(e, EX_IOERR_, "cannot create '%s': %s", path, strerror(errno));
+	if (fchmod(fd, 0644) != 0)
+		goto bad;
+	while (len > 0) {
+		n = write(fd, p, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			goto bad;
+		p += n;
+		len -= (size_t)n;
+	}
+	if (close(fd) != 0) {
+		fd = -1;
+		goto bad;
+	}
+	return 0;
+bad:
+	saved = errno;
+	if (fd >= 0)
+		close(fd);
+	unlink(path);
+	return err_set(e, EX_IOERR_, "cannot write '%s': %s", path, strerror(saved ? saved : EIO));
+}
+
+static int
+write_layout_file(const struct oci_layout *l, const char *path, const void *data, size_t len,
+    struct err *e)
+{
+	return l->staged ? write_staged(path, data, len, e) : atomic_write(path, data, len, 0644, e);
+}
+
+static int
+write_json_file(const struct oci_layout *l, const char *name, const cJSON *j, struct err *e)
+{
+	char *path = xasprintf("%s/%s", l->dir, name), *text = json_print(j);
+	int rc = write_layout_file(l, path, text, strlen(text), e);
 
 	free(text);
 	free(path);
 	return rc;
 }
 
+static int layout_create(struct oci_layout *l, const char *dir, int staged, struct err *e);
+
 int
 oci_layout_create(struct oci_layout *l, const char *dir, struct err *e)
 {
+	return layout_create(l, dir, 0, e);
+}
+
+int
+oci_layout_create_staged(struct oci_layout *l, const char *dir, struct err *e)
+{
+	return layout_create(l, dir, 1, e);
+}
+
+static int
+layout_create(struct oci_layout *l, const char *dir, int staged, struct err *e)
+{
+	struct oci_layout w;
 	char *blobs = xasprintf("%s/blobs/sha256", dir);
 	char *index = xasprintf("%s/index.json", dir);
 	char *layout = xasprintf("%s/oci-layout", dir);
 	int rc = -1;
 
 	memset(l, 0, sizeof(*l));
+	memset(&w, 0, sizeof(w));
+	w.dir = (char *)dir;
+	w.staged = staged;
 	if (mkdir_p(blobs, 0755, e) != 0)
 		goto out;
 	/* index.json first, oci-layout last: a layout whose oci-layout file
@@ -565,7 +633,7 @@ oci_layout_create(struct oci_layout *l, const char *dir, struct err *e)
 		cJSON_AddNumberToObject(j, "schemaVersion", 2);
 		cJSON_AddStringToObject(j, "mediaType", MT_OCI_INDEX);
 		cJSON_AddArrayToObject(j, "manifests");
-		rc = write_json_file(dir, "index.json", j, e);
+		rc = write_json_file(&w, "index.json", j, e);
 		cJSON_Delete(j);
 		if (rc != 0)
 			goto out;
@@ -574,12 +642,13 @@ oci_layout_create(struct oci_layout *l, const char *dir, struct err *e)
 		cJSON *j = cJSON_CreateObject();
 
 		cJSON_AddStringToObject(j, "imageLayoutVersion", LAYOUT_VERSION);
-		rc = write_json_file(dir, "oci-layout", j, e);
+		rc = write_json_file(&w, "oci-layout", j, e);
 		cJSON_Delete(j);
 		if (rc != 0)
 			goto out;
 	}
 	rc = oci_layout_open(l, dir, e);
+	l->staged = staged;
 out:
 	free(blobs);
 	free(index);
@@ -647,27 +716,75 @@ oci_blob_put(const struct oci_layout *l, const void *p, size_t n,
 	/* Content addressed: a blob of the right size is already this one
 	 * (oci_blob_verify catches the damaged ones). */
 	if (stat(path, &st) != 0 || !S_ISREG(st.st_mode) || (size_t)st.st_size != n)
-		rc = atomic_write(path, p, n, 0644, e);
+		rc = write_layout_file(l, path, p, n, e);
 	free(path);
 	return rc;
+}
+
+/* fsync path (a file, or a directory where the file system can). */
+static int
+sync_path(const char *path, int flags, struct err *e)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | flags), saved;
+
+	if (fd < 0)
+		return err_set(e, EX_IOERR_, "cannot open '%s': %s", path, strerror(errno));
+	if (fsync(fd) != 0 && errno != EINVAL && errno != ENOTSUP && errno != EROFS) {
+		saved = errno;
+		close(fd);
+		return err_set(e, EX_IOERR_, "cannot sync '%s': %s", path, strerror(saved));
+	}
+	close(fd);
+	return 0;
 }
 
 static int
 fsync_dir(const char *dir, struct err *e)
 {
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	return sync_path(dir, O_DIRECTORY, e);
+}
 
-	if (fd < 0)
-		return err_set(e, EX_IOERR_, "cannot open '%s': %s", dir, strerror(errno));
-	/* Some file systems cannot fsync a directory; the rename stands. */
-	if (fsync(fd) != 0 && errno != EINVAL && errno != ENOTSUP && errno != EROFS) {
-		int saved = errno;
+int
+oci_layout_sync(struct oci_layout *l, struct err *e)
+{
+	static const char *const top[] = { "index.json", "oci-layout", NULL };
+	char *blobs = xasprintf("%s/blobs/sha256", l->dir), *p;
+	struct dirent *de;
+	DIR *d;
+	size_t i;
+	int rc = 0;
 
-		close(fd);
-		return err_set(e, EX_IOERR_, "cannot sync '%s': %s", dir, strerror(saved));
+	if (!(d = opendir(blobs))) {
+		rc = err_set(e, EX_IOERR_, "cannot open '%s': %s", blobs, strerror(errno));
+		goto out;
 	}
-	close(fd);
-	return 0;
+	while (rc == 0 && (de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		p = xasprintf("%s/%s", blobs, de->d_name);
+		rc = sync_path(p, 0, e);
+		free(p);
+	}
+	closedir(d);
+	for (i = 0; rc == 0 && top[i]; i++) {
+		p = xasprintf("%s/%s", l->dir, top[i]);
+		rc = sync_path(p, 0, e);
+		free(p);
+	}
+	if (rc == 0)
+		rc = sync_path(blobs, O_DIRECTORY, e);
+	if (rc == 0) {
+		p = xasprintf("%s/blobs", l->dir);
+		rc = sync_path(p, O_DIRECTORY, e);
+		free(p);
+	}
+	if (rc == 0)
+		rc = sync_path(l->dir, O_DIRECTORY, e);
+	if (rc == 0)
+		l->staged = 0;
+out:
+	free(blobs);
+	return rc;
 }
 
 int
@@ -1000,7 +1117,7 @@ oci_index_write(const struct oci_layout *l, struct err *e)
 			    strcmp(it->string, "manifests") != 0)
 				cJSON_AddItemToObject(out, it->string, cJSON_Duplicate(it, 1));
 		}
-	rc = write_json_file(l->dir, "index.json", out, e);
+	rc = write_json_file(l, "index.json", out, e);
 	cJSON_Delete(out);
 	return rc;
 }

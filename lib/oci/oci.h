@@ -93,6 +93,7 @@ void oci_manifest_free(struct oci_manifest *m);
 struct oci_layout {
 	char *dir;
 	cJSON *index;			/* index.json */
+	int staged;			/* files written in place, not synced */
 };
 
 /* Open an existing layout: oci-layout must say imageLayoutVersion 1.0.0 and
@@ -100,6 +101,12 @@ struct oci_layout {
 int oci_layout_open(struct oci_layout *l, const char *dir, struct err *e);
 /* Open, or create an empty one (directories, oci-layout, index.json). */
 int oci_layout_create(struct oci_layout *l, const char *dir, struct err *e);
+/* The same, for a layout being put together in a directory nobody reads
+ * yet: index.json, oci-layout and blobs stored with oci_blob_put() are
+ * written in place and not synced, until oci_layout_sync() syncs every
+ * file and directory of it (once, before it is renamed into use). */
+int oci_layout_create_staged(struct oci_layout *l, const char *dir, struct err *e);
+int oci_layout_sync(struct oci_layout *l, struct err *e);
 void oci_layout_close(struct oci_layout *l);
 
 /* "DIR/blobs/sha256/<hex>", fresh string; NULL when digest is not valid

@@ -126,6 +126,10 @@ feature ipv4 'GET {{base}}/echo\n[Options]\nipv4: true\nHTTP 200' 'ip isIpv4' 'i
 # strings: multiline forms as bodies and as predicate values
 feature graphql 'POST {{base}}/echo\n```graphql\nquery Q($id: ID!) {\n  person(id: $id)\n}\n\nvariables {\n  "id": "{{id}}"\n}\n```\nHTTP 200' \
 	'jsonpath "$.json.variables.id" == "p4"' 'jsonpath "$.json.query" endsWith "\n"'
+# the variables are sent as exactly as they were written (a double that
+# needs 17 digits is not rounded to 15)
+feature graphql-exact 'POST {{base}}/echo\n```graphql\nquery Q($x: Float!) {\n  f(x: $x)\n}\n\nvariables {\n  "x": 0.30000000000000004\n}\n```\nHTTP 200' \
+	'jsonpath "$.body" contains "0.30000000000000004"' 'jsonpath "$.body" contains "\"x\":0.3}"'
 feature multiline-value 'POST {{base}}/echo\n```\nline1\nline2\n```\nHTTP 200' \
 	'jsonpath "$.body" == ```
 line1

@@ -374,11 +374,11 @@ render_graphql(const struct run *r, const struct hurl_str *q, const struct hurl_
 			*why = xasprintf("%s:%d: %s", r->hf->path, vars->line, e2.msg);
 			return -1;
 		}
-		text = cJSON_PrintUnformatted(j);
+		text = json_print(j);
 		cJSON_Delete(j);
 		buf_adds(out, ",\"variables\":");
-		buf_adds(out, text ? text : "null");
-		cJSON_free(text);
+		buf_adds(out, text);
+		free(text);
 	}
 	buf_addc(out, '}');
 	return 0;

@@ -77,10 +77,12 @@ unreadable() {
 	on_stable
 }
 
+# An interval before Prometheus' first scrape has no data: one that
+# came after must read the metric.
 test_expect_success HAPROXY,PROMETHEUS 'the proxy passes Prometheus through: a query reads the metric' '
 	spec ok.json "$promcred" "" max=-1 &&
 	test_expect_code 1 ci-canary --new -f ok.json --image reg.example/shop:v2 >ok.out 2>ok.err &&
-	test_json ok.out "type(d[\"canary\"][\"intervals\"][0][\"metrics\"][\"canary-5xx\"][\"canary\"]) in (int, float)" &&
+	test_json ok.out "any(type(i[\"metrics\"][\"canary-5xx\"].get(\"canary\")) in (int, float) for i in d[\"canary\"][\"intervals\"])" &&
 	test $(proxy_count pproxy pass) -ge 1 &&
 	! grep s3cret ok.out ok.err &&
 	ready

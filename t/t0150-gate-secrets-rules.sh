@@ -30,7 +30,7 @@ test_expect_success 'every rule has samples in shell, JSON, YAML, Python, JS and
 		ls tp/$r | grep -q "\.js$" &&
 		test -d fp/$r || { echo "no fp/$r"; exit 1; }
 	done &&
-	test $(ls tp | wc -l) = 11 && test $(ls fp | wc -l) = 11
+	test $(ls tp | wc -l) = 12 && test $(ls fp | wc -l) = 12
 '
 
 test_expect_success 'every rule has cases, one a line, true and false (as gitleaks lists tps and fps)' '
@@ -56,7 +56,7 @@ test_expect_success '... each finding with its place, a redacted match and a fin
 	test_json tp.json "all(f[\"match\"].endswith(\"\u2026\") and len(f[\"match\"]) == 5 for f in d[\"gate\"][\"jobs\"][\"secrets\"][\"findings\"])" &&
 	test_json tp.json "all(len(f[\"fingerprint\"]) == 64 and int(f[\"fingerprint\"], 16) >= 0 for f in d[\"gate\"][\"jobs\"][\"secrets\"][\"findings\"])" &&
 	test_json tp.json "d[\"gate\"][\"jobs\"][\"secrets\"][\"status\"] == \"failed\"" &&
-	test_json tp.json "d[\"gate\"][\"jobs\"][\"secrets\"][\"reason\"].startswith(\"150 secrets found: \")"
+	test_json tp.json "d[\"gate\"][\"jobs\"][\"secrets\"][\"reason\"].startswith(\"161 secrets found: \")"
 '
 
 test_expect_success '... the column is where the secret starts' '

@@ -103,6 +103,11 @@ const struct secrets_rule_def secrets_rule_defs[] = {
 	    "critical", "9.0", NULL, 0 },
 	  RULE_TOKEN, B "((sk|rk)_(live|test|prod)_[A-Za-z0-9]{20,247})", 0, 2, "", 3.0,
 	  "sk_live_|rk_live_|sk_test_|rk_test_|sk_prod_|rk_prod_", 0 },
+	{ { "npm-token", "NpmAccessToken", "npm access token",
+	    "Revoke the token on npmjs.com (Access Tokens) or with npm token revoke, create a new one, and pass it to the pipeline as a secret.",
+	    "critical", "9.0", NULL, 0 },
+	  RULE_TOKEN, B "(npm_[A-Za-z0-9]{36})", 0, 2, "", 3.0,
+	  "npm_", 0 },
 	/* Last: a specific rule that matched the same text wins. */
 	{ { "generic-secret", "GenericSecret", "hard-coded secret",
 	    "Move the value out of the tree (an environment variable or a secret store) and rotate it; if it is not a secret, mark the line with ci-gate:allow.",

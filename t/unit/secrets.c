@@ -136,6 +136,10 @@ test_rules(void)
 	SCAN_IS("k = \"" AWS "\" # gitleaks: allow\n", "aws-access-key-id:1:6", "... spelt exactly");
 	SCAN_IS("k = \"sk_te" "st_4eC39HqLyjWDarjtT1zdp7dc\"\n", "", "Stripe's documented test key");
 	SCAN_IS("k = \"sk_te" "st_4eC39HqLyjWDarjtT1zdp7dcQ\"\n", "stripe-key:1:6", "... by exact value");
+	SCAN_IS("//registry.npmjs.org/:_authToken=np" "m_q7Lm2XvT9pZr4KwYq7Lm2XvT9pZr4KwYq7Lm\n",
+	    "npm-token:1:34", "an npm access token in .npmrc");
+	SCAN_IS("x = np" "m_q7Lm2XvT9pZr4KwYq7Lm2XvT9pZr4KwYq7Lmx\n", "",
+	    "... of 36 characters, no more");
 	{
 		static const char nul[] = "a\0b " AWS "\n";
 		char *got = scan_n(nul, sizeof(nul) - 1, NULL);

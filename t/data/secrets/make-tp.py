@@ -298,6 +298,25 @@ cases("fp", "generic-secret", [
     "client_secret = \"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\"",
 ])
 
+# ---- npm access tokens: last, so that the draws above are unchanged
+def npm(): return cut("npm_" + rnd(36), 2)
+syntaxes("npm-token", npm, ["NPM_TOKEN", "npmToken", "npm_token", "NPM_TOKEN", "authToken", "NPM_TOKEN"])
+tp("npm-token", ".npmrc", "registry=https://registry.npmjs.org/\n//registry.npmjs.org/:_authToken=%s\n" % npm())
+cases("tp", "npm-token", [
+    "NPM_TOKEN=%s" % npm(),
+    "//registry.npmjs.org/:_authToken=%s" % npm(),
+    "\"auth\": \"%s\"," % npm(),
+    "run: npm config set //npm.pkg.github.com/:_authToken %s" % npm(),
+])
+cases("fp", "npm-token", [
+    "NPM_TOKEN=npm_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+    "//registry.npmjs.org/:_authToken=${NPM_TOKEN}",
+    "NPM_TOKEN=npm_<TOKEN>",
+    "package_id: npm_" + rnd(20),
+    "npm_config_cache=/tmp/npm_cache_directory_for_the_build_job",
+    "see npm_package_version and npm_lifecycle_event in the scripts",
+])
+
 with open(os.path.join(root, "expect"), "w") as f:
     f.write("\n".join(sorted(expect)) + "\n")
 print(len(expect))

@@ -111,4 +111,11 @@ test_expect_success 'outside any work tree: no source' '
 	test_grep "commit=-" plain/fast
 '
 
+test_expect_success 'a HEAD naming a file outside refs/: git is asked, and finds no commit' '
+	git init -q odd && (cd odd && echo a >a && git add a && git commit -q -m one &&
+	 git rev-parse HEAD >.git/x && echo "ref: refs/heads/../../x" >.git/HEAD &&
+	 check_source asks) &&
+	test_grep "commit=-" odd/fast
+'
+
 test_done

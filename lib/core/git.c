@@ -383,6 +383,41 @@ is_oid(const char *s)
 	return 1;
 }
 
+/*
+ * A ref name git itself would follow (git check-ref-format's rules): no
+ * component that starts with '.' or ends with ".lock", no "..", "//" or
+ * "@{", no control character, space or any of ~^:?*[\, and no '/' or
+ * '.' at the end.  Anything else ("refs/heads/../../x", say) would read
+ * a file outside refs/: the reader declines and git is asked.
+ */
+static int
+ref_name_ok(const char *ref)
+{
+	const char *p, *comp = ref;
+	size_t n;
+
+	if (!*ref || !strcmp(ref, "@"))
+		return 0;
+	for (p = ref;; p++) {
+		unsigned char c = (unsigned char)*p;
+
+		if (c == '/' || c == '\0') {
+			n = (size_t)(p - comp);
+			if (n == 0 || comp[0] == '.' ||
+			    (n >= 5 && !memcmp(p - 5, ".lock", 5)))
+				return 0;
+			if (c == '\0')
+				break;
+			comp = p + 1;
+			continue;
+		}
+		if (c < 0x20 || c == 0x7f || strchr(" ~^:?*[\\", c) ||
+		    (c == '.' && p[1] == '.') || (c == '@' && p[1] == '{'))
+			return 0;
+	}
+	return p[-1] != '.';
+}
+
 /* path relative to base made absolute into out. */
 static int
 gd_join(char *out, const char *base, const char *path)
@@ -892,7 +927,7 @@ git_source_direct(struct git_source *s)
 	if (!strncmp(head, "ref: refs/heads/", 16)) {
 		ref = xstrdup(head + 5);
 		free(head);
-		if (gd_resolve(&g, ref, oid) < 0)
+		if (!ref_name_ok(ref) || gd_resolve(&g, ref, oid) < 0)
 			goto out;
 	} else if (strlen(head) == GD_OID_HEX && is_oid(head)) {
 		memcpy(oid, head, sizeof(oid));

@@ -83,7 +83,8 @@ $(REPLAYS): %.run: %.c t/fuzz/driver.c $(FUZZHDR) lib/libci.a $(LIBHDR) .flags
 # build/fuzz/ (the normal objects stay as they are); then each target
 # runs FUZZTIME seconds from its seeds (t/fuzz/corpus/NAME, the
 # regressions, the dictionary t/fuzz/NAME.dict), growing its corpus in
-# build/fuzz/corpus/NAME.  make -j2 fuzz runs two at a time.  A crash,
+# build/fuzz/corpus/NAME (paths given whole: a target may chdir, as git
+# does, while an input runs).  make -j2 fuzz runs two at a time.  A crash,
 # leak or timeout leaves its input in build/fuzz/crash/ and fails.
 FUZZCC   = clang
 FUZZTIME = 60
@@ -135,13 +136,13 @@ fuzz: $(patsubst %,fuzz-%,$(FUZZERS))
 fuzz-%: build/fuzz/% FORCE
 	@mkdir -p build/fuzz/corpus/$* build/fuzz/crash
 	@echo "fuzz $*: $(FUZZTIME) s"
-	@set -- build/fuzz/corpus/$*; \
-	for d in t/fuzz/corpus/$* t/fuzz/regressions/$*; do \
+	@set -- $(CURDIR)/build/fuzz/corpus/$*; \
+	for d in $(CURDIR)/t/fuzz/corpus/$* $(CURDIR)/t/fuzz/regressions/$*; do \
 	    test -d $$d && set -- "$$@" $$d; done; \
 	dict=t/fuzz/$*.dict; test -f $$dict || dict=t/fuzz/$(FUZZDICT_$*).dict; \
 	test -f $$dict && dict=-dict=$$dict || dict=; \
 	if build/fuzz/$* -max_total_time=$(FUZZTIME) -timeout=10 -rss_limit_mb=2048 \
-	    -print_final_stats=1 -artifact_prefix=build/fuzz/crash/$*- $$dict "$$@" \
+	    -print_final_stats=1 -artifact_prefix=$(CURDIR)/build/fuzz/crash/$*- $$dict "$$@" \
 	    >build/fuzz/$*.log 2>&1; then \
 	    grep -E '^stat::number_of_executed_units' build/fuzz/$*.log | \
 	        sed -e 's/^stat::number_of_executed_units: */fuzz $*: ok, /' -e 's/$$/ runs/'; \

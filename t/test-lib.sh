@@ -54,8 +54,21 @@ test_prereq_pkgs=" "
 test_prereq_envs=" "
 case "${CI-}" in ""|false|0) test_ci= ;; *) test_ci=1 ;; esac
 
-rm -rf "$TRASH" "$TRASH.sweep"
+rm -rf "$TRASH" "$TRASH.sweep" "$TRASH.bin"
 mkdir -p "$TRASH" || { echo "Bail out! cannot create $TRASH"; exit 1; }
+# python3 itself first on PATH (TRASH.bin/python3 execs it by its full
+# path), not a version manager's shim in front of it: pyenv's is a bash
+# script that costs half a second of CPU a call, more than the Python it
+# starts, and the tests call python3 some two thousand times (test_json
+# and the helpers).  The same interpreter (helpers/haproxy-lib.sh does
+# the same for its wait loops); without a shim, one exec more.
+if tl_py_=$(python3 -c 'import sys; print(sys.executable)' 2>/dev/null) &&
+	test -x "$tl_py_" && mkdir -p "$TRASH.bin" &&
+	printf '#!/bin/sh\nexec "%s" "$@"\n' "$tl_py_" >"$TRASH.bin/python3" &&
+	chmod +x "$TRASH.bin/python3"
+then
+	PATH=$TRASH.bin:$PATH
+fi
 cd "$TRASH" || exit 1
 HOME=$TRASH
 export HOME
@@ -449,7 +462,7 @@ test_done() {
 	sweep_
 	echo "1..$test_count"
 	if test "$test_failed" = 0; then
-		cd "$TEST_DIRECTORY" && rm -rf "$TRASH" "$TRASH.sweep"
+		cd "$TEST_DIRECTORY" && rm -rf "$TRASH" "$TRASH.sweep" "$TRASH.bin"
 		exit 0
 	fi
 	exit 1

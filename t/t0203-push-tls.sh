@@ -58,6 +58,31 @@ test_expect_success REGISTRY 'plain HTTP: allowed for 127.0.0.1 by default' '
 	ci-push --new -q --layout img 127.0.0.1:$(cat plain/port)/app:v1 >/dev/null
 '
 
+test_expect_success REGISTRY,OPENSSL 'the scheme learnt is remembered: the next push sends no TLS probe' '
+	pport=$(cat plain/port) &&
+	schemes=.cache/ci-tools/registry-schemes.json &&
+	test_json $schemes "d[\"127.0.0.1:$pport\"] == \"http\" and d[\"$reg\"] == \"https\"" &&
+	ci-push --new -v --layout img 127.0.0.1:$pport/app:v1 >/dev/null 2>again.err &&
+	test_grep "was already there" again.err &&
+	! grep -q "does not speak TLS" again.err &&
+	rm $schemes &&
+	ci-push --new -q --no-blob-cache --layout img 127.0.0.1:$pport/app:v1 >/dev/null &&
+	! test -e $schemes
+'
+
+test_expect_success REGISTRY,OPENSSL 'a remembered scheme that is wrong now costs one request, then is forgotten' '
+	pport=$(cat plain/port) &&
+	schemes=.cache/ci-tools/registry-schemes.json &&
+	printf "{\"127.0.0.1:$pport\": \"https\", \"$reg\": \"http\"}" >$schemes &&
+	ci-push --new -v --layout img 127.0.0.1:$pport/app:v5 >/dev/null 2>plain5.err &&
+	test_grep "no longer speaks TLS; using plain HTTP" plain5.err &&
+	reg_has_manifest $pport app v5 &&
+	ci-push --new -v --ca-file ca.crt --layout img $reg/app:v5 >tls5.json 2>tls5.err &&
+	test_grep "no longer speaks plain HTTP; using HTTPS" tls5.err &&
+	test_json tls5.json "d[\"push\"][\"status\"] == \"passed\"" &&
+	test_json $schemes "d == {}"
+'
+
 test_expect_success REGISTRY 'plain HTTP to another host name: refused unless --insecure-registry names it' '
 	pport=$(cat plain/port) &&
 	{ ci-push --new --layout img 0.0.0.0:$pport/app:v2 >/dev/null 2>plain.err; rc=$?; } &&

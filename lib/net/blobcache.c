@@ -11,6 +11,12 @@
  * or damaged file is empty, a stale entry costs a failed mount, and a file
  * that cannot be written costs a later mount (a warning, never a failure).
  * Saving merges into what is on disk under a lock, so parallel runs add up.
+ *
+ * Beside it, registry-schemes.json remembers the scheme the TLS probe of
+ * reg_host_scheme() learnt for a host that may be spoken to over plain
+ * HTTP, {"127.0.0.1:5000": "http"}, so that later runs skip the probe.
+ * Also a hint: a wrong entry is found out by the first request
+ * (registry.c) and forgotten.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -20,20 +26,22 @@
 #include "net/registry_int.h"
 
 #define CACHE_FILE "blob-locations.json"
+#define SCHEME_FILE "registry-schemes.json"
 #define CACHE_MAX_BYTES (16u << 20)
 #define CACHE_MAX_DIGESTS 20000
+#define SCHEME_MAX_HOSTS 1000
 
 static char *
-cache_path(const struct registry *r)
+cache_path(const struct registry *r, const char *file)
 {
 	const char *x = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
 
 	if (r->o->cache_dir)
-		return xasprintf("%s/%s", r->o->cache_dir, CACHE_FILE);
+		return xasprintf("%s/%s", r->o->cache_dir, file);
 	if (x && *x)
-		return xasprintf("%s/ci-tools/%s", x, CACHE_FILE);
+		return xasprintf("%s/ci-tools/%s", x, file);
 	if (home && *home)
-		return xasprintf("%s/.cache/ci-tools/%s", home, CACHE_FILE);
+		return xasprintf("%s/.cache/ci-tools/%s", home, file);
 	return NULL;
 }
 
@@ -65,7 +73,7 @@ cache_load(struct registry *r)
 	if (r->cache.loaded || r->o->no_cache)
 		return;
 	r->cache.loaded = 1;
-	path = cache_path(r);
+	path = cache_path(r, CACHE_FILE);
 	r->cache.known = cache_read(path);
 	free(path);
 }
@@ -120,45 +128,61 @@ blobcache_note(struct registry *r, const char *digest, const struct host *h, con
 	free(where);
 }
 
-/* Merge what this run learnt into the file, under a lock.  Failures only
- * cost a later mount: warn, never fail the push. */
-void
-blobcache_save(struct registry *r)
+/*
+ * Read file from the cache directory, let apply() change it and write it
+ * back, all under its lock, so that parallel runs add up.  Failures only
+ * cost a later mount or probe: warn (naming what), never fail.
+ */
+static void
+cache_update(struct registry *r, const char *file, const char *what,
+    void (*apply)(cJSON *disk, const void *arg), const void *arg)
 {
 	char *path, *lock, *text;
 	struct err e = { 0, "" };
-	cJSON *disk, *it;
+	cJSON *disk;
 	int fd;
 
-	if (r->o->no_cache || !r->cache.learnt || !r->cache.learnt->child)
-		return;
-	if (!(path = cache_path(r)))
+	if (!(path = cache_path(r, file)))
 		return;
 	lock = xasprintf("%s.lock", path);
 	if (mkdir_parent(path, &e) < 0 || (fd = lock_file(lock, 1, &e)) < 0) {
-		log_verbose("blob-location cache not saved: %s", e.msg);
+		log_verbose("%s not saved: %s", what, e.msg);
 		free(path);
 		free(lock);
 		return;
 	}
 	disk = cache_read(path);
-	for (it = r->cache.learnt->child; it; it = it->next) {
-		cJSON *w;
-
-		cJSON_ArrayForEach(w, it)
-			if (cJSON_IsString(w))
-				cache_note_in(disk, it->string, w->valuestring);
-	}
+	apply(disk, arg);
 	text = json_print(disk);
 	if (atomic_write(path, text, strlen(text), 0600, &e) < 0)
-		log_verbose("blob-location cache not saved: %s", e.msg);
+		log_verbose("%s not saved: %s", what, e.msg);
 	free(text);
 	cJSON_Delete(disk);
-	cJSON_Delete(r->cache.learnt);
-	r->cache.learnt = NULL;
 	unlock_file(fd);
 	free(lock);
 	free(path);
+}
+
+static void
+merge_learnt(cJSON *disk, const void *arg)
+{
+	const cJSON *learnt = arg, *it, *w;
+
+	for (it = learnt->child; it; it = it->next)
+		cJSON_ArrayForEach(w, it)
+			if (cJSON_IsString(w))
+				cache_note_in(disk, it->string, w->valuestring);
+}
+
+/* Merge what this run learnt into the file. */
+void
+blobcache_save(struct registry *r)
+{
+	if (r->o->no_cache || !r->cache.learnt || !r->cache.learnt->child)
+		return;
+	cache_update(r, CACHE_FILE, "blob-location cache", merge_learnt, r->cache.learnt);
+	cJSON_Delete(r->cache.learnt);
+	r->cache.learnt = NULL;
 }
 
 size_t
@@ -187,4 +211,51 @@ blobcache_free(struct blobcache *c)
 	cJSON_Delete(c->known);
 	cJSON_Delete(c->learnt);
 	memset(c, 0, sizeof(*c));
+}
+
+char *
+schemecache_get(struct registry *r, const char *api)
+{
+	char *path;
+	cJSON *c;
+	const cJSON *it;
+	char *scheme = NULL;
+
+	if (r->o->no_cache || !(path = cache_path(r, SCHEME_FILE)))
+		return NULL;
+	c = cache_read(path);
+	it = cJSON_GetObjectItemCaseSensitive(c, api);
+	if (cJSON_IsString(it) && (!strcmp(it->valuestring, "http") ||
+	    !strcmp(it->valuestring, "https")))
+		scheme = xstrdup(it->valuestring);
+	cJSON_Delete(c);
+	free(path);
+	return scheme;
+}
+
+struct scheme_entry {
+	const char *api, *scheme;
+};
+
+static void
+set_scheme(cJSON *disk, const void *arg)
+{
+	const struct scheme_entry *se = arg;
+
+	cJSON_DeleteItemFromObjectCaseSensitive(disk, se->api);
+	if (!se->scheme)
+		return;
+	/* Moved to the end: the oldest entries are first to go. */
+	cJSON_AddItemToObject(disk, se->api, cJSON_CreateString(se->scheme));
+	while (cJSON_GetArraySize(disk) > SCHEME_MAX_HOSTS)
+		cJSON_Delete(cJSON_DetachItemViaPointer(disk, disk->child));
+}
+
+void
+schemecache_put(struct registry *r, const char *api, const char *scheme)
+{
+	struct scheme_entry se = { api, scheme };
+
+	if (!r->o->no_cache)
+		cache_update(r, SCHEME_FILE, "registry schemes", set_scheme, &se);
 }

@@ -949,6 +949,8 @@ on_unauthorized(struct xfer *x, struct err *e)
 	return 0;
 }
 
+static int scheme_switched(struct xfer *x, CURLcode rc);
+
 /*
  * A transfer of x ended with rc.  Returns XF_OK (the response is for the
  * caller; x->transient set when it is a transient failure the caller must
@@ -960,6 +962,7 @@ xfer_done(struct xfer *x, CURLcode rc, struct err *e)
 	struct err ce = { 0, "" };
 	char name[600];
 	long st;
+	int fin;
 
 	if (x->sink_hashing && rc != CURLE_OK) {
 		char dummy[OCI_DIGEST_SIZE];
@@ -975,7 +978,12 @@ xfer_done(struct xfer *x, CURLcode rc, struct err *e)
 	xfer_name(x, name, sizeof(name));
 	if (stopped(x->r))
 		return err_set(e, EX_TEMP, "interrupted"), XF_FAIL;
-	if (http_finish(x->c, rc, &x->resp, name, &ce) < 0) {
+	fin = http_finish(x->c, rc, &x->resp, name, &ce);
+	if (scheme_switched(x, rc)) {
+		x->not_before_ms = 0;
+		return XF_AGAIN;
+	}
+	if (fin < 0) {
 		if (x->sink_errno)
 			return err_set(e, EX_IOERR_, "%s: cannot store the download: %s", name,
 			    strerror(x->sink_errno)), XF_FAIL;
@@ -1205,6 +1213,7 @@ int
 reg_host_scheme(struct registry *r, struct host *h, struct err *e)
 {
 	struct xfer x;
+	char *known;
 	int rc = 0;
 
 	if (h->base)
@@ -1213,6 +1222,13 @@ reg_host_scheme(struct registry *r, struct host *h, struct err *e)
 	h->probe_cc = CURLE_OK;
 	if (!h->allow_http)
 		return 0;
+	if (!h->scheme_doubted && (known = schemecache_get(r, h->api))) {
+		free(h->base);
+		h->base = xasprintf("%s://%s", known, h->api);
+		h->scheme_remembered = 1;
+		free(known);
+		return 0;
+	}
 	xfer_init(&x, r, h);
 	xfer_prepare(&x, "GET", xasprintf("%s/v2/", h->base), "ping");
 	x.probe = 1;
@@ -1224,9 +1240,57 @@ reg_host_scheme(struct registry *r, struct host *h, struct err *e)
 		free(h->base);
 		h->base = xasprintf("http://%s", h->api);
 		log_verbose("registry '%s' does not speak TLS; using plain HTTP", h->name);
+		if (!h->scheme_doubted)
+			schemecache_put(r, h->api, "http");
+	} else if (h->probe_cc == CURLE_OK && !h->scheme_doubted) {
+		schemecache_put(r, h->api, "https");
 	}
 	xfer_free(&x);
 	return rc;
+}
+
+/*
+ * The first answer over a remembered scheme (reg_host_scheme()): 1 when
+ * it shows the other scheme is spoken now, the entry forgotten, h->base
+ * and x->url switched to it (as the TLS probe would have found); else 0,
+ * and an answer that is HTTP over the scheme confirms it.  A TLS server
+ * answers plain HTTP with a bare 400 (Go's net/http, which a registry
+ * sends with its Docker-Distribution-API-Version header) or nothing at
+ * all; a plain-HTTP server answers a TLS handshake with a 400, which
+ * OpenSSL reports as a connect error.
+ */
+static int
+scheme_switched(struct xfer *x, CURLcode rc)
+{
+	struct host *h = x->h;
+	int tls = !strncmp(h->base, "https:", 6);
+	size_t blen = strlen(h->base);
+	char *base, *url;
+
+	if (!h->scheme_remembered || x->probe)
+		return 0;
+	if (rc == CURLE_OK && (tls || x->resp.status != 400 ||
+	    http_header(&x->resp, "Docker-Distribution-API-Version"))) {
+		h->scheme_remembered = 0;
+		return 0;
+	}
+	if (!(tls ? rc == CURLE_SSL_CONNECT_ERROR : rc == CURLE_OK || rc == CURLE_GOT_NOTHING ||
+	    rc == CURLE_RECV_ERROR || rc == CURLE_WEIRD_SERVER_REPLY))
+		return 0;
+	if (strncmp(x->url, h->base, blen) != 0)
+		return 0;
+	base = xasprintf("%s://%s", tls ? "http" : "https", h->api);
+	url = xasprintf("%s%s", base, x->url + blen);
+	log_verbose("registry '%s' no longer speaks %s; using %s", h->name,
+	    tls ? "TLS" : "plain HTTP", tls ? "plain HTTP" : "HTTPS");
+	free(h->base);
+	h->base = base;
+	free(x->url);
+	x->url = url;
+	h->scheme_remembered = 0;
+	h->scheme_doubted = 1;
+	schemecache_put(x->r, h->api, NULL);
+	return 1;
 }
 
 /*

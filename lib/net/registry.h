@@ -79,8 +79,8 @@ struct registry_opts {
 	long long retry_time_ms;	/* 0: default */
 	long long stall_timeout_ms;	/* a transfer moving no byte this long fails; 0: 60 s */
 	const char *platform;		/* for pulls of an index: "linux/amd64" (NULL: that) */
-	const char *cache_dir;		/* blob-location cache; NULL: $XDG_CACHE_HOME/ci-tools */
-	int no_cache;			/* 1: do not read or write the blob-location cache */
+	const char *cache_dir;		/* blob locations, registry schemes; NULL: $XDG_CACHE_HOME/ci-tools */
+	int no_cache;			/* 1: do not read or write either */
 	registry_progress_fn progress;	/* NULL: none */
 	void *progress_arg;
 	/* When non-NULL and *stop becomes non-zero (a signal handler sets

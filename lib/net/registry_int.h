@@ -11,7 +11,8 @@
  *                with Content-Range), manifests and tags
  *   pull.c       manifests and indexes by tag or digest, blobs into a
  *                layout (FROM), resolve and retag
- *   blobcache.c  which repositories are known to hold a blob, for mounts
+ *   blobcache.c  which repositories are known to hold a blob, for mounts,
+ *                and the scheme learnt for each plain-HTTP-allowed host
  *
  * Requests: a struct xfer is one request and its response.  xfer_prepare()
  * forgets the previous request; xfer_done() applies the rules every
@@ -56,6 +57,8 @@ struct host {
 	char *api;			/* where to connect: "registry-1.docker.io" for docker.io */
 	char *base;			/* "https://API" or "http://API", once known */
 	CURLcode probe_cc;		/* what the TLS handshake of reg_host_scheme() gave */
+	int scheme_remembered;		/* base from the scheme cache, no request yet confirms it */
+	int scheme_doubted;		/* the remembered scheme failed: probe, remember nothing */
 	int pinged;			/* GET /v2/ answered as a registry does */
 	int allow_http;
 	int auth;			/* AUTH_* from the /v2/ challenge */
@@ -203,5 +206,10 @@ size_t blobcache_repos(struct registry *r, const char *digest, const struct host
 /* Merge what was learnt into the file; failures only warn. */
 void blobcache_save(struct registry *r);
 void blobcache_free(struct blobcache *c);
+/* The scheme ("http", "https") remembered for a host's api, or NULL
+ * (none, or --no-blob-cache); the caller frees it. */
+char *schemecache_get(struct registry *r, const char *api);
+/* Remember scheme for api; NULL forgets it.  Failures only warn. */
+void schemecache_put(struct registry *r, const char *api, const char *scheme);
 
 #endif

@@ -76,12 +76,15 @@ test_expect_success 'a URL option without libcurl (which parses it): exit 69, no
 	test_grep "ci-rollback: error: cannot load libcurl" err
 '
 
-test_expect_success 'ci-build: ADD of a URL without libcurl is exit 69 at its line; a build without one needs none' '
+test_expect_success 'ci-build: ADD of a URL without libcurl is exit 69 at its line; a build without one needs none and does not load it' '
 	mkdir ctx &&
 	echo hello >ctx/hello.txt &&
 	printf "FROM scratch\nCOPY hello.txt /\n" >ctx/Dockerfile &&
 	nolib ci-build --new -o img ctx >out.json &&
 	test_json out.json "d[\"build\"][\"status\"] == \"passed\"" &&
+	LD_DEBUG=files ci-build --new -o img1 ctx >out.json 2>debug &&
+	test_json out.json "d[\"build\"][\"status\"] == \"passed\"" &&
+	! grep "file=libcurl" debug &&
 	printf "FROM scratch\nADD http://127.0.0.1:1/x /x\n" >ctx/Dockerfile &&
 	test_expect_code 69 nolib ci-build --new -o img2 ctx >out.json 2>err &&
 	test_grep "Dockerfile:2" err &&

@@ -55,11 +55,16 @@ test_expect_success 'ci-build loads libarchive to write a layer; the layer holds
 	test_cmp ctx/hello.txt got
 '
 
-test_expect_success 'ci-build without libarchive: exit 69 naming the package; FROM scratch alone needs none' '
+test_expect_success 'ci-build without libarchive: exit 69 naming the package (a context directory too, which loads it while it is walked); FROM scratch alone needs none' '
 	test_expect_code 69 nolib libarchive.so.13 ci-build --new --no-cache -o img2 ctx >out.json 2>err &&
 	test_grep "cannot load libarchive: .*libarchive.so.13" err &&
 	test_grep "install the Debian package libarchive13" err &&
 	! test -d img2 &&
+	printf "FROM scratch\nCOPY . /app/\n" >ctx/Dockerfile &&
+	test_expect_code 69 nolib libarchive.so.13 ci-build --new --no-cache -o img4 ctx >out.json 2>err &&
+	test_grep "cannot load libarchive: .*libarchive.so.13" err &&
+	! test -d img4 &&
+	printf "FROM scratch\nCOPY hello.txt /\n" >ctx/Dockerfile &&
 	mkdir empty &&
 	printf "FROM scratch\nENV A=1\n" >empty/Dockerfile &&
 	nolib libarchive.so.13 ci-build --new --no-cache -o img3 empty >out.json &&

@@ -23,6 +23,7 @@
 #include <fcntl.h>
 #include <fnmatch.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -32,6 +33,7 @@
 #include "core/encode.h"
 #include "core/fsutil.h"
 #include "core/json.h"
+#include "image/archive-load.h"
 #include "image/builder.h"
 #include "image/config.h"
 #include "net/http.h"
@@ -752,27 +754,58 @@ not_dots(const struct dirent *d)
 
 /* Bytewise, whatever the locale: the order of the tar. */
 static int
-dirent_cmp(const struct dirent **a, const struct dirent **b)
+dirent_qcmp(const void *a, const void *b)
 {
-	return strcmp((*a)->d_name, (*b)->d_name);
+	return strcmp((*(struct dirent *const *)a)->d_name, (*(struct dirent *const *)b)->d_name);
 }
 
-/* The entries of dir but "." and "..", sorted; *n of them (scandir grows
- * its list itself: a directory of 100,000 files costs no more than that). */
+static void dirents_free(struct dirent **v, size_t n);
+
+/* The entries of dir but "." and "..", sorted; *n of them.  With keep,
+ * *keep is the directory, left open for the caller (fstatat() on its fd,
+ * closedir()): one open of each directory, not scandir()'s and then the
+ * caller's. */
 static struct dirent **
-read_dir_sorted(const char *dir, size_t *n, struct err *e)
+read_dir_sorted(const char *dir, DIR **keep, size_t *n, struct err *e)
 {
-	struct dirent **v = NULL;
-	int k = scandir(dir, &v, not_dots, dirent_cmp);
+	struct dirent **v = NULL, *de;
+	size_t cap = 0;
+	DIR *d = opendir(dir);
+	int saved;
 
 	*n = 0;
-	if (k < 0) {
+	if (!d) {
 		err_set(e, EX_IOERR_, "cannot read '%s': %s", dir, strerror(errno));
 		return NULL;
 	}
-	*n = (size_t)k;
+	/* Each entry copied whole, as scandir() does: d_reclen covers it. */
+	while ((errno = 0, de = readdir(d)) != NULL) {
+		if (!not_dots(de))
+			continue;
+		if (*n == cap) {
+			cap = cap ? cap * 2 : 16;
+			v = xrealloc(v, cap * sizeof(*v));
+		}
+		v[*n] = xmalloc(de->d_reclen);
+		memcpy(v[*n], de, de->d_reclen);
+		(*n)++;
+	}
+	if (errno) {
+		saved = errno;
+		dirents_free(v, *n);
+		*n = 0;
+		closedir(d);
+		err_set(e, EX_IOERR_, "cannot read '%s': %s", dir, strerror(saved));
+		return NULL;
+	}
+	if (*n > 1)
+		qsort(v, *n, sizeof(*v), dirent_qcmp);
 	if (!v)
 		v = xcalloc(1, sizeof(*v));
+	if (keep)
+		*keep = d;
+	else
+		closedir(d);
 	return v;
 }
 
@@ -797,15 +830,16 @@ walk_ctx(struct copy_job *j, const char *abs, const char *rel, const char *dest,
 {
 	struct builder *b = j->b;
 	struct dirent **names;
+	DIR *dir = NULL;
 	size_t n, i;
 	int added = 0, dfd;
 
-	names = read_dir_sorted(abs, &n, b->e);
+	names = read_dir_sorted(abs, &dir, &n, b->e);
 	if (!names)
 		return builder_prefix(b, j->in);
 	/* Each entry's stat relative to its directory: the kernel does not
 	 * walk the whole path again for every file. */
-	dfd = open(abs, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	dfd = dirfd(dir);
 	for (i = 0; i < n; i++) {
 		char *cabs = xasprintf("%s/%s", abs, names[i]->d_name);
 		char *crel = path_join(rel, names[i]->d_name);
@@ -896,14 +930,35 @@ fail:
 		free(crel);
 		free(cdest);
 		dirents_free(names, n);
-		if (dfd >= 0)
-			close(dfd);
+		closedir(dir);
 		return -1;
 	}
 	dirents_free(names, n);
-	if (dfd >= 0)
-		close(dfd);
+	closedir(dir);
 	return added;
+}
+
+/*
+ * libarchive and its libraries take tens of milliseconds to load, on one
+ * core, when the layer writer first needs them: with no layer cached yet
+ * (a cold build), one will be written, and they load on the other core
+ * while the context is walked.  A build that may find its layers cached
+ * loads nothing ahead.  An error stays for archive_load() to report.
+ */
+static void *
+preload_archive(void *arg)
+{
+	struct err e;
+
+	(void)arg;
+	(void)archive_load(&e);
+	return NULL;
+}
+
+static int
+preload_start(const struct builder *b, pthread_t *t)
+{
+	return !b->cache_has_layers && pthread_create(t, NULL, preload_archive, NULL) == 0;
 }
 
 /* Match a wildcard source against the context, level by level. */
@@ -940,7 +995,7 @@ glob_ctx(struct builder *b, const struct df_inst *in, const char *dir_rel, const
 		free(abs);
 		return rc;
 	}
-	names = read_dir_sorted(abs, &n, b->e);
+	names = read_dir_sorted(abs, NULL, &n, b->e);
 	free(abs);
 	if (!names) {
 		free(seg);
@@ -1502,6 +1557,8 @@ copy_do(struct builder *b, struct build_stage *s, const struct df_inst *in)
 	int is_add = in->kind == DF_ADD, dest_dir, rc = -1;
 	const char *kw = df_kind_name(in->kind);
 	const char *f;
+	pthread_t preload;
+	int preloading = 0;
 
 	memset(&j, 0, sizeof(j));
 	j.b = b;
@@ -1773,6 +1830,8 @@ copy_do(struct builder *b, struct build_stage *s, const struct df_inst *in)
 					    sr->rel, dest_r);
 					goto out;
 				}
+				if (!preloading)
+					preloading = preload_start(b, &preload);
 				/* The contents go in; a missing destination is made like
 				 * any parent, so the context root's own mode never shows. */
 				if (walk_ctx(&j, sr->real, ctx_rel(b, sr->real), dest_r, NULL) < 0)
@@ -1874,6 +1933,8 @@ copy_do(struct builder *b, struct build_stage *s, const struct df_inst *in)
 	}
 	rc = lb_commit(b, s, &j.lb, &j.cp.own, in, in->text);
 out:
+	if (preloading)
+		pthread_join(preload, NULL);
 	for (i = 0; i < nsrc; i++) {
 		free(srcs[i].rel);
 		free(srcs[i].real);

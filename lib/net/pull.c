@@ -359,7 +359,7 @@ registry_pull(struct registry *r, const char *refstr, struct oci_layout *l,
 	if (index_digest)
 		index_digest[0] = '\0';
 	r->op = "pull";
-	if (!r->multi)
+	if (!reg_multi(r))
 		return err_set(e, EX_INTERNAL, "cannot create a curl multi handle");
 	if (target_for(r, refstr, &tg, &refpart, e) < 0)
 		goto out;

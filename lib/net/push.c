@@ -821,7 +821,7 @@ registry_push(struct registry *r, const struct oci_layout *l,
 	memset(res, 0, sizeof(*res));
 	memset(&m, 0, sizeof(m));
 	r->op = "push";
-	if (!r->multi)
+	if (!reg_multi(r))
 		return err_set(e, EX_INTERNAL, "cannot create a curl multi handle");
 	if (nrefs == 0)
 		return err_set(e, EX_USAGE_, "nothing to push to: no reference given");

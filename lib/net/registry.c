@@ -320,12 +320,20 @@ registry_new(const struct registry_opts *o)
 	r->ho.connect_timeout_ms = 10000;
 	r->ho.stall_ms = o->stall_timeout_ms > 0 ? o->stall_timeout_ms : STALL_TIMEOUT_MS;
 	r->ho.body_max = ERRBODY_MAX;
-	r->multi = curl_multi_init();
-	if (r->multi) {
-		curl_multi_setopt(r->multi, CURLMOPT_MAX_HOST_CONNECTIONS,
-		    (long)(o->host_conns > 0 ? o->host_conns : REGISTRY_DEFAULT_HOST_CONNS));
-	}
 	return r;
+}
+
+/* The multi handle, made at the first transfer: a client that sends no
+ * request (a build FROM scratch) never loads libcurl and its dozens of
+ * libraries, tens of milliseconds. */
+CURLM *
+reg_multi(struct registry *r)
+{
+	if (!r->multi && (r->multi = curl_multi_init()) != NULL)
+		curl_multi_setopt(r->multi, CURLMOPT_MAX_HOST_CONNECTIONS,
+		    (long)(r->o->host_conns > 0 ? r->o->host_conns :
+		    REGISTRY_DEFAULT_HOST_CONNS));
+	return r->multi;
 }
 
 void
@@ -765,7 +773,7 @@ xfer_start(struct xfer *x, struct err *e)
 		curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_sink);
 		curl_easy_setopt(c, CURLOPT_WRITEDATA, x);
 	}
-	if (curl_multi_add_handle(r->multi, c) != CURLM_OK)
+	if (!reg_multi(r) || curl_multi_add_handle(r->multi, c) != CURLM_OK)
 		return err_set(e, EX_INTERNAL, "cannot add a transfer to the curl multi handle");
 	x->in_flight = 1;
 	r->inflight++;
@@ -1043,7 +1051,7 @@ multi_step(struct registry *r, int wait_ms, struct err *e)
 {
 	int running = 0;
 
-	if (curl_multi_perform(r->multi, &running) != CURLM_OK)
+	if (!reg_multi(r) || curl_multi_perform(r->multi, &running) != CURLM_OK)
 		return err_set(e, EX_INTERNAL, "curl multi handle failed");
 	if (running < r->inflight)
 		return 0;

@@ -158,6 +158,8 @@ int reg_host_scheme(struct registry *r, struct host *h, struct err *e);
 /* GET /v2/ once per host: the scheme to use and the auth challenge. */
 int reg_host_ping(struct registry *r, struct host *h, struct err *e);
 int reg_retries(const struct registry *r);
+/* The curl multi handle, made (libcurl loaded) at the first use; NULL when it cannot be. */
+CURLM *reg_multi(struct registry *r);
 void reg_progress(struct registry *r, int final);
 /* "HTTP 400 (DIGEST_INVALID: provided digest did not match)" */
 void reg_describe_status(const struct http_response *resp, char *out, size_t outsz);

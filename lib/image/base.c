@@ -337,7 +337,7 @@ load_image(struct builder *b, const struct df_inst *in, const char *ref, const c
 			im->name = ref_string(&r);
 		}
 		ref_free(&r);
-		if (!b->o->reg) {
+		if (!b->o->regopts) {
 			builder_err(b, in, EX_USAGE_,
 			    "FROM '%s': pulling from a registry is not built yet; "
 			    "pull it into an OCI layout with skopeo and use FROM oci:DIR:TAG", ref);
@@ -369,7 +369,9 @@ load_image(struct builder *b, const struct df_inst *in, const char *ref, const c
 		}
 		log_info("pulling %s", im->name);
 		memset(&d, 0, sizeof(d));
-		rc = registry_pull(b->o->reg, im->name, l, &d, idx, b->e);
+		if (!b->reg)
+			b->reg = registry_new(b->o->regopts);
+		rc = registry_pull(b->reg, im->name, l, &d, idx, b->e);
 		if (rc < 0) {
 			/* A base that does not exist is the Dockerfile's error. */
 			if (b->e->code == EX_FAIL)
@@ -593,4 +595,6 @@ base_free(struct builder *b)
 	if (b->have_pull)
 		oci_layout_close(&b->pull);
 	b->have_pull = 0;
+	registry_free(b->reg);
+	b->reg = NULL;
 }

@@ -49,8 +49,9 @@ struct build_opts {
 	struct layer_opts layer;
 	const char *cache_dir;		/* NULL: no cache */
 	const char *work_dir;		/* scratch space on the output's file system */
-	struct registry *reg;		/* NULL: FROM a registry image is refused */
-	struct registry_opts *regopts;	/* its options (platform is set per pull) */
+	struct registry_opts *regopts;	/* NULL: FROM a registry image is refused; else
+					 * the client's options (platform is set per
+					 * pull), the client made at the first pull */
 	const char *revision;		/* annotations; each may be NULL */
 	const char *source;
 	const char *version;

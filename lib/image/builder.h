@@ -113,6 +113,8 @@ struct builder {
 	struct oci_layout cache;
 	int have_cache;
 	struct oci_layout pull;		/* without a cache: pulls land here */
+	struct registry *reg;		/* made at the first pull (base.c): a build
+					 * from scratch or a layout loads no libcurl */
 	int have_pull;
 	struct layer_fcache *fcache;	/* loaded on first use (cache.c) */
 	int stat_hits;			/* layers found by their stat key */

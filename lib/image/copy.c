@@ -648,10 +648,11 @@ lb_commit(struct builder *b, struct build_stage *s, struct lb *lb, const struct 
 	if (b->has_run && cache_fold_layer(b, s, lb, ents, in) < 0)
 		goto out;
 	imgconfig_add_history(s->cfg, b->created, created_by, HISTORY_COMMENT, !s->chain);
-	/* Later instructions see the new entries, content on disk. */
+	/* Later instructions see the new entries, content on disk (the
+	 * view takes them: lb is done with). */
 	for (i = 0; i < lb->n; i++) {
 		memcpy(lb->v[i].ent.digest, ents[i].digest, OCI_DIGEST_SIZE);
-		rootfs_put(s->fs, &lb->v[i].ent, -1);
+		rootfs_take(s->fs, &lb->v[i].ent, -1);
 	}
 	rc = 0;
 out:

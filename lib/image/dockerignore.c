@@ -168,6 +168,10 @@ compile(struct di_pattern *p, const char **why)
 		}
 		tok_push(p, &t);
 	}
+	while (p->pre < p->ntok && p->tok[p->pre].kind == T_LIT)
+		p->pre++;
+	while (p->suf < p->ntok && p->tok[p->ntok - 1 - p->suf].kind == T_LIT)
+		p->suf++;
 	return 0;
 }
 
@@ -259,18 +263,29 @@ match_at(struct di_memo *m, size_t ti, const char *s)
 	return *s == '\0';
 }
 
-int
-dockerignore_pattern_match(const struct di_pattern *p, const char *path)
+/* p against path, of len bytes. */
+static int
+match_len(const struct di_pattern *p, const char *path, size_t len)
 {
 	unsigned char small[512];
 	struct di_memo m;
-	size_t bytes;
+	size_t bytes, k;
 	int r;
 
+	m.len = len;
+	/* Most patterns are refused by their literal ends (a name, "*.log"):
+	 * in a pattern of literals alone, pre and suf are the whole of it. */
+	if (p->pre == p->ntok ? m.len != p->ntok : m.len < p->pre + p->suf)
+		return 0;
+	for (k = 0; k < p->pre; k++)
+		if ((unsigned char)path[k] != p->tok[k].c)
+			return 0;
+	for (k = 0; k < p->suf; k++)
+		if ((unsigned char)path[m.len - p->suf + k] != p->tok[p->ntok - p->suf + k].c)
+			return 0;
 	m.tok = p->tok;
 	m.ntok = p->ntok;
 	m.base = path;
-	m.len = strlen(path);
 	bytes = ((p->ntok + 1) * (m.len + 1) + 7) / 8;
 	m.failed = bytes <= sizeof(small) ? small : xmalloc(bytes);
 	memset(m.failed, 0, bytes);
@@ -278,6 +293,12 @@ dockerignore_pattern_match(const struct di_pattern *p, const char *path)
 	if (m.failed != small)
 		free(m.failed);
 	return r;
+}
+
+int
+dockerignore_pattern_match(const struct di_pattern *p, const char *path)
+{
+	return match_len(p, path, strlen(path));
 }
 
 static int
@@ -399,12 +420,14 @@ int
 dockerignore_excluded(const struct dockerignore *d, const char *path)
 {
 	int matched = 0;
-	size_t i;
+	size_t i, len;
 	char *parents = NULL;
-	const char *slash = strrchr(path, '/');
+	const char *slash;
 
 	if (!d->n)
 		return 0;
+	len = strlen(path);
+	slash = strrchr(path, '/');
 	for (i = 0; i < d->n; i++) {
 		const struct di_pattern *p = &d->v[i];
 		int m;
@@ -412,7 +435,7 @@ dockerignore_excluded(const struct dockerignore *d, const char *path)
 		/* An exception matters only once excluded, and the reverse. */
 		if (p->exclusion != matched)
 			continue;
-		m = dockerignore_pattern_match(p, path);
+		m = match_len(p, path, len);
 		if (!m && slash) {
 			char *q;
 
@@ -424,7 +447,7 @@ dockerignore_excluded(const struct dockerignore *d, const char *path)
 					char save = *q;
 
 					*q = '\0';
-					m = dockerignore_pattern_match(p, parents);
+					m = match_len(p, parents, (size_t)(q - parents));
 					*q = save;
 					if (m || !save)
 						break;

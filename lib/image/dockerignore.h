@@ -32,6 +32,9 @@ struct di_pattern {
 	int line;
 	struct di_token *tok;
 	size_t ntok;
+	size_t pre, suf;	/* leading and trailing one-byte tokens: a path
+				 * that does not start and end with them is
+				 * refused before the matcher runs */
 };
 
 struct dockerignore {

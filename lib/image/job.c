@@ -391,7 +391,6 @@ struct run {
 	struct tag *tags;
 	size_t ntags;
 	struct build_result r;
-	struct registry *reg;
 	char *excl[3];
 };
 
@@ -410,7 +409,6 @@ run_free(struct run *u)
 	free(u->name);
 	build_result_free(&u->r);
 	tags_free(u->tags, u->ntags);
-	registry_free(u->reg);
 	git_source_free(&u->gs);
 	free(u->excl[0]);
 	free(u->excl[1]);
@@ -553,8 +551,6 @@ build(struct run *u, struct err *e)
 		u->cache = j->cache_dir ? xstrdup(j->cache_dir) : default_cache_dir();
 	bo.cache_dir = u->cache;
 	bo.work_dir = u->work;
-	u->reg = registry_new(j->ro);
-	bo.reg = u->reg;
 	bo.regopts = j->ro;
 	bo.revision = u->commit;
 	bo.source = u->repo && is_url(u->repo) ? u->repo : NULL;

@@ -16,14 +16,21 @@
 
 #define MAX_LINKS 40
 
+/* The hash of the path's first n bytes. */
+static size_t
+hash_path_n(const char *s, size_t n)
+{
+	size_t h = 1469598103934665603ULL, i;
+
+	for (i = 0; i < n; i++)
+		h = (h ^ (unsigned char)s[i]) * 1099511628211ULL;
+	return h;
+}
+
 static size_t
 hash_path(const char *s)
 {
-	size_t h = 1469598103934665603ULL;
-
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-	return h;
+	return hash_path_n(s, strlen(s));
 }
 
 static void
@@ -78,15 +85,22 @@ rootfs_free(struct rootfs *fs)
 	free(fs);
 }
 
-struct rootfs_node *
-rootfs_get(const struct rootfs *fs, const char *path)
+/* The node at the path's first n bytes. */
+static struct rootfs_node *
+get_n(const struct rootfs *fs, const char *path, size_t n)
 {
 	struct rootfs_node *x;
 
-	for (x = fs->tab[hash_path(path) % fs->nbuckets]; x; x = x->next)
-		if (!strcmp(x->ent.path, path))
+	for (x = fs->tab[hash_path_n(path, n) % fs->nbuckets]; x; x = x->next)
+		if (!strncmp(x->ent.path, path, n) && x->ent.path[n] == '\0')
 			return x;
 	return NULL;
+}
+
+struct rootfs_node *
+rootfs_get(const struct rootfs *fs, const char *path)
+{
+	return get_n(fs, path, strlen(path));
 }
 
 static void
@@ -197,8 +211,13 @@ rootfs_remove(struct rootfs *fs, const char *path, int with_children)
 static void
 ensure_parents(struct rootfs *fs, const char *path, int depth)
 {
-	char *p = xstrdup(path), *slash;
+	const char *last = strrchr(path, '/');
+	char *p, *slash;
 
+	/* Most often the parent is there already (a tar names it first). */
+	if (!last || get_n(fs, path, (size_t)(last - path)))
+		return;
+	p = xstrdup(path);
 	while ((slash = strrchr(p, '/'))) {
 		*slash = '\0';
 		if (rootfs_get(fs, p))
@@ -219,8 +238,9 @@ ensure_parents(struct rootfs *fs, const char *path, int depth)
 	free(p);
 }
 
-void
-rootfs_put(struct rootfs *fs, const struct layer_entry *ent, int layer)
+/* Add or replace; the node's entry is *ent itself (its strings taken). */
+static void
+put(struct rootfs *fs, struct layer_entry *ent, int layer)
 {
 	struct rootfs_node *x = rootfs_get(fs, ent->path);
 
@@ -229,7 +249,7 @@ rootfs_put(struct rootfs *fs, const struct layer_entry *ent, int layer)
 		if (x->ent.type == LE_DIR && ent->type != LE_DIR)
 			remove_under(fs, ent->path, -1);
 		layer_entry_free(&x->ent);
-		layer_entry_copy(&x->ent, ent);
+		x->ent = *ent;
 		x->layer = layer;
 		x->depth = layer >= 0 ? layer : (int)fs->nlayers;
 		return;
@@ -237,18 +257,34 @@ rootfs_put(struct rootfs *fs, const struct layer_entry *ent, int layer)
 	if (fs->n >= fs->nbuckets * 2)
 		grow(fs);
 	x = xcalloc(1, sizeof(*x));
-	layer_entry_copy(&x->ent, ent);
+	x->ent = *ent;
 	x->layer = layer;
 	x->depth = layer >= 0 ? layer : (int)fs->nlayers;
 	{
-		size_t b = hash_path(ent->path) % fs->nbuckets;
+		size_t b = hash_path(x->ent.path) % fs->nbuckets;
 
 		x->next = fs->tab[b];
 		fs->tab[b] = x;
 	}
 	fs->n++;
-	if (strcmp(ent->path, ".") != 0)
-		ensure_parents(fs, ent->path, x->depth);
+	if (strcmp(x->ent.path, ".") != 0)
+		ensure_parents(fs, x->ent.path, x->depth);
+}
+
+void
+rootfs_put(struct rootfs *fs, const struct layer_entry *ent, int layer)
+{
+	struct layer_entry c;
+
+	layer_entry_copy(&c, ent);
+	put(fs, &c, layer);
+}
+
+void
+rootfs_take(struct rootfs *fs, struct layer_entry *ent, int layer)
+{
+	put(fs, ent, layer);
+	memset(ent, 0, sizeof(*ent));
 }
 
 /* One entry of layer idx, whiteouts applied to the layers below. */

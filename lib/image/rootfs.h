@@ -52,6 +52,8 @@ int rootfs_apply_layer(struct rootfs *fs, const char *blob_path, const char *lis
 /* Add or replace an entry (copied); a non-directory over a directory
  * removes what was below it. */
 void rootfs_put(struct rootfs *fs, const struct layer_entry *ent, int layer);
+/* The same, taking ent's strings (ent is zeroed): no copy of each path. */
+void rootfs_take(struct rootfs *fs, struct layer_entry *ent, int layer);
 void rootfs_remove(struct rootfs *fs, const char *path, int with_children);
 struct rootfs_node *rootfs_get(const struct rootfs *fs, const char *path);
 

@@ -347,30 +347,32 @@ utf8_put(unsigned long cp, char *out)
 }
 
 /*
- * The end of the run of plain ASCII from pos: the first byte that is a
- * quote, a backslash, a control character or not ASCII, or len.  Eight
- * bytes at a time while none of them is such a byte.
+ * How many of the n bytes from u go into a JSON string as they are: none
+ * below 0x20, no quote, no backslash, and with ascii none above 0x7f (the
+ * reader checks those as UTF-8).  Eight bytes at a time while none of
+ * them stops the run: the classic test for a zero byte, on the word minus
+ * 0x20 and on the word xor quotes and xor backslashes.
  */
-static size_t
-plain_run(const unsigned char *s, size_t pos, size_t len)
+static inline size_t
+plain_run(const unsigned char *u, size_t n, int ascii)
 {
 	const uint64_t ones = 0x0101010101010101u, high = 0x8080808080808080u;
+	size_t i = 0;
 
-	while (pos + 8 <= len) {
-		uint64_t w, q, b;
+	while (i + 8 <= n) {
+		uint64_t x, q, b;
 
-		memcpy(&w, s + pos, 8);
-		q = w ^ (ones * '"');
-		b = w ^ (ones * '\\');
-		/* High bit set, below 0x20, a quote, a backslash: the
-		 * classic test for a zero byte, on w - 0x20 and on q and b. */
-		if ((w | ((w - ones * 0x20) & ~w) | ((q - ones) & ~q) | ((b - ones) & ~b)) & high)
+		memcpy(&x, u + i, 8);
+		q = x ^ (ones * '"');
+		b = x ^ (ones * '\\');
+		if (((ascii ? x : 0) | ((x - ones * 0x20) & ~x) | ((q - ones) & ~q) |
+		    ((b - ones) & ~b)) & high)
 			break;
-		pos += 8;
+		i += 8;
 	}
-	while (pos < len && s[pos] >= 0x20 && s[pos] < 0x80 && s[pos] != '"' && s[pos] != '\\')
-		pos++;
-	return pos;
+	while (i < n && u[i] >= 0x20 && u[i] != '"' && u[i] != '\\' && (!ascii || u[i] < 0x80))
+		i++;
+	return i;
 }
 
 /*
@@ -391,7 +393,8 @@ parse_string(struct parser *p)
 	int plain = 1;
 	char *out, *o;
 
-	while ((end = plain_run(s, end, p->len)) < p->len && s[end] != '"') {
+	while (end < p->len && (end += plain_run(s + end, p->len - end, 1)) < p->len &&
+	    s[end] != '"') {
 		plain = 0;
 		end += s[end] == '\\' ? 2 : 1;
 	}
@@ -413,7 +416,7 @@ parse_string(struct parser *p)
 		unsigned c;
 
 		/* Copy plain ASCII runs in one go. */
-		p->pos = plain_run(s, p->pos, p->len);
+		p->pos += plain_run(s + p->pos, p->len - p->pos, 1);
 		memcpy(o, p->s + run, p->pos - run);
 		o += p->pos - run;
 		if (p->pos >= p->len) {
@@ -1429,25 +1432,23 @@ static void
 jw_string(struct jw *w, const char *s)
 {
 	static const char hex[] = "0123456789abcdef";
-	const unsigned char *u = (const unsigned char *)s;
+	const unsigned char *u = (const unsigned char *)s, *end;
 	size_t run;
 
 	jw_putc(w, '"');
-	while (u && *u) {
+	end = u ? u + strlen(s) : u;
+	while (u < end) {
 		char esc[6];
 		const char *e = esc;
 		size_t elen = 2;
 
 		/* Copy the run of bytes that need no escape in one go. */
-		for (run = 0; u[run] >= 32 && u[run] != '"' && u[run] != '\\'; run++)
-			;
+		run = plain_run(u, (size_t)(end - u), 0);
 		if (run > 0) {
 			jw_put(w, (const char *)u, run);
 			u += run;
 			continue;
 		}
-		if (!*u)
-			break;
 		switch (*u) {
 		case '"': e = "\\\""; break;
 		case '\\': e = "\\\\"; break;

@@ -14,8 +14,9 @@ PKGS     = libcurl libcjson libarchive libssl libcrypto zlib libxml-2.0
 # lib/smoke/xml-load.c, on lib/core/dynlib) open each when a tool first
 # needs it; with the libraries they pull in they were most of a start-up.
 # libssl is not linked either: its one call runs inside libcurl, which
-# has loaded it (lib/net/http.c).
-LINKPKGS = $(filter-out libcurl libarchive libxml-2.0 libssl,$(PKGS))
+# has loaded it (lib/net/http.c).  Nor is libcrypto: core/crypto-load
+# opens it where a stage's work begins (digests, CA files).
+LINKPKGS = $(filter-out libcurl libarchive libxml-2.0 libssl libcrypto,$(PKGS))
 
 CC       = cc
 CFLAGS   = -O2 -g
@@ -23,7 +24,7 @@ WARN     = -Wall -Wextra -Wshadow -Wmissing-prototypes -Wstrict-prototypes \
            -Wformat=2 -Wno-format-nonliteral -Wvla
 STD      = -std=c99 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -pthread
 PKG_CFLAGS != $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null || echo -I/usr/include/cjson -I/usr/include/libxml2
-PKG_LIBS   != $(PKG_CONFIG) --libs $(LINKPKGS) 2>/dev/null || echo -lcjson -lcrypto -lz
+PKG_LIBS   != $(PKG_CONFIG) --libs $(LINKPKGS) 2>/dev/null || echo -lcjson -lz
 PKG_LIBS   += -ldl
 
 # CI=true makes every warning an error; SANITIZE=1 builds with ASan+UBSan.

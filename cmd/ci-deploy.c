@@ -52,7 +52,8 @@ parse_args(struct stage *st, int argc, char **argv, struct deploy_cmd *c)
 		switch (ch) {
 		case OPT_CA_FILE:
 			if (http_ca_file_check(optarg, &ue) < 0)
-				rc = stage_usage_error(st, "--ca-file: %s", ue.msg);
+				rc = ue.code == EX_SERVICE ? err_report(&ue) :
+				    stage_usage_error(st, "--ca-file: %s", ue.msg);
 			c->ca_file = optarg;
 			break;
 		case OPT_SLOT:

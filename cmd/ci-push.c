@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "core/buf.h"
+#include "core/crypto-load.h"
 #include "core/json.h"
 #include "core/log.h"
 #include "core/size.h"
@@ -334,7 +335,8 @@ push(struct stage *st, void *arg, cJSON **section, struct err *e)
 	o->ro.progress = on_progress;
 	o->ro.progress_arg = &v;
 
-	rc = do_push(o, st->p.doc, &res, e);
+	/* The layout's blobs are digested before the first request. */
+	rc = crypto_load(e) < 0 ? -1 : do_push(o, st->p.doc, &res, e);
 	/* A usage error leaves the document alone (no section). */
 	if (rc < 0 && e->code == EX_USAGE_) {
 		registry_push_result_free(&res);

@@ -90,7 +90,8 @@ parse_args(struct stage *st, int argc, char **argv, struct smoke_cmd *o, int *dr
 			struct err ce = { 0, "" };
 
 			if (http_ca_file_check(optarg, &ce) < 0)
-				rc = stage_usage_error(st, "--cacert: %s", ce.msg);
+				rc = ce.code == EX_SERVICE ? err_report(&ce) :
+				    stage_usage_error(st, "--cacert: %s", ce.msg);
 			o->ca_file = optarg;
 			break;
 		}

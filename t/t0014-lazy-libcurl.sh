@@ -1,12 +1,12 @@
 #!/bin/sh
-test_description='libcurl (and libxml2, libarchive, libssl: t0015) is opened when a tool first needs it: not for --version nor a skipped stage; a libcurl that cannot be loaded is exit 69 naming the library and its package'
+test_description='libcurl (and libxml2, libarchive, libssl, libcrypto: t0015) is opened when a tool first needs it: not for --version nor a skipped stage; a libcurl that cannot be loaded is exit 69 naming the library and its package'
 . "${0%/*}/test-lib.sh"
 
 NET_TOOLS="ci-build ci-push ci-smoke ci-canary ci-deploy ci-rollback"
 
 # Every library opened on demand (and ICU, which libxml2 and libarchive
 # pull in), as LD_DEBUG=files names what the loader opens.
-LAZY="file=lib(curl|xml2|archive|ssl|icu)"
+LAZY="file=lib(curl|xml2|archive|ssl|crypto|icu)"
 
 # The arguments each tool is given for a skipped stage.
 skip_args() {

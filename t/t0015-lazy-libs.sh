@@ -1,5 +1,5 @@
 #!/bin/sh
-test_description='libxml2 and libarchive are opened when a tool first needs them (t0014: not for --version nor a skipped stage), and do their work; a missing one is exit 69 naming the library and its package'
+test_description='libxml2, libarchive and libcrypto are opened when a tool first needs them (t0014: not for --version nor a skipped stage), and do their work; a missing one is exit 69 naming the library and its package'
 . "${0%/*}/test-lib.sh"
 . "$TEST_DIRECTORY/data/smoke/lib.sh"
 
@@ -69,6 +69,39 @@ test_expect_success 'ci-build without libarchive: exit 69 naming the package (a 
 	printf "FROM scratch\nENV A=1\n" >empty/Dockerfile &&
 	nolib libarchive.so.13 ci-build --new --no-cache -o img3 empty >out.json &&
 	test_json out.json "d[\"build\"][\"status\"] == \"passed\""
+'
+
+test_expect_success 'ci-build loads libcrypto for its digests; without it: exit 69 naming the package, nothing written' '
+	LD_DEBUG=files ci-build --new -o img4 ctx >out.json 2>debug &&
+	test_grep "file=libcrypto.so.3" debug &&
+	test_json out.json "d[\"build\"][\"status\"] == \"passed\"" &&
+	test_expect_code 69 nolib libcrypto.so.3 ci-build --new --no-cache -o img5 ctx >out.json 2>err &&
+	test_grep "ci-build: error: cannot load libcrypto: .*libcrypto.so.3" err &&
+	test_grep "install the Debian package libssl3" err &&
+	test_json out.json "d[\"build\"][\"status\"] == \"error\"" &&
+	! test -d img5 &&
+	test_expect_code 69 nolib libcrypto.so.3 ci-build --dry-run ctx >out 2>err &&
+	test_grep "install the Debian package libssl3" err
+'
+
+test_expect_success 'ci-push without libcrypto: exit 69 before reading the layout' '
+	test_expect_code 69 nolib libcrypto.so.3 ci-push --new --layout img4 127.0.0.1:1/app:v1 \
+		>out.json 2>err &&
+	test_grep "ci-push: error: cannot load libcrypto: .*libcrypto.so.3" err &&
+	test_grep "install the Debian package libssl3" err &&
+	test_json out.json "\"libssl3\" in d[\"push\"][\"reason\"]"
+'
+
+test_expect_success 'ci-smoke loads libcrypto for a sha256 assert; a CA file without it: exit 69' '
+	printf "GET %s/xml\nHTTP 200\n[Asserts]\nsha256 exists\n" "$BASE" >sha.hurl &&
+	LD_DEBUG=files ci-smoke --new sha.hurl >out.json 2>debug &&
+	test_grep "file=libcrypto.so.3" debug &&
+	test_json out.json "d[\"smoke\"][\"status\"] == \"passed\"" &&
+	echo "no certificate" >ca.pem &&
+	test_expect_code 69 nolib libcrypto.so.3 ci-smoke --new --cacert ca.pem plain.hurl \
+		>out.json 2>err &&
+	test_grep "ci-smoke: error: cannot load libcrypto" err &&
+	test_grep "install the Debian package libssl3" err
 '
 
 test_done

@@ -39,8 +39,6 @@ struct parser {
 	int comments;
 	struct json_src *src;
 	struct err *e;
-	char *scratch;		/* decoded string being built */
-	size_t scratch_len, scratch_alloc;
 	struct open {
 		char ch;	/* innermost open container, for messages */
 		int line, col;
@@ -165,19 +163,6 @@ arena_use(int on, size_t len)
 	if (on && arena.n == 0)
 		(void)arena_chunk(2 * len + 64 * 1024);
 	arena_on = on;
-}
-
-/* A copy of s from cJSON's allocator: the arena during a lasting parse. */
-static char *
-json_strdup(const char *s)
-{
-	size_t n = strlen(s) + 1;
-
-	char *p = cJSON_malloc(n);
-
-	if (!p)
-		chk(NULL);
-	return memcpy(p, s, n);
 }
 
 static int
@@ -311,22 +296,6 @@ skip_ws(struct parser *p)
 	return 0;
 }
 
-static void
-scratch_add(struct parser *p, const char *b, size_t n)
-{
-	if (p->scratch_len + n + 1 > p->scratch_alloc) {
-		size_t a = p->scratch_alloc ? p->scratch_alloc : 64;
-
-		while (p->scratch_len + n + 1 > a)
-			a *= 2;
-		p->scratch = xrealloc(p->scratch, a);
-		p->scratch_alloc = a;
-	}
-	memcpy(p->scratch + p->scratch_len, b, n);
-	p->scratch_len += n;
-	p->scratch[p->scratch_len] = '\0';
-}
-
 static int
 hex4(const char *s, size_t avail, unsigned *out)
 {
@@ -378,59 +347,110 @@ utf8_put(unsigned long cp, char *out)
 }
 
 /*
- * Decode the string starting at the opening quote into p->scratch.
- * Strings cannot hold a raw newline, so every error is on the current line.
+ * How many of the n bytes from u go into a JSON string as they are: none
+ * below 0x20, no quote, no backslash, and with ascii none above 0x7f (the
+ * reader checks those as UTF-8).  Eight bytes at a time while none of
+ * them stops the run: the classic test for a zero byte, on the word minus
+ * 0x20 and on the word xor quotes and xor backslashes.
  */
-static int
+static inline size_t
+plain_run(const unsigned char *u, size_t n, int ascii)
+{
+	const uint64_t ones = 0x0101010101010101u, high = 0x8080808080808080u;
+	size_t i = 0;
+
+	while (i + 8 <= n) {
+		uint64_t x, q, b;
+
+		memcpy(&x, u + i, 8);
+		q = x ^ (ones * '"');
+		b = x ^ (ones * '\\');
+		if (((ascii ? x : 0) | ((x - ones * 0x20) & ~x) | ((q - ones) & ~q) |
+		    ((b - ones) & ~b)) & high)
+			break;
+		i += 8;
+	}
+	while (i < n && u[i] >= 0x20 && u[i] != '"' && u[i] != '\\' && (!ascii || u[i] < 0x80))
+		i++;
+	return i;
+}
+
+/*
+ * Decode the string starting at the opening quote into a buffer of
+ * cJSON's allocator (the arena during a lasting parse): the value or key
+ * the tree keeps, decoded in place rather than built aside and copied.
+ * The decoded text is never longer than the quoted one (an escape is
+ * longer than what it stands for), so the buffer is sized on the quoted
+ * string, found first; a string of plain ASCII, most of them, is copied
+ * in one go.  NULL when it is not valid (reported).  Strings cannot hold
+ * a raw newline, so every error is on the current line.
+ */
+static char *
 parse_string(struct parser *p)
 {
 	const unsigned char *s = (const unsigned char *)p->s;
-	char tmp[8];
+	size_t start = p->pos + 1, end = start;
+	int plain = 1;
+	char *out, *o;
 
-	p->scratch_len = 0;
-	scratch_add(p, "", 0);
-	p->pos++;
+	while (end < p->len && (end += plain_run(s + end, p->len - end, 1)) < p->len &&
+	    s[end] != '"') {
+		plain = 0;
+		end += s[end] == '\\' ? 2 : 1;
+	}
+	if (end > p->len)
+		end = p->len;
+	out = cJSON_malloc(end - start + 1);
+	if (!out)
+		chk(NULL);
+	if (plain && end < p->len) {
+		memcpy(out, p->s + start, end - start);
+		out[end - start] = '\0';
+		p->pos = end + 1;
+		return out;
+	}
+	o = out;
+	p->pos = start;
 	for (;;) {
 		size_t run = p->pos, n;
 		unsigned c;
 
-		/* Copy plain ASCII runs in one go: most strings are only that. */
-		while (p->pos < p->len && s[p->pos] >= 0x20 && s[p->pos] < 0x80 &&
-		    s[p->pos] != '"' && s[p->pos] != '\\')
-			p->pos++;
-		if (p->pos > run)
-			scratch_add(p, p->s + run, p->pos - run);
-		if (p->pos >= p->len)
-			return eof_error(p);
+		/* Copy plain ASCII runs in one go. */
+		p->pos += plain_run(s + p->pos, p->len - p->pos, 1);
+		memcpy(o, p->s + run, p->pos - run);
+		o += p->pos - run;
+		if (p->pos >= p->len) {
+			eof_error(p);
+			break;
+		}
 		c = s[p->pos];
 		if (c == '"') {
 			p->pos++;
-			return 0;
+			*o = '\0';
+			return out;
 		}
-		if (c < 0x20)
-			return fail(p, p->pos, "unescaped control character 0x%02x in string", c);
+		if (c < 0x20) {
+			fail(p, p->pos, "unescaped control character 0x%02x in string", c);
+			break;
+		}
 		if (c >= 0x80) {
 			n = utf8_len(s + p->pos, p->len - p->pos);
-			if (n == 0)
-				return fail(p, p->pos, "invalid UTF-8 in string");
-			scratch_add(p, p->s + p->pos, n);
+			if (n == 0) {
+				fail(p, p->pos, "invalid UTF-8 in string");
+				break;
+			}
+			memcpy(o, p->s + p->pos, n);
+			o += n;
 			p->pos += n;
 			continue;
 		}
 		/* A backslash escape. */
-		if (p->pos + 1 >= p->len)
-			return eof_error(p);
-		c = s[p->pos + 1];
-		switch (c) {
-		case '"': case '\\': case '/':
-			tmp[0] = (char)c;
+		if (p->pos + 1 >= p->len) {
+			eof_error(p);
 			break;
-		case 'b': tmp[0] = '\b'; break;
-		case 'f': tmp[0] = '\f'; break;
-		case 'n': tmp[0] = '\n'; break;
-		case 'r': tmp[0] = '\r'; break;
-		case 't': tmp[0] = '\t'; break;
-		case 'u': {
+		}
+		c = s[p->pos + 1];
+		if (c == 'u') {
 			unsigned hi, lo;
 			unsigned long cp;
 			size_t at = p->pos;
@@ -443,14 +463,20 @@ parse_string(struct parser *p)
 				    strchr("0123456789abcdefABCDEF", p->s[k]); k++)
 					;
 				if (k == p->len)
-					return eof_error(p);
-				return fail(p, at, "invalid \\u escape: expected 4 hex digits");
+					eof_error(p);
+				else
+					fail(p, at, "invalid \\u escape: expected 4 hex digits");
+				break;
 			}
 			p->pos += 6;
-			if (hi == 0)
-				return fail(p, at, "\\u0000 in a string is not supported");
-			if (hi >= 0xdc00 && hi <= 0xdfff)
-				return fail(p, at, "unpaired surrogate \\u%04X in string", hi);
+			if (hi == 0) {
+				fail(p, at, "\\u0000 in a string is not supported");
+				break;
+			}
+			if (hi >= 0xdc00 && hi <= 0xdfff) {
+				fail(p, at, "unpaired surrogate \\u%04X in string", hi);
+				break;
+			}
 			cp = hi;
 			if (hi >= 0xd800 && hi <= 0xdbff) {
 				if (p->pos + 1 < p->len && s[p->pos] == '\\' &&
@@ -460,20 +486,36 @@ parse_string(struct parser *p)
 					cp = 0x10000 + (((unsigned long)hi - 0xd800) << 10) +
 					    (lo - 0xdc00);
 					p->pos += 6;
-				} else
-					return fail(p, at, "unpaired surrogate \\u%04X in string", hi);
+				} else {
+					fail(p, at, "unpaired surrogate \\u%04X in string", hi);
+					break;
+				}
 			}
-			scratch_add(p, tmp, utf8_put(cp, tmp));
+			o += utf8_put(cp, o);
 			continue;
 		}
+		switch (c) {
+		case '"': case '\\': case '/':
+			*o = (char)c;
+			break;
+		case 'b': *o = '\b'; break;
+		case 'f': *o = '\f'; break;
+		case 'n': *o = '\n'; break;
+		case 'r': *o = '\r'; break;
+		case 't': *o = '\t'; break;
 		default:
 			if (c < 0x20 || c >= 0x7f)
-				return fail(p, p->pos, "invalid escape in string");
-			return fail(p, p->pos, "invalid escape '\\%c' in string", c);
+				fail(p, p->pos, "invalid escape in string");
+			else
+				fail(p, p->pos, "invalid escape '\\%c' in string", c);
+			cJSON_free(out);
+			return NULL;
 		}
-		scratch_add(p, tmp, 1);
+		o++;
 		p->pos += 2;
 	}
+	cJSON_free(out);
+	return NULL;
 }
 
 static int
@@ -692,9 +734,8 @@ parse_object(struct parser *p, int depth, int line, int col)
 		}
 		kline = p->line;
 		kcol = col_of(p, p->pos);
-		if (parse_string(p) < 0)
+		if (!(key = parse_string(p)))
 			goto bad;
-		key = json_strdup(p->scratch);
 		/* Small objects: scan; large ones: a hash set of their keys. */
 		if (nmembers < JSON_DUP_SCAN) {
 			for (it = obj->child; it; it = it->next)
@@ -849,9 +890,14 @@ parse_value(struct parser *p, int depth, int line, int col)
 		    parse_array(p, depth + 1, line, col);
 	}
 	if (c == '"') {
-		if (parse_string(p) < 0)
+		char *str = parse_string(p);
+
+		if (!str)
 			return NULL;
-		item = chk(cJSON_CreateString(p->scratch));
+		/* The tree takes the decoded string as it is: a reference
+		 * made its own (freed with the item). */
+		item = chk(cJSON_CreateStringReference(str));
+		item->type &= ~cJSON_IsReference;
 	} else if (c == '-' || is_digit(c))
 		item = parse_number(p);
 	else if (c == 't')
@@ -936,13 +982,11 @@ json_parse(const char *text, size_t len, const struct json_opts *o,
 		cJSON_Delete(root);
 		goto bad;
 	}
-	free(p.scratch);
 	/* Sorted by item, so that json_where() can bsearch. */
 	if (src && src->n > 1)
 		qsort(src->locs, src->n, sizeof(*src->locs), loc_cmp);
 	return root;
 bad:
-	free(p.scratch);
 	if (src)
 		json_src_free(src);
 	return NULL;
@@ -1388,25 +1432,23 @@ static void
 jw_string(struct jw *w, const char *s)
 {
 	static const char hex[] = "0123456789abcdef";
-	const unsigned char *u = (const unsigned char *)s;
+	const unsigned char *u = (const unsigned char *)s, *end;
 	size_t run;
 
 	jw_putc(w, '"');
-	while (u && *u) {
+	end = u ? u + strlen(s) : u;
+	while (u < end) {
 		char esc[6];
 		const char *e = esc;
 		size_t elen = 2;
 
 		/* Copy the run of bytes that need no escape in one go. */
-		for (run = 0; u[run] >= 32 && u[run] != '"' && u[run] != '\\'; run++)
-			;
+		run = plain_run(u, (size_t)(end - u), 0);
 		if (run > 0) {
 			jw_put(w, (const char *)u, run);
 			u += run;
 			continue;
 		}
-		if (!*u)
-			break;
 		switch (*u) {
 		case '"': e = "\\\""; break;
 		case '\\': e = "\\\\"; break;

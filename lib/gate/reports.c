@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/crypto-load.h"
 #include "core/json.h"
 #include "core/version.h"
 #include "format/junit.h"
@@ -157,6 +158,9 @@ gate_write_findings(const struct gate *g, const char *sarif_path, const char *cq
 
 	if (!sarif_path && !cq_path)
 		return 0;
+	/* The reports' fingerprints are digests (format/sarif). */
+	if (crypto_load(e) < 0)
+		return -1;
 	rules = report_rules(&nrules);
 	rf = report_findings(g, &msgs, &n);
 	memset(&tool, 0, sizeof(tool));

@@ -34,6 +34,7 @@
 #include <openssl/evp.h>
 
 #include "core/buf.h"
+#include "core/crypto-load.h"
 #include "core/encode.h"
 #include "core/json.h"
 #include "gate/secrets-rules.h"
@@ -388,9 +389,13 @@ secrets_failed(const struct secrets *s, struct err *e)
 struct secrets *
 secrets_new(const struct secrets_opts *o, struct err *e)
 {
-	struct secrets *s = xcalloc(1, sizeof(*s));
+	struct secrets *s;
 	size_t i, k;
 
+	/* A finding's fingerprint is a digest. */
+	if (crypto_load(e) < 0)
+		return NULL;
+	s = xcalloc(1, sizeof(*s));
 	s->o = o;
 	for (i = 0; i < SECRETS_NRULES; i++) {
 		s->enabled[i] = 1;

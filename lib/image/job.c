@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "core/buf.h"
+#include "core/crypto-load.h"
 #include "core/fsutil.h"
 #include "core/git.h"
 #include "core/json.h"
@@ -756,6 +757,10 @@ build_job_plan(const struct build_job *j, struct buf *out, struct err *e)
 	char *dockerfile = dockerfile_path(j), *cache = NULL;
 	int rc;
 
+	if (crypto_load(e) < 0) {
+		free(dockerfile);
+		return -1;
+	}
 	opts_from_job(j, dockerfile, &bo);
 	if (!j->no_cache)
 		cache = j->cache_dir ? xstrdup(j->cache_dir) : default_cache_dir();
@@ -777,6 +782,9 @@ build_job_run(const struct build_job *j, const cJSON *doc, cJSON **section, stru
 	u.j = j;
 	u.src = json_path(doc, "run.source");
 	*section = NULL;
+	/* Layers and blobs are digested: libcrypto before the first. */
+	if (crypto_load(e) < 0)
+		return -1;
 	u.dockerfile = dockerfile_path(j);
 	if (source_facts(&u, e) < 0 || make_tags(j, u.commit, u.version, &u.tags, &u.ntags, e) < 0)
 		goto out;

@@ -11,6 +11,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
+#include "core/crypto-load.h"
 #include "core/dynlib.h"
 #include "core/encode.h"
 #include "net/http.h"
@@ -127,8 +128,10 @@ DYNLIB_READY(ssl_ready, ssl)
 static CURLcode
 add_ca(CURL *c, void *sslctx, void *arg)
 {
+	struct err e = { 0, "" };
+
 	(void)c;
-	if (!ssl_ready())
+	if (!ssl_ready() || crypto_load(&e) < 0)
 		return CURLE_SSL_CACERT_BADFILE;
 	return pem_certs((const char *)arg, cert_store((SSL_CTX *)sslctx)) > 0 ?
 	    CURLE_OK : CURLE_SSL_CACERT_BADFILE;
@@ -171,8 +174,12 @@ http_url_check(const char *url, const char *schemes, struct err *e)
 int
 http_ca_file_check(const char *path, struct err *e)
 {
-	int n = pem_certs(path, NULL);
+	int n;
 
+	/* libcrypto reads it: without libcrypto, say that (EX_SERVICE). */
+	if (crypto_load(e) < 0)
+		return -1;
+	n = pem_certs(path, NULL);
 	if (n < 0)
 		return err_set(e, EX_USAGE_, "cannot read '%s': %s", path, strerror(errno));
 	if (n == 0)

@@ -164,7 +164,8 @@ struct http_url {
 };
 
 /* The number of PEM certificates in a CA file (at least one), or -1 with
- * e set (EX_USAGE_): missing, unreadable, or none in it. */
+ * e set (EX_USAGE_): missing, unreadable, or none in it; or (EX_SERVICE)
+ * when libcrypto, which reads it, cannot be loaded (core/crypto-load). */
 int http_ca_file_check(const char *path, struct err *e);
 
 /*

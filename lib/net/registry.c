@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "core/buf.h"
+#include "core/crypto-load.h"
 #include "core/fsutil.h"
 #include "core/json.h"
 #include "core/retry.h"
@@ -710,7 +711,8 @@ xfer_start(struct xfer *x, struct err *e)
 			ho.max_time_ms = left;
 		}
 	}
-	if (curl_load(e) < 0)
+	/* Blobs and manifests are digested as they come and go. */
+	if (curl_load(e) < 0 || crypto_load(e) < 0)
 		return -1;
 	c = x->c = http_easy(&ho, &x->resp);
 	if (!c)

@@ -18,6 +18,7 @@
 #include <openssl/evp.h>
 
 #include "core/buf.h"
+#include "core/crypto-load.h"
 #include "core/encode.h"
 #include "core/fsutil.h"
 #include "core/json.h"
@@ -3046,7 +3047,9 @@ smoke_run(const struct hurl_file *files, size_t nfiles, const struct smoke_opts 
 	res->files = xcalloc(nfiles ? nfiles : 1, sizeof(*res->files));
 	for (i = 0; i < nfiles; i++)
 		file_init(&res->files[i], &files[i]);
-	if (curl_load(e) < 0)
+	/* libcrypto (a cut body's digest, sha256 and md5 queries) comes
+	 * with libcurl: crypto_load() finds it. */
+	if (curl_load(e) < 0 || crypto_load(e) < 0)
 		return -1;
 	/* libxml2 is opened here, not at start-up: a missing one stops the
 	 * run before its first request. */

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "core/buf.h"
+#include "core/crypto-load.h"
 #include "core/fsutil.h"
 #include "image/fsdiff.h"
 #include "image/layer.h"
@@ -368,6 +369,13 @@ test_points(void)
 int
 main(void)
 {
+	struct err ce = { 0, "" };
+
+	/* The digests need libcrypto (core/crypto-load.h). */
+	if (crypto_load(&ce) < 0) {
+		printf("Bail out! %s\n", ce.msg);
+		return 1;
+	}
 	snprintf(dir, sizeof(dir), "%s/fsdiffXXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
 	if (!mkdtemp(dir))
 		return 1;

@@ -8,6 +8,7 @@
 #include <zlib.h>
 
 #include "core/buf.h"
+#include "core/crypto-load.h"
 #include "core/fsutil.h"
 #include "image/layer.h"
 #include "tap.h"
@@ -368,7 +369,13 @@ main(void)
 	struct err e = { 0, "" };
 	size_t i;
 	unsigned x = 12345;
+	struct err ce = { 0, "" };
 
+	/* The digests need libcrypto (core/crypto-load.h). */
+	if (crypto_load(&ce) < 0) {
+		printf("Bail out! %s\n", ce.msg);
+		return 1;
+	}
 	snprintf(dir, sizeof(dir), "%s/layerXXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
 	if (!mkdtemp(dir))
 		return 1;

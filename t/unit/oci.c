@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/crypto-load.h"
 #include "core/fsutil.h"
 #include "core/json.h"
 #include "core/log.h"
@@ -709,7 +710,13 @@ int
 main(void)
 {
 	const char *tmp = getenv("TMPDIR");
+	struct err ce = { 0, "" };
 
+	/* The digests need libcrypto (core/crypto-load.h). */
+	if (crypto_load(&ce) < 0) {
+		printf("Bail out! %s\n", ce.msg);
+		return 1;
+	}
 	log_init("oci.t");
 	snprintf(dir, sizeof(dir), "%s/oci.XXXXXX", tmp && *tmp ? tmp : "/tmp");
 	if (!mkdtemp(dir)) {

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/crypto-load.h"
 #include "core/fsutil.h"
 #include "image/config.h"
 #include "core/json.h"
@@ -56,7 +57,13 @@ main(void)
 	struct rootfs *fs, *c;
 	struct rootfs_node *x, **list;
 	size_t n;
+	struct err ce = { 0, "" };
 
+	/* The digests need libcrypto (core/crypto-load.h). */
+	if (crypto_load(&ce) < 0) {
+		printf("Bail out! %s\n", ce.msg);
+		return 1;
+	}
 	snprintf(dir, sizeof(dir), "%s/rootfsXXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
 	if (!mkdtemp(dir))
 		return 1;

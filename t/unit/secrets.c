@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "gate/block.h"
+#include "core/crypto-load.h"
 #include "core/json.h"
 #include "gate/review.h"
 #include "format/sarif.h"
@@ -622,7 +623,13 @@ main(void)
 	size_t n, i, k;
 	const struct secret_rule_info *r = secrets_rules(&n);
 	int unique = 1;
+	struct err ce = { 0, "" };
 
+	/* The digests need libcrypto (core/crypto-load.h). */
+	if (crypto_load(&ce) < 0) {
+		printf("Bail out! %s\n", ce.msg);
+		return 1;
+	}
 	for (i = 0; i < n; i++)
 		for (k = i + 1; k < n; k++)
 			if (!strcmp(r[i].id, r[k].id))

@@ -153,4 +153,71 @@ test_expect_success REGISTRY 'a HEAD that fails (503): the usual push, no retry 
 	test_json s503.json "d[\"push\"][\"already_there\"] is False"
 '
 
+# libs: the shared libraries the command after it loaded ($TRASH/libs).
+libs() {
+	LD_DEBUG=files LD_DEBUG_OUTPUT=$TRASH/ld "$@" &&
+	cat "$TRASH"/ld.* | sed -n "s/.*file=\([^ ]*\) .*generating link map.*/\1/p" >"$TRASH/libs" &&
+	rm -f "$TRASH"/ld.*
+}
+
+test_expect_success REGISTRY 'the scheme remembered: the HEAD goes out without libcurl, one request' '
+	ci-push --new -q --layout img $reg/cached:v1 >c1.json &&
+	test_grep "\"$reg\": *\"http\"" .cache/ci-tools/registry-schemes.json &&
+	mark reg &&
+	libs ci-push --new -q --layout img $reg/cached:v1 >c2.json &&
+	! grep libcurl libs &&
+	since reg >actual &&
+	echo "HEAD /v2/cached/manifests/v1 200" >expect &&
+	test_cmp expect actual &&
+	test_json c2.json "d[\"push\"][\"already_there\"] is True" &&
+	test_json c2.json "d[\"push\"][\"blobs\"] == {\"uploaded\": 0, \"skipped\": 3, \"mounted\": 0}"
+'
+
+test_expect_success REGISTRY '... a tag not there: libcurl pushes it, after the one HEAD' '
+	mark reg &&
+	libs ci-push --new -q --layout img $reg/cached:v2 >c3.json &&
+	grep libcurl libs &&
+	since reg >requests &&
+	test "$(head -n 1 requests)" = "HEAD /v2/cached/manifests/v2 404" &&
+	test $(grep -c "^HEAD /v2/cached/manifests/" requests) = 1 &&
+	test "$(tail -n 1 requests)" = "PUT /v2/cached/manifests/v2 201" &&
+	test_json c3.json "d[\"push\"][\"already_there\"] is False"
+'
+
+test_expect_success REGISTRY '... a proxy in the environment: asked through libcurl' '
+	mark reg &&
+	http_proxy=http://127.0.0.1:9 no_proxy="*" libs ci-push --new -q --layout img $reg/cached:v1 >c4.json &&
+	grep libcurl libs &&
+	since reg >actual &&
+	echo "HEAD /v2/cached/manifests/v1 200" >expect &&
+	test_cmp expect actual &&
+	test_json c4.json "d[\"push\"][\"already_there\"] is True"
+'
+
+test_expect_success REGISTRY '... an answer not a 200 or 404 (503): asked again through libcurl' '
+	echo "[]" >rules.json &&
+	ci-push --new -q --layout img $via/app:v2 >c5.json &&
+	echo "[{\"method\": \"HEAD\", \"path\": \"/manifests/\", \"action\": \"status\", \"status\": 503, \"times\": 1}]" >rules.json &&
+	: >proxy/requests.log &&
+	libs ci-push --new -q --layout img $via/app:v2 >c6.json &&
+	grep libcurl libs &&
+	test $(grep -c "\"action\": \"status\"" proxy/requests.log) = 1 &&
+	test $(grep -c "\"method\": \"HEAD\"" proxy/requests.log) = 2 &&
+	test_json c6.json "d[\"push\"][\"already_there\"] is True"
+'
+
+test_expect_success REGISTRY '... a reset, an answer not a registry'"'"'s, a stall: each asked again through libcurl' '
+	for rule in "\"action\": \"reset\"" \
+		"\"action\": \"drop\", \"name\": \"Docker-Distribution-API-Version\"" \
+		"\"action\": \"stall\", \"hold\": 3"
+	do
+		echo "[{\"method\": \"HEAD\", \"path\": \"/manifests/\", $rule, \"times\": 1}]" >rules.json &&
+		: >proxy/requests.log &&
+		libs ci-push --new -q --layout img $via/app:v2 >c7.json &&
+		grep libcurl libs &&
+		test $(grep -c "\"method\": \"HEAD\".*\"authorization\"" proxy/requests.log) = 2 &&
+		test_json c7.json "d[\"push\"][\"already_there\"] is True" || return 1
+	done
+'
+
 test_done

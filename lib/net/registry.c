@@ -16,11 +16,14 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <netdb.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
+#include <sys/socket.h>
 
 #include "core/buf.h"
 #include "core/crypto-load.h"
@@ -28,7 +31,9 @@
 #include "core/json.h"
 #include "core/retry.h"
 #include "core/size.h"
+#include "core/sock.h"
 #include "core/timeutil.h"
+#include "core/version.h"
 #include "net/registry_int.h"
 
 #define PROGRESS_EVERY_MS 100
@@ -1257,6 +1262,156 @@ reg_host_scheme(struct registry *r, struct host *h, struct err *e)
 	}
 	xfer_free(&x);
 	return rc;
+}
+
+/* ---- a HEAD without libcurl ---------------------------------------------- */
+
+#define PLAIN_HEAD_MAX (16u << 10)
+#define PLAIN_HEAD_MS 2000
+
+/* A connected socket to host:port, or -1. */
+static int
+plain_connect(const char *host, const char *port, long long deadline)
+{
+	struct addrinfo hints, *ai, *a;
+	int fd = -1;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_NUMERICSERV;
+	if (getaddrinfo(host, port, &hints, &ai) != 0)
+		return -1;
+	for (a = ai; a && fd < 0; a = a->ai_next)
+		fd = sock_connect(a->ai_family, a->ai_addr, a->ai_addrlen, deadline);
+	freeaddrinfo(ai);
+	return fd;
+}
+
+/* The value of header name in the header block head (lines ending in
+ * CRLF), copied, or NULL. */
+static char *
+plain_header(const char *head, const char *name)
+{
+	size_t n = strlen(name);
+	const char *p = strstr(head, "\r\n"), *v, *end;
+
+	while (p && p[2] != '\r') {
+		p += 2;
+		end = strstr(p, "\r\n");
+		if (!end)
+			return NULL;
+		if ((size_t)(end - p) > n && p[n] == ':' && !strncasecmp(p, name, n)) {
+			for (v = p + n + 1; v < end && (*v == ' ' || *v == '\t'); v++)
+				;
+			while (end > v && (end[-1] == ' ' || end[-1] == '\t'))
+				end--;
+			return xstrndup(v, (size_t)(end - v));
+		}
+		p = end;
+	}
+	return NULL;
+}
+
+/*
+ * (registry_int.h) HEAD url (http://HOST[:PORT]/PATH) over a plain socket, for the one
+ * question of a push whose every piece may already be there: does the
+ * registry hold this manifest?  Loading libcurl and its libraries costs
+ * more than the whole answer on a loopback registry.  Taken only where
+ * nothing calls for libcurl: a host known to speak plain HTTP (the
+ * scheme cache), no proxy in the environment, no credentials for the
+ * host.  1 with *status (200 or 404) and *digest (Docker-Content-Digest,
+ * or NULL) when a registry answered (Docker-Distribution-API-Version);
+ * 0 for anything else (a refused or slow connection, a 401, a redirect,
+ * an answer not a registry's): the caller asks again through libcurl,
+ * which reports, authenticates and follows as on every request.
+ */
+int
+reg_plain_head(struct registry *r, struct host *h, const char *url, int *status, char **digest)
+{
+	static const char *const proxies[] = { "http_proxy", "all_proxy", "ALL_PROXY", NULL };
+	const char *hp, *path, *colon;
+	char *host = NULL, *port = NULL, *req = NULL, *api = NULL;
+	char buf[PLAIN_HEAD_MAX + 1], *end;
+	size_t got = 0, i;
+	long long deadline;
+	int fd = -1, ok = 0, code;
+	struct err e = { 0, "" };
+
+	*status = 0;
+	*digest = NULL;
+	for (i = 0; proxies[i]; i++)
+		if (getenv(proxies[i]) && *getenv(proxies[i]))
+			return 0;
+	if (!h->scheme_remembered || strncmp(url, "http://", 7) != 0 ||
+	    load_creds(r, h, &e) < 0 || h->creds_state == 1)
+		return 0;
+	hp = url + 7;
+	if (!(path = strchr(hp, '/')))
+		return 0;
+	if (*hp == '[') {
+		const char *rb = memchr(hp, ']', (size_t)(path - hp));
+
+		if (!rb)
+			return 0;
+		host = xstrndup(hp + 1, (size_t)(rb - hp - 1));
+		colon = rb[1] == ':' ? rb + 1 : NULL;
+	} else {
+		colon = memchr(hp, ':', (size_t)(path - hp));
+		host = xstrndup(hp, (size_t)((colon ? colon : path) - hp));
+	}
+	port = colon ? xstrndup(colon + 1, (size_t)(path - colon - 1)) : xstrdup("80");
+	deadline = mono_ms() + PLAIN_HEAD_MS;
+	if ((fd = plain_connect(host, port, deadline)) < 0)
+		goto out;
+	req = xasprintf("HEAD %s HTTP/1.1\r\nHost: %.*s\r\nUser-Agent: ci-tools/%s\r\n%s\r\n"
+	    "Connection: close\r\n\r\n", path, (int)(path - hp), hp, ci_version, MANIFEST_ACCEPT);
+	for (i = 0; req[i];) {
+		ssize_t n = send(fd, req + i, strlen(req + i), MSG_NOSIGNAL);
+
+		if (n > 0)
+			i += (size_t)n;
+		else if (n < 0 && errno == EAGAIN && fd_wait(fd, POLLOUT, deadline) > 0)
+			continue;
+		else if (!(n < 0 && errno == EINTR))
+			goto out;
+	}
+	for (;;) {
+		ssize_t n;
+
+		buf[got] = '\0';
+		if (strstr(buf, "\r\n\r\n"))
+			break;
+		if (got == PLAIN_HEAD_MAX)
+			goto out;
+		n = recv(fd, buf + got, PLAIN_HEAD_MAX - got, 0);
+		if (n > 0)
+			got += (size_t)n;
+		else if (n < 0 && errno == EAGAIN && fd_wait(fd, POLLIN, deadline) > 0)
+			continue;
+		else if (!(n < 0 && errno == EINTR))
+			goto out;
+	}
+	if (memchr(buf, '\0', got) || strncmp(buf, "HTTP/1.", 7) != 0 ||
+	    !isdigit((unsigned char)buf[7]) || buf[8] != ' ')
+		goto out;
+	code = (int)strtol(buf + 9, &end, 10);
+	if (end != buf + 12 || (*end != ' ' && *end != '\r') || (code != 200 && code != 404))
+		goto out;
+	if (!(api = plain_header(buf, "Docker-Distribution-API-Version")))
+		goto out;
+	*status = code;
+	*digest = code == 200 ? plain_header(buf, "Docker-Content-Digest") : NULL;
+	ok = 1;
+out:
+	if (!ok)
+		log_verbose("HEAD %s without libcurl: no plain answer; asking through libcurl", url);
+	if (fd >= 0)
+		close(fd);
+	free(api);
+	free(req);
+	free(host);
+	free(port);
+	return ok;
 }
 
 /*

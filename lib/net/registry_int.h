@@ -155,6 +155,13 @@ struct target {
 struct host *reg_host(struct registry *r, const struct image_ref *ref);
 /* The scheme to use (h->base), without an HTTP request. */
 int reg_host_scheme(struct registry *r, struct host *h, struct err *e);
+/* HEAD of a manifest over a plain socket, without libcurl, where h is
+ * known to speak plain HTTP and nothing (a proxy, credentials) calls for
+ * libcurl: 1 with *status 200 or 404 and *digest (Docker-Content-Digest,
+ * allocated, or NULL) when a registry answered; 0 when declined, for
+ * the caller to ask through libcurl.  See registry.c. */
+int reg_plain_head(struct registry *r, struct host *h, const char *url, int *status,
+    char **digest);
 /* GET /v2/ once per host: the scheme to use and the auth challenge. */
 int reg_host_ping(struct registry *r, struct host *h, struct err *e);
 int reg_retries(const struct registry *r);

@@ -20,6 +20,7 @@
 #include "core/buf.h"
 #include "core/fsutil.h"
 #include "core/log.h"
+#include "core/sock.h"
 #include "core/timeutil.h"
 #include "rollout/haproxy.h"
 
@@ -196,92 +197,6 @@ parse_addr(const char *addr, struct hap_addr *a, struct err *e)
 	return 0;
 }
 
-/* Wait until fd is ready for events: 1 ready, 0 the deadline passed,
- * -1 poll failed (errno set). */
-static int
-wait_fd(int fd, short events, long long deadline)
-{
-	struct pollfd pfd;
-	long long left;
-	int r;
-
-	for (;;) {
-		left = deadline - mono_ms();
-		if (left <= 0)
-			return 0;
-		pfd.fd = fd;
-		pfd.events = events;
-		pfd.revents = 0;
-		r = poll(&pfd, 1, left > INT_MAX ? INT_MAX : (int)left);
-		if (r > 0)
-			return 1;
-		if (r == 0)
-			return 0;
-		if (errno != EINTR)
-			return -1;
-	}
-}
-
-/* A connected non-blocking socket to sa, or -1 with errno (ETIMEDOUT
- * when the deadline passed first). */
-static int
-connect_to(int family, const struct sockaddr *sa, socklen_t salen, long long deadline)
-{
-	int fd, flags, soerr, saved;
-	socklen_t sl;
-
-	if ((fd = socket(family, SOCK_STREAM, 0)) < 0)
-		return -1;
-	(void)fcntl(fd, F_SETFD, FD_CLOEXEC);
-	if ((flags = fcntl(fd, F_GETFL)) < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0)
-		goto fail;
-#ifdef SO_NOSIGPIPE
-	{
-		int one = 1;
-
-		(void)setsockopt(fd, SOL_SOCKET, SO_NOSIGPIPE, &one, sizeof(one));
-	}
-#endif
-	for (;;) {
-		if (connect(fd, sa, salen) == 0)
-			return fd;
-		/* After EINTR the connection goes on in the background. */
-		if (errno == EINPROGRESS || errno == EINTR)
-			break;
-		/* A Unix socket whose listen queue is full refuses with EAGAIN
-		 * at once instead of queueing us: try again until the deadline. */
-		if (errno == EAGAIN && family == AF_UNIX) {
-			if (mono_ms() >= deadline) {
-				errno = ETIMEDOUT;
-				goto fail;
-			}
-			(void)poll(NULL, 0, 10);
-			continue;
-		}
-		goto fail;
-	}
-	switch (wait_fd(fd, POLLOUT, deadline)) {
-	case 0:
-		errno = ETIMEDOUT;
-		goto fail;
-	case -1:
-		goto fail;
-	}
-	sl = sizeof(soerr);
-	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) != 0)
-		goto fail;
-	if (soerr != 0) {
-		errno = soerr;
-		goto fail;
-	}
-	return fd;
-fail:
-	saved = errno;
-	close(fd);
-	errno = saved;
-	return -1;
-}
-
 static int
 unreachable(const char *addr, int err, const char *tbuf, struct err *e)
 {
@@ -304,7 +219,7 @@ open_addr(const char *addr, const struct hap_addr *a, long long deadline, const 
 		memset(&sun, 0, sizeof(sun));
 		sun.sun_family = AF_UNIX;
 		memcpy(sun.sun_path, a->path, strlen(a->path) + 1);
-		if ((fd = connect_to(AF_UNIX, (struct sockaddr *)&sun, sizeof(sun), deadline)) < 0)
+		if ((fd = sock_connect(AF_UNIX, (struct sockaddr *)&sun, sizeof(sun), deadline)) < 0)
 			return unreachable(addr, errno, tbuf, e);
 		return fd;
 	}
@@ -319,7 +234,7 @@ open_addr(const char *addr, const struct hap_addr *a, long long deadline, const 
 	/* Each address in turn (localhost is ::1 and 127.0.0.1), all under
 	 * the one deadline. */
 	for (ai = res; ai; ai = ai->ai_next) {
-		if ((fd = connect_to(ai->ai_family, ai->ai_addr, ai->ai_addrlen, deadline)) >= 0) {
+		if ((fd = sock_connect(ai->ai_family, ai->ai_addr, ai->ai_addrlen, deadline)) >= 0) {
 			freeaddrinfo(res);
 			return fd;
 		}
@@ -348,7 +263,7 @@ send_all(int fd, const char *p, size_t n, long long deadline)
 			continue;
 		if (errno != EAGAIN && errno != EWOULDBLOCK)
 			return -1;
-		switch (wait_fd(fd, POLLOUT, deadline)) {
+		switch (fd_wait(fd, POLLOUT, deadline)) {
 		case 0:
 			errno = ETIMEDOUT;
 			return -1;
@@ -380,7 +295,7 @@ read_all(int fd, struct buf *b, long long deadline)
 			continue;
 		if (errno != EAGAIN && errno != EWOULDBLOCK)
 			return -1;
-		switch (wait_fd(fd, POLLIN, deadline)) {
+		switch (fd_wait(fd, POLLIN, deadline)) {
 		case 0:
 			return -2;
 		case -1:

@@ -11,6 +11,8 @@ start_app() {
 	smoke-app --port "$APP_PORT" "$@" 2>>"$TRASH/app.log" &
 	APP_PID=$!
 	APP_PIDS="$APP_PIDS $APP_PID"
+	# Also in the file: an app started in a test's subshell is killed too.
+	remember_pid "$APP_PID"
 	BASE=http://127.0.0.1:$APP_PORT
 	wait_for_port "$APP_PORT"
 }

@@ -404,7 +404,7 @@ long long
 http_retry_after_ms(const char *v)
 {
 	char *end;
-	long long s;
+	long long s, now;
 	time_t t;
 
 	if (!v || !*v)
@@ -416,7 +416,14 @@ http_retry_after_ms(const char *v)
 	t = curl_getdate(v, NULL);
 	if (t == (time_t)-1)
 		return -1;
-	s = (long long)t * 1000 - now_ms();
+	/* A date past or far ahead (year 20300) is bounded as delta-seconds
+	 * are, before it is turned into milliseconds. */
+	now = now_ms();
+	if ((long long)t <= now / 1000)
+		return 0;
+	if ((long long)t - now / 1000 >= 86400)
+		return 86400000LL;
+	s = (long long)t * 1000 - now;
 	return s < 0 ? 0 : s;
 }
 

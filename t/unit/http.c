@@ -89,6 +89,8 @@ main(void)
 	is_int(http_retry_after_ms("0"), 0, "Retry-After 0");
 	is_int(http_retry_after_ms("Wed, 21 Oct 2015 07:28:00 GMT"), 0, "a past date means now");
 	ok(http_retry_after_ms("Fri, 31 Dec 2100 23:59:59 GMT") > 1000, "a future date means later");
+	is_int(http_retry_after_ms("Wed, 21 Oct 20300 07:28:00 GMT"), 86400000,
+	    "a date far ahead is bounded to a day, as seconds are");
 	is_int(http_retry_after_ms("soon"), -1, "garbage refused");
 	is_int(http_retry_after_ms(NULL), -1, "missing");
 	is_int(http_retry_after_ms("-5"), -1, "negative refused");

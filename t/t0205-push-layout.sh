@@ -1,5 +1,5 @@
 #!/bin/sh
-test_description='ci-push refuses corrupt layouts before sending anything'
+test_description='ci-push refuses corrupt layouts: the structure before any request, a lying layer before it is complete in the registry'
 . "${0%/*}/test-lib.sh"
 . "$TEST_DIRECTORY/helpers/registry-lib.sh"
 
@@ -22,15 +22,20 @@ broken() {
 	rm -rf "$1" && cp -r good "$1"
 }
 
-# refused NAME MESSAGE: pushing it exits 65 naming the problem, and not
-# one upload request reached the registry
+# refused NAME MESSAGE HEX [OPTION...]: pushing layout NAME exits 65
+# naming the problem, the registry holds no blob sha256:HEX and no
+# manifest for NAME:v1, and it never answered an upload of that blob as
+# complete (201) -- the other blobs may well have gone up
 refused() {
-	: >proxy/requests.log &&
-	{ ci-push --new --no-blob-cache --layout "$1" 127.0.0.1:$(cat proxy/port)/$1:v1 >"$1.json" 2>"$1.err"; rc=$?; } &&
+	n=$1 msg=$2 hex=$3 && shift 3 &&
+	{ ci-push --new --no-blob-cache "$@" --layout $n 127.0.0.1:$(cat proxy/port)/$n:v1 >$n.json 2>$n.err; rc=$?; } &&
 	test $rc = 65 &&
-	test_grep "$2" "$1.err" &&
-	test_json "$1.json" "d[\"push\"][\"status\"] == \"failed\"" &&
-	! grep -E "\"(POST|PUT|PATCH)\"" proxy/requests.log
+	test_grep "$msg" $n.err &&
+	test_grep "layout .$n." $n.err &&
+	test_json $n.json "d[\"push\"][\"status\"] == \"failed\"" &&
+	test_expect_code 1 reg_has_blob $(cat reg/port) $n sha256:$hex &&
+	! reg_has_manifest $(cat reg/port) $n v1 &&
+	! reg_requests reg | grep "^PUT /v2/$n/blobs/uploads/.*digest=sha256%3A$hex 201"
 }
 
 # refused_early NAME MESSAGE: refused before any request at all
@@ -81,13 +86,36 @@ test_expect_success UMOCI 'a manifest listed in index.json but missing' '
 	refused_early nomanifest "missing"
 '
 
-test_expect_success REGISTRY,UMOCI 'a layer whose content does not match its digest: refused before any upload' '
+# flip FILE OFFSET: one bit of FILE changed, its size kept
+flip() {
+	chmod u+w "$1" &&
+	python3 -c "import sys; p = sys.argv[1]; b = bytearray(open(p, \"rb\").read()); b[int(sys.argv[2])] ^= 1; open(p, \"wb\").write(b)" "$1" "$2"
+}
+
+test_expect_success REGISTRY,UMOCI 'a layer whose content does not match its digest: its upload never completes, no manifest' '
 	broken mismatch &&
-	f=mismatch/blobs/sha256/$(cat layer.hex) &&
-	chmod u+w $f &&
-	python3 -c "import sys; p = sys.argv[1]; b = bytearray(open(p, \"rb\").read()); b[100] ^= 1; open(p, \"wb\").write(b)" $f &&
-	refused mismatch "digest mismatch for sha256:$(cat layer.hex)" &&
-	! reg_has_manifest $(cat reg/port) mismatch v1
+	flip mismatch/blobs/sha256/$(cat layer.hex) 100 &&
+	refused mismatch "digest mismatch for sha256:$(cat layer.hex)" $(cat layer.hex) &&
+	# the PUT that carried it was cut short: the registry saw a body
+	# shorter than its Content-Length
+	grep "\"PUT\".*sha256%3A$(cat layer.hex)" proxy/requests.log
+'
+
+test_expect_success REGISTRY,UMOCI '... in chunks: the first go up, the last PATCH and the closing PUT never do' '
+	make_image big v1 2500000 &&
+	big=$(python3 -c "import json; m = json.load(open(\"big/blobs/sha256/\" + \"$(layout_digest big v1)\"[7:])); print(m[\"layers\"][-1][\"digest\"][7:])") &&
+	rm -rf chunked && cp -r big chunked &&
+	flip chunked/blobs/sha256/$big 2300000 &&
+	: >proxy/requests.log &&
+	refused chunked "digest mismatch for sha256:$big" $big --chunk-size 1M &&
+	test $(grep -c "\"PATCH\"" proxy/requests.log) = 3 &&
+	reg_requests reg | grep -c "^PATCH /v2/chunked/blobs/uploads/.* 202" >patches &&
+	test $(cat patches) = 2 &&
+	! grep "\"PUT\".*sha256%3A$big" proxy/requests.log &&
+	# the same image, whole, goes up
+	ci-push --new -q --no-blob-cache --chunk-size 1M --layout big 127.0.0.1:$(cat proxy/port)/chunked:v1 >/dev/null &&
+	reg_has_blob $(cat reg/port) chunked sha256:$big &&
+	reg_has_manifest $(cat reg/port) chunked v1
 '
 
 test_expect_success REGISTRY,UMOCI '... even when other blobs of the image are already in the registry' '
@@ -102,6 +130,7 @@ test_expect_success REGISTRY,UMOCI '... even when other blobs of the image are a
 	data = os.urandom(4000)
 	d = hashlib.sha256(data).hexdigest()
 	open("mismatch2/blobs/sha256/" + d, "wb").write(data[:-1] + b"x")
+	open("extra.hex", "w").write(d + "\n")
 	m["layers"].append({"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
 	                    "digest": "sha256:" + d, "size": len(data)})
 	body = json.dumps(m).encode()
@@ -114,7 +143,12 @@ test_expect_success REGISTRY,UMOCI '... even when other blobs of the image are a
 	{ ci-push --new --layout mismatch2 127.0.0.1:$(cat proxy/port)/mismatch:v2 >/dev/null 2>m2.err; rc=$?; } &&
 	test $rc = 65 &&
 	test_grep "digest mismatch" m2.err &&
-	! grep -E "\"(POST|PUT|PATCH)\"" proxy/requests.log
+	! reg_has_manifest $(cat reg/port) mismatch v2 &&
+	test_expect_code 1 reg_has_blob $(cat reg/port) mismatch sha256:$(cat extra.hex) &&
+	# the blobs there are not uploaded again: one upload, cut short
+	test $(grep -c "\"POST\"" proxy/requests.log) = 1 &&
+	test $(grep -c "\"PUT\"" proxy/requests.log) = 1 &&
+	grep "\"PUT\".*sha256%3A$(cat extra.hex)" proxy/requests.log
 '
 
 test_expect_success UMOCI '--manifest naming a tag the layout does not have' '

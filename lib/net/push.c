@@ -5,9 +5,11 @@
  * blob present with its size; the config hashed), then for each target
  * repository moves the blobs in two phases: look (HEAD; a mount from a
  * repository an earlier target or the blob cache knows, which may also
- * open an upload session) for all of them, hash the content of those that
- * must go up, then upload them -- a monolithic PUT up to --chunk-size,
- * else a session of PATCHes with Content-Range closed by a PUT.  A failed
+ * open an upload session) for all of them, then upload those that must
+ * go up -- a monolithic PUT up to --chunk-size, else a session of PATCHes
+ * with Content-Range closed by a PUT.  A blob is hashed as it is read to
+ * go up, and its last bytes leave only when the whole matches its digest
+ * (blob_check()): a layer that lies is never completed in a registry.  A failed
  * PATCH or PUT asks the session where it stands (GET, Range) and resumes,
  * or starts over after a HEAD.  The manifests go last: an index's by
  * digest, then the manifest once per tag, so nothing is tagged before all
@@ -18,7 +20,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,8 +40,8 @@ struct blob {
 	char *path;
 	int fd;
 	int verified;			/* its content was hashed and matches */
-	int need;			/* an upload needs it verified */
-	struct err verr;		/* why verification failed */
+	struct sha256 h;		/* the bytes read to go up, in order */
+	long long hashed;		/* how many of them */
 };
 
 enum {
@@ -119,6 +120,72 @@ take_chunk_min(struct push_task *p)
 }
 
 /*
+ * The body_check of an upload: the blob's bytes are hashed in the order
+ * they are read, and its last piece is let go only when the whole hashes
+ * to its digest.  A blob that lies is so never completed: a monolithic
+ * PUT ends short of its length, a session never gets its last PATCH nor
+ * its closing PUT.  A piece read again (a resent request, a resumed
+ * session) was hashed already.  Reads never skip ahead, but should one,
+ * the file is hashed whole there and then.
+ */
+static int
+blob_matches(struct blob *b, const char *got, struct err *e)
+{
+	if (strcmp(got, b->digest) != 0)
+		return err_set(e, EX_DOC, "digest mismatch for %s: content hashes to %s",
+		    b->digest, got);
+	b->verified = 1;
+	return 0;
+}
+
+/* The whole file hashed now, where the bytes read could not be. */
+static int
+blob_hash_whole(struct blob *b, struct err *e)
+{
+	char got[OCI_DIGEST_SIZE];
+	long long size;
+
+	if (sha256_file(b->path, got, &size, e) < 0)
+		return -1;
+	return blob_matches(b, got, e);
+}
+
+static int
+blob_check(void *arg, const unsigned char *p, size_t n, long long at, struct err *e)
+{
+	struct blob *b = arg;
+	char got[OCI_DIGEST_SIZE];
+
+	if (b->verified || at + (long long)n <= b->hashed)
+		return 0;
+	if (at > b->hashed)
+		return blob_hash_whole(b, e);
+	if (b->hashed == 0)
+		sha256_init(&b->h);
+	sha256_update(&b->h, p + (b->hashed - at), (size_t)(at + (long long)n - b->hashed));
+	b->hashed = at + (long long)n;
+	if (b->hashed < b->size)
+		return 0;
+	sha256_final(&b->h, got);
+	return blob_matches(b, got, e);
+}
+
+/* The blob's bytes from off, len of them, as the body of the request. */
+static void
+upload_body(struct push_task *p, long long off, long long len)
+{
+	struct xfer *x = &p->t.x;
+
+	x->body = BODY_FILE;
+	x->fd = p->b->fd;
+	x->off = off;
+	x->len = len;
+	x->body_check = blob_check;
+	x->body_arg = p->b;
+	xfer_header(x, "Content-Type: application/octet-stream");
+}
+
+/*
  * A PUT or PATCH of the upload proper.  It is never retried by itself
  * (push_recover() is), so its retry state is free to carry the session's
  * failures: xfer_start() then ends it within what is left of
@@ -141,20 +208,23 @@ push_upload(struct push_task *p, struct err *e)
 	if (blob_open(p->b, e) < 0)
 		return -1;
 	if (p->offset == 0 && p->b->size <= chunk_opt) {
-		/* Monolithic: the whole blob in the closing PUT. */
+		/* Monolithic: the whole blob in the closing PUT (an empty
+		 * one has no piece for blob_check() to see). */
+		if (!p->b->size && !p->b->verified && blob_hash_whole(p->b, e) < 0)
+			return -1;
 		upload_prepare(p, "PUT", with_digest(p->location, p->b->digest));
-		x->body = BODY_FILE;
-		x->fd = p->b->fd;
-		x->off = 0;
-		x->len = p->b->size;
-		xfer_header(x, "Content-Type: application/octet-stream");
+		upload_body(p, 0, p->b->size);
 		p->t.state = P_PUT;
 		return 1;
 	}
 	if (p->chunk < chunk_opt)
 		p->chunk = chunk_opt;
 	if (p->offset >= p->b->size) {
-		/* Everything is there: close the session. */
+		/* Everything is there: close the session, if what went up
+		 * was the blob (the registry's bytes were all read here,
+		 * unless a mount's session came with them). */
+		if (!p->b->verified && blob_hash_whole(p->b, e) < 0)
+			return -1;
 		upload_prepare(p, "PUT", with_digest(p->location, p->b->digest));
 		x->body = BODY_MEM;
 		x->mem = "";
@@ -163,11 +233,8 @@ push_upload(struct push_task *p, struct err *e)
 		return 1;
 	}
 	upload_prepare(p, "PATCH", xstrdup(p->location));
-	x->body = BODY_FILE;
-	x->fd = p->b->fd;
-	x->off = p->offset;
-	x->len = p->b->size - p->offset < p->chunk ? p->b->size - p->offset : p->chunk;
-	xfer_header(x, "Content-Type: application/octet-stream");
+	upload_body(p, p->offset, p->b->size - p->offset < p->chunk ? p->b->size - p->offset :
+	    p->chunk);
 	xfer_header(x, "Content-Range: %lld-%lld", x->off, x->off + x->len - 1);
 	p->t.state = P_PATCH;
 	return 1;
@@ -214,13 +281,12 @@ push_recover(struct push_task *p, struct err *e)
 }
 
 /* Looking is over and the blob must be uploaded: in the first phase,
- * stop here (its content is verified before any upload starts). */
+ * stop here (uploads start once every blob has been looked at). */
 static int
 push_looked(struct push_task *p, struct err *e)
 {
 	if (p->phase == 1) {
 		p->need_upload = 1;
-		p->b->need = 1;
 		return 0;
 	}
 	return p->location ? push_upload(p, e) : push_post(p);
@@ -443,84 +509,9 @@ layout_error(const struct oci_layout *l, struct err *e)
 	return err_prefix(e, "layout '%s'", l->dir);
 }
 
-/* ---- verifying blobs before they go up ------------------------------------ */
-
-struct verify_pool {
-	const struct oci_layout *l;
-	struct blob *blobs;
-	size_t nb;
-	size_t next;
-	pthread_mutex_t mu;
-};
-
-static void *
-verify_worker(void *arg)
-{
-	struct verify_pool *vp = arg;
-
-	for (;;) {
-		struct blob *b = NULL;
-
-		pthread_mutex_lock(&vp->mu);
-		while (vp->next < vp->nb && !b) {
-			struct blob *c = &vp->blobs[vp->next++];
-
-			if (c->need && !c->verified)
-				b = c;
-		}
-		pthread_mutex_unlock(&vp->mu);
-		if (!b)
-			return NULL;
-		memset(&b->verr, 0, sizeof(b->verr));
-		if (oci_blob_verify(vp->l, b->digest, b->size, &b->verr) == 0)
-			b->verified = 1;
-	}
-}
-
-/* Hash the blobs an upload needs, on every core: a layout that lies is
- * refused before a single byte of it goes up. */
-static int
-verify_blobs(const struct oci_layout *l, struct blob *blobs, size_t nb, struct err *e)
-{
-	struct verify_pool vp;
-	pthread_t th[8];
-	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-	size_t i, want = 0, nth, started = 0;
-
-	for (i = 0; i < nb; i++)
-		if (blobs[i].need && !blobs[i].verified)
-			want++;
-	if (!want)
-		return 0;
-	memset(&vp, 0, sizeof(vp));
-	vp.l = l;
-	vp.blobs = blobs;
-	vp.nb = nb;
-	pthread_mutex_init(&vp.mu, NULL);
-	nth = ncpu > 1 ? (size_t)ncpu : 1;
-	if (nth > want)
-		nth = want;
-	if (nth > sizeof(th) / sizeof(th[0]))
-		nth = sizeof(th) / sizeof(th[0]);
-	for (i = 1; i < nth; i++)
-		if (pthread_create(&th[started], NULL, verify_worker, &vp) == 0)
-			started++;
-	verify_worker(&vp);
-	for (i = 0; i < started; i++)
-		pthread_join(th[i], NULL);
-	pthread_mutex_destroy(&vp.mu);
-	for (i = 0; i < nb; i++)
-		if (blobs[i].need && !blobs[i].verified) {
-			*e = blobs[i].verr;
-			return layout_error(l, e);
-		}
-	return 0;
-}
-
 /*
  * Push the blobs to target i in two phases: first look (HEAD, mounts)
- * for all of them, then verify the content of those that must go up,
- * then upload them.
+ * for all of them, then upload those that must go up.
  */
 static int
 push_blobs(struct registry *r, const struct oci_layout *l, struct target *tgs, size_t i,
@@ -548,8 +539,6 @@ push_blobs(struct registry *r, const struct oci_layout *l, struct target *tgs, s
 		ts[k] = &p->t;
 	}
 	rc = reg_run_tasks(r, ts, nb, parallel, e);
-	if (rc == 0)
-		rc = verify_blobs(l, blobs, nb, e);
 	if (rc == 0) {
 		for (k = 0; k < nb; k++) {
 			struct push_task *p = &ps[k];
@@ -580,7 +569,9 @@ push_blobs(struct registry *r, const struct oci_layout *l, struct target *tgs, s
 	}
 	free(ps);
 	free(ts);
-	if (rc < 0 && e->code != EX_DOC)
+	if (rc < 0 && e->code == EX_DOC)
+		layout_error(l, e);	/* blob_check() */
+	else if (rc < 0)
 		err_prefix(e, "cannot push to '%s/%s'", tgs[i].h->name, tgs[i].ref.repository);
 	return rc;
 }

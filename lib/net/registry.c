@@ -456,6 +456,9 @@ xfer_clear_request(struct xfer *x)
 	x->mem = NULL;
 	x->fd = -1;
 	x->off = x->len = x->pos = 0;
+	x->body_check = NULL;
+	x->body_arg = NULL;
+	x->body_refused = 0;
 	x->simple_retry = 0;
 	x->auth_soft = 0;
 	x->body_max = 0;
@@ -561,6 +564,11 @@ on_read(char *dst, size_t size, size_t n, void *arg)
 		if (got <= 0)
 			return CURL_READFUNC_ABORT;
 		want = (size_t)got;
+		if (x->body_check && x->body_check(x->body_arg, (unsigned char *)dst, want,
+		    x->off + x->pos, &x->body_err) < 0) {
+			x->body_refused = 1;
+			return CURL_READFUNC_ABORT;
+		}
 	}
 	x->pos += (long long)want;
 	if (x->body == BODY_FILE)
@@ -1002,6 +1010,10 @@ xfer_done(struct xfer *x, CURLcode rc, struct err *e)
 		if (x->sink_errno)
 			return err_set(e, EX_IOERR_, "%s: cannot store the download: %s", name,
 			    strerror(x->sink_errno)), XF_FAIL;
+		if (rc == CURLE_ABORTED_BY_CALLBACK && x->body_refused) {
+			*e = x->body_err;
+			return XF_FAIL;
+		}
 		if (rc == CURLE_ABORTED_BY_CALLBACK && x->body == BODY_FILE)
 			return err_set(e, EX_IOERR_, "%s: cannot read the blob file: %s", name,
 			    strerror(errno)), XF_FAIL;

@@ -83,6 +83,14 @@ struct xfer {
 	const char *mem;		/* BODY_MEM (borrowed) */
 	int fd;				/* BODY_FILE: borrowed fd */
 	long long off, len, pos;
+	/* BODY_FILE: sees each piece read from fd (at: its offset in the
+	 * file) before libcurl sends it; -1 stops the transfer there, the
+	 * piece unsent, and the request fails with body_err. */
+	int (*body_check)(void *arg, const unsigned char *p, size_t n, long long at,
+	    struct err *e);
+	void *body_arg;
+	int body_refused;
+	struct err body_err;
 	int sink_fd;			/* downloads: >= 0 to store a 200 body there */
 	struct sha256 sink_hash;
 	int sink_hashing;

@@ -26,6 +26,8 @@
 #   make_image LAYOUT TAG SIZE...   an image made with umoci, one layer of
 #                                   SIZE random bytes per SIZE
 #   reg_has_manifest PORT REPO REF  the registry holds that manifest
+#   reg_has_blob PORT REPO DIGEST   the registry holds that blob (exit 1:
+#                                   it answers 404)
 #   reg_requests DIR                the requests the registry in DIR
 #                                   answered, "METHOD PATH STATUS" a line,
 #                                   from its access log
@@ -172,6 +174,18 @@ try:
     urllib.request.urlopen(req, timeout=10)
 except urllib.error.HTTPError:
     sys.exit(1)
+PY
+}
+
+reg_has_blob() {
+	python3 - "$1" "$2" "$3" <<'PY'
+import sys, urllib.request, urllib.error
+req = urllib.request.Request("http://127.0.0.1:%s/v2/%s/blobs/%s" % tuple(sys.argv[1:4]),
+    method="HEAD")
+try:
+    urllib.request.urlopen(req, timeout=10)
+except urllib.error.HTTPError as e:
+    sys.exit(1 if e.code == 404 else 2)
 PY
 }
 

@@ -139,7 +139,8 @@ struct pgz_job {
 
 /* What q_deflate() allocates, kept from one block to the next. */
 struct qscratch {
-	uint32_t *head;		/* 1 << QHASH_BITS: position + 1 */
+	uint32_t *head;		/* 1 << QHASH_BITS: gen + position + 1 */
+	uint32_t gen;		/* entries not above it are from earlier blocks */
 	struct qtok *tok;
 	size_t tokcap;
 	unsigned char *buf;	/* dict and block side by side, when they are not */
@@ -703,7 +704,7 @@ q_deflate(const unsigned char *in, size_t inlen, const unsigned char *dict, size
 	struct qscratch own;
 	const unsigned char *buf;
 	struct qtok *tok;
-	uint32_t *head;
+	uint32_t *head, g;
 	struct bitw w;
 	int i, stored_chosen;
 
@@ -733,12 +734,23 @@ q_deflate(const unsigned char *in, size_t inlen, const unsigned char *dict, size
 			memcpy(sc->buf + base, in, inlen);
 		buf = sc->buf;
 	}
-	if (!sc->head)
+	/* The table is not cleared for each block: a block's entries are
+	 * gen + position + 1, and gen moves past them for the next, so that
+	 * what an earlier block left reads as empty.  Cleared only when gen
+	 * would wrap (every 30,000 blocks or so). */
+	if (!sc->head) {
 		sc->head = xmalloc(((size_t)1 << QHASH_BITS) * sizeof(*sc->head));
+		sc->gen = UINT32_MAX;
+	}
 	head = sc->head;
-	memset(head, 0, ((size_t)1 << QHASH_BITS) * sizeof(*head));
+	if (n >= (size_t)(UINT32_MAX - sc->gen)) {
+		memset(head, 0, ((size_t)1 << QHASH_BITS) * sizeof(*head));
+		sc->gen = 0;
+	}
+	g = sc->gen;
+	sc->gen += (uint32_t)n + 1;
 	for (pos = 0; pos + QMIN <= base; pos++)
-		head[q_hash(buf + pos)] = (uint32_t)pos + 1;
+		head[q_hash(buf + pos)] = g + (uint32_t)pos + 1;
 	if (sc->tokcap < inlen + 1) {
 		free(sc->tok);
 		sc->tokcap = inlen + 1;
@@ -755,8 +767,8 @@ q_deflate(const unsigned char *in, size_t inlen, const unsigned char *dict, size
 		if (pos + QMIN <= end) {
 			unsigned h = q_hash(buf + pos);
 
-			cand = head[h];
-			head[h] = (uint32_t)pos + 1;
+			cand = head[h] > g ? head[h] - g : 0;
+			head[h] = g + (uint32_t)pos + 1;
 			if (cand && pos - (cand - 1) <= DICT_SIZE) {
 				size_t max = end - pos < QMAX ? end - pos : QMAX;
 
@@ -776,7 +788,7 @@ q_deflate(const unsigned char *in, size_t inlen, const unsigned char *dict, size
 				size_t k;
 
 				for (k = 1; k < len && pos + k + QMIN <= end; k++)
-					head[q_hash(buf + pos + k)] = (uint32_t)(pos + k) + 1;
+					head[q_hash(buf + pos + k)] = g + (uint32_t)(pos + k) + 1;
 			}
 			pos += len;
 		} else {

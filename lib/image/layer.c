@@ -183,10 +183,10 @@ struct pgz {
 /* ---- level 1: our own quick deflate ------------------------------------
  *
  * Level 1 favours speed, as zlib-ng's deflate_quick does: LZ77 with one
- * hash probe per position, matches of 4 to 258 bytes within 32 KiB
- * (the dictionary included), coded with the fixed Huffman codes of RFC
- * 1951, so there are no trees to build.  A block that would not shrink is
- * stored instead.  The output depends on the input alone, not on the zlib
+ * hash probe per position (sparser in runs without a match: QSKIP),
+ * matches of 4 to 258 bytes within 32 KiB (the dictionary's last QDICT
+ * bytes included), coded with whichever is smallest of dynamic codes, the
+ * fixed codes of RFC 1951, or a stored block.  The output depends on the input alone, not on the zlib
  * a machine has, which helps "the same digest on any machine".
  */
 #define QHASH_BITS 15
@@ -200,6 +200,16 @@ struct pgz {
  * to repeat: on the bench's context, 0.15% more bytes for 8% less CPU.
  */
 #define QDICT 8192
+/*
+ * After a run of positions without a match, positions are probed ever
+ * further apart, as LZ4 does: one more byte of stride every 1 << QSKIP
+ * misses, up to QSKIP_MAX; a match brings it back to one.  The bytes
+ * between are literals all the same.  Data that does not compress (a
+ * PNG, a tarball, machine code in places) is crossed in fewer probes: 5%
+ * less CPU on the bench's context, for 0.1% more bytes.
+ */
+#define QSKIP 6
+#define QSKIP_MAX 32
 
 /*
  * The bit writer never writes past cap: a write that would sets full, and
@@ -698,7 +708,7 @@ static int
 q_deflate(const unsigned char *in, size_t inlen, const unsigned char *dict, size_t dictlen,
     int last, unsigned char *out, size_t cap, size_t *outlen, struct qscratch *sc)
 {
-	size_t pos, end, base = dictlen, n, nt = 0;
+	size_t pos, end, base = dictlen, n, nt = 0, miss = 0;
 	unsigned lf[288] = { 0 }, df[30] = { 0 }, dyn_lf[288], dyn_df[30];
 	struct qcode fl, fd, dl, dd;
 	struct qscratch own;
@@ -758,7 +768,8 @@ q_deflate(const unsigned char *in, size_t inlen, const unsigned char *dict, size
 	}
 	tok = sc->tok;
 
-	/* Pass 1: LZ77, one probe per position. */
+	/* Pass 1: LZ77, one probe per position (fewer where nothing
+	 * matches: QSKIP). */
 	end = n;
 	pos = base;
 	while (pos < end) {
@@ -791,13 +802,21 @@ q_deflate(const unsigned char *in, size_t inlen, const unsigned char *dict, size
 					head[q_hash(buf + pos + k)] = g + (uint32_t)(pos + k) + 1;
 			}
 			pos += len;
+			nt++;
+			miss = 0;
 		} else {
-			tok[nt].len = 0;
-			tok[nt].val = buf[pos];
-			lf[buf[pos]]++;
-			pos++;
+			size_t step = 1 + (miss++ >> QSKIP);
+
+			if (step > QSKIP_MAX)
+				step = QSKIP_MAX;
+			do {
+				tok[nt].len = 0;
+				tok[nt].val = buf[pos];
+				lf[buf[pos]]++;
+				pos++;
+				nt++;
+			} while (--step && pos < end);
 		}
-		nt++;
 	}
 	lf[256] = 1;
 

@@ -102,6 +102,7 @@ FUZZDICT_oci = json
 FUZZDICT_baseline = json
 FUZZDICT_ledger = json
 FUZZDICT_block = json
+FUZZDICT_plainhead = http
 FUZZDICT_prometheus = json
 FUZZDICT_authfile = json
 FUZZDICT_rollout-state = json

@@ -1325,6 +1325,36 @@ plain_header(const char *head, const char *name)
 }
 
 /*
+ * (registry_int.h) The answer to reg_plain_head()'s HEAD: len bytes of
+ * buf (a NUL after them), which hold a whole header block.  1 with
+ * *status (200 or 404) and *digest (Docker-Content-Digest, or NULL) when
+ * it is a registry's (Docker-Distribution-API-Version); 0 for anything
+ * else.
+ */
+int
+reg_plain_answer(const char *buf, size_t len, int *status, char **digest)
+{
+	char *end, *api;
+	int code;
+
+	*status = 0;
+	*digest = NULL;
+	if (memchr(buf, '\0', len) || !strstr(buf, "\r\n\r\n") || strncmp(buf, "HTTP/1.", 7) != 0 ||
+	    !isdigit((unsigned char)buf[7]) || buf[8] != ' ')
+		return 0;
+	code = (int)strtol(buf + 9, &end, 10);
+	if (end != buf + 12 || (*end != ' ' && *end != '\r') || (code != 200 && code != 404) ||
+	    !isdigit((unsigned char)buf[9]))
+		return 0;
+	if (!(api = plain_header(buf, "Docker-Distribution-API-Version")))
+		return 0;
+	free(api);
+	*status = code;
+	*digest = code == 200 ? plain_header(buf, "Docker-Content-Digest") : NULL;
+	return 1;
+}
+
+/*
  * (registry_int.h) HEAD url (http://HOST[:PORT]/PATH) over a plain socket, for the one
  * question of a push whose every piece may already be there: does the
  * registry hold this manifest?  Loading libcurl and its libraries costs
@@ -1342,11 +1372,11 @@ reg_plain_head(struct registry *r, struct host *h, const char *url, int *status,
 {
 	static const char *const proxies[] = { "http_proxy", "all_proxy", "ALL_PROXY", NULL };
 	const char *hp, *path, *colon;
-	char *host = NULL, *port = NULL, *req = NULL, *api = NULL;
-	char buf[PLAIN_HEAD_MAX + 1], *end;
+	char *host = NULL, *port = NULL, *req = NULL;
+	char buf[PLAIN_HEAD_MAX + 1];
 	size_t got = 0, i;
 	long long deadline;
-	int fd = -1, ok = 0, code;
+	int fd = -1, ok = 0;
 	struct err e = { 0, "" };
 
 	*status = 0;
@@ -1403,23 +1433,12 @@ reg_plain_head(struct registry *r, struct host *h, const char *url, int *status,
 		else if (!(n < 0 && errno == EINTR))
 			goto out;
 	}
-	if (memchr(buf, '\0', got) || strncmp(buf, "HTTP/1.", 7) != 0 ||
-	    !isdigit((unsigned char)buf[7]) || buf[8] != ' ')
-		goto out;
-	code = (int)strtol(buf + 9, &end, 10);
-	if (end != buf + 12 || (*end != ' ' && *end != '\r') || (code != 200 && code != 404))
-		goto out;
-	if (!(api = plain_header(buf, "Docker-Distribution-API-Version")))
-		goto out;
-	*status = code;
-	*digest = code == 200 ? plain_header(buf, "Docker-Content-Digest") : NULL;
-	ok = 1;
+	ok = reg_plain_answer(buf, got, status, digest);
 out:
 	if (!ok)
 		log_verbose("HEAD %s without libcurl: no plain answer; asking through libcurl", url);
 	if (fd >= 0)
 		close(fd);
-	free(api);
 	free(req);
 	free(host);
 	free(port);

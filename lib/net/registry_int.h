@@ -170,6 +170,9 @@ int reg_host_scheme(struct registry *r, struct host *h, struct err *e);
  * the caller to ask through libcurl.  See registry.c. */
 int reg_plain_head(struct registry *r, struct host *h, const char *url, int *status,
     char **digest);
+/* Its answer: len bytes of buf (NUL after them) holding a header block;
+ * 1 with *status and *digest when a registry's, else 0. */
+int reg_plain_answer(const char *buf, size_t len, int *status, char **digest);
 /* GET /v2/ once per host: the scheme to use and the auth challenge. */
 int reg_host_ping(struct registry *r, struct host *h, struct err *e);
 int reg_retries(const struct registry *r);

@@ -46,11 +46,36 @@ test_expect_success REGISTRY 'a second push uploads nothing: every blob skipped'
 	! test -s err
 '
 
-test_expect_success REGISTRY 'another repository of the registry: blobs are mounted (blob-location cache)' '
+test_expect_success REGISTRY 'another repository of the registry: blobs are mounted (blob-location cache), with no HEAD first' '
 	test -s .cache/ci-tools/blob-locations.json &&
+	reg_requests reg | wc -l >mark &&
 	ci-push --new -q --layout img $reg/team/other:v1 >mount.json &&
 	test_json mount.json "d[\"push\"][\"blobs\"] == {\"uploaded\": 0, \"skipped\": 0, \"mounted\": 4}" &&
-	reg_has_manifest $port team/other v1
+	reg_has_manifest $port team/other v1 &&
+	reg_requests reg | tail -n +$(($(cat mark) + 1)) >requests &&
+	test $(grep -c "^POST /v2/team/other/blobs/uploads/?mount=sha256:[0-9a-f]*&from=app 201$" requests) = 4 &&
+	! grep "^HEAD /v2/team/other/blobs/" requests
+'
+
+test_expect_success REGISTRY 'a mount refused: the HEAD then, and a blob the repository holds is not sent' '
+	# team/other holds every blob; the mounts name a repository that
+	# does not exist, which the registry refuses
+	python3 - <<-\EOF &&
+	import json
+	p = ".cache/ci-tools/blob-locations.json"
+	c = json.load(open(p))
+	for k in c:
+	    c[k] = ["127.0.0.1:'$port'/no/such"]
+	json.dump(c, open(p, "w"))
+	EOF
+	reg_requests reg | wc -l >mark &&
+	ci-push --new -q --layout img $reg/team/other:v2 >refused.json &&
+	reg_requests reg | tail -n +$(($(cat mark) + 1)) >requests &&
+	test_json refused.json "d[\"push\"][\"blobs\"] == {\"uploaded\": 0, \"skipped\": 4, \"mounted\": 0}" &&
+	test $(grep -c "^POST /v2/team/other/blobs/uploads/?mount=.*&from=no/such 202$" requests) = 4 &&
+	test $(grep -c "^HEAD /v2/team/other/blobs/sha256:[0-9a-f]* 200$" requests) = 4 &&
+	! grep "^PUT /v2/team/other/blobs/" requests &&
+	reg_has_manifest $port team/other v2
 '
 
 test_expect_success REGISTRY 'the cache goes under XDG_CACHE_HOME when it is set' '

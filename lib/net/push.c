@@ -63,6 +63,8 @@ struct push_task {
 	int restarts;
 	int phase;			/* 1: look (HEAD, mounts); 2: upload */
 	int need_upload;		/* phase 1 ended: this blob must go up */
+	int headed;			/* its HEAD was asked */
+	int in_target;			/* the cache says the target repository holds it */
 	char what[200];
 };
 
@@ -252,9 +254,26 @@ push_post(struct push_task *p)
 static int
 push_head(struct push_task *p)
 {
+	p->headed = 1;
 	push_prepare(p, "HEAD", reg_repo_url(p->tg, "blobs/%s", p->b->digest));
 	p->t.x.simple_retry = 1;
 	p->t.state = P_HEAD;
+	return 1;
+}
+
+/* A mount of the blob from the next repository that may hold it. */
+static int
+push_mount(struct push_task *p)
+{
+	const char *from = p->mount_from[p->imount++];
+	char *q = xasprintf("blobs/uploads/?mount=%s&from=%s", p->b->digest, from);
+
+	push_prepare(p, "POST", reg_repo_url(p->tg, "%s", q));
+	free(q);
+	xfer_scope(&p->t.x, from, "pull");
+	p->t.x.simple_retry = 1;
+	p->t.x.auth_soft = 1;
+	p->t.state = P_MOUNT;
 	return 1;
 }
 
@@ -360,6 +379,12 @@ push_step(struct task *t, struct err *e)
 	case P_START:
 		if (p->phase == 2)
 			return p->location ? push_upload(p, e) : push_post(p);
+		/* With a repository to mount it from, the mount comes first,
+		 * without a HEAD: a registry answers the mount of a blob the
+		 * repository holds as a mount.  Unless the cache says the
+		 * repository holds it: then the HEAD, as without a source. */
+		if (p->imount < p->nmount && !p->in_target)
+			return push_mount(p);
 		return push_head(p);
 	case P_HEAD:
 		if (x->transient)
@@ -368,6 +393,9 @@ push_step(struct task *t, struct err *e)
 			return push_done(p, OUT_SKIPPED);
 		if (st != 404)
 			return push_unexpected(p, e);
+		/* Asked after a mount that opened a session: upload there. */
+		if (p->location)
+			return push_looked(p, e);
 		/* FALLTHROUGH */
 	case P_MOUNT:
 		if (t->state == P_MOUNT) {
@@ -377,27 +405,23 @@ push_step(struct task *t, struct err *e)
 				return push_done(p, OUT_MOUNTED);
 			}
 			if (st == 202 && !x->transient) {
-				/* No mount, but an upload session: use it. */
+				/* No mount, but an upload session: use it, once
+				 * a HEAD (if none was asked) says the repository
+				 * does not hold the blob. */
 				if (take_location(p, e) < 0)
 					return -1;
 				take_chunk_min(p);
-				return push_looked(p, e);
+				return p->headed ? push_looked(p, e) : push_head(p);
 			}
 			log_verbose("mount of %s from '%s' failed (HTTP %ld)", p->b->digest,
 			    p->mount_from[p->imount - 1], st);
 		}
-		if (p->imount < p->nmount) {
-			const char *from = p->mount_from[p->imount++];
-			char *q = xasprintf("blobs/uploads/?mount=%s&from=%s", p->b->digest, from);
-
-			push_prepare(p, "POST", reg_repo_url(p->tg, "%s", q));
-			free(q);
-			xfer_scope(x, from, "pull");
-			x->simple_retry = 1;
-			x->auth_soft = 1;
-			t->state = P_MOUNT;
-			return 1;
-		}
+		if (p->imount < p->nmount)
+			return push_mount(p);
+		/* Every mount failed, and no HEAD was asked: ask now,
+		 * before an upload the repository may not need. */
+		if (!p->headed)
+			return push_head(p);
 		return push_looked(p, e);
 	case P_POST:
 		if (st != 202)
@@ -487,6 +511,9 @@ mount_sources(struct registry *r, struct push_task *p, struct target *tgs, size_
 		if (tgs[j].h == tg->h && strcmp(tgs[j].ref.repository, tg->ref.repository) != 0)
 			p->mount_from[p->nmount++] = xstrdup(tgs[j].ref.repository);
 	n = blobcache_repos(r, p->b->digest, tg->h, known, BLOBCACHE_MAX_REPOS);
+	for (j = 0; j < n; j++)
+		if (!strcmp(known[j], tg->ref.repository))
+			p->in_target = 1;
 	for (j = 0; j < n && p->nmount < MAX_MOUNT_TRIES; j++) {
 		size_t k;
 		int dup = 0;

@@ -46,6 +46,19 @@ test_expect_success REGISTRY 'a second push uploads nothing: every blob skipped'
 	! test -s err
 '
 
+# cache_names REPO: the blob-location cache says every blob is in REPO
+# of the registry (stale: no such repository holds them)
+cache_names() {
+	python3 - "127.0.0.1:$port/$1" <<-\EOF
+	import json, sys
+	p = ".cache/ci-tools/blob-locations.json"
+	c = json.load(open(p))
+	for k in c:
+	    c[k] = [sys.argv[1]]
+	json.dump(c, open(p, "w"))
+	EOF
+}
+
 test_expect_success REGISTRY 'another repository of the registry: blobs are mounted (blob-location cache), with no HEAD first' '
 	test -s .cache/ci-tools/blob-locations.json &&
 	reg_requests reg | wc -l >mark &&
@@ -60,14 +73,7 @@ test_expect_success REGISTRY 'another repository of the registry: blobs are moun
 test_expect_success REGISTRY 'a mount refused: the HEAD then, and a blob the repository holds is not sent' '
 	# team/other holds every blob; the mounts name a repository that
 	# does not exist, which the registry refuses
-	python3 - <<-\EOF &&
-	import json
-	p = ".cache/ci-tools/blob-locations.json"
-	c = json.load(open(p))
-	for k in c:
-	    c[k] = ["127.0.0.1:'$port'/no/such"]
-	json.dump(c, open(p, "w"))
-	EOF
+	cache_names no/such &&
 	reg_requests reg | wc -l >mark &&
 	ci-push --new -q --layout img $reg/team/other:v2 >refused.json &&
 	reg_requests reg | tail -n +$(($(cat mark) + 1)) >requests &&
@@ -91,14 +97,7 @@ test_expect_success REGISTRY 'without the cache, blobs are uploaded again' '
 '
 
 test_expect_success REGISTRY 'a stale cache entry costs a failed mount, never a failed push' '
-	python3 - <<-\EOF &&
-	import json
-	p = ".cache/ci-tools/blob-locations.json"
-	c = json.load(open(p))
-	for k in c:
-	    c[k] = ["127.0.0.1:'$port'/gone/away"]
-	json.dump(c, open(p, "w"))
-	EOF
+	cache_names gone/away &&
 	ci-push --new -q --layout img $reg/fourth:v1 >stale.json &&
 	test_json stale.json "d[\"push\"][\"blobs\"] == {\"uploaded\": 4, \"skipped\": 0, \"mounted\": 0}" &&
 	reg_has_manifest $port fourth v1

@@ -9,7 +9,6 @@
 #include <unistd.h>
 
 #include "core/buf.h"
-#include "core/crypto-load.h"
 #include "core/json.h"
 #include "core/log.h"
 #include "core/size.h"
@@ -335,8 +334,10 @@ push(struct stage *st, void *arg, cJSON **section, struct err *e)
 	o->ro.progress = on_progress;
 	o->ro.progress_arg = &v;
 
-	/* The layout's blobs are digested before the first request. */
-	rc = crypto_load(e) < 0 ? -1 : do_push(o, st->p.doc, &res, e);
+	/* libcrypto is loaded where a blob goes up (push.c): a push that
+	 * finds its image there hashes only a manifest and a config, which
+	 * oci's own sha256 does. */
+	rc = do_push(o, st->p.doc, &res, e);
 	/* A usage error leaves the document alone (no section). */
 	if (rc < 0 && e->code == EX_USAGE_) {
 		registry_push_result_free(&res);

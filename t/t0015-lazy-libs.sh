@@ -84,12 +84,19 @@ test_expect_success 'ci-build loads libcrypto for its digests; without it: exit 
 	test_grep "install the Debian package libssl3" err
 '
 
-test_expect_success 'ci-push without libcrypto: exit 69 before reading the layout' '
+test_expect_success 'ci-push without libcrypto: the layout is read (its own sha256), then exit 69 where libcurl needs it' '
 	test_expect_code 69 nolib libcrypto.so.3 ci-push --new --layout img4 127.0.0.1:1/app:v1 \
 		>out.json 2>err &&
-	test_grep "ci-push: error: cannot load libcrypto: .*libcrypto.so.3" err &&
-	test_grep "install the Debian package libssl3" err &&
-	test_json out.json "\"libssl3\" in d[\"push\"][\"reason\"]"
+	test_grep "ci-push: error: cannot load libcurl: .*libcrypto.so.3" err &&
+	test_json out.json "\"libcrypto.so.3\" in d[\"push\"][\"reason\"]" &&
+	# a corrupt config is still found without libcrypto
+	rm -rf bad4 && cp -r img4 bad4 &&
+	cfg=$(python3 -c "import json; m = json.load(open(\"bad4/index.json\"))[\"manifests\"][0][\"digest\"][7:]; print(json.load(open(\"bad4/blobs/sha256/\" + m))[\"config\"][\"digest\"][7:])") &&
+	chmod u+w bad4/blobs/sha256/$cfg &&
+	python3 -c "import sys; p = sys.argv[1]; b = bytearray(open(p, \"rb\").read()); b[5] ^= 1; open(p, \"wb\").write(b)" bad4/blobs/sha256/$cfg &&
+	test_expect_code 65 nolib libcrypto.so.3 ci-push --new --layout bad4 127.0.0.1:1/app:v1 \
+		>out.json 2>err &&
+	test_grep "digest mismatch for sha256:$cfg" err
 '
 
 test_expect_success 'ci-smoke loads libcrypto for a sha256 assert; a CA file without it: exit 69' '

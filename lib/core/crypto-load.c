@@ -56,6 +56,12 @@ crypto_load(struct err *e)
 	return ready() ? 0 : dynlib_err(&lib, e);
 }
 
+int
+crypto_loaded(void)
+{
+	return lib.loaded;
+}
+
 /* A libcrypto function called before crypto_load() succeeded: the work
  * that called it did not load the library first. */
 static void

@@ -17,7 +17,10 @@
  * package).  A digest, BIO, PEM, X509 or ERR function called before a
  * crypto_load() that succeeded is a programming error: it says so and
  * aborts.  RAND_bytes() alone (core/encode's fallback when getrandom()
- * is missing) loads libcrypto itself and returns 0 when it cannot.
+ * is missing) loads libcrypto itself and returns 0 when it cannot.  And
+ * oci's one-shot sha256_digest() and sha256_file() work without it, in
+ * plain C (crypto_loaded() tells them): ci-push hashes a manifest and a
+ * config before it knows whether anything must go up.
  *
  * A libcrypto call new to the code needs its forwarder in crypto-load.c:
  * the link fails without one, as -lcrypto is not on the command line.
@@ -34,5 +37,7 @@
  * (EX_SERVICE): "cannot load libcrypto: libcrypto.so.3: ... (install the
  * Debian package libssl3)". */
 int crypto_load(struct err *e);
+/* 1 when crypto_load() has succeeded (it loads nothing itself). */
+int crypto_loaded(void);
 
 #endif

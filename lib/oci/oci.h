@@ -42,12 +42,15 @@ struct sha256 {
 	void *ctx;		/* EVP_MD_CTX */
 };
 
+/* Streaming: libcrypto's, which crypto_load() must have loaded. */
 void sha256_init(struct sha256 *h);
 void sha256_update(struct sha256 *h, const void *p, size_t n);
 /* Writes "sha256:<hex>" into out and frees the context. */
 void sha256_final(struct sha256 *h, char out[OCI_DIGEST_SIZE]);
+/* One-shot: libcrypto's once loaded, else plain C of our own (slower:
+ * for manifests and configs, before any need to load libcrypto). */
 void sha256_digest(const void *p, size_t n, char out[OCI_DIGEST_SIZE]);
-/* Digest and size of a file, streamed. */
+/* Digest and size of a file, streamed (one-shot as above). */
 int sha256_file(const char *path, char out[OCI_DIGEST_SIZE], long long *size, struct err *e);
 /* 1 when d is a well-formed sha256 digest. */
 int digest_valid(const char *d);

@@ -179,6 +179,79 @@ test_sha256(void)
 	like(e.msg, "nope': No such file", "message names the file");
 }
 
+/*
+ * The one-shot digests before libcrypto is loaded are oci.c's own: FIPS
+ * 180-2's vectors, then every length around the block edges and a file
+ * over the read chunk, each again through libcrypto once it is loaded.
+ */
+#define PLAIN_LENS 300
+static char plain_d[PLAIN_LENS + 1][OCI_DIGEST_SIZE];
+static char plain_file[OCI_DIGEST_SIZE];
+
+static unsigned char *
+plain_input(size_t n)
+{
+	unsigned char *p = malloc(n ? n : 1);
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		p[i] = (unsigned char)(i * 131 + (i >> 7) + 17);
+	return p;
+}
+
+static void
+test_sha256_plain_before_load(void)
+{
+	static const char abc448[] = "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";
+	char d[OCI_DIGEST_SIZE];
+	unsigned char *p;
+	size_t n;
+	long long size;
+
+	sha256_digest("abc", 3, d);
+	is_str(d, "sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
+	    "without libcrypto: sha256 of 'abc' (FIPS 180-2)");
+	sha256_digest(abc448, sizeof(abc448) - 1, d);
+	is_str(d, "sha256:248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1",
+	    "without libcrypto: sha256 of the 448-bit message (FIPS 180-2)");
+	p = malloc(1000000);
+	memset(p, 'a', 1000000);
+	sha256_digest(p, 1000000, d);
+	is_str(d, "sha256:cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0",
+	    "without libcrypto: sha256 of a million 'a' (FIPS 180-2)");
+	free(p);
+	for (n = 0; n <= PLAIN_LENS; n++) {
+		p = plain_input(n);
+		sha256_digest(p, n, plain_d[n]);
+		free(p);
+	}
+	n = 1024 * 1024 + 4097;	/* over the 1 MiB read chunk */
+	p = plain_input(n);
+	ok(put(P("plain"), (char *)p, n) == 0 && sha256_file(P("plain"), plain_file, &size, &e) == 0 &&
+	    size == (long long)n, "without libcrypto: sha256_file");
+	free(p);
+}
+
+static void
+test_sha256_plain_after_load(void)
+{
+	char d[OCI_DIGEST_SIZE];
+	unsigned char *p;
+	size_t n, bad = 0;
+	long long size;
+
+	for (n = 0; n <= PLAIN_LENS; n++) {
+		p = plain_input(n);
+		sha256_digest(p, n, d);
+		if (strcmp(d, plain_d[n]) != 0)
+			bad++;
+		free(p);
+	}
+	ok(bad == 0, "sha256_digest without libcrypto equals libcrypto's, for 0 to 300 bytes");
+	ok(sha256_file(P("plain"), d, &size, &e) == 0, "sha256_file with libcrypto");
+	is_str(plain_file, d, "... and equals it for a file over the read chunk");
+}
+
 static void
 test_digest_valid(void)
 {
@@ -712,17 +785,19 @@ main(void)
 	const char *tmp = getenv("TMPDIR");
 	struct err ce = { 0, "" };
 
-	/* The digests need libcrypto (core/crypto-load.h). */
-	if (crypto_load(&ce) < 0) {
-		printf("Bail out! %s\n", ce.msg);
-		return 1;
-	}
 	log_init("oci.t");
 	snprintf(dir, sizeof(dir), "%s/oci.XXXXXX", tmp && *tmp ? tmp : "/tmp");
 	if (!mkdtemp(dir)) {
 		printf("Bail out! mkdtemp: %s\n", strerror(errno));
 		return 1;
 	}
+	test_sha256_plain_before_load();
+	/* The rest needs libcrypto (core/crypto-load.h). */
+	if (crypto_load(&ce) < 0) {
+		printf("Bail out! %s\n", ce.msg);
+		return 1;
+	}
+	test_sha256_plain_after_load();
 	test_sha256();
 	test_digest_valid();
 	test_desc();

@@ -143,6 +143,15 @@ test_expect_success REGISTRY 'persistent resets mid-upload: exit 69, no manifest
 	! reg_has_manifest $rport cuts v1
 '
 
+test_expect_success REGISTRY,UMOCI 'a large layer cut every time mid-upload: exit 69, its part-hashed digest let go (LeakSanitizer in make check)' '
+	make_image img3 v1 12000000 &&
+	rules "[{\"method\": \"PUT\", \"path\": \"digest=\", \"action\": \"cut\", \"bytes\": 1000}]" &&
+	{ ci-push --new --no-blob-cache --retries 2 --retry-time 20s --layout img3 $reg/bigcuts:v1 >bigcuts.json 2>bigcuts.err; rc=$?; } &&
+	test $rc = 69 &&
+	test_json bigcuts.json "d[\"push\"][\"status\"] == \"failed\"" &&
+	! reg_has_manifest $rport bigcuts v1
+'
+
 test_expect_success REGISTRY 'a Retry-After longer than the retry time: give up at once' '
 	rules "[{\"method\": \"HEAD\", \"action\": \"status\", \"status\": 503, \"retry_after\": \"3600\"}]" &&
 	{ ci-push --new --no-blob-cache --retry-time 5s --layout img2 $reg/late:v1 >/dev/null 2>late.err; rc=$?; } &&

@@ -95,3 +95,33 @@ fail:
 	errno = saved;
 	return -1;
 }
+
+/* (sock.h) */
+int
+sock_send_all(int fd, const void *data, size_t n, long long deadline)
+{
+	const char *p = data;
+
+	while (n > 0) {
+		/* MSG_NOSIGNAL: a peer that closed gives EPIPE, not SIGPIPE. */
+		ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
+
+		if (w >= 0) {
+			p += w;
+			n -= (size_t)w;
+			continue;
+		}
+		if (errno == EINTR)
+			continue;
+		if (errno != EAGAIN && errno != EWOULDBLOCK)
+			return -1;
+		switch (fd_wait(fd, POLLOUT, deadline)) {
+		case 0:
+			errno = ETIMEDOUT;
+			return -1;
+		case -1:
+			return -1;
+		}
+	}
+	return 0;
+}

@@ -20,4 +20,9 @@ int fd_wait(int fd, short events, long long deadline);
  * whose listen queue is full is tried again until the deadline. */
 int sock_connect(int family, const struct sockaddr *sa, socklen_t salen, long long deadline);
 
+/* All n bytes of data to the non-blocking socket fd: 0, or -1 with errno
+ * (ETIMEDOUT when the deadline passed first; EPIPE, never SIGPIPE, when
+ * the peer closed). */
+int sock_send_all(int fd, const void *data, size_t n, long long deadline);
+
 #endif

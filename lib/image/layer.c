@@ -186,8 +186,9 @@ struct pgz {
  * hash probe per position (sparser in runs without a match: QSKIP),
  * matches of 4 to 258 bytes within 32 KiB (the dictionary's last QDICT
  * bytes included), coded with whichever is smallest of dynamic codes, the
- * fixed codes of RFC 1951, or a stored block.  The output depends on the input alone, not on the zlib
- * a machine has, which helps "the same digest on any machine".
+ * fixed codes of RFC 1951, or a stored block.  The output depends on the
+ * input alone, not on the zlib a machine has, which helps "the same
+ * digest on any machine".
  */
 #define QHASH_BITS 15
 #define QMIN 4

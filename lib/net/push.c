@@ -545,19 +545,18 @@ static int
 push_blobs(struct registry *r, const struct oci_layout *l, struct target *tgs, size_t i,
     struct blob *blobs, size_t nb, struct registry_push_result *res, struct err *e)
 {
-	struct push_task *ps = xcalloc(nb ? nb : 1, sizeof(*ps));
-	struct task **ts = xcalloc(nb ? nb : 1, sizeof(*ts));
+	struct push_task *ps;
+	struct task **ts;
 	int parallel = r->o->parallel > 0 ? r->o->parallel : REGISTRY_DEFAULT_PARALLEL;
 	size_t k, m, nup = 0;
 	int rc;
 
 	/* Uploads hash what they send (blob_check()), with libcrypto's
 	 * speed: loaded now, where a missing one is exit 69. */
-	if (crypto_load(e) < 0) {
-		free(ps);
-		free(ts);
+	if (crypto_load(e) < 0)
 		return -1;
-	}
+	ps = xcalloc(nb ? nb : 1, sizeof(*ps));
+	ts = xcalloc(nb ? nb : 1, sizeof(*ts));
 	r->blobs_total += (int)nb;
 	for (k = 0; k < nb; k++) {
 		struct push_task *p = &ps[k];
@@ -971,6 +970,12 @@ out:
 		if (blobs[i].fd >= 0)
 			close(blobs[i].fd);
 		free(blobs[i].path);
+		/* An upload that stopped part way left its hash open. */
+		if (blobs[i].h.ctx) {
+			char unused[OCI_DIGEST_SIZE];
+
+			sha256_final(&blobs[i].h, unused);
+		}
 	}
 	free(blobs);
 	for (i = 0; i < nkids; i++) {

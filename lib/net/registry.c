@@ -1343,8 +1343,7 @@ reg_plain_answer(const char *buf, size_t len, int *status, char **digest)
 	    !isdigit((unsigned char)buf[7]) || buf[8] != ' ')
 		return 0;
 	code = (int)strtol(buf + 9, &end, 10);
-	if (end != buf + 12 || (*end != ' ' && *end != '\r') || (code != 200 && code != 404) ||
-	    !isdigit((unsigned char)buf[9]))
+	if (end != buf + 12 || (*end != ' ' && *end != '\r') || (code != 200 && code != 404))
 		return 0;
 	if (!(api = plain_header(buf, "Docker-Distribution-API-Version")))
 		return 0;
@@ -1407,16 +1406,8 @@ reg_plain_head(struct registry *r, struct host *h, const char *url, int *status,
 		goto out;
 	req = xasprintf("HEAD %s HTTP/1.1\r\nHost: %.*s\r\nUser-Agent: ci-tools/%s\r\n%s\r\n"
 	    "Connection: close\r\n\r\n", path, (int)(path - hp), hp, ci_version, MANIFEST_ACCEPT);
-	for (i = 0; req[i];) {
-		ssize_t n = send(fd, req + i, strlen(req + i), MSG_NOSIGNAL);
-
-		if (n > 0)
-			i += (size_t)n;
-		else if (n < 0 && errno == EAGAIN && fd_wait(fd, POLLOUT, deadline) > 0)
-			continue;
-		else if (!(n < 0 && errno == EINTR))
-			goto out;
-	}
+	if (sock_send_all(fd, req, strlen(req), deadline) < 0)
+		goto out;
 	for (;;) {
 		ssize_t n;
 

@@ -37,9 +37,10 @@
  * SHA-256 (FIPS 180-4) in plain C, for the one-shot digests taken before
  * libcrypto is loaded: a push that finds its image already there hashes
  * a manifest and a config of a few hundred bytes, and loading libcrypto
- * for them cost 4 ms of the 15 the whole push takes.  About a fifth of
- * libcrypto's speed (no SHA extensions): the streaming functions below,
- * which layers and blobs go through, stay with libcrypto.
+ * for them cost 4 ms of the 15 the whole push takes.  About a sixth of
+ * libcrypto's speed (270 MB/s against 1,550 here: no SHA extensions):
+ * the streaming functions below, which layers and blobs go through, stay
+ * with libcrypto.
  */
 static const uint32_t k256[64] = {
 	0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4,
@@ -182,22 +183,53 @@ sha256_final(struct sha256 *h, char out[OCI_DIGEST_SIZE])
 	hex_encode(md, n < 32 ? n : 32, out + 7);
 }
 
+/*
+ * A one-shot digest's hasher: libcrypto's once loaded, else the plain C
+ * above.  The streaming functions above never fall back: they abort
+ * when libcrypto is not loaded, so that bulk hashing without it fails in
+ * the tests rather than running six times slower.
+ */
+struct oneshot {
+	int plain;
+	struct sha256 h;
+	struct sha256_plain c;
+};
+
+static void
+oneshot_init(struct oneshot *o)
+{
+	if ((o->plain = !crypto_loaded()))
+		plain_init(&o->c);
+	else
+		sha256_init(&o->h);
+}
+
+static void
+oneshot_update(struct oneshot *o, const void *p, size_t n)
+{
+	if (o->plain)
+		plain_update(&o->c, p, n);
+	else
+		sha256_update(&o->h, p, n);
+}
+
+static void
+oneshot_final(struct oneshot *o, char out[OCI_DIGEST_SIZE])
+{
+	if (o->plain)
+		plain_final(&o->c, out);
+	else
+		sha256_final(&o->h, out);
+}
+
 void
 sha256_digest(const void *p, size_t n, char out[OCI_DIGEST_SIZE])
 {
-	struct sha256 h;
+	struct oneshot o;
 
-	if (!crypto_loaded()) {
-		struct sha256_plain c;
-
-		plain_init(&c);
-		plain_update(&c, p, n);
-		plain_final(&c, out);
-		return;
-	}
-	sha256_init(&h);
-	sha256_update(&h, p, n);
-	sha256_final(&h, out);
+	oneshot_init(&o);
+	oneshot_update(&o, p, n);
+	oneshot_final(&o, out);
 }
 
 /* Hash what is left of fd; name is for messages. */
@@ -205,17 +237,12 @@ static int
 sha256_fd(int fd, const char *name, char out[OCI_DIGEST_SIZE], long long *size,
     struct err *e)
 {
-	struct sha256 h;
-	struct sha256_plain c;
+	struct oneshot o;
 	long long total = 0;
-	int plain = !crypto_loaded();	/* see sha256_block() */
 	char *chunk = xmalloc(HASH_CHUNK);
 	ssize_t r;
 
-	if (plain)
-		plain_init(&c);
-	else
-		sha256_init(&h);
+	oneshot_init(&o);
 	for (;;) {
 		r = read(fd, chunk, HASH_CHUNK);
 		if (r < 0) {
@@ -223,27 +250,18 @@ sha256_fd(int fd, const char *name, char out[OCI_DIGEST_SIZE], long long *size,
 
 			if (saved == EINTR)
 				continue;
-			if (plain)
-				plain_final(&c, out);
-			else
-				sha256_final(&h, out);
+			oneshot_final(&o, out);
 			free(chunk);
 			return err_set(e, EX_IOERR_, "cannot read '%s': %s", name,
 			    strerror(saved));
 		}
 		if (r == 0)
 			break;
-		if (plain)
-			plain_update(&c, chunk, (size_t)r);
-		else
-			sha256_update(&h, chunk, (size_t)r);
+		oneshot_update(&o, chunk, (size_t)r);
 		total += r;
 	}
 	free(chunk);
-	if (plain)
-		plain_final(&c, out);
-	else
-		sha256_final(&h, out);
+	oneshot_final(&o, out);
 	if (size)
 		*size = total;
 	return 0;

@@ -246,34 +246,6 @@ open_addr(const char *addr, const struct hap_addr *a, long long deadline, const 
 	return unreachable(addr, last, tbuf, e);
 }
 
-/* 0, or -1 with errno (ETIMEDOUT at the deadline). */
-static int
-send_all(int fd, const char *p, size_t n, long long deadline)
-{
-	while (n > 0) {
-		/* MSG_NOSIGNAL: a peer that closed gives EPIPE, not SIGPIPE. */
-		ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
-
-		if (w >= 0) {
-			p += w;
-			n -= (size_t)w;
-			continue;
-		}
-		if (errno == EINTR)
-			continue;
-		if (errno != EAGAIN && errno != EWOULDBLOCK)
-			return -1;
-		switch (fd_wait(fd, POLLOUT, deadline)) {
-		case 0:
-			errno = ETIMEDOUT;
-			return -1;
-		case -1:
-			return -1;
-		}
-	}
-	return 0;
-}
-
 /* Read until EOF into b: 0; -1 with errno; -2 past the deadline; -3 past
  * the cap of b. */
 static int
@@ -328,7 +300,7 @@ haproxy_cmd(const struct haproxy *h, const char *cmd, char **out, struct err *e)
 		return -1;
 
 	line = xasprintf("%s\n", cmd);
-	r = send_all(fd, line, strlen(line), deadline);
+	r = sock_send_all(fd, line, strlen(line), deadline);
 	saved = errno;
 	free(line);
 	if (r != 0) {

@@ -20,6 +20,7 @@
 
 #include "core/buf.h"
 #include "image/archive-load.h"
+#include "image/crc32.h"
 #include "image/dockerignore.h"
 #include "core/fsutil.h"
 #include "image/layer.h"
@@ -395,11 +396,14 @@ q_stored(struct bitw *w, const unsigned char *in, size_t n, int final)
 	} while (n && !w->full);
 }
 
-/* One LZ77 token: a literal (len 0, val the byte) or a match. */
+/* One LZ77 token: a literal (len 0, val the byte) or a match, whose
+ * distance's code (found for the counts) is kept above its length. */
 struct qtok {
-	unsigned short len;
+	unsigned short len;	/* length | distance code << QTOK_DS */
 	unsigned short val;	/* the literal, or the distance */
 };
+#define QTOK_DS 9
+#define QTOK_LEN ((1u << QTOK_DS) - 1)
 
 struct qcode {
 	unsigned short code[288];	/* bit-reversed */
@@ -598,8 +602,23 @@ static void
 q_emit_tokens(struct bitw *w, const struct qtok *t, size_t nt, const struct qcode *lc,
     const struct qcode *dc)
 {
+	/* For this block's codes: each length's code with its extra bits,
+	 * and how many bits in all; each distance code's bits. */
+	uint32_t lbits[QMAX + 1];
+	unsigned char lnum[QMAX + 1], dnum[30], dall[30];
 	size_t i = 0;
+	int k;
 
+	for (k = QMIN; k <= QMAX; k++) {
+		int ls = q_lsym[k], n = lc->len[257 + ls];
+
+		lbits[k] = lc->code[257 + ls] | (uint32_t)(k - q_lbase[ls]) << n;
+		lnum[k] = (unsigned char)(n + q_lextra[ls]);
+	}
+	for (k = 0; k < 30; k++) {
+		dnum[k] = dc->len[k];
+		dall[k] = (unsigned char)(dc->len[k] + q_dextra[k]);
+	}
 #if defined(__GNUC__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
 	/*
 	 * A run of tokens whose worst case fits in the room left goes out
@@ -610,26 +629,25 @@ q_emit_tokens(struct bitw *w, const struct qtok *t, size_t nt, const struct qcod
 	 */
 	bw_drain(w);
 	while (i < nt && !w->full) {
-		size_t k = nt - i < 4096 ? nt - i : 4096, stop = i + k;
+		size_t n = nt - i < 4096 ? nt - i : 4096, stop = i + n;
 		unsigned char *o = w->p + w->n;
 		uint64_t acc = w->acc;
 		int bits = w->bits;
 
-		if (w->cap - w->n < k * (QTOK_MAXBITS / 8) + 16)
+		if (w->cap - w->n < n * (QTOK_MAXBITS / 8) + 16)
 			break;
 		for (; i < stop; i++) {
 			if (!t[i].len) {
 				acc |= (uint64_t)lc->code[t[i].val] << bits;
 				bits += lc->len[t[i].val];
 			} else {
-				int ls = q_lsym[t[i].len], ds = q_dsym(t[i].val);
-				int ln = lc->len[257 + ls], dn = dc->len[ds];
+				unsigned l = t[i].len & QTOK_LEN, ds = t[i].len >> QTOK_DS;
 
-				acc |= (lc->code[257 + ls] | (uint64_t)(t[i].len - q_lbase[ls]) << ln) <<
+				acc |= (uint64_t)lbits[l] << bits;
+				bits += lnum[l];
+				acc |= (dc->code[ds] | (uint64_t)(t[i].val - q_dbase[ds]) << dnum[ds]) <<
 				    bits;
-				bits += ln + q_lextra[ls];
-				acc |= (dc->code[ds] | (uint64_t)(t[i].val - q_dbase[ds]) << dn) << bits;
-				bits += dn + q_dextra[ds];
+				bits += dall[ds];
 			}
 			memcpy(o, &acc, 8);
 			o += bits >> 3;
@@ -645,14 +663,12 @@ q_emit_tokens(struct bitw *w, const struct qtok *t, size_t nt, const struct qcod
 		if (!t[i].len) {
 			bw_put(w, lc->code[t[i].val], lc->len[t[i].val]);
 		} else {
-			int ls = q_lsym[t[i].len], ds = q_dsym(t[i].val);
-			int ln = lc->len[257 + ls], dn = dc->len[ds];
+			unsigned l = t[i].len & QTOK_LEN, ds = t[i].len >> QTOK_DS;
 
 			/* Each code with its extra bits: one write each. */
-			bw_put(w, lc->code[257 + ls] |
-			    (uint64_t)(t[i].len - q_lbase[ls]) << ln, ln + q_lextra[ls]);
-			bw_put(w, dc->code[ds] |
-			    (uint64_t)(t[i].val - q_dbase[ds]) << dn, dn + q_dextra[ds]);
+			bw_put(w, lbits[l], lnum[l]);
+			bw_put(w, dc->code[ds] | (uint64_t)(t[i].val - q_dbase[ds]) << dnum[ds],
+			    dall[ds]);
 		}
 	}
 	bw_put(w, lc->code[256], lc->len[256]);
@@ -790,10 +806,12 @@ q_deflate(const unsigned char *in, size_t inlen, const unsigned char *dict, size
 			}
 		}
 		if (len) {
-			tok[nt].len = (unsigned short)len;
+			unsigned ds = (unsigned)q_dsym((unsigned)(pos - (cand - 1)));
+
+			tok[nt].len = (unsigned short)(len | ds << QTOK_DS);
 			tok[nt].val = (unsigned short)(pos - (cand - 1));
 			lf[257 + q_lsym[len]]++;
-			df[q_dsym(tok[nt].val)]++;
+			df[ds]++;
 			/* Short matches: index their inner positions too (as
 			 * zlib does at level 1), for better matches later. */
 			if (len <= 8) {
@@ -924,7 +942,7 @@ quick_job(struct pgz_job *j, struct qscratch *sc)
 	if (q_deflate(j->in, j->inlen, j->dict, j->dictlen, j->last, j->out, j->outcap,
 	    &j->outlen, sc) < 0)
 		return -1;
-	j->crc = Z.crc32(Z.crc32(0L, Z_NULL, 0), j->in, (uInt)j->inlen);
+	j->crc = crc32_update(0, j->in, j->inlen);
 	return 0;
 }
 
@@ -969,7 +987,7 @@ deflate_job(z_stream *s, struct qscratch *sc, struct pgz_job *j, int level)
 	    s->avail_out == 0)
 		return -1;
 	j->outlen = j->outcap - s->avail_out;
-	j->crc = Z.crc32(Z.crc32(0L, Z_NULL, 0), j->in, (uInt)j->inlen);
+	j->crc = crc32_update(0, j->in, j->inlen);
 	return 0;
 }
 
@@ -1411,10 +1429,11 @@ struct wctx {
 	enum layer_compression comp;
 	struct err *e;
 	int failed;
-	int pgz_hashes;		/* the compressor digests the tar and the blob */
+	int pgz_hashes;		/* the compressor digests the blob */
 	unsigned char *obuf;	/* output buffer for the file */
 	size_t olen;
 	const unsigned char *lent;	/* file content read into the compressor's block */
+	struct sha256 *fileh;	/* its file's digest, taken with the tar's */
 	long long written;	/* bytes in the file */
 	long long queued;	/* of them, handed to the disk (writeback started) */
 	/* The syncer (syncer_main()), from the first WRITEBACK_STEP on. */
@@ -1577,8 +1596,6 @@ tar_out_cb(struct archive *a, void *client, const void *buf, size_t n)
 	(void)a;
 	if (w->failed)
 		return (la_ssize_t)n;	/* recorded, as zstd_out_cb() */
-	if (!w->pgz_hashes)
-		sha256_update(&w->diff, buf, n);
 	w->tar_size += (long long)n;
 	switch (w->comp) {
 	case LAYER_GZIP:
@@ -1591,12 +1608,20 @@ tar_out_cb(struct archive *a, void *client, const void *buf, size_t n)
 			w->failed = 1;
 			break;
 		}
+		/* The file's digest and the tar's from the same bytes: a
+		 * file's content starts at a 512-byte boundary of the tar,
+		 * so both are at the same place of a block. */
+		if (w->lent && w->fileh)
+			sha256_update2(w->fileh, &w->diff, buf, n);
+		else
+			sha256_update(&w->diff, buf, n);
 		if (w->lent)
 			w->lent += n;
 		if (pgz_write(w->gz, buf, n, w->e) < 0)
 			w->failed = 1;
 		break;
 	case LAYER_ZSTD:
+		sha256_update(&w->diff, buf, n);
 		if (archive_write_data(w->za, buf, n) < 0) {
 			if (!w->failed)
 				err_set(w->e, EX_INTERNAL, "zstd: %s", archive_error_string(w->za));
@@ -1604,6 +1629,7 @@ tar_out_cb(struct archive *a, void *client, const void *buf, size_t n)
 		}
 		break;
 	case LAYER_NONE:
+		sha256_update(&w->diff, buf, n);
 		if (blob_sink(w, buf, n, w->e) < 0)
 			w->failed = 1;
 		break;
@@ -1738,17 +1764,29 @@ write_content(struct archive *a, struct layer_entry *le, unsigned char *buf,
 			err_set(e, EX_IOERR_, "'%s' changed while it was read (it grew)", le->src);
 			goto fail;
 		}
-		if (want_digest)
+		/* With gzip, the file's digest is taken as the bytes pass
+		 * into the tar (tar_out_cb()). */
+		if (want_digest && !w->gz)
 			sha256_update(&h, p, (size_t)n);
 		w->lent = w->gz ? p : NULL;
+		w->fileh = w->gz && want_digest ? &h : NULL;
 		if (archive_write_data(a, p, (size_t)n) != n || w->failed) {
 			w->lent = NULL;
+			w->fileh = NULL;
 			if (!w->failed)
 				err_set(e, EX_IOERR_, "cannot write the layer: %s",
 				    archive_error_string(a));
 			goto fail;
 		}
+		/* All of it, at once: none kept back for later. */
+		if (w->gz && w->lent != p + n) {
+			w->lent = NULL;
+			w->fileh = NULL;
+			err_set(e, EX_INTERNAL, "libarchive kept back part of '%s'", le->src);
+			goto fail;
+		}
 		w->lent = NULL;
+		w->fileh = NULL;
 		done += n;
 		/* A regular file reads short only at its end: no read for
 		 * the 0 that would follow. */
@@ -1801,8 +1839,10 @@ layer_write(struct layer_entry *v, size_t n, const struct layer_opts *o,
 		w.gz = pgz_new(o->level, o->threads, o->block_size, blob_sink, &w, e);
 		if (!w.gz)
 			goto out;
-		/* The digests on the compression threads: this one reads. */
-		pgz_digest(w.gz, &w.diff, &w.blob);
+		/* The blob's digest on the compression threads; this one
+		 * reads, and digests the tar with each file's content
+		 * (tar_out_cb()). */
+		pgz_digest(w.gz, NULL, &w.blob);
 		w.pgz_hashes = 1;
 	} else if (w.comp == LAYER_ZSTD && zstd_start(&w, o->level, e) < 0) {
 		goto out;

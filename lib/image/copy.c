@@ -258,43 +258,64 @@ hstr(const char *s)
 	return h;
 }
 
-static struct item *
-lb_get(const struct lb *lb, const char *path)
+/*
+ * The slot of path in lb's table: where it is, or the empty slot where
+ * it goes.  A slot keeps its path's hash: a probe reads an item (a cache
+ * miss, in a table of thousands) only when the hashes agree.
+ */
+static struct lb_slot *
+lb_slot(const struct lb *lb, const char *path, size_t h)
 {
 	size_t i;
 
-	if (!lb->tabsz)
-		return NULL;
-	for (i = hstr(path) & (lb->tabsz - 1); lb->tab[i]; i = (i + 1) & (lb->tabsz - 1))
-		if (!strcmp(lb->v[lb->tab[i] - 1].ent.path, path))
-			return &lb->v[lb->tab[i] - 1];
-	return NULL;
+	for (i = h & (lb->tabsz - 1); lb->tab[i].idx; i = (i + 1) & (lb->tabsz - 1))
+		if (lb->tab[i].hash == h && !strcmp(lb->v[lb->tab[i].idx - 1].ent.path, path))
+			break;
+	return &lb->tab[i];
 }
 
+static struct item *
+lb_get(const struct lb *lb, const char *path)
+{
+	struct lb_slot *t;
+
+	if (!lb->tabsz)
+		return NULL;
+	t = lb_slot(lb, path, hstr(path));
+	return t->idx ? &lb->v[t->idx - 1] : NULL;
+}
+
+/* A table twice the size, from the hashes the slots keep. */
 static void
 lb_rehash(struct lb *lb)
 {
-	size_t i, j;
+	struct lb_slot *old = lb->tab;
+	size_t i, j, oldsz = lb->tabsz;
 
-	free(lb->tab);
-	lb->tabsz = lb->tabsz ? lb->tabsz * 2 : 1024;
-	while (lb->tabsz < lb->n * 2)
-		lb->tabsz *= 2;
+	lb->tabsz = oldsz ? oldsz * 2 : 1024;
 	lb->tab = xcalloc(lb->tabsz, sizeof(*lb->tab));
-	for (i = 0; i < lb->n; i++) {
-		for (j = hstr(lb->v[i].ent.path) & (lb->tabsz - 1); lb->tab[j];
-		    j = (j + 1) & (lb->tabsz - 1))
+	for (i = 0; i < oldsz; i++) {
+		if (!old[i].idx)
+			continue;
+		for (j = old[i].hash & (lb->tabsz - 1); lb->tab[j].idx; j = (j + 1) & (lb->tabsz - 1))
 			;
-		lb->tab[j] = i + 1;
+		lb->tab[j] = old[i];
 	}
+	free(old);
 }
 
 /* Add (taking ent's strings) or replace what is at the same path. */
 static void
 lb_put(struct lb *lb, struct layer_entry *ent, const struct stat *st)
 {
-	struct item *x = lb_get(lb, ent->path);
-	size_t j;
+	size_t h = hstr(ent->path);
+	struct lb_slot *t;
+	struct item *x;
+
+	if ((lb->n + 1) * 2 > lb->tabsz)
+		lb_rehash(lb);
+	t = lb_slot(lb, ent->path, h);
+	x = t->idx ? &lb->v[t->idx - 1] : NULL;
 
 	if (x) {
 		layer_entry_free(&x->ent);
@@ -316,13 +337,8 @@ lb_put(struct lb *lb, struct layer_entry *ent, const struct stat *st)
 	if (st)
 		x->st = *st;
 	memset(ent, 0, sizeof(*ent));
-	if (lb->n * 2 > lb->tabsz) {
-		lb_rehash(lb);
-		return;
-	}
-	for (j = hstr(x->ent.path) & (lb->tabsz - 1); lb->tab[j]; j = (j + 1) & (lb->tabsz - 1))
-		;
-	lb->tab[j] = lb->n;
+	t->hash = h;
+	t->idx = lb->n;
 }
 
 static void

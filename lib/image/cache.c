@@ -328,9 +328,12 @@ cache_layer(struct builder *b, struct build_stage *s, struct lb *lb, struct laye
 	/* Else the cache key, which needs every file's content digest. */
 	if ((known = entry_digests(b, lb, ents, in, 0)) < 0)
 		return -1;
-	layer_cache_key(ents, lb->n, &b->o->layer, key);
-	if (known && b->o->cache_dir && cache_get(b, key, &bl))
-		cached = 1;
+	/* Without every digest, the key waits for the layer's write. */
+	if (known) {
+		layer_cache_key(ents, lb->n, &b->o->layer, key);
+		if (b->o->cache_dir && cache_get(b, key, &bl))
+			cached = 1;
+	}
 	if (!cached) {
 		struct layer_result lr;
 		char *tmp = xasprintf("%s/layer-%d.tmp", b->o->work_dir, ++b->seq);
@@ -349,10 +352,11 @@ cache_layer(struct builder *b, struct build_stage *s, struct lb *lb, struct laye
 		memcpy(bl.diff_id, lr.diff_id, OCI_DIGEST_SIZE);
 		bl.size = lr.size;
 		bl.media_type = lr.media_type;
+		if (!known)
+			layer_cache_key(ents, lb->n, &b->o->layer, key);
 		if (b->o->cache_dir) {
 			char *src = oci_blob_path(b->out, bl.digest);
 
-			layer_cache_key(ents, lb->n, &b->o->layer, key);
 			if (build_blob_link(src, &b->cache, bl.digest, bl.size, b->e) == 0)
 				write_record(b, "layers", key, &bl);
 			else

@@ -123,6 +123,17 @@ layer_media_type(enum layer_compression c)
 
 enum job_state { J_EMPTY, J_QUEUED, J_RUNNING, J_DONE };
 
+/* Bytes of a block that a second digest takes too (pgz_write_hashed()). */
+struct pgz_mark {
+	size_t off, len;
+	struct sha256 *h;
+};
+
+struct pgz_marks {
+	struct pgz_mark *v;
+	size_t n, cap;
+};
+
 struct pgz_job {
 	int state;
 	unsigned long long seq;
@@ -136,6 +147,7 @@ struct pgz_job {
 	unsigned long crc;
 	int zerr;
 	int hashed;		/* its input and output are in the digests */
+	struct pgz_marks marks;	/* of in, in order */
 };
 
 /* What q_deflate() allocates, kept from one block to the next. */
@@ -156,6 +168,7 @@ struct pgz {
 
 	unsigned char *cur;		/* the block being filled (room before, as in) */
 	size_t curlen;
+	struct pgz_marks marks;		/* of cur */
 	unsigned char dict[DICT_SIZE];	/* the last 32 KiB before cur */
 	size_t dictlen;
 	unsigned long crc;
@@ -1013,8 +1026,20 @@ strm_init(z_stream *s, int level)
 static void
 hash_job(struct pgz *z, struct pgz_job *j)
 {
-	if (z->hin)
-		sha256_update(z->hin, j->in, j->inlen);
+	if (z->hin) {
+		size_t at = 0, i;
+
+		/* The marked bytes into their own digest too, with one
+		 * message schedule for both where the CPU can. */
+		for (i = 0; i < j->marks.n; i++) {
+			const struct pgz_mark *m = &j->marks.v[i];
+
+			sha256_update(z->hin, j->in + at, m->off - at);
+			sha256_update2(m->h, z->hin, j->in + m->off, m->len);
+			at = m->off + m->len;
+		}
+		sha256_update(z->hin, j->in + at, j->inlen - at);
+	}
 	if (z->hout && !j->zerr)
 		sha256_update(z->hout, j->out, j->outlen);
 	j->hashed = 1;
@@ -1242,6 +1267,15 @@ submit(struct pgz *z, int last, struct err *e)
 	j->in = z->cur;
 	z->cur = tmp;
 	j->inlen = z->curlen;
+	/* The marks go with the bytes; the job's old (empty) array is the
+	 * next block's. */
+	{
+		struct pgz_marks m = j->marks;
+
+		j->marks = z->marks;
+		z->marks = m;
+		z->marks.n = 0;
+	}
 	/* The dictionary goes just before the block: the encoder reads
 	 * them as one. */
 	j->dict = j->in - z->dictlen;
@@ -1291,6 +1325,13 @@ pgz_space(struct pgz *z, size_t *room)
 int
 pgz_write(struct pgz *z, const void *p, size_t n, struct err *e)
 {
+	return pgz_write_hashed(z, p, n, NULL, e);
+}
+
+int
+pgz_write_hashed(struct pgz *z, const void *p, size_t n, struct sha256 *also,
+    struct err *e)
+{
 	const unsigned char *s = p;
 
 	if (z->failed || z->finished)
@@ -1302,6 +1343,23 @@ pgz_write(struct pgz *z, const void *p, size_t n, struct err *e)
 		/* Bytes put there through pgz_space() are where they belong. */
 		if (s != z->cur + z->curlen)
 			memcpy(z->cur + z->curlen, s, k);
+		if (also && z->hin) {
+			struct pgz_marks *m = &z->marks;
+
+			if (m->n && m->v[m->n - 1].h == also &&
+			    m->v[m->n - 1].off + m->v[m->n - 1].len == z->curlen) {
+				m->v[m->n - 1].len += k;
+			} else {
+				if (m->n == m->cap) {
+					m->cap = m->cap ? 2 * m->cap : 16;
+					m->v = xrealloc(m->v, m->cap * sizeof(*m->v));
+				}
+				m->v[m->n].off = z->curlen;
+				m->v[m->n].len = k;
+				m->v[m->n].h = also;
+				m->n++;
+			}
+		}
 		z->curlen += k;
 		s += k;
 		n -= k;
@@ -1357,10 +1415,12 @@ pgz_free(struct pgz *z)
 		if (z->jobs[i].in)
 			free(z->jobs[i].in - DICT_SIZE);
 		free(z->jobs[i].out);
+		free(z->jobs[i].marks.v);
 	}
 	free(z->jobs);
 	if (z->cur)
 		free(z->cur - DICT_SIZE);
+	free(z->marks.v);
 	qscratch_free(&z->inline_sc);
 	pthread_mutex_destroy(&z->mu);
 	pthread_cond_destroy(&z->cv_work);
@@ -1444,6 +1504,10 @@ struct wctx {
 	size_t olen;
 	const unsigned char *lent;	/* file content read into the compressor's block */
 	struct sha256 *fileh;	/* its file's digest, taken with the tar's */
+	/* gzip: each file's digest, taken by the compressor with the tar's,
+	 * complete after pgz_finish() (fh_used: begun). */
+	struct sha256 *fh;
+	unsigned char *fh_used;
 	long long written;	/* bytes in the file */
 	long long queued;	/* of them, handed to the disk (writeback started) */
 	/* The syncer (syncer_main()), from the first WRITEBACK_STEP on. */
@@ -1618,16 +1682,13 @@ tar_out_cb(struct archive *a, void *client, const void *buf, size_t n)
 			w->failed = 1;
 			break;
 		}
-		/* The file's digest and the tar's from the same bytes: a
-		 * file's content starts at a 512-byte boundary of the tar,
-		 * so both are at the same place of a block. */
-		if (w->lent && w->fileh)
-			sha256_update2(w->fileh, &w->diff, buf, n);
-		else
-			sha256_update(&w->diff, buf, n);
 		if (w->lent)
 			w->lent += n;
-		if (pgz_write(w->gz, buf, n, w->e) < 0)
+		/* The compressor digests the tar, and a file's content into
+		 * the file's digest with it: the content starts at a
+		 * 512-byte boundary of the tar, so both digests are at the
+		 * same place of a block and share the work. */
+		if (pgz_write_hashed(w->gz, buf, n, w->lent ? w->fileh : NULL, w->e) < 0)
 			w->failed = 1;
 		break;
 	case LAYER_ZSTD:
@@ -1728,13 +1789,16 @@ set_entry(struct archive_entry *ae, const struct layer_entry *le)
 /* Files from this size on are read with read-ahead asked for. */
 #define SEQUENTIAL_MIN (1u << 20)
 
+/*
+ * le's content into the tar (a), and into fh when it is not NULL: at once
+ * without gzip, on the compression threads with it (tar_out_cb()).
+ */
 static int
-write_content(struct archive *a, struct layer_entry *le, unsigned char *buf,
-    struct wctx *w, struct err *e)
+write_content(struct archive *a, struct layer_entry *le, struct sha256 *fh,
+    unsigned char *buf, struct wctx *w, struct err *e)
 {
-	struct sha256 h;
 	long long done = 0;
-	int fd, want_digest = !le->digest[0];
+	int fd;
 
 	fd = open(le->src, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
@@ -1744,8 +1808,6 @@ write_content(struct archive *a, struct layer_entry *le, unsigned char *buf,
 	if (le->size >= (long long)SEQUENTIAL_MIN)
 		posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
 #endif
-	if (want_digest)
-		sha256_init(&h);
 	for (;;) {
 		unsigned char *p = buf;
 		size_t want = READ_CHUNK, room;
@@ -1774,12 +1836,10 @@ write_content(struct archive *a, struct layer_entry *le, unsigned char *buf,
 			err_set(e, EX_IOERR_, "'%s' changed while it was read (it grew)", le->src);
 			goto fail;
 		}
-		/* With gzip, the file's digest is taken as the bytes pass
-		 * into the tar (tar_out_cb()). */
-		if (want_digest && !w->gz)
-			sha256_update(&h, p, (size_t)n);
+		if (fh && !w->gz)
+			sha256_update(fh, p, (size_t)n);
 		w->lent = w->gz ? p : NULL;
-		w->fileh = w->gz && want_digest ? &h : NULL;
+		w->fileh = w->gz ? fh : NULL;
 		if (archive_write_data(a, p, (size_t)n) != n || w->failed) {
 			w->lent = NULL;
 			w->fileh = NULL;
@@ -1808,15 +1868,8 @@ write_content(struct archive *a, struct layer_entry *le, unsigned char *buf,
 		goto fail;
 	}
 	close(fd);
-	if (want_digest)
-		sha256_final(&h, le->digest);
 	return 0;
 fail:
-	if (want_digest) {
-		char junk[OCI_DIGEST_SIZE];
-
-		sha256_final(&h, junk);
-	}
 	close(fd);
 	return -1;
 }
@@ -1829,6 +1882,7 @@ layer_write(struct layer_entry *v, size_t n, const struct layer_opts *o,
 	struct archive *a = NULL;
 	struct archive_entry *ae = NULL;
 	unsigned char *buf = NULL;
+	char junk[OCI_DIGEST_SIZE];
 	size_t i;
 	int rc = -1, saved;
 
@@ -1849,11 +1903,12 @@ layer_write(struct layer_entry *v, size_t n, const struct layer_opts *o,
 		w.gz = pgz_new(o->level, o->threads, o->block_size, blob_sink, &w, e);
 		if (!w.gz)
 			goto out;
-		/* The blob's digest on the compression threads; this one
-		 * reads, and digests the tar with each file's content
-		 * (tar_out_cb()). */
-		pgz_digest(w.gz, NULL, &w.blob);
+		/* The digests on the compression threads, each file's with
+		 * the tar's (tar_out_cb()): this one reads. */
+		pgz_digest(w.gz, &w.diff, &w.blob);
 		w.pgz_hashes = 1;
+		w.fh = xmalloc(n * sizeof(*w.fh) + 1);
+		w.fh_used = xcalloc(n + 1, 1);
 	} else if (w.comp == LAYER_ZSTD && zstd_start(&w, o->level, e) < 0) {
 		goto out;
 	}
@@ -1890,8 +1945,26 @@ layer_write(struct layer_entry *v, size_t n, const struct layer_opts *o,
 				    archive_error_string(a));
 			goto out;
 		}
-		if (le->type == LE_FILE && le->size > 0 && write_content(a, le, buf, &w, e) < 0)
-			goto out;
+		if (le->type == LE_FILE && le->size > 0) {
+			struct sha256 one, *fh = NULL;
+			int rc1;
+
+			if (!le->digest[0]) {
+				fh = w.gz ? &w.fh[i] : &one;
+				sha256_init(fh);
+				if (w.gz)
+					w.fh_used[i] = 1;
+			}
+			rc1 = write_content(a, le, fh, buf, &w, e);
+			if (fh && !w.gz) {
+				if (rc1 == 0)
+					sha256_final(fh, le->digest);
+				else
+					sha256_final(fh, junk);
+			}
+			if (rc1 < 0)
+				goto out;
+		}
 		if (le->type == LE_FILE && le->size == 0 && !le->digest[0])
 			sha256_digest("", 0, le->digest);
 	}
@@ -1928,6 +2001,12 @@ out:
 	if (w.za)
 		archive_write_free(w.za);
 	pgz_free(w.gz);
+	/* The compressor is done with the files' digests. */
+	for (i = 0; w.fh_used && i < n; i++)
+		if (w.fh_used[i])
+			sha256_final(&w.fh[i], rc == 0 ? v[i].digest : junk);
+	free(w.fh);
+	free(w.fh_used);
 	free(buf);
 	free(w.obuf);
 	sha256_final(&w.diff, r->diff_id);

@@ -123,6 +123,14 @@ void *pgz_space(struct pgz *z, size_t *room);
  * pgz_finish() returns.
  */
 void pgz_digest(struct pgz *z, struct sha256 *in_hash, struct sha256 *out_hash);
+/*
+ * pgz_write(), and with an input digest the bytes go into also as well,
+ * on the compression threads with the rest (sha256_update2()): a file's
+ * own digest and the tar's.  also is complete once pgz_finish()
+ * returns; it must live until then, or until pgz_free().
+ */
+int pgz_write_hashed(struct pgz *z, const void *p, size_t n, struct sha256 *also,
+    struct err *e);
 /* Flush the last block and the trailer. */
 int pgz_finish(struct pgz *z, struct err *e);
 void pgz_free(struct pgz *z);

@@ -324,6 +324,74 @@ test_pgz_digest(const unsigned char *in, size_t n)
 }
 
 /*
+ * pgz_write_hashed(): the bytes of three "files" (of 1, 70,000 and
+ * 300,001 bytes, across block ends), written in pieces of odd sizes
+ * between bytes of no file, go into their own digests as well as the
+ * input's, with 1, 2 and 5 threads, blocks of 128 and 32 KiB.
+ */
+static void
+test_pgz_write_hashed(const unsigned char *in, size_t n)
+{
+	static const int threads[] = { 1, 2, 5 };
+	static const size_t fstart[3] = { 512, 1024, 72192 }, flen[3] = { 1, 70000, 300001 };
+	char want[3][OCI_DIGEST_SIZE], got[OCI_DIGEST_SIZE], want_in[OCI_DIGEST_SIZE];
+	size_t t, f;
+	int bad = 0;
+
+	for (f = 0; f < 3; f++)
+		sha256_digest(in + fstart[f], flen[f], want[f]);
+	sha256_digest(in, n, want_in);
+	for (t = 0; t < 2 * sizeof(threads) / sizeof(threads[0]); t++) {
+		struct mem m = { NULL, 0, 0 };
+		struct err e = { 0, "" };
+		struct sha256 hi, ho, hf[3];
+		struct pgz *z = pgz_new(1, threads[t % 3], t < 3 ? 0 : 32768, mem_sink, &m, &e);
+		size_t off = 0, k;
+
+		sha256_init(&hi);
+		sha256_init(&ho);
+		for (f = 0; f < 3; f++)
+			sha256_init(&hf[f]);
+		pgz_digest(z, &hi, &ho);
+		while (off < n) {
+			struct sha256 *also = NULL;
+			size_t end = n;
+
+			/* up to the next edge of a file, in pieces of 7,777 */
+			for (f = 0; f < 3; f++) {
+				if (off >= fstart[f] && off < fstart[f] + flen[f]) {
+					also = &hf[f];
+					end = fstart[f] + flen[f];
+				} else if (off < fstart[f] && fstart[f] < end) {
+					end = fstart[f];
+				}
+			}
+			k = end - off < 7777 ? end - off : 7777;
+			if (pgz_write_hashed(z, in + off, k, also, &e) < 0)
+				bad++;
+			off += k;
+		}
+		if (pgz_finish(z, &e) < 0)
+			bad++;
+		pgz_free(z);
+		sha256_final(&hi, got);
+		if (strcmp(got, want_in))
+			bad++;
+		sha256_final(&ho, got);
+		for (f = 0; f < 3; f++) {
+			sha256_final(&hf[f], got);
+			if (strcmp(got, want[f])) {
+				bad++;
+				printf("# %d threads: file %zu %s\n", threads[t % 3], f, got);
+			}
+		}
+		free(m.p);
+	}
+	ok(!bad, "pgz_write_hashed: each file's digest and the input's, with 1, 2 and 5 "
+	    "threads, blocks of 128 and 32 KiB");
+}
+
+/*
  * pgz_space(): bytes put straight into the block and handed back are the
  * same stream as bytes copied in, pieces of odd sizes across block ends.
  */
@@ -389,6 +457,7 @@ main(void)
 	}
 
 	test_pgz_digest(data, sizeof(data));
+	test_pgz_write_hashed(data, sizeof(data));
 	/* The same bytes whatever the thread count and write sizes. */
 	a = gz(data, sizeof(data), 1, 1, 0, sizeof(data));
 	b = gz(data, sizeof(data), 1, 2, 0, 1000);

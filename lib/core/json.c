@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <math.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -1078,6 +1079,63 @@ json_slurp_fd(int fd, const char *name, size_t cap, size_t *len, struct err *e)
 	return data;
 }
 
+/*
+ * A mapped document that someone truncates while we read it: the pages
+ * past its new end are gone, and touching one is a SIGBUS.  While a text
+ * is mapped, this handler puts zero pages in their place, from the page
+ * that faulted to the end of the map, and notes it (json_text_release()
+ * tells); the read goes on and sees NULs, which no JSON holds.  A SIGBUS
+ * anywhere else gets the action there was before.  One map at a time:
+ * the tools read one document, before any thread starts.
+ */
+static char *bus_lo, *bus_hi;
+static uintptr_t bus_page;
+static volatile sig_atomic_t bus_hit;
+static struct sigaction bus_old;
+
+static void
+on_sigbus(int sig, siginfo_t *si, void *uc)
+{
+	char *a = si->si_addr;
+
+	(void)sig;
+	(void)uc;
+	if (bus_lo && a >= bus_lo && a < bus_hi) {
+		char *from = (char *)((uintptr_t)a & ~(bus_page - 1));
+
+		/* mmap() is a system call and nothing more: safe here. */
+		if (mmap(from, (size_t)(bus_hi - from), PROT_READ,
+		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) != MAP_FAILED) {
+			bus_hit = 1;
+			return;
+		}
+	}
+	/* Not ours: the fault comes again, under the action from before. */
+	sigaction(SIGBUS, &bus_old, NULL);
+}
+
+static int
+bus_guard(void *map, size_t len)
+{
+	struct sigaction sa;
+
+	if (bus_lo)
+		return -1;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = on_sigbus;
+	sa.sa_flags = SA_SIGINFO;
+	sigemptyset(&sa.sa_mask);
+	bus_hit = 0;
+	bus_page = (uintptr_t)sysconf(_SC_PAGESIZE);
+	bus_lo = map;
+	bus_hi = (char *)map + len;
+	if (sigaction(SIGBUS, &sa, &bus_old) != 0) {
+		bus_lo = bus_hi = NULL;
+		return -1;
+	}
+	return 0;
+}
+
 int
 json_text_read(struct json_text *t, int fd, const char *name, size_t cap, struct err *e)
 {
@@ -1104,7 +1162,8 @@ json_text_read(struct json_text *t, int fd, const char *name, size_t cap, struct
 		}
 		m = mmap(NULL, n + (size_t)(pos - at), PROT_READ, MAP_PRIVATE | MAP_POPULATE,
 		    fd, at);
-		if (m != MAP_FAILED && lseek(fd, st.st_size, SEEK_SET) >= 0) {
+		if (m != MAP_FAILED && lseek(fd, st.st_size, SEEK_SET) >= 0 &&
+		    bus_guard(m, n + (size_t)(pos - at)) == 0) {
 			t->map = m;
 			t->maplen = n + (size_t)(pos - at);
 			t->data = (const char *)m + (pos - at);
@@ -1120,13 +1179,20 @@ json_text_read(struct json_text *t, int fd, const char *name, size_t cap, struct
 	return 0;
 }
 
-void
+int
 json_text_release(struct json_text *t)
 {
-	if (t->map)
+	int changed = 0;
+
+	if (t->map) {
+		sigaction(SIGBUS, &bus_old, NULL);
+		changed = bus_hit != 0;
+		bus_lo = bus_hi = NULL;
 		munmap(t->map, t->maplen);
+	}
 	free(t->heap);
 	memset(t, 0, sizeof(*t));
+	return changed;
 }
 
 char *

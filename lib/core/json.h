@@ -67,8 +67,9 @@ char *json_slurp(const char *path, size_t cap, size_t *len, struct err *e);
  * data is NOT NUL-terminated (use len); a large regular file is mapped,
  * anything else read as json_slurp_fd() does.  Returns 0, or -1 with e set
  * as json_slurp_fd() sets it.  Release with json_text_release(), also
- * after a failure.  A mapped file truncated by someone else before the
- * release would be a SIGBUS: only for a document we own while we run.
+ * after a failure: it returns 1 when the mapped file was truncated by
+ * someone else meanwhile (what was gone read as NULs, not a SIGBUS; what
+ * was parsed is not the document), else 0.  One text at a time.
  */
 struct json_text {
 	const char *data;
@@ -79,7 +80,7 @@ struct json_text {
 };
 
 int json_text_read(struct json_text *t, int fd, const char *name, size_t cap, struct err *e);
-void json_text_release(struct json_text *t);
+int json_text_release(struct json_text *t);
 
 /* json_slurp() then json_parse(). */
 cJSON *json_load(const char *path, size_t cap, int comments,

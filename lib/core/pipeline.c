@@ -138,7 +138,12 @@ pipeline_read(struct pipeline *p, int fd, const char *name, struct err *e)
 		return 0;
 	}
 	p->doc = json_parse(t.data, t.len, &o, NULL, e);
-	json_text_release(&t);
+	if (json_text_release(&t)) {
+		cJSON_Delete(p->doc);
+		p->doc = NULL;
+		return err_set(e, EX_IOERR_, "%s changed while it was read (someone truncated it)",
+		    name);
+	}
 	if (!p->doc) {
 		e->code = EX_DOC;
 		return err_prefix(e, "invalid pipeline document");

@@ -1197,9 +1197,12 @@ test_text(void)
 {
 	char *path = tmp_path("text.json"), *body = xmalloc(200001);
 	struct json_text t;
+	struct sigaction before;
 	int fd, status, i;
 	pid_t pid;
 
+	/* SIGBUS's action before any text is mapped, to see it come back. */
+	sigaction(SIGBUS, NULL, &before);
 	for (i = 0; i < 200000; i++)
 		body[i] = (char)('a' + i % 26);
 	write_file(path, body, 200000);
@@ -1214,6 +1217,30 @@ test_text(void)
 	    "the cap holds for a mapped file");
 	is_str(e.msg, "'f' is larger than the 1000-byte limit", "with the slurp's message");
 	json_text_release(&t);
+	/* Truncated by someone else while mapped: not a SIGBUS. */
+	ok(lseek(fd, 0, SEEK_SET) == 0 && json_text_read(&t, fd, "f", 0, &e) == 0 &&
+	    t.map != NULL && json_text_release(&t) == 0, "a map left alone: not changed");
+	ok(lseek(fd, 0, SEEK_SET) == 0 && json_text_read(&t, fd, "f", 0, &e) == 0 &&
+	    t.map != NULL && truncate(path, 4096) == 0, "mapped, then truncated to 4 KiB");
+	{
+		size_t k, zeros = 0, same = 0;
+		struct sigaction cur;
+
+		for (k = 0; k < t.len; k++) {
+			if (k < 4096 && t.data[k] == body[k])
+				same++;
+			if (k >= 4096 && t.data[k] == '\0')
+				zeros++;
+		}
+		ok(same == 4096 && zeros == t.len - 4096, "... the first 4 KiB read as they "
+		    "were, the rest as NULs, not a SIGBUS");
+		ok(json_text_release(&t) == 1, "... and the release says it changed");
+		/* (the flags as set: libc adds one of its own, SA_RESTORER) */
+		ok(sigaction(SIGBUS, NULL, &cur) == 0 &&
+		    (cur.sa_flags & SA_SIGINFO) == (before.sa_flags & SA_SIGINFO) &&
+		    (cur.sa_flags & SA_SIGINFO ? cur.sa_sigaction == before.sa_sigaction :
+		    cur.sa_handler == before.sa_handler), "... and SIGBUS has its action back");
+	}
 	close(fd);
 	unlink(path);
 

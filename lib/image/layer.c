@@ -40,7 +40,6 @@ static const struct {
 	int (*deflateReset)(z_streamp);
 	int (*deflateSetDictionary)(z_streamp, const Bytef *, uInt);
 	uLong (*deflateBound)(z_streamp, uLong);
-	uLong (*crc32)(uLong, const Bytef *, uInt);
 	uLong (*crc32_combine)(uLong, uLong, z_off_t);
 	int (*inflateInit2_)(z_streamp, int, const char *, int);
 	int (*inflate)(z_streamp, int);
@@ -48,7 +47,7 @@ static const struct {
 	int (*inflateReset)(z_streamp);
 } Z = {
 	deflateInit2_, deflate, deflateEnd, deflateReset, deflateSetDictionary,
-	deflateBound, crc32, crc32_combine, inflateInit2_, inflate, inflateEnd,
+	deflateBound, crc32_combine, inflateInit2_, inflate, inflateEnd,
 	inflateReset
 };
 
@@ -1159,7 +1158,7 @@ pgz_new(int level, int threads, size_t block_size, layer_sink_fn sink, void *arg
 	z->sink = sink;
 	z->arg = arg;
 	z->cur = (unsigned char *)xmalloc(DICT_SIZE + block_size) + DICT_SIZE;
-	z->crc = Z.crc32(0L, Z_NULL, 0);
+	z->crc = 0;	/* the CRC of nothing */
 	z->cap = threads == 1 ? 1 : (size_t)threads * 4 + 2;
 	z->jobs = xcalloc(z->cap, sizeof(*z->jobs));
 	for (i = 0; i < z->cap; i++)
@@ -1328,6 +1327,28 @@ pgz_write(struct pgz *z, const void *p, size_t n, struct err *e)
 	return pgz_write_hashed(z, p, n, NULL, e);
 }
 
+/* The next k bytes of the block being filled go into also too: a mark,
+ * or the one before made longer. */
+static void
+mark(struct pgz *z, struct sha256 *also, size_t k)
+{
+	struct pgz_marks *m = &z->marks;
+	struct pgz_mark *last = m->n ? &m->v[m->n - 1] : NULL;
+
+	if (last && last->h == also && last->off + last->len == z->curlen) {
+		last->len += k;
+		return;
+	}
+	if (m->n == m->cap) {
+		m->cap = m->cap ? 2 * m->cap : 16;
+		m->v = xrealloc(m->v, m->cap * sizeof(*m->v));
+	}
+	m->v[m->n].off = z->curlen;
+	m->v[m->n].len = k;
+	m->v[m->n].h = also;
+	m->n++;
+}
+
 int
 pgz_write_hashed(struct pgz *z, const void *p, size_t n, struct sha256 *also,
     struct err *e)
@@ -1343,23 +1364,10 @@ pgz_write_hashed(struct pgz *z, const void *p, size_t n, struct sha256 *also,
 		/* Bytes put there through pgz_space() are where they belong. */
 		if (s != z->cur + z->curlen)
 			memcpy(z->cur + z->curlen, s, k);
-		if (also && z->hin) {
-			struct pgz_marks *m = &z->marks;
-
-			if (m->n && m->v[m->n - 1].h == also &&
-			    m->v[m->n - 1].off + m->v[m->n - 1].len == z->curlen) {
-				m->v[m->n - 1].len += k;
-			} else {
-				if (m->n == m->cap) {
-					m->cap = m->cap ? 2 * m->cap : 16;
-					m->v = xrealloc(m->v, m->cap * sizeof(*m->v));
-				}
-				m->v[m->n].off = z->curlen;
-				m->v[m->n].len = k;
-				m->v[m->n].h = also;
-				m->n++;
-			}
-		}
+		if (also && z->hin)
+			mark(z, also, k);
+		else if (also)
+			sha256_update(also, z->cur + z->curlen, k);
 		z->curlen += k;
 		s += k;
 		n -= k;
@@ -1499,7 +1507,6 @@ struct wctx {
 	enum layer_compression comp;
 	struct err *e;
 	int failed;
-	int pgz_hashes;		/* the compressor digests the blob */
 	unsigned char *obuf;	/* output buffer for the file */
 	size_t olen;
 	const unsigned char *lent;	/* file content read into the compressor's block */
@@ -1636,7 +1643,7 @@ blob_sink(void *arg, const void *p, size_t n, struct err *e)
 {
 	struct wctx *w = arg;
 
-	if (!w->pgz_hashes)
+	if (!w->gz)	/* else the compressor digests it */
 		sha256_update(&w->blob, p, n);
 	w->blob_size += (long long)n;
 	if (n >= OBUF_SIZE)
@@ -1906,7 +1913,6 @@ layer_write(struct layer_entry *v, size_t n, const struct layer_opts *o,
 		/* The digests on the compression threads, each file's with
 		 * the tar's (tar_out_cb()): this one reads. */
 		pgz_digest(w.gz, &w.diff, &w.blob);
-		w.pgz_hashes = 1;
 		w.fh = xmalloc(n * sizeof(*w.fh) + 1);
 		w.fh_used = xcalloc(n + 1, 1);
 	} else if (w.comp == LAYER_ZSTD && zstd_start(&w, o->level, e) < 0) {

@@ -124,10 +124,11 @@ void *pgz_space(struct pgz *z, size_t *room);
  */
 void pgz_digest(struct pgz *z, struct sha256 *in_hash, struct sha256 *out_hash);
 /*
- * pgz_write(), and with an input digest the bytes go into also as well,
- * on the compression threads with the rest (sha256_update2()): a file's
- * own digest and the tar's.  also is complete once pgz_finish()
- * returns; it must live until then, or until pgz_free().
+ * pgz_write(), the bytes going into also as well: with pgz_digest()'s
+ * input digest, on the compression threads with it (sha256_update2()),
+ * a file's own digest and the tar's, and also is complete once
+ * pgz_finish() returns (it must live until then, or until pgz_free());
+ * without one, at once.
  */
 int pgz_write_hashed(struct pgz *z, const void *p, size_t n, struct sha256 *also,
     struct err *e);

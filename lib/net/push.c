@@ -970,7 +970,8 @@ out:
 		if (blobs[i].fd >= 0)
 			close(blobs[i].fd);
 		free(blobs[i].path);
-		/* An upload that stopped part way left its hash open. */
+		/* An upload that stopped part way left its hash open: a
+		 * libcrypto context to free (ours hold no memory). */
 		if (blobs[i].h.ctx) {
 			char unused[OCI_DIGEST_SIZE];
 

@@ -389,6 +389,25 @@ test_pgz_write_hashed(const unsigned char *in, size_t n)
 	}
 	ok(!bad, "pgz_write_hashed: each file's digest and the input's, with 1, 2 and 5 "
 	    "threads, blocks of 128 and 32 KiB");
+
+	/* Without an input digest, also still gets its bytes (at once). */
+	{
+		struct mem m = { NULL, 0, 0 };
+		struct err e = { 0, "" };
+		struct sha256 h;
+		char d[OCI_DIGEST_SIZE];
+		struct pgz *z = pgz_new(1, 2, 0, mem_sink, &m, &e);
+
+		sha256_init(&h);
+		bad = pgz_write(z, in, fstart[1], &e) < 0 ||
+		    pgz_write_hashed(z, in + fstart[1], flen[1], &h, &e) < 0 ||
+		    pgz_finish(z, &e) < 0;
+		pgz_free(z);
+		sha256_final(&h, d);
+		free(m.p);
+		ok(!bad && !strcmp(d, want[1]), "pgz_write_hashed without pgz_digest(): also "
+		    "is the digest of its bytes");
+	}
 }
 
 /*
